@@ -1,0 +1,55 @@
+// The one place that reads process.env. Entry points call loadConfig(); everything else
+// receives the parsed Config.
+import { z } from 'zod';
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
+const seconds = (def: number) => z.coerce.number().positive().default(def);
+
+const ConfigSchema = z.object({
+  PORT: port(3000),
+  HOST: z.string().default('127.0.0.1'),
+  DATA_DIR: z.string().default('./.data'),
+  DATABASE_URL: optionalString,
+  TEMPORAL_ADDRESS: optionalString,
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().default('notifications'),
+  TEMPORAL_DEV_PORT: port(7233),
+  TEMPORAL_UI_PORT: port(8233),
+  ADMIN_TOKEN: optionalString,
+  EMAIL_FROM: z.string().default('Tocsin <notifications@localhost>'),
+  RESEND_API_KEY: optionalString,
+  RESEND_BASE_URL: optionalString,
+  RESEND_WEBHOOK_SECRET: optionalString,
+  TWILIO_ACCOUNT_SID: optionalString,
+  TWILIO_AUTH_TOKEN: optionalString,
+  TWILIO_FROM: optionalString,
+  TWILIO_API_BASE_URL: optionalString,
+  SLACK_BOT_TOKEN: optionalString,
+  SLACK_SIGNING_SECRET: optionalString,
+  SLACK_API_URL: optionalString,
+  PAGERDUTY_EVENTS_URL: z.string().default('https://events.pagerduty.com/v2/enqueue'),
+  PUBLIC_BASE_URL: optionalString,
+  // Delivery retry policy (Temporal activity retries), applied per channel.
+  DELIVERY_INITIAL_INTERVAL_SECONDS: seconds(1),
+  DELIVERY_BACKOFF_COEFFICIENT: z.coerce.number().min(1).default(2),
+  DELIVERY_MAX_INTERVAL_SECONDS: seconds(300),
+  DELIVERY_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(8),
+  DELIVERY_EXPIRATION_SECONDS: seconds(3600),
+});
+
+export type Config = z.infer<typeof ConfigSchema> & { publicBaseUrl: string };
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
+    throw new Error(`Invalid configuration:\n${lines}`);
+  }
+  const c = parsed.data;
+  return { ...c, publicBaseUrl: c.PUBLIC_BASE_URL ?? `http://${c.HOST}:${c.PORT}` };
+}

@@ -1,0 +1,264 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+import type { Preferences, TemplateContent, EscalationStep } from '../domain/types.js';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const now = () => sql`now()`;
+
+export const tenants = pgTable('tenants', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  webhookSecret: text('webhook_secret').notNull(),
+  createdAt: ts('created_at').notNull().default(now()),
+});
+
+/** API keys are stored only as a SHA-256 hash; `prefix` identifies a key for revocation. */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    prefix: text('prefix').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    hash: text('hash').notNull(),
+    createdAt: ts('created_at').notNull().default(now()),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [index('api_keys_tenant_idx').on(t.tenantId)],
+);
+
+export const recipients = pgTable(
+  'recipients',
+  {
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    id: text('id').notNull(),
+    email: text('email'),
+    phone: text('phone'),
+    slack: text('slack'),
+    webhookUrl: text('webhook_url'),
+    pagerRoutingKey: text('pager_routing_key'),
+    locale: text('locale').notNull().default('en'),
+    timezone: text('timezone').notNull().default('UTC'),
+    name: text('name'),
+    preferences: jsonb('preferences').$type<Preferences>().notNull().default({}),
+    createdAt: ts('created_at').notNull().default(now()),
+    updatedAt: ts('updated_at').notNull().default(now()),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
+);
+
+export const templates = pgTable(
+  'templates',
+  {
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    latestVersion: integer('latest_version').notNull(),
+    createdAt: ts('created_at').notNull().default(now()),
+    updatedAt: ts('updated_at').notNull().default(now()),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.key] })],
+);
+
+export const templateVersions = pgTable(
+  'template_versions',
+  {
+    tenantId: text('tenant_id').notNull(),
+    key: text('key').notNull(),
+    version: integer('version').notNull(),
+    defaultLocale: text('default_locale').notNull(),
+    content: jsonb('content').$type<TemplateContent>().notNull(),
+    createdAt: ts('created_at').notNull().default(now()),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.key, t.version] })],
+);
+
+export const notifications = pgTable(
+  'notifications',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    recipientId: text('recipient_id').notNull(),
+    templateKey: text('template_key').notNull(),
+    templateVersion: integer('template_version').notNull(),
+    category: text('category'),
+    priority: text('priority').notNull(),
+    strategy: text('strategy').notNull(),
+    channels: jsonb('channels').$type<string[]>().notNull(),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull(),
+    status: text('status').notNull(),
+    reason: text('reason'),
+    sendAt: ts('send_at'),
+    releaseAt: ts('release_at'),
+    workflowId: text('workflow_id').notNull(),
+    createdAt: ts('created_at').notNull().default(now()),
+    updatedAt: ts('updated_at').notNull().default(now()),
+  },
+  (t) => [
+    index('notifications_tenant_created_idx').on(t.tenantId, t.createdAt, t.id),
+    index('notifications_tenant_recipient_idx').on(t.tenantId, t.recipientId, t.createdAt),
+  ],
+);
+
+/** Status history of a notification, one row per transition. */
+export const notificationEvents = pgTable(
+  'notification_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    notificationId: text('notification_id')
+      .notNull()
+      .references(() => notifications.id, { onDelete: 'cascade' }),
+    status: text('status').notNull(),
+    reason: text('reason'),
+    at: ts('at').notNull().default(now()),
+  },
+  (t) => [index('notification_events_notification_idx').on(t.notificationId)],
+);
+
+export const deliveries = pgTable(
+  'deliveries',
+  {
+    id: text('id').primaryKey(),
+    notificationId: text('notification_id')
+      .notNull()
+      .references(() => notifications.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    channel: text('channel').notNull(),
+    status: text('status').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    provider: text('provider'),
+    providerMessageId: text('provider_message_id'),
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
+    sentAt: ts('sent_at'),
+    deliveredAt: ts('delivered_at'),
+    updatedAt: ts('updated_at').notNull().default(now()),
+  },
+  (t) => [
+    uniqueIndex('deliveries_notification_channel_idx').on(t.notificationId, t.channel),
+    index('deliveries_provider_message_idx').on(t.provider, t.providerMessageId),
+  ],
+);
+
+/** Every attempt a delivery activity made, with its outcome. */
+export const deliveryAttempts = pgTable(
+  'delivery_attempts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    deliveryId: text('delivery_id')
+      .notNull()
+      .references(() => deliveries.id, { onDelete: 'cascade' }),
+    attempt: integer('attempt').notNull(),
+    outcome: text('outcome').notNull(),
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
+    at: ts('at').notNull().default(now()),
+  },
+  (t) => [uniqueIndex('delivery_attempts_unique_idx').on(t.deliveryId, t.attempt)],
+);
+
+export const inboxMessages = pgTable(
+  'inbox_messages',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    recipientId: text('recipient_id').notNull(),
+    notificationId: text('notification_id').notNull(),
+    title: text('title').notNull(),
+    body: text('body').notNull(),
+    category: text('category'),
+    read: boolean('read').notNull().default(false),
+    seq: bigserial('seq', { mode: 'number' }).notNull(),
+    createdAt: ts('created_at').notNull().default(now()),
+  },
+  (t) => [
+    uniqueIndex('inbox_notification_idx').on(t.notificationId),
+    index('inbox_recipient_idx').on(t.tenantId, t.recipientId, t.seq),
+  ],
+);
+
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    tenantId: text('tenant_id').notNull(),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    resourceId: text('resource_id').notNull(),
+    createdAt: ts('created_at').notNull().default(now()),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.key] })],
+);
+
+export const escalationPolicies = pgTable(
+  'escalation_policies',
+  {
+    tenantId: text('tenant_id').notNull(),
+    key: text('key').notNull(),
+    steps: jsonb('steps').$type<EscalationStep[]>().notNull(),
+    repeat: integer('repeat').notNull().default(0),
+    updatedAt: ts('updated_at').notNull().default(now()),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.key] })],
+);
+
+export const incidents = pgTable(
+  'incidents',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    policyKey: text('policy_key').notNull(),
+    summary: text('summary').notNull(),
+    severity: text('severity').notNull(),
+    dedupKey: text('dedup_key'),
+    details: jsonb('details').$type<Record<string, unknown>>(),
+    status: text('status').notNull(),
+    step: integer('step').notNull().default(0),
+    cycle: integer('cycle').notNull().default(0),
+    workflowId: text('workflow_id').notNull(),
+    createdAt: ts('created_at').notNull().default(now()),
+    updatedAt: ts('updated_at').notNull().default(now()),
+  },
+  (t) => [index('incidents_tenant_dedup_idx').on(t.tenantId, t.dedupKey)],
+);
+
+export const incidentEvents = pgTable(
+  'incident_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    incidentId: text('incident_id')
+      .notNull()
+      .references(() => incidents.id, { onDelete: 'cascade' }),
+    /** Workflow-assigned sequence number: retries of the recording activity never duplicate. */
+    seq: integer('seq').notNull(),
+    type: text('type').notNull(),
+    channel: text('channel'),
+    target: text('target'),
+    by: text('by'),
+    at: ts('at').notNull(),
+  },
+  (t) => [uniqueIndex('incident_events_seq_idx').on(t.incidentId, t.seq)],
+);
+
+/** Provider receipts already applied (webhook ids), so replays and duplicates change nothing. */
+export const receipts = pgTable('receipts', {
+  id: text('id').primaryKey(),
+  deliveryId: text('delivery_id'),
+  status: text('status').notNull(),
+  at: ts('at').notNull().default(now()),
+});

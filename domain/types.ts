@@ -1,0 +1,110 @@
+// Types shared by the API, the workflows and the activities. Pure: no I/O, no Node built-ins.
+
+export const CHANNELS = ['email', 'sms', 'slack', 'webhook', 'inapp', 'pager'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export const PRIORITIES = ['low', 'normal', 'high', 'critical'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+export type Strategy = 'all' | 'first-success';
+
+export const NOTIFICATION_STATUSES = [
+  'accepted',
+  'scheduled',
+  'held',
+  'sending',
+  'sent',
+  'partially_sent',
+  'failed',
+  'cancelled',
+  'suppressed',
+] as const;
+export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
+
+export const TERMINAL_STATUSES: readonly NotificationStatus[] = [
+  'sent',
+  'partially_sent',
+  'failed',
+  'cancelled',
+  'suppressed',
+];
+
+export type DeliveryStatus =
+  | 'pending'
+  | 'sending'
+  | 'sent'
+  | 'delivered'
+  | 'failed'
+  | 'bounced'
+  | 'skipped'
+  | 'cancelled';
+
+export interface QuietHours {
+  start: string; // HH:MM
+  end: string; // HH:MM
+  timezone?: string; // IANA; defaults to the recipient's
+}
+
+export interface Preferences {
+  channels?: Partial<Record<Channel, boolean>>;
+  categories?: Record<string, { enabled?: boolean; channels?: Partial<Record<Channel, boolean>> }>;
+  quietHours?: QuietHours | null;
+}
+
+export interface EmailContent {
+  subject: string;
+  html?: string;
+  text?: string;
+}
+export interface ChannelContent {
+  email?: EmailContent;
+  sms?: { text: string };
+  slack?: { text: string };
+  inapp?: { title: string; body: string };
+  webhook?: Record<string, unknown>;
+  pager?: { summary: string };
+}
+/** Template content by locale. */
+export type TemplateContent = Record<string, ChannelContent>;
+
+export interface Recipient {
+  id: string;
+  email: string | null;
+  phone: string | null;
+  slack: string | null;
+  webhookUrl: string | null;
+  pagerRoutingKey: string | null;
+  locale: string;
+  timezone: string;
+  name: string | null;
+}
+
+export interface RetrySettings {
+  initialIntervalSeconds: number;
+  backoffCoefficient: number;
+  maximumIntervalSeconds: number;
+  maximumAttempts: number;
+  expirationSeconds: number;
+}
+
+/** Everything a notification workflow needs, pinned when the API accepts the request. */
+export interface NotificationInput {
+  tenantId: string;
+  notificationId: string;
+  recipientId: string;
+  template: { key: string; version: number };
+  data: Record<string, unknown>;
+  /** Channels asked for, in order (first-success tries them in this order). */
+  channels: Channel[];
+  strategy: Strategy;
+  category: string | null;
+  priority: Priority;
+  sendAt: string | null;
+  retry: RetrySettings;
+}
+
+export interface EscalationStep {
+  channel: 'slack' | 'pager' | 'sms' | 'email' | 'webhook';
+  target: string;
+  ackTimeoutSeconds: number;
+}
