@@ -1,0 +1,49 @@
+// Preference resolution: which of the requested channels may be used for this recipient.
+import type { Channel, Preferences, Priority, Recipient } from './types.js';
+
+export type SkipReason = 'opted_out' | 'category_disabled' | 'no_address';
+
+export interface ChannelDecision {
+  channel: Channel;
+  allowed: boolean;
+  reason?: SkipReason;
+}
+
+/** The recipient's address for a channel, or null when there is none. inapp needs none. */
+export function addressFor(recipient: Recipient, channel: Channel): string | null {
+  switch (channel) {
+    case 'email':
+      return recipient.email;
+    case 'sms':
+      return recipient.phone;
+    case 'slack':
+      return recipient.slack;
+    case 'webhook':
+      return recipient.webhookUrl;
+    case 'pager':
+      return recipient.pagerRoutingKey;
+    case 'inapp':
+      return recipient.id;
+  }
+}
+
+/**
+ * Applies explicit opt-outs (channel-wide and per category) and address availability.
+ * Priority never overrides an explicit opt-out, `critical` included.
+ */
+export function resolveChannels(
+  requested: readonly Channel[],
+  recipient: Recipient,
+  prefs: Preferences,
+  category: string | null,
+  _priority: Priority,
+): ChannelDecision[] {
+  const cat = category ? prefs.categories?.[category] : undefined;
+  return requested.map((channel) => {
+    if (cat?.enabled === false) return { channel, allowed: false, reason: 'category_disabled' };
+    if (prefs.channels?.[channel] === false || cat?.channels?.[channel] === false)
+      return { channel, allowed: false, reason: 'opted_out' };
+    if (!addressFor(recipient, channel)) return { channel, allowed: false, reason: 'no_address' };
+    return { channel, allowed: true };
+  });
+}
