@@ -1,0 +1,50 @@
+// Email channel: Resend's `emails.send`, with the delivery id as Resend's idempotency key so
+// that a retried activity never sends the same email twice.
+import { type CreateEmailOptions, type ErrorResponse, Resend } from 'resend';
+import { ErrorType } from '../../domain/errors.js';
+import { httpFailure, permanent } from '../errors.js';
+import type { ChannelSender, SendRequest } from './types.js';
+
+export interface EmailOptions {
+  apiKey?: string;
+  /** Resend's API base (regional endpoints, proxies, tests). Default: https://api.resend.com */
+  baseUrl?: string;
+  from: string;
+}
+
+const DEFAULT_BASE_URL = 'https://api.resend.com';
+
+/**
+ * Resend answers `{ data, error }` instead of throwing. A missing statusCode means the request
+ * never got an answer (network error, abort): retryable. `concurrent_idempotent_requests` (409)
+ * means the first attempt with this key is still in flight: retry it too.
+ */
+function classify(error: ErrorResponse, headers: Record<string, string> | null): Error {
+  const detail = `${error.name}: ${error.message}`;
+  if (typeof error.statusCode !== 'number') return new Error(`resend request failed: ${detail}`);
+  if (error.name === 'concurrent_idempotent_requests') return new Error(`resend answered ${error.statusCode}: ${detail}`);
+  return httpFailure('resend', error.statusCode, detail, headers?.['retry-after']);
+}
+
+export function createEmailSender(opts: EmailOptions): ChannelSender | null {
+  if (!opts.apiKey) return null;
+  // The base URL is passed explicitly: without it the SDK falls back to process.env.RESEND_BASE_URL.
+  const resend = new Resend(opts.apiKey, { baseUrl: (opts.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '') });
+  return {
+    channel: 'email',
+    provider: 'resend',
+    async send(req: SendRequest) {
+      const email = req.content.email;
+      const body = email?.html ? { html: email.html, text: email.text || undefined } : email?.text ? { text: email.text } : null;
+      if (!email || !body) throw permanent(ErrorType.ProviderRejected, `template ${req.template.key} has no email body`);
+      req.signal.throwIfAborted();
+      const payload: CreateEmailOptions = { from: opts.from, to: req.address, subject: email.subject, ...body };
+      const { data, error, headers } = await resend.emails.send(payload, {
+        idempotencyKey: req.deliveryId,
+        signal: req.signal,
+      });
+      if (error) throw classify(error, headers);
+      return { provider: 'resend', providerMessageId: data.id };
+    },
+  };
+}

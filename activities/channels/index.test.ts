@@ -1,0 +1,64 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Db } from '../../db/client.js';
+import { sendRequest } from '../../test/fakes/send-request.js';
+import { startFakeTwilio } from '../../test/fakes/twilio.js';
+import type { FakeServer } from '../../test/fakes/server.js';
+import { channelReadiness, createSenders } from './index.js';
+
+const SID = `AC${'0123456789abcdef'.repeat(2)}`;
+
+describe('createSenders / channelReadiness', () => {
+  let twilio: FakeServer;
+  beforeEach(async () => {
+    twilio = await startFakeTwilio();
+  });
+  afterEach(() => twilio.close());
+
+  it('without credentials only the channels that need none are configured', () => {
+    expect(channelReadiness({ emailFrom: 'n@example.com' })).toEqual({
+      email: 'unconfigured',
+      sms: 'unconfigured',
+      slack: 'unconfigured',
+      webhook: 'configured',
+      inapp: 'configured',
+      pager: 'configured',
+    });
+    const senders = createSenders({ emailFrom: 'n@example.com', db: {} as Db });
+    expect(Object.keys(senders).sort()).toEqual(['inapp', 'pager', 'webhook']);
+  });
+
+  it('with credentials every channel is configured', () => {
+    const opts = {
+      emailFrom: 'n@example.com',
+      resendApiKey: 're_x',
+      twilioAccountSid: SID,
+      twilioAuthToken: 't',
+      twilioFrom: '+15005550006',
+      slackBotToken: 'xoxb-x',
+    };
+    expect(Object.values(channelReadiness(opts))).toEqual(Array(6).fill('configured'));
+    const senders = createSenders({ ...opts, db: {} as Db });
+    expect(Object.fromEntries(Object.entries(senders).map(([c, s]) => [c, s!.provider]))).toEqual({
+      email: 'resend',
+      sms: 'twilio',
+      slack: 'slack',
+      webhook: 'webhook',
+      pager: 'pagerduty',
+      inapp: 'tocsin',
+    });
+  });
+
+  it('points Twilio’s status callback at our receipts route', async () => {
+    const { sms } = createSenders({
+      emailFrom: 'n@example.com',
+      twilioAccountSid: SID,
+      twilioAuthToken: 't',
+      twilioFrom: '+15005550006',
+      twilioApiBaseUrl: twilio.url,
+      publicBaseUrl: 'https://tocsin.example.com/',
+      db: {} as Db,
+    });
+    await sms!.send(sendRequest({ address: '+14155550123' }));
+    expect(twilio.requests[0].body.StatusCallback).toBe('https://tocsin.example.com/v1/receipts/twilio');
+  });
+});

@@ -1,0 +1,68 @@
+// Builds every channel's sender from plain options (the worker maps Config onto them). A
+// channel whose credentials are missing gets no sender: its deliveries fail
+// `channel_unconfigured` and /readyz reports it unconfigured.
+import type { Db } from '../../db/client.js';
+import { CHANNELS, type Channel } from '../../domain/types.js';
+import { createEmailSender } from './email.js';
+import { createInappSender } from './inapp.js';
+import { createPagerClient, createPagerSender, DEFAULT_PAGER_EVENTS_URL } from './pager.js';
+import { createSlackSender } from './slack.js';
+import { createSmsSender } from './sms.js';
+import type { ChannelSender } from './types.js';
+import { createWebhookSender } from './webhook.js';
+
+export interface ProviderOptions {
+  emailFrom: string;
+  resendApiKey?: string;
+  resendBaseUrl?: string;
+  twilioAccountSid?: string;
+  twilioAuthToken?: string;
+  twilioFrom?: string;
+  twilioApiBaseUrl?: string;
+  slackBotToken?: string;
+  slackApiUrl?: string;
+  pagerEventsUrl?: string;
+  /** Where providers reach our callbacks; Twilio's status callback is derived from it. */
+  publicBaseUrl?: string;
+}
+
+export interface SenderOptions extends ProviderOptions {
+  db: Db;
+}
+
+export type Senders = Partial<Record<Channel, ChannelSender>>;
+export type ChannelReadiness = Record<Channel, 'configured' | 'unconfigured'>;
+
+/** Every channel except in-app, which needs only the database. */
+function createProviderSenders(opts: ProviderOptions): Omit<Senders, 'inapp'> {
+  const candidates = {
+    email: createEmailSender({ apiKey: opts.resendApiKey, baseUrl: opts.resendBaseUrl, from: opts.emailFrom }),
+    sms: createSmsSender({
+      accountSid: opts.twilioAccountSid,
+      authToken: opts.twilioAuthToken,
+      from: opts.twilioFrom,
+      apiBaseUrl: opts.twilioApiBaseUrl,
+      statusCallbackUrl: opts.publicBaseUrl ? `${opts.publicBaseUrl.replace(/\/+$/, '')}/v1/receipts/twilio` : undefined,
+    }),
+    slack: createSlackSender({ botToken: opts.slackBotToken, apiUrl: opts.slackApiUrl }),
+    webhook: createWebhookSender(),
+    pager: createPagerSender(createPagerClient({ eventsUrl: opts.pagerEventsUrl ?? DEFAULT_PAGER_EVENTS_URL })),
+  };
+  const senders: Omit<Senders, 'inapp'> = {};
+  for (const [channel, sender] of Object.entries(candidates) as [Exclude<Channel, 'inapp'>, ChannelSender | null][]) {
+    if (sender) senders[channel] = sender;
+  }
+  return senders;
+}
+
+export function createSenders(opts: SenderOptions): Senders {
+  return { ...createProviderSenders(opts), inapp: createInappSender(opts.db) };
+}
+
+/** Which channels have what they need to send; the database is not needed to tell. */
+export function channelReadiness(opts: ProviderOptions): ChannelReadiness {
+  const senders: Senders = createProviderSenders(opts);
+  return Object.fromEntries(
+    CHANNELS.map((c) => [c, c === 'inapp' || senders[c] ? 'configured' : 'unconfigured']),
+  ) as ChannelReadiness;
+}

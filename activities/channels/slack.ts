@@ -1,0 +1,167 @@
+// Slack channel: chat.postMessage through the WebClient that @slack/bolt bundles, with the
+// client's own retries off and rate-limited calls rejected so Temporal owns every retry.
+// Also the incident message (Block Kit with an Acknowledge button) used by escalations.
+import { type types, webApi } from '@slack/bolt';
+import { ErrorType } from '../../domain/errors.js';
+import { httpFailure, permanent } from '../errors.js';
+import type { ChannelSender, SendRequest } from './types.js';
+
+export interface SlackOptions {
+  botToken?: string;
+  /** Slack's Web API base (proxies, tests). Default: https://slack.com/api/ */
+  apiUrl?: string;
+  timeoutMs?: number;
+}
+
+/** The action id of the incident message's Acknowledge button (Slack interactivity). */
+export const ACK_ACTION_ID = 'tocsin_ack';
+
+/** Platform errors worth retrying: Slack's side failed, not our request. */
+const TRANSIENT_ERRORS = new Set(['ratelimited', 'internal_error', 'fatal_error', 'service_unavailable', 'request_timeout']);
+/** Platform errors that mean the address does not exist (or no longer can receive). */
+const ADDRESS_ERRORS = new Set(['channel_not_found', 'user_not_found', 'is_archived', 'user_disabled', 'cannot_dm_bot']);
+
+/** Maps a WebClient error to a classified failure (see activities/errors.ts). */
+export function classifySlackError(err: unknown): Error {
+  if (err instanceof webApi.WebAPIRateLimitedError) {
+    return httpFailure('slack', 429, 'ratelimited', String(err.retryAfter));
+  }
+  if (err instanceof webApi.WebAPIHTTPError) {
+    return httpFailure('slack', err.statusCode, typeof err.body === 'string' ? err.body : '', err.headers['retry-after']);
+  }
+  if (err instanceof webApi.WebAPIPlatformError) {
+    const code = err.data.error;
+    if (code === 'ratelimited') {
+      const retryAfter = err.data.response_metadata?.retryAfter;
+      return httpFailure('slack', 429, code, retryAfter !== undefined ? String(retryAfter) : null);
+    }
+    if (TRANSIENT_ERRORS.has(code)) return new Error(`slack answered ${code}`);
+    if (ADDRESS_ERRORS.has(code)) return permanent(ErrorType.InvalidAddress, `slack answered ${code}`);
+    return permanent(ErrorType.ProviderRejected, `slack answered ${code}`);
+  }
+  // WebAPIRequestError (no answer: refused, reset, timeout) and anything else: retryable.
+  return new Error(`slack request failed: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+export interface Incident {
+  incidentId: string;
+  summary: string;
+  severity: 'critical' | 'error' | 'warning' | 'info';
+  status: 'triggered' | 'acknowledged' | 'resolved' | 'exhausted';
+  /** Who acknowledged or resolved it, when known. */
+  by?: string;
+}
+
+const SEVERITY_EMOJI: Record<Incident['severity'], string> = {
+  critical: ':red_circle:',
+  error: ':large_orange_circle:',
+  warning: ':large_yellow_circle:',
+  info: ':large_blue_circle:',
+};
+
+/** Escapes the three characters Slack's mrkdwn treats as control characters. */
+function mrkdwn(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Block Kit for an incident; the Acknowledge button is shown while it is still triggered. */
+export function incidentBlocks(incident: Incident): types.KnownBlock[] {
+  const status = incident.by ? `*${incident.status}* by ${mrkdwn(incident.by)}` : `*${incident.status}*`;
+  const blocks: types.KnownBlock[] = [
+    {
+      type: 'section',
+      text: { type: 'mrkdwn', text: `${SEVERITY_EMOJI[incident.severity]} ${mrkdwn(incident.summary)}` },
+    },
+    {
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: `Severity *${incident.severity}* · Status ${status} · Incident \`${mrkdwn(incident.incidentId)}\`` }],
+    },
+  ];
+  if (incident.status === 'triggered') {
+    blocks.push({
+      type: 'actions',
+      block_id: 'tocsin_incident',
+      elements: [
+        {
+          type: 'button',
+          action_id: ACK_ACTION_ID,
+          value: incident.incidentId,
+          style: 'danger',
+          text: { type: 'plain_text', text: 'Acknowledge' },
+        },
+      ],
+    });
+  }
+  return blocks;
+}
+
+/** Plain-text fallback for notifications and screen readers. */
+export function incidentText(incident: Incident): string {
+  return `[${incident.severity}] ${incident.summary} (${incident.status})`;
+}
+
+export interface SlackMessageRef {
+  channel: string;
+  ts: string;
+}
+
+export interface SlackClient {
+  postMessage(channel: string, text: string, blocks?: types.KnownBlock[]): Promise<SlackMessageRef>;
+  postIncidentMessage(channel: string, incident: Incident): Promise<SlackMessageRef>;
+  updateIncidentMessage(channel: string, ts: string, incident: Incident): Promise<SlackMessageRef>;
+}
+
+export function createSlackClient(opts: SlackOptions): SlackClient | null {
+  if (!opts.botToken) return null;
+  const web = new webApi.WebClient(opts.botToken, {
+    ...(opts.apiUrl ? { slackApiUrl: opts.apiUrl } : {}),
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    timeout: opts.timeoutMs ?? 10_000,
+    // Only the configured API base: never a caller-supplied absolute URL.
+    allowAbsoluteUrls: false,
+    logLevel: webApi.LogLevel.ERROR,
+  });
+
+  async function call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw classifySlackError(err);
+    }
+  }
+
+  function ref(res: { channel?: string; ts?: string }, channel: string): SlackMessageRef {
+    if (!res.ts) throw new Error('slack answered ok without a message ts');
+    return { channel: res.channel ?? channel, ts: res.ts };
+  }
+
+  return {
+    postMessage: (channel, text, blocks) =>
+      call(async () => ref(await web.chat.postMessage({ channel, text, ...(blocks ? { blocks } : {}) }), channel)),
+    postIncidentMessage: (channel, incident) =>
+      call(async () =>
+        ref(await web.chat.postMessage({ channel, text: incidentText(incident), blocks: incidentBlocks(incident) }), channel),
+      ),
+    updateIncidentMessage: (channel, ts, incident) =>
+      call(async () =>
+        ref(await web.chat.update({ channel, ts, text: incidentText(incident), blocks: incidentBlocks(incident) }), channel),
+      ),
+  };
+}
+
+export function createSlackSender(opts: SlackOptions): ChannelSender | null {
+  const client = createSlackClient(opts);
+  if (!client) return null;
+  return {
+    channel: 'slack',
+    provider: 'slack',
+    async send(req: SendRequest) {
+      const text = req.content.slack?.text;
+      if (!text) throw permanent(ErrorType.ProviderRejected, `template ${req.template.key} has no slack text`);
+      req.signal.throwIfAborted();
+      const { channel, ts } = await client.postMessage(req.address, text);
+      return { provider: 'slack', providerMessageId: `${channel}:${ts}` };
+    },
+  };
+}

@@ -1,0 +1,72 @@
+// The Hono application: createApp(deps) wires one sub-app per resource.
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { adminAuth, tenantAuth } from './auth.js';
+import type { AppDeps, Env } from './deps.js';
+import { Problem, problemResponse } from './problem.js';
+import { adminRoutes } from './routes/admin.js';
+import { healthRoutes } from './routes/health.js';
+import { inboxRoutes } from './routes/inbox.js';
+import { notificationRoutes } from './routes/notifications.js';
+import { recipientRoutes } from './routes/recipients.js';
+import { templateRoutes } from './routes/templates.js';
+
+export type { AppDeps } from './deps.js';
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export function createApp(deps: AppDeps, opts: { log?: (msg: string, err?: unknown) => void } = {}) {
+  const log = opts.log ?? ((msg, err) => console.error(msg, err));
+  const app = new Hono<Env>();
+
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new Problem(413, 'The request body is larger than 1 MiB');
+      },
+    }),
+  );
+  // JSON in: a body that is not declared JSON is refused before any handler runs.
+  app.use('/v1/*', async (c, next) => {
+    const method = c.req.method;
+    const hasBody = (c.req.header('content-length') ?? '0') !== '0' || c.req.header('transfer-encoding');
+    if ((method === 'POST' || method === 'PUT' || method === 'PATCH') && hasBody && !c.req.path.startsWith('/v1/receipts/') && !c.req.path.startsWith('/v1/slack/')) {
+      const type = c.req.header('content-type') ?? '';
+      if (!/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type)) throw new Problem(415, 'The request body must be application/json');
+    }
+    await next();
+  });
+
+  app.route('/', healthRoutes(deps));
+  app.use('/v1/admin/*', adminAuth(deps.adminToken));
+  app.route('/v1/admin', adminRoutes(deps));
+
+  const tenant = new Hono<Env>();
+  tenant.use('*', tenantAuth(deps.db));
+  tenant.route('/recipients', recipientRoutes(deps));
+  tenant.route('/recipients', inboxRoutes(deps));
+  tenant.route('/templates', templateRoutes(deps));
+  tenant.route('/notifications', notificationRoutes(deps));
+  app.route('/v1', tenant);
+
+  app.notFound((c) => problemResponse(c, new Problem(404, `No route for ${c.req.method} ${c.req.path}`)));
+  app.onError((err, c) => {
+    if (err instanceof Problem) {
+      if (err.status >= 500) log(`${err.status} on ${c.req.method} ${c.req.path}: ${err.detail}`, err.cause);
+      return problemResponse(c, err);
+    }
+    if (err instanceof HTTPException) {
+      const status = err.status;
+      if (status === 400 && /json/i.test(err.message))
+        return problemResponse(c, new Problem(400, 'The request body is not valid JSON', [{ path: '(body)', message: 'malformed JSON' }]));
+      if (status < 500) return problemResponse(c, new Problem(status as Problem['status'], err.message || 'Bad request'));
+    }
+    if (err instanceof SyntaxError) return problemResponse(c, new Problem(400, 'The request body is not valid JSON', [{ path: '(body)', message: 'malformed JSON' }]));
+    log(`unhandled error on ${c.req.method} ${c.req.path}`, err);
+    return problemResponse(c, new Problem(500, 'An internal error occurred; it has been logged'));
+  });
+  return app;
+}

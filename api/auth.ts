@@ -1,0 +1,52 @@
+// Bearer credentials: the admin token for /v1/admin/*, tenant API keys for the rest.
+// Keys are stored as SHA-256 hashes and compared in constant time.
+import { and, eq, isNull } from 'drizzle-orm';
+import type { MiddlewareHandler } from 'hono';
+import type { Db } from '../db/client.js';
+import { apiKeys } from '../db/schema.js';
+import type { Env } from './deps.js';
+import { constantTimeEqual, secret, sha256 } from './ids.js';
+import { Problem } from './problem.js';
+
+const unauthorized = () =>
+  new Problem(401, 'Missing or invalid credentials', [], { 'www-authenticate': 'Bearer realm="tocsin"' });
+
+function bearer(header: string | undefined): string | null {
+  const m = header?.match(/^Bearer\s+(\S+)\s*$/i);
+  return m ? m[1] : null;
+}
+
+/** `tsk_<12 chars>_<secret>`: the first part is the prefix that names a key for revocation. */
+export function newApiKey(): { key: string; prefix: string; hash: string } {
+  const prefix = secret('tsk', 9);
+  const key = `${prefix}_${secret('s', 24).slice(2)}`;
+  return { key, prefix, hash: sha256(key) };
+}
+
+function prefixOf(key: string): string | null {
+  const m = key.match(/^(tsk_[A-Za-z0-9_-]{12})_/);
+  return m ? m[1] : null;
+}
+
+export function adminAuth(token: string): MiddlewareHandler {
+  return async (c, next) => {
+    const given = bearer(c.req.header('authorization'));
+    if (!given || !constantTimeEqual(given, token)) throw unauthorized();
+    await next();
+  };
+}
+
+export function tenantAuth(db: Db): MiddlewareHandler<Env> {
+  return async (c, next) => {
+    const given = bearer(c.req.header('authorization'));
+    const prefix = given && prefixOf(given);
+    if (!given || !prefix) throw unauthorized();
+    const [row] = await db
+      .select()
+      .from(apiKeys)
+      .where(and(eq(apiKeys.prefix, prefix), isNull(apiKeys.revokedAt)));
+    if (!row || !constantTimeEqual(sha256(given), row.hash)) throw unauthorized();
+    c.set('tenantId', row.tenantId);
+    await next();
+  };
+}

@@ -1,0 +1,23 @@
+import type { Client } from '@temporalio/client';
+import type { Db } from '../db/client.js';
+import type { Channel, RetrySettings } from '../domain/types.js';
+
+export interface AppDeps {
+  db: Db;
+  temporal: {
+    client: Client;
+    taskQueue: string;
+    /** Resolves when the Temporal service answers. */
+    ping(): Promise<void>;
+  };
+  adminToken: string;
+  /** Which channels have their provider configured, for /readyz. */
+  channels: Record<Channel, 'configured' | 'unconfigured'>;
+  /** Retry settings pinned into each notification at acceptance. */
+  retry: RetrySettings;
+  /** Receipts and Slack interactivity verify with these (see api/routes/receipts.ts). */
+  secrets?: { slackSigningSecret?: string; twilioAuthToken?: string; resendWebhookSecret?: string; publicBaseUrl?: string };
+  now?: () => number;
+}
+
+export type Env = { Variables: { tenantId: string } };

@@ -1,0 +1,55 @@
+// problem+json errors. Every error leaves the API through toProblem(); a 5xx never
+// carries a stack trace or an internal message.
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Invalid request',
+  401: 'Unauthorized',
+  404: 'Not found',
+  409: 'Conflict',
+  413: 'Payload too large',
+  415: 'Unsupported media type',
+  429: 'Too many requests',
+  500: 'Internal server error',
+  503: 'Service unavailable',
+};
+
+export class Problem extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly detail: string,
+    readonly errors: FieldError[] = [],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail);
+  }
+}
+
+export const badRequest = (detail: string, errors: FieldError[] = []) => new Problem(400, detail, errors);
+export const notFound = (what: string) => new Problem(404, `${what} was not found`);
+export const conflict = (detail: string) => new Problem(409, detail);
+
+export function fromZod(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }, prefix = ''): Problem {
+  const errors = error.issues.map((i) => ({
+    path: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(body)',
+    message: i.message,
+  }));
+  return badRequest(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
+}
+
+export function problemResponse(c: Context, p: Problem): Response {
+  const body = {
+    type: 'about:blank',
+    title: TITLES[p.status] ?? 'Error',
+    status: p.status,
+    detail: p.detail,
+    errors: p.errors,
+  };
+  return c.body(JSON.stringify(body), p.status, { ...p.headers, 'content-type': 'application/problem+json' });
+}

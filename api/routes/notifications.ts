@@ -1,0 +1,263 @@
+import { WorkflowIdConflictPolicy, WorkflowUpdateFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { Db } from '../../db/client.js';
+import { deliveries, idempotencyKeys, notificationEvents, notifications, recipients } from '../../db/schema.js';
+import { addressFor } from '../../domain/preferences.js';
+import { missingVariables } from '../../domain/templates.js';
+import { NOTIFICATION_STATUSES, TERMINAL_STATUSES, type Channel, type NotificationInput, type NotificationStatus } from '../../domain/types.js';
+import { toRecipient } from '../../activities/index.js';
+import { SA, cancelNotificationUpdate, workflowIds } from '../../workflows/messages.js';
+import type { AppDeps, Env } from '../deps.js';
+import { canonicalJson, newId, sha256 } from '../ids.js';
+import { badRequest, conflict, notFound, Problem } from '../problem.js';
+import { NotificationBody, Pagination, RecipientId } from '../schemas.js';
+import { validate } from '../validate.js';
+import { contentFor, findTemplateVersion, missingVariablesProblem } from './templates.js';
+
+const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+const IdParam = z.object({ id: z.string().min(1).max(64) });
+const ListQuery = Pagination.extend({ recipient: RecipientId.optional(), status: z.enum(NOTIFICATION_STATUSES).optional() });
+
+type NotificationRow = typeof notifications.$inferSelect;
+type DeliveryRow = typeof deliveries.$inferSelect;
+
+export function presentNotification(n: NotificationRow, ds: DeliveryRow[]) {
+  return {
+    id: n.id,
+    recipient: n.recipientId,
+    template: n.templateKey,
+    templateVersion: n.templateVersion,
+    category: n.category,
+    priority: n.priority,
+    strategy: n.strategy,
+    status: n.status,
+    ...(n.reason ? { reason: n.reason } : {}),
+    ...(n.releaseAt ? { releaseAt: n.releaseAt.toISOString() } : {}),
+    sendAt: n.sendAt?.toISOString() ?? null,
+    createdAt: n.createdAt.toISOString(),
+    updatedAt: n.updatedAt.toISOString(),
+    deliveries: ds
+      .sort((a, b) => a.position - b.position)
+      .map((d) => ({
+        channel: d.channel,
+        status: d.status,
+        attempts: d.attempts,
+        provider: d.provider,
+        providerMessageId: d.providerMessageId,
+        error: d.errorCode ? { code: d.errorCode, message: d.errorMessage ?? '' } : null,
+        sentAt: d.sentAt?.toISOString() ?? null,
+        deliveredAt: d.deliveredAt?.toISOString() ?? null,
+      })),
+  };
+}
+
+async function loadNotification(db: Db, tenantId: string, id: string) {
+  const [n] = await db
+    .select()
+    .from(notifications)
+    .where(and(eq(notifications.tenantId, tenantId), eq(notifications.id, id)));
+  if (!n) throw notFound('Notification');
+  const ds = await db.select().from(deliveries).where(eq(deliveries.notificationId, id));
+  return presentNotification(n, ds);
+}
+
+function encodeCursor(n: { createdAt: Date; id: string }) {
+  return Buffer.from(`${n.createdAt.toISOString()}|${n.id}`).toString('base64url');
+}
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
+  const createdAt = new Date(at);
+  if (!id || Number.isNaN(createdAt.getTime())) throw badRequest('cursor is not valid', [{ path: 'query.cursor', message: 'invalid cursor' }]);
+  return { createdAt, id };
+}
+
+export function notificationRoutes(deps: AppDeps) {
+  const { db, temporal } = deps;
+  const now = deps.now ?? Date.now;
+  const app = new Hono<Env>();
+
+  /** Claims an Idempotency-Key: the id it already names, or null when it is new (and now ours). */
+  async function claimIdempotencyKey(tenantId: string, key: string, requestHash: string, id: string): Promise<string | null> {
+    for (let i = 0; i < 3; i++) {
+      const inserted = await db
+        .insert(idempotencyKeys)
+        .values({ tenantId, key, requestHash, resourceId: id })
+        .onConflictDoNothing()
+        .returning({ id: idempotencyKeys.resourceId });
+      if (inserted.length) return null;
+      const [existing] = await db
+        .select()
+        .from(idempotencyKeys)
+        .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, key)));
+      if (!existing) continue;
+      if (existing.createdAt.getTime() < now() - IDEMPOTENCY_TTL_MS) {
+        await db
+          .delete(idempotencyKeys)
+          .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, key), eq(idempotencyKeys.createdAt, existing.createdAt)));
+        continue;
+      }
+      if (existing.requestHash !== requestHash) throw conflict('This Idempotency-Key was used with a different request body');
+      return existing.resourceId;
+    }
+    throw new Problem(409, 'This Idempotency-Key is being used concurrently; retry');
+  }
+
+  app.post('/', validate('json', NotificationBody), async (c) => {
+    const tenantId = c.get('tenantId');
+    const body = c.req.valid('json');
+    const idemKey = c.req.header('idempotency-key');
+    if (idemKey !== undefined && (idemKey.length === 0 || idemKey.length > 255))
+      throw badRequest('Idempotency-Key must be 1–255 characters', [{ path: 'header.Idempotency-Key', message: 'must be 1–255 characters' }]);
+
+    // Validate everything before anything is written or started.
+    const [recipientRow] = await db
+      .select()
+      .from(recipients)
+      .where(and(eq(recipients.tenantId, tenantId), eq(recipients.id, body.recipient)));
+    if (!recipientRow) throw badRequest(`Recipient ${body.recipient} does not exist`, [{ path: 'recipient', message: 'unknown recipient' }]);
+    const version = await findTemplateVersion(db, tenantId, body.template);
+    if (!version) throw badRequest(`Template ${body.template} does not exist`, [{ path: 'template', message: 'unknown template' }]);
+    const recipient = toRecipient(recipientRow);
+    const chosen = contentFor(version, recipient.locale);
+    let channels: Channel[];
+    if (body.channels) {
+      const errors = body.channels.flatMap((ch, i) => {
+        if (!chosen.channels.includes(ch)) return [{ path: `channels.${i}`, message: `template ${body.template} has no ${ch} content` }];
+        if (!addressFor(recipient, ch)) return [{ path: `channels.${i}`, message: `recipient has no ${ch} address` }];
+        return [];
+      });
+      if (errors.length) throw badRequest(errors.map((e) => e.message).join('; '), errors);
+      channels = body.channels;
+    } else {
+      channels = chosen.channels.filter((ch) => addressFor(recipient, ch));
+      if (channels.length === 0)
+        throw badRequest('No channel has both template content and a recipient address', [{ path: 'channels', message: 'no deliverable channel' }]);
+    }
+    const missing = missingVariables(chosen.content, channels, body.data);
+    if (missing.length) throw missingVariablesProblem(missing);
+    if (body.sendAt && Number.isNaN(Date.parse(body.sendAt))) throw badRequest('sendAt is not a valid date', [{ path: 'sendAt', message: 'invalid date' }]);
+
+    let id = newId('ntf', now());
+    if (idemKey !== undefined) {
+      const existing = await claimIdempotencyKey(tenantId, idemKey, sha256(canonicalJson(body)), id);
+      if (existing) {
+        const [row] = await db.select({ status: notifications.status }).from(notifications).where(eq(notifications.id, existing));
+        return c.json({ id: existing, status: row?.status ?? 'accepted' }, 202);
+      }
+    }
+
+    const workflowId = workflowIds.notification(tenantId, id);
+    const input: NotificationInput = {
+      tenantId,
+      notificationId: id,
+      recipientId: body.recipient,
+      template: { key: version.key, version: version.version },
+      data: body.data,
+      channels,
+      strategy: body.strategy,
+      category: body.category ?? null,
+      priority: body.priority,
+      sendAt: body.sendAt ? new Date(body.sendAt).toISOString() : null,
+      retry: deps.retry,
+    };
+    await db.transaction(async (tx) => {
+      await tx.insert(notifications).values({
+        id,
+        tenantId,
+        recipientId: input.recipientId,
+        templateKey: input.template.key,
+        templateVersion: input.template.version,
+        category: input.category,
+        priority: input.priority,
+        strategy: input.strategy,
+        channels,
+        data: input.data,
+        status: 'accepted',
+        sendAt: input.sendAt ? new Date(input.sendAt) : null,
+        workflowId,
+      });
+      await tx.insert(deliveries).values(
+        channels.map((channel, position) => ({ id: `${id}.${channel}`, notificationId: id, position, channel, status: 'pending' })),
+      );
+      await tx.insert(notificationEvents).values({ notificationId: id, status: 'accepted' });
+    });
+    try {
+      await temporal.client.workflow.start('notificationWorkflow', {
+        taskQueue: temporal.taskQueue,
+        workflowId,
+        args: [input],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        typedSearchAttributes: [
+          { key: SA.tenant, value: tenantId },
+          { key: SA.recipient, value: input.recipientId },
+          { key: SA.template, value: input.template.key },
+          { key: SA.status, value: 'accepted' },
+          { key: SA.kind, value: 'notification' },
+        ],
+      });
+    } catch (err) {
+      // Not started: undo, so that a retry of the same request can succeed.
+      await db.delete(notifications).where(eq(notifications.id, id));
+      if (idemKey !== undefined)
+        await db.delete(idempotencyKeys).where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, idemKey)));
+      throw Object.assign(new Problem(503, 'The workflow service is unavailable; nothing was accepted. Retry later.', [], { 'retry-after': '5' }), { cause: err });
+    }
+    return c.json({ id, status: 'accepted' }, 202);
+  });
+
+  app.get('/:id', validate('param', IdParam), async (c) => {
+    return c.json(await loadNotification(db, c.get('tenantId'), c.req.valid('param').id));
+  });
+
+  app.get('/', validate('query', ListQuery), async (c) => {
+    const tenantId = c.get('tenantId');
+    const q = c.req.valid('query');
+    const conds = [eq(notifications.tenantId, tenantId)];
+    if (q.recipient) conds.push(eq(notifications.recipientId, q.recipient));
+    if (q.status) conds.push(eq(notifications.status, q.status));
+    if (q.cursor) {
+      const cur = decodeCursor(q.cursor);
+      conds.push(or(lt(notifications.createdAt, cur.createdAt), and(eq(notifications.createdAt, cur.createdAt), lt(notifications.id, cur.id)))!);
+    }
+    const rows = await db
+      .select()
+      .from(notifications)
+      .where(and(...conds))
+      .orderBy(desc(notifications.createdAt), desc(notifications.id))
+      .limit(q.limit + 1);
+    const page = rows.slice(0, q.limit);
+    const ds = page.length ? await db.select().from(deliveries).where(inArray(deliveries.notificationId, page.map((n) => n.id))) : [];
+    return c.json({
+      data: page.map((n) => presentNotification(n, ds.filter((d) => d.notificationId === n.id))),
+      nextCursor: rows.length > q.limit ? encodeCursor(page[page.length - 1]) : null,
+    });
+  });
+
+  app.post('/:id/cancel', validate('param', IdParam), async (c) => {
+    const tenantId = c.get('tenantId');
+    const current = await loadNotification(db, tenantId, c.req.valid('param').id);
+    const alreadyFinished = () => conflict(`The notification has already finished (${current.status})`);
+    if (TERMINAL_STATUSES.includes(current.status as NotificationStatus)) {
+      if (current.status === 'cancelled') return c.json({ status: 'cancelled' });
+      throw alreadyFinished();
+    }
+    let status: NotificationStatus;
+    try {
+      const handle = temporal.client.workflow.getHandle(workflowIds.notification(tenantId, current.id));
+      ({ status } = await handle.executeUpdate(cancelNotificationUpdate));
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
+        const after = await loadNotification(db, tenantId, current.id);
+        if (after.status === 'cancelled') return c.json({ status: 'cancelled' });
+        throw conflict(`The notification has already finished (${after.status})`);
+      }
+      throw err;
+    }
+    if (status === 'cancelled') return c.json({ status });
+    throw conflict(`The notification could not be cancelled: it ended ${status}`);
+  });
+
+  return app;
+}

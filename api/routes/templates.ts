@@ -1,0 +1,149 @@
+import { and, eq, sql } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { Db } from '../../db/client.js';
+import { templateVersions, templates } from '../../db/schema.js';
+import { missingVariables, renderContent, selectLocale, TemplateSyntaxError, validateTemplateContent } from '../../domain/templates.js';
+import { CHANNELS, type Channel, type TemplateContent } from '../../domain/types.js';
+import type { AppDeps, Env } from '../deps.js';
+import { badRequest, conflict, notFound } from '../problem.js';
+import { Locale, TemplateBody, TemplateKey } from '../schemas.js';
+import { validate } from '../validate.js';
+
+const KeyParam = z.object({ key: TemplateKey });
+const CreateBody = TemplateBody.extend({ key: TemplateKey }).strict();
+const UpdateBody = TemplateBody.extend({ key: TemplateKey.optional() }).strict();
+const PreviewBody = z
+  .object({
+    data: z.record(z.string(), z.unknown()).default({}),
+    locale: Locale.optional(),
+    version: z.number().int().min(1).optional(),
+  })
+  .strict();
+
+type VersionRow = typeof templateVersions.$inferSelect;
+
+function present(row: VersionRow) {
+  return {
+    key: row.key,
+    version: row.version,
+    defaultLocale: row.defaultLocale,
+    content: row.content,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+function checkContent(content: TemplateContent, defaultLocale: string) {
+  if (!Object.keys(content).some((l) => l.toLowerCase() === defaultLocale.toLowerCase()))
+    throw badRequest(`defaultLocale ${defaultLocale} has no content`, [{ path: 'defaultLocale', message: 'must be one of the content locales' }]);
+  try {
+    validateTemplateContent(content);
+  } catch (err) {
+    if (err instanceof TemplateSyntaxError) throw badRequest(err.message, [{ path: err.path, message: err.message }]);
+    throw err;
+  }
+}
+
+/** The pinned version of a template (latest when `version` is omitted), or null. */
+export async function findTemplateVersion(db: Db, tenantId: string, key: string, version?: number): Promise<VersionRow | null> {
+  const [row] = await db
+    .select({ v: templateVersions })
+    .from(templates)
+    .innerJoin(
+      templateVersions,
+      and(
+        eq(templateVersions.tenantId, templates.tenantId),
+        eq(templateVersions.key, templates.key),
+        version === undefined ? eq(templateVersions.version, templates.latestVersion) : eq(templateVersions.version, version),
+      ),
+    )
+    .where(and(eq(templates.tenantId, tenantId), eq(templates.key, key)));
+  return row?.v ?? null;
+}
+
+/** Channels a template version has content for in the locale a recipient would get. */
+export function contentFor(row: VersionRow, locale: string) {
+  const chosen = selectLocale(row.content, locale, row.defaultLocale);
+  const content = row.content[chosen] ?? {};
+  return { locale: chosen, content, channels: CHANNELS.filter((ch) => content[ch] !== undefined) as Channel[] };
+}
+
+export function templateRoutes({ db }: AppDeps) {
+  const app = new Hono<Env>();
+
+  app.post('/', validate('json', CreateBody), async (c) => {
+    const tenantId = c.get('tenantId');
+    const { key, defaultLocale, content } = c.req.valid('json');
+    checkContent(content as TemplateContent, defaultLocale);
+    const created = await db.transaction(async (tx) => {
+      const inserted = await tx
+        .insert(templates)
+        .values({ tenantId, key, latestVersion: 1 })
+        .onConflictDoNothing()
+        .returning({ key: templates.key });
+      if (inserted.length === 0) return false;
+      await tx.insert(templateVersions).values({ tenantId, key, version: 1, defaultLocale, content: content as TemplateContent });
+      return true;
+    });
+    if (!created) throw conflict(`Template ${key} already exists; PUT /v1/templates/${key} publishes a new version`);
+    return c.json({ key, version: 1 }, 201);
+  });
+
+  app.put('/:key', validate('param', KeyParam), validate('json', UpdateBody), async (c) => {
+    const tenantId = c.get('tenantId');
+    const { key } = c.req.valid('param');
+    const { defaultLocale, content, key: bodyKey } = c.req.valid('json');
+    if (bodyKey !== undefined && bodyKey !== key) throw badRequest('key in the body differs from the path', [{ path: 'key', message: 'must match the path' }]);
+    checkContent(content as TemplateContent, defaultLocale);
+    const version = await db.transaction(async (tx) => {
+      // Row lock through the update: concurrent publishes get consecutive versions.
+      const [row] = await tx
+        .update(templates)
+        .set({ latestVersion: sql`${templates.latestVersion} + 1`, updatedAt: sql`now()` })
+        .where(and(eq(templates.tenantId, tenantId), eq(templates.key, key)))
+        .returning({ v: templates.latestVersion });
+      const v = row?.v ?? 1;
+      if (!row) await tx.insert(templates).values({ tenantId, key, latestVersion: 1 });
+      await tx.insert(templateVersions).values({ tenantId, key, version: v, defaultLocale, content: content as TemplateContent });
+      return v;
+    });
+    return c.json({ key, version }, 200);
+  });
+
+  app.get('/:key', validate('param', KeyParam), async (c) => {
+    const row = await findTemplateVersion(db, c.get('tenantId'), c.req.valid('param').key);
+    if (!row) throw notFound('Template');
+    return c.json(present(row));
+  });
+
+  app.get(
+    '/:key/versions/:version',
+    validate('param', KeyParam.extend({ version: z.coerce.number().int().min(1).max(1_000_000) })),
+    async (c) => {
+      const { key, version } = c.req.valid('param');
+      const row = await findTemplateVersion(db, c.get('tenantId'), key, version);
+      if (!row) throw notFound('Template version');
+      return c.json(present(row));
+    },
+  );
+
+  app.post('/:key/preview', validate('param', KeyParam), validate('json', PreviewBody), async (c) => {
+    const { key } = c.req.valid('param');
+    const { data, locale, version } = c.req.valid('json');
+    const row = await findTemplateVersion(db, c.get('tenantId'), key, version);
+    if (!row) throw notFound(version ? 'Template version' : 'Template');
+    const chosen = contentFor(row, locale ?? row.defaultLocale);
+    const missing = missingVariables(chosen.content, chosen.channels, data);
+    if (missing.length) throw missingVariablesProblem(missing);
+    return c.json({ key, version: row.version, locale: chosen.locale, content: renderContent(chosen.content, chosen.channels, data) });
+  });
+
+  return app;
+}
+
+export function missingVariablesProblem(missing: string[]) {
+  return badRequest(
+    `The template needs ${missing.map((m) => `{{ ${m} }}`).join(', ')}, which data lacks`,
+    missing.map((m) => ({ path: `data.${m}`, message: 'missing template variable' })),
+  );
+}

@@ -1,0 +1,129 @@
+// A Tocsin API + worker on the time-skipping test server, over an in-memory database, with
+// a webhook receiver: the notification workflow exactly as production runs it, minus wall time.
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createApp } from '../api/app.js';
+import type { ChannelSender } from '../activities/channels/types.js';
+import type { Database } from '../db/client.js';
+import { CHANNELS, type Channel, type RetrySettings } from '../domain/types.js';
+import { workflowIds } from '../workflows/messages.js';
+import { startFakeWebhook } from './fakes/webhook.js';
+import { openTestDatabase, testWorker, timeSkippingEnv, uniqueQueue } from './support.js';
+
+export const ADMIN = 'test-admin-token';
+
+export const fastRetry: RetrySettings = {
+  initialIntervalSeconds: 1,
+  backoffCoefficient: 2,
+  maximumIntervalSeconds: 60,
+  maximumAttempts: 5,
+  expirationSeconds: 3600,
+};
+
+export interface Harness {
+  env: TestWorkflowEnvironment;
+  db: Database;
+  hook: Awaited<ReturnType<typeof startFakeWebhook>>;
+  tenantId: string;
+  apiKey: string;
+  /** A request to the API as the test tenant (JSON in, parsed JSON out). */
+  call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  handle(notificationId: string): ReturnType<TestWorkflowEnvironment['client']['workflow']['getHandle']>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(opts: { senders?: Partial<Record<Channel, ChannelSender>>; retry?: RetrySettings } = {}): Promise<Harness> {
+  const env = await timeSkippingEnv();
+  const db = await openTestDatabase();
+  const hook = await startFakeWebhook();
+  const taskQueue = uniqueQueue();
+  const worker = await testWorker(env, db, taskQueue, opts.senders);
+  const running = worker.run();
+  const app = createApp(
+    {
+      db: db.db,
+      temporal: { client: env.client, taskQueue, ping: async () => {} },
+      adminToken: ADMIN,
+      channels: Object.fromEntries(CHANNELS.map((c) => [c, 'configured'])) as Record<Channel, 'configured'>,
+      retry: opts.retry ?? fastRetry,
+      // Idempotency keys expire on the workflow clock's scale in these tests only by wall time.
+    },
+    { log: () => {} },
+  );
+  const raw = async (method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await app.request(path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+  const tenant = await raw('POST', '/v1/admin/tenants', ADMIN, { name: 'Acme' });
+  const tenantId = tenant.body.id as string;
+  const apiKey = tenant.body.apiKey as string;
+  return {
+    env,
+    db,
+    hook,
+    tenantId,
+    apiKey,
+    call: (method, path, body, headers) => raw(method, path, apiKey, body, headers),
+    handle: (id) => env.client.workflow.getHandle(workflowIds.notification(tenantId, id)),
+    close: async () => {
+      worker.shutdown();
+      await running;
+      await hook.close();
+      await db.close();
+      await env.teardown();
+    },
+  };
+}
+
+/** Creates a recipient with a webhook URL and in-app inbox, and a template for both. */
+export async function seed(h: Harness, recipient: Record<string, unknown> = {}, template = 'order-shipped') {
+  const r = await h.call('PUT', '/v1/recipients/user-42', { webhookUrl: `${h.hook.url}/hooks`, timezone: 'America/New_York', ...recipient });
+  if (r.status !== 200) throw new Error(`seed recipient: ${JSON.stringify(r.body)}`);
+  const t = await h.call('POST', '/v1/templates', {
+    key: template,
+    content: {
+      en: {
+        inapp: { title: 'Order {{ order.id }} shipped', body: 'It is on its way, {{ name }}.' },
+        webhook: { event: 'order.shipped', order: '{{ order.id }}' },
+      },
+    },
+  });
+  if (t.status !== 201) throw new Error(`seed template: ${JSON.stringify(t.body)}`);
+}
+
+/** Polls the workflow's status query until `pred` holds. */
+export async function waitForState(h: Harness, id: string, pred: (s: any) => boolean, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const s = await h.handle(id).query('status');
+      if (pred(s)) return s;
+    } catch {
+      // Not started yet.
+    }
+    if (Date.now() > deadline) throw new Error(`state of ${id} never matched`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The server time (ms) at which each delivery activity of a run was last started, by channel. */
+export async function activityStartTimes(h: Harness, id: string): Promise<Record<string, { scheduled: number; started: number; attempt: number }>> {
+  const history = await h.handle(id).fetchHistory();
+  const scheduled = new Map<number, { name: string; at: number }>();
+  const out: Record<string, { scheduled: number; started: number; attempt: number }> = {};
+  const ms = (t: any) => Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+  for (const e of history.events ?? []) {
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s) scheduled.set(Number(e.eventId), { name: s.activityType!.name!, at: ms(e.eventTime) });
+    const st = e.activityTaskStartedEventAttributes;
+    if (st) {
+      const sch = scheduled.get(Number(st.scheduledEventId))!;
+      out[sch.name] = { scheduled: sch.at, started: ms(e.eventTime), attempt: st.attempt ?? 1 };
+    }
+  }
+  return out;
+}

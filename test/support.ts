@@ -1,0 +1,101 @@
+// Shared test plumbing: databases (PGlite, or a fresh PostgreSQL database when
+// DATABASE_URL is set), Temporal environments and a worker on the prebuilt bundle.
+import { randomBytes } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
+import postgres from 'postgres';
+import { inject } from 'vitest';
+import { createActivities } from '../activities/index.js';
+import type { ChannelSender } from '../activities/channels/types.js';
+import { createInappSender } from '../activities/channels/inapp.js';
+import { createWebhookSender } from '../activities/channels/webhook.js';
+import { openDatabase, type Database } from '../db/client.js';
+import { registerSearchAttributes } from '../worker/index.js';
+import type { Channel } from '../domain/types.js';
+
+let runtimeInstalled = false;
+/** Keeps the SDK's core logs to warnings, so test output stays readable. */
+export function quietTemporalLogs() {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Already installed by another suite in this process.
+  }
+}
+
+/** The PostgreSQL server named by DATABASE_URL (CI sets it), if any. */
+export const postgresUrl = process.env.DATABASE_URL;
+
+/**
+ * A migrated, empty database of the given kind. For PostgreSQL a new database is created
+ * on the server and dropped when closed, so suites never share state.
+ */
+export async function openTestDatabase(kind: 'pglite' | 'postgres' = 'pglite'): Promise<Database> {
+  if (kind === 'pglite') {
+    const db = openDatabase({});
+    await db.migrate();
+    return db;
+  }
+  if (!postgresUrl) throw new Error('DATABASE_URL is not set');
+  const name = `tocsin_test_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(postgresUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(postgresUrl);
+  url.pathname = `/${name}`;
+  const db = openDatabase({ url: url.toString(), max: 5 });
+  await db.migrate();
+  return {
+    ...db,
+    close: async () => {
+      await db.close();
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+export const testDatabaseKinds: Array<'pglite' | 'postgres'> = postgresUrl ? ['pglite', 'postgres'] : ['pglite'];
+
+export async function timeSkippingEnv() {
+  quietTemporalLogs();
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: inject('temporalTestServerPath') } },
+  });
+  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
+  return env;
+}
+
+export function localEnv() {
+  quietTemporalLogs();
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: inject('temporalCliPath') },
+      searchAttributes: undefined,
+    },
+  });
+}
+
+export function uniqueQueue(prefix = 'test') {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+/** A Worker on the prebuilt workflow bundle with activities over `db` and the given senders. */
+export async function testWorker(
+  env: TestWorkflowEnvironment,
+  db: Database,
+  taskQueue: string,
+  senders?: Partial<Record<Channel, ChannelSender>>,
+) {
+  return Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    activities: createActivities({
+      db: db.db,
+      senders: senders ?? { inapp: createInappSender(db.db), webhook: createWebhookSender() },
+    }),
+  });
+}

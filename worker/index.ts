@@ -1,0 +1,50 @@
+// Builds the Temporal worker from config: activities from the factory, workflows bundled.
+import { fileURLToPath } from 'node:url';
+import type { Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import type { ChannelSender } from '../activities/channels/types.js';
+import type { Db } from '../db/client.js';
+import type { Channel } from '../domain/types.js';
+import { SA } from '../workflows/messages.js';
+
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface WorkerDeps {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  db: Db;
+  senders: Partial<Record<Channel, ChannelSender>>;
+  /** A prebuilt bundle (tests build it once); otherwise the workflows are bundled here. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  tuning?: Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>;
+}
+
+export async function createWorker(deps: WorkerDeps): Promise<Worker> {
+  return Worker.create({
+    connection: deps.connection,
+    namespace: deps.namespace,
+    taskQueue: deps.taskQueue,
+    activities: createActivities({ db: deps.db, senders: deps.senders }),
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
+    ...deps.tuning,
+  });
+}
+
+/** Registers Tocsin's search attributes in a namespace, so the Temporal UI can filter by them. */
+export async function registerSearchAttributes(conn: Connection, namespace: string): Promise<void> {
+  let existing: Record<string, unknown> = {};
+  try {
+    existing = (await conn.operatorService.listSearchAttributes({ namespace })).customAttributes ?? {};
+  } catch (err) {
+    // The time-skipping test server cannot list, only add.
+    if ((err as { code?: number }).code !== 12 /* UNIMPLEMENTED */) throw err;
+  }
+  const missing = Object.values(SA).filter((k) => !(k.name in existing));
+  if (missing.length === 0) return;
+  await conn.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(missing.map((k) => [k.name, 2 /* INDEXED_VALUE_TYPE_KEYWORD */])),
+  });
+}

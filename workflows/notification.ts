@@ -1,0 +1,197 @@
+// One notification: schedule, preferences, quiet hours, delivery per channel, cancel.
+import {
+  ActivityCancellationType,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  ApplicationFailure,
+} from '@temporalio/workflow';
+import type { Activities, DeliverArgs, DeliveryRecord } from '../activities/index.js';
+import { ErrorType } from '../domain/errors.js';
+import { resolveChannels } from '../domain/preferences.js';
+import { quietHoursRelease } from '../domain/quiet-hours.js';
+import { finalStatus } from '../domain/status.js';
+import { TERMINAL_STATUSES, type Channel, type DeliveryStatus, type NotificationInput, type NotificationStatus } from '../domain/types.js';
+import { SA, cancelNotificationUpdate, notificationStatusQuery, type NotificationState } from './messages.js';
+
+const DELIVER: Record<Channel, keyof Activities> = {
+  email: 'deliverEmail',
+  sms: 'deliverSms',
+  slack: 'deliverSlack',
+  webhook: 'deliverWebhook',
+  inapp: 'deliverInapp',
+  pager: 'deliverPager',
+};
+
+const { loadRecipient, recordStatus } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
+
+export async function notificationWorkflow(input: NotificationInput): Promise<NotificationState> {
+  const state: NotificationState = {
+    status: 'accepted',
+    reason: null,
+    releaseAt: null,
+    deliveries: input.channels.map((channel) => ({ channel, status: 'pending' as DeliveryStatus })),
+  };
+  let cancelled = false;
+  let sendScope: CancellationScope | undefined;
+
+  const delivery = (ch: Channel) => state.deliveries.find((d) => d.channel === ch)!;
+  const finished = () => TERMINAL_STATUSES.includes(state.status);
+
+  setHandler(notificationStatusQuery, () => state);
+  setHandler(
+    cancelNotificationUpdate,
+    async () => {
+      cancelled = true;
+      sendScope?.cancel();
+      // Answer only once nothing can be sent any more.
+      await condition(finished);
+      return { status: state.status };
+    },
+    {
+      validator: () => {
+        if (finished()) throw ApplicationFailure.create({ type: 'already_finished', message: `The notification is already ${state.status}` });
+      },
+    },
+  );
+
+  async function setStatus(status: NotificationStatus, extra: { reason?: string; releaseAt?: string | null; deliveries?: DeliveryRecord[] } = {}) {
+    state.status = status;
+    state.reason = extra.reason ?? null;
+    if (extra.releaseAt !== undefined) state.releaseAt = extra.releaseAt;
+    // Records survive a cancellation of the send scope.
+    await CancellationScope.nonCancellable(() =>
+      recordStatus({ tenantId: input.tenantId, notificationId: input.notificationId, status, ...extra }),
+    );
+    upsertSearchAttributes([{ key: SA.status, value: status }]);
+  }
+
+  function decide(channel: Channel, status: DeliveryStatus, rest: Omit<DeliveryRecord, 'channel' | 'status'> = {}): DeliveryRecord {
+    delivery(channel).status = status;
+    return { channel, status, ...rest };
+  }
+
+  // 1. sendAt: a durable timer, cancellable.
+  if (input.sendAt) {
+    const wait = Date.parse(input.sendAt) - Date.now();
+    if (wait > 0) {
+      await setStatus('scheduled', { releaseAt: input.sendAt });
+      await condition(() => cancelled, wait);
+    }
+  }
+
+  // 2. Preferences and quiet hours, resolved again each time the notification wakes.
+  let allowed: Channel[] = [];
+  const skipped: DeliveryRecord[] = [];
+  while (!cancelled) {
+    const found = await loadRecipient({ tenantId: input.tenantId, recipientId: input.recipientId });
+    if (!found) {
+      await setStatus('failed', {
+        reason: 'recipient_deleted',
+        deliveries: input.channels.map((ch) => decide(ch, 'failed', { error: { code: ErrorType.NotFound, message: 'The recipient no longer exists' } })),
+      });
+      return state;
+    }
+    const decisions = resolveChannels(input.channels, found.recipient, found.preferences, input.category, input.priority);
+    allowed = decisions.filter((d) => d.allowed).map((d) => d.channel);
+    skipped.length = 0;
+    for (const d of decisions) if (!d.allowed) skipped.push({ channel: d.channel, status: 'skipped', reason: d.reason });
+    if (allowed.length === 0) break;
+    const quiet = found.preferences.quietHours;
+    const release = input.priority === 'critical' || !quiet ? null : quietHoursRelease(Date.now(), quiet, found.recipient.timezone);
+    if (release === null) break;
+    await setStatus('held', { reason: 'quiet_hours', releaseAt: new Date(release).toISOString() });
+    await condition(() => cancelled, release - Date.now());
+  }
+
+  if (cancelled) {
+    await setStatus('cancelled', { deliveries: input.channels.map((ch) => decide(ch, 'cancelled')) });
+    await condition(allHandlersFinished);
+    return state;
+  }
+  for (const d of skipped) decide(d.channel, 'skipped');
+  if (allowed.length === 0) {
+    await setStatus('suppressed', { reason: 'preferences', deliveries: skipped });
+    return state;
+  }
+
+  // 3. Delivery: one activity per channel, each with its channel's retry policy.
+  await setStatus('sending', { releaseAt: null, deliveries: skipped });
+  const records: DeliveryRecord[] = [...skipped];
+
+  async function send(channel: Channel): Promise<DeliveryRecord> {
+    if (cancelled) return decide(channel, 'cancelled');
+    const retry = input.retry;
+    const acts = proxyActivities<Activities>({
+      startToCloseTimeout: '60 seconds',
+      heartbeatTimeout: '30 seconds',
+      scheduleToCloseTimeout: `${retry.expirationSeconds} seconds`,
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      retry: {
+        initialInterval: `${retry.initialIntervalSeconds} seconds`,
+        backoffCoefficient: retry.backoffCoefficient,
+        maximumInterval: `${retry.maximumIntervalSeconds} seconds`,
+        maximumAttempts: retry.maximumAttempts,
+      },
+    });
+    const args: DeliverArgs = {
+      tenantId: input.tenantId,
+      notificationId: input.notificationId,
+      deliveryId: `${input.notificationId}.${channel}`,
+      channel,
+      recipientId: input.recipientId,
+      template: input.template,
+      data: input.data,
+      category: input.category,
+    };
+    delivery(channel).status = 'sending';
+    try {
+      const res = await (acts[DELIVER[channel]] as (a: DeliverArgs) => Promise<{ provider: string; providerMessageId: string | null }>)(args);
+      return decide(channel, 'sent', { provider: res.provider, providerMessageId: res.providerMessageId, error: null });
+    } catch (err) {
+      if (isCancellation(err)) return decide(channel, 'cancelled');
+      return decide(channel, 'failed', { error: failureOf(err) });
+    }
+  }
+
+  sendScope = new CancellationScope();
+  await sendScope.run(async () => {
+    if (input.strategy === 'all') {
+      records.push(...(await Promise.all(allowed.map(send))));
+    } else {
+      let done = false;
+      for (const channel of allowed) {
+        if (done) {
+          records.push(decide(channel, 'skipped', { reason: 'fallback_not_needed' }));
+          continue;
+        }
+        const rec = await send(channel);
+        records.push(rec);
+        done = rec.status === 'sent';
+      }
+    }
+  }).catch((err) => {
+    if (!isCancellation(err)) throw err;
+  });
+
+  const status = finalStatus(state.deliveries.map((d) => d.status), cancelled);
+  await setStatus(status, { deliveries: records });
+  await condition(allHandlersFinished);
+  return state;
+}
+
+/** The failure's type and message, from an ActivityFailure wrapping an ApplicationFailure. */
+function failureOf(err: unknown): { code: string; message: string } {
+  let e: any = err;
+  while (e?.cause && !(e instanceof ApplicationFailure)) e = e.cause;
+  if (e instanceof ApplicationFailure) return { code: e.type ?? ErrorType.ProviderUnavailable, message: e.message };
+  const retries = err instanceof Error && /timeout|retry/i.test(err.message);
+  return { code: retries ? ErrorType.RetriesExhausted : ErrorType.ProviderUnavailable, message: err instanceof Error ? err.message : String(err) };
+}
