@@ -32,7 +32,7 @@ export const postgresUrl = process.env.DATABASE_URL;
  * A migrated, empty database of the given kind. For PostgreSQL a new database is created
  * on the server and dropped when closed, so suites never share state.
  */
-export async function openTestDatabase(kind: 'pglite' | 'postgres' = 'pglite'): Promise<Database> {
+export async function openTestDatabase(kind: 'pglite' | 'postgres' = 'pglite'): Promise<Database & { url?: string }> {
   if (kind === 'pglite') {
     const db = openDatabase({});
     await db.migrate();
@@ -48,6 +48,7 @@ export async function openTestDatabase(kind: 'pglite' | 'postgres' = 'pglite'): 
   await db.migrate();
   return {
     ...db,
+    url: url.toString(),
     close: async () => {
       await db.close();
       await admin.unsafe(`drop database if exists ${name} with (force)`);

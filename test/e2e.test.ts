@@ -1,0 +1,165 @@
+// The whole stack as `npm start` runs it: the Temporal dev server (CLI), the database, the
+// worker and the HTTP API on free ports, driven over real HTTP.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { loadConfig } from '../config.js';
+import { freePort } from '../worker/dev-server.js';
+import { startTocsin, type Running } from '../worker/runtime.js';
+import { startFakeWebhook } from './fakes/webhook.js';
+import { openTestDatabase, postgresUrl, quietTemporalLogs } from './support.js';
+
+async function boot(dataDir: string, env: Record<string, string> = {}) {
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    PORT: '0',
+    TEMPORAL_DEV_PORT: String(await freePort()),
+    TEMPORAL_UI_PORT: String(await freePort()),
+    TEMPORAL_TASK_QUEUE: 'e2e',
+    ...env,
+  });
+  return startTocsin(config, {
+    api: true,
+    worker: true,
+    embeddedTemporal: true,
+    temporalCliPath: inject('temporalCliPath'),
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    log: () => {},
+  });
+}
+
+function http(base: string, token: string) {
+  return async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, type: res.headers.get('content-type'), body: text ? JSON.parse(text) : null };
+  };
+}
+
+async function until<T>(fn: () => Promise<T>, pred: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (pred(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The README's curl session, over HTTP. Returns what a restart check needs. */
+async function curlSession(running: Running, hookUrl: string) {
+  const admin = http(running.apiUrl!, running.adminToken);
+  expect((await admin('GET', '/readyz')).status).toBe(200);
+  const tenant = await admin('POST', '/v1/admin/tenants', { name: 'Acme' });
+  expect(tenant.status).toBe(201);
+  const api = http(running.apiUrl!, tenant.body.apiKey);
+  expect((await api('PUT', '/v1/recipients/user-42', { webhookUrl: hookUrl, name: 'Ann' })).status).toBe(200);
+  expect(
+    (
+      await api('POST', '/v1/templates', {
+        key: 'order-shipped',
+        content: { en: { inapp: { title: 'Order {{ order.id }} shipped', body: 'Hi {{ name }}' }, webhook: { order: '{{ order.id }}' } } },
+      })
+    ).status,
+  ).toBe(201);
+  const sent = await api('POST', '/v1/notifications', { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 7 }, name: 'Ann' } });
+  expect(sent.status).toBe(202);
+  const done = await until(
+    () => api('GET', `/v1/notifications/${sent.body.id}`),
+    (r) => r.body.status === 'sent',
+  );
+  expect(done.body.deliveries.map((d: any) => [d.channel, d.status])).toEqual([
+    ['webhook', 'sent'],
+    ['inapp', 'sent'],
+  ]);
+  const inbox = await api('GET', '/v1/recipients/user-42/inbox');
+  expect(inbox.body.data[0]).toMatchObject({ title: 'Order 7 shipped', body: 'Hi Ann', read: false });
+  return { apiKey: tenant.body.apiKey as string, tenantId: tenant.body.id as string, notificationId: sent.body.id as string };
+}
+
+describe('the whole stack on embedded defaults (PGlite + dev server)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-e2e-'));
+  let running: Running | undefined;
+  let hook: Awaited<ReturnType<typeof startFakeWebhook>>;
+  beforeAll(async () => {
+    quietTemporalLogs();
+    hook = await startFakeWebhook();
+  });
+  afterAll(async () => {
+    await running?.stop();
+    await hook.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves the curl session, shows the run in Temporal by its search attributes, and keeps state across a restart', async () => {
+    running = await boot(dataDir);
+    const first = await curlSession(running, `${hook.url}/hooks`);
+    expect(hook.requests).toHaveLength(1);
+
+    // Findable in the Temporal UI: list by our search attributes.
+    const connection = await Connection.connect({ address: running.temporalAddress });
+    try {
+      const client = new Client({ connection });
+      const runs = await until(
+        async () => {
+          const out = [];
+          for await (const w of client.workflow.list({ query: `TocsinTenant = "${first.tenantId}" AND TocsinRecipient = "user-42" AND TocsinStatus = "sent"` })) out.push(w);
+          return out;
+        },
+        (r) => r.length === 1,
+      );
+      expect(runs[0].workflowId).toBe(`notification:${first.tenantId}:${first.notificationId}`);
+    } finally {
+      await connection.close();
+    }
+
+    const adminToken = running.adminToken;
+    await running.stop();
+    running = await boot(dataDir);
+    expect(running.adminToken).toBe(adminToken);
+    const api = http(running.apiUrl!, first.apiKey);
+    const again = await api('GET', `/v1/notifications/${first.notificationId}`);
+    expect(again.body.status).toBe('sent');
+    // Temporal's own state survived too: the finished run is still there.
+    const conn = await Connection.connect({ address: running.temporalAddress });
+    try {
+      const desc = await new Client({ connection: conn }).workflow.getHandle(`notification:${first.tenantId}:${first.notificationId}`).describe();
+      expect(desc.status.name).toBe('COMPLETED');
+    } finally {
+      await conn.close();
+    }
+  });
+});
+
+describe.runIf(postgresUrl)('the whole stack on PostgreSQL (DATABASE_URL)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-e2e-pg-'));
+  let running: Running | undefined;
+  let hook: Awaited<ReturnType<typeof startFakeWebhook>>;
+  let database: Awaited<ReturnType<typeof openTestDatabase>>;
+  let url: string;
+  beforeAll(async () => {
+    quietTemporalLogs();
+    hook = await startFakeWebhook();
+    database = await openTestDatabase('postgres');
+    url = database.url!;
+  });
+  afterAll(async () => {
+    await running?.stop();
+    await hook.close();
+    await database.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves the curl session', async () => {
+    running = await boot(dataDir, { DATABASE_URL: url });
+    expect(running.database.kind).toBe('postgres');
+    await curlSession(running, `${hook.url}/hooks`);
+  });
+});
