@@ -47,3 +47,218 @@ describe('notification workflow', () => {
     expect(inbox.body).toMatchObject({ unread: 1, data: [{ notificationId: res.body.id, title: 'Order 7 shipped', body: 'It is on its way, Ann.', read: false }] });
   });
 });
+
+const NY_QUIET = { quietHours: { start: '22:00', end: '07:00', timezone: 'America/New_York' } };
+
+describe('quiet hours defer, never drop', () => {
+  async function heldAt(eventIso: string, expectedReleaseIso: string) {
+    h = await startHarness();
+    await seed(h);
+    expect((await h.call('PUT', '/v1/recipients/user-42/preferences', NY_QUIET)).status).toBe(200);
+    await skipTo(h, eventIso);
+    const res = await send(h);
+    const held = await waitForState(h, res.body.id, (s) => s.status === 'held');
+    expect(held.releaseAt).toBe(new Date(expectedReleaseIso).toISOString());
+    const shown = await h.call('GET', `/v1/notifications/${res.body.id}`);
+    expect(shown.body).toMatchObject({ status: 'held', reason: 'quiet_hours', releaseAt: new Date(expectedReleaseIso).toISOString() });
+    expect(h.hook.requests).toHaveLength(0);
+
+    const final = await h.handle(res.body.id).result();
+    expect(final.status).toBe('sent');
+    const times = await activityStartTimes(h, res.body.id);
+    const release = Date.parse(expectedReleaseIso);
+    expect(times.deliverWebhook.scheduled).toBeGreaterThanOrEqual(release);
+    expect(times.deliverWebhook.scheduled - release).toBeLessThan(60_000);
+    expect(h.hook.requests).toHaveLength(1);
+  }
+
+  it('sends a 23:30 event at 07:00 local the next morning', () =>
+    heldAt('2027-06-11T03:30:00Z' /* 23:30 EDT */, '2027-06-11T11:00:00Z' /* 07:00 EDT */));
+
+  it('sends at 07:00 local on the night clocks spring forward', () =>
+    heldAt('2027-03-14T04:30:00Z' /* 23:30 EST, Mar 13 */, '2027-03-14T11:00:00Z' /* 07:00 EDT */));
+
+  it('sends at 07:00 local on the night clocks fall back', () =>
+    heldAt('2027-11-07T03:30:00Z' /* 23:30 EDT, Nov 6 */, '2027-11-07T12:00:00Z' /* 07:00 EST */));
+
+  it('sends critical notifications at once, but never past an explicit opt-out', async () => {
+    h = await startHarness();
+    await seed(h);
+    await h.call('PUT', '/v1/recipients/user-42/preferences', { ...NY_QUIET, channels: { inapp: false } });
+    await skipTo(h, '2027-06-11T03:30:00Z');
+    const res = await send(h, { priority: 'critical' });
+    const final = await h.handle(res.body.id).result();
+    expect(final.status).toBe('sent');
+    const times = await activityStartTimes(h, res.body.id);
+    expect(times.deliverWebhook.scheduled - Date.parse('2027-06-11T03:30:00Z')).toBeLessThan(60_000);
+    expect(times.deliverInapp).toBeUndefined();
+    const got = await h.call('GET', `/v1/notifications/${res.body.id}`);
+    expect(got.body.deliveries.find((d: any) => d.channel === 'inapp')).toMatchObject({ status: 'skipped', error: { code: 'opted_out' } });
+  });
+
+  it('sends nothing when cancelled while held', async () => {
+    h = await startHarness();
+    await seed(h);
+    await h.call('PUT', '/v1/recipients/user-42/preferences', NY_QUIET);
+    await skipTo(h, '2027-06-11T03:30:00Z');
+    const res = await send(h);
+    await waitForState(h, res.body.id, (s) => s.status === 'held');
+    const cancel = await h.call('POST', `/v1/notifications/${res.body.id}/cancel`);
+    expect(cancel).toMatchObject({ status: 200, body: { status: 'cancelled' } });
+    expect((await h.handle(res.body.id).result()).status).toBe('cancelled');
+    await h.env.sleep('12 hours');
+    expect(h.hook.requests).toHaveLength(0);
+    expect((await h.call('GET', '/v1/recipients/user-42/inbox/count')).body).toEqual({ total: 0, unread: 0 });
+    const got = await h.call('GET', `/v1/notifications/${res.body.id}`);
+    expect(got.body.status).toBe('cancelled');
+    expect(got.body.deliveries.every((d: any) => d.status === 'cancelled')).toBe(true);
+    expect((await h.call('POST', `/v1/notifications/${res.body.id}/cancel`)).status).toBe(200);
+  });
+
+  it('skips a channel the recipient opted out of while the notification was held', async () => {
+    h = await startHarness();
+    await seed(h);
+    await h.call('PUT', '/v1/recipients/user-42/preferences', NY_QUIET);
+    await skipTo(h, '2027-06-11T03:30:00Z');
+    const res = await send(h);
+    await waitForState(h, res.body.id, (s) => s.status === 'held');
+    await h.call('PUT', '/v1/recipients/user-42/preferences', { ...NY_QUIET, channels: { webhook: false } });
+    const final = await h.handle(res.body.id).result();
+    expect(final.status).toBe('sent');
+    expect(h.hook.requests).toHaveLength(0);
+    const got = await h.call('GET', `/v1/notifications/${res.body.id}`);
+    expect(got.body.deliveries.map((d: any) => [d.channel, d.status])).toEqual([
+      ['webhook', 'skipped'],
+      ['inapp', 'sent'],
+    ]);
+  });
+
+  it('suppresses a notification whose every channel is opted out', async () => {
+    h = await startHarness();
+    await seed(h);
+    await h.call('PUT', '/v1/recipients/user-42/preferences', { categories: { marketing: { enabled: false } } });
+    const res = await send(h, { category: 'marketing' });
+    expect((await h.handle(res.body.id).result()).status).toBe('suppressed');
+    const got = await h.call('GET', `/v1/notifications/${res.body.id}`);
+    expect(got.body).toMatchObject({ status: 'suppressed', reason: 'preferences' });
+    expect(got.body.deliveries.every((d: any) => d.status === 'skipped')).toBe(true);
+  });
+});
+
+describe('sendAt, retries, fallback, pinning, idempotency', () => {
+  it('fires a sendAt notification at its time, and is scheduled until then', async () => {
+    h = await startHarness();
+    await seed(h);
+    const now = Number(await h.env.currentTimeMs());
+    const sendAt = new Date(now + 3 * 3600_000).toISOString();
+    const res = await send(h, { sendAt });
+    const s = await waitForState(h, res.body.id, (x) => x.status === 'scheduled');
+    expect(s.releaseAt).toBe(sendAt);
+    expect((await h.handle(res.body.id).result()).status).toBe('sent');
+    const times = await activityStartTimes(h, res.body.id);
+    expect(times.deliverWebhook.scheduled).toBeGreaterThanOrEqual(Date.parse(sendAt));
+    expect(times.deliverWebhook.scheduled - Date.parse(sendAt)).toBeLessThan(60_000);
+  });
+
+  it('retries a webhook answering 503 twice and sends it on the third attempt at the backoff times', async () => {
+    h = await startHarness();
+    await seed(h);
+    h.hook.enqueue({ status: 503 }, { status: 503 });
+    const res = await send(h, { channels: ['webhook'] });
+    expect((await h.handle(res.body.id).result()).status).toBe('sent');
+    expect(h.hook.requests).toHaveLength(3);
+    // Same event id on every attempt, so receivers can de-duplicate.
+    expect(new Set(h.hook.requests.map((r) => r.headers['tocsin-event-id'])).size).toBe(1);
+    const t = await activityStartTimes(h, res.body.id);
+    expect(t.deliverWebhook.attempt).toBe(3);
+    // initial 1 s, coefficient 2: attempts at +0 s, +1 s, +3 s.
+    expect(t.deliverWebhook.started - t.deliverWebhook.scheduled).toBeGreaterThanOrEqual(3000);
+    expect(t.deliverWebhook.started - t.deliverWebhook.scheduled).toBeLessThan(6000);
+    const got = await h.call('GET', `/v1/notifications/${res.body.id}`);
+    expect(got.body.deliveries[0]).toMatchObject({ channel: 'webhook', status: 'sent', attempts: 3, error: null });
+    const attempts = await h.db.db.query.deliveryAttempts.findMany({ orderBy: (a, { asc }) => [asc(a.attempt)] });
+    expect(attempts.map((a) => [a.attempt, a.outcome, a.errorCode])).toEqual([
+      [1, 'failed', 'provider_unavailable'],
+      [2, 'failed', 'provider_unavailable'],
+      [3, 'sent', null],
+    ]);
+  });
+
+  it('does not retry a 400, and first-success falls back to the next channel', async () => {
+    h = await startHarness();
+    await seed(h);
+    h.hook.enqueue({ status: 400, body: { error: 'no such user' } });
+    const res = await send(h, { channels: ['webhook', 'inapp'], strategy: 'first-success' });
+    expect((await h.handle(res.body.id).result()).status).toBe('sent');
+    expect(h.hook.requests).toHaveLength(1);
+    const got = await h.call('GET', `/v1/notifications/${res.body.id}`);
+    expect(got.body.status).toBe('sent');
+    expect(got.body.deliveries).toMatchObject([
+      { channel: 'webhook', status: 'failed', attempts: 1, error: { code: 'provider_rejected' } },
+      { channel: 'inapp', status: 'sent', attempts: 1 },
+    ]);
+  });
+
+  it('skips the channels after the first that is sent', async () => {
+    h = await startHarness();
+    await seed(h);
+    const res = await send(h, { channels: ['inapp', 'webhook'], strategy: 'first-success' });
+    expect((await h.handle(res.body.id).result()).status).toBe('sent');
+    expect(h.hook.requests).toHaveLength(0);
+    const got = await h.call('GET', `/v1/notifications/${res.body.id}`);
+    expect(got.body.deliveries.map((d: any) => [d.channel, d.status])).toEqual([
+      ['inapp', 'sent'],
+      ['webhook', 'skipped'],
+    ]);
+  });
+
+  it('sends the template version pinned at acceptance, even if a new one is published while it waits', async () => {
+    h = await startHarness();
+    await seed(h);
+    const now = Number(await h.env.currentTimeMs());
+    const res = await send(h, { sendAt: new Date(now + 3600_000).toISOString() });
+    await waitForState(h, res.body.id, (x) => x.status === 'scheduled');
+    const v2 = await h.call('PUT', '/v1/templates/order-shipped', {
+      content: { en: { inapp: { title: 'V2 {{ order.id }}', body: 'v2' }, webhook: { event: 'v2' } } },
+    });
+    expect(v2.body.version).toBe(2);
+    await h.handle(res.body.id).result();
+    expect(JSON.parse(h.hook.requests[0].rawBody).content.event).toBe('order.shipped');
+    const inbox = await h.call('GET', '/v1/recipients/user-42/inbox');
+    expect(inbox.body.data[0].title).toBe('Order 7 shipped');
+    expect((await h.call('GET', `/v1/notifications/${res.body.id}`)).body.templateVersion).toBe(1);
+  });
+
+  it('starts one workflow for concurrent submits with the same Idempotency-Key, and 409s another body', async () => {
+    h = await startHarness();
+    await seed(h);
+    const key = { 'idempotency-key': 'order-7-shipped' };
+    const answers = await Promise.all(Array.from({ length: 5 }, () => send(h!, {}, key)));
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
+    const ids = new Set(answers.map((a) => a.body.id));
+    expect(ids.size).toBe(1);
+    const [id] = ids;
+    await h.handle(id).result();
+    expect(h.hook.requests).toHaveLength(1);
+    expect(await h.db.db.query.notifications.findMany()).toHaveLength(1);
+    expect((await send(h, {}, key)).body.id).toBe(id);
+    const other = await send(h, { data: { order: { id: 8 }, name: 'Ann' } }, key);
+    expect(other.status).toBe(409);
+    expect(other.body).toMatchObject({ status: 409, title: 'Conflict' });
+  });
+
+  it('cancels a scheduled notification, and answers 409 once it has finished', async () => {
+    h = await startHarness();
+    await seed(h);
+    const now = Number(await h.env.currentTimeMs());
+    const later = await send(h, { sendAt: new Date(now + 3600_000).toISOString() });
+    await waitForState(h, later.body.id, (x) => x.status === 'scheduled');
+    expect((await h.call('POST', `/v1/notifications/${later.body.id}/cancel`)).status).toBe(200);
+    await h.handle(later.body.id).result();
+    const done = await send(h);
+    await h.handle(done.body.id).result();
+    const late = await h.call('POST', `/v1/notifications/${done.body.id}/cancel`);
+    expect(late.status).toBe(409);
+    expect(h.hook.requests).toHaveLength(1);
+  });
+});

@@ -181,7 +181,7 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
     if (!isCancellation(err)) throw err;
   });
 
-  const status = finalStatus(state.deliveries.map((d) => d.status), cancelled);
+  const status = finalStatus(state.deliveries.map((d) => d.status), cancelled, input.strategy);
   await setStatus(status, { deliveries: records });
   await condition(allHandlersFinished);
   return state;
