@@ -32,7 +32,7 @@ export function createApp(deps: AppDeps, opts: { log?: (msg: string, err?: unkno
   // JSON in: a body that is not declared JSON is refused before any handler runs.
   app.use('/v1/*', async (c, next) => {
     const method = c.req.method;
-    const hasBody = (c.req.header('content-length') ?? '0') !== '0' || c.req.header('transfer-encoding');
+    const hasBody = c.req.raw.body !== null && c.req.header('content-length') !== '0';
     if ((method === 'POST' || method === 'PUT' || method === 'PATCH') && hasBody && !c.req.path.startsWith('/v1/receipts/') && !c.req.path.startsWith('/v1/slack/')) {
       const type = c.req.header('content-type') ?? '';
       if (!/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type)) throw new Problem(415, 'The request body must be application/json');

@@ -96,7 +96,7 @@ export async function seed(h: Harness, recipient: Record<string, unknown> = {}, 
 }
 
 /** Polls the workflow's status query until `pred` holds. */
-export async function waitForState(h: Harness, id: string, pred: (s: any) => boolean, timeoutMs = 20_000) {
+export async function waitForState(h: Harness, id: string, pred: (s: any) => boolean, timeoutMs = 20_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

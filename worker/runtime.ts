@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createApp } from '../api/app.js';
 import { channelReadiness, createSenders } from '../activities/channels/index.js';
@@ -57,6 +57,18 @@ export function senderOptions(config: Config) {
     slackApiUrl: config.SLACK_API_URL,
     pagerEventsUrl: config.PAGERDUTY_EVENTS_URL,
     publicBaseUrl: config.publicBaseUrl,
+  };
+}
+
+/**
+ * The API's Temporal connection fails fast (a few short retries) so that a Temporal outage
+ * answers 503 within seconds instead of holding the client's request.
+ */
+export function apiConnectionOptions(address: string) {
+  return {
+    address,
+    connectTimeout: 2000,
+    interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 3, maxIntervalMs: () => 500 }))],
   };
 }
 
@@ -135,7 +147,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     const admin = adminToken(config);
     let apiUrl: string | undefined;
     if (opts.api) {
-      const connection = Connection.lazy({ address: temporalAddress });
+      const connection = Connection.lazy(apiConnectionOptions(temporalAddress));
       stops.push(() => connection.close());
       const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
       const app = createApp({
