@@ -2,10 +2,11 @@
 // DATABASE_URL is set), Temporal environments and a worker on the prebuilt bundle.
 import { randomBytes } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import postgres from 'postgres';
 import { inject } from 'vitest';
 import { createActivities } from '../activities/index.js';
+import type { ActivityDeps } from '../activities/index.js';
 import type { ChannelSender } from '../activities/channels/types.js';
 import { createInappSender } from '../activities/channels/inapp.js';
 import { createWebhookSender } from '../activities/channels/webhook.js';
@@ -13,17 +14,10 @@ import { openDatabase, type Database } from '../db/client.js';
 import { registerSearchAttributes } from '../worker/index.js';
 import type { Channel } from '../domain/types.js';
 
-let runtimeInstalled = false;
+import { quietSdkLogs } from '../worker/runtime.js';
+
 /** Keeps the SDK's core logs to warnings, so test output stays readable. */
-export function quietTemporalLogs() {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // Already installed by another suite in this process.
-  }
-}
+export const quietTemporalLogs = quietSdkLogs;
 
 /** The PostgreSQL server named by DATABASE_URL (CI sets it), if any. */
 export const postgresUrl = process.env.DATABASE_URL;
@@ -88,6 +82,8 @@ export async function testWorker(
   db: Database,
   taskQueue: string,
   senders?: Partial<Record<Channel, ChannelSender>>,
+  /** Further activity dependencies (escalation's Slack and pager clients). */
+  extra: Partial<Omit<ActivityDeps, 'db' | 'senders'>> = {},
 ) {
   return Worker.create({
     connection: env.nativeConnection,
@@ -97,6 +93,7 @@ export async function testWorker(
     activities: createActivities({
       db: db.db,
       senders: senders ?? { inapp: createInappSender(db.db), webhook: createWebhookSender() },
+      ...extra,
     }),
   });
 }

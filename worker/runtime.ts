@@ -6,9 +6,11 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
-import { NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type WorkerOptions } from '@temporalio/worker';
 import { createApp } from '../api/app.js';
 import { channelReadiness, createSenders } from '../activities/channels/index.js';
+import { createPagerClient } from '../activities/channels/pager.js';
+import { createSlackClient } from '../activities/channels/slack.js';
 import type { Config } from '../config.js';
 import { openDatabase, type Database } from '../db/client.js';
 import type { RetrySettings } from '../domain/types.js';
@@ -32,6 +34,18 @@ export interface Running {
   adminToken: string;
   database: Database;
   stop(): Promise<void>;
+}
+
+let loggingInstalled = false;
+/** Keeps the Temporal SDK's own logs (bundler output, state changes) to warnings and errors. */
+export function quietSdkLogs(): void {
+  if (loggingInstalled) return;
+  loggingInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // A runtime already exists (another caller installed one): keep it.
+  }
 }
 
 export function retrySettings(config: Config): RetrySettings {
@@ -134,6 +148,8 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         db: database.db,
         senders: createSenders(senderOpts),
+        slack: createSlackClient({ botToken: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL }),
+        pager: createPagerClient({ eventsUrl: config.PAGERDUTY_EVENTS_URL }),
         workflowBundle: opts.workflowBundle,
       });
       const running = worker.run();
