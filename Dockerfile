@@ -1,0 +1,10 @@
+# One image for both production processes: `npm run api` and `npm run worker`.
+FROM node:20.19-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY . .
+USER node
+EXPOSE 3000
+CMD ["npm", "run", "api"]
