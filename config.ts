@@ -10,6 +10,18 @@ const optionalString = z
 const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
 const seconds = (def: number) => z.coerce.number().positive().default(def);
 
+const RetryOverride = z
+  .object({
+    initialIntervalSeconds: z.number().positive(),
+    backoffCoefficient: z.number().min(1),
+    maximumIntervalSeconds: z.number().positive(),
+    maximumAttempts: z.number().int().min(1),
+    expirationSeconds: z.number().positive(),
+  })
+  .partial()
+  .strict();
+const RetryOverrides = z.partialRecord(z.enum(['email', 'sms', 'slack', 'webhook', 'inapp', 'pager']), RetryOverride);
+
 const ConfigSchema = z.object({
   PORT: port(3000),
   HOST: z.string().default('127.0.0.1'),
@@ -40,6 +52,19 @@ const ConfigSchema = z.object({
   DELIVERY_MAX_INTERVAL_SECONDS: seconds(300),
   DELIVERY_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(8),
   DELIVERY_EXPIRATION_SECONDS: seconds(3600),
+  // Per-channel overrides, JSON: {"sms":{"maximumAttempts":3},"webhook":{"expirationSeconds":86400}}
+  DELIVERY_RETRY_OVERRIDES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (!v?.trim()) return undefined;
+      try {
+        return RetryOverrides.parse(JSON.parse(v));
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `must be JSON like {"sms":{"maximumAttempts":3}}: ${(err as Error).message}` });
+        return z.NEVER;
+      }
+    }),
 });
 
 export type Config = z.infer<typeof ConfigSchema> & { publicBaseUrl: string };

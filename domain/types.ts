@@ -79,12 +79,17 @@ export interface Recipient {
   name: string | null;
 }
 
-export interface RetrySettings {
+export interface RetryPolicySettings {
   initialIntervalSeconds: number;
   backoffCoefficient: number;
   maximumIntervalSeconds: number;
   maximumAttempts: number;
   expirationSeconds: number;
+}
+
+/** The delivery retry policy, with optional overrides for single channels. */
+export interface RetrySettings extends RetryPolicySettings {
+  perChannel?: Partial<Record<Channel, Partial<RetryPolicySettings>>>;
 }
 
 /** Everything a notification workflow needs, pinned when the API accepts the request. */
@@ -101,6 +106,20 @@ export interface NotificationInput {
   priority: Priority;
   sendAt: string | null;
   retry: RetrySettings;
+  /** Past `limit` sends per `windowSeconds` for this recipient and key, it ends suppressed (`throttled`). */
+  throttle?: ThrottleSpec | null;
+}
+
+export interface ThrottleSpec {
+  key: string;
+  limit: number;
+  windowSeconds: number;
+}
+
+export interface DigestSpec {
+  key: string;
+  windowSeconds: number;
+  maxItems?: number;
 }
 
 export interface EscalationStep {

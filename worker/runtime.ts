@@ -55,6 +55,7 @@ export function retrySettings(config: Config): RetrySettings {
     maximumIntervalSeconds: config.DELIVERY_MAX_INTERVAL_SECONDS,
     maximumAttempts: config.DELIVERY_MAX_ATTEMPTS,
     expirationSeconds: config.DELIVERY_EXPIRATION_SECONDS,
+    ...(config.DELIVERY_RETRY_OVERRIDES ? { perChannel: config.DELIVERY_RETRY_OVERRIDES } : {}),
   };
 }
 

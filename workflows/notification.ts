@@ -128,7 +128,7 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
 
   async function send(channel: Channel): Promise<DeliveryRecord> {
     if (cancelled) return decide(channel, 'cancelled');
-    const retry = input.retry;
+    const retry = { ...input.retry, ...input.retry.perChannel?.[channel] };
     const acts = proxyActivities<Activities>({
       startToCloseTimeout: '60 seconds',
       heartbeatTimeout: '30 seconds',

@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('applies the contract defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './.data', TEMPORAL_NAMESPACE: 'default', TEMPORAL_TASK_QUEUE: 'notifications', TEMPORAL_DEV_PORT: 7233, TEMPORAL_UI_PORT: 8233 });
+    expect(c.DATABASE_URL).toBeUndefined();
+    expect(c.publicBaseUrl).toBe('http://127.0.0.1:3000');
+  });
+  it('treats empty values as unset and parses per-channel retry overrides', () => {
+    const c = loadConfig({ DATABASE_URL: '', DELIVERY_RETRY_OVERRIDES: '{"sms":{"maximumAttempts":3}}' });
+    expect(c.DATABASE_URL).toBeUndefined();
+    expect(c.DELIVERY_RETRY_OVERRIDES).toEqual({ sms: { maximumAttempts: 3 } });
+  });
+  it('refuses invalid settings with a message naming them', () => {
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
+    expect(() => loadConfig({ DELIVERY_RETRY_OVERRIDES: '{"fax":{}}' })).toThrow(/DELIVERY_RETRY_OVERRIDES/);
+  });
+});
