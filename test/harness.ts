@@ -2,6 +2,8 @@
 // a webhook receiver: the notification workflow exactly as production runs it, minus wall time.
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createApp } from '../api/app.js';
+import type { AppDeps } from '../api/app.js';
+import type { ActivityDeps } from '../activities/index.js';
 import type { ChannelSender } from '../activities/channels/types.js';
 import type { Database } from '../db/client.js';
 import { CHANNELS, type Channel, type RetrySettings } from '../domain/types.js';
@@ -27,16 +29,29 @@ export interface Harness {
   apiKey: string;
   /** A request to the API as the test tenant (JSON in, parsed JSON out). */
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  /** The raw Response of a GET as the test tenant (for streams). */
+  stream(path: string): Promise<Response>;
   handle(notificationId: string): ReturnType<TestWorkflowEnvironment['client']['workflow']['getHandle']>;
+  /** The API itself, for requests that are not JSON (Slack's form posts). */
+  app: ReturnType<typeof createApp>;
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { senders?: Partial<Record<Channel, ChannelSender>>; retry?: RetrySettings } = {}): Promise<Harness> {
+export async function startHarness(
+  opts: {
+    senders?: Partial<Record<Channel, ChannelSender>>;
+    retry?: RetrySettings;
+    /** Further activity dependencies (escalation's Slack and pager clients). */
+    activities?: Partial<Omit<ActivityDeps, 'db' | 'senders'>>;
+    /** Overrides of the API's dependencies (secrets, clock). */
+    app?: Partial<AppDeps>;
+  } = {},
+): Promise<Harness> {
   const env = await timeSkippingEnv();
   const db = await openTestDatabase();
   const hook = await startFakeWebhook();
   const taskQueue = uniqueQueue();
-  const worker = await testWorker(env, db, taskQueue, opts.senders);
+  const worker = await testWorker(env, db, taskQueue, opts.senders, opts.activities);
   const running = worker.run();
   const app = createApp(
     {
@@ -46,6 +61,7 @@ export async function startHarness(opts: { senders?: Partial<Record<Channel, Cha
       channels: Object.fromEntries(CHANNELS.map((c) => [c, 'configured'])) as Record<Channel, 'configured'>,
       retry: opts.retry ?? fastRetry,
       // Idempotency keys expire on the workflow clock's scale in these tests only by wall time.
+      ...opts.app,
     },
     { log: () => {} },
   );
@@ -67,8 +83,10 @@ export async function startHarness(opts: { senders?: Partial<Record<Channel, Cha
     hook,
     tenantId,
     apiKey,
+    stream: async (path) => app.request(path, { headers: { authorization: `Bearer ${apiKey}` } }),
     call: (method, path, body, headers) => raw(method, path, apiKey, body, headers),
     handle: (id) => env.client.workflow.getHandle(workflowIds.notification(tenantId, id)),
+    app,
     close: async () => {
       worker.shutdown();
       await running;

@@ -1,0 +1,82 @@
+// The in-app inbox and notification listing, fed by real notification workflows.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seed, startHarness, type Harness } from './harness.js';
+
+let h: Harness;
+const ids: string[] = [];
+
+beforeAll(async () => {
+  h = await startHarness();
+  await seed(h);
+  for (const n of [1, 2, 3]) {
+    const res = await h.call('POST', '/v1/notifications', { recipient: 'user-42', template: 'order-shipped', channels: ['inapp'], data: { order: { id: n }, name: 'Ann' } });
+    ids.push(res.body.id);
+    await h.handle(res.body.id).result();
+  }
+});
+afterAll(() => h.close());
+
+describe('inbox', () => {
+  it('lists newest first with cursor pagination and an unread count', async () => {
+    const first = await h.call('GET', '/v1/recipients/user-42/inbox?limit=2');
+    expect(first.body.data.map((m: any) => m.title)).toEqual(['Order 3 shipped', 'Order 2 shipped']);
+    expect(first.body.unread).toBe(3);
+    const second = await h.call('GET', `/v1/recipients/user-42/inbox?limit=2&cursor=${first.body.nextCursor}`);
+    expect(second.body.data.map((m: any) => m.title)).toEqual(['Order 1 shipped']);
+    expect(second.body.nextCursor).toBeNull();
+  });
+
+  it('marks read one and all, filters unread, counts, and deletes', async () => {
+    const list = await h.call('GET', '/v1/recipients/user-42/inbox');
+    const [newest, middle] = list.body.data;
+    expect((await h.call('POST', `/v1/recipients/user-42/inbox/${newest.id}/read`)).body).toEqual({ updated: 1 });
+    expect((await h.call('POST', `/v1/recipients/user-42/inbox/${newest.id}/read`)).body).toEqual({ updated: 0 });
+    expect((await h.call('GET', '/v1/recipients/user-42/inbox/count')).body).toEqual({ total: 3, unread: 2 });
+    expect((await h.call('GET', '/v1/recipients/user-42/inbox?unread=true')).body.data).toHaveLength(2);
+    expect((await h.call('POST', '/v1/recipients/user-42/inbox/read-all')).body).toEqual({ updated: 2 });
+    expect((await h.call('DELETE', `/v1/recipients/user-42/inbox/${middle.id}`)).status).toBe(204);
+    expect((await h.call('DELETE', `/v1/recipients/user-42/inbox/${middle.id}`)).status).toBe(404);
+    expect((await h.call('GET', '/v1/recipients/user-42/inbox/count')).body).toEqual({ total: 2, unread: 0 });
+    expect((await h.call('GET', '/v1/recipients/someone-else/inbox/count')).body).toEqual({ total: 0, unread: 0 });
+  });
+
+  it('streams an event per new message', { timeout: 20_000 }, async () => {
+    const res = await h.stream('/v1/recipients/user-42/inbox/stream');
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const readUntil = async (pattern: RegExp) => {
+      const deadline = Date.now() + 15_000;
+      while (!pattern.test(text)) {
+        if (Date.now() > deadline) throw new Error(`stream never matched ${pattern}: ${text}`);
+        const { value, done } = await reader.read();
+        if (done) throw new Error('stream ended');
+        text += decoder.decode(value);
+      }
+    };
+    await readUntil(/event: ready/);
+    const sent = await h.call('POST', '/v1/notifications', { recipient: 'user-42', template: 'order-shipped', channels: ['inapp'], data: { order: { id: 99 }, name: 'Ann' } });
+    await h.handle(sent.body.id).result();
+    await readUntil(/event: message\n(.+\n)*\n/);
+    const event = text.split('event: message\n')[1].split('\n\n')[0];
+    const data = JSON.parse(event.split('\n').find((l) => l.startsWith('data: '))!.slice(6));
+    expect(event).toContain(`id: msg_${sent.body.id}`);
+    expect(data).toMatchObject({ notificationId: sent.body.id, title: 'Order 99 shipped', read: false });
+    await reader.cancel();
+  });
+});
+
+describe('listing notifications', () => {
+  it('filters by recipient and status and pages with a cursor', async () => {
+    const page1 = await h.call('GET', '/v1/notifications?recipient=user-42&status=sent&limit=2');
+    expect(page1.status).toBe(200);
+    expect(page1.body.data).toHaveLength(2);
+    const page2 = await h.call('GET', `/v1/notifications?recipient=user-42&status=sent&limit=2&cursor=${page1.body.nextCursor}`);
+    const all = [...page1.body.data, ...page2.body.data].map((n: any) => n.id);
+    expect(new Set(all).size).toBe(all.length);
+    expect(all).toEqual(expect.arrayContaining(ids));
+    expect((await h.call('GET', '/v1/notifications?status=held')).body.data).toEqual([]);
+    expect((await h.call('GET', '/v1/notifications?recipient=nobody')).body).toEqual({ data: [], nextCursor: null });
+  });
+});
