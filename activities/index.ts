@@ -9,11 +9,20 @@ import { renderContent, selectLocale } from '../domain/templates.js';
 import type { Channel, DeliveryStatus, NotificationStatus, Preferences, Recipient } from '../domain/types.js';
 import { describeError, permanent, unconfigured } from './errors.js';
 import type { ChannelSender, SendResult } from './channels/types.js';
+import type { PagerClient } from './channels/pager.js';
+import type { SlackClient } from './channels/slack.js';
+import { createEscalationActivities } from './escalation.js';
+import { createFanoutActivities } from './fanout.js';
+import { createThrottleActivities } from './throttle.js';
 
 export interface ActivityDeps {
   db: Db;
   /** Senders for configured channels; a channel without one fails `channel_unconfigured`. */
   senders: Partial<Record<Channel, ChannelSender>>;
+  /** Escalation's Slack messages (Block Kit, Acknowledge button); unset: slack steps fail unconfigured. */
+  slack?: SlackClient | null;
+  /** Escalation's pages (trigger, acknowledge, resolve); unset: pager steps fail unconfigured. */
+  pager?: PagerClient | null;
 }
 
 export interface DeliverArgs {
@@ -77,6 +86,40 @@ export function createActivities(deps: ActivityDeps) {
     return row ? { recipient: toRecipient(row), preferences: row.preferences ?? {} } : null;
   }
 
+  /**
+   * Writes one delivery's outcome. Receipts may already have moved it on: delivered and
+   * bounced are never overwritten, and a delivery a receipt marked failed is not sent again.
+   */
+  async function writeDelivery(tx: Pick<Db, 'update'>, notificationId: string, d: DeliveryRecord) {
+    const sent = d.status === 'sent';
+    await tx
+      .update(s.deliveries)
+      .set({
+        status: d.status,
+        ...(d.provider !== undefined ? { provider: d.provider } : {}),
+        ...(d.providerMessageId !== undefined ? { providerMessageId: d.providerMessageId } : {}),
+        ...(d.error !== undefined
+          ? { errorCode: d.error?.code ?? null, errorMessage: d.error?.message ?? null }
+          : d.reason
+            ? { errorCode: d.reason, errorMessage: null }
+            : {}),
+        ...(sent ? { sentAt: sql`coalesce(${s.deliveries.sentAt}, now())`, errorCode: null, errorMessage: null } : {}),
+        updatedAt: sql`now()`,
+      })
+      .where(
+        and(
+          eq(s.deliveries.id, deliveryId(notificationId, d.channel)),
+          sql`${s.deliveries.status} not in ('delivered', 'bounced')`,
+          ...(sent ? [sql`${s.deliveries.status} <> 'failed'`] : []),
+        ),
+      );
+  }
+
+  /** Records one delivery's outcome as soon as it is known, so receipts can find it. */
+  async function recordDelivery(args: { notificationId: string; delivery: DeliveryRecord }): Promise<void> {
+    await writeDelivery(db, args.notificationId, args.delivery);
+  }
+
   async function recordStatus(rec: StatusRecord): Promise<void> {
     await db.transaction(async (tx) => {
       await tx
@@ -89,30 +132,7 @@ export function createActivities(deps: ActivityDeps) {
         })
         .where(eq(s.notifications.id, rec.notificationId));
       await tx.insert(s.notificationEvents).values({ notificationId: rec.notificationId, status: rec.status, reason: rec.reason ?? null });
-      for (const d of rec.deliveries ?? []) {
-        const sent = d.status === 'sent';
-        await tx
-          .update(s.deliveries)
-          .set({
-            status: d.status,
-            ...(d.provider !== undefined ? { provider: d.provider } : {}),
-            ...(d.providerMessageId !== undefined ? { providerMessageId: d.providerMessageId } : {}),
-            ...(d.error !== undefined
-              ? { errorCode: d.error?.code ?? null, errorMessage: d.error?.message ?? null }
-              : d.reason
-                ? { errorCode: d.reason, errorMessage: null }
-                : {}),
-            ...(sent ? { sentAt: sql`coalesce(${s.deliveries.sentAt}, now())`, errorCode: null, errorMessage: null } : {}),
-            updatedAt: sql`now()`,
-          })
-          // A receipt may already have moved it on (delivered/bounced): never go back.
-          .where(
-            and(
-              eq(s.deliveries.id, deliveryId(rec.notificationId, d.channel)),
-              sql`${s.deliveries.status} not in ('delivered', 'bounced')`,
-            ),
-          );
-      }
+      for (const d of rec.deliveries ?? []) await writeDelivery(tx, rec.notificationId, d);
     });
   }
 
@@ -185,12 +205,16 @@ export function createActivities(deps: ActivityDeps) {
   return {
     loadRecipient,
     recordStatus,
+    recordDelivery,
     deliverEmail: (a: DeliverArgs) => deliver({ ...a, channel: 'email' }),
     deliverSms: (a: DeliverArgs) => deliver({ ...a, channel: 'sms' }),
     deliverSlack: (a: DeliverArgs) => deliver({ ...a, channel: 'slack' }),
     deliverWebhook: (a: DeliverArgs) => deliver({ ...a, channel: 'webhook' }),
     deliverInapp: (a: DeliverArgs) => deliver({ ...a, channel: 'inapp' }),
     deliverPager: (a: DeliverArgs) => deliver({ ...a, channel: 'pager' }),
+    ...createEscalationActivities(deps),
+    ...createThrottleActivities(deps),
+    ...createFanoutActivities(deps),
   };
 }
 

@@ -11,6 +11,12 @@ import { inboxRoutes } from './routes/inbox.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { recipientRoutes } from './routes/recipients.js';
 import { templateRoutes } from './routes/templates.js';
+import { escalationPolicyRoutes } from './routes/escalation-policies.js';
+import { incidentRoutes } from './routes/incidents.js';
+import { slackRoutes } from './routes/slack.js';
+import { receiptRoutes } from './routes/receipts.js';
+import { broadcastRoutes } from './routes/broadcasts.js';
+import { scheduleRoutes } from './routes/schedules.js';
 
 export type { AppDeps } from './deps.js';
 
@@ -43,6 +49,10 @@ export function createApp(deps: AppDeps, opts: { log?: (msg: string, err?: unkno
   app.route('/', healthRoutes(deps));
   app.use('/v1/admin/*', adminAuth(deps.adminToken));
   app.route('/v1/admin', adminRoutes(deps));
+  // Slack signs its requests itself: mounted before tenant auth.
+  app.route('/v1/slack', slackRoutes(deps));
+  // Delivery receipts are signed by their providers (Twilio, Resend via Svix): before tenant auth too.
+  app.route('/v1/receipts', receiptRoutes(deps));
 
   const tenant = new Hono<Env>();
   tenant.use('*', tenantAuth(deps.db));
@@ -50,6 +60,10 @@ export function createApp(deps: AppDeps, opts: { log?: (msg: string, err?: unkno
   tenant.route('/recipients', inboxRoutes(deps));
   tenant.route('/templates', templateRoutes(deps));
   tenant.route('/notifications', notificationRoutes(deps));
+  tenant.route('/escalation-policies', escalationPolicyRoutes(deps));
+  tenant.route('/incidents', incidentRoutes(deps));
+  tenant.route('/broadcasts', broadcastRoutes(deps));
+  tenant.route('/schedules', scheduleRoutes(deps));
   app.route('/v1', tenant);
 
   app.notFound((c) => problemResponse(c, new Problem(404, `No route for ${c.req.method} ${c.req.path}`)));

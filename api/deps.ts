@@ -18,6 +18,8 @@ export interface AppDeps {
   /** Receipts and Slack interactivity verify with these (see api/routes/receipts.ts). */
   secrets?: { slackSigningSecret?: string; twilioAuthToken?: string; resendWebhookSecret?: string; publicBaseUrl?: string };
   now?: () => number;
+  /** Broadcast paging and in-flight bound (see api/accept.ts); defaults suit 100,000 recipients. */
+  broadcastTuning?: { pageSize: number; maxInFlight: number };
 }
 
 export type Env = { Variables: { tenantId: string } };

@@ -1,6 +1,7 @@
 // zod schemas of the request bodies, shared by the routes (and, later, the OpenAPI document).
 import { z } from 'zod';
 import { HHMM, isValidTimeZone } from '../domain/quiet-hours.js';
+import { MAX_DIGEST_ITEMS } from '../domain/digest.js';
 import { CHANNELS, PRIORITIES } from '../domain/types.js';
 
 export const RecipientId = z
@@ -84,18 +85,85 @@ export const TemplateBody = z.object({
   content: z.record(Locale, ChannelContentBody).refine((c) => Object.keys(c).length > 0, 'must have at least one locale'),
 });
 
+const SpecKey = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1–128 of A-Za-z0-9._-');
+/** Joins notifications for one recipient and key into one, sent when the window closes. */
+export const DigestSpec = z
+  .object({
+    key: SpecKey,
+    windowSeconds: z.number().int().min(1).max(7 * 86400),
+    maxItems: z.number().int().min(1).max(MAX_DIGEST_ITEMS).optional(),
+  })
+  .strict();
+/** At most `limit` notifications per recipient and key in any `windowSeconds`. */
+export const ThrottleSpec = z
+  .object({
+    key: SpecKey,
+    limit: z.number().int().min(1).max(100_000),
+    windowSeconds: z.number().int().min(1).max(31 * 86400),
+  })
+  .strict();
+
+const ChannelList = z
+  .array(Channel)
+  .min(1)
+  .max(CHANNELS.length)
+  .refine((a) => new Set(a).size === a.length, 'must not repeat a channel');
+
 export const NotificationBody = z
   .object({
     recipient: RecipientId,
     template: TemplateKey,
     data: z.record(z.string(), z.unknown()).default({}),
-    channels: z.array(Channel).min(1).max(CHANNELS.length).refine((a) => new Set(a).size === a.length, 'must not repeat a channel').optional(),
+    channels: ChannelList.optional(),
     strategy: z.enum(['all', 'first-success']).default('all'),
     category: z.string().min(1).max(100).optional(),
     priority: Priority.default('normal'),
     sendAt: z.iso.datetime({ offset: true }).optional(),
+    digest: DigestSpec.optional(),
+    throttle: ThrottleSpec.optional(),
   })
   .strict();
+export type NotificationRequest = z.infer<typeof NotificationBody>;
+
+export const MAX_BROADCAST_RECIPIENTS = 100_000;
+export const BroadcastBody = z
+  .object({
+    recipients: z.array(RecipientId).min(1).max(MAX_BROADCAST_RECIPIENTS).optional(),
+    all: z.literal(true).optional(),
+    template: TemplateKey,
+    data: z.record(z.string(), z.unknown()).default({}),
+    channels: ChannelList.optional(),
+    category: z.string().min(1).max(100).optional(),
+    priority: Priority.default('normal'),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if (Boolean(b.recipients) === Boolean(b.all))
+      ctx.addIssue({ code: 'custom', path: ['recipients'], message: 'give either recipients or "all": true' });
+  });
+export type BroadcastRequest = z.infer<typeof BroadcastBody>;
+
+export const ScheduleId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1–128 of A-Za-z0-9._-');
+export const ScheduleBody = z
+  .object({
+    cron: z.string().min(1).max(200).optional(),
+    everySeconds: z.number().int().min(1).max(366 * 86400).optional(),
+    timezone: TimeZone.default('UTC'),
+    notification: NotificationBody.optional(),
+    broadcast: BroadcastBody.optional(),
+    paused: z.boolean().default(false),
+    note: z.string().max(500).optional(),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if ((b.cron === undefined) === (b.everySeconds === undefined))
+      ctx.addIssue({ code: 'custom', path: ['cron'], message: 'give either cron or everySeconds' });
+    if (Boolean(b.notification) === Boolean(b.broadcast))
+      ctx.addIssue({ code: 'custom', path: ['notification'], message: 'give either notification or broadcast' });
+    if (b.notification?.digest) ctx.addIssue({ code: 'custom', path: ['notification', 'digest'], message: 'a scheduled notification cannot be digested' });
+    if (b.notification?.sendAt) ctx.addIssue({ code: 'custom', path: ['notification', 'sendAt'], message: 'the schedule decides when it is sent' });
+  });
+export type ScheduleRequest = z.infer<typeof ScheduleBody>;
 
 export const Pagination = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),

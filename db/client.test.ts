@@ -68,6 +68,12 @@ describe.each(testDatabaseKinds)('database on %s', (kind) => {
     expect(events.map((e) => e.status)).toEqual(['sent']);
     const [n] = await db.select().from(s.notifications).where(eq(s.notifications.id, 'n1'));
     expect(n.status).toBe('sent');
+
+    // A receipt said the message failed: a late record of the send does not undo that.
+    await db.update(s.deliveries).set({ status: 'failed' }).where(eq(s.deliveries.id, 'n1.inapp'));
+    await acts.recordDelivery({ notificationId: 'n1', delivery: { channel: 'inapp', status: 'sent' } });
+    const [after] = await db.select().from(s.deliveries).where(eq(s.deliveries.id, 'n1.inapp'));
+    expect(after.status).toBe('failed');
   });
 });
 

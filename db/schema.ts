@@ -107,12 +107,15 @@ export const notifications = pgTable(
     sendAt: ts('send_at'),
     releaseAt: ts('release_at'),
     workflowId: text('workflow_id').notNull(),
+    /** The broadcast this notification is one recipient of, if any. */
+    broadcastId: text('broadcast_id'),
     createdAt: ts('created_at').notNull().default(now()),
     updatedAt: ts('updated_at').notNull().default(now()),
   },
   (t) => [
     index('notifications_tenant_created_idx').on(t.tenantId, t.createdAt, t.id),
     index('notifications_tenant_recipient_idx').on(t.tenantId, t.recipientId, t.createdAt),
+    index('notifications_broadcast_idx').on(t.broadcastId, t.status),
   ],
 );
 
@@ -262,3 +265,57 @@ export const receipts = pgTable('receipts', {
   status: text('status').notNull(),
   at: ts('at').notNull().default(now()),
 });
+
+/** One row per notification that took a throttle slot, at the workflow's time of the claim. */
+export const throttleClaims = pgTable(
+  'throttle_claims',
+  {
+    tenantId: text('tenant_id').notNull(),
+    recipientId: text('recipient_id').notNull(),
+    key: text('key').notNull(),
+    notificationId: text('notification_id').notNull(),
+    claimedAt: ts('claimed_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.recipientId, t.key, t.notificationId] }),
+    index('throttle_claims_window_idx').on(t.tenantId, t.recipientId, t.key, t.claimedAt),
+  ],
+);
+
+export const broadcasts = pgTable(
+  'broadcasts',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    templateKey: text('template_key').notNull(),
+    templateVersion: integer('template_version').notNull(),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull(),
+    /** The channels asked for; null: each recipient's deliverable channels. */
+    channels: jsonb('channels').$type<string[]>(),
+    category: text('category'),
+    priority: text('priority').notNull(),
+    /** `list` or `all` (the tenant's recipients when it was accepted). */
+    audience: text('audience').notNull(),
+    total: integer('total').notNull(),
+    status: text('status').notNull(),
+    workflowId: text('workflow_id').notNull(),
+    createdAt: ts('created_at').notNull().default(now()),
+    updatedAt: ts('updated_at').notNull().default(now()),
+  },
+  (t) => [index('broadcasts_tenant_created_idx').on(t.tenantId, t.createdAt)],
+);
+
+/** A broadcast's audience, pinned at acceptance and numbered for paging. */
+export const broadcastRecipients = pgTable(
+  'broadcast_recipients',
+  {
+    broadcastId: text('broadcast_id')
+      .notNull()
+      .references(() => broadcasts.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    recipientId: text('recipient_id').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.broadcastId, t.seq] })],
+);

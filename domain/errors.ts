@@ -15,6 +15,8 @@ export const ErrorType = {
   NotFound: 'not_found',
   /** Retries ran out (attempts or expiration). */
   RetriesExhausted: 'retries_exhausted',
+  /** A stored request (a schedule's notification or broadcast) no longer validates. Permanent. */
+  InvalidRequest: 'invalid_request',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

@@ -4,6 +4,8 @@ import type { Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import type { ChannelSender } from '../activities/channels/types.js';
+import type { PagerClient } from '../activities/channels/pager.js';
+import type { SlackClient } from '../activities/channels/slack.js';
 import type { Db } from '../db/client.js';
 import type { Channel } from '../domain/types.js';
 import { SA } from '../workflows/messages.js';
@@ -16,6 +18,9 @@ export interface WorkerDeps {
   taskQueue: string;
   db: Db;
   senders: Partial<Record<Channel, ChannelSender>>;
+  /** Escalation's Slack and pager clients (see ActivityDeps). */
+  slack?: SlackClient | null;
+  pager?: PagerClient | null;
   /** A prebuilt bundle (tests build it once); otherwise the workflows are bundled here. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   tuning?: Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>;
@@ -26,7 +31,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
-    activities: createActivities({ db: deps.db, senders: deps.senders }),
+    activities: createActivities({ db: deps.db, senders: deps.senders, slack: deps.slack, pager: deps.pager }),
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
     ...deps.tuning,
   });

@@ -1,7 +1,11 @@
 // Signals, queries and updates of Tocsin's workflows, and their search attributes.
 import { defineSearchAttributeKey } from '@temporalio/common';
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Channel, DeliveryStatus, NotificationStatus } from '../domain/types.js';
+import type { EscalationStep } from '../domain/types.js';
+import type { SearchAttributePair } from '@temporalio/common';
+import type { DigestArrival, DigestWindow } from '../domain/digest.js';
+import type { NotificationInput, Priority, RetrySettings } from '../domain/types.js';
 
 export interface NotificationState {
   status: NotificationStatus;
@@ -29,4 +33,167 @@ export const SEARCH_ATTRIBUTE_FLAGS = Object.values(SA).map((k) => `${k.name}=Ke
 export const workflowIds = {
   notification: (tenantId: string, id: string) => `notification:${tenantId}:${id}`,
   incident: (tenantId: string, key: string) => `incident:${tenantId}:${key}`,
+  /** Sends the pager resolves and Slack updates of a resolved incident, after the incident closed. */
+  incidentResolution: (tenantId: string, incidentId: string) => `incident-resolution:${tenantId}:${incidentId}`,
+  /** One per tenant, recipient and digest key: every arrival for it joins through signal-with-start. */
+  digest: (tenantId: string, recipientId: string, key: string) => `digest:${tenantId}:${recipientId}:${key}`,
+  broadcast: (tenantId: string, id: string) => `broadcast:${tenantId}:${id}`,
+  /** A Temporal Schedule; its runs are `scheduled:<tenant>:<id>-<time>` (Temporal appends the time). */
+  schedule: (tenantId: string, id: string) => `schedule:${tenantId}:${id}`,
+  scheduledRun: (tenantId: string, id: string) => `scheduled:${tenantId}:${id}`,
 };
+
+// Incidents (workflows/escalation.ts).
+export const INCIDENT_SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
+export type IncidentSeverity = (typeof INCIDENT_SEVERITIES)[number];
+export type IncidentStatus = 'triggered' | 'acknowledged' | 'resolved' | 'exhausted';
+export type TimelineType =
+  | 'triggered'
+  | 'notified'
+  | 'escalated'
+  | 'acknowledged'
+  | 'unacknowledged'
+  | 'resolved'
+  | 'exhausted'
+  | 'deduplicated';
+
+export interface TimelineEvent {
+  /** ISO 8601, from the workflow's clock. */
+  at: string;
+  type: TimelineType;
+  channel?: EscalationStep['channel'];
+  target?: string;
+  by?: string;
+}
+
+/** Everything an incident needs, pinned when the API accepts the trigger (policy included). */
+export interface IncidentInput {
+  tenantId: string;
+  incidentId: string;
+  policy: { key: string; steps: EscalationStep[]; repeat: number };
+  summary: string;
+  severity: IncidentSeverity;
+  dedupKey: string | null;
+  details: Record<string, unknown> | null;
+}
+
+export interface IncidentState {
+  id: string;
+  status: IncidentStatus;
+  /** The policy step and pass (cycle) the escalation is at, from 0. */
+  step: number;
+  cycle: number;
+  timeline: TimelineEvent[];
+}
+
+/** Why an incident update was rejected (ApplicationFailure type); the API answers 409. */
+export const IncidentRejection = {
+  Resolved: 'incident_resolved',
+  NotAcknowledged: 'incident_not_acknowledged',
+  OtherIncident: 'incident_superseded',
+} as const;
+
+export const incidentStateQuery = defineQuery<IncidentState>('incident');
+/** A trigger for this workflow id: the candidate id joins the open incident; answers its id. */
+export const triggerIncidentUpdate = defineUpdate<{ id: string; status: IncidentStatus }, [{ incidentId: string }]>('trigger');
+/** Answers once every pending timer and send is stopped and the acknowledgement is recorded. */
+export const acknowledgeIncidentUpdate = defineUpdate<IncidentState, [{ incidentId: string; by: string }]>('acknowledge');
+export const unacknowledgeIncidentUpdate = defineUpdate<IncidentState, [{ incidentId: string; by?: string }]>('unacknowledge');
+export const resolveIncidentUpdate = defineUpdate<IncidentState, [{ incidentId: string; by?: string }]>('resolve');
+
+// Digests, broadcasts and schedules (workflows/digest.ts, broadcast.ts, schedule.ts).
+
+/** Stops a notification like the `cancel` update does, for workflows (which cannot send updates). */
+export const cancelNotificationSignal = defineSignal('cancelRequested');
+
+/** The search attributes of a notification workflow, wherever it is started from. */
+export function notificationSearchAttributes(input: NotificationInput): SearchAttributePair[] {
+  return [
+    { key: SA.tenant, value: input.tenantId },
+    { key: SA.recipient, value: input.recipientId },
+    { key: SA.template, value: input.template.key },
+    { key: SA.status, value: 'accepted' },
+    { key: SA.kind, value: 'notification' },
+  ];
+}
+
+export function broadcastSearchAttributes(input: { tenantId: string; template: { key: string } }): SearchAttributePair[] {
+  return [
+    { key: SA.tenant, value: input.tenantId },
+    { key: SA.template, value: input.template.key },
+    { key: SA.kind, value: 'broadcast' },
+  ];
+}
+
+export interface DigestWorkflowInput {
+  tenantId: string;
+  recipientId: string;
+  key: string;
+  /** Windows carried over by continue-as-new. */
+  windows?: DigestWindow[];
+}
+
+/** Which digest notification an arrival joined, with the window's pinned input. */
+export interface DigestJoin {
+  notificationId: string;
+  input: NotificationInput;
+  /** When the window closes at the latest. */
+  releaseAt: string;
+}
+
+export const digestArrivalSignal = defineSignal<[DigestArrival]>('digestArrival');
+/** Answers the window an arrival (by its own id) joined; null for an arrival this run never saw. */
+export const digestArrivalQuery = defineQuery<DigestJoin | null, [string]>('digestArrival');
+/**
+ * Cancels a digest window by its notification id. `handed_off` when the window has already
+ * closed and its notification workflow owns the cancellation.
+ */
+export const cancelDigestUpdate = defineUpdate<{ status: 'cancelled' | 'handed_off' }, [string]>('cancelDigest');
+
+/** Everything a broadcast needs, pinned when it is accepted. */
+export interface BroadcastInput {
+  tenantId: string;
+  broadcastId: string;
+  template: { key: string; version: number };
+  data: Record<string, unknown>;
+  /** Asked-for channels; null: each recipient's deliverable channels. */
+  channels: Channel[] | null;
+  category: string | null;
+  priority: Priority;
+  retry: RetrySettings;
+  total: number;
+  /** Recipients prepared and started per page. */
+  pageSize: number;
+  /** Started notifications that may be accepted or sending at once before the next page waits. */
+  maxInFlight: number;
+}
+
+export interface BroadcastProgress {
+  phase: 'sending' | 'cancelling' | 'finishing' | 'done';
+  /** The next recipient (by position) to start. */
+  nextSeq: number;
+  started: number;
+  cancelRequested: boolean;
+  /** Cancelling pages through open notifications by id, after this one. */
+  cancelAfter: string | null;
+}
+
+export const broadcastProgressQuery = defineQuery<BroadcastProgress & { total: number }>('progress');
+/** Answers once no new recipient will be started; the notifications in flight are then stopped. */
+export const cancelBroadcastUpdate = defineUpdate<{ status: 'cancelled' }>('cancelBroadcast');
+
+/** What a schedule's runs send: a notification or a broadcast request, as the API takes them. */
+export interface ScheduledRun {
+  tenantId: string;
+  scheduleId: string;
+  cron?: string;
+  everySeconds?: number;
+  timezone: string;
+  notification?: Record<string, unknown>;
+  broadcast?: Record<string, unknown>;
+  retry: RetrySettings;
+}
+export interface ScheduledRunResult {
+  notificationId?: string;
+  broadcastId?: string;
+}

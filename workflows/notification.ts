@@ -16,7 +16,7 @@ import { resolveChannels } from '../domain/preferences.js';
 import { quietHoursRelease } from '../domain/quiet-hours.js';
 import { finalStatus } from '../domain/status.js';
 import { TERMINAL_STATUSES, type Channel, type DeliveryStatus, type NotificationInput, type NotificationStatus } from '../domain/types.js';
-import { SA, cancelNotificationUpdate, notificationStatusQuery, type NotificationState } from './messages.js';
+import { SA, cancelNotificationSignal, cancelNotificationUpdate, notificationStatusQuery, type NotificationState } from './messages.js';
 
 const DELIVER: Record<Channel, keyof Activities> = {
   email: 'deliverEmail',
@@ -27,7 +27,7 @@ const DELIVER: Record<Channel, keyof Activities> = {
   pager: 'deliverPager',
 };
 
-const { loadRecipient, recordStatus } = proxyActivities<Activities>({
+const { loadRecipient, recordStatus, recordDelivery, claimThrottleSlot } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
@@ -62,6 +62,13 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
     },
   );
 
+  // A broadcast's cancellation reaches its notifications as a signal (workflows cannot send updates).
+  setHandler(cancelNotificationSignal, () => {
+    if (finished()) return;
+    cancelled = true;
+    sendScope?.cancel();
+  });
+
   async function setStatus(status: NotificationStatus, extra: { reason?: string; releaseAt?: string | null; deliveries?: DeliveryRecord[] } = {}) {
     state.status = status;
     state.reason = extra.reason ?? null;
@@ -76,6 +83,22 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
   function decide(channel: Channel, status: DeliveryStatus, rest: Omit<DeliveryRecord, 'channel' | 'status'> = {}): DeliveryRecord {
     delivery(channel).status = status;
     return { channel, status, ...rest };
+  }
+
+  // 0. Throttle: a slot in the recipient's window for this key, unless critical.
+  if (input.throttle && input.priority !== 'critical') {
+    const { allowed } = await claimThrottleSlot({
+      ...input.throttle,
+      tenantId: input.tenantId,
+      recipientId: input.recipientId,
+      notificationId: input.notificationId,
+      at: new Date().toISOString(),
+    });
+    if (!allowed) {
+      await setStatus('suppressed', { reason: 'throttled', deliveries: input.channels.map((ch) => decide(ch, 'skipped', { reason: 'throttled' })) });
+      await condition(allHandlersFinished);
+      return state;
+    }
   }
 
   // 1. sendAt: a durable timer, cancellable.
@@ -152,13 +175,16 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
       category: input.category,
     };
     delivery(channel).status = 'sending';
+    let rec: DeliveryRecord;
     try {
       const res = await (acts[DELIVER[channel]] as (a: DeliverArgs) => Promise<{ provider: string; providerMessageId: string | null }>)(args);
-      return decide(channel, 'sent', { provider: res.provider, providerMessageId: res.providerMessageId, error: null });
+      rec = decide(channel, 'sent', { provider: res.provider, providerMessageId: res.providerMessageId, error: null });
     } catch (err) {
-      if (isCancellation(err)) return decide(channel, 'cancelled');
-      return decide(channel, 'failed', { error: failureOf(err) });
+      rec = isCancellation(err) ? decide(channel, 'cancelled') : decide(channel, 'failed', { error: failureOf(err) });
     }
+    // Recorded at once (not only at the end), so a provider's receipt finds the message id.
+    await CancellationScope.nonCancellable(() => recordDelivery({ notificationId: input.notificationId, delivery: rec }));
+    return rec;
   }
 
   sendScope = new CancellationScope();

@@ -1,20 +1,19 @@
-import { WorkflowIdConflictPolicy, WorkflowUpdateFailedError, WorkflowNotFoundError } from '@temporalio/client';
-import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
+import { WorkflowUpdateFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { and, desc, eq, inArray, lt, or } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { deliveries, idempotencyKeys, notificationEvents, notifications, recipients } from '../../db/schema.js';
-import { addressFor } from '../../domain/preferences.js';
-import { missingVariables } from '../../domain/templates.js';
-import { NOTIFICATION_STATUSES, TERMINAL_STATUSES, type Channel, type NotificationInput, type NotificationStatus } from '../../domain/types.js';
-import { toRecipient } from '../../activities/index.js';
-import { SA, cancelNotificationUpdate, workflowIds } from '../../workflows/messages.js';
+import { deliveries, idempotencyKeys, notifications } from '../../db/schema.js';
+import { digestData } from '../../domain/digest.js';
+import { NOTIFICATION_STATUSES, TERMINAL_STATUSES, type NotificationStatus } from '../../domain/types.js';
+import { cancelNotificationUpdate, workflowIds } from '../../workflows/messages.js';
+import { notificationStartOptions, prepareNotification, recordNotifications } from '../accept.js';
 import type { AppDeps, Env } from '../deps.js';
+import { cancelDigestWindow, joinDigest } from '../digest.js';
 import { canonicalJson, newId, sha256 } from '../ids.js';
 import { badRequest, conflict, notFound, Problem } from '../problem.js';
 import { NotificationBody, Pagination, RecipientId } from '../schemas.js';
 import { validate } from '../validate.js';
-import { contentFor, findTemplateVersion, missingVariablesProblem } from './templates.js';
 
 const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 const IdParam = z.object({ id: z.string().min(1).max(64) });
@@ -112,34 +111,13 @@ export function notificationRoutes(deps: AppDeps) {
       throw badRequest('Idempotency-Key must be 1–255 characters', [{ path: 'header.Idempotency-Key', message: 'must be 1–255 characters' }]);
 
     // Validate everything before anything is written or started.
-    const [recipientRow] = await db
-      .select()
-      .from(recipients)
-      .where(and(eq(recipients.tenantId, tenantId), eq(recipients.id, body.recipient)));
-    if (!recipientRow) throw badRequest(`Recipient ${body.recipient} does not exist`, [{ path: 'recipient', message: 'unknown recipient' }]);
-    const version = await findTemplateVersion(db, tenantId, body.template);
-    if (!version) throw badRequest(`Template ${body.template} does not exist`, [{ path: 'template', message: 'unknown template' }]);
-    const recipient = toRecipient(recipientRow);
-    const chosen = contentFor(version, recipient.locale);
-    let channels: Channel[];
-    if (body.channels) {
-      const errors = body.channels.flatMap((ch, i) => {
-        if (!chosen.channels.includes(ch)) return [{ path: `channels.${i}`, message: `template ${body.template} has no ${ch} content` }];
-        if (!addressFor(recipient, ch)) return [{ path: `channels.${i}`, message: `recipient has no ${ch} address` }];
-        return [];
-      });
-      if (errors.length) throw badRequest(errors.map((e) => e.message).join('; '), errors);
-      channels = body.channels;
-    } else {
-      channels = chosen.channels.filter((ch) => addressFor(recipient, ch));
-      if (channels.length === 0)
-        throw badRequest('No channel has both template content and a recipient address', [{ path: 'channels', message: 'no deliverable channel' }]);
-    }
-    const missing = missingVariables(chosen.content, channels, body.data);
-    if (missing.length) throw missingVariablesProblem(missing);
-    if (body.sendAt && Number.isNaN(Date.parse(body.sendAt))) throw badRequest('sendAt is not a valid date', [{ path: 'sendAt', message: 'invalid date' }]);
+    const id = newId('ntf', now());
+    if (body.digest && body.sendAt)
+      throw badRequest('A digest is sent when its window closes: sendAt does not apply', [{ path: 'sendAt', message: 'not allowed with digest' }]);
+    // A digest's template sees the joined items, not one request's data.
+    const templateData = body.digest ? digestData([body.data]) : undefined;
+    const input = await prepareNotification(db, tenantId, body, { id, retry: deps.retry, templateData });
 
-    let id = newId('ntf', now());
     if (idemKey !== undefined) {
       const existing = await claimIdempotencyKey(tenantId, idemKey, sha256(canonicalJson(body)), id);
       if (existing) {
@@ -147,62 +125,42 @@ export function notificationRoutes(deps: AppDeps) {
         return c.json({ id: existing, status: row?.status ?? 'accepted' }, 202);
       }
     }
-
-    const workflowId = workflowIds.notification(tenantId, id);
-    const input: NotificationInput = {
-      tenantId,
-      notificationId: id,
-      recipientId: body.recipient,
-      template: { key: version.key, version: version.version },
-      data: body.data,
-      channels,
-      strategy: body.strategy,
-      category: body.category ?? null,
-      priority: body.priority,
-      sendAt: body.sendAt ? new Date(body.sendAt).toISOString() : null,
-      retry: deps.retry,
+    const unclaim = async () => {
+      if (idemKey !== undefined)
+        await db.delete(idempotencyKeys).where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, idemKey)));
     };
-    await db.transaction(async (tx) => {
-      await tx.insert(notifications).values({
-        id,
-        tenantId,
-        recipientId: input.recipientId,
-        templateKey: input.template.key,
-        templateVersion: input.template.version,
-        category: input.category,
-        priority: input.priority,
-        strategy: input.strategy,
-        channels,
-        data: input.data,
-        status: 'accepted',
-        sendAt: input.sendAt ? new Date(input.sendAt) : null,
-        workflowId,
-      });
-      await tx.insert(deliveries).values(
-        channels.map((channel, position) => ({ id: `${id}.${channel}`, notificationId: id, position, channel, status: 'pending' })),
-      );
-      await tx.insert(notificationEvents).values({ notificationId: id, status: 'accepted' });
-    });
+    const unavailable = (err: unknown) =>
+      Object.assign(new Problem(503, 'The workflow service is unavailable; nothing was accepted. Retry later.', [], { 'retry-after': '5' }), { cause: err });
+
+    if (body.digest) {
+      let join;
+      try {
+        join = await joinDigest(temporal, { input, digest: body.digest });
+      } catch (err) {
+        console.error('DEBUGJ', err);
+        await unclaim();
+        throw unavailable(err);
+      }
+      // The window's row, if its digest workflow has not written it yet (the first write wins).
+      await recordNotifications(db, [
+        { input: join.input, workflowId: workflowIds.digest(tenantId, input.recipientId, body.digest.key), status: 'scheduled', releaseAt: join.releaseAt },
+      ]);
+      if (idemKey !== undefined)
+        await db
+          .update(idempotencyKeys)
+          .set({ resourceId: join.notificationId })
+          .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, idemKey)));
+      return c.json({ id: join.notificationId, status: 'scheduled' }, 202);
+    }
+
+    await recordNotifications(db, [{ input, workflowId: workflowIds.notification(tenantId, id) }]);
     try {
-      await temporal.client.workflow.start('notificationWorkflow', {
-        taskQueue: temporal.taskQueue,
-        workflowId,
-        args: [input],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        typedSearchAttributes: [
-          { key: SA.tenant, value: tenantId },
-          { key: SA.recipient, value: input.recipientId },
-          { key: SA.template, value: input.template.key },
-          { key: SA.status, value: 'accepted' },
-          { key: SA.kind, value: 'notification' },
-        ],
-      });
+      await temporal.client.workflow.start('notificationWorkflow', notificationStartOptions(input, temporal.taskQueue));
     } catch (err) {
       // Not started: undo, so that a retry of the same request can succeed.
       await db.delete(notifications).where(eq(notifications.id, id));
-      if (idemKey !== undefined)
-        await db.delete(idempotencyKeys).where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, idemKey)));
-      throw Object.assign(new Problem(503, 'The workflow service is unavailable; nothing was accepted. Retry later.', [], { 'retry-after': '5' }), { cause: err });
+      await unclaim();
+      throw unavailable(err);
     }
     return c.json({ id, status: 'accepted' }, 202);
   });
@@ -243,6 +201,8 @@ export function notificationRoutes(deps: AppDeps) {
       if (current.status === 'cancelled') return c.json({ status: 'cancelled' });
       throw alreadyFinished();
     }
+    // A digest whose window is still open is cancelled by its digest workflow.
+    if ((await cancelDigestWindow(db, temporal, tenantId, current.id)) === 'cancelled') return c.json({ status: 'cancelled' });
     let status: NotificationStatus;
     try {
       const handle = temporal.client.workflow.getHandle(workflowIds.notification(tenantId, current.id));

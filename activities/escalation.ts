@@ -1,0 +1,224 @@
+// Escalation activities: the incident's records (idempotent by the workflow-assigned seq), one
+// policy step's notification on its channel, and the pager and Slack follow-ups of acknowledge
+// and resolve. Built by a factory like every activity: tests hand in fakes.
+import { Context } from '@temporalio/activity';
+import { eq, sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import * as s from '../db/schema.js';
+import { ErrorType } from '../domain/errors.js';
+import type { Channel, ChannelContent, EscalationStep, Recipient } from '../domain/types.js';
+import type { IncidentSeverity, IncidentStatus, TimelineEvent } from '../workflows/messages.js';
+import type { PagerClient } from './channels/pager.js';
+import type { Incident, SlackClient, SlackMessageRef } from './channels/slack.js';
+import type { ChannelSender, SendResult } from './channels/types.js';
+import { permanent, unconfigured } from './errors.js';
+
+export interface EscalationDeps {
+  db: Db;
+  /** SMS, email and webhook steps go through the notification channels' senders. */
+  senders: Partial<Record<Channel, ChannelSender>>;
+  /** Slack steps post Block Kit with an Acknowledge button; unset: `channel_unconfigured`. */
+  slack?: SlackClient | null;
+  /** Pager steps: PagerDuty Events API v2; unset: `channel_unconfigured`. */
+  pager?: PagerClient | null;
+}
+
+export interface IncidentRecord {
+  incidentId: string;
+  /** The event's position in the timeline, assigned by the workflow: a retry writes nothing twice. */
+  seq: number;
+  status: IncidentStatus;
+  step: number;
+  cycle: number;
+  event: TimelineEvent;
+  /** With the first record: the incident row to create. */
+  open?: {
+    tenantId: string;
+    policyKey: string;
+    summary: string;
+    severity: IncidentSeverity;
+    dedupKey: string | null;
+    details: Record<string, unknown> | null;
+    workflowId: string;
+  };
+}
+
+export interface NotifyStepArgs {
+  tenantId: string;
+  incidentId: string;
+  /** Unique per notification of a step: the email idempotency key and webhook event id. */
+  notifyId: string;
+  /** PagerDuty's dedup_key: the incident id (suffixed after an unacknowledge, see the workflow). */
+  dedupKey: string;
+  policyKey: string;
+  summary: string;
+  severity: IncidentSeverity;
+  details: Record<string, unknown> | null;
+  step: EscalationStep;
+  stepIndex: number;
+  cycle: number;
+}
+
+export interface NotifyStepResult extends SendResult {
+  /** The posted Slack message, so acknowledge and resolve can update it. */
+  slack?: SlackMessageRef;
+}
+
+export interface PagerEventArgs {
+  action: 'acknowledge' | 'resolve';
+  routingKey: string;
+  dedupKey: string;
+}
+
+export interface SlackUpdateArgs {
+  channel: string;
+  ts: string;
+  incident: Incident;
+}
+
+/** What an incident's SMS, email and webhook notifications say. */
+export function incidentContent(a: NotifyStepArgs): ChannelContent {
+  const head = `[${a.severity}] ${a.summary}`;
+  const where = `Incident ${a.incidentId}, policy ${a.policyKey}, step ${a.stepIndex + 1}${a.cycle ? `, pass ${a.cycle + 1}` : ''}`;
+  const details = a.details ? `\n\nDetails:\n${JSON.stringify(a.details, null, 2)}` : '';
+  return {
+    email: { subject: `Tocsin ${head}`, text: `${head}\n${where}${details}\n\nAcknowledge it in Slack or with POST /v1/incidents/${a.incidentId}/acknowledge.` },
+    sms: { text: `Tocsin ${head} (incident ${a.incidentId})` },
+    webhook: {
+      event: 'incident.escalation',
+      incident: { id: a.incidentId, summary: a.summary, severity: a.severity, status: 'triggered', policy: a.policyKey, step: a.stepIndex, cycle: a.cycle },
+    },
+  };
+}
+
+/** A recipient made of the step's target, for the notification channels' senders. */
+function stepRecipient(step: EscalationStep): Recipient {
+  return {
+    id: step.target,
+    email: step.channel === 'email' ? step.target : null,
+    phone: step.channel === 'sms' ? step.target : null,
+    slack: null,
+    webhookUrl: step.channel === 'webhook' ? step.target : null,
+    pagerRoutingKey: null,
+    locale: 'en',
+    timezone: 'UTC',
+    name: null,
+  };
+}
+
+export function createEscalationActivities(deps: EscalationDeps) {
+  const { db } = deps;
+
+  /** Creates the incident (first record), moves its status, appends the timeline event. */
+  async function recordIncident(rec: IncidentRecord): Promise<void> {
+    await db.transaction(async (tx) => {
+      if (rec.open) {
+        await tx
+          .insert(s.incidents)
+          .values({
+            id: rec.incidentId,
+            tenantId: rec.open.tenantId,
+            policyKey: rec.open.policyKey,
+            summary: rec.open.summary,
+            severity: rec.open.severity,
+            dedupKey: rec.open.dedupKey,
+            details: rec.open.details,
+            status: rec.status,
+            step: rec.step,
+            cycle: rec.cycle,
+            workflowId: rec.open.workflowId,
+            createdAt: new Date(rec.event.at),
+          })
+          .onConflictDoNothing({ target: s.incidents.id });
+      }
+      await tx
+        .update(s.incidents)
+        .set({ status: rec.status, step: rec.step, cycle: rec.cycle, updatedAt: sql`now()` })
+        .where(eq(s.incidents.id, rec.incidentId));
+      await tx
+        .insert(s.incidentEvents)
+        .values({
+          incidentId: rec.incidentId,
+          seq: rec.seq,
+          type: rec.event.type,
+          channel: rec.event.channel ?? null,
+          target: rec.event.target ?? null,
+          by: rec.event.by ?? null,
+          at: new Date(rec.event.at),
+        })
+        .onConflictDoNothing({ target: [s.incidentEvents.incidentId, s.incidentEvents.seq] });
+    });
+  }
+
+  /** Notifies one step's target. One attempt: Temporal owns the retries. */
+  async function notifyIncidentStep(a: NotifyStepArgs): Promise<NotifyStepResult> {
+    const ctx = Context.current();
+    ctx.heartbeat();
+    const { channel, target } = a.step;
+    if (channel === 'slack') {
+      if (!deps.slack) throw unconfigured('slack');
+      const ref = await deps.slack.postIncidentMessage(target, {
+        incidentId: a.incidentId,
+        summary: a.summary,
+        severity: a.severity,
+        status: 'triggered',
+      });
+      return { provider: 'slack', providerMessageId: `${ref.channel}:${ref.ts}`, slack: ref };
+    }
+    if (channel === 'pager') {
+      if (!deps.pager) throw unconfigured('pager');
+      const dedupKey = await deps.pager.trigger({
+        routingKey: target,
+        dedupKey: a.dedupKey,
+        summary: a.summary,
+        severity: a.severity,
+        source: 'tocsin',
+        customDetails: {
+          incidentId: a.incidentId,
+          policy: a.policyKey,
+          step: a.stepIndex,
+          cycle: a.cycle,
+          ...(a.details ? { details: a.details } : {}),
+        },
+        signal: ctx.cancellationSignal,
+      });
+      return { provider: 'pagerduty', providerMessageId: dedupKey };
+    }
+    const sender = deps.senders[channel];
+    if (!sender) throw unconfigured(channel);
+    const [tenant] = await db
+      .select({ id: s.tenants.id, webhookSecret: s.tenants.webhookSecret })
+      .from(s.tenants)
+      .where(eq(s.tenants.id, a.tenantId));
+    if (!tenant) throw permanent(ErrorType.NotFound, 'The tenant no longer exists');
+    return sender.send({
+      deliveryId: a.notifyId,
+      notificationId: a.incidentId,
+      tenant,
+      recipient: stepRecipient(a.step),
+      address: target,
+      template: { key: 'incident', version: 1 },
+      content: incidentContent(a),
+      data: { incidentId: a.incidentId, summary: a.summary, severity: a.severity, details: a.details },
+      category: 'incident',
+      signal: ctx.cancellationSignal,
+    });
+  }
+
+  /** PagerDuty `acknowledge` or `resolve` for one page (routing key and dedup key). */
+  async function sendPagerEvent(a: PagerEventArgs): Promise<void> {
+    if (!deps.pager) throw unconfigured('pager');
+    const event = { routingKey: a.routingKey, dedupKey: a.dedupKey, signal: Context.current().cancellationSignal };
+    await (a.action === 'acknowledge' ? deps.pager.acknowledge(event) : deps.pager.resolve(event));
+  }
+
+  /** Rewrites a posted incident message (status, who, and no button once handled). */
+  async function updateSlackIncidentMessage(a: SlackUpdateArgs): Promise<void> {
+    if (!deps.slack) throw unconfigured('slack');
+    await deps.slack.updateIncidentMessage(a.channel, a.ts, a.incident);
+  }
+
+  return { recordIncident, notifyIncidentStep, sendPagerEvent, updateSlackIncidentMessage };
+}
+
+export type EscalationActivities = ReturnType<typeof createEscalationActivities>;

@@ -1,0 +1,200 @@
+// Activities of the digest, broadcast and schedule workflows: the rows of digest windows,
+// pages of a broadcast's audience, progress counts, and the acceptance of scheduled sends.
+import { and, asc, count, eq, gt, gte, inArray, notInArray, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import type { Db } from '../db/client.js';
+import { broadcastRecipients, broadcasts, deliveries, notificationEvents, notifications, recipients, templateVersions } from '../db/schema.js';
+import { broadcastNotificationId, type BroadcastStatus } from '../domain/broadcast.js';
+import { ErrorType } from '../domain/errors.js';
+import { addressFor } from '../domain/preferences.js';
+import { TERMINAL_STATUSES, type Channel, type NotificationInput, type NotificationStatus } from '../domain/types.js';
+import { acceptNotification, prepareBroadcast, recordBroadcast, recordNotifications, type NotificationRecord } from '../api/accept.js';
+import { Problem } from '../api/problem.js';
+import { contentFor } from '../api/routes/templates.js';
+import { BroadcastBody, NotificationBody } from '../api/schemas.js';
+import { workflowIds, type BroadcastInput, type DigestJoin, type ScheduledRun } from '../workflows/messages.js';
+import { permanent } from './errors.js';
+import { toRecipient } from './index.js';
+
+/** One recipient of a broadcast page to start a notification workflow for. */
+export interface BroadcastStart {
+  notificationId: string;
+  recipientId: string;
+  channels: Channel[];
+}
+
+/** A stored request that no longer validates fails its run at once, naming what is wrong. */
+function invalidRequest(err: unknown): unknown {
+  if (err instanceof Problem && err.status === 400) return permanent(ErrorType.InvalidRequest, err.detail);
+  if (err instanceof z.ZodError) return permanent(ErrorType.InvalidRequest, z.prettifyError(err));
+  return err;
+}
+
+export function createFanoutActivities({ db }: { db: Db }) {
+  // Digests.
+
+  /** The window's notification row, as the API writes it (the first writer wins). */
+  async function openDigestWindow(a: { join: DigestJoin; workflowId: string }): Promise<void> {
+    await recordNotifications(db, [{ input: a.join.input, workflowId: a.workflowId, status: 'scheduled', releaseAt: a.join.releaseAt }]);
+  }
+
+  /** The window closed: its row gets the joined items and passes to its notification workflow. */
+  async function closeDigestWindow(a: { tenantId: string; notificationId: string; data: Record<string, unknown> }): Promise<void> {
+    await db
+      .update(notifications)
+      .set({ data: a.data, releaseAt: null, workflowId: workflowIds.notification(a.tenantId, a.notificationId), updatedAt: sql`now()` })
+      .where(eq(notifications.id, a.notificationId));
+  }
+
+  // Broadcasts.
+
+  /**
+   * Writes the notifications of the next page of a broadcast's audience and answers those to
+   * start. Recipients deleted since acceptance fail, those with no deliverable channel are
+   * suppressed; neither gets a workflow. Ids are positional, so a retry writes nothing twice.
+   */
+  async function prepareBroadcastPage(a: { broadcast: BroadcastInput; fromSeq: number }): Promise<{ start: BroadcastStart[]; nextSeq: number }> {
+    const b = a.broadcast;
+    const page = await db
+      .select()
+      .from(broadcastRecipients)
+      .where(and(eq(broadcastRecipients.broadcastId, b.broadcastId), gte(broadcastRecipients.seq, a.fromSeq)))
+      .orderBy(asc(broadcastRecipients.seq))
+      .limit(b.pageSize);
+    if (page.length === 0) return { start: [], nextSeq: b.total };
+    const [version] = await db
+      .select()
+      .from(templateVersions)
+      .where(and(eq(templateVersions.tenantId, b.tenantId), eq(templateVersions.key, b.template.key), eq(templateVersions.version, b.template.version)));
+    if (!version) throw permanent(ErrorType.NotFound, `Template ${b.template.key} v${b.template.version} no longer exists`);
+    const rows = await db
+      .select()
+      .from(recipients)
+      .where(and(eq(recipients.tenantId, b.tenantId), inArray(recipients.id, page.map((p) => p.recipientId))));
+    const byId = new Map(rows.map((r) => [r.id, toRecipient(r)]));
+
+    const records: NotificationRecord[] = [];
+    const start: BroadcastStart[] = [];
+    for (const { seq, recipientId } of page) {
+      const notificationId = broadcastNotificationId(b.broadcastId, seq);
+      const input: NotificationInput = {
+        tenantId: b.tenantId,
+        notificationId,
+        recipientId,
+        template: b.template,
+        data: b.data,
+        channels: [],
+        strategy: 'all',
+        category: b.category,
+        priority: b.priority,
+        sendAt: null,
+        retry: b.retry,
+        throttle: null,
+      };
+      const record = { input, workflowId: workflowIds.notification(b.tenantId, notificationId), broadcastId: b.broadcastId };
+      const recipient = byId.get(recipientId);
+      if (!recipient) {
+        records.push({ ...record, status: 'failed', reason: 'recipient_deleted' });
+        continue;
+      }
+      const chosen = contentFor(version, recipient.locale);
+      input.channels = (b.channels ?? chosen.channels).filter((ch) => chosen.channels.includes(ch) && addressFor(recipient, ch));
+      if (input.channels.length === 0) {
+        records.push({ ...record, status: 'suppressed', reason: 'no_channel' });
+        continue;
+      }
+      records.push(record);
+      start.push({ notificationId, recipientId, channels: input.channels });
+    }
+    await recordNotifications(db, records);
+    return { start, nextSeq: page[page.length - 1].seq + 1 };
+  }
+
+  /** How many of a broadcast's notifications are in the given statuses (all unfinished ones by default). */
+  async function countBroadcastNotifications(a: { broadcastId: string; statuses?: NotificationStatus[] }): Promise<number> {
+    const [{ n }] = await db
+      .select({ n: count() })
+      .from(notifications)
+      .where(
+        and(
+          eq(notifications.broadcastId, a.broadcastId),
+          a.statuses ? inArray(notifications.status, a.statuses) : notInArray(notifications.status, [...TERMINAL_STATUSES]),
+        ),
+      );
+    return n;
+  }
+
+  /** The next unfinished notifications of a broadcast, by id after `afterId`. */
+  async function openBroadcastNotifications(a: { broadcastId: string; afterId: string | null; limit: number }): Promise<string[]> {
+    const rows = await db
+      .select({ id: notifications.id })
+      .from(notifications)
+      .where(
+        and(
+          eq(notifications.broadcastId, a.broadcastId),
+          notInArray(notifications.status, [...TERMINAL_STATUSES]),
+          a.afterId ? gt(notifications.id, a.afterId) : undefined,
+        ),
+      )
+      .orderBy(asc(notifications.id))
+      .limit(a.limit);
+    return rows.map((r) => r.id);
+  }
+
+  /** Cancels notifications that were written but whose workflow never started. */
+  async function cancelUnstartedNotifications(a: { ids: string[] }): Promise<number> {
+    if (a.ids.length === 0) return 0;
+    return db.transaction(async (tx) => {
+      const done = await tx
+        .update(notifications)
+        .set({ status: 'cancelled', updatedAt: sql`now()` })
+        .where(and(inArray(notifications.id, a.ids), eq(notifications.status, 'accepted')))
+        .returning({ id: notifications.id });
+      const ids = done.map((r) => r.id);
+      if (ids.length === 0) return 0;
+      await tx
+        .update(deliveries)
+        .set({ status: 'cancelled', updatedAt: sql`now()` })
+        .where(and(inArray(deliveries.notificationId, ids), eq(deliveries.status, 'pending')));
+      await tx.insert(notificationEvents).values(ids.map((notificationId) => ({ notificationId, status: 'cancelled' })));
+      return ids.length;
+    });
+  }
+
+  async function setBroadcastStatus(a: { broadcastId: string; status: BroadcastStatus }): Promise<void> {
+    await db.update(broadcasts).set({ status: a.status, updatedAt: sql`now()` }).where(eq(broadcasts.id, a.broadcastId));
+  }
+
+  // Schedules: each run accepts its stored request as the API would have.
+
+  async function acceptScheduledNotification(a: { run: ScheduledRun; notificationId: string }): Promise<NotificationInput> {
+    try {
+      const body = NotificationBody.parse(a.run.notification);
+      return await acceptNotification(db, a.run.tenantId, body, { id: a.notificationId, retry: a.run.retry });
+    } catch (err) {
+      throw invalidRequest(err);
+    }
+  }
+
+  async function acceptScheduledBroadcast(a: { run: ScheduledRun; broadcastId: string }): Promise<BroadcastInput> {
+    try {
+      const body = BroadcastBody.parse(a.run.broadcast);
+      const plan = await prepareBroadcast(db, a.run.tenantId, body);
+      return await recordBroadcast(db, a.run.tenantId, body, plan, { id: a.broadcastId, retry: a.run.retry });
+    } catch (err) {
+      throw invalidRequest(err);
+    }
+  }
+
+  return {
+    openDigestWindow,
+    closeDigestWindow,
+    prepareBroadcastPage,
+    countBroadcastNotifications,
+    openBroadcastNotifications,
+    cancelUnstartedNotifications,
+    setBroadcastStatus,
+    acceptScheduledNotification,
+    acceptScheduledBroadcast,
+  };
+}

@@ -1,0 +1,83 @@
+// Digests from the API's side: joining a window through signal-with-start, and cancelling one.
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { and, eq } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { notifications } from '../db/schema.js';
+import type { DigestArrival } from '../domain/digest.js';
+import {
+  SA,
+  cancelDigestUpdate,
+  digestArrivalQuery,
+  digestArrivalSignal,
+  workflowIds,
+  type DigestJoin,
+  type DigestWorkflowInput,
+} from '../workflows/messages.js';
+import type { AppDeps } from './deps.js';
+
+/**
+ * Adds an arrival to the digest of its recipient and key. Signal-with-start makes the join
+ * atomic: the signal lands in the one running digest workflow, or starts it, so concurrent
+ * arrivals can never open two windows. The run that took the signal then answers (a query,
+ * consistent with the signal) which window's notification the arrival joined.
+ */
+export async function joinDigest(temporal: AppDeps['temporal'], arrival: DigestArrival): Promise<DigestJoin> {
+  const { tenantId, recipientId } = arrival.input;
+  const workflowId = workflowIds.digest(tenantId, recipientId, arrival.digest.key);
+  const start: DigestWorkflowInput = { tenantId, recipientId, key: arrival.digest.key };
+  const signalWithStart = () =>
+    temporal.client.workflow.signalWithStart('digestWorkflow', {
+      taskQueue: temporal.taskQueue,
+      workflowId,
+      args: [start],
+      signal: digestArrivalSignal,
+      signalArgs: [arrival],
+      // The server's default for signal-with-start, said out loud (the test server needs it).
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      typedSearchAttributes: [
+        { key: SA.tenant, value: tenantId },
+        { key: SA.recipient, value: recipientId },
+        { key: SA.kind, value: 'digest' },
+      ],
+    });
+  let handle;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      handle = await signalWithStart();
+      break;
+    } catch (err) {
+      // Two starts raced (the time-skipping test server is not atomic here): nothing was
+      // signalled, and the next attempt finds the workflow the other one started.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError) || attempt >= 5) throw err;
+    }
+  }
+  const join = await temporal.client.workflow.getHandle(workflowId, handle.signaledRunId).query(digestArrivalQuery, arrival.input.notificationId);
+  if (!join) throw new Error(`digest ${workflowId} run ${handle.signaledRunId} does not know arrival ${arrival.input.notificationId}`);
+  return join;
+}
+
+/**
+ * Cancels a digest notification whose window has not closed. `not_digest` when the
+ * notification is no digest (or no longer owned by its digest workflow), `handed_off` when the
+ * window closed and its notification workflow now owns the cancellation.
+ */
+export async function cancelDigestWindow(
+  db: Db,
+  temporal: AppDeps['temporal'],
+  tenantId: string,
+  notificationId: string,
+): Promise<'cancelled' | 'handed_off' | 'not_digest'> {
+  const [row] = await db
+    .select({ workflowId: notifications.workflowId })
+    .from(notifications)
+    .where(and(eq(notifications.tenantId, tenantId), eq(notifications.id, notificationId)));
+  if (!row?.workflowId.startsWith('digest:')) return 'not_digest';
+  try {
+    const { status } = await temporal.client.workflow.getHandle(row.workflowId).executeUpdate(cancelDigestUpdate, { args: [notificationId] });
+    return status;
+  } catch (err) {
+    // The digest workflow has finished: every window it had was handed off or cancelled.
+    if (err instanceof WorkflowNotFoundError) return 'handed_off';
+    throw err;
+  }
+}

@@ -1,0 +1,82 @@
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { and, count, eq } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { Db } from '../../db/client.js';
+import { broadcasts, notifications } from '../../db/schema.js';
+import { broadcastCounts, type BroadcastStatus } from '../../domain/broadcast.js';
+import { cancelBroadcastUpdate, workflowIds } from '../../workflows/messages.js';
+import { broadcastStartOptions, prepareBroadcast, recordBroadcast } from '../accept.js';
+import type { AppDeps, Env } from '../deps.js';
+import { newId } from '../ids.js';
+import { conflict, notFound, Problem } from '../problem.js';
+import { BroadcastBody } from '../schemas.js';
+import { validate } from '../validate.js';
+
+const IdParam = z.object({ id: z.string().min(1).max(64) });
+
+/** A broadcast with its live progress, counted from its notifications' statuses. */
+async function loadBroadcast(db: Db, tenantId: string, id: string) {
+  const [b] = await db
+    .select()
+    .from(broadcasts)
+    .where(and(eq(broadcasts.tenantId, tenantId), eq(broadcasts.id, id)));
+  if (!b) throw notFound('Broadcast');
+  const rows = await db
+    .select({ status: notifications.status, n: count() })
+    .from(notifications)
+    .where(eq(notifications.broadcastId, id))
+    .groupBy(notifications.status);
+  const status = b.status as BroadcastStatus;
+  return {
+    id: b.id,
+    status,
+    template: b.templateKey,
+    templateVersion: b.templateVersion,
+    ...broadcastCounts(b.total, Object.fromEntries(rows.map((r) => [r.status, r.n])), status),
+    createdAt: b.createdAt.toISOString(),
+    updatedAt: b.updatedAt.toISOString(),
+  };
+}
+
+export function broadcastRoutes(deps: AppDeps) {
+  const { db, temporal } = deps;
+  const now = deps.now ?? Date.now;
+  const app = new Hono<Env>();
+
+  app.post('/', validate('json', BroadcastBody), async (c) => {
+    const tenantId = c.get('tenantId');
+    const body = c.req.valid('json');
+    const plan = await prepareBroadcast(db, tenantId, body);
+    const id = newId('bc', now());
+    const input = await recordBroadcast(db, tenantId, body, plan, { id, retry: deps.retry, tuning: deps.broadcastTuning });
+    try {
+      await temporal.client.workflow.start('broadcastWorkflow', broadcastStartOptions(input, temporal.taskQueue));
+    } catch (err) {
+      await db.delete(broadcasts).where(eq(broadcasts.id, id));
+      throw Object.assign(new Problem(503, 'The workflow service is unavailable; nothing was accepted. Retry later.', [], { 'retry-after': '5' }), { cause: err });
+    }
+    return c.json({ id, status: 'running', total: input.total }, 202);
+  });
+
+  app.get('/:id', validate('param', IdParam), async (c) => {
+    return c.json(await loadBroadcast(db, c.get('tenantId'), c.req.valid('param').id));
+  });
+
+  app.post('/:id/cancel', validate('param', IdParam), async (c) => {
+    const tenantId = c.get('tenantId');
+    const current = await loadBroadcast(db, tenantId, c.req.valid('param').id);
+    if (current.status === 'cancelled') return c.json(current);
+    if (current.status === 'completed') throw conflict('The broadcast has already completed');
+    try {
+      await temporal.client.workflow.getHandle(workflowIds.broadcast(tenantId, current.id)).executeUpdate(cancelBroadcastUpdate);
+    } catch (err) {
+      if (!(err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError)) throw err;
+      const after = await loadBroadcast(db, tenantId, current.id);
+      if (after.status !== 'cancelled') throw conflict(`The broadcast has already ${after.status}`);
+    }
+    return c.json(await loadBroadcast(db, tenantId, current.id));
+  });
+
+  return app;
+}

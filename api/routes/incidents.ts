@@ -1,0 +1,208 @@
+// Incidents: each is an incident workflow (workflows/escalation.ts) whose id is the tenant's
+// dedupKey, so Temporal itself keeps one incident open per key. Reads come from the database;
+// acknowledge, unacknowledge and resolve are workflow updates that answer once they took effect.
+import {
+  WithStartWorkflowOperation,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { and, asc, eq } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { Db } from '../../db/client.js';
+import { incidentEvents, incidents } from '../../db/schema.js';
+import type { incidentWorkflow } from '../../workflows/escalation.js';
+import {
+  INCIDENT_SEVERITIES,
+  IncidentRejection,
+  SA,
+  acknowledgeIncidentUpdate,
+  resolveIncidentUpdate,
+  triggerIncidentUpdate,
+  unacknowledgeIncidentUpdate,
+  workflowIds,
+  type IncidentInput,
+  type IncidentState,
+  type TimelineEvent,
+} from '../../workflows/messages.js';
+import type { AppDeps, Env } from '../deps.js';
+import { newId } from '../ids.js';
+import { badRequest, conflict, notFound, Problem } from '../problem.js';
+import { validate } from '../validate.js';
+import { PolicyKey, findPolicy } from './escalation-policies.js';
+
+const IdParam = z.object({ id: z.string().min(1).max(64) });
+const Actor = z.string().trim().min(1).max(200);
+
+export const IncidentBody = z
+  .object({
+    policy: PolicyKey,
+    summary: z.string().min(1).max(1024),
+    severity: z.enum(INCIDENT_SEVERITIES),
+    dedupKey: z.string().min(1).max(255).optional(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+/** How long the API waits for the worker to take a trigger or an acknowledgement. */
+const UPDATE_DEADLINE_MS = 30_000;
+
+/** The IncidentRejection type of an update the workflow refused, if that is what `err` is. */
+export function rejectionOf(err: unknown): { type: string; message: string } | null {
+  if (!(err instanceof WorkflowUpdateFailedError)) return null;
+  const cause = err.cause;
+  if (cause instanceof ApplicationFailure && cause.type && (Object.values(IncidentRejection) as string[]).includes(cause.type)) {
+    return { type: cause.type, message: cause.message };
+  }
+  return null;
+}
+
+export async function findIncident(db: Db, id: string, tenantId?: string) {
+  const [row] = await db
+    .select()
+    .from(incidents)
+    .where(tenantId === undefined ? eq(incidents.id, id) : and(eq(incidents.tenantId, tenantId), eq(incidents.id, id)));
+  return row;
+}
+
+async function loadIncident(db: Db, tenantId: string, id: string) {
+  const row = await findIncident(db, id, tenantId);
+  if (!row) throw notFound('Incident');
+  const events = await db.select().from(incidentEvents).where(eq(incidentEvents.incidentId, id)).orderBy(asc(incidentEvents.seq));
+  const timeline: TimelineEvent[] = events.map((e) => ({
+    at: e.at.toISOString(),
+    type: e.type as TimelineEvent['type'],
+    ...(e.channel ? { channel: e.channel as TimelineEvent['channel'] } : {}),
+    ...(e.target ? { target: e.target } : {}),
+    ...(e.by ? { by: e.by } : {}),
+  }));
+  const state: IncidentState = { id: row.id, status: row.status as IncidentState['status'], step: row.step, cycle: row.cycle, timeline };
+  return {
+    ...state,
+    policy: row.policyKey,
+    summary: row.summary,
+    severity: row.severity,
+    dedupKey: row.dedupKey,
+    details: row.details,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+/** Runs `fn` against Temporal with a deadline; a missed deadline or an outage is a 503. */
+export async function withinDeadline<T>(client: Client, ms: number, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await client.withDeadline(Date.now() + ms, fn);
+  } catch (err) {
+    if (rejectionOf(err)) throw err;
+    throw Object.assign(new Problem(503, `The workflow service did not confirm the ${what}; retry later.`, [], { 'retry-after': '5' }), {
+      cause: err,
+    });
+  }
+}
+
+export function incidentRoutes(deps: AppDeps) {
+  const { db, temporal } = deps;
+  const now = deps.now ?? Date.now;
+  const app = new Hono<Env>();
+
+  /**
+   * Update-with-start: a new workflow for a new dedupKey, else the trigger joins the open one,
+   * whose answer is the id that counts. An incident that is resolved but still closing refuses
+   * triggers for the moment it takes to close; then the same dedupKey opens a new incident.
+   */
+  async function trigger(input: IncidentInput, workflowId: string): Promise<{ id: string; status: string }> {
+    for (let attempt = 1; ; attempt++) {
+      const startWorkflowOperation = new WithStartWorkflowOperation<typeof incidentWorkflow>('incidentWorkflow', {
+        workflowId,
+        taskQueue: temporal.taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+        typedSearchAttributes: [
+          { key: SA.tenant, value: input.tenantId },
+          { key: SA.kind, value: 'incident' },
+          { key: SA.status, value: 'triggered' },
+        ],
+      });
+      try {
+        return await withinDeadline(temporal.client, UPDATE_DEADLINE_MS, 'trigger', () =>
+          temporal.client.workflow.executeUpdateWithStart(triggerIncidentUpdate, {
+            args: [{ incidentId: input.incidentId }],
+            startWorkflowOperation,
+          }),
+        );
+      } catch (err) {
+        if (rejectionOf(err)?.type !== IncidentRejection.Resolved || attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 50 * attempt));
+      }
+    }
+  }
+
+  app.post('/', validate('json', IncidentBody), async (c) => {
+    const tenantId = c.get('tenantId');
+    const body = c.req.valid('json');
+    const policy = await findPolicy(db, tenantId, body.policy);
+    if (!policy) throw badRequest(`Escalation policy ${body.policy} does not exist`, [{ path: 'policy', message: 'unknown escalation policy' }]);
+    const id = newId('inc', now());
+    const input: IncidentInput = {
+      tenantId,
+      incidentId: id,
+      policy: { key: policy.key, steps: policy.steps, repeat: policy.repeat },
+      summary: body.summary,
+      severity: body.severity,
+      dedupKey: body.dedupKey ?? null,
+      details: body.details ?? null,
+    };
+    const answer = await trigger(input, workflowIds.incident(tenantId, body.dedupKey ?? id));
+    return c.json(answer, 202);
+  });
+
+  app.get('/:id', validate('param', IdParam), async (c) => {
+    return c.json(await loadIncident(db, c.get('tenantId'), c.req.valid('param').id));
+  });
+
+  /** Sends an update to the incident's workflow; 409 when the incident is resolved or refuses it. */
+  async function act(tenantId: string, id: string, what: string, send: (handle: WorkflowHandle) => Promise<unknown>) {
+    const row = await findIncident(db, id, tenantId);
+    if (!row) throw notFound('Incident');
+    if (row.status === 'resolved') throw conflict('The incident is already resolved');
+    const handle = temporal.client.workflow.getHandle(row.workflowId);
+    try {
+      await withinDeadline(temporal.client, UPDATE_DEADLINE_MS, what, () => send(handle));
+    } catch (err) {
+      const rejected = rejectionOf(err);
+      if (rejected) throw conflict(rejected.type === IncidentRejection.OtherIncident ? 'The incident is already resolved' : rejected.message);
+      // The workflow may have closed in the meantime (resolved).
+      const after = await findIncident(db, id, tenantId);
+      if (after?.status === 'resolved') throw conflict('The incident is already resolved');
+      throw err;
+    }
+    return loadIncident(db, tenantId, id);
+  }
+
+  app.post('/:id/acknowledge', validate('param', IdParam), validate('json', z.object({ by: Actor }).strict()), async (c) => {
+    const { by } = c.req.valid('json');
+    const { id } = c.req.valid('param');
+    return c.json(await act(c.get('tenantId'), id, 'acknowledgement', (h) => h.executeUpdate(acknowledgeIncidentUpdate, { args: [{ incidentId: id, by }] })));
+  });
+
+  /** Not in the v1 contract yet: back to `triggered`, escalating again from the first step. */
+  app.post('/:id/unacknowledge', validate('param', IdParam), validate('json', z.object({ by: Actor.optional() }).strict()), async (c) => {
+    const { by } = c.req.valid('json');
+    const { id } = c.req.valid('param');
+    return c.json(await act(c.get('tenantId'), id, 'unacknowledgement', (h) => h.executeUpdate(unacknowledgeIncidentUpdate, { args: [{ incidentId: id, by }] })));
+  });
+
+  app.post('/:id/resolve', validate('param', IdParam), validate('json', z.object({ by: Actor.optional() }).strict()), async (c) => {
+    const { by } = c.req.valid('json');
+    const { id } = c.req.valid('param');
+    return c.json(await act(c.get('tenantId'), id, 'resolution', (h) => h.executeUpdate(resolveIncidentUpdate, { args: [{ incidentId: id, by }] })));
+  });
+
+  return app;
+}

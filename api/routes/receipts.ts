@@ -1,0 +1,220 @@
+// Delivery receipts: providers tell us what became of a message we sent. Outside tenant auth:
+// each provider signs its requests, and the message is found by the provider's own id
+// (deliveries.provider + provider_message_id, recorded when the workflow records the send).
+//
+// - Twilio status callbacks: `X-Twilio-Signature`, HMAC-SHA1 (base64) with the auth token over
+//   the URL Twilio was given plus the POST params sorted by key, checked by the twilio SDK.
+//   https://www.twilio.com/docs/usage/webhooks/webhooks-security
+// - Resend webhooks, signed by Svix: `svix-signature: v1,<base64 HMAC-SHA256 of
+//   "<svix-id>.<svix-timestamp>.<raw body>">` keyed with the base64 key of `whsec_<key>`; a
+//   timestamp more than five minutes off is refused as a replay.
+//   https://resend.com/docs/dashboard/webhooks/verify-webhooks-requests
+//
+// Every receipt is recorded in `receipts` under a provider-unique id before it is applied, in
+// one transaction, so a duplicate changes nothing. A receipt only moves a delivery forward:
+// sent → delivered | failed | bounced, and delivered → bounced (an asynchronous bounce can follow
+// the receiving server's acceptance); a late `sent` or `delivered` never undoes a final status.
+import { createHmac } from 'node:crypto';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { Hono } from 'hono';
+import twilio from 'twilio';
+import { z } from 'zod';
+import type { Db } from '../../db/client.js';
+import { deliveries, receipts } from '../../db/schema.js';
+import { ErrorType } from '../../domain/errors.js';
+import type { DeliveryStatus } from '../../domain/types.js';
+import type { AppDeps } from '../deps.js';
+import { constantTimeEqual } from '../ids.js';
+import { badRequest, Problem } from '../problem.js';
+
+const MAX_SKEW_SECONDS = 5 * 60;
+export const TWILIO_RECEIPT_PATH = '/v1/receipts/twilio';
+
+/** What a receipt does to its delivery; null: recorded, nothing changes. */
+type Change = { status: 'delivered' } | { status: 'failed' | 'bounced'; error: { code: string; message: string } };
+
+/** The statuses each change may leave: nothing moves backwards or out of another final status. */
+const MOVABLE_FROM: Record<Change['status'], DeliveryStatus[]> = {
+  delivered: ['pending', 'sending', 'sent'],
+  failed: ['pending', 'sending', 'sent'],
+  bounced: ['pending', 'sending', 'sent', 'delivered'],
+};
+
+interface Receipt {
+  /** Unique per provider event: duplicates of it change nothing. */
+  id: string;
+  provider: 'twilio' | 'resend';
+  providerMessageId: string;
+  /** The provider's own status or event type, as recorded. */
+  event: string;
+  change: Change | null;
+}
+
+/** applied: the delivery moved; unchanged: nothing to move (or already further on); unmatched: no delivery has that message id (yet). */
+export type ReceiptOutcome = 'applied' | 'unchanged' | 'duplicate' | 'unmatched' | 'ignored';
+
+export async function applyReceipt(db: Db, r: Receipt): Promise<ReceiptOutcome> {
+  return db.transaction(async (tx) => {
+    const [delivery] = await tx
+      .select({ id: deliveries.id })
+      .from(deliveries)
+      .where(and(eq(deliveries.provider, r.provider), eq(deliveries.providerMessageId, r.providerMessageId)))
+      .limit(1);
+    const recorded = await tx
+      .insert(receipts)
+      .values({ id: r.id, deliveryId: delivery?.id ?? null, status: r.event })
+      .onConflictDoNothing()
+      .returning({ id: receipts.id });
+    if (recorded.length === 0) return 'duplicate';
+    if (!delivery) return 'unmatched';
+    if (!r.change) return 'unchanged';
+    const change = r.change;
+    const moved = await tx
+      .update(deliveries)
+      .set({
+        status: change.status,
+        ...(change.status === 'delivered'
+          ? { deliveredAt: sql`coalesce(${deliveries.deliveredAt}, now())`, errorCode: null, errorMessage: null }
+          : { errorCode: change.error.code, errorMessage: change.error.message }),
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(deliveries.id, delivery.id), inArray(deliveries.status, MOVABLE_FROM[change.status])))
+      .returning({ id: deliveries.id });
+    return moved.length ? 'applied' : 'unchanged';
+  });
+}
+
+/** Whether `header` carries a valid Svix `v1` signature of `rawBody`, sent within five minutes of `nowMs`. */
+export function verifySvixSignature(
+  secret: string,
+  rawBody: string,
+  headers: { id?: string; timestamp?: string; signature?: string },
+  nowMs: number,
+): boolean {
+  const { id, timestamp, signature } = headers;
+  if (!id || !timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return false;
+  if (Math.abs(Math.floor(nowMs / 1000) - Number(timestamp)) > MAX_SKEW_SECONDS) return false;
+  const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
+  const expected = createHmac('sha256', key).update(`${id}.${timestamp}.${rawBody}`).digest('base64');
+  // Several signatures (secret rotation) may be present, space-separated: one valid one suffices.
+  return signature
+    .split(' ')
+    .map((part) => part.split(','))
+    .some(([version, sig]) => version === 'v1' && sig !== undefined && constantTimeEqual(sig, expected));
+}
+
+/** A form body as Twilio's validator expects it: repeated keys become arrays. */
+function formParams(raw: string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of new URLSearchParams(raw)) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
+}
+
+const TwilioCallback = z.object({
+  MessageSid: z.string().min(1).max(64),
+  MessageStatus: z.string().min(1).max(32),
+  ErrorCode: z.string().max(16).optional(),
+});
+
+function twilioChange(status: string, errorCode: string | undefined): Change | null {
+  if (status === 'delivered') return { status: 'delivered' };
+  if (status === 'undelivered' || status === 'failed') {
+    return {
+      status: 'failed',
+      error: { code: errorCode || status, message: `Twilio reported the message ${status}${errorCode ? ` (error ${errorCode})` : ''}` },
+    };
+  }
+  // queued, sending, sent, accepted, …: nothing a delivery shows.
+  return null;
+}
+
+const ResendEvent = z.object({ type: z.string().min(1), data: z.unknown() });
+const ResendEmailData = z.object({
+  email_id: z.string().min(1).max(128),
+  bounce: z.object({ message: z.string().optional(), type: z.string().optional(), subType: z.string().optional() }).partial().optional(),
+  failed: z.object({ reason: z.string().optional() }).optional(),
+});
+
+function resendChange(type: string, data: z.infer<typeof ResendEmailData>): Change | null {
+  switch (type) {
+    case 'email.delivered':
+      return { status: 'delivered' };
+    case 'email.bounced': {
+      const kind = [data.bounce?.type, data.bounce?.subType].filter(Boolean).join('/');
+      return { status: 'bounced', error: { code: 'bounced', message: data.bounce?.message ?? `The receiving server rejected the email${kind ? ` (${kind})` : ''}` } };
+    }
+    case 'email.failed':
+      return { status: 'failed', error: { code: ErrorType.ProviderRejected, message: data.failed?.reason ?? 'Resend could not send the email' } };
+    // email.complained is recorded against the delivery (the note) and leaves it delivered;
+    // email.sent, delivery_delayed, opened, clicked, …: nothing a delivery shows.
+    default:
+      return null;
+  }
+}
+
+export function receiptRoutes(deps: AppDeps) {
+  const { db } = deps;
+  const now = deps.now ?? Date.now;
+  const app = new Hono();
+
+  app.post('/twilio', async (c) => {
+    const raw = await c.req.text();
+    const token = deps.secrets?.twilioAuthToken;
+    // Twilio signs the URL it was given (PUBLIC_BASE_URL…), not the one a proxy forwards to us.
+    const requestUrl = c.req.url;
+    const query = requestUrl.includes('?') ? requestUrl.slice(requestUrl.indexOf('?')) : '';
+    const base = deps.secrets?.publicBaseUrl?.replace(/\/+$/, '');
+    const signedUrl = base ? `${base}${TWILIO_RECEIPT_PATH}${query}` : requestUrl;
+    const params = formParams(raw);
+    if (!token || !twilio.validateRequest(token, c.req.header('x-twilio-signature') ?? '', signedUrl, params)) {
+      throw new Problem(401, 'The Twilio request signature is missing or invalid');
+    }
+    const parsed = TwilioCallback.safeParse(params);
+    if (!parsed.success) throw badRequest('The request is not a Twilio message status callback', parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
+    const { MessageSid, MessageStatus, ErrorCode } = parsed.data;
+    const outcome = await applyReceipt(db, {
+      id: `twilio:${MessageSid}:${MessageStatus}`,
+      provider: 'twilio',
+      providerMessageId: MessageSid,
+      event: MessageStatus,
+      change: twilioChange(MessageStatus, ErrorCode),
+    });
+    // 200 even when the message is unknown: Twilio would otherwise keep calling back.
+    return c.json({ outcome });
+  });
+
+  app.post('/resend', async (c) => {
+    const raw = await c.req.text();
+    const secret = deps.secrets?.resendWebhookSecret;
+    const header = (name: string) => c.req.header(`svix-${name}`) ?? c.req.header(`webhook-${name}`);
+    const signed = { id: header('id'), timestamp: header('timestamp'), signature: header('signature') };
+    if (!secret || !verifySvixSignature(secret, raw, signed, now())) {
+      throw new Problem(401, 'The webhook signature is missing, invalid or stale');
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      throw badRequest('The request body is not valid JSON', [{ path: '(body)', message: 'malformed JSON' }]);
+    }
+    const event = ResendEvent.safeParse(json);
+    if (!event.success) throw badRequest('The body is not a Resend webhook event', [{ path: 'type', message: 'required' }]);
+    // Contact, domain and other account events share the endpoint: acknowledged, not recorded.
+    if (!event.data.type.startsWith('email.')) return c.json({ outcome: 'ignored' satisfies ReceiptOutcome });
+    const data = ResendEmailData.safeParse(event.data.data);
+    if (!data.success) throw badRequest('The email event has no data.email_id', [{ path: 'data.email_id', message: 'required' }]);
+    const outcome = await applyReceipt(db, {
+      id: `resend:${signed.id}`,
+      provider: 'resend',
+      providerMessageId: data.data.email_id,
+      event: event.data.type,
+      change: resendChange(event.data.type, data.data),
+    });
+    return c.json({ outcome });
+  });
+
+  return app;
+}

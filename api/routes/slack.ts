@@ -1,0 +1,78 @@
+// Slack interactivity: the Acknowledge button of incident messages. Outside tenant auth: Slack
+// signs each request (v0 HMAC-SHA256 of `v0:<timestamp>:<raw body>` with the app's signing
+// secret), and a timestamp more than five minutes off is refused as a replay.
+// https://api.slack.com/authentication/verifying-requests-from-slack
+import { WorkflowUpdateStage } from '@temporalio/client';
+import { createHmac } from 'node:crypto';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { ACK_ACTION_ID } from '../../activities/channels/slack.js';
+import { acknowledgeIncidentUpdate } from '../../workflows/messages.js';
+import type { AppDeps } from '../deps.js';
+import { constantTimeEqual } from '../ids.js';
+import { badRequest, Problem } from '../problem.js';
+import { findIncident, rejectionOf, withinDeadline } from './incidents.js';
+
+const MAX_SKEW_SECONDS = 5 * 60;
+/** Slack gives up after 3 s; the acknowledgement only has to be accepted by then. */
+const ACCEPT_DEADLINE_MS = 2_500;
+
+/** Whether `signature` is Slack's v0 signature of `rawBody` at `timestamp`, within five minutes of `nowMs`. */
+export function verifySlackSignature(secret: string, rawBody: string, timestamp: string | undefined, signature: string | undefined, nowMs: number): boolean {
+  if (!timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return false;
+  if (Math.abs(Math.floor(nowMs / 1000) - Number(timestamp)) > MAX_SKEW_SECONDS) return false;
+  const expected = `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${rawBody}`).digest('hex')}`;
+  return constantTimeEqual(signature, expected);
+}
+
+/** The parts of a `block_actions` payload we act on; everything else is ignored. */
+const Payload = z.object({
+  type: z.string(),
+  user: z.object({ id: z.string(), username: z.string().optional(), name: z.string().optional() }).optional(),
+  actions: z.array(z.object({ action_id: z.string(), value: z.string().optional() })).optional(),
+});
+
+export function slackRoutes(deps: AppDeps) {
+  const { db, temporal } = deps;
+  const now = deps.now ?? Date.now;
+  const app = new Hono();
+
+  app.post('/interactivity', async (c) => {
+    const raw = await c.req.text();
+    const secret = deps.secrets?.slackSigningSecret;
+    if (!secret || !verifySlackSignature(secret, raw, c.req.header('x-slack-request-timestamp'), c.req.header('x-slack-signature'), now())) {
+      throw new Problem(401, 'The Slack request signature is missing, invalid or stale');
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(new URLSearchParams(raw).get('payload') ?? '');
+    } catch {
+      throw badRequest('The form field payload is not JSON', [{ path: 'payload', message: 'malformed JSON' }]);
+    }
+    const parsed = Payload.safeParse(json);
+    if (!parsed.success) throw badRequest('The Slack payload is not an interaction', [{ path: 'payload', message: parsed.error.message }]);
+    const { type, user, actions = [] } = parsed.data;
+    if (type !== 'block_actions' || !user) return c.body(null, 200);
+    const by = user.username ?? user.name ?? user.id;
+
+    for (const action of actions) {
+      if (action.action_id !== ACK_ACTION_ID || !action.value) continue;
+      const incident = await findIncident(db, action.value);
+      if (!incident || incident.status === 'resolved' || incident.status === 'acknowledged') continue;
+      try {
+        // Accepted is enough to answer: the workflow has stopped escalating by then.
+        await withinDeadline(temporal.client, ACCEPT_DEADLINE_MS, 'acknowledgement', () =>
+          temporal.client.workflow
+            .getHandle(incident.workflowId)
+            .startUpdate(acknowledgeIncidentUpdate, { args: [{ incidentId: incident.id, by }], waitForStage: WorkflowUpdateStage.ACCEPTED }),
+        );
+      } catch (err) {
+        // Resolved in the meantime: nothing left to acknowledge.
+        if (!rejectionOf(err)) throw err;
+      }
+    }
+    return c.body(null, 200);
+  });
+
+  return app;
+}

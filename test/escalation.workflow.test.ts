@@ -1,0 +1,453 @@
+// Escalation on the time-skipping test server, driven through the API, with Slack and PagerDuty
+// faked at the HTTP level and reached through the real clients.
+import { createHmac } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createPagerClient } from '../activities/channels/pager.js';
+import { ACK_ACTION_ID, createSlackClient } from '../activities/channels/slack.js';
+import { incidentStateQuery, workflowIds } from '../workflows/messages.js';
+import { startFakePagerDuty, type FakePagerDuty } from './fakes/pagerduty.js';
+import type { FakeServer } from './fakes/server.js';
+import { slackError, startFakeSlack } from './fakes/slack.js';
+import { ADMIN, startHarness, type Harness } from './harness.js';
+
+const SIGNING_SECRET = 'slack-signing-secret-for-tests';
+
+interface Rig {
+  h: Harness;
+  slack: FakeServer;
+  pd: FakePagerDuty;
+}
+
+let rig: Rig | undefined;
+afterEach(async () => {
+  if (!rig) return;
+  await rig.h.close();
+  await rig.slack.close();
+  await rig.pd.close();
+  rig = undefined;
+});
+
+async function start(): Promise<Rig> {
+  const slack = await startFakeSlack();
+  const pd = await startFakePagerDuty();
+  const h = await startHarness({
+    activities: {
+      slack: createSlackClient({ botToken: 'xoxb-test', apiUrl: `${slack.url}/api/` }),
+      pager: createPagerClient({ eventsUrl: pd.eventsUrl }),
+    },
+    app: { secrets: { slackSigningSecret: SIGNING_SECRET } },
+  });
+  rig = { h, slack, pd };
+  return rig;
+}
+
+type Step = { channel: string; target: string; ackTimeoutSeconds: number };
+
+async function policy(h: Harness, key: string, steps: Step[], repeat = 0) {
+  const res = await h.call('PUT', `/v1/escalation-policies/${key}`, { steps, repeat });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+}
+
+async function trigger(h: Harness, body: Record<string, unknown> = {}) {
+  const res = await h.call('POST', '/v1/incidents', { policy: 'ops', summary: 'Disk full on db-1', severity: 'critical', ...body });
+  expect(res.status, JSON.stringify(res.body)).toBe(202);
+  return res.body as { id: string; status: string };
+}
+
+/** Polls (in wall time) until `ok` holds for what `get` returns. */
+async function until<T>(get: () => Promise<T> | T, ok: (v: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await get();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const posts = (slack: FakeServer) => slack.requests.filter((r) => r.path === '/api/chat.postMessage');
+const updates = (slack: FakeServer) => slack.requests.filter((r) => r.path === '/api/chat.update');
+const pagerEvents = (pd: FakePagerDuty, action?: string) => pd.requests.map((r) => r.body).filter((b) => !action || b.event_action === action);
+/** Slack's Web API client sends blocks as a JSON string inside the form. */
+const blocksOf = (req: { body: any }) => (typeof req.body.blocks === 'string' ? JSON.parse(req.body.blocks) : req.body.blocks);
+
+const get = (h: Harness, id: string) => h.call('GET', `/v1/incidents/${id}`);
+const types = (incident: any) => incident.timeline.map((e: any) => e.type);
+
+/**
+ * From the incident workflow's history, by the server's clock: each notification activity with
+ * the time it was scheduled, and each timer with the time it was started and fired.
+ */
+async function history(h: Harness, key: string) {
+  const events = (await h.env.client.workflow.getHandle(workflowIds.incident(h.tenantId, key)).fetchHistory()).events ?? [];
+  const ms = (t: any) => Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+  const notified: Array<{ channel: string; target: string; dedupKey: string; at: number }> = [];
+  const timers = new Map<number, { timeoutMs: number; startedAt: number; firedAt?: number }>();
+  for (const e of events) {
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s?.activityType?.name === 'notifyIncidentStep') {
+      const args = JSON.parse(Buffer.from(s.input!.payloads![0].data!).toString());
+      notified.push({ channel: args.step.channel, target: args.step.target, dedupKey: args.dedupKey, at: ms(e.eventTime) });
+    }
+    const t = e.timerStartedEventAttributes;
+    if (t) timers.set(Number(e.eventId), { timeoutMs: Number(t.startToFireTimeout!.seconds) * 1000, startedAt: ms(e.eventTime) });
+    const f = e.timerFiredEventAttributes;
+    if (f) timers.get(Number(f.startedEventId))!.firedAt = ms(e.eventTime);
+  }
+  return { notified, timers: [...timers.values()] };
+}
+
+function signed(body: string, secret = SIGNING_SECRET, ts = Math.floor(Date.now() / 1000)) {
+  return {
+    'content-type': 'application/x-www-form-urlencoded',
+    'x-slack-request-timestamp': String(ts),
+    'x-slack-signature': `v0=${createHmac('sha256', secret).update(`v0:${ts}:${body}`).digest('hex')}`,
+  };
+}
+
+function buttonPress(value: string) {
+  const payload = {
+    type: 'block_actions',
+    user: { id: 'U024BE7LH', username: 'ann', name: 'ann', team_id: 'T0001' },
+    actions: [{ type: 'button', action_id: ACK_ACTION_ID, block_id: 'tocsin_incident', value, action_ts: '1' }],
+    container: { type: 'message', channel_id: 'C0OPS', message_ts: '1.000001' },
+    response_url: 'https://hooks.slack.com/actions/T0001/1/x',
+  };
+  return `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+}
+
+describe('escalation', () => {
+  it('pages exactly at the step timeout, on the policy pinned at the trigger', async () => {
+    const { h, slack, pd } = await start();
+    await policy(h, 'ops', [
+      { channel: 'slack', target: '#ops', ackTimeoutSeconds: 300 },
+      { channel: 'pager', target: 'rk-primary', ackTimeoutSeconds: 600 },
+    ]);
+    const inc = await trigger(h);
+    expect(inc.status).toBe('triggered');
+    // A policy change does not touch the running incident.
+    await policy(h, 'ops', [{ channel: 'pager', target: 'rk-changed', ackTimeoutSeconds: 1 }]);
+
+    const [post] = await until(() => posts(slack), (p) => p.length === 1, 'the Slack message');
+    expect(post.body.channel).toBe('#ops');
+    const actions = blocksOf(post).find((b: any) => b.type === 'actions');
+    expect(actions.elements[0]).toMatchObject({ action_id: ACK_ACTION_ID, value: inc.id });
+
+    await h.env.sleep(299_000);
+    expect(pd.requests).toHaveLength(0);
+    await h.env.sleep(2_000);
+    await until(() => pagerEvents(pd), (e) => e.length === 1, 'the page');
+    expect(pagerEvents(pd)[0]).toMatchObject({
+      routing_key: 'rk-primary',
+      event_action: 'trigger',
+      dedup_key: inc.id,
+      payload: { summary: 'Disk full on db-1', severity: 'critical', source: 'tocsin' },
+    });
+
+    const { notified: sent, timers } = await history(h, inc.id);
+    expect(sent.map((n) => [n.channel, n.target])).toEqual([
+      ['slack', '#ops'],
+      ['pager', 'rk-primary'],
+    ]);
+    // By the server's clock: the step's timer starts with the Slack message and fires 300 s later,
+    // and the page is scheduled by the workflow task that the timer woke (real-time latency only).
+    expect(timers[0].timeoutMs).toBe(300_000);
+    expect(timers[0].startedAt).toBe(sent[0].at);
+    expect(timers[0].firedAt! - timers[0].startedAt).toBeGreaterThanOrEqual(300_000);
+    expect(timers[0].firedAt! - timers[0].startedAt).toBeLessThan(300_100);
+    expect(sent[1].at).toBeGreaterThanOrEqual(timers[0].firedAt!);
+    expect(sent[1].at - timers[0].firedAt!).toBeLessThan(2_000);
+    expect(timers[1]).toMatchObject({ timeoutMs: 600_000, startedAt: sent[1].at });
+
+    const got = await until(() => get(h, inc.id), (r) => r.body.timeline.length === 4, 'the timeline');
+    expect(got.body).toMatchObject({ id: inc.id, status: 'triggered', step: 1, cycle: 0, policy: 'ops', severity: 'critical' });
+    expect(got.body.timeline).toMatchObject([
+      { type: 'triggered' },
+      { type: 'notified', channel: 'slack', target: '#ops' },
+      { type: 'escalated', channel: 'pager', target: 'rk-primary' },
+      { type: 'notified', channel: 'pager', target: 'rk-primary' },
+    ]);
+    expect(Date.parse(got.body.timeline[2].at) - Date.parse(got.body.timeline[0].at)).toBeGreaterThanOrEqual(300_000);
+    // The workflow query answers the same, live.
+    const live = await h.env.client.workflow.getHandle(workflowIds.incident(h.tenantId, inc.id)).query(incidentStateQuery);
+    expect(live).toEqual({ id: inc.id, status: 'triggered', step: 1, cycle: 0, timeline: got.body.timeline });
+  });
+
+  it('an acknowledgement one second before the timeout means zero pages', async () => {
+    const { h, slack, pd } = await start();
+    await policy(h, 'ops', [
+      { channel: 'slack', target: '#ops', ackTimeoutSeconds: 300 },
+      { channel: 'pager', target: 'rk-primary', ackTimeoutSeconds: 600 },
+    ]);
+    const inc = await trigger(h);
+    await until(() => posts(slack), (p) => p.length === 1, 'the Slack message');
+    await h.env.sleep(299_000);
+
+    const ack = await h.call('POST', `/v1/incidents/${inc.id}/acknowledge`, { by: 'ann@example.com' });
+    expect(ack.status).toBe(200);
+    expect(ack.body).toMatchObject({ id: inc.id, status: 'acknowledged', step: 0 });
+    expect(types(ack.body)).toEqual(['triggered', 'notified', 'acknowledged']);
+    expect(ack.body.timeline[2].by).toBe('ann@example.com');
+
+    await h.env.sleep(3 * 3600_000);
+    // The Slack message now says who acknowledged it, without the button.
+    const [update] = await until(() => updates(slack), (u) => u.length === 1, 'the Slack update');
+    expect(update.body).toMatchObject({ channel: '#ops', ts: expect.stringMatching(/^\d+\.\d{6}$/) });
+    expect(blocksOf(update).some((b: any) => b.type === 'actions')).toBe(false);
+    expect(JSON.stringify(blocksOf(update))).toContain('acknowledged');
+    expect(pd.requests).toHaveLength(0);
+    const { notified, timers } = await history(h, inc.id);
+    expect(notified.map((n) => n.channel)).toEqual(['slack']);
+    // The step's timer was cancelled, not fired.
+    expect(timers).toHaveLength(1);
+    expect(timers[0].firedAt).toBeUndefined();
+    const after = await get(h, inc.id);
+    expect(after.body.status).toBe('acknowledged');
+    expect(types(after.body)).toEqual(['triggered', 'notified', 'acknowledged']);
+  });
+
+  it('an acknowledgement stops a page that is being retried', async () => {
+    const { h, pd } = await start();
+    await policy(h, 'ops', [{ channel: 'pager', target: 'rk-primary', ackTimeoutSeconds: 600 }]);
+    pd.enqueue(...Array.from({ length: 10 }, () => ({ status: 500 })));
+    const inc = await trigger(h);
+    await until(() => pagerEvents(pd, 'trigger'), (e) => e.length >= 2, 'a retried page');
+
+    const ack = await h.call('POST', `/v1/incidents/${inc.id}/acknowledge`, { by: 'ann' });
+    expect(ack.status).toBe(200);
+    const attempts = pagerEvents(pd, 'trigger').length;
+    await h.env.sleep(3600_000);
+    expect(pagerEvents(pd, 'trigger')).toHaveLength(attempts);
+    expect(types((await get(h, inc.id)).body)).toEqual(['triggered', 'acknowledged']);
+  });
+
+  it('a step whose notification fails for good escalates at once', async () => {
+    const { h, slack, pd } = await start();
+    await policy(h, 'ops', [
+      { channel: 'slack', target: '#gone', ackTimeoutSeconds: 300 },
+      { channel: 'pager', target: 'rk-primary', ackTimeoutSeconds: 300 },
+    ]);
+    slack.enqueue({ body: slackError('channel_not_found') });
+    const inc = await trigger(h);
+    // No time skipped: nobody can acknowledge a message that was never posted.
+    await until(() => pagerEvents(pd, 'trigger'), (e) => e.length === 1, 'the page');
+    const got = await until(() => get(h, inc.id), (r) => r.body.timeline.length === 3, 'the timeline');
+    expect(types(got.body)).toEqual(['triggered', 'escalated', 'notified']);
+    expect(got.body.timeline[1]).toMatchObject({ channel: 'pager', target: 'rk-primary' });
+  });
+
+  it('repeat runs the steps the configured number of times, then the incident is exhausted', async () => {
+    const { h, slack, pd } = await start();
+    await policy(
+      h,
+      'ops',
+      [
+        { channel: 'slack', target: '#ops', ackTimeoutSeconds: 60 },
+        { channel: 'pager', target: 'rk-primary', ackTimeoutSeconds: 120 },
+      ],
+      2,
+    );
+    const inc = await trigger(h);
+    await h.env.sleep(3 * 180_000 + 1_000);
+    const done = await until(() => get(h, inc.id), (r) => r.body.status === 'exhausted', 'exhaustion');
+    expect(done.body).toMatchObject({ step: 1, cycle: 2 });
+
+    const { notified: sent } = await history(h, inc.id);
+    expect(sent.map((n) => n.channel)).toEqual(['slack', 'pager', 'slack', 'pager', 'slack', 'pager']);
+    // Each step waits its own timeout (60 s, 120 s) on the server's clock, plus a workflow task.
+    const gaps = sent.slice(1).map((n, i) => n.at - sent[i].at);
+    gaps.forEach((gap, i) => {
+      const timeout = i % 2 === 0 ? 60_000 : 120_000;
+      expect(gap).toBeGreaterThanOrEqual(timeout);
+      expect(gap).toBeLessThan(timeout + 2_000);
+    });
+    expect(posts(slack)).toHaveLength(3);
+    expect(pagerEvents(pd, 'trigger').map((e) => e.dedup_key)).toEqual([inc.id, inc.id, inc.id]);
+    expect(types(done.body)).toEqual([
+      'triggered',
+      'notified',
+      'escalated',
+      'notified',
+      'escalated',
+      'notified',
+      'escalated',
+      'notified',
+      'escalated',
+      'notified',
+      'escalated',
+      'notified',
+      'exhausted',
+    ]);
+    // Still acknowledgeable.
+    const ack = await h.call('POST', `/v1/incidents/${inc.id}/acknowledge`, { by: 'ann' });
+    expect(ack.body.status).toBe('acknowledged');
+  });
+
+  it('resolve sends the pager resolve with the same dedup_key for every page, and updates Slack; then ack and resolve are 409', async () => {
+    const { h, slack, pd } = await start();
+    await policy(h, 'ops', [
+      { channel: 'pager', target: 'rk-a', ackTimeoutSeconds: 60 },
+      { channel: 'slack', target: '#ops', ackTimeoutSeconds: 60 },
+      { channel: 'pager', target: 'rk-b', ackTimeoutSeconds: 60 },
+    ]);
+    const inc = await trigger(h, { dedupKey: 'db-1/disk' });
+    await h.env.sleep(121_000);
+    await until(() => pagerEvents(pd, 'trigger'), (e) => e.length === 2, 'two pages');
+
+    const res = await h.call('POST', `/v1/incidents/${inc.id}/resolve`, { by: 'bob' });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: inc.id, status: 'resolved' });
+    expect(res.body.timeline.at(-1)).toMatchObject({ type: 'resolved', by: 'bob' });
+    await h.env.client.workflow.getHandle(workflowIds.incident(h.tenantId, 'db-1/disk')).result();
+
+    const resolves = await until(() => pagerEvents(pd, 'resolve'), (e) => e.length === 2, 'the pager resolves');
+    expect(resolves.map((e) => [e.routing_key, e.dedup_key]).sort()).toEqual([
+      ['rk-a', inc.id],
+      ['rk-b', inc.id],
+    ]);
+    const [update] = await until(() => updates(slack), (u) => u.length === 1, 'the Slack update');
+    expect(JSON.stringify(blocksOf(update))).toContain('resolved');
+    expect(blocksOf(update).some((b: any) => b.type === 'actions')).toBe(false);
+
+    for (const action of ['acknowledge', 'resolve', 'unacknowledge']) {
+      const again = await h.call('POST', `/v1/incidents/${inc.id}/${action}`, { by: 'carol' });
+      expect(again.status, action).toBe(409);
+      expect(again.body).toMatchObject({ status: 409, title: 'Conflict' });
+    }
+  });
+
+  it('a duplicate trigger joins the open incident; after resolve the same dedupKey opens a new one', async () => {
+    const { h, slack } = await start();
+    await policy(h, 'ops', [{ channel: 'slack', target: '#ops', ackTimeoutSeconds: 300 }]);
+    const first = await trigger(h, { dedupKey: 'disk-full' });
+    const again = await trigger(h, { dedupKey: 'disk-full', summary: 'Disk full on db-1 (again)' });
+    expect(again).toEqual({ id: first.id, status: 'triggered' });
+    const other = await trigger(h, { dedupKey: 'cpu-high' });
+    expect(other.id).not.toBe(first.id);
+
+    const got = await get(h, first.id);
+    expect(types(got.body)).toContain('deduplicated');
+    expect(got.body.dedupKey).toBe('disk-full');
+    await until(() => posts(slack), (p) => p.length === 2, 'one message per incident');
+
+    // Acknowledged incidents still absorb duplicates.
+    await h.call('POST', `/v1/incidents/${first.id}/acknowledge`, { by: 'ann' });
+    expect(await trigger(h, { dedupKey: 'disk-full' })).toEqual({ id: first.id, status: 'acknowledged' });
+
+    expect((await h.call('POST', `/v1/incidents/${first.id}/resolve`, {})).status).toBe(200);
+    const next = await trigger(h, { dedupKey: 'disk-full' });
+    expect(next.id).not.toBe(first.id);
+    expect(next.status).toBe('triggered');
+    const old = await get(h, first.id);
+    expect(old.body.status).toBe('resolved');
+    expect(types(old.body).filter((t: string) => t === 'deduplicated')).toHaveLength(2);
+  });
+
+  it('unacknowledge restarts from the first step', async () => {
+    const { h, slack, pd } = await start();
+    await policy(h, 'ops', [
+      { channel: 'slack', target: '#ops', ackTimeoutSeconds: 60 },
+      { channel: 'pager', target: 'rk-primary', ackTimeoutSeconds: 60 },
+    ]);
+    const inc = await trigger(h);
+    await h.env.sleep(61_000);
+    await until(() => pagerEvents(pd, 'trigger'), (e) => e.length === 1, 'the page');
+
+    const ack = await h.call('POST', `/v1/incidents/${inc.id}/acknowledge`, { by: 'ann' });
+    expect(ack.body.status).toBe('acknowledged');
+    // PagerDuty hears of the acknowledgement too, so it stops its own escalation.
+    const acks = await until(() => pagerEvents(pd, 'acknowledge'), (e) => e.length === 1, 'the pager acknowledge');
+    expect(acks[0]).toMatchObject({ routing_key: 'rk-primary', dedup_key: inc.id });
+    expect((await h.call('POST', `/v1/incidents/${inc.id}/acknowledge`, { by: 'ann' })).status).toBe(200);
+
+    const unack = await h.call('POST', `/v1/incidents/${inc.id}/unacknowledge`, { by: 'ann' });
+    expect(unack.status).toBe(200);
+    expect(unack.body).toMatchObject({ status: 'triggered', step: 0, cycle: 0 });
+    expect(unack.body.timeline.at(-1)).toMatchObject({ type: 'unacknowledged', by: 'ann' });
+    await until(() => posts(slack), (p) => p.length === 2, 'the first step again');
+    expect((await h.call('POST', `/v1/incidents/${inc.id}/unacknowledge`, {})).status).toBe(409);
+
+    await h.env.sleep(61_000);
+    const pages = await until(() => pagerEvents(pd, 'trigger'), (e) => e.length === 2, 'the second page');
+    // A new dedup key: PagerDuty would fold a trigger into the acknowledged alert.
+    expect(pages[1]).toMatchObject({ routing_key: 'rk-primary', dedup_key: `${inc.id}.1` });
+    const { notified: sent } = await history(h, inc.id);
+    expect(sent.map((n) => n.channel)).toEqual(['slack', 'pager', 'slack', 'pager']);
+    expect(sent[3].at - sent[2].at).toBeGreaterThanOrEqual(60_000);
+    const got = await until(() => get(h, inc.id), (r) => r.body.timeline.length === 9, 'the timeline');
+    expect(types(got.body)).toEqual([
+      'triggered',
+      'notified',
+      'escalated',
+      'notified',
+      'acknowledged',
+      'unacknowledged',
+      'notified',
+      'escalated',
+      'notified',
+    ]);
+
+    // Resolving resolves both pages.
+    await h.call('POST', `/v1/incidents/${inc.id}/resolve`, { by: 'ann' });
+    const resolves = await until(() => pagerEvents(pd, 'resolve'), (e) => e.length === 2, 'the pager resolves');
+    expect(resolves.map((e) => e.dedup_key).sort()).toEqual([inc.id, `${inc.id}.1`]);
+  });
+
+  it("Slack's Acknowledge button acknowledges with a valid signature; a bad or stale one gets 401", async () => {
+    const { h, slack, pd } = await start();
+    await policy(h, 'ops', [
+      { channel: 'slack', target: '#ops', ackTimeoutSeconds: 300 },
+      { channel: 'pager', target: 'rk-primary', ackTimeoutSeconds: 300 },
+    ]);
+    const inc = await trigger(h);
+    const [post] = await until(() => posts(slack), (p) => p.length === 1, 'the Slack message');
+    const value = blocksOf(post).find((b: any) => b.type === 'actions').elements[0].value;
+    expect(value).toBe(inc.id);
+    const body = buttonPress(value);
+    const press = (headers: Record<string, string>) => h.app.request('/v1/slack/interactivity', { method: 'POST', headers, body });
+
+    const forged = await press(signed(body, 'not-the-secret'));
+    expect(forged.status).toBe(401);
+    expect(forged.headers.get('content-type')).toContain('application/problem+json');
+    expect((await press(signed(body, SIGNING_SECRET, Math.floor(Date.now() / 1000) - 600))).status).toBe(401);
+    expect((await press({ 'content-type': 'application/x-www-form-urlencoded' })).status).toBe(401);
+    expect((await get(h, inc.id)).body.status).toBe('triggered');
+
+    const ok = await press(signed(body));
+    expect(ok.status).toBe(200);
+    const acked = await until(() => get(h, inc.id), (r) => r.body.status === 'acknowledged', 'the acknowledgement');
+    expect(acked.body.timeline.at(-1)).toMatchObject({ type: 'acknowledged', by: 'ann' });
+    await h.env.sleep(3600_000);
+    expect(pd.requests).toHaveLength(0);
+  });
+
+  it('policies are validated and tenant-scoped; an unknown policy is a 400', async () => {
+    const { h } = await start();
+    const steps = [{ channel: 'email', target: 'oncall@example.com', ackTimeoutSeconds: 120 }];
+    const put = await h.call('PUT', '/v1/escalation-policies/ops', { steps, repeat: 1 });
+    expect(put.status).toBe(200);
+    expect(put.body).toMatchObject({ key: 'ops', steps, repeat: 1 });
+    expect((await h.call('GET', '/v1/escalation-policies/ops')).body).toMatchObject({ key: 'ops', steps, repeat: 1 });
+
+    const bad = await h.call('PUT', '/v1/escalation-policies/ops', {
+      steps: [{ channel: 'sms', target: '0170 1234', ackTimeoutSeconds: 0 }],
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: any) => e.path).sort()).toEqual(['steps.0.ackTimeoutSeconds', 'steps.0.target']);
+    expect((await h.call('PUT', '/v1/escalation-policies/ops', { steps: [] })).status).toBe(400);
+
+    const unknown = await h.call('POST', '/v1/incidents', { policy: 'nope', summary: 's', severity: 'info' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors).toEqual([{ path: 'policy', message: 'unknown escalation policy' }]);
+    expect((await h.call('POST', '/v1/incidents', { policy: 'ops', summary: 's', severity: 'fatal' })).status).toBe(400);
+
+    await policy(h, 'slack-only', [{ channel: 'slack', target: '#ops', ackTimeoutSeconds: 300 }]);
+    const inc = await trigger(h, { policy: 'slack-only', severity: 'warning' });
+    const other = await h.call('POST', '/v1/admin/tenants', { name: 'Other' }, { authorization: `Bearer ${ADMIN}` });
+    const as = { authorization: `Bearer ${other.body.apiKey}` };
+    expect((await h.call('GET', '/v1/escalation-policies/ops', undefined, as)).status).toBe(404);
+    expect((await h.call('GET', `/v1/incidents/${inc.id}`, undefined, as)).status).toBe(404);
+    expect((await h.call('POST', `/v1/incidents/${inc.id}/acknowledge`, { by: 'mallory' }, as)).status).toBe(404);
+    expect((await h.call('GET', `/v1/incidents/${inc.id}`)).body.status).toBe('triggered');
+  });
+});

@@ -1,0 +1,115 @@
+// One digest per tenant, recipient and key. Arrivals join by signal-with-start, so two can
+// never open two windows; a window closes at its timer (from its first arrival) or at
+// `maxItems`, and then one ordinary notification workflow sends `{items, count}`.
+import {
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { digestData, joinWindow, type DigestWindow } from '../domain/digest.js';
+import {
+  cancelDigestUpdate,
+  digestArrivalQuery,
+  digestArrivalSignal,
+  notificationSearchAttributes,
+  workflowIds,
+  type DigestJoin,
+  type DigestWorkflowInput,
+} from './messages.js';
+import type { notificationWorkflow } from './notification.js';
+
+const { openDigestWindow, closeDigestWindow, recordStatus } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
+
+/** Windows a run sends before it continues as new, so its history stays small. */
+const WINDOWS_PER_RUN = 20;
+
+interface Tracked {
+  window: DigestWindow;
+  /** Set once the window is cancelled or its notification workflow has started. */
+  outcome?: 'cancelled' | 'handed_off';
+}
+
+export async function digestWorkflow(args: DigestWorkflowInput): Promise<void> {
+  const workflowId = workflowInfo().workflowId;
+  const windows: DigestWindow[] = args.windows ?? [];
+  // Every window this run has known, by its notification id, and each arrival's window.
+  const known = new Map<string, Tracked>();
+  const arrivals = new Map<string, string>();
+  const track = (w: DigestWindow) => {
+    if (!known.has(w.input.notificationId)) known.set(w.input.notificationId, { window: w });
+    for (const a of w.arrivals) arrivals.set(a, w.input.notificationId);
+  };
+  windows.forEach(track);
+
+  const joinOf = (w: DigestWindow): DigestJoin => ({
+    notificationId: w.input.notificationId,
+    input: w.input,
+    releaseAt: new Date(w.closesAt).toISOString(),
+  });
+
+  setHandler(digestArrivalSignal, (arrival) => {
+    if (arrivals.has(arrival.input.notificationId)) return; // a redelivered arrival
+    track(joinWindow(windows, arrival, Date.now()));
+  });
+  setHandler(digestArrivalQuery, (arrivalId) => {
+    const id = arrivals.get(arrivalId);
+    return id ? joinOf(known.get(id)!.window) : null;
+  });
+  setHandler(cancelDigestUpdate, async (notificationId) => {
+    const t = known.get(notificationId);
+    if (!t) return { status: 'handed_off' as const };
+    if (!t.outcome) t.window.cancelled = true;
+    await condition(() => t.outcome !== undefined);
+    return { status: t.outcome! };
+  });
+
+  let sent = 0;
+  for (;;) {
+    // An arrival that lands as the run completes fails the completion; the run goes on with it.
+    await condition(allHandlersFinished);
+    if (windows.length === 0) return;
+
+    const w = windows[0];
+    const t = known.get(w.input.notificationId)!;
+    await openDigestWindow({ join: joinOf(w), workflowId });
+    await condition(() => w.closed || w.cancelled, Math.max(0, w.closesAt - Date.now()));
+    w.closed = true;
+
+    const data = digestData(w.items);
+    if (!w.cancelled) await closeDigestWindow({ tenantId: w.input.tenantId, notificationId: w.input.notificationId, data });
+    if (w.cancelled) {
+      await recordStatus({
+        tenantId: w.input.tenantId,
+        notificationId: w.input.notificationId,
+        status: 'cancelled',
+        deliveries: w.input.channels.map((channel) => ({ channel, status: 'cancelled' })),
+      });
+      t.outcome = 'cancelled';
+    } else {
+      const input = { ...w.input, data };
+      await startChild<typeof notificationWorkflow>('notificationWorkflow', {
+        workflowId: workflowIds.notification(input.tenantId, input.notificationId),
+        args: [input],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        typedSearchAttributes: notificationSearchAttributes(input),
+      });
+      t.outcome = 'handed_off';
+    }
+    windows.shift();
+    sent++;
+
+    if (windows.length > 0 && (sent >= WINDOWS_PER_RUN || workflowInfo().continueAsNewSuggested)) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof digestWorkflow>({ ...args, windows });
+    }
+  }
+}
