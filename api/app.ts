@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { adminAuth, tenantAuth } from './auth.js';
 import type { AppDeps, Env } from './deps.js';
+import { openApiDocument } from './openapi.js';
 import { Problem, problemResponse } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
@@ -47,6 +48,7 @@ export function createApp(deps: AppDeps, opts: { log?: (msg: string, err?: unkno
   });
 
   app.route('/', healthRoutes(deps));
+  app.get('/openapi.json', (c) => c.json(openApiDocument()));
   app.use('/v1/admin/*', adminAuth(deps.adminToken));
   app.route('/v1/admin', adminRoutes(deps));
   // Slack signs its requests itself: mounted before tenant auth.

@@ -236,6 +236,24 @@ describe('escalation', () => {
     expect(got.body.timeline[1]).toMatchObject({ channel: 'pager', target: 'rk-primary' });
   });
 
+  it('a webhook step goes out through the webhook channel, signed with the tenant secret', async () => {
+    const { h } = await start();
+    await policy(h, 'ops', [{ channel: 'webhook', target: `${h.hook.url}/incidents`, ackTimeoutSeconds: 60 }]);
+    const inc = await trigger(h, { details: { host: 'db-1' } });
+    const [req] = await until(() => h.hook.requests, (r) => r.length === 1, 'the webhook');
+    const body = JSON.parse(req.rawBody);
+    expect(body).toMatchObject({
+      notificationId: inc.id,
+      channel: 'webhook',
+      content: { event: 'incident.escalation', incident: { id: inc.id, severity: 'critical', status: 'triggered', policy: 'ops', step: 0, cycle: 0 } },
+      data: { incidentId: inc.id, summary: 'Disk full on db-1', details: { host: 'db-1' } },
+    });
+    const [, t, v1] = req.headers['tocsin-signature'].match(/^t=(\d+),v1=([0-9a-f]{64})$/)!;
+    const [tenant] = await h.db.db.query.tenants.findMany();
+    expect(v1).toBe(createHmac('sha256', tenant.webhookSecret).update(`${t}.${req.rawBody}`).digest('hex'));
+    await until(() => get(h, inc.id), (r) => types(r.body).includes('notified'), 'the notified event');
+  });
+
   it('repeat runs the steps the configured number of times, then the incident is exhausted', async () => {
     const { h, slack, pd } = await start();
     await policy(

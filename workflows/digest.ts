@@ -29,6 +29,8 @@ const { openDigestWindow, closeDigestWindow, recordStatus } = proxyActivities<Ac
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 
+/** How long a digest with no open window waits for an arrival before it completes. */
+const IDLE_BEFORE_COMPLETING = '1 minute';
 /** Windows a run sends before it continues as new, so its history stays small. */
 const WINDOWS_PER_RUN = 20;
 
@@ -74,9 +76,12 @@ export async function digestWorkflow(args: DigestWorkflowInput): Promise<void> {
 
   let sent = 0;
   for (;;) {
-    // An arrival that lands as the run completes fails the completion; the run goes on with it.
-    await condition(allHandlersFinished);
-    if (windows.length === 0) return;
+    // Idle, the run lingers a little for the next arrival before it completes. (An arrival that
+    // lands as it completes fails the completion, and the run goes on with it.)
+    if (windows.length === 0 && !(await condition(() => windows.length > 0, IDLE_BEFORE_COMPLETING))) {
+      await condition(allHandlersFinished);
+      if (windows.length === 0) return;
+    }
 
     const w = windows[0];
     const t = known.get(w.input.notificationId)!;

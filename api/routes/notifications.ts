@@ -137,7 +137,6 @@ export function notificationRoutes(deps: AppDeps) {
       try {
         join = await joinDigest(temporal, { input, digest: body.digest });
       } catch (err) {
-        console.error('DEBUGJ', err);
         await unclaim();
         throw unavailable(err);
       }

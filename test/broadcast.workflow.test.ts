@@ -1,0 +1,106 @@
+// Broadcasts on the time-skipping server, through the API: 1,000 recipients each.
+import { afterEach, describe, expect, it } from 'vitest';
+import { count, eq } from 'drizzle-orm';
+import { inboxMessages, recipients } from '../db/schema.js';
+import { startFakeServer, type FakeServer } from './fakes/server.js';
+import { startHarness, type Harness } from './harness.js';
+import { until } from './until.js';
+
+let h: Harness | undefined;
+let failing: FakeServer | undefined;
+afterEach(async () => {
+  await h?.close();
+  await failing?.close();
+  h = failing = undefined;
+});
+
+type RecipientRow = typeof recipients.$inferInsert;
+const pad = (i: number) => String(i).padStart(4, '0');
+
+/** Writes recipients straight to the database: a thousand PUTs would only slow the test down. */
+async function addRecipients(x: Harness, rows: Array<Omit<RecipientRow, 'tenantId'>>) {
+  await x.db.db.insert(recipients).values(rows.map((r) => ({ ...r, tenantId: x.tenantId })));
+}
+
+async function addTemplate(x: Harness) {
+  const t = await x.call('POST', '/v1/templates', {
+    key: 'launch',
+    content: { en: { inapp: { title: 'We launched {{ product }}', body: 'Try it.' }, webhook: { event: 'launch', product: '{{ product }}' } } },
+  });
+  expect(t.status).toBe(201);
+}
+
+const progress = (x: Harness, id: string) => x.call('GET', `/v1/broadcasts/${id}`).then((r) => r.body);
+
+describe('broadcasts', () => {
+  it('reaches 1,000 recipients with exact counts: preferences and failures per recipient', async () => {
+    h = await startHarness();
+    failing = await startFakeServer(() => ({ status: 400, body: { error: 'unknown endpoint' } }));
+    await addTemplate(h);
+    await addRecipients(h, [
+      ...Array.from({ length: 900 }, (_, i) => ({ id: `r-${pad(i)}` })),
+      // In-app opted out, the webhook answers 400: failed.
+      ...Array.from({ length: 50 }, (_, i) => ({ id: `f-${pad(i)}`, webhookUrl: `${failing!.url}/hook`, preferences: { channels: { inapp: false } } })),
+      // In-app opted out and nothing else: suppressed by preferences.
+      ...Array.from({ length: 50 }, (_, i) => ({ id: `o-${pad(i)}`, preferences: { channels: { inapp: false } } })),
+    ]);
+
+    const started = Date.now();
+    const res = await h.call('POST', '/v1/broadcasts', { all: true, template: 'launch', data: { product: 'Tocsin' } });
+    expect(res).toMatchObject({ status: 202, body: { status: 'running', total: 1000 } });
+    const done = await until(() => progress(h!, res.body.id), (b) => b.status !== 'running', 50_000, 200);
+    expect(done).toMatchObject({ id: res.body.id, status: 'completed', total: 1000, sent: 900, failed: 50, suppressed: 50, cancelled: 0, pending: 0 });
+    console.log(`broadcast of 1,000 completed in ${Date.now() - started} ms`);
+
+    const [{ n }] = await h.db.db.select({ n: count() }).from(inboxMessages).where(eq(inboxMessages.tenantId, h.tenantId));
+    expect(n).toBe(900);
+    expect(failing.requests).toHaveLength(50);
+    // Each recipient's notification is an ordinary one, with its own record.
+    const list = await h.call('GET', '/v1/notifications?recipient=f-0007');
+    expect(list.body.data).toHaveLength(1);
+    expect(list.body.data[0]).toMatchObject({ status: 'failed', template: 'launch', deliveries: [{ channel: 'webhook', status: 'failed' }, { channel: 'inapp', status: 'skipped' }] });
+    // A finished broadcast cannot be cancelled.
+    expect((await h.call('POST', `/v1/broadcasts/${res.body.id}/cancel`)).status).toBe(409);
+  });
+
+  it('cancel mid-way stops every recipient not yet sent: held ones and those never started', async () => {
+    // Small pages and a low in-flight bound, so the fan-out is still going when the cancel comes.
+    h = await startHarness({ app: { broadcastTuning: { pageSize: 100, maxInFlight: 20 } } });
+    await addTemplate(h);
+    const ids = Array.from({ length: 1000 }, (_, i) => `c-${pad(i)}`);
+    await addRecipients(
+      h,
+      ids.map((id, i) => ({
+        id,
+        webhookUrl: `${h!.hook.url}/hooks`,
+        // The first hundred are in quiet hours all day: held, not yet sent.
+        ...(i < 100 ? { preferences: { quietHours: { start: '00:00', end: '23:59', timezone: 'UTC' } } } : {}),
+      })),
+    );
+    h.hook.enqueue(...Array.from({ length: 1000 }, () => ({ delayMs: 100 })));
+
+    const res = await h.call('POST', '/v1/broadcasts', { recipients: ids, template: 'launch', data: { product: 'Tocsin' }, channels: ['webhook'] });
+    expect(res.status).toBe(202);
+    await until(() => progress(h!, res.body.id), (b) => b.sent >= 150, 50_000, 20);
+    const cancel = await h.call('POST', `/v1/broadcasts/${res.body.id}/cancel`);
+    expect(cancel).toMatchObject({ status: 200, body: { status: 'cancelled' } });
+
+    const end = await until(() => progress(h!, res.body.id), (b) => b.pending === 0, 50_000, 200);
+    expect(end).toMatchObject({ status: 'cancelled', total: 1000, failed: 0, suppressed: 0, pending: 0 });
+    expect(end.sent + end.cancelled).toBe(1000);
+    expect(end.sent).toBeGreaterThanOrEqual(150);
+    expect(end.sent).toBeLessThan(900); // pages after the cancel were never started
+    const held = await h.call('GET', '/v1/notifications?recipient=c-0000');
+    expect(held.body.data[0]).toMatchObject({ status: 'cancelled' });
+
+    // Nothing more goes out, not even when the held ones' quiet hours end.
+    const requests = h.hook.requests.length;
+    expect(requests).toBeGreaterThanOrEqual(end.sent);
+    await h.env.sleep(24 * 3600 * 1000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(h.hook.requests.length).toBe(requests);
+    expect(await progress(h, res.body.id)).toMatchObject({ sent: end.sent, cancelled: end.cancelled });
+    // Cancelling again is harmless.
+    expect((await h.call('POST', `/v1/broadcasts/${res.body.id}/cancel`)).body).toMatchObject({ status: 'cancelled' });
+  });
+});
