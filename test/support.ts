@@ -55,9 +55,12 @@ export const testDatabaseKinds: Array<'pglite' | 'postgres'> = postgresUrl ? ['p
 
 export async function timeSkippingEnv() {
   quietTemporalLogs();
-  const env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: inject('temporalTestServerPath') } },
-  });
+  const create = () =>
+    TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: inject('temporalTestServerPath') } },
+    });
+  // The SDK waits only ~5 s for the JVM to answer; on a loaded machine give it a second try.
+  const env = await create().catch(() => create());
   await registerSearchAttributes(env.connection, env.namespace ?? 'default');
   return env;
 }
