@@ -2,7 +2,7 @@
 // pinning of what the workflow will use, and the rows that record it. The HTTP routes and the
 // runs of schedules (activities) both accept through here, so a scheduled send is accepted
 // exactly as a POST would be.
-import { WorkflowIdConflictPolicy, type WorkflowStartOptions } from '@temporalio/client';
+import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type WorkflowStartOptions } from '@temporalio/client';
 import { and, eq, inArray, asc } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { broadcastRecipients, broadcasts, deliveries, notificationEvents, notifications, recipients } from '../db/schema.js';
@@ -130,7 +130,9 @@ export function notificationStartOptions(input: NotificationInput, taskQueue: st
     taskQueue,
     workflowId: workflowIds.notification(input.tenantId, input.notificationId),
     args: [input] as [NotificationInput],
+    // A running one is joined; a finished one is never run again (no second send).
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
     typedSearchAttributes: notificationSearchAttributes(input),
   } satisfies WorkflowStartOptions;
 }

@@ -1,7 +1,12 @@
 // The notification workflow on the time-skipping test server, driven through the API.
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { activityStartTimes, seed, startHarness, waitForState, type Harness } from './harness.js';
+import { prepareNotification, recordNotifications } from '../api/accept.js';
+import { canonicalJson, sha256 } from '../api/ids.js';
+import { NotificationBody } from '../api/schemas.js';
+import { idempotencyKeys } from '../db/schema.js';
+import { workflowIds } from '../workflows/messages.js';
+import { activityStartTimes, fastRetry, seed, startHarness, waitForState, type Harness } from './harness.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -259,6 +264,27 @@ describe('sendAt, retries, fallback, pinning, idempotency', () => {
     await h.handle(done.body.id).result();
     const late = await h.call('POST', `/v1/notifications/${done.body.id}/cancel`);
     expect(late.status).toBe(409);
+    expect(h.hook.requests).toHaveLength(1);
+  });
+});
+
+describe('nothing accepted is lost', () => {
+  it('starts the workflow that a crashed first request left unstarted when the request is retried, and never runs it twice', async () => {
+    h = await startHarness();
+    await seed(h);
+    const body = { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 7 }, name: 'Ann' } };
+    const parsed = NotificationBody.parse(body);
+    // What a first request that died after writing its rows (and before starting) leaves behind.
+    const id = 'ntf_crashed';
+    const input = await prepareNotification(h.db.db, h.tenantId, parsed, { id, retry: fastRetry });
+    await recordNotifications(h.db.db, [{ input, workflowId: workflowIds.notification(h.tenantId, id) }]);
+    await h.db.db.insert(idempotencyKeys).values({ tenantId: h.tenantId, key: 'k1', requestHash: sha256(canonicalJson(parsed)), resourceId: id });
+
+    const retried = await send(h, {}, { 'idempotency-key': 'k1' });
+    expect(retried).toMatchObject({ status: 202, body: { id } });
+    expect((await h.handle(id).result()).status).toBe('sent');
+    const again = await send(h, {}, { 'idempotency-key': 'k1' });
+    expect(again).toMatchObject({ status: 202, body: { id, status: 'sent' } });
     expect(h.hook.requests).toHaveLength(1);
   });
 });

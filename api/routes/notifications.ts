@@ -1,11 +1,11 @@
-import { WorkflowUpdateFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { and, desc, eq, inArray, lt, or } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { deliveries, idempotencyKeys, notifications } from '../../db/schema.js';
 import { digestData } from '../../domain/digest.js';
-import { NOTIFICATION_STATUSES, TERMINAL_STATUSES, type NotificationStatus } from '../../domain/types.js';
+import { NOTIFICATION_STATUSES, TERMINAL_STATUSES, type NotificationInput, type NotificationStatus } from '../../domain/types.js';
 import { cancelNotificationUpdate, workflowIds } from '../../workflows/messages.js';
 import { notificationStartOptions, prepareNotification, recordNotifications } from '../accept.js';
 import type { AppDeps, Env } from '../deps.js';
@@ -72,6 +72,9 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   return { createdAt, id };
 }
 
+const unavailable = (err: unknown) =>
+  Object.assign(new Problem(503, 'The workflow service is unavailable; nothing was accepted. Retry later.', [], { 'retry-after': '5' }), { cause: err });
+
 export function notificationRoutes(deps: AppDeps) {
   const { db, temporal } = deps;
   const now = deps.now ?? Date.now;
@@ -103,6 +106,32 @@ export function notificationRoutes(deps: AppDeps) {
     throw new Problem(409, 'This Idempotency-Key is being used concurrently; retry');
   }
 
+  /**
+   * A repeated request with the same Idempotency-Key and body: answers the first request's
+   * notification, and makes sure its workflow runs (the first request may have died between
+   * writing the row and starting the workflow). A notification id never runs twice.
+   */
+  async function replay(id: string, input: NotificationInput, digest: boolean) {
+    let row: { status: string; templateKey: string; templateVersion: number } | undefined;
+    for (let i = 0; i < 50 && !row; i++) {
+      [row] = await db
+        .select({ status: notifications.status, templateKey: notifications.templateKey, templateVersion: notifications.templateVersion })
+        .from(notifications)
+        .where(eq(notifications.id, id));
+      if (!row) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!row) throw new Problem(409, 'The first request with this Idempotency-Key is still in progress; retry', [], { 'retry-after': '1' });
+    if (!digest && row.status === 'accepted') {
+      const pinned = { ...input, notificationId: id, template: { key: row.templateKey, version: row.templateVersion } };
+      try {
+        await temporal.client.workflow.start('notificationWorkflow', notificationStartOptions(pinned, temporal.taskQueue));
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw unavailable(err);
+      }
+    }
+    return { id, status: row.status };
+  }
+
   app.post('/', validate('json', NotificationBody), async (c) => {
     const tenantId = c.get('tenantId');
     const body = c.req.valid('json');
@@ -120,17 +149,12 @@ export function notificationRoutes(deps: AppDeps) {
 
     if (idemKey !== undefined) {
       const existing = await claimIdempotencyKey(tenantId, idemKey, sha256(canonicalJson(body)), id);
-      if (existing) {
-        const [row] = await db.select({ status: notifications.status }).from(notifications).where(eq(notifications.id, existing));
-        return c.json({ id: existing, status: row?.status ?? 'accepted' }, 202);
-      }
+      if (existing) return c.json(await replay(existing, input, Boolean(body.digest)), 202);
     }
     const unclaim = async () => {
       if (idemKey !== undefined)
         await db.delete(idempotencyKeys).where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, idemKey)));
     };
-    const unavailable = (err: unknown) =>
-      Object.assign(new Problem(503, 'The workflow service is unavailable; nothing was accepted. Retry later.', [], { 'retry-after': '5' }), { cause: err });
 
     if (body.digest) {
       let join;
