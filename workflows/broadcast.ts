@@ -17,7 +17,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
 import type { BroadcastStart } from '../activities/fanout.js';
-import type { NotificationInput } from '../domain/types.js';
+import type { NotificationInput, NotificationStatus } from '../domain/types.js';
 import {
   broadcastProgressQuery,
   cancelBroadcastUpdate,
@@ -36,23 +36,26 @@ const acts = proxyActivities<Activities>({
 
 /** Children started (or signalled) in one workflow task: bounds the task's size. */
 const BATCH = 100;
-/** History events after which a run continues as new (each page adds about two per recipient). */
+/** History events after which a waiting or cancelling run continues as new. */
 const MAX_HISTORY = 4000;
 const CANCEL_PAGE = 500;
+const IN_FLIGHT: NotificationStatus[] = ['accepted', 'sending'];
 
 export async function broadcastWorkflow(
   input: BroadcastInput,
   progress: BroadcastProgress = { phase: 'sending', nextSeq: 0, started: 0, cancelRequested: false, cancelAfter: null },
 ): Promise<BroadcastProgress> {
   const p = progress;
+  /** The broadcast reads cancelled in the database: a cancel may be answered. */
+  let cancelRecorded = p.cancelRequested && (p.phase === 'cancelling' || p.phase === 'done');
   setHandler(broadcastProgressQuery, () => ({ ...p, total: input.total }));
   setHandler(
     cancelBroadcastUpdate,
     async () => {
       p.cancelRequested = true;
       // Answer once no further recipient will be started and the broadcast reads cancelled.
-      await condition(() => p.phase === 'cancelling' || p.phase === 'done');
-      return { status: 'cancelled' as const };
+      await condition(() => cancelRecorded || p.phase === 'done');
+      return { status: cancelRecorded ? ('cancelled' as const) : ('completed' as const) };
     },
     {
       validator: () => {
@@ -62,51 +65,68 @@ export async function broadcastWorkflow(
     },
   );
 
-  const continueIfLong = async () => {
-    // A cancel being answered waits for the phase to change: this run changes it first.
-    if (p.cancelRequested && p.phase !== 'cancelling') return;
-    const info = workflowInfo();
-    if (info.historyLength >= MAX_HISTORY || info.continueAsNewSuggested) {
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof broadcastWorkflow>(input, p);
+  /**
+   * Polls `measure` until it is at most `bound` or a cancel comes: every second while it
+   * falls, backing off to a minute while it stands still (notifications held for hours).
+   */
+  const whileAbove = async (measure: () => Promise<number>, bound: number) => {
+    let last = Infinity;
+    for (let wait = 1; !p.cancelRequested; ) {
+      const n = await measure();
+      if (n <= bound) return;
+      wait = n < last ? 1 : Math.min(wait * 2, 60);
+      last = n;
+      await condition(() => p.cancelRequested, wait * 1000);
+      await continueIfLong();
     }
   };
 
-  // 1. Pages: write the page's notifications, start their workflows, wait while too many are in flight.
+  /**
+   * Continues as new once the handlers have finished; not while a cancel waits to be
+   * recorded (its handler waits for this run to record it).
+   */
+  const continueNow = async () => {
+    const cancelPending = () => p.cancelRequested && !cancelRecorded;
+    await condition(() => allHandlersFinished() || cancelPending());
+    if (!cancelPending()) await continueAsNew<typeof broadcastWorkflow>(input, p);
+  };
+  const continueIfLong = async () => {
+    const info = workflowInfo();
+    if (info.historyLength >= MAX_HISTORY || info.continueAsNewSuggested) await continueNow();
+  };
+
+  // 1. Pages: wait while too many notifications are in flight, write the next page's
+  //    notifications, start their workflows, and continue as new: the children report their
+  //    completion to a run that is still open, and a new run spares itself those events.
   while (p.phase === 'sending' && !p.cancelRequested && p.nextSeq < input.total) {
+    if (p.nextSeq > 0) await whileAbove(() => acts.countBroadcastNotifications({ broadcastId: input.broadcastId, statuses: IN_FLIGHT }), input.maxInFlight - 1);
+    if (p.cancelRequested) break;
     const page = await acts.prepareBroadcastPage({ broadcast: input, fromSeq: p.nextSeq });
     for (let i = 0; i < page.start.length; i += BATCH) {
       await Promise.all(page.start.slice(i, i + BATCH).map((s) => startNotification(input, s)));
     }
     p.started += page.start.length;
     p.nextSeq = page.nextSeq;
-    // Backpressure: the next page waits until the notifications in flight drain below the bound.
-    for (let wait = 1; !p.cancelRequested; wait = Math.min(wait * 2, 30)) {
-      const inFlight = await acts.countBroadcastNotifications({ broadcastId: input.broadcastId, statuses: ['accepted', 'sending'] });
-      if (inFlight < input.maxInFlight) break;
-      await condition(() => p.cancelRequested, wait * 1000);
-    }
-    await continueIfLong();
+    await continueNow();
   }
   if (p.phase === 'sending') {
-    if (p.cancelRequested) await acts.setBroadcastStatus({ broadcastId: input.broadcastId, status: 'cancelled' });
+    // Cancelled: the broadcast reads so at once, and (after the cancel is answered) a new run,
+    // parent of no notification, does the cancelling.
     p.phase = p.cancelRequested ? 'cancelling' : 'finishing';
+    if (p.cancelRequested) {
+      await acts.setBroadcastStatus({ broadcastId: input.broadcastId, status: 'cancelled' });
+      cancelRecorded = true;
+      await continueNow();
+    }
   }
 
   // 2. Until every notification has finished (quiet hours may hold some for hours); a cancel
   //    may still come.
-  for (let wait = 1; p.phase === 'finishing'; wait = Math.min(wait * 2, 60)) {
-    const open = await acts.countBroadcastNotifications({ broadcastId: input.broadcastId });
-    if (open === 0) {
-      await acts.setBroadcastStatus({ broadcastId: input.broadcastId, status: 'completed' });
-      p.phase = 'done';
-      break;
-    }
-    if (await condition(() => p.cancelRequested, wait * 1000)) {
-      await acts.setBroadcastStatus({ broadcastId: input.broadcastId, status: 'cancelled' });
-      p.phase = 'cancelling';
-    }
-    await continueIfLong();
+  if (p.phase === 'finishing') {
+    await whileAbove(() => acts.countBroadcastNotifications({ broadcastId: input.broadcastId }), 0);
+    await acts.setBroadcastStatus({ broadcastId: input.broadcastId, status: p.cancelRequested ? 'cancelled' : 'completed' });
+    cancelRecorded = p.cancelRequested;
+    p.phase = p.cancelRequested ? 'cancelling' : 'done';
   }
 
   // 3. Cancel: signal each unfinished notification; those never started are cancelled in place.

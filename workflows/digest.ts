@@ -113,8 +113,10 @@ export async function digestWorkflow(args: DigestWorkflowInput): Promise<void> {
     sent++;
 
     if (windows.length > 0 && (sent >= WINDOWS_PER_RUN || workflowInfo().continueAsNewSuggested)) {
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof digestWorkflow>({ ...args, windows });
+      // A cancel of a waiting window is answered when its turn comes: not before this run ends.
+      const cancelWaiting = () => windows.some((x) => x.cancelled);
+      await condition(() => allHandlersFinished() || cancelWaiting());
+      if (!cancelWaiting()) await continueAsNew<typeof digestWorkflow>({ ...args, windows });
     }
   }
 }

@@ -179,8 +179,11 @@ export interface BroadcastProgress {
 }
 
 export const broadcastProgressQuery = defineQuery<BroadcastProgress & { total: number }>('progress');
-/** Answers once no new recipient will be started; the notifications in flight are then stopped. */
-export const cancelBroadcastUpdate = defineUpdate<{ status: 'cancelled' }>('cancelBroadcast');
+/**
+ * Answers once no new recipient will be started and the broadcast reads cancelled (or
+ * `completed`, when it finished first); the notifications in flight are stopped after.
+ */
+export const cancelBroadcastUpdate = defineUpdate<{ status: 'cancelled' | 'completed' }>('cancelBroadcast');
 
 /** What a schedule's runs send: a notification or a broadcast request, as the API takes them. */
 export interface ScheduledRun {

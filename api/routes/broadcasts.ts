@@ -71,11 +71,12 @@ export function broadcastRoutes(deps: AppDeps) {
     try {
       await temporal.client.workflow.getHandle(workflowIds.broadcast(tenantId, current.id)).executeUpdate(cancelBroadcastUpdate);
     } catch (err) {
+      // The workflow has finished (or refused): the database says how.
       if (!(err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError)) throw err;
-      const after = await loadBroadcast(db, tenantId, current.id);
-      if (after.status !== 'cancelled') throw conflict(`The broadcast has already ${after.status}`);
     }
-    return c.json(await loadBroadcast(db, tenantId, current.id));
+    const after = await loadBroadcast(db, tenantId, current.id);
+    if (after.status !== 'cancelled') throw conflict(`The broadcast has already ${after.status}`);
+    return c.json(after);
   });
 
   return app;

@@ -88,8 +88,12 @@ async function present(client: Client, scheduleId: string, d: ScheduleDescriptio
   };
 }
 
-/** The Temporal server refused the spec (a cron it cannot parse): the client's mistake. */
-function isInvalidArgument(err: unknown): boolean {
+/**
+ * The Temporal server refused the spec (a cron it cannot parse): the client's mistake. The
+ * SDK reports an invalid spec as a TypeError; other refusals as INVALID_ARGUMENT.
+ */
+function isInvalidSpec(err: unknown): boolean {
+  if (err instanceof TypeError) return true;
   for (let e: any = err; e; e = e.cause) if (e.code === 3 /* INVALID_ARGUMENT */) return true;
   return false;
 }
@@ -144,7 +148,7 @@ export function scheduleRoutes(deps: AppDeps) {
         }));
       }
     } catch (err) {
-      if (isInvalidArgument(err))
+      if (isInvalidSpec(err))
         throw badRequest(`Temporal refused the schedule: ${(err as Error).message}`, [{ path: body.cron !== undefined ? 'cron' : 'everySeconds', message: 'invalid schedule' }]);
       throw err;
     }

@@ -1,0 +1,84 @@
+// Broadcast benchmark: how long a broadcast to N in-app recipients takes on a running stack.
+//
+//   ADMIN_TOKEN=secret npm start                        # in one terminal (or any running stack)
+//   ADMIN_TOKEN=secret npx tsx bench/broadcast.ts       # in another
+//
+// Settings (environment): TOCSIN_URL (default http://127.0.0.1:3000), ADMIN_TOKEN (default:
+// the token `npm start` generated in DATA_DIR/admin-token), RECIPIENTS (default 10000),
+// CONCURRENCY of the setup requests (default 32). It creates a fresh tenant, its recipients
+// (in-app only: no provider is involved), a template and one `all: true` broadcast, polls
+// GET /v1/broadcasts/{id} until it is no longer running, and prints the duration and throughput.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const base = (process.env.TOCSIN_URL ?? 'http://127.0.0.1:3000').replace(/\/$/, '');
+const total = Number(process.env.RECIPIENTS ?? 10_000);
+const concurrency = Number(process.env.CONCURRENCY ?? 32);
+
+function adminToken(): string {
+  if (process.env.ADMIN_TOKEN) return process.env.ADMIN_TOKEN;
+  const file = join(process.env.DATA_DIR ?? '.data', 'admin-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  throw new Error('Set ADMIN_TOKEN (or run from the folder whose DATA_DIR holds the admin-token that npm start generated)');
+}
+
+async function call(token: string, method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** Runs `fn` over 0..n-1 with at most `limit` in flight. */
+async function pool(n: number, limit: number, fn: (i: number) => Promise<unknown>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, n) }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+async function main() {
+  const ready = await fetch(`${base}/readyz`).catch(() => null);
+  if (!ready?.ok) throw new Error(`${base}/readyz is not answering 200: is the stack running (npm start)?`);
+
+  const tenant = await call(adminToken(), 'POST', '/v1/admin/tenants', { name: `bench ${new Date().toISOString()}` });
+  const key: string = tenant.apiKey;
+
+  let t = Date.now();
+  await pool(total, concurrency, (i) => call(key, 'PUT', `/v1/recipients/bench-${String(i).padStart(6, '0')}`, { name: `Bench ${i}` }));
+  console.log(`${total} recipients created in ${seconds(Date.now() - t)}`);
+  await call(key, 'POST', '/v1/templates', {
+    key: 'bench-launch',
+    content: { en: { inapp: { title: 'Hello {{ name }}', body: 'A broadcast to {{ count }} recipients.' } } },
+  });
+
+  t = Date.now();
+  const accepted = await call(key, 'POST', '/v1/broadcasts', { all: true, template: 'bench-launch', data: { name: 'there', count: total } });
+  const acceptMs = Date.now() - t;
+  console.log(`broadcast ${accepted.id} accepted in ${acceptMs} ms (total ${accepted.total})`);
+
+  let last: any;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1000));
+    last = await call(key, 'GET', `/v1/broadcasts/${accepted.id}`);
+    const done = last.sent + last.failed + last.suppressed + last.cancelled;
+    console.log(`  ${seconds(Date.now() - t).padStart(8)}  ${String(done).padStart(6)}/${last.total} done (sent ${last.sent}, failed ${last.failed}, suppressed ${last.suppressed}, pending ${last.pending})`);
+    if (last.status !== 'running') break;
+  }
+  const ms = Date.now() - t;
+  console.log(`\n${last.status}: ${last.total} recipients in ${seconds(ms)} (accept to completed), ${(last.total / (ms / 1000)).toFixed(1)} notifications/s`);
+  console.log(`sent ${last.sent}, failed ${last.failed}, suppressed ${last.suppressed}, cancelled ${last.cancelled}`);
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

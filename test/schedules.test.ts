@@ -1,0 +1,171 @@
+// Schedules are Temporal Schedules, which the time-skipping test server does not implement:
+// these run on the Temporal dev server (the CLI's), through the API, with a worker on it.
+import { msToTs, tsToDate } from '@temporalio/common/lib/time.js';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TERMINAL_STATUSES } from '../domain/types.js';
+import { registerSearchAttributes } from '../worker/index.js';
+import { workflowIds } from '../workflows/messages.js';
+import { ADMIN, seed, startHarness, type Harness } from './harness.js';
+import { localEnv, testWorker, uniqueQueue } from './support.js';
+import { until } from './until.js';
+
+let h: Harness;
+let dev: TestWorkflowEnvironment;
+let worker: Worker;
+let running: Promise<void>;
+
+beforeAll(async () => {
+  dev = await localEnv();
+  await registerSearchAttributes(dev.connection, dev.namespace ?? 'default');
+  const taskQueue = uniqueQueue('schedules');
+  // The API talks to the dev server; a worker there runs the schedules' runs.
+  h = await startHarness({ app: { temporal: { client: dev.client, taskQueue, ping: async () => {} } } });
+  worker = await testWorker(dev, h.db, taskQueue);
+  running = worker.run();
+  await seed(h);
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await h?.close();
+  await dev?.teardown();
+});
+
+const notification = { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 7 }, name: 'Ann' } };
+
+/** The weekday and HH:MM an instant reads on a wall clock in `timeZone`. */
+function wallClock(instant: Date, timeZone: string) {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+      .formatToParts(instant)
+      .map((p) => [p.type, p.value]),
+  );
+  return `${parts.weekday} ${parts.hour}:${parts.minute}`;
+}
+
+describe('schedules', () => {
+  it('a weekday-09:00 Europe/Berlin schedule fires at 09:00 Berlin time on both sides of the March 2027 DST change', async () => {
+    const put = await h.call('PUT', '/v1/schedules/morning-report', { cron: '0 9 * * MON-FRI', timezone: 'Europe/Berlin', notification });
+    expect(put.status).toBe(200);
+    expect(put.body).toMatchObject({ id: 'morning-report', cron: '0 9 * * MON-FRI', timezone: 'Europe/Berlin', paused: false, notification, recentRuns: [] });
+
+    // The server's own answer for the weeks around the change (Sunday 28 March 2027):
+    // 08:00 UTC while Berlin is on CET, 07:00 UTC once it is on CEST.
+    const matching = await dev.connection.workflowService.listScheduleMatchingTimes({
+      namespace: dev.namespace ?? 'default',
+      scheduleId: workflowIds.schedule(h.tenantId, 'morning-report'),
+      startTime: msToTs(Date.parse('2027-03-22T00:00:00Z')),
+      endTime: msToTs(Date.parse('2027-04-03T00:00:00Z')),
+    });
+    const fires = (matching.startTime ?? []).map((t) => tsToDate(t).toISOString());
+    expect(fires).toEqual([
+      '2027-03-22T08:00:00.000Z',
+      '2027-03-23T08:00:00.000Z',
+      '2027-03-24T08:00:00.000Z',
+      '2027-03-25T08:00:00.000Z',
+      '2027-03-26T08:00:00.000Z',
+      '2027-03-29T07:00:00.000Z',
+      '2027-03-30T07:00:00.000Z',
+      '2027-03-31T07:00:00.000Z',
+      '2027-04-01T07:00:00.000Z',
+      '2027-04-02T07:00:00.000Z',
+    ]);
+
+    // nextRunAt is the next weekday 09:00 in Berlin, whenever this test runs.
+    const next = new Date(put.body.nextRunAt);
+    expect(next.getTime()).toBeGreaterThan(Date.now());
+    expect(wallClock(next, 'Europe/Berlin')).toMatch(/^(Mon|Tue|Wed|Thu|Fri) 09:00$/);
+    expect(next.getTime() - Date.now()).toBeLessThanOrEqual(4 * 86400_000);
+  });
+
+  it('trigger runs it now: an ordinary notification is accepted and sent, and the run is listed', async () => {
+    await h.call('PUT', '/v1/schedules/digest-now', { cron: '0 9 * * MON-FRI', timezone: 'Europe/Berlin', notification });
+    const sentBefore = h.hook.requests.length;
+    expect(await h.call('POST', '/v1/schedules/digest-now/trigger')).toMatchObject({ status: 202 });
+
+    const got = await until(
+      async () => (await h.call('GET', '/v1/schedules/digest-now')).body,
+      (s) => s.recentRuns[0]?.status === 'completed',
+    );
+    const [run] = got.recentRuns;
+    expect(run).toMatchObject({ status: 'completed', notificationId: expect.stringMatching(/^ntf_/) });
+    expect(run.workflowId.startsWith(`scheduled:${h.tenantId}:digest-now`)).toBe(true);
+    const sent = await until(
+      async () => (await h.call('GET', `/v1/notifications/${run.notificationId}`)).body,
+      (n) => TERMINAL_STATUSES.includes(n.status),
+    );
+    expect(sent).toMatchObject({ status: 'sent', recipient: 'user-42', template: 'order-shipped', templateVersion: 1 });
+    expect(h.hook.requests.length).toBe(sentBefore + 1);
+  });
+
+  it('a scheduled broadcast: each run accepts and starts a broadcast', async () => {
+    const broadcast = { recipients: ['user-42'], template: 'order-shipped', data: { order: { id: 8 }, name: 'All' } };
+    const put = await h.call('PUT', '/v1/schedules/weekly-news', { cron: '0 8 * * MON', timezone: 'Europe/Berlin', broadcast });
+    expect(put).toMatchObject({ status: 200, body: { broadcast } });
+    await h.call('POST', '/v1/schedules/weekly-news/trigger');
+    const got = await until(
+      async () => (await h.call('GET', '/v1/schedules/weekly-news')).body,
+      (s) => s.recentRuns[0]?.status === 'completed',
+    );
+    const { broadcastId } = got.recentRuns[0];
+    expect(broadcastId).toMatch(/^bc_/);
+    const done = await until(
+      async () => (await h.call('GET', `/v1/broadcasts/${broadcastId}`)).body,
+      (b) => b.status !== 'running',
+    );
+    expect(done).toMatchObject({ status: 'completed', total: 1, sent: 1, pending: 0 });
+  });
+
+  it('an interval schedule fires on its own; pause stops it; delete removes it', async () => {
+    const put = await h.call('PUT', '/v1/schedules/every-second', { everySeconds: 1, notification });
+    expect(put.body).toMatchObject({ everySeconds: 1, timezone: 'UTC', paused: false });
+    await until(
+      async () => (await h.call('GET', '/v1/schedules/every-second')).body,
+      (s) => s.recentRuns.length >= 1,
+      15_000,
+      200,
+    );
+
+    // Replace with paused: true (the same PUT, create or replace).
+    const paused = await h.call('PUT', '/v1/schedules/every-second', { everySeconds: 1, notification, paused: true, note: 'holiday' });
+    expect(paused.body).toMatchObject({ paused: true, note: 'holiday', nextRunAt: null });
+    const runs = paused.body.recentRuns.length;
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await h.call('GET', '/v1/schedules/every-second')).body.recentRuns).toHaveLength(runs);
+
+    expect((await h.call('DELETE', '/v1/schedules/every-second')).status).toBe(204);
+    expect((await h.call('GET', '/v1/schedules/every-second')).status).toBe(404);
+    expect((await h.call('DELETE', '/v1/schedules/every-second')).status).toBe(404);
+  });
+
+  it('validates the request as a POST would, and keeps tenants apart', async () => {
+    const bad = await h.call('PUT', '/v1/schedules/bad', { cron: '0 9 * * *', notification: { ...notification, recipient: 'nobody' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors).toEqual([{ path: 'notification.recipient', message: 'unknown recipient' }]);
+    const missing = await h.call('PUT', '/v1/schedules/bad', { cron: '0 9 * * *', notification: { ...notification, data: {} } });
+    expect(missing.status).toBe(400);
+    expect(missing.body.errors.map((e: any) => e.path)).toEqual(['notification.data.name', 'notification.data.order.id']);
+    const both = await h.call('PUT', '/v1/schedules/bad', { cron: '0 9 * * *', everySeconds: 60, notification });
+    expect(both.status).toBe(400);
+    const cron = await h.call('PUT', '/v1/schedules/bad', { cron: 'every tuesday', notification });
+    expect(cron).toMatchObject({ status: 400, body: { errors: [{ path: 'cron' }] } });
+    expect((await h.call('GET', '/v1/schedules/bad')).status).toBe(404);
+
+    // Another tenant sees none of this tenant's schedules, by the same id.
+    await h.call('PUT', '/v1/schedules/shared-name', { cron: '0 9 * * *', notification });
+    const other = await h.app.request('/v1/admin/tenants', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Other' }),
+    });
+    const { apiKey } = (await other.json()) as { apiKey: string };
+    const asOther = (method: string, path: string) => h.app.request(path, { method, headers: { authorization: `Bearer ${apiKey}` } });
+    expect((await asOther('GET', '/v1/schedules/shared-name')).status).toBe(404);
+    expect((await asOther('POST', '/v1/schedules/shared-name/trigger')).status).toBe(404);
+    expect((await asOther('DELETE', '/v1/schedules/shared-name')).status).toBe(404);
+    expect((await h.call('GET', '/v1/schedules/shared-name')).status).toBe(200);
+  });
+});
