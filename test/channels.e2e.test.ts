@@ -17,6 +17,7 @@ import { startFakeSlack } from './fakes/slack.js';
 import { startFakeTwilio, twilioError } from './fakes/twilio.js';
 import { startFakeWebhook } from './fakes/webhook.js';
 import { quietTemporalLogs } from './support.js';
+import { until } from './until.js';
 
 const RESEND_API_KEY = 're_test_0123456789';
 const RESEND_WEBHOOK_SECRET = `whsec_${randomBytes(24).toString('base64')}`;
@@ -34,15 +35,6 @@ const RECIPIENT = {
   pagerRoutingKey: 'R0UTINGKEY0000000000000000000001',
 };
 
-async function until<T>(fn: () => Promise<T>, pred: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (pred(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('every channel end to end against the providers’ fakes', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-channels-e2e-'));

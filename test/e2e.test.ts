@@ -11,6 +11,7 @@ import { freePort } from '../worker/dev-server.js';
 import { startTocsin, type Running } from '../worker/runtime.js';
 import { startFakeWebhook } from './fakes/webhook.js';
 import { openTestDatabase, postgresUrl, quietTemporalLogs } from './support.js';
+import { until } from './until.js';
 
 async function boot(dataDir: string, env: Record<string, string> = {}) {
   const config = loadConfig({
@@ -43,15 +44,6 @@ function http(base: string, token: string) {
   };
 }
 
-async function until<T>(fn: () => Promise<T>, pred: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (pred(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** The README's curl session, over HTTP. Returns what a restart check needs. */
 async function curlSession(running: Running, hookUrl: string) {

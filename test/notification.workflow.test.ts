@@ -17,6 +17,19 @@ afterEach(async () => {
 const send = (x: Harness, body: Record<string, unknown> = {}, headers?: Record<string, string>) =>
   x.call('POST', '/v1/notifications', { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 7 }, name: 'Ann' }, ...body }, headers);
 
+/** A fresh harness with the recipient and template every test here uses. */
+async function seeded() {
+  const x = await startHarness();
+  await seed(x);
+  return x;
+}
+
+/** [channel, status] of each delivery, in the order the API lists them. */
+async function deliveryStatuses(x: Harness, id: string) {
+  const got = await x.call('GET', `/v1/notifications/${id}`);
+  return got.body.deliveries.map((d: any) => [d.channel, d.status]);
+}
+
 /** Moves the test server's clock forward to `iso` (which must be in its future). */
 async function skipTo(x: Harness, iso: string) {
   const now = Number(await x.env.currentTimeMs());
@@ -27,8 +40,7 @@ async function skipTo(x: Harness, iso: string) {
 
 describe('notification workflow', () => {
   it('sends in-app and a signed webhook, and reports sent with its deliveries', async () => {
-    h = await startHarness();
-    await seed(h);
+    h = await seeded();
     const res = await send(h);
     expect(res.status).toBe(202);
     await h.handle(res.body.id).result();
@@ -57,8 +69,7 @@ const NY_QUIET = { quietHours: { start: '22:00', end: '07:00', timezone: 'Americ
 
 describe('quiet hours defer, never drop', () => {
   async function heldAt(eventIso: string, expectedReleaseIso: string) {
-    h = await startHarness();
-    await seed(h);
+    h = await seeded();
     expect((await h.call('PUT', '/v1/recipients/user-42/preferences', NY_QUIET)).status).toBe(200);
     await skipTo(h, eventIso);
     const res = await send(h);
@@ -87,8 +98,7 @@ describe('quiet hours defer, never drop', () => {
     heldAt('2027-11-07T03:30:00Z' /* 23:30 EDT, Nov 6 */, '2027-11-07T12:00:00Z' /* 07:00 EST */));
 
   it('sends critical notifications at once, but never past an explicit opt-out', async () => {
-    h = await startHarness();
-    await seed(h);
+    h = await seeded();
     await h.call('PUT', '/v1/recipients/user-42/preferences', { ...NY_QUIET, channels: { inapp: false } });
     await skipTo(h, '2027-06-11T03:30:00Z');
     const res = await send(h, { priority: 'critical' });
@@ -102,8 +112,7 @@ describe('quiet hours defer, never drop', () => {
   });
 
   it('sends nothing when cancelled while held', async () => {
-    h = await startHarness();
-    await seed(h);
+    h = await seeded();
     await h.call('PUT', '/v1/recipients/user-42/preferences', NY_QUIET);
     await skipTo(h, '2027-06-11T03:30:00Z');
     const res = await send(h);
@@ -121,8 +130,7 @@ describe('quiet hours defer, never drop', () => {
   });
 
   it('skips a channel the recipient opted out of while the notification was held', async () => {
-    h = await startHarness();
-    await seed(h);
+    h = await seeded();
     await h.call('PUT', '/v1/recipients/user-42/preferences', NY_QUIET);
     await skipTo(h, '2027-06-11T03:30:00Z');
     const res = await send(h);
@@ -131,16 +139,14 @@ describe('quiet hours defer, never drop', () => {
     const final = await h.handle(res.body.id).result();
     expect(final.status).toBe('sent');
     expect(h.hook.requests).toHaveLength(0);
-    const got = await h.call('GET', `/v1/notifications/${res.body.id}`);
-    expect(got.body.deliveries.map((d: any) => [d.channel, d.status])).toEqual([
+    expect(await deliveryStatuses(h, res.body.id)).toEqual([
       ['webhook', 'skipped'],
       ['inapp', 'sent'],
     ]);
   });
 
   it('suppresses a notification whose every channel is opted out', async () => {
-    h = await startHarness();
-    await seed(h);
+    h = await seeded();
     await h.call('PUT', '/v1/recipients/user-42/preferences', { categories: { marketing: { enabled: false } } });
     const res = await send(h, { category: 'marketing' });
     expect((await h.handle(res.body.id).result()).status).toBe('suppressed');
@@ -152,8 +158,7 @@ describe('quiet hours defer, never drop', () => {
 
 describe('sendAt, retries, fallback, pinning, idempotency', () => {
   it('fires a sendAt notification at its time, and is scheduled until then', async () => {
-    h = await startHarness();
-    await seed(h);
+    h = await seeded();
     const now = Number(await h.env.currentTimeMs());
     const sendAt = new Date(now + 3 * 3600_000).toISOString();
     const res = await send(h, { sendAt });
@@ -166,8 +171,7 @@ describe('sendAt, retries, fallback, pinning, idempotency', () => {
   });
 
   it('retries a webhook answering 503 twice and sends it on the third attempt at the backoff times', async () => {
-    h = await startHarness();
-    await seed(h);
+    h = await seeded();
     h.hook.enqueue({ status: 503 }, { status: 503 });
     const res = await send(h, { channels: ['webhook'] });
     expect((await h.handle(res.body.id).result()).status).toBe('sent');
@@ -190,8 +194,7 @@ describe('sendAt, retries, fallback, pinning, idempotency', () => {
   });
 
   it('does not retry a 400, and first-success falls back to the next channel', async () => {
-    h = await startHarness();
-    await seed(h);
+    h = await seeded();
     h.hook.enqueue({ status: 400, body: { error: 'no such user' } });
     const res = await send(h, { channels: ['webhook', 'inapp'], strategy: 'first-success' });
     expect((await h.handle(res.body.id).result()).status).toBe('sent');
@@ -205,21 +208,18 @@ describe('sendAt, retries, fallback, pinning, idempotency', () => {
   });
 
   it('skips the channels after the first that is sent', async () => {
-    h = await startHarness();
-    await seed(h);
+    h = await seeded();
     const res = await send(h, { channels: ['inapp', 'webhook'], strategy: 'first-success' });
     expect((await h.handle(res.body.id).result()).status).toBe('sent');
     expect(h.hook.requests).toHaveLength(0);
-    const got = await h.call('GET', `/v1/notifications/${res.body.id}`);
-    expect(got.body.deliveries.map((d: any) => [d.channel, d.status])).toEqual([
+    expect(await deliveryStatuses(h, res.body.id)).toEqual([
       ['inapp', 'sent'],
       ['webhook', 'skipped'],
     ]);
   });
 
   it('sends the template version pinned at acceptance, even if a new one is published while it waits', async () => {
-    h = await startHarness();
-    await seed(h);
+    h = await seeded();
     const now = Number(await h.env.currentTimeMs());
     const res = await send(h, { sendAt: new Date(now + 3600_000).toISOString() });
     await waitForState(h, res.body.id, (x) => x.status === 'scheduled');
@@ -235,8 +235,7 @@ describe('sendAt, retries, fallback, pinning, idempotency', () => {
   });
 
   it('starts one workflow for concurrent submits with the same Idempotency-Key, and 409s another body', async () => {
-    h = await startHarness();
-    await seed(h);
+    h = await seeded();
     const key = { 'idempotency-key': 'order-7-shipped' };
     const answers = await Promise.all(Array.from({ length: 5 }, () => send(h!, {}, key)));
     expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
@@ -253,8 +252,7 @@ describe('sendAt, retries, fallback, pinning, idempotency', () => {
   });
 
   it('cancels a scheduled notification, and answers 409 once it has finished', async () => {
-    h = await startHarness();
-    await seed(h);
+    h = await seeded();
     const now = Number(await h.env.currentTimeMs());
     const later = await send(h, { sendAt: new Date(now + 3600_000).toISOString() });
     await waitForState(h, later.body.id, (x) => x.status === 'scheduled');
@@ -270,8 +268,7 @@ describe('sendAt, retries, fallback, pinning, idempotency', () => {
 
 describe('nothing accepted is lost', () => {
   it('starts the workflow that a crashed first request left unstarted when the request is retried, and never runs it twice', async () => {
-    h = await startHarness();
-    await seed(h);
+    h = await seeded();
     const body = { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 7 }, name: 'Ann' } };
     const parsed = NotificationBody.parse(body);
     // What a first request that died after writing its rows (and before starting) leaves behind.

@@ -1,6 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { toRecipient } from '../../activities/index.js';
 import { recipients } from '../../db/schema.js';
 import type { Preferences } from '../../domain/types.js';
 import type { AppDeps, Env } from '../deps.js';
@@ -11,19 +12,7 @@ import { validate } from '../validate.js';
 const Param = z.object({ recipientId: RecipientId });
 
 function present(row: typeof recipients.$inferSelect) {
-  return {
-    id: row.id,
-    email: row.email,
-    phone: row.phone,
-    slack: row.slack,
-    webhookUrl: row.webhookUrl,
-    pagerRoutingKey: row.pagerRoutingKey,
-    locale: row.locale,
-    timezone: row.timezone,
-    name: row.name,
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-  };
+  return { ...toRecipient(row), createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() };
 }
 
 export function recipientRoutes({ db }: AppDeps) {
