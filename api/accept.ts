@@ -8,7 +8,7 @@ import type { Db } from '../db/client.js';
 import { broadcastRecipients, broadcasts, deliveries, notificationEvents, notifications, recipients } from '../db/schema.js';
 import { addressFor } from '../domain/preferences.js';
 import { missingVariables } from '../domain/templates.js';
-import type { Channel, NotificationInput, NotificationStatus, RetrySettings } from '../domain/types.js';
+import type { Channel, NotificationInput, NotificationStatus, Priority, RetrySettings } from '../domain/types.js';
 import { toRecipient } from '../activities/index.js';
 import { broadcastSearchAttributes, notificationSearchAttributes, workflowIds, type BroadcastInput } from '../workflows/messages.js';
 import { badRequest, Problem, type FieldError } from './problem.js';
@@ -213,6 +213,22 @@ export interface BroadcastTuning {
 export const DEFAULT_BROADCAST_TUNING: BroadcastTuning = { pageSize: 500, maxInFlight: 1000 };
 
 /** Records a prepared broadcast and its numbered audience; answers the workflow's pinned input. */
+/** The pinned input of a recorded broadcast, as it was started (or as a restart must start it). */
+export function broadcastInputOf(row: typeof broadcasts.$inferSelect, retry: RetrySettings, tuning?: BroadcastTuning): BroadcastInput {
+  return {
+    tenantId: row.tenantId,
+    broadcastId: row.id,
+    template: { key: row.templateKey, version: row.templateVersion },
+    data: row.data,
+    channels: row.channels as Channel[] | null,
+    category: row.category,
+    priority: row.priority as Priority,
+    retry,
+    total: row.total,
+    ...(tuning ?? DEFAULT_BROADCAST_TUNING),
+  };
+}
+
 export async function recordBroadcast(
   db: Db,
   tenantId: string,

@@ -1,7 +1,6 @@
 // Broadcasts on the time-skipping server, through the API: 1,000 recipients each.
 import { afterEach, describe, expect, it } from 'vitest';
-import { count, eq } from 'drizzle-orm';
-import { inboxMessages, recipients } from '../db/schema.js';
+import { recipients } from '../db/schema.js';
 import { broadcastNotificationId } from '../domain/broadcast.js';
 import { startFakeServer, type FakeServer } from './fakes/server.js';
 import { startHarness, type Harness } from './harness.js';
@@ -34,32 +33,41 @@ async function addTemplate(x: Harness) {
 const progress = (x: Harness, id: string) => x.call('GET', `/v1/broadcasts/${id}`).then((r) => r.body);
 
 describe('broadcasts', () => {
-  it('reaches 1,000 recipients with exact counts: preferences and failures per recipient', async () => {
+  it('reaches 1,000 recipients with exact counts: addresses, preferences and failures per recipient', async () => {
     h = await startHarness();
     failing = await startFakeServer(() => ({ status: 400, body: { error: 'unknown endpoint' } }));
     await addTemplate(h);
+    const hook = { webhookUrl: `${h.hook.url}/hooks` };
     await addRecipients(h, [
-      ...Array.from({ length: 300 }, (_, i) => ({ id: `r-${pad(i)}` })),
-      // In-app opted out, the webhook answers 400: failed.
-      ...Array.from({ length: 50 }, (_, i) => ({ id: `f-${pad(i)}`, webhookUrl: `${failing!.url}/hook`, preferences: { channels: { inapp: false } } })),
+      ...Array.from({ length: 300 }, (_, i) => ({ id: `r-${pad(i)}`, ...hook })),
+      // The webhook answers 400: failed.
+      ...Array.from({ length: 50 }, (_, i) => ({ id: `f-${pad(i)}`, webhookUrl: `${failing!.url}/hook` })),
       // Marketing turned off: suppressed by preferences, in their own notification workflow.
-      ...Array.from({ length: 650 }, (_, i) => ({ id: `o-${pad(i)}`, preferences: { categories: { marketing: { enabled: false } } } })),
+      ...Array.from({ length: 150 }, (_, i) => ({ id: `o-${pad(i)}`, ...hook, preferences: { categories: { marketing: { enabled: false } } } })),
+      // No webhook address: suppressed as the page is prepared (a POST would answer 400).
+      ...Array.from({ length: 500 }, (_, i) => ({ id: `n-${pad(i)}` })),
     ]);
 
     const started = Date.now();
-    const res = await h.call('POST', '/v1/broadcasts', { all: true, template: 'launch', data: { product: 'Tocsin' }, category: 'marketing' });
+    const request = { all: true, template: 'launch', data: { product: 'Tocsin' }, category: 'marketing', channels: ['webhook'] };
+    const res = await h.call('POST', '/v1/broadcasts', request, { 'idempotency-key': 'launch-day' });
     expect(res).toMatchObject({ status: 202, body: { status: 'running', total: 1000 } });
+    // A retried request is the same broadcast, never a second one.
+    expect(await h.call('POST', '/v1/broadcasts', request, { 'idempotency-key': 'launch-day' })).toMatchObject({ status: 202, body: { id: res.body.id } });
+    expect((await h.call('POST', '/v1/broadcasts', { ...request, data: { product: 'Other' } }, { 'idempotency-key': 'launch-day' })).status).toBe(409);
     const done = await until(() => progress(h!, res.body.id), (b) => b.status !== 'running', 50_000, 200);
     expect(done).toMatchObject({ id: res.body.id, status: 'completed', total: 1000, sent: 300, failed: 50, suppressed: 650, cancelled: 0, pending: 0 });
     console.log(`broadcast of 1,000 completed in ${Date.now() - started} ms`);
 
-    const [{ n }] = await h.db.db.select({ n: count() }).from(inboxMessages).where(eq(inboxMessages.tenantId, h.tenantId));
-    expect(n).toBe(300);
+    expect(h.hook.requests).toHaveLength(300);
+    expect(new Set(h.hook.requests.map((r) => r.body.recipient)).size).toBe(300);
+    expect(h.hook.requests[0].body).toMatchObject({ template: 'launch', content: { event: 'launch', product: 'Tocsin' }, data: { product: 'Tocsin' } });
     expect(failing.requests).toHaveLength(50);
-    // Each recipient's notification is an ordinary one, with its own record.
-    const list = await h.call('GET', '/v1/notifications?recipient=f-0007');
-    expect(list.body.data).toHaveLength(1);
-    expect(list.body.data[0]).toMatchObject({ status: 'failed', template: 'launch', deliveries: [{ channel: 'webhook', status: 'failed' }, { channel: 'inapp', status: 'skipped' }] });
+    // Each recipient has an ordinary notification record.
+    const one = async (recipient: string) => (await h!.call('GET', `/v1/notifications?recipient=${recipient}`)).body.data[0];
+    expect(await one('f-0007')).toMatchObject({ status: 'failed', template: 'launch', deliveries: [{ channel: 'webhook', status: 'failed' }] });
+    expect(await one('o-0007')).toMatchObject({ status: 'suppressed', reason: 'preferences' });
+    expect(await one('n-0007')).toMatchObject({ status: 'suppressed', reason: 'no_channel', deliveries: [] });
     // A finished broadcast cannot be cancelled.
     expect((await h.call('POST', `/v1/broadcasts/${res.body.id}/cancel`)).status).toBe(409);
   });
@@ -79,6 +87,13 @@ describe('broadcasts', () => {
       })),
     );
     h.hook.enqueue(...Array.from({ length: 1000 }, () => ({ delayMs: 100 })));
+
+    // Refused at once, naming what is wrong; nothing is written or started.
+    const refuse = (body: Record<string, unknown>) => h!.call('POST', '/v1/broadcasts', { template: 'launch', data: { product: 'x' }, ...body });
+    expect((await refuse({ recipients: ['c-0000'], all: true })).body.errors).toEqual([{ path: 'recipients', message: 'give either recipients or "all": true' }]);
+    expect((await refuse({ recipients: ['c-0000', 'nobody'] })).body.errors).toEqual([{ path: 'recipients', message: 'unknown recipients: nobody' }]);
+    expect((await refuse({ recipients: ['c-0000'], data: {} })).body.errors.map((e: any) => e.path)).toEqual(['data.product']);
+    expect((await refuse({ recipients: ['c-0000'], channels: ['sms'] })).body.errors.map((e: any) => e.path)).toEqual(['channels.0']);
 
     const res = await h.call('POST', '/v1/broadcasts', { recipients: ids, template: 'launch', data: { product: 'Tocsin' }, channels: ['webhook'] });
     expect(res.status).toBe(202);

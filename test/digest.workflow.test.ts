@@ -92,7 +92,7 @@ describe('digests', () => {
     expect(JSON.parse(h.hook.requests[1].rawBody).data).toEqual({ items: [{ author: 'a5', text: 't5' }], count: 1 });
   });
 
-  it('checks the template against {items, count} at once', async () => {
+  it('checks the request at once: the template against {items, count}, no sendAt', async () => {
     h = await startHarness();
     await seedDigest(h);
     // order-shipped needs `order.id`, which a digest's template never sees.
@@ -104,5 +104,14 @@ describe('digests', () => {
     });
     expect(res.status).toBe(400);
     expect(res.body.errors.map((e: any) => e.path)).toContain('data.name');
+    // A digest is sent when its window closes.
+    const later = await h.call('POST', '/v1/notifications', {
+      recipient: 'user-42',
+      template: 'comments',
+      data: { author: 'a', text: 't' },
+      digest: { key: 'c', windowSeconds: 60 },
+      sendAt: '2030-01-01T00:00:00Z',
+    });
+    expect(later).toMatchObject({ status: 400, body: { errors: [{ path: 'sendAt' }] } });
   });
 });

@@ -3,7 +3,6 @@
 // work, continuing as new so that the history stays bounded at 100,000 recipients. Progress
 // lives in the notifications' rows; cancel stops the pages and every notification not yet sent.
 import {
-  ParentClosePolicy,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -22,11 +21,11 @@ import {
   broadcastProgressQuery,
   cancelBroadcastUpdate,
   cancelNotificationSignal,
-  notificationSearchAttributes,
   workflowIds,
   type BroadcastInput,
   type BroadcastProgress,
 } from './messages.js';
+import { notificationChild } from './children.js';
 import type { notificationWorkflow } from './notification.js';
 
 const acts = proxyActivities<Activities>({
@@ -169,14 +168,9 @@ async function startNotification(b: BroadcastInput, s: BroadcastStart): Promise<
     throttle: null,
   };
   try {
-    await startChild<typeof notificationWorkflow>('notificationWorkflow', {
-      workflowId: workflowIds.notification(b.tenantId, s.notificationId),
-      args: [input],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: notificationSearchAttributes(input),
-    });
+    await startChild<typeof notificationWorkflow>('notificationWorkflow', notificationChild(input));
   } catch (err) {
-    // Started by an earlier attempt of this page (a retried activity or a reset): nothing to do.
+    // Started (or run) already, by an earlier attempt at this page (a reset): never twice.
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
 }

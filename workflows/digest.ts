@@ -2,7 +2,6 @@
 // never open two windows; a window closes at its timer (from its first arrival) or at
 // `maxItems`, and then one ordinary notification workflow sends `{items, count}`.
 import {
-  ParentClosePolicy,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -17,11 +16,10 @@ import {
   cancelDigestUpdate,
   digestArrivalQuery,
   digestArrivalSignal,
-  notificationSearchAttributes,
-  workflowIds,
   type DigestJoin,
   type DigestWorkflowInput,
 } from './messages.js';
+import { notificationChild } from './children.js';
 import type { notificationWorkflow } from './notification.js';
 
 const { openDigestWindow, closeDigestWindow, recordStatus } = proxyActivities<Activities>({
@@ -100,13 +98,7 @@ export async function digestWorkflow(args: DigestWorkflowInput): Promise<void> {
       });
       t.outcome = 'cancelled';
     } else {
-      const input = { ...w.input, data };
-      await startChild<typeof notificationWorkflow>('notificationWorkflow', {
-        workflowId: workflowIds.notification(input.tenantId, input.notificationId),
-        args: [input],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        typedSearchAttributes: notificationSearchAttributes(input),
-      });
+      await startChild<typeof notificationWorkflow>('notificationWorkflow', notificationChild({ ...w.input, data }));
       t.outcome = 'handed_off';
     }
     windows.shift();

@@ -1,9 +1,10 @@
 // One run of a schedule (a Temporal Schedule starts it): accepts the stored notification or
 // broadcast request as the API would, then starts its workflow and leaves it to run.
-import { ParentClosePolicy, proxyActivities, startChild, uuid4 } from '@temporalio/workflow';
+import { proxyActivities, startChild, uuid4 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { timeOrderedId } from '../domain/ids.js';
-import { broadcastSearchAttributes, notificationSearchAttributes, workflowIds, type ScheduledRun, type ScheduledRunResult } from './messages.js';
+import { broadcastChild, notificationChild } from './children.js';
+import type { ScheduledRun, ScheduledRunResult } from './messages.js';
 import type { broadcastWorkflow } from './broadcast.js';
 import type { notificationWorkflow } from './notification.js';
 
@@ -17,20 +18,10 @@ export async function scheduledSendWorkflow(run: ScheduledRun): Promise<Schedule
   const random = uuid4().replace(/-/g, '').slice(0, 16);
   if (run.notification) {
     const input = await acceptScheduledNotification({ run, notificationId: timeOrderedId('ntf', Date.now(), random) });
-    await startChild<typeof notificationWorkflow>('notificationWorkflow', {
-      workflowId: workflowIds.notification(input.tenantId, input.notificationId),
-      args: [input],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: notificationSearchAttributes(input),
-    });
+    await startChild<typeof notificationWorkflow>('notificationWorkflow', notificationChild(input));
     return { notificationId: input.notificationId };
   }
   const input = await acceptScheduledBroadcast({ run, broadcastId: timeOrderedId('bc', Date.now(), random) });
-  await startChild<typeof broadcastWorkflow>('broadcastWorkflow', {
-    workflowId: workflowIds.broadcast(input.tenantId, input.broadcastId),
-    args: [input],
-    parentClosePolicy: ParentClosePolicy.ABANDON,
-    typedSearchAttributes: broadcastSearchAttributes(input),
-  });
+  await startChild<typeof broadcastWorkflow>('broadcastWorkflow', broadcastChild(input));
   return { broadcastId: input.broadcastId };
 }

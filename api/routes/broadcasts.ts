@@ -1,13 +1,14 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { and, count, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { broadcasts, notifications } from '../../db/schema.js';
 import { broadcastCounts, type BroadcastStatus } from '../../domain/broadcast.js';
-import { cancelBroadcastUpdate, workflowIds } from '../../workflows/messages.js';
-import { broadcastStartOptions, prepareBroadcast, recordBroadcast } from '../accept.js';
+import { cancelBroadcastUpdate, workflowIds, type BroadcastInput } from '../../workflows/messages.js';
+import { broadcastInputOf, broadcastStartOptions, prepareBroadcast, recordBroadcast } from '../accept.js';
 import type { AppDeps, Env } from '../deps.js';
+import { claimIdempotencyKey, idempotencyKeyOf, releaseIdempotencyKey, requestHash } from '../idempotency.js';
 import { newId } from '../ids.js';
 import { conflict, notFound, Problem } from '../problem.js';
 import { BroadcastBody } from '../schemas.js';
@@ -44,17 +45,39 @@ export function broadcastRoutes(deps: AppDeps) {
   const now = deps.now ?? Date.now;
   const app = new Hono<Env>();
 
-  app.post('/', validate('json', BroadcastBody), async (c) => {
-    const tenantId = c.get('tenantId');
-    const body = c.req.valid('json');
-    const plan = await prepareBroadcast(db, tenantId, body);
-    const id = newId('bc', now());
-    const input = await recordBroadcast(db, tenantId, body, plan, { id, retry: deps.retry, tuning: deps.broadcastTuning });
+  /** Starts a recorded broadcast's workflow; one already started (or finished) is left alone. */
+  async function start(input: BroadcastInput) {
     try {
       await temporal.client.workflow.start('broadcastWorkflow', broadcastStartOptions(input, temporal.taskQueue));
     } catch (err) {
-      await db.delete(broadcasts).where(eq(broadcasts.id, id));
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return;
       throw Object.assign(new Problem(503, 'The workflow service is unavailable; nothing was accepted. Retry later.', [], { 'retry-after': '5' }), { cause: err });
+    }
+  }
+
+  app.post('/', validate('json', BroadcastBody), async (c) => {
+    const tenantId = c.get('tenantId');
+    const body = c.req.valid('json');
+    const idemKey = idempotencyKeyOf(c);
+    const plan = await prepareBroadcast(db, tenantId, body);
+    const id = newId('bc', now());
+    if (idemKey !== undefined) {
+      const existing = await claimIdempotencyKey(db, now(), tenantId, idemKey, requestHash(body), id);
+      if (existing) {
+        // A repeat: the first request's broadcast, started if that request died before starting it.
+        const [row] = await db.select().from(broadcasts).where(eq(broadcasts.id, existing));
+        if (!row) throw new Problem(409, 'The first request with this Idempotency-Key is still in progress; retry', [], { 'retry-after': '1' });
+        if (row.status === 'running') await start(broadcastInputOf(row, deps.retry, deps.broadcastTuning));
+        return c.json({ id: row.id, status: row.status, total: row.total }, 202);
+      }
+    }
+    const input = await recordBroadcast(db, tenantId, body, plan, { id, retry: deps.retry, tuning: deps.broadcastTuning });
+    try {
+      await start(input);
+    } catch (err) {
+      await db.delete(broadcasts).where(eq(broadcasts.id, id));
+      if (idemKey !== undefined) await releaseIdempotencyKey(db, tenantId, idemKey);
+      throw err;
     }
     return c.json({ id, status: 'running', total: input.total }, 202);
   });

@@ -10,12 +10,12 @@ import { cancelNotificationUpdate, workflowIds } from '../../workflows/messages.
 import { notificationStartOptions, prepareNotification, recordNotifications } from '../accept.js';
 import type { AppDeps, Env } from '../deps.js';
 import { cancelDigestWindow, joinDigest } from '../digest.js';
+import { claimIdempotencyKey as claimKey } from '../idempotency.js';
 import { canonicalJson, newId, sha256 } from '../ids.js';
 import { badRequest, conflict, notFound, Problem } from '../problem.js';
 import { NotificationBody, Pagination, RecipientId } from '../schemas.js';
 import { validate } from '../validate.js';
 
-const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 const IdParam = z.object({ id: z.string().min(1).max(64) });
 const ListQuery = Pagination.extend({ recipient: RecipientId.optional(), status: z.enum(NOTIFICATION_STATUSES).optional() });
 
@@ -81,30 +81,7 @@ export function notificationRoutes(deps: AppDeps) {
   const app = new Hono<Env>();
 
   /** Claims an Idempotency-Key: the id it already names, or null when it is new (and now ours). */
-  async function claimIdempotencyKey(tenantId: string, key: string, requestHash: string, id: string): Promise<string | null> {
-    for (let i = 0; i < 3; i++) {
-      const inserted = await db
-        .insert(idempotencyKeys)
-        .values({ tenantId, key, requestHash, resourceId: id })
-        .onConflictDoNothing()
-        .returning({ id: idempotencyKeys.resourceId });
-      if (inserted.length) return null;
-      const [existing] = await db
-        .select()
-        .from(idempotencyKeys)
-        .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, key)));
-      if (!existing) continue;
-      if (existing.createdAt.getTime() < now() - IDEMPOTENCY_TTL_MS) {
-        await db
-          .delete(idempotencyKeys)
-          .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, key), eq(idempotencyKeys.createdAt, existing.createdAt)));
-        continue;
-      }
-      if (existing.requestHash !== requestHash) throw conflict('This Idempotency-Key was used with a different request body');
-      return existing.resourceId;
-    }
-    throw new Problem(409, 'This Idempotency-Key is being used concurrently; retry');
-  }
+  const claimIdempotencyKey = (tenantId: string, key: string, hash: string, id: string) => claimKey(db, now(), tenantId, key, hash, id);
 
   /**
    * A repeated request with the same Idempotency-Key and body: answers the first request's
