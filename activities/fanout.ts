@@ -161,8 +161,12 @@ export function createFanoutActivities({ db }: { db: Db }) {
     });
   }
 
+  /** A running broadcast ends completed or cancelled, once: the API may have cancelled it first. */
   async function setBroadcastStatus(a: { broadcastId: string; status: BroadcastStatus }): Promise<void> {
-    await db.update(broadcasts).set({ status: a.status, updatedAt: sql`now()` }).where(eq(broadcasts.id, a.broadcastId));
+    await db
+      .update(broadcasts)
+      .set({ status: a.status, updatedAt: sql`now()` })
+      .where(and(eq(broadcasts.id, a.broadcastId), eq(broadcasts.status, 'running')));
   }
 
   // Schedules: each run accepts its stored request as the API would have.

@@ -11,7 +11,6 @@ import {
   setHandler,
   startChild,
   workflowInfo,
-  ApplicationFailure,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
@@ -19,7 +18,7 @@ import type { BroadcastStart } from '../activities/fanout.js';
 import type { NotificationInput, NotificationStatus } from '../domain/types.js';
 import {
   broadcastProgressQuery,
-  cancelBroadcastUpdate,
+  cancelBroadcastSignal,
   cancelNotificationSignal,
   workflowIds,
   type BroadcastInput,
@@ -45,24 +44,10 @@ export async function broadcastWorkflow(
   progress: BroadcastProgress = { phase: 'sending', nextSeq: 0, started: 0, cancelRequested: false, cancelAfter: null },
 ): Promise<BroadcastProgress> {
   const p = progress;
-  /** The broadcast reads cancelled in the database: a cancel may be answered. */
-  let cancelRecorded = p.cancelRequested && (p.phase === 'cancelling' || p.phase === 'done');
   setHandler(broadcastProgressQuery, () => ({ ...p, total: input.total }));
-  setHandler(
-    cancelBroadcastUpdate,
-    async () => {
-      p.cancelRequested = true;
-      // Answer once no further recipient will be started and the broadcast reads cancelled.
-      await condition(() => cancelRecorded || p.phase === 'done');
-      return { status: cancelRecorded ? ('cancelled' as const) : ('completed' as const) };
-    },
-    {
-      validator: () => {
-        if (p.phase === 'done' && !p.cancelRequested)
-          throw ApplicationFailure.create({ type: 'already_finished', message: 'The broadcast has already completed' });
-      },
-    },
-  );
+  setHandler(cancelBroadcastSignal, () => {
+    p.cancelRequested = true;
+  });
 
   /**
    * Polls `measure` until it is at most `bound` or a cancel comes: every second while it
@@ -80,14 +65,9 @@ export async function broadcastWorkflow(
     }
   };
 
-  /**
-   * Continues as new once the handlers have finished; not while a cancel waits to be
-   * recorded (its handler waits for this run to record it).
-   */
   const continueNow = async () => {
-    const cancelPending = () => p.cancelRequested && !cancelRecorded;
-    await condition(() => allHandlersFinished() || cancelPending());
-    if (!cancelPending()) await continueAsNew<typeof broadcastWorkflow>(input, p);
+    await condition(allHandlersFinished);
+    await continueAsNew<typeof broadcastWorkflow>(input, p);
   };
   const continueIfLong = async () => {
     const info = workflowInfo();
@@ -108,15 +88,10 @@ export async function broadcastWorkflow(
     p.nextSeq = page.nextSeq;
     await continueNow();
   }
+  // Here the run started no page: it is the parent of no notification.
   if (p.phase === 'sending') {
-    // Cancelled: the broadcast reads so at once, and (after the cancel is answered) a new run,
-    // parent of no notification, does the cancelling.
     p.phase = p.cancelRequested ? 'cancelling' : 'finishing';
-    if (p.cancelRequested) {
-      await acts.setBroadcastStatus({ broadcastId: input.broadcastId, status: 'cancelled' });
-      cancelRecorded = true;
-      await continueNow();
-    }
+    if (p.cancelRequested) await acts.setBroadcastStatus({ broadcastId: input.broadcastId, status: 'cancelled' });
   }
 
   // 2. Until every notification has finished (quiet hours may hold some for hours); a cancel
@@ -124,7 +99,6 @@ export async function broadcastWorkflow(
   if (p.phase === 'finishing') {
     await whileAbove(() => acts.countBroadcastNotifications({ broadcastId: input.broadcastId }), 0);
     await acts.setBroadcastStatus({ broadcastId: input.broadcastId, status: p.cancelRequested ? 'cancelled' : 'completed' });
-    cancelRecorded = p.cancelRequested;
     p.phase = p.cancelRequested ? 'cancelling' : 'done';
   }
 

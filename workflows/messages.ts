@@ -180,10 +180,10 @@ export interface BroadcastProgress {
 
 export const broadcastProgressQuery = defineQuery<BroadcastProgress & { total: number }>('progress');
 /**
- * Answers once no new recipient will be started and the broadcast reads cancelled (or
- * `completed`, when it finished first); the notifications in flight are stopped after.
+ * Stops a broadcast: no further recipient is started, and every notification not yet sent is
+ * cancelled. A signal, so that it also reaches a run that is continuing as new.
  */
-export const cancelBroadcastUpdate = defineUpdate<{ status: 'cancelled' | 'completed' }>('cancelBroadcast');
+export const cancelBroadcastSignal = defineSignal('cancelBroadcast');
 
 /** What a schedule's runs send: a notification or a broadcast request, as the API takes them. */
 export interface ScheduledRun {

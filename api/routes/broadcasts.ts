@@ -1,11 +1,11 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { and, count, eq } from 'drizzle-orm';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { and, count, eq, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { broadcasts, notifications } from '../../db/schema.js';
 import { broadcastCounts, type BroadcastStatus } from '../../domain/broadcast.js';
-import { cancelBroadcastUpdate, workflowIds, type BroadcastInput } from '../../workflows/messages.js';
+import { cancelBroadcastSignal, workflowIds, type BroadcastInput } from '../../workflows/messages.js';
 import { broadcastInputOf, broadcastStartOptions, prepareBroadcast, recordBroadcast } from '../accept.js';
 import type { AppDeps, Env } from '../deps.js';
 import { claimIdempotencyKey, idempotencyKeyOf, releaseIdempotencyKey, requestHash } from '../idempotency.js';
@@ -88,18 +88,23 @@ export function broadcastRoutes(deps: AppDeps) {
 
   app.post('/:id/cancel', validate('param', IdParam), async (c) => {
     const tenantId = c.get('tenantId');
-    const current = await loadBroadcast(db, tenantId, c.req.valid('param').id);
-    if (current.status === 'cancelled') return c.json(current);
-    if (current.status === 'completed') throw conflict('The broadcast has already completed');
+    const { id } = c.req.valid('param');
+    // The broadcast reads cancelled from now on; its workflow, signalled, starts no further
+    // recipient and cancels every notification not yet sent.
+    const [cancelled] = await db
+      .update(broadcasts)
+      .set({ status: 'cancelled', updatedAt: sql`now()` })
+      .where(and(eq(broadcasts.tenantId, tenantId), eq(broadcasts.id, id), eq(broadcasts.status, 'running')))
+      .returning({ id: broadcasts.id });
+    const current = await loadBroadcast(db, tenantId, id);
+    if (!cancelled && current.status === 'completed') throw conflict('The broadcast has already completed');
     try {
-      await temporal.client.workflow.getHandle(workflowIds.broadcast(tenantId, current.id)).executeUpdate(cancelBroadcastUpdate);
+      await temporal.client.workflow.getHandle(workflowIds.broadcast(tenantId, id)).signal(cancelBroadcastSignal);
     } catch (err) {
-      // The workflow has finished (or refused): the database says how.
-      if (!(err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError)) throw err;
+      // Finished: nothing is left to stop.
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
-    const after = await loadBroadcast(db, tenantId, current.id);
-    if (after.status !== 'cancelled') throw conflict(`The broadcast has already ${after.status}`);
-    return c.json(after);
+    return c.json(current);
   });
 
   return app;
