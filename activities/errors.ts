@@ -44,3 +44,41 @@ export function describeError(err: unknown): { code: string; message: string } {
   if (e instanceof Error) return { code: ErrorType.ProviderUnavailable, message: e.message };
   return { code: ErrorType.ProviderUnavailable, message: String(e) };
 }
+
+/** PostgreSQL's SQLSTATE of an error, through drizzle's wrapper (`cause`) if need be. */
+function sqlState(err: unknown): string | undefined {
+  for (let e: any = err, depth = 0; e && depth < 5; e = e.cause, depth++) {
+    if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return e.code;
+  }
+  return undefined;
+}
+
+/**
+ * Classifies a database error, once for every activity: a data error (invalid byte sequence,
+ * value too long, constraint violation: SQLSTATE classes 22 and 23, or a program limit, 54)
+ * fails for good, since writing the same thing again fails again; anything else (a lost
+ * connection, a restart, a lock timeout) stays retryable.
+ */
+export function classifyDatabaseError(err: unknown): unknown {
+  if (err instanceof ApplicationFailure) return err;
+  const state = sqlState(err);
+  if (!state || !/^(22|23|54)/.test(state)) return err;
+  const message = err instanceof Error ? (((err as { cause?: Error }).cause?.message ?? err.message) as string) : String(err);
+  return ApplicationFailure.create({ type: ErrorType.DatabaseRejected, message: `The database refused the data (${state}): ${message.slice(0, 300)}`, nonRetryable: true });
+}
+
+/** Every function of an activity object, with database errors classified. */
+export function withDatabaseErrorsClassified<T extends Record<string, (...args: any[]) => Promise<any>>>(activities: T): T {
+  return Object.fromEntries(
+    Object.entries(activities).map(([name, fn]) => [
+      name,
+      async (...args: unknown[]) => {
+        try {
+          return await fn(...args);
+        } catch (err) {
+          throw classifyDatabaseError(err);
+        }
+      },
+    ]),
+  ) as T;
+}

@@ -3,18 +3,18 @@
 import { and, asc, count, eq, gt, gte, inArray, notInArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../db/client.js';
-import { broadcastRecipients, broadcasts, deliveries, notificationEvents, notifications, recipients, templateVersions } from '../db/schema.js';
+import { broadcastRecipients, broadcasts, deliveries, notificationEvents, notifications, recipients } from '../db/schema.js';
 import { broadcastNotificationId, type BroadcastStatus } from '../domain/broadcast.js';
 import { ErrorType } from '../domain/errors.js';
 import { addressFor } from '../domain/preferences.js';
 import { TERMINAL_STATUSES, type Channel, type NotificationInput, type NotificationStatus } from '../domain/types.js';
-import { acceptNotification, prepareBroadcast, recordBroadcast, recordNotifications, type NotificationRecord } from '../api/accept.js';
-import { Problem } from '../api/problem.js';
-import { contentFor } from '../api/routes/templates.js';
+import { RequestError } from '../domain/errors.js';
+import { acceptScheduled, prepareBroadcast, recordBroadcast, recordNotifications, type NotificationRecord } from '../usecases/accept.js';
+import { contentFor, loadTemplateVersion } from '../usecases/templates.js';
 import { BroadcastBody, NotificationBody } from '../api/schemas.js';
 import { workflowIds, type BroadcastInput, type DigestJoin, type ScheduledRun } from '../workflows/messages.js';
 import { permanent } from './errors.js';
-import { toRecipient } from './index.js';
+import { toRecipient } from '../usecases/recipients.js';
 
 /** One recipient of a broadcast page to start a notification workflow for. */
 export interface BroadcastStart {
@@ -25,7 +25,7 @@ export interface BroadcastStart {
 
 /** A stored request that no longer validates fails its run at once, naming what is wrong. */
 function invalidRequest(err: unknown): unknown {
-  if (err instanceof Problem && err.status === 400) return permanent(ErrorType.InvalidRequest, err.detail);
+  if (err instanceof RequestError && err.kind === 'invalid') return permanent(ErrorType.InvalidRequest, err.message);
   if (err instanceof z.ZodError) return permanent(ErrorType.InvalidRequest, z.prettifyError(err));
   return err;
 }
@@ -62,10 +62,7 @@ export function createFanoutActivities({ db }: { db: Db }) {
       .orderBy(asc(broadcastRecipients.seq))
       .limit(b.pageSize);
     if (page.length === 0) return { start: [], nextSeq: b.total };
-    const [version] = await db
-      .select()
-      .from(templateVersions)
-      .where(and(eq(templateVersions.tenantId, b.tenantId), eq(templateVersions.key, b.template.key), eq(templateVersions.version, b.template.version)));
+    const version = await loadTemplateVersion(db, b.tenantId, b.template.key, b.template.version);
     if (!version) throw permanent(ErrorType.NotFound, `Template ${b.template.key} v${b.template.version} no longer exists`);
     const rows = await db
       .select()
@@ -174,7 +171,7 @@ export function createFanoutActivities({ db }: { db: Db }) {
   async function acceptScheduledNotification(a: { run: ScheduledRun; notificationId: string }): Promise<NotificationInput> {
     try {
       const body = NotificationBody.parse(a.run.notification);
-      return await acceptNotification(db, a.run.tenantId, body, { id: a.notificationId, retry: a.run.retry });
+      return await acceptScheduled(db, a.run.tenantId, body, { id: a.notificationId, retry: a.run.retry });
     } catch (err) {
       throw invalidRequest(err);
     }

@@ -1,13 +1,16 @@
 // Activities come from this factory: no module-level singletons, so tests hand in fakes.
 import { Context } from '@temporalio/activity';
 import { and, eq, sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import { rowsOf, type Db } from '../db/client.js';
 import * as s from '../db/schema.js';
 import { ErrorType } from '../domain/errors.js';
 import { addressFor } from '../domain/preferences.js';
-import { renderContent, selectLocale } from '../domain/templates.js';
-import type { Channel, DeliveryStatus, NotificationStatus, Preferences, Recipient } from '../domain/types.js';
-import { describeError, permanent, unconfigured } from './errors.js';
+import { Lru } from '../domain/lru.js';
+import { renderContent } from '../domain/templates.js';
+import type { Channel, ChannelContent, DeliveryStatus, NotificationInput, NotificationStatus, Preferences, Recipient } from '../domain/types.js';
+import { recordAcceptedStatement } from '../usecases/accept.js';
+import { contentFor, loadTemplateVersion } from '../usecases/templates.js';
+import { describeError, permanent, unconfigured, withDatabaseErrorsClassified } from './errors.js';
 import type { ChannelSender, SendResult } from './channels/types.js';
 import type { PagerClient } from './channels/pager.js';
 import type { SlackClient } from './channels/slack.js';
@@ -25,13 +28,17 @@ export interface ActivityDeps {
   pager?: PagerClient | null;
 }
 
+/** What a delivery attempt needs; the workflow already knows all of it, so no lookups. */
 export interface DeliverArgs {
   tenantId: string;
   notificationId: string;
   deliveryId: string;
   channel: Channel;
-  recipientId: string;
+  /** The recipient as the workflow last loaded it. */
+  recipient: Recipient;
   template: { key: string; version: number };
+  /** The pinned version's content in the recipient's locale, unrendered. */
+  content: ChannelContent;
   data: Record<string, unknown>;
   category: string | null;
 }
@@ -43,6 +50,8 @@ export interface DeliveryRecord {
   provider?: string | null;
   providerMessageId?: string | null;
   error?: { code: string; message: string } | null;
+  /** The attempt that sent it: recorded as that attempt's outcome. */
+  attempt?: number;
 }
 
 export interface StatusRecord {
@@ -54,44 +63,68 @@ export interface StatusRecord {
   deliveries?: DeliveryRecord[];
 }
 
-export function deliveryId(notificationId: string, channel: Channel): string {
-  return `${notificationId}.${channel}`;
+/** The recipient as of now, with preferences and the pinned template's content in their locale. */
+export interface RecipientSnapshot {
+  recipient: Recipient;
+  preferences: Preferences;
+  content: ChannelContent;
 }
 
-export function toRecipient(row: typeof s.recipients.$inferSelect): Recipient {
-  return {
-    id: row.id,
-    email: row.email,
-    phone: row.phone,
-    slack: row.slack,
-    webhookUrl: row.webhookUrl,
-    pagerRoutingKey: row.pagerRoutingKey,
-    locale: row.locale,
-    timezone: row.timezone,
-    name: row.name,
-  };
+export interface DeliverResult extends SendResult {
+  attempt: number;
+}
+
+export function deliveryId(notificationId: string, channel: Channel): string {
+  return `${notificationId}.${channel}`;
 }
 
 export function createActivities(deps: ActivityDeps) {
   const { db } = deps;
 
+  /**
+   * The recipient as of now (preferences, address, locale) and the pinned template's content in
+   * that locale; null when the recipient was deleted. With `record` (the run's first step), the
+   * notification's accepted record is written in the same statement unless it exists.
+   */
   async function loadRecipient(args: {
     tenantId: string;
     recipientId: string;
-  }): Promise<{ recipient: Recipient; preferences: Preferences } | null> {
-    const [row] = await db
-      .select()
-      .from(s.recipients)
-      .where(and(eq(s.recipients.tenantId, args.tenantId), eq(s.recipients.id, args.recipientId)));
-    return row ? { recipient: toRecipient(row), preferences: row.preferences ?? {} } : null;
+    template: { key: string; version: number };
+    record?: { input: NotificationInput; workflowId: string };
+  }): Promise<RecipientSnapshot | null> {
+    const select = sql`select * from recipients where tenant_id = ${args.tenantId} and id = ${args.recipientId}`;
+    const result = await db.execute(args.record ? sql`${recordAcceptedStatement(args.record.input, args.record.workflowId)} ${select}` : select);
+    const [row] = rowsOf<Record<string, any>>(result);
+    if (!row) return null;
+    const recipient: Recipient = {
+      id: row.id,
+      email: row.email,
+      phone: row.phone,
+      slack: row.slack,
+      webhookUrl: row.webhook_url,
+      pagerRoutingKey: row.pager_routing_key,
+      locale: row.locale,
+      timezone: row.timezone,
+      name: row.name,
+    };
+    const version = await loadTemplateVersion(db, args.tenantId, args.template.key, args.template.version);
+    if (!version) throw permanent(ErrorType.NotFound, `Template ${args.template.key} v${args.template.version} no longer exists`);
+    const { content } = contentFor(version, recipient.locale);
+    return { recipient, preferences: (row.preferences ?? {}) as Preferences, content };
   }
 
   /**
    * Writes one delivery's outcome. Receipts may already have moved it on: delivered and
    * bounced are never overwritten, and a delivery a receipt marked failed is not sent again.
    */
-  async function writeDelivery(tx: Pick<Db, 'update'>, notificationId: string, d: DeliveryRecord) {
+  async function writeDelivery(tx: Pick<Db, 'update' | 'insert'>, notificationId: string, d: DeliveryRecord) {
     const sent = d.status === 'sent';
+    const id = deliveryId(notificationId, d.channel);
+    if (d.attempt !== undefined)
+      await tx
+        .insert(s.deliveryAttempts)
+        .values({ deliveryId: id, attempt: d.attempt, outcome: d.status })
+        .onConflictDoUpdate({ target: [s.deliveryAttempts.deliveryId, s.deliveryAttempts.attempt], set: { outcome: d.status, errorCode: null, errorMessage: null } });
     await tx
       .update(s.deliveries)
       .set({
@@ -104,11 +137,12 @@ export function createActivities(deps: ActivityDeps) {
             ? { errorCode: d.reason, errorMessage: null }
             : {}),
         ...(sent ? { sentAt: sql`coalesce(${s.deliveries.sentAt}, now())`, errorCode: null, errorMessage: null } : {}),
+        ...(d.attempt !== undefined ? { attempts: sql`greatest(${s.deliveries.attempts}, ${d.attempt})` } : {}),
         updatedAt: sql`now()`,
       })
       .where(
         and(
-          eq(s.deliveries.id, deliveryId(notificationId, d.channel)),
+          eq(s.deliveries.id, id),
           sql`${s.deliveries.status} not in ('delivered', 'bounced')`,
           ...(sent ? [sql`${s.deliveries.status} <> 'failed'`] : []),
         ),
@@ -155,38 +189,39 @@ export function createActivities(deps: ActivityDeps) {
       .where(and(eq(s.deliveries.id, id), sql`${s.deliveries.status} in ('pending', 'sending')`));
   }
 
-  /** Sends one delivery on one channel. Retries belong to Temporal: this is one attempt. */
-  async function deliver(args: DeliverArgs): Promise<SendResult> {
+  /** The tenant's webhook signing secret, cached briefly (a rotation reaches sends within a minute). */
+  const tenantSecrets = new Lru<string, string>(10_000, 60_000);
+  async function tenantOf(tenantId: string): Promise<{ id: string; webhookSecret: string }> {
+    let secret = tenantSecrets.get(tenantId);
+    if (secret === undefined) {
+      const [t] = await db.select({ webhookSecret: s.tenants.webhookSecret }).from(s.tenants).where(eq(s.tenants.id, tenantId));
+      if (!t) throw permanent(ErrorType.NotFound, 'The tenant no longer exists');
+      secret = t.webhookSecret;
+      tenantSecrets.set(tenantId, secret);
+    }
+    return { id: tenantId, webhookSecret: secret };
+  }
+
+  /**
+   * Sends one delivery on one channel: one attempt (retries belong to Temporal) with what the
+   * workflow already knows, so a success costs no database write here; the workflow records
+   * it. A failed attempt is recorded at once, so the delivery shows its last error.
+   */
+  async function deliver(args: DeliverArgs): Promise<DeliverResult> {
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
-    await markAttempt(args.deliveryId, attempt, 'sending');
     try {
       const sender = deps.senders[args.channel];
       if (!sender) throw unconfigured(args.channel);
-      const [tenant] = await db.select().from(s.tenants).where(eq(s.tenants.id, args.tenantId));
-      const found = await loadRecipient(args);
-      if (!tenant || !found) throw permanent(ErrorType.NotFound, 'The recipient no longer exists');
-      const address = addressFor(found.recipient, args.channel);
+      const address = addressFor(args.recipient, args.channel);
       if (!address) throw permanent(ErrorType.NoAddress, `The recipient has no ${args.channel} address`);
-      const [version] = await db
-        .select()
-        .from(s.templateVersions)
-        .where(
-          and(
-            eq(s.templateVersions.tenantId, args.tenantId),
-            eq(s.templateVersions.key, args.template.key),
-            eq(s.templateVersions.version, args.template.version),
-          ),
-        );
-      if (!version) throw permanent(ErrorType.NotFound, `Template ${args.template.key} v${args.template.version} no longer exists`);
-      const locale = selectLocale(version.content, found.recipient.locale, version.defaultLocale);
-      const content = renderContent(version.content[locale] ?? {}, [args.channel], args.data);
+      const content = renderContent(args.content, [args.channel], args.data);
       ctx.heartbeat();
       const result = await sender.send({
         deliveryId: args.deliveryId,
         notificationId: args.notificationId,
-        tenant: { id: tenant.id, webhookSecret: tenant.webhookSecret },
-        recipient: found.recipient,
+        tenant: args.channel === 'webhook' ? await tenantOf(args.tenantId) : { id: args.tenantId, webhookSecret: '' },
+        recipient: args.recipient,
         address,
         template: args.template,
         content,
@@ -194,15 +229,14 @@ export function createActivities(deps: ActivityDeps) {
         category: args.category,
         signal: ctx.cancellationSignal,
       });
-      await markAttempt(args.deliveryId, attempt, 'sent');
-      return result;
+      return { ...result, attempt };
     } catch (err) {
       await markAttempt(args.deliveryId, attempt, 'failed', describeError(err)).catch(() => {});
       throw err;
     }
   }
 
-  return {
+  return withDatabaseErrorsClassified({
     loadRecipient,
     recordStatus,
     recordDelivery,
@@ -215,7 +249,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createEscalationActivities(deps),
     ...createThrottleActivities(deps),
     ...createFanoutActivities(deps),
-  };
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

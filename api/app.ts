@@ -5,7 +5,8 @@ import { HTTPException } from 'hono/http-exception';
 import { adminAuth, tenantAuth } from './auth.js';
 import type { AppDeps, Env } from './deps.js';
 import { openApiDocument } from './openapi.js';
-import { Problem, problemResponse } from './problem.js';
+import { RequestError } from '../domain/errors.js';
+import { fromRequestError, Problem, problemResponse } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { inboxRoutes } from './routes/inbox.js';
@@ -70,6 +71,7 @@ export function createApp(deps: AppDeps, opts: { log?: (msg: string, err?: unkno
 
   app.notFound((c) => problemResponse(c, new Problem(404, `No route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {
+    if (err instanceof RequestError) err = fromRequestError(err);
     if (err instanceof Problem) {
       if (err.status >= 500) log(`${err.status} on ${c.req.method} ${c.req.path}: ${err.detail}`, err.cause);
       return problemResponse(c, err);

@@ -5,7 +5,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { Db } from '../db/client.js';
 import { apiKeys } from '../db/schema.js';
 import type { Env } from './deps.js';
-import { constantTimeEqual, secret, sha256 } from './ids.js';
+import { constantTimeEqual, secret, sha256 } from '../usecases/ids.js';
 import { Problem } from './problem.js';
 
 const unauthorized = () =>

@@ -1,12 +1,10 @@
-import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client.js';
 import type { Channel, RetrySettings } from '../domain/types.js';
+import type { TemporalDeps } from '../usecases/accept.js';
 
 export interface AppDeps {
   db: Db;
-  temporal: {
-    client: Client;
-    taskQueue: string;
+  temporal: TemporalDeps & {
     /** Resolves when the Temporal service answers. */
     ping(): Promise<void>;
   };
@@ -18,7 +16,7 @@ export interface AppDeps {
   /** Receipts and Slack interactivity verify with these (see api/routes/receipts.ts). */
   secrets?: { slackSigningSecret?: string; twilioAuthToken?: string; resendWebhookSecret?: string; publicBaseUrl?: string };
   now?: () => number;
-  /** Broadcast paging and in-flight bound (see api/accept.ts); defaults suit 100,000 recipients. */
+  /** Broadcast paging and in-flight bound (see usecases/accept.ts); defaults suit 100,000 recipients. */
   broadcastTuning?: { pageSize: number; maxInFlight: number };
 }
 

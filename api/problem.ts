@@ -2,11 +2,9 @@
 // carries a stack trace or an internal message.
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { RequestError, type FieldError } from '../domain/errors.js';
 
-export interface FieldError {
-  path: string;
-  message: string;
-}
+export type { FieldError };
 
 const TITLES: Record<number, string> = {
   400: 'Invalid request',
@@ -34,6 +32,18 @@ export class Problem extends Error {
 export const badRequest = (detail: string, errors: FieldError[] = []) => new Problem(400, detail, errors);
 export const notFound = (what: string) => new Problem(404, `${what} was not found`);
 export const conflict = (detail: string) => new Problem(409, detail);
+
+/** A use-case's refusal as the HTTP problem it is. */
+export function fromRequestError(err: RequestError): Problem {
+  switch (err.kind) {
+    case 'invalid':
+      return new Problem(400, err.message, err.errors);
+    case 'conflict':
+      return new Problem(409, err.message, err.errors, err.retryAfterSeconds ? { 'retry-after': String(err.retryAfterSeconds) } : {});
+    case 'unavailable':
+      return Object.assign(new Problem(503, err.message, [], { 'retry-after': String(err.retryAfterSeconds ?? 5) }), { cause: err.cause });
+  }
+}
 
 export function fromZod(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }, prefix = ''): Problem {
   const errors = error.issues.map((i) => ({

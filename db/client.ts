@@ -61,3 +61,8 @@ export function openDatabase(opts: DatabaseOptions): Database {
     close: () => client.close(),
   };
 }
+
+/** The rows of `db.execute`, which PGlite answers as `{ rows }` and postgres.js as an array. */
+export function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : ((result as { rows?: T[] }).rows ?? [])) as T[];
+}

@@ -17,6 +17,8 @@ export const ErrorType = {
   RetriesExhausted: 'retries_exhausted',
   /** A stored request (a schedule's notification or broadcast) no longer validates. Permanent. */
   InvalidRequest: 'invalid_request',
+  /** The database refused what was to be written (invalid text, too long, a constraint). Permanent. */
+  DatabaseRejected: 'database_rejected',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 
@@ -33,3 +35,31 @@ export function parseRetryAfter(value: string | null | undefined, nowMs: number)
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
+
+/** One field of a request that is wrong, by its path (`data.order.id`, `channels.0`). */
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+/**
+ * What a use-case refuses, in its own words; only the HTTP layer turns these into problems
+ * (400, 409, 503), and activities into non-retryable failures.
+ */
+export class RequestError extends Error {
+  constructor(
+    readonly kind: 'invalid' | 'conflict' | 'unavailable',
+    message: string,
+    readonly errors: FieldError[] = [],
+    /** For `unavailable`: when a retry may succeed. */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = 'RequestError';
+  }
+}
+
+export const invalidInput = (message: string, errors: FieldError[] = []) => new RequestError('invalid', message, errors);
+export const conflictWith = (message: string) => new RequestError('conflict', message);
+export const unavailable = (message: string, cause: unknown, retryAfterSeconds = 5) =>
+  Object.assign(new RequestError('unavailable', message, [], retryAfterSeconds), { cause });

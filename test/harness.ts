@@ -1,5 +1,6 @@
 // A Tocsin API + worker on the time-skipping test server, over an in-memory database, with
 // a webhook receiver: the notification workflow exactly as production runs it, minus wall time.
+import { Client, type WorkflowClientInterceptor } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createApp } from '../api/app.js';
 import type { AppDeps } from '../api/app.js';
@@ -27,6 +28,8 @@ export interface Harness {
   hook: Awaited<ReturnType<typeof startFakeWebhook>>;
   tenantId: string;
   apiKey: string;
+  /** The task queue the harness's worker polls. */
+  taskQueue: string;
   /** A request to the API as the test tenant (JSON in, parsed JSON out). */
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   /** The raw Response of a GET as the test tenant (for streams). */
@@ -45,6 +48,8 @@ export async function startHarness(
     activities?: Partial<Omit<ActivityDeps, 'db' | 'senders'>>;
     /** Overrides of the API's dependencies (secrets, clock). */
     app?: Partial<AppDeps>;
+    /** Interceptors of the API's Temporal client (fault injection). */
+    clientInterceptors?: WorkflowClientInterceptor[];
   } = {},
 ): Promise<Harness> {
   const env = await timeSkippingEnv();
@@ -56,7 +61,11 @@ export async function startHarness(
   const app = createApp(
     {
       db: db.db,
-      temporal: { client: env.client, taskQueue, ping: async () => {} },
+      temporal: {
+        client: opts.clientInterceptors ? new Client({ connection: env.connection, interceptors: { workflow: opts.clientInterceptors } }) : env.client,
+        taskQueue,
+        ping: async () => {},
+      },
       adminToken: ADMIN,
       channels: Object.fromEntries(CHANNELS.map((c) => [c, 'configured'])) as Record<Channel, 'configured'>,
       retry: opts.retry ?? fastRetry,
@@ -83,6 +92,7 @@ export async function startHarness(
     hook,
     tenantId,
     apiKey,
+    taskQueue,
     stream: async (path) => app.request(path, { headers: { authorization: `Bearer ${apiKey}` } }),
     call: (method, path, body, headers) => raw(method, path, apiKey, body, headers),
     handle: (id) => env.client.workflow.getHandle(workflowIds.notification(tenantId, id)),

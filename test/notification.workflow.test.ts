@@ -1,12 +1,13 @@
 // The notification workflow on the time-skipping test server, driven through the API.
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { prepareNotification, recordNotifications } from '../api/accept.js';
-import { canonicalJson, sha256 } from '../api/ids.js';
+import { notificationStartOptions, prepareNotification } from '../usecases/accept.js';
+import { canonicalJson, sha256 } from '../usecases/ids.js';
 import { NotificationBody } from '../api/schemas.js';
 import { idempotencyKeys } from '../db/schema.js';
 import { workflowIds } from '../workflows/messages.js';
 import { activityStartTimes, fastRetry, seed, startHarness, waitForState, type Harness } from './harness.js';
+import { until } from './until.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -266,16 +267,21 @@ describe('sendAt, retries, fallback, pinning, idempotency', () => {
   });
 });
 
-describe('nothing accepted is lost', () => {
-  it('starts the workflow that a crashed first request left unstarted when the request is retried, and never runs it twice', async () => {
-    h = await seeded();
-    const body = { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 7 }, name: 'Ann' } };
+describe('nothing accepted is lost, nothing is left without its record', () => {
+  const body = { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 7 }, name: 'Ann' } };
+
+  /** What a first request that died after claiming its Idempotency-Key leaves behind: the claim. */
+  async function claimedBy(x: Harness, key: string, id: string) {
     const parsed = NotificationBody.parse(body);
-    // What a first request that died after writing its rows (and before starting) leaves behind.
-    const id = 'ntf_crashed';
-    const input = await prepareNotification(h.db.db, h.tenantId, parsed, { id, retry: fastRetry });
-    await recordNotifications(h.db.db, [{ input, workflowId: workflowIds.notification(h.tenantId, id) }]);
-    await h.db.db.insert(idempotencyKeys).values({ tenantId: h.tenantId, key: 'k1', requestHash: sha256(canonicalJson(parsed)), resourceId: id });
+    await x.db.db.insert(idempotencyKeys).values({ tenantId: x.tenantId, key, requestHash: sha256(canonicalJson(parsed)), resourceId: id });
+    return parsed;
+  }
+
+  it('starts the workflow that a request which died before starting left behind, when it is retried, and never runs it twice', async () => {
+    h = await seeded();
+    const id = 'ntf_crashed_before_start';
+    await claimedBy(h, 'k1', id);
+    expect(await h.db.db.query.notifications.findMany()).toHaveLength(0);
 
     const retried = await send(h, {}, { 'idempotency-key': 'k1' });
     expect(retried).toMatchObject({ status: 202, body: { id } });
@@ -283,5 +289,46 @@ describe('nothing accepted is lost', () => {
     const again = await send(h, {}, { 'idempotency-key': 'k1' });
     expect(again).toMatchObject({ status: 202, body: { id, status: 'sent' } });
     expect(h.hook.requests).toHaveLength(1);
+  });
+
+  it('a run whose API died between the start and the record writes its own record', async () => {
+    h = await seeded();
+    const id = 'ntf_crashed_after_start';
+    const parsed = await claimedBy(h, 'k2', id);
+    // The start went through; the API died before it wrote the row.
+    const input = await prepareNotification(h.db.db, h.tenantId, parsed, { id, retry: fastRetry });
+    await h.env.client.workflow.start('notificationWorkflow', notificationStartOptions(input, h.taskQueue));
+    expect((await h.handle(id).result()).status).toBe('sent');
+    const rows = await h.db.db.query.notifications.findMany();
+    expect(rows.map((r) => [r.id, r.status])).toEqual([[id, 'sent']]);
+    // The client's retry answers the same notification; nothing is sent again.
+    expect(await send(h, {}, { 'idempotency-key': 'k2' })).toMatchObject({ status: 202, body: { id, status: 'sent' } });
+    expect(h.hook.requests).toHaveLength(1);
+  });
+
+  it('a start whose answer is lost answers 503, deletes nothing, and the retry joins the run that did start', async () => {
+    let lose = true;
+    h = await startHarness({
+      clientInterceptors: [
+        {
+          async startWithDetails(input, next) {
+            const out = await next(input);
+            if (lose) throw new Error('14 UNAVAILABLE: the connection dropped before the answer');
+            return out;
+          },
+        },
+      ],
+    });
+    await seed(h);
+    const first = await send(h, {}, { 'idempotency-key': 'k3' });
+    expect(first.status).toBe(503);
+    expect(first.body).toMatchObject({ status: 503 });
+    // The server did start it: the run records itself and sends, though the client heard 503.
+    const [row] = await until(async () => (await h!.db.db.query.notifications.findMany()).filter((r) => r.status === 'sent'), (rows) => rows.length === 1);
+    lose = false;
+    const retried = await send(h, {}, { 'idempotency-key': 'k3' });
+    expect(retried).toMatchObject({ status: 202, body: { id: row.id, status: 'sent' } });
+    expect(h.hook.requests).toHaveLength(1);
+    expect(await h.db.db.query.notifications.findMany()).toHaveLength(1);
   });
 });

@@ -6,17 +6,18 @@ import {
   condition,
   isCancellation,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   ApplicationFailure,
 } from '@temporalio/workflow';
-import type { Activities, DeliverArgs, DeliveryRecord } from '../activities/index.js';
+import type { Activities, DeliverArgs, DeliverResult, DeliveryRecord, RecipientSnapshot } from '../activities/index.js';
 import { ErrorType } from '../domain/errors.js';
 import { resolveChannels } from '../domain/preferences.js';
 import { quietHoursRelease } from '../domain/quiet-hours.js';
 import { finalStatus } from '../domain/status.js';
 import { TERMINAL_STATUSES, type Channel, type DeliveryStatus, type NotificationInput, type NotificationStatus } from '../domain/types.js';
-import { SA, cancelNotificationSignal, cancelNotificationUpdate, notificationStatusQuery, type NotificationState } from './messages.js';
+import { SA, cancelNotificationSignal, cancelNotificationUpdate, notificationStatusQuery, workflowIds, type NotificationState } from './messages.js';
 
 const DELIVER: Record<Channel, keyof Activities> = {
   email: 'deliverEmail',
@@ -27,10 +28,17 @@ const DELIVER: Record<Channel, keyof Activities> = {
   pager: 'deliverPager',
 };
 
-const { loadRecipient, recordStatus, recordDelivery, claimThrottleSlot } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
+// Short database steps run as local activities, inside the workflow task that needs them: no
+// round trip through the server. They retry through a database outage, for a day at most; a
+// data error the database refuses fails at once (activities/errors.ts).
+const { loadRecipient, recordStatus, recordDelivery, claimThrottleSlot } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '15 seconds',
+  scheduleToCloseTimeout: '24 hours',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
+
+/** Statuses an operator filters runs by in the Temporal UI: upserted when they are reached. */
+const VISIBLE_STATUSES: readonly NotificationStatus[] = ['scheduled', 'held', ...TERMINAL_STATUSES];
 
 export async function notificationWorkflow(input: NotificationInput): Promise<NotificationState> {
   const state: NotificationState = {
@@ -77,7 +85,7 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
     await CancellationScope.nonCancellable(() =>
       recordStatus({ tenantId: input.tenantId, notificationId: input.notificationId, status, ...extra }),
     );
-    upsertSearchAttributes([{ key: SA.status, value: status }]);
+    if (VISIBLE_STATUSES.includes(status)) upsertSearchAttributes([{ key: SA.status, value: status }]);
   }
 
   function decide(channel: Channel, status: DeliveryStatus, rest: Omit<DeliveryRecord, 'channel' | 'status'> = {}): DeliveryRecord {
@@ -85,7 +93,15 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
     return { channel, status, ...rest };
   }
 
-  // 0. Throttle: a slot in the recipient's window for this key, unless critical.
+  // 0. The run's record (written here unless the API wrote it first) and the recipient as of now.
+  let found: RecipientSnapshot | null = await loadRecipient({
+    tenantId: input.tenantId,
+    recipientId: input.recipientId,
+    template: input.template,
+    record: { input, workflowId: workflowIds.notification(input.tenantId, input.notificationId) },
+  });
+
+  // 1. Throttle: a slot in the recipient's window for this key, unless critical.
   if (input.throttle && input.priority !== 'critical') {
     const { allowed } = await claimThrottleSlot({
       ...input.throttle,
@@ -101,20 +117,22 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
     }
   }
 
-  // 1. sendAt: a durable timer, cancellable.
+  // 2. sendAt: a durable timer, cancellable.
+  const load = () => loadRecipient({ tenantId: input.tenantId, recipientId: input.recipientId, template: input.template });
   if (input.sendAt) {
     const wait = Date.parse(input.sendAt) - Date.now();
     if (wait > 0) {
       await setStatus('scheduled', { releaseAt: input.sendAt });
       await condition(() => cancelled, wait);
+      found = await load();
     }
   }
 
-  // 2. Preferences and quiet hours, resolved again each time the notification wakes.
+  // 3. Preferences and quiet hours, resolved again each time the notification wakes.
   let allowed: Channel[] = [];
   const skipped: DeliveryRecord[] = [];
+  let snapshot: RecipientSnapshot | null = null;
   while (!cancelled) {
-    const found = await loadRecipient({ tenantId: input.tenantId, recipientId: input.recipientId });
     if (!found) {
       await setStatus('failed', {
         reason: 'recipient_deleted',
@@ -129,9 +147,13 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
     if (allowed.length === 0) break;
     const quiet = found.preferences.quietHours;
     const release = input.priority === 'critical' || !quiet ? null : quietHoursRelease(Date.now(), quiet, found.recipient.timezone);
-    if (release === null) break;
+    if (release === null) {
+      snapshot = found;
+      break;
+    }
     await setStatus('held', { reason: 'quiet_hours', releaseAt: new Date(release).toISOString() });
     await condition(() => cancelled, release - Date.now());
+    if (!cancelled) found = await load();
   }
 
   if (cancelled) {
@@ -145,9 +167,18 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
     return state;
   }
 
-  // 3. Delivery: one activity per channel, each with its channel's retry policy.
-  await setStatus('sending', { releaseAt: null, deliveries: skipped });
+  // 4. Delivery: one activity per channel, each with its channel's retry policy, given the
+  //    recipient and content it sends (no lookups in the activity).
+  const sendingNow = input.strategy === 'all' ? allowed : allowed.slice(0, 1);
+  await setStatus('sending', {
+    releaseAt: null,
+    deliveries: [...skipped, ...sendingNow.map((channel) => ({ channel, status: 'sending' as const }))],
+  });
   const records: DeliveryRecord[] = [...skipped];
+  const recipientNow = snapshot!;
+  // A channel's outcome is recorded as soon as it is known (a receipt may look for its message
+  // id) unless the final record follows at once: a single channel is recorded with the status.
+  const recordEach = allowed.length > 1;
 
   async function send(channel: Channel): Promise<DeliveryRecord> {
     if (cancelled) return decide(channel, 'cancelled');
@@ -169,21 +200,21 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
       notificationId: input.notificationId,
       deliveryId: `${input.notificationId}.${channel}`,
       channel,
-      recipientId: input.recipientId,
+      recipient: recipientNow.recipient,
       template: input.template,
+      content: recipientNow.content,
       data: input.data,
       category: input.category,
     };
     delivery(channel).status = 'sending';
     let rec: DeliveryRecord;
     try {
-      const res = await (acts[DELIVER[channel]] as (a: DeliverArgs) => Promise<{ provider: string; providerMessageId: string | null }>)(args);
-      rec = decide(channel, 'sent', { provider: res.provider, providerMessageId: res.providerMessageId, error: null });
+      const res = await (acts[DELIVER[channel]] as (a: DeliverArgs) => Promise<DeliverResult>)(args);
+      rec = decide(channel, 'sent', { provider: res.provider, providerMessageId: res.providerMessageId, error: null, attempt: res.attempt });
     } catch (err) {
       rec = isCancellation(err) ? decide(channel, 'cancelled') : decide(channel, 'failed', { error: failureOf(err) });
     }
-    // Recorded at once (not only at the end), so a provider's receipt finds the message id.
-    await CancellationScope.nonCancellable(() => recordDelivery({ notificationId: input.notificationId, delivery: rec }));
+    if (recordEach) await CancellationScope.nonCancellable(() => recordDelivery({ notificationId: input.notificationId, delivery: rec }));
     return rec;
   }
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { apiKeys, tenants } from '../../db/schema.js';
 import { newApiKey } from '../auth.js';
 import type { AppDeps } from '../deps.js';
-import { newId, secret } from '../ids.js';
+import { newId, secret } from '../../usecases/ids.js';
 import { notFound } from '../problem.js';
 import { validate } from '../validate.js';
 

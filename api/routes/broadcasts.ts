@@ -6,13 +6,13 @@ import type { Db } from '../../db/client.js';
 import { broadcasts, notifications } from '../../db/schema.js';
 import { broadcastCounts, type BroadcastStatus } from '../../domain/broadcast.js';
 import { cancelBroadcastSignal, workflowIds, type BroadcastInput } from '../../workflows/messages.js';
-import { broadcastInputOf, broadcastStartOptions, prepareBroadcast, recordBroadcast } from '../accept.js';
+import { broadcastInputOf, broadcastStartOptions, prepareBroadcast, recordBroadcast } from '../../usecases/accept.js';
 import type { AppDeps, Env } from '../deps.js';
-import { claimIdempotencyKey, idempotencyKeyOf, releaseIdempotencyKey, requestHash } from '../idempotency.js';
-import { newId } from '../ids.js';
+import { claimIdempotencyKey, releaseIdempotencyKey, requestHash } from '../../usecases/idempotency.js';
+import { newId } from '../../usecases/ids.js';
 import { conflict, notFound, Problem } from '../problem.js';
 import { BroadcastBody } from '../schemas.js';
-import { validate } from '../validate.js';
+import { idempotencyKeyOf, validate } from '../validate.js';
 
 const IdParam = z.object({ id: z.string().min(1).max(64) });
 

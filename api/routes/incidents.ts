@@ -30,7 +30,7 @@ import {
   type TimelineEvent,
 } from '../../workflows/messages.js';
 import type { AppDeps, Env } from '../deps.js';
-import { newId } from '../ids.js';
+import { newId } from '../../usecases/ids.js';
 import { badRequest, conflict, notFound, Problem } from '../problem.js';
 import { validate } from '../validate.js';
 import { PolicyKey, findPolicy } from './escalation-policies.js';

@@ -1,20 +1,17 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { and, desc, eq, inArray, lt, or } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { deliveries, idempotencyKeys, notifications } from '../../db/schema.js';
-import { digestData } from '../../domain/digest.js';
-import { NOTIFICATION_STATUSES, TERMINAL_STATUSES, type NotificationInput, type NotificationStatus } from '../../domain/types.js';
+import { deliveries, notifications } from '../../db/schema.js';
+import { NOTIFICATION_STATUSES, TERMINAL_STATUSES, type NotificationStatus } from '../../domain/types.js';
+import { acceptNotification } from '../../usecases/accept.js';
+import { cancelDigestWindow } from '../../usecases/digest.js';
 import { cancelNotificationUpdate, workflowIds } from '../../workflows/messages.js';
-import { notificationStartOptions, prepareNotification, recordNotifications } from '../accept.js';
 import type { AppDeps, Env } from '../deps.js';
-import { cancelDigestWindow, joinDigest } from '../digest.js';
-import { claimIdempotencyKey as claimKey } from '../idempotency.js';
-import { canonicalJson, newId, sha256 } from '../ids.js';
-import { badRequest, conflict, notFound, Problem } from '../problem.js';
+import { badRequest, conflict, notFound } from '../problem.js';
 import { NotificationBody, Pagination, RecipientId } from '../schemas.js';
-import { validate } from '../validate.js';
+import { idempotencyKeyOf, validate } from '../validate.js';
 
 const IdParam = z.object({ id: z.string().min(1).max(64) });
 const ListQuery = Pagination.extend({ recipient: RecipientId.optional(), status: z.enum(NOTIFICATION_STATUSES).optional() });
@@ -72,97 +69,13 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   return { createdAt, id };
 }
 
-const unavailable = (err: unknown) =>
-  Object.assign(new Problem(503, 'The workflow service is unavailable; nothing was accepted. Retry later.', [], { 'retry-after': '5' }), { cause: err });
-
 export function notificationRoutes(deps: AppDeps) {
   const { db, temporal } = deps;
-  const now = deps.now ?? Date.now;
   const app = new Hono<Env>();
 
-  /** Claims an Idempotency-Key: the id it already names, or null when it is new (and now ours). */
-  const claimIdempotencyKey = (tenantId: string, key: string, hash: string, id: string) => claimKey(db, now(), tenantId, key, hash, id);
-
-  /**
-   * A repeated request with the same Idempotency-Key and body: answers the first request's
-   * notification, and makes sure its workflow runs (the first request may have died between
-   * writing the row and starting the workflow). A notification id never runs twice.
-   */
-  async function replay(id: string, input: NotificationInput, digest: boolean) {
-    let row: { status: string; templateKey: string; templateVersion: number } | undefined;
-    for (let i = 0; i < 50 && !row; i++) {
-      [row] = await db
-        .select({ status: notifications.status, templateKey: notifications.templateKey, templateVersion: notifications.templateVersion })
-        .from(notifications)
-        .where(eq(notifications.id, id));
-      if (!row) await new Promise((r) => setTimeout(r, 100));
-    }
-    if (!row) throw new Problem(409, 'The first request with this Idempotency-Key is still in progress; retry', [], { 'retry-after': '1' });
-    if (!digest && row.status === 'accepted') {
-      const pinned = { ...input, notificationId: id, template: { key: row.templateKey, version: row.templateVersion } };
-      try {
-        await temporal.client.workflow.start('notificationWorkflow', notificationStartOptions(pinned, temporal.taskQueue));
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw unavailable(err);
-      }
-    }
-    return { id, status: row.status };
-  }
-
   app.post('/', validate('json', NotificationBody), async (c) => {
-    const tenantId = c.get('tenantId');
-    const body = c.req.valid('json');
-    const idemKey = c.req.header('idempotency-key');
-    if (idemKey !== undefined && (idemKey.length === 0 || idemKey.length > 255))
-      throw badRequest('Idempotency-Key must be 1–255 characters', [{ path: 'header.Idempotency-Key', message: 'must be 1–255 characters' }]);
-
-    // Validate everything before anything is written or started.
-    const id = newId('ntf', now());
-    if (body.digest && body.sendAt)
-      throw badRequest('A digest is sent when its window closes: sendAt does not apply', [{ path: 'sendAt', message: 'not allowed with digest' }]);
-    // A digest's template sees the joined items, not one request's data.
-    const templateData = body.digest ? digestData([body.data]) : undefined;
-    const input = await prepareNotification(db, tenantId, body, { id, retry: deps.retry, templateData });
-
-    if (idemKey !== undefined) {
-      const existing = await claimIdempotencyKey(tenantId, idemKey, sha256(canonicalJson(body)), id);
-      if (existing) return c.json(await replay(existing, input, Boolean(body.digest)), 202);
-    }
-    const unclaim = async () => {
-      if (idemKey !== undefined)
-        await db.delete(idempotencyKeys).where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, idemKey)));
-    };
-
-    if (body.digest) {
-      let join;
-      try {
-        join = await joinDigest(temporal, { input, digest: body.digest });
-      } catch (err) {
-        await unclaim();
-        throw unavailable(err);
-      }
-      // The window's row, if its digest workflow has not written it yet (the first write wins).
-      await recordNotifications(db, [
-        { input: join.input, workflowId: workflowIds.digest(tenantId, input.recipientId, body.digest.key), status: 'scheduled', releaseAt: join.releaseAt },
-      ]);
-      if (idemKey !== undefined)
-        await db
-          .update(idempotencyKeys)
-          .set({ resourceId: join.notificationId })
-          .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, idemKey)));
-      return c.json({ id: join.notificationId, status: 'scheduled' }, 202);
-    }
-
-    await recordNotifications(db, [{ input, workflowId: workflowIds.notification(tenantId, id) }]);
-    try {
-      await temporal.client.workflow.start('notificationWorkflow', notificationStartOptions(input, temporal.taskQueue));
-    } catch (err) {
-      // Not started: undo, so that a retry of the same request can succeed.
-      await db.delete(notifications).where(eq(notifications.id, id));
-      await unclaim();
-      throw unavailable(err);
-    }
-    return c.json({ id, status: 'accepted' }, 202);
+    const accepted = await acceptNotification(deps, c.get('tenantId'), c.req.valid('json'), { idempotencyKey: idempotencyKeyOf(c) });
+    return c.json(accepted, 202);
   });
 
   app.get('/:id', validate('param', IdParam), async (c) => {

@@ -24,7 +24,7 @@ import { deliveries, receipts } from '../../db/schema.js';
 import { ErrorType } from '../../domain/errors.js';
 import type { DeliveryStatus } from '../../domain/types.js';
 import type { AppDeps } from '../deps.js';
-import { constantTimeEqual } from '../ids.js';
+import { constantTimeEqual } from '../../usecases/ids.js';
 import { badRequest, Problem } from '../problem.js';
 
 const MAX_SKEW_SECONDS = 5 * 60;

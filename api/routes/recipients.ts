@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { toRecipient } from '../../activities/index.js';
+import { toRecipient } from '../../usecases/recipients.js';
 import { recipients } from '../../db/schema.js';
 import type { Preferences } from '../../domain/types.js';
 import type { AppDeps, Env } from '../deps.js';

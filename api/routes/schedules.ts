@@ -13,7 +13,7 @@ import {
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { SA, workflowIds, type ScheduledRun, type ScheduledRunResult } from '../../workflows/messages.js';
-import { prefixProblem, prepareBroadcast, prepareNotification } from '../accept.js';
+import { prefixErrors, prepareBroadcast, prepareNotification } from '../../usecases/accept.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, notFound } from '../problem.js';
 import { ScheduleBody, ScheduleId, type ScheduleRequest } from '../schemas.js';
@@ -122,7 +122,7 @@ export function scheduleRoutes(deps: AppDeps) {
       if (body.notification) await prepareNotification(db, tenantId, body.notification, { id: 'validation', retry: deps.retry });
       if (body.broadcast) await prepareBroadcast(db, tenantId, body.broadcast);
     } catch (err) {
-      throw prefixProblem(err, body.notification ? 'notification' : 'broadcast');
+      throw prefixErrors(err, body.notification ? 'notification' : 'broadcast');
     }
     const run: ScheduledRun = {
       tenantId,

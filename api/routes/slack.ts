@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { ACK_ACTION_ID } from '../../activities/channels/slack.js';
 import { acknowledgeIncidentUpdate } from '../../workflows/messages.js';
 import type { AppDeps } from '../deps.js';
-import { constantTimeEqual } from '../ids.js';
+import { constantTimeEqual } from '../../usecases/ids.js';
 import { badRequest, Problem } from '../problem.js';
 import { findIncident, rejectionOf, withinDeadline } from './incidents.js';
 

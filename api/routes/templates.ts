@@ -3,7 +3,8 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { templateVersions, templates } from '../../db/schema.js';
-import { missingVariables, renderContent, selectLocale, TemplateSyntaxError, validateTemplateContent } from '../../domain/templates.js';
+import { missingVariables, renderContent, TemplateSyntaxError, validateTemplateContent } from '../../domain/templates.js';
+import { contentFor, findTemplateVersion, missingVariablesError, type TemplateVersionRow } from '../../usecases/templates.js';
 import { CHANNELS, type Channel, type TemplateContent } from '../../domain/types.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, conflict, notFound } from '../problem.js';
@@ -21,7 +22,7 @@ const PreviewBody = z
   })
   .strict();
 
-type VersionRow = typeof templateVersions.$inferSelect;
+type VersionRow = TemplateVersionRow;
 
 function present(row: VersionRow) {
   return {
@@ -42,30 +43,6 @@ function checkContent(content: TemplateContent, defaultLocale: string) {
     if (err instanceof TemplateSyntaxError) throw badRequest(err.message, [{ path: err.path, message: err.message }]);
     throw err;
   }
-}
-
-/** The pinned version of a template (latest when `version` is omitted), or null. */
-export async function findTemplateVersion(db: Db, tenantId: string, key: string, version?: number): Promise<VersionRow | null> {
-  const [row] = await db
-    .select({ v: templateVersions })
-    .from(templates)
-    .innerJoin(
-      templateVersions,
-      and(
-        eq(templateVersions.tenantId, templates.tenantId),
-        eq(templateVersions.key, templates.key),
-        version === undefined ? eq(templateVersions.version, templates.latestVersion) : eq(templateVersions.version, version),
-      ),
-    )
-    .where(and(eq(templates.tenantId, tenantId), eq(templates.key, key)));
-  return row?.v ?? null;
-}
-
-/** Channels a template version has content for in the locale a recipient would get. */
-export function contentFor(row: VersionRow, locale: string) {
-  const chosen = selectLocale(row.content, locale, row.defaultLocale);
-  const content = row.content[chosen] ?? {};
-  return { locale: chosen, content, channels: CHANNELS.filter((ch) => content[ch] !== undefined) as Channel[] };
 }
 
 export function templateRoutes({ db }: AppDeps) {
@@ -134,16 +111,9 @@ export function templateRoutes({ db }: AppDeps) {
     if (!row) throw notFound(version ? 'Template version' : 'Template');
     const chosen = contentFor(row, locale ?? row.defaultLocale);
     const missing = missingVariables(chosen.content, chosen.channels, data);
-    if (missing.length) throw missingVariablesProblem(missing);
+    if (missing.length) throw missingVariablesError(missing);
     return c.json({ key, version: row.version, locale: chosen.locale, content: renderContent(chosen.content, chosen.channels, data) });
   });
 
   return app;
-}
-
-export function missingVariablesProblem(missing: string[]) {
-  return badRequest(
-    `The template needs ${missing.map((m) => `{{ ${m} }}`).join(', ')}, which data lacks`,
-    missing.map((m) => ({ path: `data.${m}`, message: 'missing template variable' })),
-  );
 }

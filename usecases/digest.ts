@@ -1,4 +1,4 @@
-// Digests from the API's side: joining a window through signal-with-start, and cancelling one.
+// Digests from the accepting side: joining a window through signal-with-start, and cancelling one.
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
@@ -13,7 +13,7 @@ import {
   type DigestJoin,
   type DigestWorkflowInput,
 } from '../workflows/messages.js';
-import type { AppDeps } from './deps.js';
+import type { TemporalDeps } from './accept.js';
 
 /**
  * Adds an arrival to the digest of its recipient and key. Signal-with-start makes the join
@@ -21,7 +21,7 @@ import type { AppDeps } from './deps.js';
  * arrivals can never open two windows. The run that took the signal then answers (a query,
  * consistent with the signal) which window's notification the arrival joined.
  */
-export async function joinDigest(temporal: AppDeps['temporal'], arrival: DigestArrival): Promise<DigestJoin> {
+export async function joinDigest(temporal: TemporalDeps, arrival: DigestArrival): Promise<DigestJoin> {
   const { tenantId, recipientId } = arrival.input;
   const workflowId = workflowIds.digest(tenantId, recipientId, arrival.digest.key);
   const start: DigestWorkflowInput = { tenantId, recipientId, key: arrival.digest.key };
@@ -63,7 +63,7 @@ export async function joinDigest(temporal: AppDeps['temporal'], arrival: DigestA
  */
 export async function cancelDigestWindow(
   db: Db,
-  temporal: AppDeps['temporal'],
+  temporal: TemporalDeps,
   tenantId: string,
   notificationId: string,
 ): Promise<'cancelled' | 'handed_off' | 'not_digest'> {

@@ -1,21 +1,12 @@
 // Idempotency-Key: the first request with a key claims it for the resource it creates; a repeat
 // with the same body answers that resource, with another body 409. Keys expire after a day.
 import { and, eq } from 'drizzle-orm';
-import type { Context } from 'hono';
 import type { Db } from '../db/client.js';
 import { idempotencyKeys } from '../db/schema.js';
+import { conflictWith, RequestError } from '../domain/errors.js';
 import { canonicalJson, sha256 } from './ids.js';
-import { badRequest, conflict, Problem } from './problem.js';
 
 const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
-
-/** The request's Idempotency-Key header, if any; 400 when it is empty or over 255 characters. */
-export function idempotencyKeyOf(c: Context): string | undefined {
-  const key = c.req.header('idempotency-key');
-  if (key !== undefined && (key.length === 0 || key.length > 255))
-    throw badRequest('Idempotency-Key must be 1–255 characters', [{ path: 'header.Idempotency-Key', message: 'must be 1–255 characters' }]);
-  return key;
-}
 
 /** The hash a key's request body is compared by. */
 export const requestHash = (body: unknown) => sha256(canonicalJson(body));
@@ -40,10 +31,10 @@ export async function claimIdempotencyKey(db: Db, nowMs: number, tenantId: strin
         .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, key), eq(idempotencyKeys.createdAt, existing.createdAt)));
       continue;
     }
-    if (existing.requestHash !== hash) throw conflict('This Idempotency-Key was used with a different request body');
+    if (existing.requestHash !== hash) throw conflictWith('This Idempotency-Key was used with a different request body');
     return existing.resourceId;
   }
-  throw new Problem(409, 'This Idempotency-Key is being used concurrently; retry');
+  throw Object.assign(new RequestError('conflict', 'This Idempotency-Key is being used concurrently; retry', [], 1));
 }
 
 /** Gives a claimed key up again (nothing was created), so that a retry can succeed. */

@@ -2,18 +2,22 @@
 // pinning of what the workflow will use, and the rows that record it. The HTTP routes and the
 // runs of schedules (activities) both accept through here, so a scheduled send is accepted
 // exactly as a POST would be.
-import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type WorkflowStartOptions } from '@temporalio/client';
-import { and, eq, inArray, asc } from 'drizzle-orm';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowStartOptions } from '@temporalio/client';
+import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { broadcastRecipients, broadcasts, deliveries, notificationEvents, notifications, recipients } from '../db/schema.js';
+import { broadcastRecipients, broadcasts, deliveries, idempotencyKeys, notificationEvents, notifications, recipients } from '../db/schema.js';
+import { digestData } from '../domain/digest.js';
 import { addressFor } from '../domain/preferences.js';
 import { missingVariables } from '../domain/templates.js';
 import type { Channel, NotificationInput, NotificationStatus, Priority, RetrySettings } from '../domain/types.js';
-import { toRecipient } from '../activities/index.js';
+import { invalidInput, RequestError, unavailable, type FieldError } from '../domain/errors.js';
+import { joinDigest } from './digest.js';
+import { claimIdempotencyKey, requestHash } from './idempotency.js';
+import { newId } from './ids.js';
+import { toRecipient } from './recipients.js';
 import { broadcastSearchAttributes, notificationSearchAttributes, workflowIds, type BroadcastInput } from '../workflows/messages.js';
-import { badRequest, Problem, type FieldError } from './problem.js';
-import { contentFor, findTemplateVersion, missingVariablesProblem } from './routes/templates.js';
-import { MAX_BROADCAST_RECIPIENTS, type BroadcastRequest, type NotificationRequest } from './schemas.js';
+import { MAX_BROADCAST_RECIPIENTS, type BroadcastRequest, type NotificationRequest } from '../api/schemas.js';
+import { contentFor, findTemplateVersion, missingVariablesError } from './templates.js';
 
 /**
  * Validates a notification request against the tenant's recipient and template, and pins
@@ -31,9 +35,9 @@ export async function prepareNotification(
     .select()
     .from(recipients)
     .where(and(eq(recipients.tenantId, tenantId), eq(recipients.id, body.recipient)));
-  if (!recipientRow) throw badRequest(`Recipient ${body.recipient} does not exist`, [{ path: 'recipient', message: 'unknown recipient' }]);
+  if (!recipientRow) throw invalidInput(`Recipient ${body.recipient} does not exist`, [{ path: 'recipient', message: 'unknown recipient' }]);
   const version = await findTemplateVersion(db, tenantId, body.template);
-  if (!version) throw badRequest(`Template ${body.template} does not exist`, [{ path: 'template', message: 'unknown template' }]);
+  if (!version) throw invalidInput(`Template ${body.template} does not exist`, [{ path: 'template', message: 'unknown template' }]);
   const recipient = toRecipient(recipientRow);
   const chosen = contentFor(version, recipient.locale);
   let channels: Channel[];
@@ -43,16 +47,16 @@ export async function prepareNotification(
       if (!addressFor(recipient, ch)) return [{ path: `channels.${i}`, message: `recipient has no ${ch} address` }];
       return [];
     });
-    if (errors.length) throw badRequest(errors.map((e) => e.message).join('; '), errors);
+    if (errors.length) throw invalidInput(errors.map((e) => e.message).join('; '), errors);
     channels = body.channels;
   } else {
     channels = chosen.channels.filter((ch) => addressFor(recipient, ch));
     if (channels.length === 0)
-      throw badRequest('No channel has both template content and a recipient address', [{ path: 'channels', message: 'no deliverable channel' }]);
+      throw invalidInput('No channel has both template content and a recipient address', [{ path: 'channels', message: 'no deliverable channel' }]);
   }
   const missing = missingVariables(chosen.content, channels, opts.templateData ?? body.data);
-  if (missing.length) throw missingVariablesProblem(missing);
-  if (body.sendAt && Number.isNaN(Date.parse(body.sendAt))) throw badRequest('sendAt is not a valid date', [{ path: 'sendAt', message: 'invalid date' }]);
+  if (missing.length) throw missingVariablesError(missing);
+  if (body.sendAt && Number.isNaN(Date.parse(body.sendAt))) throw invalidInput('sendAt is not a valid date', [{ path: 'sendAt', message: 'invalid date' }]);
   return {
     tenantId,
     notificationId: opts.id,
@@ -125,7 +129,7 @@ export async function recordNotifications(db: Db, records: NotificationRecord[])
 }
 
 /** How the notification workflow of an accepted input is started (API, schedules). */
-export function notificationStartOptions(input: NotificationInput, taskQueue: string) {
+export function notificationStartOptions(input: NotificationInput, taskQueue: string, eager = false) {
   return {
     taskQueue,
     workflowId: workflowIds.notification(input.tenantId, input.notificationId),
@@ -134,14 +138,131 @@ export function notificationStartOptions(input: NotificationInput, taskQueue: st
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
     typedSearchAttributes: notificationSearchAttributes(input),
+    ...(eager ? { requestEagerStart: true } : {}),
   } satisfies WorkflowStartOptions;
 }
 
-/** Validates and records a notification in one go (a schedule's run). */
-export async function acceptNotification(db: Db, tenantId: string, body: NotificationRequest, opts: { id: string; retry: RetrySettings }): Promise<NotificationInput> {
+/**
+ * The accepted notification's row, its pending deliveries and its first event, in one
+ * statement; nothing when the row exists already. The API writes it after the start (so a
+ * read right after the 202 finds it) and the workflow's first local activity writes it too
+ * (so a run whose API died before writing still has its record): whichever comes first wins.
+ */
+export function recordAcceptedStatement(input: NotificationInput, workflowId: string): SQL {
+  return sql`with n as (
+      insert into notifications (id, tenant_id, recipient_id, template_key, template_version, category, priority, strategy, channels, data, status, send_at, workflow_id)
+      values (${input.notificationId}, ${input.tenantId}, ${input.recipientId}, ${input.template.key}, ${input.template.version}, ${input.category},
+        ${input.priority}, ${input.strategy}, ${JSON.stringify(input.channels)}::jsonb, ${JSON.stringify(input.data)}::jsonb, 'accepted',
+        ${input.sendAt}::timestamptz, ${workflowId})
+      on conflict do nothing
+      returning id
+    ), d as (
+      insert into deliveries (id, notification_id, position, channel, status)
+      select n.id || '.' || c.channel, n.id, c.position - 1, c.channel, 'pending'
+      from n, jsonb_array_elements_text(${JSON.stringify(input.channels)}::jsonb) with ordinality as c(channel, position)
+    ), e as (
+      insert into notification_events (notification_id, status) select id, 'accepted' from n
+    )`;
+}
+
+export async function recordAccepted(db: Db, input: NotificationInput, workflowId: string): Promise<void> {
+  await db.execute(sql`${recordAcceptedStatement(input, workflowId)} select count(*) from n`);
+}
+
+/** Validates and records a notification in one go (a schedule's run, which then starts it). */
+export async function acceptScheduled(db: Db, tenantId: string, body: NotificationRequest, opts: { id: string; retry: RetrySettings }): Promise<NotificationInput> {
   const input = await prepareNotification(db, tenantId, body, opts);
-  await recordNotifications(db, [{ input, workflowId: workflowIds.notification(tenantId, input.notificationId) }]);
+  await recordAccepted(db, input, workflowIds.notification(tenantId, input.notificationId));
   return input;
+}
+
+export interface TemporalDeps {
+  client: Client;
+  taskQueue: string;
+  /** A worker shares this process and connection (`npm start`): start workflows eagerly. */
+  eagerStart?: boolean;
+}
+
+export interface AcceptDeps {
+  db: Db;
+  temporal: TemporalDeps;
+  /** Retry settings pinned into each notification. */
+  retry: RetrySettings;
+  now?: () => number;
+}
+
+const startUnavailable = (err: unknown) =>
+  unavailable('The workflow service did not confirm the start. Retry with the same Idempotency-Key to be sure of one notification.', err);
+
+/**
+ * Accepts a notification request: validates it, claims its Idempotency-Key, starts its
+ * workflow and records it. Every answer names a notification whose workflow runs; a run
+ * always writes its own record, so none is left without one; nothing is ever deleted.
+ *
+ * - With an Idempotency-Key, the first request claims the key for a new id; a repeat with the
+ *   same body (concurrent or later) gets that id and starts the same workflow id, which the
+ *   conflict policy joins (running) or refuses to run twice (finished). A crashed first
+ *   request is completed by its retry.
+ * - A start whose answer is lost (the server may have started it) answers 503 and keeps the
+ *   key's claim, so a retry joins whatever did start.
+ */
+export async function acceptNotification(
+  deps: AcceptDeps,
+  tenantId: string,
+  body: NotificationRequest,
+  opts: { idempotencyKey?: string } = {},
+): Promise<{ id: string; status: NotificationStatus }> {
+  const { db, temporal } = deps;
+  const now = deps.now ?? Date.now;
+  if (body.digest && body.sendAt)
+    throw invalidInput('A digest is sent when its window closes: sendAt does not apply', [{ path: 'sendAt', message: 'not allowed with digest' }]);
+  // A digest's template sees the joined items, not one request's data.
+  const templateData = body.digest ? digestData([body.data]) : undefined;
+  const input = await prepareNotification(db, tenantId, body, { id: newId('ntf', now()), retry: deps.retry, templateData });
+
+  let repeat = false;
+  if (opts.idempotencyKey !== undefined) {
+    const existing = await claimIdempotencyKey(db, now(), tenantId, opts.idempotencyKey, requestHash(body), input.notificationId);
+    if (existing) {
+      input.notificationId = existing;
+      repeat = true;
+    }
+  }
+
+  if (body.digest) {
+    let join;
+    try {
+      join = await joinDigest(temporal, { input, digest: body.digest });
+    } catch (err) {
+      throw startUnavailable(err);
+    }
+    // The window's row, if its digest workflow has not written it yet (the first write wins).
+    await recordNotifications(db, [
+      { input: join.input, workflowId: workflowIds.digest(tenantId, input.recipientId, body.digest.key), status: 'scheduled', releaseAt: join.releaseAt },
+    ]);
+    if (opts.idempotencyKey !== undefined && join.notificationId !== input.notificationId)
+      await db
+        .update(idempotencyKeys)
+        .set({ resourceId: join.notificationId })
+        .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, opts.idempotencyKey)));
+    return { id: join.notificationId, status: 'scheduled' };
+  }
+
+  const id = input.notificationId;
+  try {
+    await temporal.client.workflow.start('notificationWorkflow', notificationStartOptions(input, temporal.taskQueue, temporal.eagerStart));
+  } catch (err) {
+    // Refused as a duplicate: this id has run already; its record says how it went.
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw startUnavailable(err);
+  }
+  try {
+    await recordAccepted(db, input, workflowIds.notification(tenantId, id));
+  } catch {
+    // The run is started and writes this record itself: the notification is accepted.
+  }
+  if (!repeat) return { id, status: 'accepted' };
+  const [row] = await db.select({ status: notifications.status }).from(notifications).where(eq(notifications.id, id));
+  return { id, status: (row?.status ?? 'accepted') as NotificationStatus };
 }
 
 // Broadcasts.
@@ -163,21 +284,21 @@ export interface BroadcastPlan {
  */
 export async function prepareBroadcast(db: Db, tenantId: string, body: BroadcastRequest): Promise<BroadcastPlan> {
   const version = await findTemplateVersion(db, tenantId, body.template);
-  if (!version) throw badRequest(`Template ${body.template} does not exist`, [{ path: 'template', message: 'unknown template' }]);
+  if (!version) throw invalidInput(`Template ${body.template} does not exist`, [{ path: 'template', message: 'unknown template' }]);
   if (new TextEncoder().encode(JSON.stringify(body.data)).length > MAX_BROADCAST_DATA_BYTES)
-    throw badRequest(`data is larger than ${MAX_BROADCAST_DATA_BYTES / 1024} KiB`, [{ path: 'data', message: 'too large for a broadcast' }]);
+    throw invalidInput(`data is larger than ${MAX_BROADCAST_DATA_BYTES / 1024} KiB`, [{ path: 'data', message: 'too large for a broadcast' }]);
   const locales = Object.keys(version.content).map((l) => contentFor(version, l));
   const errors: FieldError[] = [];
   (body.channels ?? []).forEach((ch, i) => {
     if (!locales.some((l) => l.channels.includes(ch))) errors.push({ path: `channels.${i}`, message: `template ${body.template} has no ${ch} content` });
   });
-  if (errors.length) throw badRequest(errors.map((e) => e.message).join('; '), errors);
+  if (errors.length) throw invalidInput(errors.map((e) => e.message).join('; '), errors);
   const missing = new Set<string>();
   for (const l of locales) {
     const channels = body.channels ? l.channels.filter((ch) => body.channels!.includes(ch)) : l.channels;
     for (const m of missingVariables(l.content, channels, body.data)) missing.add(m);
   }
-  if (missing.size) throw missingVariablesProblem([...missing].sort());
+  if (missing.size) throw missingVariablesError([...missing].sort());
 
   let recipientIds: string[];
   if (body.recipients) {
@@ -193,15 +314,15 @@ export async function prepareBroadcast(db: Db, tenantId: string, body: Broadcast
       unknown.push(...chunk.filter((id) => !known.has(id)));
     }
     if (unknown.length)
-      throw badRequest(`${unknown.length} recipient(s) do not exist: ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', …' : ''}`, [
+      throw invalidInput(`${unknown.length} recipient(s) do not exist: ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', …' : ''}`, [
         { path: 'recipients', message: `unknown recipients: ${unknown.slice(0, 10).join(', ')}` },
       ]);
   } else {
     const rows = await db.select({ id: recipients.id }).from(recipients).where(eq(recipients.tenantId, tenantId)).orderBy(asc(recipients.id));
     recipientIds = rows.map((r) => r.id);
-    if (recipientIds.length === 0) throw badRequest('The tenant has no recipients', [{ path: 'all', message: 'no recipients' }]);
+    if (recipientIds.length === 0) throw invalidInput('The tenant has no recipients', [{ path: 'all', message: 'no recipients' }]);
     if (recipientIds.length > MAX_BROADCAST_RECIPIENTS)
-      throw badRequest(`A broadcast reaches at most ${MAX_BROADCAST_RECIPIENTS} recipients`, [{ path: 'all', message: 'too many recipients' }]);
+      throw invalidInput(`A broadcast reaches at most ${MAX_BROADCAST_RECIPIENTS} recipients`, [{ path: 'all', message: 'too many recipients' }]);
   }
   return { template: { key: version.key, version: version.version }, channels: body.channels ?? null, recipientIds };
 }
@@ -287,8 +408,8 @@ export function broadcastStartOptions(input: BroadcastInput, taskQueue: string) 
   } satisfies WorkflowStartOptions;
 }
 
-/** A 400 Problem whose field paths are prefixed (`notification.recipient`), for nested bodies. */
-export function prefixProblem(err: unknown, prefix: string): unknown {
-  if (!(err instanceof Problem) || err.status !== 400) return err;
-  return new Problem(400, err.detail, err.errors.map((e) => ({ ...e, path: `${prefix}.${e.path}` })));
+/** A refusal whose field paths are prefixed (`notification.recipient`), for nested bodies. */
+export function prefixErrors(err: unknown, prefix: string): unknown {
+  if (!(err instanceof RequestError) || err.kind !== 'invalid') return err;
+  return invalidInput(err.message, err.errors.map((e) => ({ ...e, path: `${prefix}.${e.path}` })));
 }

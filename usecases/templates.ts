@@ -1,0 +1,55 @@
+// Template lookups that acceptance, previews and deliveries share. A version never changes
+// once published, so versions are cached by (tenant, key, version); only "which version is
+// the latest" is read from the database each time.
+import { and, eq } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { templateVersions, templates } from '../db/schema.js';
+import { invalidInput } from '../domain/errors.js';
+import { Lru } from '../domain/lru.js';
+import { selectLocale } from '../domain/templates.js';
+import { CHANNELS, type Channel } from '../domain/types.js';
+
+export type TemplateVersionRow = typeof templateVersions.$inferSelect;
+
+const versions = new Lru<string, TemplateVersionRow>(2000);
+const cacheKey = (tenantId: string, key: string, version: number) => `${tenantId}\u0000${key}\u0000${version}`;
+
+/** One published version of a template, or null; served from the cache after the first read. */
+export async function loadTemplateVersion(db: Db, tenantId: string, key: string, version: number): Promise<TemplateVersionRow | null> {
+  const ck = cacheKey(tenantId, key, version);
+  const hit = versions.get(ck);
+  if (hit) return hit;
+  const [row] = await db
+    .select()
+    .from(templateVersions)
+    .where(and(eq(templateVersions.tenantId, tenantId), eq(templateVersions.key, key), eq(templateVersions.version, version)));
+  if (row) versions.set(ck, row);
+  return row ?? null;
+}
+
+/** The pinned version of a template (latest when `version` is omitted), or null. */
+export async function findTemplateVersion(db: Db, tenantId: string, key: string, version?: number): Promise<TemplateVersionRow | null> {
+  if (version === undefined) {
+    const [t] = await db
+      .select({ latest: templates.latestVersion })
+      .from(templates)
+      .where(and(eq(templates.tenantId, tenantId), eq(templates.key, key)));
+    if (!t) return null;
+    version = t.latest;
+  }
+  return loadTemplateVersion(db, tenantId, key, version);
+}
+
+/** Channels a template version has content for in the locale a recipient would get. */
+export function contentFor(row: TemplateVersionRow, locale: string) {
+  const chosen = selectLocale(row.content, locale, row.defaultLocale);
+  const content = row.content[chosen] ?? {};
+  return { locale: chosen, content, channels: CHANNELS.filter((ch) => content[ch] !== undefined) as Channel[] };
+}
+
+export function missingVariablesError(missing: string[]) {
+  return invalidInput(
+    `The template needs ${missing.map((m) => `{{ ${m} }}`).join(', ')}, which data lacks`,
+    missing.map((m) => ({ path: `data.${m}`, message: 'missing template variable' })),
+  );
+}
