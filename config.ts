@@ -46,6 +46,12 @@ const ConfigSchema = z.object({
   SLACK_API_URL: optionalString,
   PAGERDUTY_EVENTS_URL: z.string().default('https://events.pagerduty.com/v2/enqueue'),
   PUBLIC_BASE_URL: optionalString,
+  // Worker tuning (see README, "Worker settings"): deliveries are I/O-bound, so many activities
+  // run at once; workflow tasks are short CPU work, so a few per core.
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(200),
+  WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES: z.coerce.number().int().min(1).default(200),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).default(40),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2000),
   // Delivery retry policy (Temporal activity retries), applied per channel.
   DELIVERY_INITIAL_INTERVAL_SECONDS: seconds(1),
   DELIVERY_BACKOFF_COEFFICIENT: z.coerce.number().min(1).default(2),

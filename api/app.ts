@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import { adminAuth, tenantAuth } from './auth.js';
+import { adminAuth, createKeyCache, tenantAuth } from './auth.js';
 import type { AppDeps, Env } from './deps.js';
 import { openApiDocument } from './openapi.js';
 import { RequestError } from '../domain/errors.js';
@@ -51,14 +51,15 @@ export function createApp(deps: AppDeps, opts: { log?: (msg: string, err?: unkno
   app.route('/', healthRoutes(deps));
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
   app.use('/v1/admin/*', adminAuth(deps.adminToken));
-  app.route('/v1/admin', adminRoutes(deps));
+  const keys = createKeyCache();
+  app.route('/v1/admin', adminRoutes(deps, keys));
   // Slack signs its requests itself: mounted before tenant auth.
   app.route('/v1/slack', slackRoutes(deps));
   // Delivery receipts are signed by their providers (Twilio, Resend via Svix): before tenant auth too.
   app.route('/v1/receipts', receiptRoutes(deps));
 
   const tenant = new Hono<Env>();
-  tenant.use('*', tenantAuth(deps.db));
+  tenant.use('*', tenantAuth(deps.db, keys));
   tenant.route('/recipients', recipientRoutes(deps));
   tenant.route('/recipients', inboxRoutes(deps));
   tenant.route('/templates', templateRoutes(deps));

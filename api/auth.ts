@@ -4,6 +4,7 @@ import { and, eq, isNull } from 'drizzle-orm';
 import type { MiddlewareHandler } from 'hono';
 import type { Db } from '../db/client.js';
 import { apiKeys } from '../db/schema.js';
+import { Lru } from '../domain/lru.js';
 import type { Env } from './deps.js';
 import { constantTimeEqual, secret, sha256 } from '../usecases/ids.js';
 import { Problem } from './problem.js';
@@ -36,17 +37,34 @@ export function adminAuth(token: string): MiddlewareHandler {
   };
 }
 
-export function tenantAuth(db: Db): MiddlewareHandler<Env> {
+/**
+ * How long a verified key is trusted without a lookup. A key revoked through this API process
+ * stops at once (it is forgotten); through another instance, within this time.
+ */
+export const API_KEY_CACHE_MS = 10_000;
+
+/** Verified keys by prefix, with the key's hash (never the key itself), per API process. */
+export type KeyCache = Lru<string, { hash: string; tenantId: string }>;
+export const createKeyCache = (): KeyCache => new Lru(10_000, API_KEY_CACHE_MS);
+
+export function tenantAuth(db: Db, verified: KeyCache): MiddlewareHandler<Env> {
   return async (c, next) => {
     const given = bearer(c.req.header('authorization'));
     const prefix = given && prefixOf(given);
     if (!given || !prefix) throw unauthorized();
-    const [row] = await db
-      .select()
-      .from(apiKeys)
-      .where(and(eq(apiKeys.prefix, prefix), isNull(apiKeys.revokedAt)));
-    if (!row || !constantTimeEqual(sha256(given), row.hash)) throw unauthorized();
-    c.set('tenantId', row.tenantId);
+    const hash = sha256(given);
+    const hit = verified.get(prefix);
+    let tenantId = hit && constantTimeEqual(hash, hit.hash) ? hit.tenantId : undefined;
+    if (tenantId === undefined) {
+      const [row] = await db
+        .select()
+        .from(apiKeys)
+        .where(and(eq(apiKeys.prefix, prefix), isNull(apiKeys.revokedAt)));
+      if (!row || !constantTimeEqual(hash, row.hash)) throw unauthorized();
+      tenantId = row.tenantId;
+      verified.set(prefix, { hash, tenantId });
+    }
+    c.set('tenantId', tenantId);
     await next();
   };
 }

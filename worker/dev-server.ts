@@ -57,6 +57,12 @@ function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
   });
 }
 
+/** Server settings the embedded dev server runs with (the compose deployment sets the same). */
+export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, unknown> = {
+  // The API and the worker share `npm start`'s process: first workflow tasks skip matching.
+  'system.enableEagerWorkflowStart': true,
+};
+
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
   const ip = opts.ip ?? '127.0.0.1';
   for (const p of [opts.port, opts.uiPort]) {
@@ -68,6 +74,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     args.push('--db-filename', opts.dbFile);
   }
   for (const sa of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', sa);
+  for (const [key, value] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   const child = spawn(opts.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   if (opts.logFile) {
     mkdirSync(dirname(opts.logFile), { recursive: true });

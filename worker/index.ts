@@ -6,6 +6,7 @@ import { createActivities } from '../activities/index.js';
 import type { ChannelSender } from '../activities/channels/types.js';
 import type { PagerClient } from '../activities/channels/pager.js';
 import type { SlackClient } from '../activities/channels/slack.js';
+import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { Channel } from '../domain/types.js';
 import { SA } from '../workflows/messages.js';
@@ -23,7 +24,30 @@ export interface WorkerDeps {
   pager?: PagerClient | null;
   /** A prebuilt bundle (tests build it once); otherwise the workflows are bundled here. */
   workflowBundle?: WorkerOptions['workflowBundle'];
-  tuning?: Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>;
+  tuning?: WorkerTuning;
+}
+
+export type WorkerTuning = Pick<
+  WorkerOptions,
+  | 'maxConcurrentActivityTaskExecutions'
+  | 'maxConcurrentLocalActivityExecutions'
+  | 'maxConcurrentWorkflowTaskExecutions'
+  | 'maxCachedWorkflows'
+  | 'maxConcurrentWorkflowTaskPolls'
+  | 'maxConcurrentActivityTaskPolls'
+>;
+
+/** The worker's concurrency from config: pollers at half the task slots, as the SDK advises. */
+export function workerTuning(config: Config): WorkerTuning {
+  const workflowTasks = config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS;
+  return {
+    maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentLocalActivityExecutions: config.WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES,
+    maxConcurrentWorkflowTaskExecutions: workflowTasks,
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+    maxConcurrentWorkflowTaskPolls: Math.max(2, Math.min(20, Math.floor(workflowTasks / 2))),
+    maxConcurrentActivityTaskPolls: Math.max(2, Math.min(20, Math.floor(config.WORKER_MAX_CONCURRENT_ACTIVITIES / 10))),
+  };
 }
 
 export async function createWorker(deps: WorkerDeps): Promise<Worker> {

@@ -15,7 +15,7 @@ import type { Config } from '../config.js';
 import { openDatabase, type Database } from '../db/client.js';
 import type { RetrySettings } from '../domain/types.js';
 import { startDevServer, type DevServer } from './dev-server.js';
-import { createWorker, registerSearchAttributes } from './index.js';
+import { createWorker, registerSearchAttributes, workerTuning } from './index.js';
 
 export interface StartOptions {
   api?: boolean;
@@ -140,8 +140,10 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     await database.migrate();
 
     const senderOpts = { ...senderOptions(config), db: database.db };
+    let workerConnection: NativeConnection | undefined;
     if (opts.worker) {
       const connection = await NativeConnection.connect({ address: temporalAddress });
+      workerConnection = connection;
       stops.push(() => connection.close());
       const worker = await createWorker({
         connection,
@@ -152,6 +154,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         slack: createSlackClient({ botToken: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL }),
         pager: createPagerClient({ eventsUrl: config.PAGERDUTY_EVENTS_URL }),
         workflowBundle: opts.workflowBundle,
+        tuning: workerTuning(config),
       });
       const running = worker.run();
       running.catch((err) => log(`worker stopped: ${(err as Error).message}`));
@@ -164,14 +167,17 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     const admin = adminToken(config);
     let apiUrl: string | undefined;
     if (opts.api) {
-      const connection = Connection.lazy(apiConnectionOptions(temporalAddress));
-      stops.push(() => connection.close());
+      // Sharing a process with the worker, the API starts workflows eagerly over the worker's
+      // connection: the first workflow task runs here at once, without a trip through matching.
+      const connection = workerConnection ?? Connection.lazy(apiConnectionOptions(temporalAddress));
+      if (!workerConnection) stops.push(() => (connection as Connection).close());
       const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
       const app = createApp({
         db: database.db,
         temporal: {
           client,
           taskQueue: config.TEMPORAL_TASK_QUEUE,
+          eagerStart: workerConnection !== undefined,
           ping: async () => void (await connection.workflowService.getSystemInfo({})),
         },
         adminToken: admin.token,

@@ -2,7 +2,7 @@ import { and, eq, isNull } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { apiKeys, tenants } from '../../db/schema.js';
-import { newApiKey } from '../auth.js';
+import { newApiKey, type KeyCache } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { newId, secret } from '../../usecases/ids.js';
 import { notFound } from '../problem.js';
@@ -11,7 +11,7 @@ import { validate } from '../validate.js';
 const TenantBody = z.object({ name: z.string().trim().min(1).max(200) });
 const IdParam = z.object({ id: z.string().min(1).max(64) });
 
-export function adminRoutes({ db }: AppDeps) {
+export function adminRoutes({ db }: AppDeps, keys: KeyCache) {
   const app = new Hono();
 
   app.post('/tenants', validate('json', TenantBody), async (c) => {
@@ -46,6 +46,7 @@ export function adminRoutes({ db }: AppDeps) {
         .where(and(eq(apiKeys.tenantId, id), eq(apiKeys.prefix, keyPrefix), isNull(apiKeys.revokedAt)))
         .returning({ prefix: apiKeys.prefix });
       if (revoked.length === 0) throw notFound('API key');
+      keys.delete(keyPrefix);
       return c.body(null, 204);
     },
   );
