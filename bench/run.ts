@@ -1,142 +1,348 @@
-// `npm run bench`: drives the whole stack over HTTP and compares it with a bare
-// one-activity Temporal workflow on the same dev server.
+// `npm run bench`: Tocsin's notification path against a bare one-activity Temporal workflow,
+// in one run, on one dev server, with the same worker settings, both ending in the same
+// HTTP POST to the same local webhook receiver.
 //
-//   npm run bench                      # 500 notifications, 16 concurrent requests
-//   BENCH_N=2000 BENCH_CONCURRENCY=32 npm run bench
+//   npm run bench
+//   BENCH_N=1000 BENCH_CONCURRENCY=32 BENCH_HALF_LOAD_SECONDS=60 npm run bench
 //
-// It boots the stack as `npm start` does (embedded dev server, PGlite, or DATABASE_URL),
-// on free ports in a temporary DATA_DIR, and writes its results to bench/results/.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// bench/stack.ts boots Tocsin as `npm start` does (embedded dev server, PGlite or
+// DATABASE_URL) on free ports in a temporary DATA_DIR, in its own process, plus the bare
+// workflow's worker. This process is the client: it drives Tocsin over HTTP and the bare
+// workflow through the Temporal client, and runs the webhook receiver.
+//
+// Phase 1, maximum throughput: BENCH_N requests, BENCH_CONCURRENCY in flight; throughput is
+// arrivals at the receiver / (last arrival − first request).
+// Phase 2, half load: open loop at half of each one's phase-1 throughput for
+// BENCH_HALF_LOAD_SECONDS; accept latency (HTTP 202 round trip; workflow start call) from
+// each request's due time, and accepted → arrived at the receiver.
+// Results: printed, and written to bench/results/notifications-<date>.md.
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { sql, type SQL } from 'drizzle-orm';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { loadConfig } from '../config.js';
-import { ensureCli } from '../scripts/setup-temporal.mjs';
+import { z } from 'zod';
 import { freePort } from '../worker/dev-server.js';
-import { quietSdkLogs, startTocsin } from '../worker/runtime.js';
+import { closedLoop, openLoop, pct, type Offer, type Sent } from './load.js';
+import { BARE_TASK_QUEUE, type StackMessage } from './protocol.js';
+import { startReceiver, type Receiver } from './receiver.js';
 
-const N = Number(process.env.BENCH_N ?? 500);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const knobs = z
+  .object({
+    BENCH_N: z.coerce.number().int().min(10).default(200),
+    BENCH_CONCURRENCY: z.coerce.number().int().min(1).default(16),
+    BENCH_HALF_LOAD_SECONDS: z.coerce.number().positive().default(20),
+  })
+  .parse(process.env);
+const N = knobs.BENCH_N;
+const CONCURRENCY = knobs.BENCH_CONCURRENCY;
+const HALF_SECONDS = knobs.BENCH_HALF_LOAD_SECONDS;
+/** A phase fails when nothing more reaches the receiver for this long. */
+const STALL_MS = 30_000;
+const WARMUP = 10;
+const root = fileURLToPath(new URL('..', import.meta.url));
+const command = `BENCH_N=${N} BENCH_CONCURRENCY=${CONCURRENCY} BENCH_HALF_LOAD_SECONDS=${HALF_SECONDS} npm run bench`;
 
-function pct(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+const ms = (v: number) => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${v.toFixed(v < 10 ? 1 : 0)} ms`);
 
-async function pool<T>(count: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        const i = next++;
-        out[i] = await fn(i);
+type Ready = Extract<StackMessage, { type: 'ready' }>;
+type Rss = Extract<StackMessage, { type: 'rss' }>;
+
+/** Starts bench/stack.ts and waits for it to say it is ready. */
+function startStack(env: NodeJS.ProcessEnv): { child: ChildProcess; ready: Promise<Ready> } {
+  const child = fork(fileURLToPath(new URL('./stack.ts', import.meta.url)), [], {
+    cwd: root,
+    env,
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ready = new Promise<Ready>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the stack did not start within 300 s')), 300_000);
+    child.on('message', (m: StackMessage) => {
+      if (m.type === 'ready') {
+        clearTimeout(timer);
+        resolve(m);
+      } else if (m.type === 'error') {
+        clearTimeout(timer);
+        reject(new Error(`stack: ${m.message}`));
       }
-    }),
-  );
-  return out;
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`the stack exited (${code ?? signal}) before it was ready`));
+    });
+  });
+  return { child, ready };
 }
 
-quietSdkLogs();
-const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-bench-'));
-const config = loadConfig({
-  ...process.env,
-  DATA_DIR: dataDir,
-  PORT: '0',
-  TEMPORAL_DEV_PORT: String(await freePort()),
-  TEMPORAL_UI_PORT: String(await freePort()),
-  ADMIN_TOKEN: 'bench',
-});
-const running = await startTocsin(config, { api: true, worker: true, embeddedTemporal: true, temporalCliPath: ensureCli(), log: () => {} });
-try {
-  const api = async (method: string, path: string, token: string, body?: unknown) => {
-    const res = await fetch(`${running.apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
-  // PGlite answers { rows }, postgres.js an array of rows.
-  const rows = async <T>(query: SQL): Promise<T[]> => {
-    const res = (await running.database.db.execute(query)) as unknown as { rows?: T[] } & T[];
-    return res.rows ?? res;
-  };
-  const tenant = await api('POST', '/v1/admin/tenants', 'bench', { name: 'bench' });
-  const key = tenant.body.apiKey as string;
-  await api('PUT', '/v1/recipients/r1', key, {});
-  await api('POST', '/v1/templates', key, { key: 'bench', content: { en: { inapp: { title: 'Hello {{ n }}', body: 'Benchmark' } } } });
-
-  // Tocsin: accept latency per request, then accepted → sent.
-  const rssBefore = process.memoryUsage().rss;
-  const started = performance.now();
-  const accepted = await pool(N, CONCURRENCY, async (n) => {
-    const t0 = performance.now();
-    const res = await api('POST', '/v1/notifications', key, { recipient: 'r1', template: 'bench', data: { n } });
-    if (res.status !== 202) throw new Error(`accept failed: ${res.status} ${JSON.stringify(res.body)}`);
-    return { id: res.body.id as string, ms: performance.now() - t0 };
+function sampleRss(child: ChildProcess): Promise<Rss | null> {
+  if (!child.connected) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), 5000);
+    const onMessage = (m: StackMessage) => {
+      if (m.type !== 'rss') return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(m);
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'rss' });
   });
-  const acceptDone = performance.now();
-  for (;;) {
-    const pending = await rows<{ c: number }>(sql`select count(*)::int as c from notifications where status <> 'sent'`);
-    if (Number(pending[0].c) === 0) break;
-    await new Promise((r) => setTimeout(r, 100));
+}
+
+async function stopStack(child: ChildProcess, pids: number[]): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  if (child.connected) child.send({ type: 'stop' });
+  else child.kill('SIGTERM');
+  const killed = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 30_000))]);
+  if (killed) {
+    log('the stack did not stop within 30 s: killing it and its dev server');
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    child.kill('SIGKILL');
+    await exited;
   }
-  const allSent = performance.now();
-  const e2e = (await rows<{ ms: string }>(sql`select extract(epoch from (updated_at - created_at)) * 1000 as ms from notifications`)).map((r) => Number(r.ms));
-  const rssAfter = process.memoryUsage().rss;
+}
 
-  // Baseline: a bare one-activity workflow on the same server, started as fast as possible.
-  const nconn = await NativeConnection.connect({ address: running.temporalAddress });
-  const worker = await Worker.create({
-    connection: nconn,
-    taskQueue: 'bench-bare',
-    workflowsPath: fileURLToPath(new URL('./bare-workflow.ts', import.meta.url)),
-    activities: { noop: async () => {} },
+interface PhaseResult {
+  sent: Sent[];
+  /** accepted → arrived at the receiver, per request. */
+  e2e: number[];
+  accept: number[];
+  throughput: number;
+  wallSeconds: number;
+}
+
+function measure(sent: Sent[], receiver: Receiver): PhaseResult {
+  const arrivals = sent.map((s) => receiver.arrivals.get(s.id)!);
+  const first = Math.min(...sent.map((s) => s.dueAt));
+  const last = Math.max(...arrivals);
+  return {
+    sent,
+    e2e: sent.map((s, i) => arrivals[i] - s.acceptedAt),
+    accept: sent.map((s) => s.acceptedAt - s.dueAt),
+    throughput: sent.length / ((last - first) / 1000),
+    wallSeconds: (last - first) / 1000,
+  };
+}
+
+/** Waits until no workflow on the task queue is running, so one phase does not load the next. */
+async function settle(client: Client, taskQueue: string): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  while (performance.now() < deadline) {
+    try {
+      const { count } = await client.workflow.count(`TaskQueue="${taskQueue}" AND ExecutionStatus="Running"`);
+      if (count === 0) return;
+    } catch (err) {
+      log(`cannot count running workflows (${(err as Error).message}); waiting 2 s instead`);
+      await new Promise((r) => setTimeout(r, 2000));
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  log(`workflows on ${taskQueue} still running after 30 s; going on`);
+}
+
+const started = Date.now();
+const runTag = started.toString(36);
+const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-bench-'));
+let receiver: Receiver | undefined;
+let connection: Connection | undefined;
+let stack: ReturnType<typeof startStack> | undefined;
+let stackPids: number[] = [];
+let exitCode = 0;
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping`);
+    void cleanup().finally(() => process.exit(130));
   });
-  const bareRun = worker.run();
-  const conn = await Connection.connect({ address: running.temporalAddress });
-  const client = new Client({ connection: conn });
-  const bareStart = performance.now();
-  const bareAccept = await pool(N, CONCURRENCY, async (i) => {
-    const t0 = performance.now();
-    const h = await client.workflow.start('bareWorkflow', { taskQueue: 'bench-bare', workflowId: `bare-${i}-${Date.now()}` });
-    return { h, ms: performance.now() - t0 };
-  });
-  await Promise.all(bareAccept.map((b) => b.h.result()));
-  const bareDone = performance.now();
-  worker.shutdown();
-  await bareRun;
-  await conn.close();
-  await nconn.close();
+}
 
-  const acceptMs = accepted.map((a) => a.ms);
-  const bareMs = bareAccept.map((b) => b.ms);
-  const tocsinThroughput = N / ((allSent - started) / 1000);
-  const bareThroughput = N / ((bareDone - bareStart) / 1000);
-  const command = `BENCH_N=${N} BENCH_CONCURRENCY=${CONCURRENCY} npm run bench`;
-  const report = `# Benchmark ${new Date().toISOString()}
-
-Command: \`${command}\` (database: ${running.database.kind}; ${N} in-app notifications, ${CONCURRENCY} concurrent requests; the machine: ${(await import('node:os')).cpus().length} cores)
-
-| | Tocsin notification | bare one-activity workflow | ratio |
-| --- | --- | --- | --- |
-| accept latency p50 | ${pct(acceptMs, 50).toFixed(1)} ms | ${pct(bareMs, 50).toFixed(1)} ms (start) | ${(pct(acceptMs, 50) / pct(bareMs, 50)).toFixed(2)} |
-| accept latency p99 | ${pct(acceptMs, 99).toFixed(1)} ms | ${pct(bareMs, 99).toFixed(1)} ms (start) | ${(pct(acceptMs, 99) / pct(bareMs, 99)).toFixed(2)} |
-| end-to-end throughput | ${tocsinThroughput.toFixed(1)} /s | ${bareThroughput.toFixed(1)} /s | ${(bareThroughput / tocsinThroughput).toFixed(2)}× slower |
-| accepted → sent p50 | ${pct(e2e, 50).toFixed(0)} ms | | |
-| accepted → sent p99 | ${pct(e2e, 99).toFixed(0)} ms | | |
-| all accepted after | ${((acceptDone - started) / 1000).toFixed(1)} s | | |
-| RSS (API + worker + PGlite) | ${(rssBefore / 2 ** 20).toFixed(0)} → ${(rssAfter / 2 ** 20).toFixed(0)} MiB | | |
-`;
-  console.log(report);
-  const dir = fileURLToPath(new URL('./results/', import.meta.url));
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `notifications-${new Date().toISOString().slice(0, 10)}.md`), report);
-} finally {
-  await running.stop();
+let cleaning: Promise<void> | undefined;
+const cleanup = () => (cleaning ??= stopEverything());
+async function stopEverything() {
+  await receiver?.close().catch(() => {});
+  await connection?.close().catch(() => {});
+  if (stack) await stopStack(stack.child, stackPids).catch((err) => log(`stopping the stack: ${(err as Error).message}`));
   rmSync(dataDir, { recursive: true, force: true });
 }
+
+try {
+  receiver = await startReceiver();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATA_DIR: dataDir,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    TEMPORAL_DEV_PORT: String(await freePort()),
+    TEMPORAL_UI_PORT: String(await freePort()),
+    ADMIN_TOKEN: 'bench',
+    // Sends to the local receiver must be allowed once webhook addresses are guarded.
+    WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+  };
+  delete env.TEMPORAL_ADDRESS; // always the embedded dev server, fresh
+  log(`booting the stack in ${dataDir}`);
+  stack = startStack(env);
+  const ready = await stack.ready;
+  stackPids = ready.pids;
+  log(`ready: API ${ready.apiUrl}, Temporal ${ready.temporalAddress}, ${ready.database}; worker tuning ${JSON.stringify(ready.tuning)}`);
+  const rssSamples: Rss[] = [];
+  const sample = async () => {
+    const s = await sampleRss(stack!.child);
+    if (s) rssSamples.push(s);
+  };
+  await sample();
+
+  const api = async (method: string, path: string, token: string, body?: unknown) => {
+    const res = await fetch(`${ready.apiUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json().catch(() => null)) as any };
+  };
+  const must = async (what: string, res: Promise<{ status: number; body: any }>) => {
+    const r = await res;
+    if (r.status >= 300) throw new Error(`${what}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+  const tenant = await must('create tenant', api('POST', '/v1/admin/tenants', 'bench', { name: 'bench' }));
+  const key = tenant.apiKey as string;
+  await must('create recipient', api('PUT', '/v1/recipients/r1', key, { webhookUrl: receiver.url }));
+  await must('create template', api('POST', '/v1/templates', key, { key: 'bench', content: { en: { webhook: { event: 'bench' } } } }));
+
+  connection = await Connection.connect({ address: ready.temporalAddress });
+  const client = new Client({ connection });
+
+  const tocsin: Offer = async (n) => {
+    const res = await fetch(`${ready.apiUrl}/v1/notifications`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ recipient: 'r1', template: 'bench', data: { n } }),
+    });
+    const body = (await res.json().catch(() => null)) as { id?: string } | null;
+    const acceptedAt = performance.now();
+    if (res.status !== 202 || !body?.id) throw new Error(`POST /v1/notifications answered ${res.status}: ${JSON.stringify(body)}`);
+    return { id: body.id, acceptedAt };
+  };
+  const bare =
+    (phase: string): Offer =>
+    async (n) => {
+      const id = `bare-${runTag}-${phase}-${n}`;
+      await client.workflow.start('bareWorkflow', { taskQueue: BARE_TASK_QUEUE, workflowId: id, args: [{ id, url: receiver!.url, data: { n } }] });
+      return { id, acceptedAt: performance.now() };
+    };
+
+  const closed = async (offer: Offer, count: number) => {
+    const sent = await closedLoop(count, CONCURRENCY, offer);
+    await receiver!.waitFor(sent.map((s) => s.id), STALL_MS);
+    return sent;
+  };
+  const open = async (offer: Offer, rate: number) => {
+    const { sent, maxLagMs } = await openLoop(rate, HALF_SECONDS, offer);
+    await receiver!.waitFor(sent.map((s) => s.id), STALL_MS);
+    return { sent, maxLagMs };
+  };
+
+  log(`warm-up: ${WARMUP} of each`);
+  await closed(tocsin, WARMUP);
+  await closed(bare('warmup'), WARMUP);
+  await settle(client, ready.taskQueue);
+  await settle(client, BARE_TASK_QUEUE);
+
+  log(`phase 1: ${N} Tocsin notifications, ${CONCURRENCY} in flight`);
+  const maxTocsin = measure(await closed(tocsin, N), receiver);
+  await sample();
+  await settle(client, ready.taskQueue);
+  log(`  ${maxTocsin.throughput.toFixed(1)}/s; now ${N} bare workflows`);
+  const maxBare = measure(await closed(bare('max'), N), receiver);
+  await sample();
+  await settle(client, BARE_TASK_QUEUE);
+  log(`  ${maxBare.throughput.toFixed(1)}/s`);
+
+  const rateTocsin = maxTocsin.throughput / 2;
+  const rateBare = maxBare.throughput / 2;
+  log(`phase 2: Tocsin at ${rateTocsin.toFixed(1)}/s for ${HALF_SECONDS} s`);
+  const halfTocsinRun = await open(tocsin, rateTocsin);
+  const halfTocsin = measure(halfTocsinRun.sent, receiver);
+  await sample();
+  await settle(client, ready.taskQueue);
+  log(`phase 2: bare at ${rateBare.toFixed(1)}/s for ${HALF_SECONDS} s`);
+  const halfBareRun = await open(bare('half'), rateBare);
+  const halfBare = measure(halfBareRun.sent, receiver);
+  await sample();
+  await settle(client, BARE_TASK_QUEUE);
+
+  const peak = rssSamples.reduce((a, s) => Math.max(a, s.maxRss, s.rss), 0);
+  const end = rssSamples.at(-1)!;
+  const devServer = end.children.find((c) => c.name.startsWith('temporal'));
+  const r2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
+  let commit = '';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    // not a git checkout
+  }
+  const cpu = cpus();
+  const date = new Date(started).toISOString();
+  const report = `# Notification benchmark ${date}
+
+Command: \`${command}\`${commit ? ` at ${commit}` : ''}
+
+Machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${mib(totalmem())} memory, Linux ${release()}, Node ${process.version}; load average at start ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} (the machine may be shared).
+Database: ${ready.database}. Temporal: the embedded dev server (\`temporal server start-dev\`, SQLite). Both workers in one process with the API, tuning ${Object.keys(ready.tuning).length ? `\`${JSON.stringify(ready.tuning)}\`` : 'the SDK defaults'} for both.
+
+Tocsin: \`POST /v1/notifications\` over HTTP, one webhook channel to a local receiver. Bare: \`client.workflow.start\` of a
+workflow with one activity doing the same POST (Tocsin's webhook sender) to the same receiver. "Arrived" is when the
+receiver got the POST.
+
+| | Tocsin | bare one-activity workflow | Tocsin / bare |
+| --- | --- | --- | --- |
+| max throughput (${N} offered, ${CONCURRENCY} in flight) | ${maxTocsin.throughput.toFixed(1)} /s | ${maxBare.throughput.toFixed(1)} /s | **${r2(maxTocsin.throughput / maxBare.throughput)}×** |
+| half load, open loop, ${HALF_SECONDS} s | ${rateTocsin.toFixed(1)} /s (${halfTocsin.sent.length} sent) | ${rateBare.toFixed(1)} /s (${halfBare.sent.length} sent) | |
+| accept latency p50 (HTTP 202; start call) | ${ms(pct(halfTocsin.accept, 50))} | ${ms(pct(halfBare.accept, 50))} | ${r2(pct(halfTocsin.accept, 50) / pct(halfBare.accept, 50))} |
+| accept latency p99 | ${ms(pct(halfTocsin.accept, 99))} | ${ms(pct(halfBare.accept, 99))} | ${r2(pct(halfTocsin.accept, 99) / pct(halfBare.accept, 99))} |
+| accepted → arrived p50 | ${ms(pct(halfTocsin.e2e, 50))} | ${ms(pct(halfBare.e2e, 50))} | ${r2(pct(halfTocsin.e2e, 50) / pct(halfBare.e2e, 50))} |
+| accepted → arrived p99 | ${ms(pct(halfTocsin.e2e, 99))} | ${ms(pct(halfBare.e2e, 99))} | ${r2(pct(halfTocsin.e2e, 99) / pct(halfBare.e2e, 99))} |
+
+| process | RSS at end | peak RSS |
+| --- | --- | --- |
+| API + both workers + ${ready.database === 'pglite' ? 'PGlite' : 'postgres.js'} (\`npm start\`'s process) | ${mib(end.rss)} | ${mib(peak)} |
+| Temporal dev server | ${devServer ? mib(devServer.rss) : 'n/a'} | ${devServer ? mib(devServer.maxRss) : 'n/a'} |
+
+Details: phase 1 took ${maxTocsin.wallSeconds.toFixed(1)} s (Tocsin) and ${maxBare.wallSeconds.toFixed(1)} s (bare), from the first request to the last
+arrival; at max load, accepted → arrived p50/p99 was ${ms(pct(maxTocsin.e2e, 50))} / ${ms(pct(maxTocsin.e2e, 99))} (Tocsin) and
+${ms(pct(maxBare.e2e, 50))} / ${ms(pct(maxBare.e2e, 99))} (bare), accept p50/p99 ${ms(pct(maxTocsin.accept, 50))} / ${ms(pct(maxTocsin.accept, 99))} (Tocsin) and
+${ms(pct(maxBare.accept, 50))} / ${ms(pct(maxBare.accept, 99))} (bare). Half-load latencies count from each request's due time; the load
+generator fell behind its schedule by at most ${ms(halfTocsinRun.maxLagMs)} (Tocsin) and ${ms(halfBareRun.maxLagMs)} (bare). Duplicate
+deliveries seen by the receiver: ${receiver.duplicates()}. The whole run took ${((Date.now() - started) / 1000).toFixed(0)} s.
+`;
+  console.log(report);
+  const dir = join(root, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const day = date.slice(0, 10);
+  let file = join(dir, `notifications-${day}.md`);
+  for (let i = 2; existsSync(file); i++) file = join(dir, `notifications-${day}-${i}.md`);
+  writeFileSync(file, report);
+  log(`wrote ${file}`);
+} catch (err) {
+  exitCode = 1;
+  log(`failed: ${(err as Error).stack ?? String(err)}`);
+} finally {
+  await cleanup();
+}
+process.exit(exitCode);

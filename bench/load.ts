@@ -1,0 +1,57 @@
+// Load generators and statistics for `npm run bench`.
+
+export interface Sent {
+  id: string;
+  /** When the request was due: the start for closed loops, the schedule for open loops. */
+  dueAt: number;
+  /** When the accept answer (HTTP 202, workflow start) came back. */
+  acceptedAt: number;
+}
+
+export type Offer = (i: number) => Promise<{ id: string; acceptedAt: number }>;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Closed loop: `count` requests, at most `concurrency` in flight, each sent as soon as a slot frees. */
+export async function closedLoop(count: number, concurrency: number, offer: Offer): Promise<Sent[]> {
+  const out: Sent[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count) {
+        const i = next++;
+        const dueAt = performance.now();
+        out[i] = { dueAt, ...(await offer(i)) };
+      }
+    }),
+  );
+  return out;
+}
+
+/**
+ * Open loop: requests due every 1/rate seconds for `seconds`, each fired at its time whether
+ * or not earlier ones have answered. Latency counts from the due time, so a stalled
+ * generator or server shows up in the numbers instead of hiding (no coordinated omission).
+ */
+export async function openLoop(rate: number, seconds: number, offer: Offer): Promise<{ sent: Sent[]; maxLagMs: number }> {
+  const count = Math.max(1, Math.round(rate * seconds));
+  const interval = 1000 / rate;
+  const start = performance.now() + 20;
+  const pending: Array<Promise<Sent>> = [];
+  let maxLagMs = 0;
+  for (let i = 0; i < count; i++) {
+    const dueAt = start + i * interval;
+    const wait = dueAt - performance.now();
+    if (wait > 1) await sleep(wait);
+    maxLagMs = Math.max(maxLagMs, performance.now() - dueAt);
+    pending.push(offer(i).then((r) => ({ dueAt, ...r })));
+  }
+  return { sent: await Promise.all(pending), maxLagMs };
+}
+
+/** Nearest-rank percentile. */
+export function pct(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
