@@ -75,6 +75,12 @@ interface Run {
   failed: Set<string>;
 }
 
+/**
+ * A run holds at least this many events before `maxHistoryEvents` hands it on: a fresh run's own
+ * first events stay below it, so every run makes progress before the next one starts.
+ */
+const MIN_HISTORY_EVENTS = 20;
+
 function reject(type: string, message: string): never {
   throw ApplicationFailure.create({ type, message, nonRetryable: true });
 }
@@ -204,7 +210,8 @@ export async function incidentWorkflow(input: IncidentInput, carried?: IncidentC
   /** The history is long enough to hand on (server's suggestion, or the input's bound). */
   function historyLong(): boolean {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || (input.maxHistoryEvents !== undefined && info.historyLength >= input.maxHistoryEvents);
+    const bound = input.maxHistoryEvents === undefined ? undefined : Math.max(input.maxHistoryEvents, MIN_HISTORY_EVENTS);
+    return info.continueAsNewSuggested || (bound !== undefined && info.historyLength >= bound);
   }
   /**
    * Nothing in flight that this run would lose: no send, record or follow-up pending, no
