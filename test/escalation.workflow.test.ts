@@ -4,7 +4,7 @@ import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPagerClient } from '../activities/channels/pager.js';
 import { ACK_ACTION_ID, createSlackClient } from '../activities/channels/slack.js';
-import { incidentStateQuery, workflowIds } from '../workflows/messages.js';
+import { SA, incidentStateQuery, workflowIds } from '../workflows/messages.js';
 import { startFakePagerDuty, type FakePagerDuty } from './fakes/pagerduty.js';
 import type { FakeServer } from './fakes/server.js';
 import { slackError, startFakeSlack } from './fakes/slack.js';
@@ -550,6 +550,9 @@ describe('escalation', () => {
       acknowledgedBy: null,
       run: expect.any(Number),
     });
+    // The latest run is still findable in the Temporal UI by tenant, kind and status.
+    const sa = (await handle.describe()).typedSearchAttributes;
+    expect([sa.get(SA.tenant), sa.get(SA.kind), sa.get(SA.status)]).toEqual([h.tenantId, 'incident', 'exhausted']);
 
     // The acknowledgement reaches the page and every Slack message that earlier runs sent.
     const ack = await h.call('POST', `/v1/incidents/${inc.id}/acknowledge`, { by: 'ann' });
