@@ -1,5 +1,6 @@
 // Escalation policies: ordered steps, each a channel, a target and an acknowledgement timeout,
-// and `repeat` more passes over them. An incident pins its policy when it is triggered.
+// and `repeat` more passes over them (bounded: POLICY_LIMITS in api/schemas.ts). An incident
+// pins its policy when it is triggered.
 import { and, eq, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
