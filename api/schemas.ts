@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { HHMM, isValidTimeZone } from '../domain/quiet-hours.js';
 import { MAX_DIGEST_ITEMS } from '../domain/digest.js';
-import { CHANNELS, PRIORITIES } from '../domain/types.js';
+import { CHANNELS, PRIORITIES, type EscalationStep } from '../domain/types.js';
 
 export const RecipientId = z
   .string()
@@ -169,3 +169,49 @@ export const Pagination = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(500).optional(),
 });
+
+// Escalation policies (api/routes/escalation-policies.ts).
+
+/**
+ * An incident notifies at most steps × (repeat + 1) times per escalation pass; these bounds keep
+ * one pass, and with it every run of the incident workflow, small.
+ */
+export const POLICY_LIMITS = { steps: 20, repeat: 10, notifications: 100 } as const;
+
+/** Up to a week per step: longer than that is not an escalation. */
+const AckTimeout = z.number().int().min(1).max(7 * 24 * 3600);
+const policyStep = <C extends EscalationStep['channel'], T extends z.ZodType<string>>(channel: C, target: T) =>
+  z.object({ channel: z.literal(channel), target, ackTimeoutSeconds: AckTimeout }).strict();
+
+export const PolicyBody = z
+  .object({
+    steps: z
+      .array(
+        z.discriminatedUnion('channel', [
+          policyStep('slack', z.string().min(1).max(200)),
+          policyStep('pager', z.string().min(1).max(255)),
+          policyStep('sms', z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be E.164, e.g. +14155550100')),
+          policyStep('email', z.email().max(320)),
+          policyStep('webhook', z.url({ protocol: /^https?$/ }).max(2048)),
+        ]),
+      )
+      .min(1, 'must have at least 1 step')
+      .max(POLICY_LIMITS.steps, `must have at most ${POLICY_LIMITS.steps} steps`),
+    repeat: z
+      .number()
+      .int()
+      .min(0)
+      .max(POLICY_LIMITS.repeat, `must be at most ${POLICY_LIMITS.repeat} (extra passes over the steps)`)
+      .default(0),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    const total = p.steps.length * (p.repeat + 1);
+    if (total > POLICY_LIMITS.notifications) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['repeat'],
+        message: `steps × (repeat + 1) must be at most ${POLICY_LIMITS.notifications} notifications per escalation; ${p.steps.length} steps × ${p.repeat + 1} passes = ${total}`,
+      });
+    }
+  });

@@ -4,7 +4,7 @@ import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPagerClient } from '../activities/channels/pager.js';
 import { ACK_ACTION_ID, createSlackClient } from '../activities/channels/slack.js';
-import { incidentStateQuery, workflowIds } from '../workflows/messages.js';
+import { SA, incidentStateQuery, workflowIds } from '../workflows/messages.js';
 import { startFakePagerDuty, type FakePagerDuty } from './fakes/pagerduty.js';
 import type { FakeServer } from './fakes/server.js';
 import { slackError, startFakeSlack } from './fakes/slack.js';
@@ -27,7 +27,7 @@ afterEach(async () => {
   rig = undefined;
 });
 
-async function start(): Promise<Rig> {
+async function start(opts: { maxHistoryEvents?: number } = {}): Promise<Rig> {
   const slack = await startFakeSlack();
   const pd = await startFakePagerDuty();
   const h = await startHarness({
@@ -35,7 +35,10 @@ async function start(): Promise<Rig> {
       slack: createSlackClient({ botToken: 'xoxb-test', apiUrl: `${slack.url}/api/` }),
       pager: createPagerClient({ eventsUrl: pd.eventsUrl }),
     },
-    app: { secrets: { slackSigningSecret: SIGNING_SECRET } },
+    app: {
+      secrets: { slackSigningSecret: SIGNING_SECRET },
+      ...(opts.maxHistoryEvents ? { incidentTuning: { maxHistoryEvents: opts.maxHistoryEvents } } : {}),
+    },
   });
   rig = { h, slack, pd };
   return rig;
@@ -75,26 +78,44 @@ const get = (h: Harness, id: string) => h.call('GET', `/v1/incidents/${id}`);
 const types = (incident: any) => incident.timeline.map((e: any) => e.type);
 
 /**
- * From the incident workflow's history, by the server's clock: each notification activity with
- * the time it was scheduled, and each timer with the time it was started and fired.
+ * Every run of the incident workflow's continue-as-new chain, oldest first, each as its history
+ * events: walked back from the latest run through each run's `continuedExecutionRunId`.
+ */
+async function runs(h: Harness, key: string) {
+  const workflowId = workflowIds.incident(h.tenantId, key);
+  const chain: any[][] = [];
+  for (let runId: string | undefined; ; ) {
+    const events = (await h.env.client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
+    chain.unshift(events);
+    runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+    if (!runId) return chain;
+  }
+}
+
+/**
+ * From the incident workflow's histories (every run of the chain), by the server's clock: each
+ * notification activity with the time it was scheduled, and each timer with the time it was
+ * started and fired.
  */
 async function history(h: Harness, key: string) {
-  const events = (await h.env.client.workflow.getHandle(workflowIds.incident(h.tenantId, key)).fetchHistory()).events ?? [];
   const ms = (t: any) => Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
   const notified: Array<{ channel: string; target: string; dedupKey: string; at: number }> = [];
-  const timers = new Map<number, { timeoutMs: number; startedAt: number; firedAt?: number }>();
-  for (const e of events) {
-    const s = e.activityTaskScheduledEventAttributes;
-    if (s?.activityType?.name === 'notifyIncidentStep') {
-      const args = JSON.parse(Buffer.from(s.input!.payloads![0].data!).toString());
-      notified.push({ channel: args.step.channel, target: args.step.target, dedupKey: args.dedupKey, at: ms(e.eventTime) });
+  const timers = new Map<string, { timeoutMs: number; startedAt: number; firedAt?: number }>();
+  const chain = await runs(h, key);
+  chain.forEach((events, run) => {
+    for (const e of events) {
+      const s = e.activityTaskScheduledEventAttributes;
+      if (s?.activityType?.name === 'notifyIncidentStep') {
+        const args = JSON.parse(Buffer.from(s.input!.payloads![0].data!).toString());
+        notified.push({ channel: args.step.channel, target: args.step.target, dedupKey: args.dedupKey, at: ms(e.eventTime) });
+      }
+      const t = e.timerStartedEventAttributes;
+      if (t) timers.set(`${run}:${e.eventId}`, { timeoutMs: Number(t.startToFireTimeout!.seconds) * 1000, startedAt: ms(e.eventTime) });
+      const f = e.timerFiredEventAttributes;
+      if (f) timers.get(`${run}:${f.startedEventId}`)!.firedAt = ms(e.eventTime);
     }
-    const t = e.timerStartedEventAttributes;
-    if (t) timers.set(Number(e.eventId), { timeoutMs: Number(t.startToFireTimeout!.seconds) * 1000, startedAt: ms(e.eventTime) });
-    const f = e.timerFiredEventAttributes;
-    if (f) timers.get(Number(f.startedEventId))!.firedAt = ms(e.eventTime);
-  }
-  return { notified, timers: [...timers.values()] };
+  });
+  return { notified, timers: [...timers.values()], runs: chain.length, longest: Math.max(...chain.map((c) => c.length)) };
 }
 
 function signed(body: string, secret = SIGNING_SECRET, ts = Math.floor(Date.now() / 1000)) {
@@ -168,9 +189,9 @@ describe('escalation', () => {
       { type: 'notified', channel: 'pager', target: 'rk-primary' },
     ]);
     expect(Date.parse(got.body.timeline[2].at) - Date.parse(got.body.timeline[0].at)).toBeGreaterThanOrEqual(300_000);
-    // The workflow query answers the same, live.
+    // The workflow query answers the same, live and compact: the timeline is only in the database.
     const live = await h.env.client.workflow.getHandle(workflowIds.incident(h.tenantId, inc.id)).query(incidentStateQuery);
-    expect(live).toEqual({ id: inc.id, status: 'triggered', step: 1, cycle: 0, timeline: got.body.timeline });
+    expect(live).toEqual({ id: inc.id, status: 'triggered', step: 1, cycle: 0, events: 4, acknowledgedBy: null, run: 1 });
   });
 
   it('an acknowledgement one second before the timeout means zero pages', async () => {
@@ -454,6 +475,22 @@ describe('escalation', () => {
     expect(bad.body.errors.map((e: any) => e.path).sort()).toEqual(['steps.0.ackTimeoutSeconds', 'steps.0.target']);
     expect((await h.call('PUT', '/v1/escalation-policies/ops', { steps: [] })).status).toBe(400);
 
+    // One escalation pass is bounded: steps, repeats and their product, each named in the 400.
+    const many = (n: number) => Array.from({ length: n }, () => steps[0]);
+    const tooManySteps = await h.call('PUT', '/v1/escalation-policies/big', { steps: many(21) });
+    expect(tooManySteps.status).toBe(400);
+    expect(tooManySteps.body.errors).toEqual([{ path: 'steps', message: 'must have at most 20 steps' }]);
+    const tooManyRepeats = await h.call('PUT', '/v1/escalation-policies/big', { steps, repeat: 11 });
+    expect(tooManyRepeats.status).toBe(400);
+    expect(tooManyRepeats.body.errors).toEqual([{ path: 'repeat', message: 'must be at most 10 (extra passes over the steps)' }]);
+    const tooManyNotifications = await h.call('PUT', '/v1/escalation-policies/big', { steps: many(20), repeat: 5 });
+    expect(tooManyNotifications.status).toBe(400);
+    expect(tooManyNotifications.body.errors).toEqual([
+      { path: 'repeat', message: 'steps × (repeat + 1) must be at most 100 notifications per escalation; 20 steps × 6 passes = 120' },
+    ]);
+    expect(tooManyNotifications.body.detail).toContain('at most 100');
+    expect((await h.call('PUT', '/v1/escalation-policies/big', { steps: many(20), repeat: 4 })).status).toBe(200);
+
     const unknown = await h.call('POST', '/v1/incidents', { policy: 'nope', summary: 's', severity: 'info' });
     expect(unknown.status).toBe(400);
     expect(unknown.body.errors).toEqual([{ path: 'policy', message: 'unknown escalation policy' }]);
@@ -467,5 +504,141 @@ describe('escalation', () => {
     expect((await h.call('GET', `/v1/incidents/${inc.id}`, undefined, as)).status).toBe(404);
     expect((await h.call('POST', `/v1/incidents/${inc.id}/acknowledge`, { by: 'mallory' }, as)).status).toBe(404);
     expect((await h.call('GET', `/v1/incidents/${inc.id}`)).body.status).toBe('triggered');
+  });
+
+  it('continues as new through a long escalation: on time, the full timeline from the database, ack and resolve reach every earlier page', async () => {
+    const { h, slack, pd } = await start({ maxHistoryEvents: 30 });
+    await policy(
+      h,
+      'ops',
+      [
+        { channel: 'slack', target: '#ops', ackTimeoutSeconds: 60 },
+        { channel: 'pager', target: 'rk-primary', ackTimeoutSeconds: 120 },
+      ],
+      3,
+    );
+    const inc = await trigger(h);
+    await h.env.sleep(4 * 180_000 + 1_000);
+    const done = await until(() => get(h, inc.id), (r) => r.body.status === 'exhausted', 'exhaustion');
+    expect(done.body).toMatchObject({ step: 1, cycle: 3 });
+    // The whole timeline, written by every run, in seq order and by the workflow clock.
+    expect(types(done.body)).toEqual(['triggered', 'notified', ...Array.from({ length: 7 }, () => ['escalated', 'notified']).flat(), 'exhausted']);
+    const at = done.body.timeline.map((e: any) => Date.parse(e.at));
+    expect(at).toEqual([...at].sort((a, b) => a - b));
+
+    const { notified: sent, runs: chain, longest } = await history(h, inc.id);
+    expect(chain).toBeGreaterThanOrEqual(3);
+    // Each run hands on within about one step past its bound (30): no run carries the incident.
+    expect(longest).toBeLessThan(30 + 40);
+    expect(sent.map((n) => n.channel)).toEqual(['slack', 'pager', 'slack', 'pager', 'slack', 'pager', 'slack', 'pager']);
+    // Each step still waits exactly its own timeout on the server's clock, across runs too.
+    const gaps = sent.slice(1).map((n, i) => n.at - sent[i].at);
+    gaps.forEach((gap, i) => {
+      const timeout = i % 2 === 0 ? 60_000 : 120_000;
+      expect(gap).toBeGreaterThanOrEqual(timeout);
+      expect(gap).toBeLessThan(timeout + 2_000);
+    });
+    expect(posts(slack)).toHaveLength(4);
+    expect(pagerEvents(pd, 'trigger').map((e) => e.dedup_key)).toEqual([inc.id, inc.id, inc.id, inc.id]);
+    const handle = h.env.client.workflow.getHandle(workflowIds.incident(h.tenantId, inc.id));
+    expect(await handle.query(incidentStateQuery)).toEqual({
+      id: inc.id,
+      status: 'exhausted',
+      step: 1,
+      cycle: 3,
+      events: 17,
+      acknowledgedBy: null,
+      run: expect.any(Number),
+    });
+    // The latest run is still findable in the Temporal UI by tenant, kind and status.
+    const sa = (await handle.describe()).typedSearchAttributes;
+    expect([sa.get(SA.tenant), sa.get(SA.kind), sa.get(SA.status)]).toEqual([h.tenantId, 'incident', 'exhausted']);
+
+    // The acknowledgement reaches the page and every Slack message that earlier runs sent.
+    const ack = await h.call('POST', `/v1/incidents/${inc.id}/acknowledge`, { by: 'ann' });
+    expect(ack.status).toBe(200);
+    expect(ack.body).toMatchObject({ id: inc.id, status: 'acknowledged' });
+    expect(ack.body.timeline).toHaveLength(18);
+    await until(() => pagerEvents(pd, 'acknowledge'), (e) => e.length === 1, 'the pager acknowledge');
+    expect(pagerEvents(pd, 'acknowledge')[0]).toMatchObject({ routing_key: 'rk-primary', dedup_key: inc.id });
+    await until(() => updates(slack), (u) => u.length === 4, 'the Slack updates');
+
+    const res = await h.call('POST', `/v1/incidents/${inc.id}/resolve`, { by: 'bob' });
+    expect(res.status).toBe(200);
+    expect(await handle.result()).toMatchObject({ id: inc.id, status: 'resolved', events: 19 });
+    const resolves = await until(() => pagerEvents(pd, 'resolve'), (e) => e.length === 1, 'the pager resolve');
+    expect(resolves[0]).toMatchObject({ routing_key: 'rk-primary', dedup_key: inc.id });
+    await until(() => updates(slack), (u) => u.length === 8, 'the Slack resolve updates');
+    const final = await get(h, inc.id);
+    expect(final.body.timeline).toHaveLength(19);
+    expect(types(final.body).slice(-3)).toEqual(['exhausted', 'acknowledged', 'resolved']);
+  });
+
+  it('across runs: ack stops the pending page at once, unack resumes, a duplicate trigger joins, resolve resolves every page', async () => {
+    const { h, slack, pd } = await start({ maxHistoryEvents: 30 });
+    await policy(
+      h,
+      'ops',
+      [
+        { channel: 'pager', target: 'rk-a', ackTimeoutSeconds: 60 },
+        { channel: 'slack', target: '#ops', ackTimeoutSeconds: 60 },
+      ],
+      5,
+    );
+    const key = 'db-1/disk';
+    const inc = await trigger(h, { dedupKey: key });
+    // Five notifications (pager, slack, pager, slack, pager); then 30 s into the sixth step's wait.
+    await h.env.sleep(4 * 60_000 + 30_000);
+    await until(() => pagerEvents(pd, 'trigger'), (e) => e.length === 3, 'three pages');
+    await until(() => history(h, key), (x) => x.runs >= 2, 'a continued run');
+
+    // A duplicate trigger joins the incident in whichever run is current.
+    expect(await trigger(h, { dedupKey: key, summary: 'Disk full on db-1 (again)' })).toEqual({ id: inc.id, status: 'triggered' });
+
+    const ack = await h.call('POST', `/v1/incidents/${inc.id}/acknowledge`, { by: 'ann' });
+    expect(ack.status).toBe(200);
+    expect(ack.body).toMatchObject({ status: 'acknowledged', step: 0, cycle: 2 });
+    await until(() => pagerEvents(pd, 'acknowledge'), (e) => e.length === 1, 'the pager acknowledge');
+    expect(pagerEvents(pd, 'acknowledge')[0]).toMatchObject({ routing_key: 'rk-a', dedup_key: inc.id });
+    await until(() => updates(slack), (u) => u.length === 2, 'the Slack updates of both messages');
+    // Nothing more goes out: the pending step's timer went with the acknowledgement.
+    await h.env.sleep(3600_000);
+    expect(pagerEvents(pd, 'trigger')).toHaveLength(3);
+    expect(posts(slack)).toHaveLength(2);
+    const handle = h.env.client.workflow.getHandle(workflowIds.incident(h.tenantId, key));
+    expect(await handle.query(incidentStateQuery)).toMatchObject({ status: 'acknowledged', acknowledgedBy: 'ann', step: 0, cycle: 2 });
+
+    const unack = await h.call('POST', `/v1/incidents/${inc.id}/unacknowledge`, { by: 'ann' });
+    expect(unack.body).toMatchObject({ status: 'triggered', step: 0, cycle: 0 });
+    const pages = await until(() => pagerEvents(pd, 'trigger'), (e) => e.length === 4, 'the page after unacknowledge');
+    expect(pages[3]).toMatchObject({ routing_key: 'rk-a', dedup_key: `${inc.id}.1` });
+    await h.env.sleep(61_000);
+    await until(() => posts(slack), (p) => p.length === 3, 'the second step again');
+    await until(() => get(h, inc.id), (r) => r.body.timeline.length === 16, 'the notified event');
+
+    const res = await h.call('POST', `/v1/incidents/${inc.id}/resolve`, { by: 'bob' });
+    expect(res.status).toBe(200);
+    expect(await handle.result()).toMatchObject({ status: 'resolved', events: 17 });
+    const resolves = await until(() => pagerEvents(pd, 'resolve'), (e) => e.length === 2, 'the pager resolves');
+    expect(resolves.map((e) => [e.routing_key, e.dedup_key]).sort()).toEqual([
+      ['rk-a', inc.id],
+      ['rk-a', `${inc.id}.1`],
+    ]);
+    await until(() => updates(slack), (u) => u.length === 5, 'the Slack resolve updates');
+    expect((await history(h, key)).runs).toBeGreaterThanOrEqual(3);
+
+    const got = await get(h, inc.id);
+    expect(types(got.body)).toEqual([
+      'triggered',
+      'notified',
+      ...Array.from({ length: 4 }, () => ['escalated', 'notified']).flat(),
+      'deduplicated',
+      'acknowledged',
+      'unacknowledged',
+      'notified',
+      'escalated',
+      'notified',
+      'resolved',
+    ]);
   });
 });

@@ -1,7 +1,9 @@
 // One incident: notify each step of the pinned policy, wait for an acknowledgement up to the
 // step's timeout, escalate to the next; `repeat` more passes, then `exhausted`. Acknowledge,
 // unacknowledge, resolve and duplicate triggers arrive as updates; the timeline is recorded in
-// the database in order, each event under a workflow-assigned seq.
+// the database in order, each event under a workflow-assigned seq, and lives only there.
+// An incident may stay open for weeks: a run continues as new when the server suggests it (or
+// past `maxHistoryEvents`), handing on its compact state (IncidentCarry), never the timeline.
 import {
   ActivityCancellationType,
   ApplicationFailure,
@@ -9,6 +11,7 @@ import {
   ParentClosePolicy,
   allHandlersFinished,
   condition,
+  continueAsNew,
   isCancellation,
   log,
   proxyActivities,
@@ -28,6 +31,7 @@ import {
   triggerIncidentUpdate,
   unacknowledgeIncidentUpdate,
   workflowIds,
+  type IncidentCarry,
   type IncidentInput,
   type IncidentState,
   type IncidentStatus,
@@ -71,29 +75,57 @@ interface Run {
   failed: Set<string>;
 }
 
+/**
+ * A run holds at least this many events before `maxHistoryEvents` hands it on: a fresh run's own
+ * first events stay below it, so every run makes progress before the next one starts.
+ */
+const MIN_HISTORY_EVENTS = 20;
+
 function reject(type: string, message: string): never {
   throw ApplicationFailure.create({ type, message, nonRetryable: true });
 }
 
-export async function incidentWorkflow(input: IncidentInput): Promise<IncidentState> {
+/** A new incident's state; `carried` is what the previous run of the chain handed on. */
+function initial(carried?: IncidentCarry): Omit<IncidentCarry, 'status'> & { status: IncidentStatus } {
+  if (carried) return { ...carried, pages: [...carried.pages], messages: [...carried.messages], run: carried.run + 1 };
+  return {
+    status: 'triggered',
+    step: 0,
+    cycle: 0,
+    seq: 0,
+    acknowledgedBy: null,
+    restarts: 0,
+    notifications: 0,
+    deadline: null,
+    pages: [],
+    messages: [],
+    searchStatus: null,
+    run: 1,
+  };
+}
+
+export async function incidentWorkflow(input: IncidentInput, carried?: IncidentCarry): Promise<IncidentState> {
   const { steps, repeat } = input.policy;
-  const state: IncidentState = { id: input.incidentId, status: 'triggered', step: 0, cycle: 0, timeline: [] };
+  const state = initial(carried);
   let resolved = false;
   let resolvedBy: string | undefined;
   let run: Run | undefined;
-  /** Unacknowledgements so far: a restarted escalation pages under a new dedup key. */
-  let restarts = 0;
-  let notifications = 0;
-  /** Every page sent (or possibly sent), for the pager acknowledge and resolve. */
-  const pages: Array<{ routingKey: string; dedupKey: string }> = [];
-  /** Every Slack message posted, to update at acknowledge and resolve. */
-  const messages: SlackMessageRef[] = [];
   let recording: Promise<unknown> = Promise.resolve();
+  /** Records started and not yet written: a run continues as new only with none. */
+  let unrecorded = 0;
   const followUpScope = new CancellationScope();
   let following: Promise<unknown> = Promise.resolve();
-  let searchStatus: IncidentStatus | undefined;
+  let unfollowed = 0;
 
-  const snapshot = (): IncidentState => ({ ...state, timeline: [...state.timeline] });
+  const snapshot = (): IncidentState => ({
+    id: input.incidentId,
+    status: state.status,
+    step: state.step,
+    cycle: state.cycle,
+    events: state.seq,
+    acknowledgedBy: state.acknowledgedBy,
+    run: state.run,
+  });
   const incident = (status: IncidentStatus, by?: string): Incident => ({
     incidentId: input.incidentId,
     summary: input.summary,
@@ -105,8 +137,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   /** Appends a timeline event now and records it (with the current status) after the previous ones. */
   function record(type: TimelineType, extra: Omit<TimelineEvent, 'at' | 'type'> = {}): Promise<void> {
     const event: TimelineEvent = { at: new Date(Date.now()).toISOString(), type, ...extra };
-    const seq = state.timeline.length;
-    state.timeline.push(event);
+    const seq = state.seq++;
     const rec: IncidentRecord = {
       incidentId: input.incidentId,
       seq,
@@ -128,10 +159,11 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
           }
         : {}),
     };
+    unrecorded++;
     const done = recording.then(() => CancellationScope.nonCancellable(() => recordIncident(rec)));
-    recording = done.catch(() => undefined);
-    if (state.status !== searchStatus) {
-      searchStatus = state.status;
+    recording = done.catch(() => undefined).finally(() => unrecorded--);
+    if (state.status !== state.searchStatus) {
+      state.searchStatus = state.status;
       upsertSearchAttributes([
         { key: SA.status, value: state.status },
         { key: SA.kind, value: 'incident' },
@@ -143,15 +175,15 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   /** Notifies step `i` of pass `cycle` inside the run's scope, without waiting for the send. */
   function notify(r: Run, i: number, cycle: number) {
     const step = steps[i];
-    const dedupKey = restarts === 0 ? input.incidentId : `${input.incidentId}.${restarts}`;
+    const dedupKey = state.restarts === 0 ? input.incidentId : `${input.incidentId}.${state.restarts}`;
     // Known before the send, so that a page whose answer was lost is still acknowledged/resolved.
-    if (step.channel === 'pager' && !pages.some((p) => p.routingKey === step.target && p.dedupKey === dedupKey)) {
-      pages.push({ routingKey: step.target, dedupKey });
+    if (step.channel === 'pager' && !state.pages.some((p) => p.routingKey === step.target && p.dedupKey === dedupKey)) {
+      state.pages.push({ routingKey: step.target, dedupKey });
     }
     const sent: Promise<NotifyStepResult> = notifier(step.ackTimeoutSeconds)({
       tenantId: input.tenantId,
       incidentId: input.incidentId,
-      notifyId: `${input.incidentId}.n${++notifications}`,
+      notifyId: `${input.incidentId}.n${++state.notifications}`,
       dedupKey,
       policyKey: input.policy.key,
       summary: input.summary,
@@ -163,7 +195,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     });
     const p: Promise<void> = sent
       .then(async (res) => {
-        if (res.slack) messages.push(res.slack);
+        if (res.slack) state.messages.push(res.slack);
         await record('notified', { channel: step.channel, target: step.target });
       })
       .catch((err) => {
@@ -175,27 +207,79 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     r.inflight.add(p);
   }
 
-  /** Steps × (repeat + 1) from step 0, until acknowledged or resolved; then `exhausted`. */
-  async function escalate(): Promise<void> {
+  /** The history is long enough to hand on (server's suggestion, or the input's bound). */
+  function historyLong(): boolean {
+    const info = workflowInfo();
+    const bound = input.maxHistoryEvents === undefined ? undefined : Math.max(input.maxHistoryEvents, MIN_HISTORY_EVENTS);
+    return info.continueAsNewSuggested || (bound !== undefined && info.historyLength >= bound);
+  }
+  /**
+   * Nothing in flight that this run would lose: no send, record or follow-up pending, no
+   * handler running. Then everything the next run needs is in `state`.
+   */
+  function mayContinue(): boolean {
+    return !resolved && historyLong() && unrecorded === 0 && unfollowed === 0 && (!run || run.inflight.size === 0) && allHandlersFinished();
+  }
+  async function continueNow(): Promise<never> {
+    await condition(allHandlersFinished);
+    const { status } = state;
+    if (status === 'resolved') throw new Error('a resolved incident does not continue as new');
+    log.info('incident continues as new', { incidentId: input.incidentId, run: state.run, historyLength: workflowInfo().historyLength });
+    return continueAsNew<typeof incidentWorkflow>(input, {
+      ...state,
+      status,
+      deadline: status === 'triggered' ? state.deadline : null,
+    });
+  }
+
+  /**
+   * Waits for step `key`'s acknowledgement until `deadline` (the workflow clock): returns when
+   * it is due to escalate or escalation stopped; continues as new from here when the history
+   * is long and nothing is in flight (the next run waits out the same deadline).
+   */
+  async function awaitStep(r: Run, key: string, deadline: number): Promise<void> {
+    const settled = () => state.status !== 'triggered' || r.failed.has(key);
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) return;
+      const woke = await condition(() => settled() || mayContinue(), left);
+      if (!woke || settled()) return;
+      await continueNow();
+    }
+  }
+
+  /**
+   * Steps × (repeat + 1) until acknowledged or resolved; then `exhausted`. From step 0, or, in a
+   * run that continued as new mid-escalation, from the step the previous run was waiting on.
+   */
+  async function escalate(from?: { cycle: number; step: number; deadline: number }): Promise<void> {
     const r: Run = { scope: new CancellationScope(), inflight: new Set(), failed: new Set() };
     run = r;
     const escalating = () => state.status === 'triggered';
     try {
       await r.scope.run(async () => {
-        for (let cycle = 0; cycle <= repeat; cycle++) {
-          for (let i = 0; i < steps.length; i++) {
+        for (let cycle = from?.cycle ?? 0; cycle <= repeat; cycle++) {
+          for (let i = from && cycle === from.cycle ? from.step : 0; i < steps.length; i++) {
             if (!escalating()) return;
-            if (cycle > 0 || i > 0) {
-              state.step = i;
-              state.cycle = cycle;
-              void record('escalated', { channel: steps[i].channel, target: steps[i].target });
+            let deadline: number;
+            if (from && cycle === from.cycle && i === from.step) {
+              deadline = from.deadline; // notified by an earlier run
+            } else {
+              if (cycle > 0 || i > 0) {
+                state.step = i;
+                state.cycle = cycle;
+                void record('escalated', { channel: steps[i].channel, target: steps[i].target });
+              }
+              notify(r, i, cycle);
+              deadline = Date.now() + steps[i].ackTimeoutSeconds * 1000;
             }
-            notify(r, i, cycle);
-            await condition(() => !escalating() || r.failed.has(`${cycle}:${i}`), steps[i].ackTimeoutSeconds * 1000);
+            state.deadline = deadline;
+            await awaitStep(r, `${cycle}:${i}`, deadline);
           }
         }
         if (!escalating()) return;
         state.status = 'exhausted';
+        state.deadline = null;
         void record('exhausted');
       });
     } catch (err) {
@@ -215,11 +299,15 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   function followUp(by: string) {
     const ack = incident('acknowledged', by);
     const sends = [
-      ...pages.map((p) => () => followUps.sendPagerEvent({ action: 'acknowledge', ...p })),
-      ...messages.map((m) => () => followUps.updateSlackIncidentMessage({ ...m, incident: ack })),
+      ...state.pages.map((p) => () => followUps.sendPagerEvent({ action: 'acknowledge', ...p })),
+      ...state.messages.map((m) => () => followUps.updateSlackIncidentMessage({ ...m, incident: ack })),
     ];
     if (sends.length === 0) return;
-    following = following.then(() => followUpScope.run(() => Promise.allSettled(sends.map((send) => send()))));
+    unfollowed++;
+    following = following
+      .then(() => followUpScope.run(() => Promise.allSettled(sends.map((send) => send()))))
+      .catch(() => undefined)
+      .finally(() => unfollowed--);
   }
 
   function ours(incidentId: string) {
@@ -232,7 +320,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   setHandler(incidentStateQuery, snapshot);
 
   // Everything below up to the first await runs before any update is handled: seq 0 is `triggered`.
-  const triggered = record('triggered');
+  const triggered = carried ? Promise.resolve() : record('triggered');
 
   setHandler(
     triggerIncidentUpdate,
@@ -249,6 +337,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     async ({ by }) => {
       if (state.status === 'acknowledged') return snapshot();
       state.status = 'acknowledged';
+      state.acknowledgedBy = by;
       const stopped = stopRun();
       const recorded = record('acknowledged', { by });
       await stopped;
@@ -270,7 +359,8 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       state.status = 'triggered';
       state.step = 0;
       state.cycle = 0;
-      restarts++;
+      state.acknowledgedBy = null;
+      state.restarts++;
       await record('unacknowledged', by ? { by } : {});
       return snapshot();
     },
@@ -303,9 +393,17 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     },
   );
 
+  let resume = state.status === 'triggered' && state.deadline !== null ? { cycle: state.cycle, step: state.step, deadline: state.deadline } : undefined;
   while (!resolved) {
-    if (state.status === 'triggered') await escalate();
-    else await condition(() => resolved || state.status === 'triggered');
+    if (state.status === 'triggered') {
+      await escalate(resume);
+      resume = undefined;
+    } else {
+      // Acknowledged or exhausted: waiting for a person, possibly for days.
+      const waiting = state.status;
+      await condition(() => resolved || state.status !== waiting || mayContinue());
+      if (!resolved && state.status === waiting) await continueNow();
+    }
   }
 
   // Resolved: every send has stopped (the resolve update waited for it). Pending acknowledgement
@@ -314,10 +412,10 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   await condition(allHandlersFinished);
   followUpScope.cancel();
   await following.catch(() => undefined);
-  if (pages.length || messages.length) {
+  if (state.pages.length || state.messages.length) {
     await startChild(incidentResolutionWorkflow, {
       workflowId: workflowIds.incidentResolution(input.tenantId, input.incidentId),
-      args: [{ pages, messages, incident: incident('resolved', resolvedBy) }],
+      args: [{ pages: state.pages, messages: state.messages, incident: incident('resolved', resolvedBy) }],
       parentClosePolicy: ParentClosePolicy.ABANDON,
       typedSearchAttributes: [
         { key: SA.tenant, value: input.tenantId },

@@ -1,5 +1,6 @@
 // Escalation policies: ordered steps, each a channel, a target and an acknowledgement timeout,
-// and `repeat` more passes over them. An incident pins its policy when it is triggered.
+// and `repeat` more passes over them (bounded: POLICY_LIMITS in api/schemas.ts). An incident
+// pins its policy when it is triggered.
 import { and, eq, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -8,32 +9,12 @@ import { escalationPolicies } from '../../db/schema.js';
 import type { EscalationStep } from '../../domain/types.js';
 import type { AppDeps, Env } from '../deps.js';
 import { notFound } from '../problem.js';
+import { PolicyBody } from '../schemas.js';
 import { validate } from '../validate.js';
 
+export { PolicyBody };
+
 export const PolicyKey = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1–128 of A-Za-z0-9._-');
-
-/** Up to a week per step: longer than that is not an escalation. */
-const AckTimeout = z.number().int().min(1).max(7 * 24 * 3600);
-const step = <C extends EscalationStep['channel'], T extends z.ZodType<string>>(channel: C, target: T) =>
-  z.object({ channel: z.literal(channel), target, ackTimeoutSeconds: AckTimeout }).strict();
-
-export const PolicyBody = z
-  .object({
-    steps: z
-      .array(
-        z.discriminatedUnion('channel', [
-          step('slack', z.string().min(1).max(200)),
-          step('pager', z.string().min(1).max(255)),
-          step('sms', z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be E.164, e.g. +14155550100')),
-          step('email', z.email().max(320)),
-          step('webhook', z.url({ protocol: /^https?$/ }).max(2048)),
-        ]),
-      )
-      .min(1)
-      .max(20),
-    repeat: z.number().int().min(0).max(100).default(0),
-  })
-  .strict();
 
 const Param = z.object({ key: PolicyKey });
 

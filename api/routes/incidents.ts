@@ -1,6 +1,8 @@
 // Incidents: each is an incident workflow (workflows/escalation.ts) whose id is the tenant's
-// dedupKey, so Temporal itself keeps one incident open per key. Reads come from the database;
-// acknowledge, unacknowledge and resolve are workflow updates that answer once they took effect.
+// dedupKey, so Temporal itself keeps one incident open per key. Reads come from the database
+// (the timeline lives only there; the workflow's runs continue as new without it); acknowledge,
+// unacknowledge and resolve are workflow updates that answer once they took effect, and their
+// responses are read back from the database too.
 import {
   WithStartWorkflowOperation,
   WorkflowIdConflictPolicy,
@@ -26,7 +28,7 @@ import {
   unacknowledgeIncidentUpdate,
   workflowIds,
   type IncidentInput,
-  type IncidentState,
+  type IncidentStatus,
   type TimelineEvent,
 } from '../../workflows/messages.js';
 import type { AppDeps, Env } from '../deps.js';
@@ -80,9 +82,12 @@ async function loadIncident(db: Db, tenantId: string, id: string) {
     ...(e.target ? { target: e.target } : {}),
     ...(e.by ? { by: e.by } : {}),
   }));
-  const state: IncidentState = { id: row.id, status: row.status as IncidentState['status'], step: row.step, cycle: row.cycle, timeline };
   return {
-    ...state,
+    id: row.id,
+    status: row.status as IncidentStatus,
+    step: row.step,
+    cycle: row.cycle,
+    timeline,
     policy: row.policyKey,
     summary: row.summary,
     severity: row.severity,
@@ -157,6 +162,7 @@ export function incidentRoutes(deps: AppDeps) {
       severity: body.severity,
       dedupKey: body.dedupKey ?? null,
       details: body.details ?? null,
+      ...(deps.incidentTuning?.maxHistoryEvents ? { maxHistoryEvents: deps.incidentTuning.maxHistoryEvents } : {}),
     };
     const answer = await trigger(input, workflowIds.incident(tenantId, body.dedupKey ?? id));
     return c.json(answer, 202);
