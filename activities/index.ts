@@ -15,6 +15,9 @@ import type { ChannelSender, SendResult } from './channels/types.js';
 import type { PagerClient } from './channels/pager.js';
 import type { SlackClient } from './channels/slack.js';
 import { createEscalationActivities } from './escalation.js';
+import { deliveryId, recordStatement, type DeliveryRecord } from './records.js';
+
+export { deliveryId, type DeliveryRecord };
 import { createFanoutActivities } from './fanout.js';
 import { createThrottleActivities } from './throttle.js';
 
@@ -43,17 +46,6 @@ export interface DeliverArgs {
   category: string | null;
 }
 
-export interface DeliveryRecord {
-  channel: Channel;
-  status: DeliveryStatus;
-  reason?: string | null;
-  provider?: string | null;
-  providerMessageId?: string | null;
-  error?: { code: string; message: string } | null;
-  /** The attempt that sent it: recorded as that attempt's outcome. */
-  attempt?: number;
-}
-
 export interface StatusRecord {
   tenantId: string;
   notificationId: string;
@@ -74,9 +66,6 @@ export interface DeliverResult extends SendResult {
   attempt: number;
 }
 
-export function deliveryId(notificationId: string, channel: Channel): string {
-  return `${notificationId}.${channel}`;
-}
 
 export function createActivities(deps: ActivityDeps) {
   const { db } = deps;
@@ -113,61 +102,14 @@ export function createActivities(deps: ActivityDeps) {
     return { recipient, preferences: (row.preferences ?? {}) as Preferences, content };
   }
 
-  /**
-   * Writes one delivery's outcome. Receipts may already have moved it on: delivered and
-   * bounced are never overwritten, and a delivery a receipt marked failed is not sent again.
-   */
-  async function writeDelivery(tx: Pick<Db, 'update' | 'insert'>, notificationId: string, d: DeliveryRecord) {
-    const sent = d.status === 'sent';
-    const id = deliveryId(notificationId, d.channel);
-    if (d.attempt !== undefined)
-      await tx
-        .insert(s.deliveryAttempts)
-        .values({ deliveryId: id, attempt: d.attempt, outcome: d.status })
-        .onConflictDoUpdate({ target: [s.deliveryAttempts.deliveryId, s.deliveryAttempts.attempt], set: { outcome: d.status, errorCode: null, errorMessage: null } });
-    await tx
-      .update(s.deliveries)
-      .set({
-        status: d.status,
-        ...(d.provider !== undefined ? { provider: d.provider } : {}),
-        ...(d.providerMessageId !== undefined ? { providerMessageId: d.providerMessageId } : {}),
-        ...(d.error !== undefined
-          ? { errorCode: d.error?.code ?? null, errorMessage: d.error?.message ?? null }
-          : d.reason
-            ? { errorCode: d.reason, errorMessage: null }
-            : {}),
-        ...(sent ? { sentAt: sql`coalesce(${s.deliveries.sentAt}, now())`, errorCode: null, errorMessage: null } : {}),
-        ...(d.attempt !== undefined ? { attempts: sql`greatest(${s.deliveries.attempts}, ${d.attempt})` } : {}),
-        updatedAt: sql`now()`,
-      })
-      .where(
-        and(
-          eq(s.deliveries.id, id),
-          sql`${s.deliveries.status} not in ('delivered', 'bounced')`,
-          ...(sent ? [sql`${s.deliveries.status} <> 'failed'`] : []),
-        ),
-      );
-  }
-
   /** Records one delivery's outcome as soon as it is known, so receipts can find it. */
   async function recordDelivery(args: { notificationId: string; delivery: DeliveryRecord }): Promise<void> {
-    await writeDelivery(db, args.notificationId, args.delivery);
+    await db.execute(recordStatement(args.notificationId, [args.delivery]));
   }
 
+  /** Records the notification's status, its event and the deliveries' outcomes that come with it. */
   async function recordStatus(rec: StatusRecord): Promise<void> {
-    await db.transaction(async (tx) => {
-      await tx
-        .update(s.notifications)
-        .set({
-          status: rec.status,
-          reason: rec.reason ?? null,
-          ...(rec.releaseAt !== undefined ? { releaseAt: rec.releaseAt ? new Date(rec.releaseAt) : null } : {}),
-          updatedAt: sql`now()`,
-        })
-        .where(eq(s.notifications.id, rec.notificationId));
-      await tx.insert(s.notificationEvents).values({ notificationId: rec.notificationId, status: rec.status, reason: rec.reason ?? null });
-      for (const d of rec.deliveries ?? []) await writeDelivery(tx, rec.notificationId, d);
-    });
+    await db.execute(recordStatement(rec.notificationId, rec.deliveries ?? [], { status: rec.status, reason: rec.reason ?? null, releaseAt: rec.releaseAt }));
   }
 
   async function markAttempt(id: string, attempt: number, outcome: string, error?: { code: string; message: string }) {

@@ -28,7 +28,20 @@ export class TemplateSyntaxError extends Error {
 type HbsNode = { type: string; [k: string]: any };
 const CONDITIONAL_BLOCKS = new Set(['if', 'unless']);
 
+const requiredCache = new Map<string, string[]>();
+
+/** The variables a template source needs, parsed once per source. */
 function requiredPaths(source: string): string[] {
+  let paths = requiredCache.get(source);
+  if (!paths) {
+    paths = parseRequiredPaths(source);
+    if (requiredCache.size > 1000) requiredCache.clear();
+    requiredCache.set(source, paths);
+  }
+  return paths;
+}
+
+function parseRequiredPaths(source: string): string[] {
   const ast = hbs.parse(source) as HbsNode;
   const out = new Set<string>();
   const addExpr = (e: HbsNode | undefined) => {
