@@ -4,7 +4,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../db/client.js';
 import * as s from '../db/schema.js';
 import { ErrorType } from '../domain/errors.js';
-import { addressFor } from '../domain/preferences.js';
+import { addressFor, decideOnWake, type WakeDecision } from '../domain/preferences.js';
 import { Lru } from '../domain/lru.js';
 import { renderContent } from '../domain/templates.js';
 import type { Channel, ChannelContent, DeliveryStatus, NotificationInput, NotificationStatus, Preferences, Recipient } from '../domain/types.js';
@@ -62,6 +62,12 @@ export interface RecipientSnapshot {
   content: ChannelContent;
 }
 
+/** A wake's outcome; `decision` is null when the recipient no longer exists. */
+export interface WakeResult {
+  snapshot: RecipientSnapshot | null;
+  decision: WakeDecision | null;
+}
+
 export interface DeliverResult extends SendResult {
   attempt: number;
 }
@@ -100,6 +106,36 @@ export function createActivities(deps: ActivityDeps) {
     if (!version) throw permanent(ErrorType.NotFound, `Template ${args.template.key} v${args.template.version} no longer exists`);
     const { content } = contentFor(version, recipient.locale);
     return { recipient, preferences: (row.preferences ?? {}) as Preferences, content };
+  }
+
+  /**
+   * A notification waking to send: the recipient as of now and what their preferences and
+   * quiet hours decide at `at` (the workflow's clock). When that is to send now, the
+   * notification is recorded `sending` in the same step, with the deliveries it starts.
+   */
+  async function wake(args: {
+    input: NotificationInput;
+    at: number;
+    record?: { workflowId: string };
+  }): Promise<WakeResult> {
+    const { input } = args;
+    const snapshot = await loadRecipient({
+      tenantId: input.tenantId,
+      recipientId: input.recipientId,
+      template: input.template,
+      ...(args.record ? { record: { input, workflowId: args.record.workflowId } } : {}),
+    });
+    if (!snapshot) return { snapshot: null, decision: null };
+    const decision = decideOnWake(input, snapshot.recipient, snapshot.preferences, args.at);
+    if (decision.allowed.length > 0 && decision.release === null) {
+      const starting = input.strategy === 'all' ? decision.allowed : decision.allowed.slice(0, 1);
+      const deliveries: DeliveryRecord[] = [
+        ...decision.skipped.map((d) => ({ channel: d.channel, status: 'skipped' as const, reason: d.reason })),
+        ...starting.map((channel) => ({ channel, status: 'sending' as const })),
+      ];
+      await db.execute(recordStatement(input.notificationId, deliveries, { status: 'sending', reason: null, releaseAt: null }));
+    }
+    return { snapshot, decision };
   }
 
   /** Records one delivery's outcome as soon as it is known, so receipts can find it. */
@@ -180,6 +216,7 @@ export function createActivities(deps: ActivityDeps) {
 
   return withDatabaseErrorsClassified({
     loadRecipient,
+    wake,
     recordStatus,
     recordDelivery,
     deliverEmail: (a: DeliverArgs) => deliver({ ...a, channel: 'email' }),

@@ -56,7 +56,7 @@ function startStack(env: NodeJS.ProcessEnv): { child: ChildProcess; ready: Promi
   const child = fork(fileURLToPath(new URL('./stack.ts', import.meta.url)), [], {
     cwd: root,
     env,
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const ready = new Promise<Ready>((resolve, reject) => {

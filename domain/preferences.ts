@@ -1,5 +1,6 @@
 // Preference resolution: which of the requested channels may be used for this recipient.
 import type { Channel, Preferences, Priority, Recipient } from './types.js';
+import { quietHoursRelease } from './quiet-hours.js';
 
 export type SkipReason = 'opted_out' | 'category_disabled' | 'no_address';
 
@@ -46,4 +47,26 @@ export function resolveChannels(
     if (!addressFor(recipient, channel)) return { channel, allowed: false, reason: 'no_address' };
     return { channel, allowed: true };
   });
+}
+
+/** What a notification does when it wakes: which channels it may send on, and whether quiet hours hold it. */
+export interface WakeDecision {
+  allowed: Channel[];
+  skipped: Array<{ channel: Channel; reason: string }>;
+  /** When quiet hours end (ms), if they hold the notification now; else null. */
+  release: number | null;
+}
+
+export function decideOnWake(
+  n: { channels: readonly Channel[]; category: string | null; priority: Priority },
+  recipient: Recipient,
+  prefs: Preferences,
+  atMs: number,
+): WakeDecision {
+  const decisions = resolveChannels(n.channels, recipient, prefs, n.category, n.priority);
+  const allowed = decisions.filter((d) => d.allowed).map((d) => d.channel);
+  const skipped = decisions.filter((d) => !d.allowed).map((d) => ({ channel: d.channel, reason: d.reason ?? 'skipped' }));
+  const quiet = prefs.quietHours;
+  const release = allowed.length === 0 || n.priority === 'critical' || !quiet ? null : quietHoursRelease(atMs, quiet, recipient.timezone);
+  return { allowed, skipped, release };
 }

@@ -11,10 +11,9 @@ import {
   upsertSearchAttributes,
   ApplicationFailure,
 } from '@temporalio/workflow';
-import type { Activities, DeliverArgs, DeliverResult, DeliveryRecord, RecipientSnapshot } from '../activities/index.js';
+import type { Activities, DeliverArgs, DeliverResult, DeliveryRecord, RecipientSnapshot, WakeResult } from '../activities/index.js';
 import { ErrorType } from '../domain/errors.js';
-import { resolveChannels } from '../domain/preferences.js';
-import { quietHoursRelease } from '../domain/quiet-hours.js';
+import type { WakeDecision } from '../domain/preferences.js';
 import { finalStatus } from '../domain/status.js';
 import { TERMINAL_STATUSES, type Channel, type DeliveryStatus, type NotificationInput, type NotificationStatus } from '../domain/types.js';
 import { SA, cancelNotificationSignal, cancelNotificationUpdate, notificationStatusQuery, workflowIds, type NotificationState } from './messages.js';
@@ -31,7 +30,7 @@ const DELIVER: Record<Channel, keyof Activities> = {
 // Short database steps run as local activities, inside the workflow task that needs them: no
 // round trip through the server. They retry through a database outage, for a day at most; a
 // data error the database refuses fails at once (activities/errors.ts).
-const { loadRecipient, recordStatus, recordDelivery, claimThrottleSlot } = proxyLocalActivities<Activities>({
+const { loadRecipient, wake, recordStatus, recordDelivery, claimThrottleSlot } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '15 seconds',
   scheduleToCloseTimeout: '24 hours',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
@@ -93,13 +92,14 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
     return { channel, status, ...rest };
   }
 
-  // 0. The run's record (written here unless the API wrote it first) and the recipient as of now.
-  let found: RecipientSnapshot | null = await loadRecipient({
-    tenantId: input.tenantId,
-    recipientId: input.recipientId,
-    template: input.template,
-    record: { input, workflowId: workflowIds.notification(input.tenantId, input.notificationId) },
-  });
+  // 0. The run's record, written here unless the API wrote it first. With nothing to wait for
+  //    (throttle, sendAt), the same step wakes the notification: loads the recipient, decides,
+  //    and records it sending when it sends now.
+  const record = { workflowId: workflowIds.notification(input.tenantId, input.notificationId) };
+  const waitsFirst = Boolean(input.throttle && input.priority !== 'critical') || (input.sendAt !== null && Date.parse(input.sendAt) > Date.now());
+  let woke: WakeResult | null = null;
+  if (waitsFirst) await loadRecipient({ tenantId: input.tenantId, recipientId: input.recipientId, template: input.template, record: { input, ...record } });
+  else woke = await wake({ input, at: Date.now(), record });
 
   // 1. Throttle: a slot in the recipient's window for this key, unless critical.
   if (input.throttle && input.priority !== 'critical') {
@@ -118,64 +118,54 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
   }
 
   // 2. sendAt: a durable timer, cancellable.
-  const load = () => loadRecipient({ tenantId: input.tenantId, recipientId: input.recipientId, template: input.template });
   if (input.sendAt) {
     const wait = Date.parse(input.sendAt) - Date.now();
     if (wait > 0) {
       await setStatus('scheduled', { releaseAt: input.sendAt });
       await condition(() => cancelled, wait);
-      found = await load();
     }
   }
 
-  // 3. Preferences and quiet hours, resolved again each time the notification wakes.
-  let allowed: Channel[] = [];
-  const skipped: DeliveryRecord[] = [];
-  let snapshot: RecipientSnapshot | null = null;
+  // 3. Preferences and quiet hours, resolved again each time the notification wakes (with the
+  //    workflow's clock, so a held notification wakes to the same decision on replay).
+  let decision: WakeDecision | null = null;
+  let recipientNow: RecipientSnapshot | null = null;
   while (!cancelled) {
-    if (!found) {
+    woke ??= await wake({ input, at: Date.now() });
+    if (!woke.snapshot || !woke.decision) {
       await setStatus('failed', {
         reason: 'recipient_deleted',
         deliveries: input.channels.map((ch) => decide(ch, 'failed', { error: { code: ErrorType.NotFound, message: 'The recipient no longer exists' } })),
       });
       return state;
     }
-    const decisions = resolveChannels(input.channels, found.recipient, found.preferences, input.category, input.priority);
-    allowed = decisions.filter((d) => d.allowed).map((d) => d.channel);
-    skipped.length = 0;
-    for (const d of decisions) if (!d.allowed) skipped.push({ channel: d.channel, status: 'skipped', reason: d.reason });
-    if (allowed.length === 0) break;
-    const quiet = found.preferences.quietHours;
-    const release = input.priority === 'critical' || !quiet ? null : quietHoursRelease(Date.now(), quiet, found.recipient.timezone);
-    if (release === null) {
-      snapshot = found;
-      break;
-    }
-    await setStatus('held', { reason: 'quiet_hours', releaseAt: new Date(release).toISOString() });
-    await condition(() => cancelled, release - Date.now());
-    if (!cancelled) found = await load();
+    decision = woke.decision;
+    recipientNow = woke.snapshot;
+    if (decision.allowed.length === 0 || decision.release === null) break;
+    await setStatus('held', { reason: 'quiet_hours', releaseAt: new Date(decision.release).toISOString() });
+    await condition(() => cancelled, decision.release - Date.now());
+    woke = null;
   }
 
-  if (cancelled) {
+  if (cancelled || !decision || !recipientNow) {
     await setStatus('cancelled', { deliveries: input.channels.map((ch) => decide(ch, 'cancelled')) });
     await condition(allHandlersFinished);
     return state;
   }
-  for (const d of skipped) decide(d.channel, 'skipped');
+  const skipped: DeliveryRecord[] = decision.skipped.map((d) => decide(d.channel, 'skipped', { reason: d.reason }));
+  const allowed = decision.allowed;
   if (allowed.length === 0) {
     await setStatus('suppressed', { reason: 'preferences', deliveries: skipped });
     return state;
   }
 
   // 4. Delivery: one activity per channel, each with its channel's retry policy, given the
-  //    recipient and content it sends (no lookups in the activity).
-  const sendingNow = input.strategy === 'all' ? allowed : allowed.slice(0, 1);
-  await setStatus('sending', {
-    releaseAt: null,
-    deliveries: [...skipped, ...sendingNow.map((channel) => ({ channel, status: 'sending' as const }))],
-  });
+  //    recipient and content it sends (no lookups in the activity). The wake recorded it sending.
+  state.status = 'sending';
+  state.reason = null;
+  state.releaseAt = null;
   const records: DeliveryRecord[] = [...skipped];
-  const recipientNow = snapshot!;
+  const snapshot = recipientNow;
   // A channel's outcome is recorded as soon as it is known (a receipt may look for its message
   // id) unless the final record follows at once: a single channel is recorded with the status.
   const recordEach = allowed.length > 1;
@@ -200,9 +190,9 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
       notificationId: input.notificationId,
       deliveryId: `${input.notificationId}.${channel}`,
       channel,
-      recipient: recipientNow.recipient,
+      recipient: snapshot.recipient,
       template: input.template,
-      content: recipientNow.content,
+      content: snapshot.content,
       data: input.data,
       category: input.category,
     };
