@@ -5,7 +5,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowStartOptions } from '@temporalio/client';
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { broadcastRecipients, broadcasts, deliveries, idempotencyKeys, notificationEvents, notifications, recipients } from '../db/schema.js';
+import { broadcastRecipients, broadcasts, deliveries, idempotencyKeys, notificationEvents, notifications, recipients, templates } from '../db/schema.js';
 import { digestData } from '../domain/digest.js';
 import { addressFor } from '../domain/preferences.js';
 import { missingVariables } from '../domain/templates.js';
@@ -17,7 +17,7 @@ import { newId } from './ids.js';
 import { toRecipient } from './recipients.js';
 import { broadcastSearchAttributes, notificationSearchAttributes, workflowIds, type BroadcastInput } from '../workflows/messages.js';
 import { MAX_BROADCAST_RECIPIENTS, type BroadcastRequest, type NotificationRequest } from '../api/schemas.js';
-import { contentFor, findTemplateVersion, missingVariablesError } from './templates.js';
+import { contentFor, findTemplateVersion, loadTemplateVersion, missingVariablesError } from './templates.js';
 
 /**
  * Validates a notification request against the tenant's recipient and template, and pins
@@ -31,12 +31,17 @@ export async function prepareNotification(
   body: NotificationRequest,
   opts: { id: string; retry: RetrySettings; templateData?: unknown },
 ): Promise<NotificationInput> {
-  const [recipientRow] = await db
-    .select()
+  // The recipient and the template's latest version number in one round trip.
+  const [found] = await db
+    .select({
+      recipient: recipients,
+      latest: sql<number | null>`(select ${templates.latestVersion} from ${templates} where ${templates.tenantId} = ${tenantId} and ${templates.key} = ${body.template})`,
+    })
     .from(recipients)
     .where(and(eq(recipients.tenantId, tenantId), eq(recipients.id, body.recipient)));
-  if (!recipientRow) throw invalidInput(`Recipient ${body.recipient} does not exist`, [{ path: 'recipient', message: 'unknown recipient' }]);
-  const version = await findTemplateVersion(db, tenantId, body.template);
+  if (!found) throw invalidInput(`Recipient ${body.recipient} does not exist`, [{ path: 'recipient', message: 'unknown recipient' }]);
+  const recipientRow = found.recipient;
+  const version = found.latest === null ? null : await loadTemplateVersion(db, tenantId, body.template, Number(found.latest));
   if (!version) throw invalidInput(`Template ${body.template} does not exist`, [{ path: 'template', message: 'unknown template' }]);
   const recipient = toRecipient(recipientRow);
   const chosen = contentFor(version, recipient.locale);
