@@ -29,6 +29,8 @@ import type { notificationWorkflow } from './notification.js';
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
+  // Bounded: through a database outage of up to a day, never forever.
+  scheduleToCloseTimeout: '24 hours',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 

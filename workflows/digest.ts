@@ -24,6 +24,8 @@ import type { notificationWorkflow } from './notification.js';
 
 const { openDigestWindow, closeDigestWindow, recordStatus } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
+  // Bounded: through a database outage of up to a day, never forever.
+  scheduleToCloseTimeout: '24 hours',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 

@@ -42,6 +42,8 @@ import {
 /** Database records: retried until the database answers; never cancelled. */
 const { recordIncident } = proxyActivities<EscalationActivities>({
   startToCloseTimeout: '30 seconds',
+  // Bounded: through a database outage of up to a day, never forever.
+  scheduleToCloseTimeout: '24 hours',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 
