@@ -25,7 +25,7 @@ import { scheduledSendWorkflow } from './schedule.js';
  * behaviour from an unversioned one (no TEMPORAL_DEPLOYMENT_NAME: `npm start`, the tests). Runs
  * begun before versioning was turned on get the worker's default, AUTO_UPGRADE.
  */
-const versioned = (versioningBehavior: VersioningBehavior) => () => (workflowInfo().currentDeploymentVersion ? { versioningBehavior } : {});
+const versioned = (versioningBehavior: VersioningBehavior) => () => (workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior } : {});
 
 setWorkflowOptions(versioned('AUTO_UPGRADE'), notificationWorkflow);
 setWorkflowOptions(versioned('AUTO_UPGRADE'), incidentWorkflow);

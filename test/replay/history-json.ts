@@ -5,9 +5,8 @@
 // types come from one copy and the converter checks them against the other. So the converter
 // here is the one beside @temporalio/proto's own protobufjs, whichever copy that is.
 import { createRequire } from 'node:module';
-import { temporal } from '@temporalio/proto';
+import proto, { temporal } from '@temporalio/proto';
 import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root.js';
-import * as proto from '@temporalio/proto';
 
 type History = temporal.api.history.v1.IHistory;
 
