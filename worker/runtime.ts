@@ -16,6 +16,7 @@ import { openDatabase, type Database } from '../db/client.js';
 import type { RetrySettings } from '../domain/types.js';
 import { startDevServer, type DevServer } from './dev-server.js';
 import { createWorker, registerSearchAttributes } from './index.js';
+import { deploymentVersion, setCurrentVersion } from './versioning.js';
 
 export interface StartOptions {
   api?: boolean;
@@ -143,6 +144,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     if (opts.worker) {
       const connection = await NativeConnection.connect({ address: temporalAddress });
       stops.push(() => connection.close());
+      const version = deploymentVersion(config);
       const worker = await createWorker({
         connection,
         namespace: config.TEMPORAL_NAMESPACE,
@@ -152,6 +154,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         slack: createSlackClient({ botToken: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL }),
         pager: createPagerClient({ eventsUrl: config.PAGERDUTY_EVENTS_URL }),
         workflowBundle: opts.workflowBundle,
+        version,
       });
       const running = worker.run();
       running.catch((err) => log(`worker stopped: ${(err as Error).message}`));
@@ -159,6 +162,10 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running.catch(() => {});
       });
+      if (version && config.TEMPORAL_SET_CURRENT_VERSION) {
+        await setCurrentVersion(connection, config.TEMPORAL_NAMESPACE, version);
+        log(`worker version ${version.deploymentName}:${version.buildId} is current`);
+      }
     }
 
     const admin = adminToken(config);
