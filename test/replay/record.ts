@@ -2,7 +2,8 @@
 // history to test/replay/<workflowType>/<scenario>.json (<scenario>.run-<n>.json for a chain of
 // runs continued as new), in the JSON that `temporal workflow show --output json` and the Web
 // UI's download produce and Worker.runReplayHistories reads. Histories no scenario wrote any
-// more are removed once every scenario has passed. Run by vitest (vitest.record.config.ts) so
+// more are removed once every scenario has passed, except those kept on purpose: a name with
+// an `@` (e.g. `sent@before-quiet-digest.json`, the old branch of a patch) is never touched. Run by vitest (vitest.record.config.ts) so
 // it shares the suites' global setup: the provisioned servers and the workflow bundle.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -58,7 +59,7 @@ describe('record histories', () => {
       if (!type.isDirectory()) continue;
       for (const name of readdirSync(join(replayDir, type.name))) {
         const file = join(replayDir, type.name, name);
-        if (name.endsWith('.json') && !written.has(file)) {
+        if (name.endsWith('.json') && !name.includes('@') && !written.has(file)) {
           rmSync(file);
           console.log(`removed ${relative(process.cwd(), file)} (no scenario records it any more)`);
         }
