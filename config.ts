@@ -32,6 +32,12 @@ const ConfigSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().default('notifications'),
   TEMPORAL_DEV_PORT: port(7233),
   TEMPORAL_UI_PORT: port(8233),
+  // Worker Deployment Versioning, on when a deployment name is set (README: Changing workflow code).
+  TEMPORAL_DEPLOYMENT_NAME: optionalString,
+  /** Unset: the package version and a hash of the workflow sources (worker/versioning.ts). */
+  TEMPORAL_BUILD_ID: optionalString,
+  /** Make this worker's version the deployment's current one once it polls. */
+  TEMPORAL_SET_CURRENT_VERSION: z.stringbool().default(true),
   ADMIN_TOKEN: optionalString,
   EMAIL_FROM: z.string().default('Tocsin <notifications@localhost>'),
   RESEND_API_KEY: optionalString,

@@ -1,6 +1,7 @@
 // Builds the Temporal worker from config: activities from the factory, workflows bundled.
 import { fileURLToPath } from 'node:url';
 import type { Connection } from '@temporalio/client';
+import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import type { ChannelSender } from '../activities/channels/types.js';
@@ -25,6 +26,8 @@ export interface WorkerDeps {
   /** A prebuilt bundle (tests build it once); otherwise the workflows are bundled here. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   tuning?: WorkerTuning;
+  /** Worker Deployment Versioning (worker/versioning.ts); unset: an unversioned worker. */
+  version?: WorkerDeploymentVersion;
 }
 
 export type WorkerTuning = Pick<
@@ -58,6 +61,9 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     activities: createActivities({ db: deps.db, senders: deps.senders, slack: deps.slack, pager: deps.pager }),
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
     ...deps.tuning,
+    // Each workflow type declares its behaviour (workflows/index.ts); runs begun before
+    // versioning was turned on auto-upgrade.
+    ...(deps.version ? { workerDeploymentOptions: { version: deps.version, useWorkerVersioning: true, defaultVersioningBehavior: 'AUTO_UPGRADE' as const } } : {}),
   });
 }
 

@@ -16,6 +16,7 @@ import { openDatabase, type Database } from '../db/client.js';
 import type { RetrySettings } from '../domain/types.js';
 import { startDevServer, type DevServer } from './dev-server.js';
 import { createWorker, registerSearchAttributes, workerTuning } from './index.js';
+import { deploymentVersion, setCurrentVersion } from './versioning.js';
 
 export interface StartOptions {
   api?: boolean;
@@ -145,6 +146,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
       const connection = await NativeConnection.connect({ address: temporalAddress });
       workerConnection = connection;
       stops.push(() => connection.close());
+      const version = deploymentVersion(config);
       const worker = await createWorker({
         connection,
         namespace: config.TEMPORAL_NAMESPACE,
@@ -155,6 +157,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         pager: createPagerClient({ eventsUrl: config.PAGERDUTY_EVENTS_URL }),
         workflowBundle: opts.workflowBundle,
         tuning: workerTuning(config),
+        version,
       });
       const running = worker.run();
       running.catch((err) => log(`worker stopped: ${(err as Error).message}`));
@@ -162,6 +165,10 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running.catch(() => {});
       });
+      if (version && config.TEMPORAL_SET_CURRENT_VERSION) {
+        await setCurrentVersion(connection, config.TEMPORAL_NAMESPACE, version);
+        log(`worker version ${version.deploymentName}:${version.buildId} is current`);
+      }
     }
 
     const admin = adminToken(config);

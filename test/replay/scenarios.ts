@@ -1,0 +1,263 @@
+// The runs whose histories test/replay.test.ts replays: real scenarios of every workflow type,
+// driven through the API on the time-skipping test server (the scheduled send on the dev
+// server, since only it implements Schedules), exactly as the workflow suites drive them.
+// `npm run record-histories` runs them (test/replay/record.ts) and writes the histories.
+import type { Client } from '@temporalio/client';
+import { createPagerClient } from '../../activities/channels/pager.js';
+import { createSlackClient } from '../../activities/channels/slack.js';
+import { registerSearchAttributes } from '../../worker/index.js';
+import { broadcastProgressQuery, workflowIds } from '../../workflows/messages.js';
+import { startFakePagerDuty } from '../fakes/pagerduty.js';
+import { startFakeSlack } from '../fakes/slack.js';
+import { seed, startHarness, waitForState, type Harness } from '../harness.js';
+import { localEnv, testWorker, uniqueQueue } from '../support.js';
+import { until } from '../until.js';
+
+/** Fetches every run of `workflowId` (oldest first) and stores them as `<workflowType>/<scenario>`. */
+export type Save = (client: Client, workflowType: string, scenario: string, workflowId: string) => Promise<void>;
+
+export interface ScenarioGroup {
+  /** The scenarios of one setup (one server, one database). */
+  name: string;
+  run(save: Save): Promise<void>;
+}
+
+const order = { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 7 }, name: 'Ann' } };
+
+function ok(res: { status: number; body: any }, status: number, what: string) {
+  if (res.status !== status) throw new Error(`${what}: expected ${status}, got ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** The next 03:30 UTC on the server's clock: 23:30 or 22:30 in New York, inside 22:00–07:00. */
+async function skipToNewYorkNight(h: Harness) {
+  const now = Number(await h.env.currentTimeMs());
+  const night = new Date(now);
+  night.setUTCHours(3, 30, 0, 0);
+  if (night.getTime() <= now) night.setUTCDate(night.getUTCDate() + 1);
+  await h.env.sleep(night.getTime() - now);
+}
+
+const notifications: ScenarioGroup = {
+  name: 'notificationWorkflow',
+  async run(save) {
+    const h = await startHarness();
+    try {
+      await seed(h);
+      // A second recipient whose quiet hours hold every non-critical notification at night.
+      ok(await h.call('PUT', '/v1/recipients/night-owl', { webhookUrl: `${h.hook.url}/hooks`, timezone: 'America/New_York' }), 200, 'recipient');
+      ok(await h.call('PUT', '/v1/recipients/night-owl/preferences', { quietHours: { start: '22:00', end: '07:00', timezone: 'America/New_York' } }), 200, 'preferences');
+      const send = async (body: Record<string, unknown> = {}) => ok(await h.call('POST', '/v1/notifications', { ...order, ...body }), 202, 'send').id as string;
+      const finish = async (scenario: string, id: string) => {
+        await h.handle(id).result();
+        await save(h.env.client, 'notificationWorkflow', scenario, workflowIds.notification(h.tenantId, id));
+      };
+
+      await finish('sent', await send());
+      h.hook.enqueue({ status: 503 });
+      await finish('retried', await send({ channels: ['webhook'] }));
+      h.hook.enqueue({ status: 400, body: { error: 'no such user' } });
+      await finish('fallback', await send({ channels: ['webhook', 'inapp'], strategy: 'first-success' }));
+      const now = Number(await h.env.currentTimeMs());
+      await finish('send-at', await send({ sendAt: new Date(now + 3 * 3600_000).toISOString() }));
+
+      await skipToNewYorkNight(h);
+      const held = await send({ recipient: 'night-owl' });
+      await waitForState(h, held, (s) => s.status === 'held');
+      await finish('held-then-sent', held);
+
+      await skipToNewYorkNight(h);
+      const cancelled = await send({ recipient: 'night-owl' });
+      await waitForState(h, cancelled, (s) => s.status === 'held');
+      ok(await h.call('POST', `/v1/notifications/${cancelled}/cancel`), 200, 'cancel');
+      await finish('cancelled', cancelled);
+    } finally {
+      await h.close();
+    }
+  },
+};
+
+const incidents: ScenarioGroup = {
+  name: 'incidentWorkflow',
+  async run(save) {
+    const slack = await startFakeSlack();
+    const pd = await startFakePagerDuty();
+    const h = await startHarness({
+      activities: {
+        slack: createSlackClient({ botToken: 'xoxb-test', apiUrl: `${slack.url}/api/` }),
+        pager: createPagerClient({ eventsUrl: pd.eventsUrl }),
+      },
+    });
+    try {
+      const policy = async (key: string, repeat = 0) =>
+        ok(
+          await h.call('PUT', `/v1/escalation-policies/${key}`, {
+            steps: [
+              { channel: 'slack', target: '#ops', ackTimeoutSeconds: 60 },
+              { channel: 'pager', target: 'rk-primary', ackTimeoutSeconds: 120 },
+            ],
+            repeat,
+          }),
+          200,
+          'policy',
+        );
+      await policy('ops');
+      await policy('ops-twice', 1);
+      const trigger = async (p = 'ops') => ok(await h.call('POST', '/v1/incidents', { policy: p, summary: 'Disk full on db-1', severity: 'critical' }), 202, 'trigger').id as string;
+      const incident = async (id: string) => ok(await h.call('GET', `/v1/incidents/${id}`), 200, 'incident');
+      const timeline = (id: string, type: string, count = 1) =>
+        until(() => incident(id), (i) => i.timeline.filter((e: any) => e.type === type).length >= count);
+      const act = async (id: string, action: string) => ok(await h.call('POST', `/v1/incidents/${id}/${action}`, { by: 'ann' }), 200, action);
+      const finish = async (scenario: string, id: string) => {
+        const handle = h.env.client.workflow.getHandle(workflowIds.incident(h.tenantId, id));
+        await handle.result();
+        await save(h.env.client, 'incidentWorkflow', scenario, handle.workflowId);
+      };
+
+      // Every step twice with nobody answering: exhausted; then resolved. (First: after the other
+      // scenarios here the test server no longer skips time for env.sleep.)
+      const exhausted = await trigger('ops-twice');
+      await timeline(exhausted, 'notified');
+      await h.env.sleep(2 * 180_000 + 1_000);
+      await timeline(exhausted, 'exhausted');
+      await act(exhausted, 'resolve');
+      await finish('exhausted', exhausted);
+
+      // Acknowledged at the first step (the Slack message is updated), then resolved.
+      const acked = await trigger();
+      await timeline(acked, 'notified');
+      await act(acked, 'acknowledge');
+      await until(async () => slack.requests.filter((r) => r.path === '/api/chat.update').length, (n) => n >= 1);
+      await act(acked, 'resolve');
+      await finish('acknowledged', acked);
+
+      // Acknowledged, unacknowledged: escalation restarts and pages under a new dedup key.
+      const unacked = await trigger();
+      await timeline(unacked, 'notified');
+      await act(unacked, 'acknowledge');
+      await act(unacked, 'unacknowledge');
+      await timeline(unacked, 'notified', 2);
+      await h.env.sleep(61_000);
+      await timeline(unacked, 'notified', 3);
+      await act(unacked, 'resolve');
+      await finish('unacknowledged', unacked);
+
+      // Escalated to the pager, then resolved: the resolution child resolves the page.
+      const resolved = await trigger();
+      await timeline(resolved, 'notified');
+      await h.env.sleep(61_000);
+      await timeline(resolved, 'notified', 2);
+      await act(resolved, 'resolve');
+      await finish('resolved', resolved);
+      const resolution = h.env.client.workflow.getHandle(workflowIds.incidentResolution(h.tenantId, resolved));
+      await until(() => resolution.describe().then(() => true, () => false), Boolean);
+      await resolution.result();
+      await save(h.env.client, 'incidentResolutionWorkflow', 'resolved', resolution.workflowId);
+
+    } finally {
+      await h.close();
+      await slack.close();
+      await pd.close();
+    }
+  },
+};
+
+const digests: ScenarioGroup = {
+  name: 'digestWorkflow',
+  async run(save) {
+    const h = await startHarness();
+    try {
+      await seed(h);
+      ok(
+        await h.call('POST', '/v1/templates', {
+          key: 'comments',
+          content: { en: { inapp: { title: '{{ count }} new comments', body: '{{#each items}}{{ author }}\n{{/each}}' }, webhook: { event: 'comments.digest', count: '{{ count }}' } } },
+        }),
+        201,
+        'template',
+      );
+      // One-item windows arriving together: more than a run sends (20) before it continues as new.
+      const digest = { key: 'burst', windowSeconds: 600, maxItems: 1 };
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => h.call('POST', '/v1/notifications', { recipient: 'user-42', template: 'comments', data: { author: `a${i}` }, digest })),
+      );
+      answers.forEach((a) => ok(a, 202, 'digest arrival'));
+      const handle = h.env.client.workflow.getHandle(workflowIds.digest(h.tenantId, 'user-42', 'burst'));
+      await handle.result();
+      await save(h.env.client, 'digestWorkflow', 'continued-as-new', handle.workflowId);
+    } finally {
+      await h.close();
+    }
+  },
+};
+
+const broadcasts: ScenarioGroup = {
+  name: 'broadcastWorkflow',
+  async run(save) {
+    // Pages of two: each page is its own run (the workflow continues as new after each).
+    const h = await startHarness({ app: { broadcastTuning: { pageSize: 2, maxInFlight: 2 } } });
+    try {
+      await seed(h);
+      const hook = `${h.hook.url}/hooks`;
+      for (const id of ['b-1', 'b-2', 'b-3']) ok(await h.call('PUT', `/v1/recipients/${id}`, { webhookUrl: hook }), 200, 'recipient');
+      for (const id of ['q-1', 'q-2', 'q-3']) {
+        ok(await h.call('PUT', `/v1/recipients/${id}`, { webhookUrl: hook }), 200, 'recipient');
+        ok(await h.call('PUT', `/v1/recipients/${id}/preferences`, { quietHours: { start: '00:00', end: '23:59', timezone: 'UTC' } }), 200, 'preferences');
+      }
+      const start = async (recipients: string[]) =>
+        ok(await h.call('POST', '/v1/broadcasts', { recipients, template: 'order-shipped', data: { order: { id: 9 }, name: 'All' }, channels: ['webhook'] }), 202, 'broadcast')
+          .id as string;
+
+      const completed = await start(['b-1', 'b-2', 'b-3']);
+      const done = h.env.client.workflow.getHandle(workflowIds.broadcast(h.tenantId, completed));
+      await done.result();
+      await save(h.env.client, 'broadcastWorkflow', 'completed', done.workflowId);
+
+      // Everyone held by quiet hours; cancelled while the broadcast waits for them.
+      const cancelled = await start(['q-1', 'q-2', 'q-3']);
+      const handle = h.env.client.workflow.getHandle(workflowIds.broadcast(h.tenantId, cancelled));
+      await until(() => handle.query(broadcastProgressQuery).catch(() => null), (p) => p?.phase === 'finishing', 60_000);
+      ok(await h.call('POST', `/v1/broadcasts/${cancelled}/cancel`), 200, 'cancel');
+      await handle.result();
+      await save(h.env.client, 'broadcastWorkflow', 'cancelled', handle.workflowId);
+    } finally {
+      await h.close();
+    }
+  },
+};
+
+const schedules: ScenarioGroup = {
+  name: 'scheduledSendWorkflow',
+  async run(save) {
+    const dev = await localEnv();
+    let h: Harness | undefined;
+    let stopWorker = async () => {};
+    try {
+      await registerSearchAttributes(dev.connection, dev.namespace ?? 'default');
+      const taskQueue = uniqueQueue('schedules');
+      h = await startHarness({ app: { temporal: { client: dev.client, taskQueue, ping: async () => {} } } });
+      const worker = await testWorker(dev, h.db, taskQueue);
+      const running = worker.run();
+      stopWorker = async () => {
+        worker.shutdown();
+        await running;
+      };
+      await seed(h);
+      const x = h;
+      const run = async (scenario: string, id: string, body: Record<string, unknown>) => {
+        ok(await x.call('PUT', `/v1/schedules/${id}`, { cron: '0 8 * * MON', timezone: 'Europe/Berlin', ...body }), 200, 'schedule');
+        ok(await x.call('POST', `/v1/schedules/${id}/trigger`), 202, 'trigger');
+        const s = await until(async () => ok(await x.call('GET', `/v1/schedules/${id}`), 200, 'schedule'), (b) => b.recentRuns[0]?.status === 'completed', 60_000, 200);
+        await save(dev.client, 'scheduledSendWorkflow', scenario, s.recentRuns[0].workflowId);
+      };
+      await run('notification', 'weekly-order', { notification: order });
+      await run('broadcast', 'weekly-news', { broadcast: { recipients: ['user-42'], template: 'order-shipped', data: { order: { id: 8 }, name: 'All' } } });
+    } finally {
+      await stopWorker();
+      await h?.close();
+      await dev.teardown();
+    }
+  },
+};
+
+export const scenarioGroups: ScenarioGroup[] = [notifications, incidents, digests, broadcasts, schedules];
