@@ -186,13 +186,19 @@ describe('validation: clear 4xx problems that change nothing', () => {
     expect(await db.db.query.notifications.findMany()).toHaveLength(0);
   });
 
-  it('answers 503 without a stack trace and keeps nothing when Temporal cannot start the workflow', async () => {
+  it('answers 503 without a stack trace and writes no notification when Temporal cannot start the workflow', async () => {
     const r = await req('POST', '/v1/notifications', { token: t.apiKey, body: { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 1 }, name: 'x' } }, headers: { 'idempotency-key': 'abc' } });
     expect(r.status).toBe(503);
     expect(r.headers.get('retry-after')).toBe('5');
     expect(JSON.stringify(r.body)).not.toMatch(/at .*\.ts/);
     expect(await db.db.query.notifications.findMany()).toHaveLength(0);
-    expect(await db.db.query.idempotencyKeys.findMany()).toHaveLength(0);
+    // The key stays claimed for the id it named: had the start happened after all, a retry with
+    // the key joins that run instead of starting a second notification.
+    const keys = await db.db.query.idempotencyKeys.findMany();
+    expect(keys.map((k) => k.key)).toEqual(['abc']);
+    const again = await req('POST', '/v1/notifications', { token: t.apiKey, body: { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 1 }, name: 'x' } }, headers: { 'idempotency-key': 'abc' } });
+    expect(again.status).toBe(503);
+    expect(await db.db.query.idempotencyKeys.findMany()).toEqual(keys);
     expect(logged.length).toBeGreaterThan(0);
   });
 
