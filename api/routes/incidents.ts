@@ -12,7 +12,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, lt } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
@@ -28,6 +28,7 @@ import {
   unacknowledgeIncidentUpdate,
   workflowIds,
   type IncidentInput,
+  type IncidentState,
   type IncidentStatus,
   type TimelineEvent,
 } from '../../workflows/messages.js';
@@ -71,10 +72,15 @@ export async function findIncident(db: Db, id: string, tenantId?: string) {
   return row;
 }
 
-async function loadIncident(db: Db, tenantId: string, id: string) {
+/** The incident with its timeline; `asOf`, an update's answer, cuts it at that moment. */
+async function loadIncident(db: Db, tenantId: string, id: string, asOf?: IncidentState) {
   const row = await findIncident(db, id, tenantId);
   if (!row) throw notFound('Incident');
-  const events = await db.select().from(incidentEvents).where(eq(incidentEvents.incidentId, id)).orderBy(asc(incidentEvents.seq));
+  const events = await db
+    .select()
+    .from(incidentEvents)
+    .where(and(eq(incidentEvents.incidentId, id), asOf ? lt(incidentEvents.seq, asOf.events) : undefined))
+    .orderBy(asc(incidentEvents.seq));
   const timeline: TimelineEvent[] = events.map((e) => ({
     at: e.at.toISOString(),
     type: e.type as TimelineEvent['type'],
@@ -84,9 +90,9 @@ async function loadIncident(db: Db, tenantId: string, id: string) {
   }));
   return {
     id: row.id,
-    status: row.status as IncidentStatus,
-    step: row.step,
-    cycle: row.cycle,
+    status: asOf?.status ?? (row.status as IncidentStatus),
+    step: asOf?.step ?? row.step,
+    cycle: asOf?.cycle ?? row.cycle,
     timeline,
     policy: row.policyKey,
     summary: row.summary,
@@ -173,13 +179,15 @@ export function incidentRoutes(deps: AppDeps) {
   });
 
   /** Sends an update to the incident's workflow; 409 when the incident is resolved or refuses it. */
-  async function act(tenantId: string, id: string, what: string, send: (handle: WorkflowHandle) => Promise<unknown>) {
+  /** Sends an update and answers the incident as the update left it (the escalation may move on at once). */
+  async function act(tenantId: string, id: string, what: string, send: (handle: WorkflowHandle) => Promise<IncidentState>) {
     const row = await findIncident(db, id, tenantId);
     if (!row) throw notFound('Incident');
     if (row.status === 'resolved') throw conflict('The incident is already resolved');
     const handle = temporal.client.workflow.getHandle(row.workflowId);
+    let state: IncidentState;
     try {
-      await withinDeadline(temporal.client, UPDATE_DEADLINE_MS, what, () => send(handle));
+      state = await withinDeadline(temporal.client, UPDATE_DEADLINE_MS, what, () => send(handle));
     } catch (err) {
       const rejected = rejectionOf(err);
       if (rejected) throw conflict(rejected.type === IncidentRejection.OtherIncident ? 'The incident is already resolved' : rejected.message);
@@ -188,7 +196,7 @@ export function incidentRoutes(deps: AppDeps) {
       if (after?.status === 'resolved') throw conflict('The incident is already resolved');
       throw err;
     }
-    return loadIncident(db, tenantId, id);
+    return loadIncident(db, tenantId, id, state);
   }
 
   app.post('/:id/acknowledge', validate('param', IdParam), validate('json', z.object({ by: Actor }).strict()), async (c) => {
