@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq, sql } from 'drizzle-orm';
+import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDatabase, testDatabaseKinds } from '../test/support.js';
 import { createActivities } from '../activities/index.js';
@@ -74,6 +75,30 @@ describe.each(testDatabaseKinds)('database on %s', (kind) => {
     await acts.recordDelivery({ notificationId: 'n1', delivery: { channel: 'inapp', status: 'sent' } });
     const [after] = await db.select().from(s.deliveries).where(eq(s.deliveries.id, 'n1.inapp'));
     expect(after.status).toBe('failed');
+  });
+
+  it('fails a record the database refuses for good (database_rejected), and leaves it unwritten', async () => {
+    const { db } = database;
+    const acts = createActivities({ db, senders: {} });
+    // PostgreSQL refuses NUL in text: writing it again would fail again, so it is not retried.
+    const refused = await acts
+      .recordStatus({ tenantId: 't1', notificationId: 'n1', status: 'failed', reason: 'bad\u0000reason' })
+      .then(() => null, (err: unknown) => err);
+    expect(refused).toBeInstanceOf(ApplicationFailure);
+    expect(refused).toMatchObject({ type: 'database_rejected', nonRetryable: true });
+    const [n] = await db.select().from(s.notifications).where(eq(s.notifications.id, 'n1'));
+    expect(n.status).toBe('sent');
+  });
+});
+
+describe('database errors that are not the data', () => {
+  it('stay retryable: a closed connection is not classified as a refusal', async () => {
+    const database = await openTestDatabase('pglite');
+    const acts = createActivities({ db: database.db, senders: {} });
+    await database.close();
+    const err = await acts.recordStatus({ tenantId: 't1', notificationId: 'n1', status: 'sent' }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(ApplicationFailure);
   });
 });
 
