@@ -7,7 +7,7 @@ import { ErrorType } from '../domain/errors.js';
 import { addressFor, decideOnWake, type WakeDecision } from '../domain/preferences.js';
 import { Lru } from '../domain/lru.js';
 import { renderContent } from '../domain/templates.js';
-import type { Channel, ChannelContent, DeliveryStatus, NotificationInput, NotificationStatus, Preferences, Recipient } from '../domain/types.js';
+import type { Channel, ChannelContent, NotificationInput, NotificationStatus, Preferences, Recipient } from '../domain/types.js';
 import { recordAcceptedStatement } from '../usecases/accept.js';
 import { contentFor, loadTemplateVersion } from '../usecases/templates.js';
 import { describeError, permanent, unconfigured, withDatabaseErrorsClassified } from './errors.js';

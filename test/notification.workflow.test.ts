@@ -5,7 +5,6 @@ import { notificationStartOptions, prepareNotification } from '../usecases/accep
 import { canonicalJson, sha256 } from '../usecases/ids.js';
 import { NotificationBody } from '../api/schemas.js';
 import { idempotencyKeys } from '../db/schema.js';
-import { workflowIds } from '../workflows/messages.js';
 import { activityStartTimes, fastRetry, seed, startHarness, waitForState, type Harness } from './harness.js';
 import { until } from './until.js';
 

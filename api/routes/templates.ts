@@ -1,11 +1,10 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { Db } from '../../db/client.js';
 import { templateVersions, templates } from '../../db/schema.js';
 import { missingVariables, renderContent, TemplateSyntaxError, validateTemplateContent } from '../../domain/templates.js';
 import { contentFor, findTemplateVersion, missingVariablesError, type TemplateVersionRow } from '../../usecases/templates.js';
-import { CHANNELS, type Channel, type TemplateContent } from '../../domain/types.js';
+import type { TemplateContent } from '../../domain/types.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, conflict, notFound } from '../problem.js';
 import { Locale, TemplateBody, TemplateKey } from '../schemas.js';
