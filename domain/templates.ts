@@ -1,10 +1,47 @@
-// Template rendering with Handlebars: `{{ path.to.value }}`, HTML-escaped in HTML bodies,
-// verbatim elsewhere. Missing variables are found up front by walking the template's AST,
-// so acceptance can answer 400 naming each one.
-import Handlebars from 'handlebars';
+// Template rendering with LiquidJS: `{{ path.to.value }}`, filters, `{% if %}`, `{% for %}`;
+// output is HTML-escaped in HTML bodies (`email.html`), verbatim elsewhere. Parsing and
+// rendering are bounded (template size, render time, counted allocations, output size), so
+// no template holds a process longer than RENDER_LIMIT_MS. Missing variables are found up
+// front by walking the parsed template, so acceptance can answer 400 naming each one.
+// Workflows never import this module (scripts/lint-workflows.mjs checks it): rendering
+// happens in activities and the API.
+import { analyzeSync, Liquid, LiquidError, toValueSync, type Template } from 'liquidjs';
+import { Lru } from './lru.js';
 import type { Channel, ChannelContent, TemplateContent } from './types.js';
 
-const hbs = Handlebars.create();
+/** Characters in one template source (one string field of a template's content). */
+export const PARSE_LIMIT = 100_000;
+/** Milliseconds one rendering of a template's content (every field of it) may take. */
+export const RENDER_LIMIT_MS = 300;
+/** Allocations LiquidJS counts (array items, string lengths from filters) in one field's render. */
+export const MEMORY_LIMIT = 10_000_000;
+/** Characters of rendered output per field. */
+export const OUTPUT_LIMIT = 1_000_000;
+
+const baseOptions = {
+  parseLimit: PARSE_LIMIT,
+  renderLimit: RENDER_LIMIT_MS,
+  memoryLimit: MEMORY_LIMIT,
+  // Only the data's own properties: no `constructor`, no `__proto__` from a template.
+  ownPropertyOnly: true,
+  // A misspelt filter is refused when the template is published, not skipped silently.
+  strictFilters: true,
+  strictVariables: false,
+  // Liquid's truthiness (only `false` and `nil` are falsy), as Shopify's documentation says.
+  jsTruthy: false,
+  // Dates in UTC, whatever the server's time zone.
+  timezoneOffset: 0,
+  // No file system: includes, renders and layouts are removed below; this map backs them up.
+  templates: {},
+} as const;
+
+function engine(html: boolean): Liquid {
+  const liquid = new Liquid({ ...baseOptions, ...(html ? { outputEscape: 'escape' as const } : {}) });
+  for (const tag of ['include', 'render', 'layout', 'block']) delete liquid.tags[tag];
+  return liquid;
+}
+const textEngine = engine(false);
+const htmlEngine = engine(true);
 
 /** `fr-CA` → `fr` → the template's default locale. */
 export function selectLocale(content: TemplateContent, locale: string, defaultLocale: string): string {
@@ -16,63 +53,69 @@ export function selectLocale(content: TemplateContent, locale: string, defaultLo
   return Object.keys(content)[0];
 }
 
+/** A template that does not parse (or uses a tag or filter that does not exist). */
 export class TemplateSyntaxError extends Error {
   constructor(
     readonly path: string,
     message: string,
   ) {
     super(message);
+    this.name = 'TemplateSyntaxError';
   }
 }
 
-type HbsNode = { type: string; [k: string]: any };
-const CONDITIONAL_BLOCKS = new Set(['if', 'unless']);
-
-const requiredCache = new Map<string, string[]>();
-
-/** The variables a template source needs, parsed once per source. */
-function requiredPaths(source: string): string[] {
-  let paths = requiredCache.get(source);
-  if (!paths) {
-    paths = parseRequiredPaths(source);
-    if (requiredCache.size > 1000) requiredCache.clear();
-    requiredCache.set(source, paths);
+/**
+ * A template that failed to render: `limit` when it went past a bound (size, time, memory,
+ * output), `error` for any other failure (a filter refusing its input, say).
+ */
+export class TemplateRenderError extends Error {
+  constructor(
+    readonly kind: 'limit' | 'error',
+    /** The field, e.g. `email.html` (or `content.en.email.html` at validation). */
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TemplateRenderError';
   }
-  return paths;
 }
 
-function parseRequiredPaths(source: string): string[] {
-  const ast = hbs.parse(source) as HbsNode;
-  const out = new Set<string>();
-  const addExpr = (e: HbsNode | undefined) => {
-    if (!e) return;
-    if (e.type === 'PathExpression' && !e.data && e.original !== 'this' && !e.original.startsWith('this.') && e.depth === 0)
-      out.add(e.parts.join('.'));
-    if (e.type === 'SubExpression') (e.params ?? []).forEach(addExpr);
-  };
-  const walk = (program: HbsNode | undefined) => {
-    for (const node of program?.body ?? []) {
-      if (node.type === 'MustacheStatement') {
-        if ((node.params ?? []).length === 0 && !node.hash) addExpr(node.path);
-        else (node.params ?? []).forEach(addExpr);
-      } else if (node.type === 'BlockStatement') {
-        // `if`/`unless` make their content conditional: nothing in them is required.
-        // Other blocks (`each`, `with`) need their argument and change the context inside.
-        if (!CONDITIONAL_BLOCKS.has(node.path.original)) (node.params ?? []).forEach(addExpr);
-      }
+/** Which bound an error reports, in words, or null when it is not a bound. */
+function limitOf(err: unknown): string | null {
+  for (let e: any = err, depth = 0; e && depth < 10; e = e.originalError ?? e.cause, depth++) {
+    if (e instanceof RangeError) return 'rendered more output than a string holds'; // "Invalid string length"
+    const m = typeof e.message === 'string' ? e.message : '';
+    if (/render limit exceeded/.test(m)) return `took longer than ${RENDER_LIMIT_MS} ms to render`;
+    if (/memory alloc limit exceeded/.test(m)) return `allocated more than ${MEMORY_LIMIT} items or characters`;
+    if (/parse length limit exceeded/.test(m)) return `is longer than ${PARSE_LIMIT} characters`;
+    if (/limit exceeded/.test(m)) return m;
+  }
+  return null;
+}
+
+/** The first line of a LiquidJS error, without the excerpt of the template it appends. */
+function briefly(err: unknown): string {
+  const e = err as Error;
+  return String((e instanceof LiquidError ? (e.originalError?.message ?? e.message) : e?.message) ?? err).split('\n')[0];
+}
+
+const parsed = { text: new Lru<string, Template[]>(2000), html: new Lru<string, Template[]>(2000) };
+
+/** A source parsed once per engine; throws TemplateSyntaxError or a TemplateRenderError('limit'). */
+function parse(src: string, html: boolean, path: string): Template[] {
+  const cache = html ? parsed.html : parsed.text;
+  let tpl = cache.get(src);
+  if (!tpl) {
+    try {
+      tpl = (html ? htmlEngine : textEngine).parse(src);
+    } catch (err) {
+      const limit = limitOf(err);
+      if (limit) throw new TemplateRenderError('limit', path, `${path} ${limit}`);
+      throw new TemplateSyntaxError(path, briefly(err));
     }
-  };
-  walk(ast);
-  return [...out];
-}
-
-function lookup(data: unknown, path: string): unknown {
-  let cur: unknown = data;
-  for (const part of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[part];
+    cache.set(src, tpl);
   }
-  return cur;
+  return tpl;
 }
 
 /** Every string leaf of a channel's content, with its path, e.g. `email.subject`. */
@@ -83,19 +126,133 @@ function stringLeaves(value: unknown, path: string, out: Array<[string, string]>
     for (const [k, v] of Object.entries(value)) stringLeaves(v, path ? `${path}.${k}` : k, out);
 }
 
-/** Throws TemplateSyntaxError naming the field whose template does not parse. */
+/** Only `email.html` is HTML; everything else renders verbatim. */
+const isHtml = (path: string) => path === 'email.html';
+
+/** A clock for one rendering of a whole content: every field shares RENDER_LIMIT_MS. */
+function budget(limitMs = RENDER_LIMIT_MS) {
+  const deadline = performance.now() + limitMs;
+  return () => deadline - performance.now();
+}
+
+function renderOne(src: string, data: unknown, path: string, remainingMs: () => number): string {
+  const html = isHtml(path);
+  const tpl = parse(src, html, path);
+  const left = remainingMs();
+  if (left <= 0) throw new TemplateRenderError('limit', path, `${path}: the content took longer than ${RENDER_LIMIT_MS} ms to render`);
+  let out: unknown;
+  try {
+    out = (html ? htmlEngine : textEngine).renderSync(tpl, (data ?? {}) as object, { renderLimit: left, memoryLimit: MEMORY_LIMIT });
+  } catch (err) {
+    const limit = limitOf(err);
+    if (limit) throw new TemplateRenderError('limit', path, `${path} ${limit}`);
+    throw new TemplateRenderError('error', path, `${path} failed to render: ${briefly(err)}`);
+  }
+  const text = String(out);
+  if (text.length > OUTPUT_LIMIT) throw new TemplateRenderError('limit', path, `${path} rendered more than ${OUTPUT_LIMIT} characters`);
+  return text;
+}
+
+/**
+ * Throws TemplateSyntaxError naming the field whose template does not parse, or a
+ * TemplateRenderError('limit') naming the field whose template goes past a bound even
+ * without data (loops over literal ranges, say): such a template could never be sent.
+ */
 export function validateTemplateContent(content: TemplateContent): void {
+  const remaining = budget();
   for (const [locale, channels] of Object.entries(content)) {
     const leaves: Array<[string, string]> = [];
     stringLeaves(channels, '', leaves);
     for (const [path, src] of leaves) {
+      const field = `content.${locale}.${path}`;
+      parse(src, isHtml(path), field);
       try {
-        hbs.precompile(src);
+        renderOne(src, {}, path, remaining);
       } catch (err) {
-        throw new TemplateSyntaxError(`content.${locale}.${path}`, (err as Error).message.split('\n')[0]);
+        // Without data a filter may refuse its (missing) input; only bounds matter here.
+        if (err instanceof TemplateRenderError && err.kind === 'limit') throw new TemplateRenderError('limit', field, err.message.replace(path, field));
       }
     }
   }
+}
+
+// Missing variables.
+
+/** Tags whose content is conditional: nothing in them (nor their condition) is required. */
+const CONDITIONAL_TAGS = new Set(['if', 'unless', 'case']);
+/** Loops: their collection is required, their body is walked with the loop variable bound. */
+const LOOP_TAGS = new Set(['for', 'tablerow']);
+
+type Node = Template & { name?: string; templates?: Template[]; value?: { filters?: Array<{ name: string }> } };
+
+/**
+ * The template as the required-variable analysis should see it: conditional tags dropped,
+ * loops without their `{% else %}`, outputs with a `default` filter dropped (a default makes
+ * the variable optional). LiquidJS's own static analysis then does the scoping.
+ */
+function requiredView(nodes: Template[]): Template[] {
+  const out: Template[] = [];
+  for (const n of nodes as Node[]) {
+    if (n.name && CONDITIONAL_TAGS.has(n.name)) continue;
+    if (n.value?.filters?.some((f) => f.name === 'default')) continue;
+    if (!n.children) {
+      out.push(n);
+      continue;
+    }
+    const kids = n.name && LOOP_TAGS.has(n.name) && n.templates ? n.templates : (toValueSync(n.children(false, true)) as Template[]);
+    const pruned = requiredView(kids);
+    out.push(
+      Object.assign(Object.create(Object.getPrototypeOf(n)), n, {
+        children: function* () {
+          return pruned;
+        },
+      }),
+    );
+  }
+  return out;
+}
+
+const requiredCache = new Lru<string, string[]>(2000);
+
+/** The variables (paths such as `order.id`, `items.0`) a template source needs. */
+function requiredPaths(src: string, path: string): string[] {
+  let paths = requiredCache.get(src);
+  if (!paths) {
+    const tpl = parse(src, false, path);
+    // Names the template assigns anywhere (even in a branch) are its own, never data's.
+    const locals = new Set(Object.keys(analyzeSync(tpl, { partials: false }).locals));
+    const { globals } = analyzeSync(requiredView(tpl), { partials: false });
+    const set = new Set<string>();
+    for (const variables of Object.values(globals))
+      for (const v of variables) {
+        const segments: string[] = [];
+        // Up to the first computed segment (`a[b.c]`): what lies past it is not a fixed path.
+        for (const s of v.segments) {
+          if (typeof s !== 'string' && typeof s !== 'number') break;
+          segments.push(String(s));
+        }
+        if (segments.length && !locals.has(segments[0])) set.add(segments.join('.'));
+      }
+    paths = [...set];
+    requiredCache.set(src, paths);
+  }
+  return paths;
+}
+
+const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+
+/** A path's value in data, as Liquid reads it (own properties; `size`, `first`, `last`). */
+function lookup(data: unknown, path: string): unknown {
+  let cur: unknown = data;
+  for (const part of path.split('.')) {
+    if (typeof cur === 'string') cur = part === 'size' ? cur.length : undefined;
+    else if (cur === null || typeof cur !== 'object') return undefined;
+    else if (own(cur, part)) cur = (cur as Record<string, unknown>)[part];
+    else if (Array.isArray(cur) && (part === 'first' || part === 'last')) cur = part === 'first' ? cur[0] : cur[cur.length - 1];
+    else if (part === 'size') cur = Array.isArray(cur) ? cur.length : Object.keys(cur).length;
+    else return undefined;
+  }
+  return cur;
 }
 
 /** Variables the given channels' content (in one locale) needs and `data` lacks. */
@@ -103,48 +260,33 @@ export function missingVariables(content: ChannelContent, channels: readonly Cha
   const missing = new Set<string>();
   for (const ch of channels) {
     const leaves: Array<[string, string]> = [];
-    stringLeaves(content[ch], '', leaves);
-    for (const [, src] of leaves) for (const p of requiredPaths(src)) if (lookup(data, p) === undefined) missing.add(p);
+    stringLeaves(content[ch], ch, leaves);
+    for (const [path, src] of leaves) for (const p of requiredPaths(src, path)) if (lookup(data, p) === undefined) missing.add(p);
   }
   return [...missing].sort();
 }
 
-const cache = new Map<string, HandlebarsTemplateDelegate>();
-function render(src: string, data: unknown, escapeHtml: boolean): string {
-  const key = `${escapeHtml ? 'h' : 't'}:${src}`;
-  let fn = cache.get(key);
-  if (!fn) {
-    fn = hbs.compile(src, { noEscape: !escapeHtml });
-    if (cache.size > 1000) cache.clear();
-    cache.set(key, fn);
-  }
-  return fn(data, { allowProtoPropertiesByDefault: false });
-}
+// Rendering.
 
-function renderDeep(value: unknown, data: unknown): unknown {
-  if (typeof value === 'string') return render(value, data, false);
-  if (Array.isArray(value)) return value.map((v) => renderDeep(v, data));
+function renderDeep(value: unknown, data: unknown, path: string, remaining: () => number): unknown {
+  if (typeof value === 'string') return renderOne(value, data, path, remaining);
+  if (Array.isArray(value)) return value.map((v, i) => renderDeep(v, data, `${path}.${i}`, remaining));
   if (value && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, data)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, data, `${path}.${k}`, remaining)]));
   return value;
 }
 
-/** Renders the given channels' content; only `email.html` is HTML-escaped. */
+/**
+ * Renders the given channels' content; only `email.html` is HTML-escaped. All fields together
+ * get RENDER_LIMIT_MS. Throws TemplateRenderError (`limit` or `error`) naming the field.
+ */
 export function renderContent(content: ChannelContent, channels: readonly Channel[], data: unknown): ChannelContent {
+  const remaining = budget();
   const out: ChannelContent = {};
   for (const ch of channels) {
     const c = content[ch];
     if (c === undefined) continue;
-    if (ch === 'email') {
-      const e = c as NonNullable<ChannelContent['email']>;
-      out.email = {
-        subject: render(e.subject, data, false),
-        ...(e.html !== undefined ? { html: render(e.html, data, true) } : {}),
-        ...(e.text !== undefined ? { text: render(e.text, data, false) } : {}),
-      };
-    } else {
-      (out as Record<string, unknown>)[ch] = renderDeep(c, data);
-    }
+    (out as Record<string, unknown>)[ch] = renderDeep(c, data, ch, remaining);
   }
   return out;
 }

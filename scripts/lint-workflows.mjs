@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
 const DIRS = ['workflows', 'domain'];
-const ALLOWED_PACKAGES = new Set(['@temporalio/workflow', '@temporalio/common', 'handlebars']);
-// handlebars is used by domain/templates.ts, which workflows never import (checked below).
+const ALLOWED_PACKAGES = new Set(['@temporalio/workflow', '@temporalio/common', 'liquidjs']);
+// liquidjs is used by domain/templates.ts, which workflows never import (checked below).
 const WORKFLOW_FORBIDDEN_LOCAL = ['domain/templates.ts'];
 const BUILTINS = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
 const FORBIDDEN_CODE = [
@@ -37,7 +37,7 @@ for (const dir of DIRS) {
           problems.push(`${file}: imports '${spec}' outside workflows/ and domain/ (use \`import type\` for activity types)`);
         if (dir === 'workflows' && WORKFLOW_FORBIDDEN_LOCAL.includes(target))
           problems.push(`${file}: imports ${target}, which is not workflow-safe`);
-      } else if (!ALLOWED_PACKAGES.has(spec) || (dir === 'workflows' && spec === 'handlebars')) {
+      } else if (!ALLOWED_PACKAGES.has(spec) || (dir === 'workflows' && spec === 'liquidjs')) {
         problems.push(`${file}: imports the package '${spec}'`);
       }
     }
