@@ -6,7 +6,7 @@ import * as s from '../db/schema.js';
 import { ErrorType } from '../domain/errors.js';
 import { addressFor, decideOnWake, type WakeDecision } from '../domain/preferences.js';
 import { Lru } from '../domain/lru.js';
-import { renderContent } from '../domain/templates.js';
+import { renderContent, TemplateRenderError } from '../domain/templates.js';
 import type { Channel, ChannelContent, NotificationInput, NotificationStatus, Preferences, Recipient } from '../domain/types.js';
 import { recordAcceptedStatement } from '../usecases/accept.js';
 import { contentFor, loadTemplateVersion } from '../usecases/templates.js';
@@ -180,6 +180,16 @@ export function createActivities(deps: ActivityDeps) {
     return { id: tenantId, webhookSecret: secret };
   }
 
+  /** The delivery's content; a template that fails to render (or past a bound) fails it for good. */
+  function render(args: DeliverArgs): ChannelContent {
+    try {
+      return renderContent(args.content, [args.channel], args.data);
+    } catch (err) {
+      if (err instanceof TemplateRenderError) throw permanent(ErrorType.TemplateRenderFailed, err.message);
+      throw err;
+    }
+  }
+
   /**
    * Sends one delivery on one channel: one attempt (retries belong to Temporal) with what the
    * workflow already knows, so a success costs no database write here; the workflow records
@@ -193,7 +203,7 @@ export function createActivities(deps: ActivityDeps) {
       if (!sender) throw unconfigured(args.channel);
       const address = addressFor(args.recipient, args.channel);
       if (!address) throw permanent(ErrorType.NoAddress, `The recipient has no ${args.channel} address`);
-      const content = renderContent(args.content, [args.channel], args.data);
+      const content = render(args);
       ctx.heartbeat();
       const result = await sender.send({
         deliveryId: args.deliveryId,

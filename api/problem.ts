@@ -13,6 +13,7 @@ const TITLES: Record<number, string> = {
   409: 'Conflict',
   413: 'Payload too large',
   415: 'Unsupported media type',
+  422: 'Unprocessable content',
   429: 'Too many requests',
   500: 'Internal server error',
   503: 'Service unavailable',
@@ -24,6 +25,8 @@ export class Problem extends Error {
     readonly detail: string,
     readonly errors: FieldError[] = [],
     readonly headers: Record<string, string> = {},
+    /** A machine-readable reason, for problems a client handles by kind (`template_limit_exceeded`). */
+    readonly code?: string,
   ) {
     super(detail);
   }
@@ -32,6 +35,7 @@ export class Problem extends Error {
 export const badRequest = (detail: string, errors: FieldError[] = []) => new Problem(400, detail, errors);
 export const notFound = (what: string) => new Problem(404, `${what} was not found`);
 export const conflict = (detail: string) => new Problem(409, detail);
+export const unprocessable = (code: string, detail: string, errors: FieldError[] = []) => new Problem(422, detail, errors, {}, code);
 
 /** A use-case's refusal as the HTTP problem it is. */
 export function fromRequestError(err: RequestError): Problem {
@@ -59,6 +63,7 @@ export function problemResponse(c: Context, p: Problem): Response {
     title: TITLES[p.status] ?? 'Error',
     status: p.status,
     detail: p.detail,
+    ...(p.code ? { code: p.code } : {}),
     errors: p.errors,
   };
   return c.body(JSON.stringify(body), p.status, { ...p.headers, 'content-type': 'application/problem+json' });

@@ -19,6 +19,8 @@ export const ErrorType = {
   InvalidRequest: 'invalid_request',
   /** The database refused what was to be written (invalid text, too long, a constraint). Permanent. */
   DatabaseRejected: 'database_rejected',
+  /** The template failed to render with the data (past a bound: time, memory, output; or a filter error). Permanent. */
+  TemplateRenderFailed: 'template_render_failed',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

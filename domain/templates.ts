@@ -73,9 +73,10 @@ export class TemplateRenderError extends Error {
     readonly kind: 'limit' | 'error',
     /** The field, e.g. `email.html` (or `content.en.email.html` at validation). */
     readonly path: string,
-    message: string,
+    /** What went wrong, without the path: `took longer than 300 ms to render`. */
+    readonly reason: string,
   ) {
-    super(message);
+    super(`${path} ${reason}`);
     this.name = 'TemplateRenderError';
   }
 }
@@ -110,7 +111,7 @@ function parse(src: string, html: boolean, path: string): Template[] {
       tpl = (html ? htmlEngine : textEngine).parse(src);
     } catch (err) {
       const limit = limitOf(err);
-      if (limit) throw new TemplateRenderError('limit', path, `${path} ${limit}`);
+      if (limit) throw new TemplateRenderError('limit', path, limit);
       throw new TemplateSyntaxError(path, briefly(err));
     }
     cache.set(src, tpl);
@@ -137,19 +138,26 @@ function budget(limitMs = RENDER_LIMIT_MS) {
 
 function renderOne(src: string, data: unknown, path: string, remainingMs: () => number): string {
   const html = isHtml(path);
-  const tpl = parse(src, html, path);
+  let tpl: Template[];
+  try {
+    tpl = parse(src, html, path);
+  } catch (err) {
+    // A stored template that no longer parses (one published before LiquidJS, say).
+    if (err instanceof TemplateSyntaxError) throw new TemplateRenderError('error', path, `does not parse: ${err.message}`);
+    throw err;
+  }
   const left = remainingMs();
-  if (left <= 0) throw new TemplateRenderError('limit', path, `${path}: the content took longer than ${RENDER_LIMIT_MS} ms to render`);
+  if (left <= 0) throw new TemplateRenderError('limit', path, `took longer than ${RENDER_LIMIT_MS} ms to render (with the fields before it)`);
   let out: unknown;
   try {
     out = (html ? htmlEngine : textEngine).renderSync(tpl, (data ?? {}) as object, { renderLimit: left, memoryLimit: MEMORY_LIMIT });
   } catch (err) {
     const limit = limitOf(err);
-    if (limit) throw new TemplateRenderError('limit', path, `${path} ${limit}`);
-    throw new TemplateRenderError('error', path, `${path} failed to render: ${briefly(err)}`);
+    if (limit) throw new TemplateRenderError('limit', path, limit);
+    throw new TemplateRenderError('error', path, `failed to render: ${briefly(err)}`);
   }
   const text = String(out);
-  if (text.length > OUTPUT_LIMIT) throw new TemplateRenderError('limit', path, `${path} rendered more than ${OUTPUT_LIMIT} characters`);
+  if (text.length > OUTPUT_LIMIT) throw new TemplateRenderError('limit', path, `rendered more than ${OUTPUT_LIMIT} characters`);
   return text;
 }
 
@@ -170,7 +178,7 @@ export function validateTemplateContent(content: TemplateContent): void {
         renderOne(src, {}, path, remaining);
       } catch (err) {
         // Without data a filter may refuse its (missing) input; only bounds matter here.
-        if (err instanceof TemplateRenderError && err.kind === 'limit') throw new TemplateRenderError('limit', field, err.message.replace(path, field));
+        if (err instanceof TemplateRenderError && err.kind === 'limit') throw new TemplateRenderError('limit', field, err.reason);
       }
     }
   }

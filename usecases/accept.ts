@@ -8,7 +8,6 @@ import type { Db } from '../db/client.js';
 import { broadcastRecipients, broadcasts, deliveries, idempotencyKeys, notificationEvents, notifications, recipients, templates } from '../db/schema.js';
 import { digestData } from '../domain/digest.js';
 import { addressFor } from '../domain/preferences.js';
-import { missingVariables } from '../domain/templates.js';
 import type { Channel, NotificationInput, NotificationStatus, Priority, RetrySettings } from '../domain/types.js';
 import { invalidInput, RequestError, unavailable, type FieldError } from '../domain/errors.js';
 import { joinDigest } from './digest.js';
@@ -17,7 +16,7 @@ import { newId } from './ids.js';
 import { toRecipient } from './recipients.js';
 import { broadcastSearchAttributes, notificationSearchAttributes, workflowIds, type BroadcastInput } from '../workflows/messages.js';
 import { MAX_BROADCAST_RECIPIENTS, type BroadcastRequest, type NotificationRequest } from '../api/schemas.js';
-import { contentFor, findTemplateVersion, loadTemplateVersion, missingVariablesError } from './templates.js';
+import { contentFor, findTemplateVersion, loadTemplateVersion, missingTemplateVariables, missingVariablesError } from './templates.js';
 
 /**
  * Validates a notification request against the tenant's recipient and template, and pins
@@ -59,7 +58,7 @@ export async function prepareNotification(
     if (channels.length === 0)
       throw invalidInput('No channel has both template content and a recipient address', [{ path: 'channels', message: 'no deliverable channel' }]);
   }
-  const missing = missingVariables(chosen.content, channels, opts.templateData ?? body.data);
+  const missing = missingTemplateVariables(chosen.content, channels, opts.templateData ?? body.data);
   if (missing.length) throw missingVariablesError(missing);
   if (body.sendAt && Number.isNaN(Date.parse(body.sendAt))) throw invalidInput('sendAt is not a valid date', [{ path: 'sendAt', message: 'invalid date' }]);
   return {
@@ -301,7 +300,7 @@ export async function prepareBroadcast(db: Db, tenantId: string, body: Broadcast
   const missing = new Set<string>();
   for (const l of locales) {
     const channels = body.channels ? l.channels.filter((ch) => body.channels!.includes(ch)) : l.channels;
-    for (const m of missingVariables(l.content, channels, body.data)) missing.add(m);
+    for (const m of missingTemplateVariables(l.content, channels, body.data)) missing.add(m);
   }
   if (missing.size) throw missingVariablesError([...missing].sort());
 

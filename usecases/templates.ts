@@ -6,8 +6,8 @@ import type { Db } from '../db/client.js';
 import { templateVersions, templates } from '../db/schema.js';
 import { invalidInput } from '../domain/errors.js';
 import { Lru } from '../domain/lru.js';
-import { selectLocale } from '../domain/templates.js';
-import { CHANNELS, type Channel } from '../domain/types.js';
+import { missingVariables, selectLocale, TemplateSyntaxError } from '../domain/templates.js';
+import { CHANNELS, type Channel, type ChannelContent } from '../domain/types.js';
 
 export type TemplateVersionRow = typeof templateVersions.$inferSelect;
 
@@ -52,4 +52,19 @@ export function missingVariablesError(missing: string[]) {
     `The template needs ${missing.map((m) => `{{ ${m} }}`).join(', ')}, which data lacks`,
     missing.map((m) => ({ path: `data.${m}`, message: 'missing template variable' })),
   );
+}
+
+/**
+ * Variables the channels' content needs and `data` lacks. A stored version that does not
+ * parse (one published before templates were Liquid) is refused as the request's template.
+ */
+export function missingTemplateVariables(content: ChannelContent, channels: readonly Channel[], data: unknown): string[] {
+  try {
+    return missingVariables(content, channels, data);
+  } catch (err) {
+    if (!(err instanceof TemplateSyntaxError)) throw err;
+    throw invalidInput(`The template does not parse (${err.path}: ${err.message}); publish a new version`, [
+      { path: 'template', message: `${err.path} does not parse` },
+    ]);
+  }
 }

@@ -2,11 +2,11 @@ import { and, eq, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { templateVersions, templates } from '../../db/schema.js';
-import { missingVariables, renderContent, TemplateSyntaxError, validateTemplateContent } from '../../domain/templates.js';
-import { contentFor, findTemplateVersion, missingVariablesError, type TemplateVersionRow } from '../../usecases/templates.js';
+import { renderContent, TemplateRenderError, TemplateSyntaxError, validateTemplateContent } from '../../domain/templates.js';
+import { contentFor, findTemplateVersion, missingTemplateVariables, missingVariablesError, type TemplateVersionRow } from '../../usecases/templates.js';
 import type { TemplateContent } from '../../domain/types.js';
 import type { AppDeps, Env } from '../deps.js';
-import { badRequest, conflict, notFound } from '../problem.js';
+import { badRequest, conflict, notFound, unprocessable } from '../problem.js';
 import { Locale, TemplateBody, TemplateKey } from '../schemas.js';
 import { validate } from '../validate.js';
 
@@ -40,6 +40,7 @@ function checkContent(content: TemplateContent, defaultLocale: string) {
     validateTemplateContent(content);
   } catch (err) {
     if (err instanceof TemplateSyntaxError) throw badRequest(err.message, [{ path: err.path, message: err.message }]);
+    if (err instanceof TemplateRenderError) throw badRequest(err.message, [{ path: err.path, message: err.reason }]);
     throw err;
   }
 }
@@ -109,9 +110,17 @@ export function templateRoutes({ db }: AppDeps) {
     const row = await findTemplateVersion(db, c.get('tenantId'), key, version);
     if (!row) throw notFound(version ? 'Template version' : 'Template');
     const chosen = contentFor(row, locale ?? row.defaultLocale);
-    const missing = missingVariables(chosen.content, chosen.channels, data);
+    const missing = missingTemplateVariables(chosen.content, chosen.channels, data);
     if (missing.length) throw missingVariablesError(missing);
-    return c.json({ key, version: row.version, locale: chosen.locale, content: renderContent(chosen.content, chosen.channels, data) });
+    let content;
+    try {
+      content = renderContent(chosen.content, chosen.channels, data);
+    } catch (err) {
+      if (!(err instanceof TemplateRenderError)) throw err;
+      const path = `content.${chosen.locale}.${err.path}`;
+      throw unprocessable(err.kind === 'limit' ? 'template_limit_exceeded' : 'template_render_failed', err.message, [{ path, message: err.reason }]);
+    }
+    return c.json({ key, version: row.version, locale: chosen.locale, content });
   });
 
   return app;
