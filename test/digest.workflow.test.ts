@@ -16,7 +16,7 @@ async function seedDigest(x: Harness) {
     key: 'comments',
     content: {
       en: {
-        inapp: { title: '{{ count }} new comments', body: '{{#each items}}{{ author }}: {{ text }}\n{{/each}}' },
+        inapp: { title: '{{ count }} new comments', body: '{% for item in items %}{{ item.author }}: {{ item.text }}\n{% endfor %}' },
         webhook: { event: 'comments.digest', count: '{{ count }}' },
       },
     },
@@ -78,6 +78,9 @@ describe('digests', () => {
     expect(await notification(h, first.body.id)).toMatchObject({ status: 'sent' });
     const body = JSON.parse(h.hook.requests[0].rawBody);
     expect(body.data).toEqual({ items: [1, 2, 3].map((i) => ({ author: `a${i}`, text: `t${i}` })), count: 3 });
+    // The template looped over the items with {% for %}.
+    const inbox = await h.call('GET', '/v1/recipients/user-42/inbox');
+    expect(inbox.body.data[0]).toMatchObject({ notificationId: first.body.id, title: '3 new comments', body: 'a1: t1\na2: t2\na3: t3\n' });
 
     // A new window, cancelled before it closes: nothing is sent, and the next arrival opens another.
     const second = await comment(h, 4, digest);
