@@ -141,7 +141,7 @@ describe('validation: clear 4xx problems that change nothing', () => {
 
   it('versions templates, previews them with locale fallback and HTML escaping, and names missing variables', async () => {
     expect((await req('POST', '/v1/templates', { token: t.apiKey, body: { key: 'order-shipped', content: { en: { sms: { text: 'x' } } } } })).status).toBe(409);
-    const bad = await req('POST', '/v1/templates', { token: t.apiKey, body: { key: 'broken', content: { en: { sms: { text: 'Hi {{#if x}}' } } } } });
+    const bad = await req('POST', '/v1/templates', { token: t.apiKey, body: { key: 'broken', content: { en: { sms: { text: 'Hi {% if x %}' } } } } });
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0].path).toBe('content.en.sms.text');
     const preview = await req('POST', '/v1/templates/order-shipped/preview', { token: t.apiKey, body: { data: { order: { id: 7 }, name: '<Ann>' }, locale: 'fr-CA' } });
@@ -213,5 +213,54 @@ describe('validation: clear 4xx problems that change nothing', () => {
     expect((await req('GET', '/v1/notifications?limit=1000', { token: t.apiKey })).status).toBe(400);
     expect((await req('GET', '/v1/notifications?cursor=!!', { token: t.apiKey })).status).toBe(400);
     expect((await req('POST', '/v1/recipients/user-42/inbox/msg_nope/read', { token: t.apiKey })).status).toBe(404);
+  });
+});
+
+describe('template bounds: no template holds the API', () => {
+  const BILLION = '{% for a in (1..1000) %}{% for b in (1..1000) %}{% for c in (1..1000) %}x{% endfor %}{% endfor %}{% endfor %}';
+  const BILLION_OVER_DATA = '{% for a in items %}{% for b in items %}{% for c in items %}{{ c }}{% endfor %}{% endfor %}{% endfor %}';
+
+  it('refuses at POST and PUT, with 400 naming the field, a template past a bound', async () => {
+    const t = await newTenant();
+    const created = await req('POST', '/v1/templates', { token: t.apiKey, body: { key: 'bomb', content: { en: { email: { subject: 'hi', html: BILLION } } } } });
+    expect(created.status).toBe(400);
+    expect(created.type).toContain('application/problem+json');
+    expect(created.body.errors).toEqual([{ path: 'content.en.email.html', message: 'took longer than 300 ms to render' }]);
+    expect((await req('GET', '/v1/templates/bomb', { token: t.apiKey })).status).toBe(404);
+    expect((await req('POST', '/v1/templates', { token: t.apiKey, body: { key: 'bomb', content: { en: { sms: { text: 'ok' } } } } })).status).toBe(201);
+    const updated = await req('PUT', '/v1/templates/bomb', { token: t.apiKey, body: { content: { en: { sms: { text: 'ok' } }, de: { sms: { text: BILLION } } } } });
+    expect(updated.status).toBe(400);
+    expect(updated.body.errors[0].path).toBe('content.de.sms.text');
+    expect((await req('GET', '/v1/templates/bomb', { token: t.apiKey })).body.version).toBe(1);
+  });
+
+  it('answers 422 template_limit_exceeded at preview within 5 s, while /healthz keeps answering within 1 s', async () => {
+    const t = await newTenant();
+    expect((await req('POST', '/v1/templates', { token: t.apiKey, body: { key: 'loops', content: { en: { sms: { text: BILLION_OVER_DATA } } } } })).status).toBe(201);
+    let previewing = true;
+    const health: number[] = [];
+    const probe = (async () => {
+      while (previewing) {
+        const t0 = performance.now();
+        expect((await req('GET', '/healthz')).status).toBe(200);
+        health.push(performance.now() - t0);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    const t0 = performance.now();
+    const items = Array.from({ length: 1000 }, (_, i) => i);
+    const preview = await req('POST', '/v1/templates/loops/preview', { token: t.apiKey, body: { data: { items } } });
+    const elapsed = performance.now() - t0;
+    previewing = false;
+    await probe;
+    expect(preview.status).toBe(422);
+    expect(preview.type).toContain('application/problem+json');
+    expect(preview.body).toMatchObject({ status: 422, code: 'template_limit_exceeded', errors: [{ path: 'content.en.sms.text' }] });
+    expect(elapsed).toBeLessThan(5000);
+    expect(health.length).toBeGreaterThan(0);
+    expect(Math.max(...health)).toBeLessThan(1000);
+    // With data that keeps it small, the same template renders.
+    const small = await req('POST', '/v1/templates/loops/preview', { token: t.apiKey, body: { data: { items: [1, 2] } } });
+    expect(small).toMatchObject({ status: 200, body: { content: { sms: { text: '12121212' } } } });
   });
 });
