@@ -207,6 +207,28 @@ describe('sendAt, retries, fallback, pinning, idempotency', () => {
     ]);
   });
 
+  it('fails a delivery whose template goes past the render limit at once, template_render_failed, without retries', async () => {
+    h = await seeded();
+    const loops = '{% for a in items %}{% for b in items %}{% for c in items %}{{ c }}{% endfor %}{% endfor %}{% endfor %}';
+    const t = await h.call('POST', '/v1/templates', { key: 'loops', content: { en: { webhook: { event: 'loops', body: loops }, inapp: { title: 'fine', body: '{{ items | size }} items' } } } });
+    expect(t.status).toBe(201);
+    const items = Array.from({ length: 1000 }, (_, i) => i);
+    const t0 = performance.now();
+    const res = await h.call('POST', '/v1/notifications', { recipient: 'user-42', template: 'loops', data: { items }, channels: ['webhook', 'inapp'] });
+    expect(res.status).toBe(202);
+    expect((await h.handle(res.body.id).result()).status).toBe('partially_sent');
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(h.hook.requests).toHaveLength(0);
+    const got = await h.call('GET', `/v1/notifications/${res.body.id}`);
+    expect(got.body.deliveries).toMatchObject([
+      { channel: 'webhook', status: 'failed', attempts: 1, error: { code: 'template_render_failed', message: expect.stringMatching(/webhook\.body took longer than 300 ms/) } },
+      { channel: 'inapp', status: 'sent', attempts: 1 },
+    ]);
+    expect((await activityStartTimes(h, res.body.id)).deliverWebhook.attempt).toBe(1);
+    const attempts = await h.db.db.query.deliveryAttempts.findMany();
+    expect(attempts.filter((a) => a.deliveryId.endsWith('.webhook')).map((a) => [a.attempt, a.outcome, a.errorCode])).toEqual([[1, 'failed', 'template_render_failed']]);
+  });
+
   it('skips the channels after the first that is sent', async () => {
     h = await seeded();
     const res = await send(h, { channels: ['inapp', 'webhook'], strategy: 'first-success' });
