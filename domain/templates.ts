@@ -100,7 +100,10 @@ function briefly(err: unknown): string {
   return String((e instanceof LiquidError ? (e.originalError?.message ?? e.message) : e?.message) ?? err).split('\n')[0];
 }
 
-const parsed = { text: new Lru<string, Template[]>(2000), html: new Lru<string, Template[]>(2000) };
+// Parsed templates are cached by source; large sources are parsed each time (in linear
+// time) so that the caches stay small whatever tenants publish.
+const CACHED_SOURCE_LIMIT = 20_000;
+const parsed = { text: new Lru<string, Template[]>(500), html: new Lru<string, Template[]>(500) };
 
 /** A source parsed once per engine; throws TemplateSyntaxError or a TemplateRenderError('limit'). */
 function parse(src: string, html: boolean, path: string): Template[] {
@@ -114,7 +117,7 @@ function parse(src: string, html: boolean, path: string): Template[] {
       if (limit) throw new TemplateRenderError('limit', path, limit);
       throw new TemplateSyntaxError(path, briefly(err));
     }
-    cache.set(src, tpl);
+    if (src.length <= CACHED_SOURCE_LIMIT) cache.set(src, tpl);
   }
   return tpl;
 }
@@ -220,7 +223,7 @@ function requiredView(nodes: Template[]): Template[] {
   return out;
 }
 
-const requiredCache = new Lru<string, string[]>(2000);
+const requiredCache = new Lru<string, string[]>(500);
 
 /** The variables (paths such as `order.id`, `items.0`) a template source needs. */
 function requiredPaths(src: string, path: string): string[] {
@@ -242,7 +245,7 @@ function requiredPaths(src: string, path: string): string[] {
         if (segments.length && !locals.has(segments[0])) set.add(segments.join('.'));
       }
     paths = [...set];
-    requiredCache.set(src, paths);
+    if (src.length <= CACHED_SOURCE_LIMIT) requiredCache.set(src, paths);
   }
   return paths;
 }
