@@ -171,7 +171,7 @@ const digests: ScenarioGroup = {
       ok(
         await h.call('POST', '/v1/templates', {
           key: 'comments',
-          content: { en: { inapp: { title: '{{ count }} new comments', body: '{{#each items}}{{ author }}\n{{/each}}' }, webhook: { event: 'comments.digest', count: '{{ count }}' } } },
+          content: { en: { inapp: { title: '{{ count }} new comments', body: '{% for item in items %}{{ item.author }}\n{% endfor %}' }, webhook: { event: 'comments.digest', count: '{{ count }}' } } },
         }),
         201,
         'template',
