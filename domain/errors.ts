@@ -19,6 +19,11 @@ export const ErrorType = {
   InvalidRequest: 'invalid_request',
   /** The database refused what was to be written (invalid text, too long, a constraint). Permanent. */
   DatabaseRejected: 'database_rejected',
+  /**
+   * A webhook URL points at (or its name resolves to) an address webhooks may not reach:
+   * loopback, private, link-local, … (domain/webhook-address.ts). Permanent.
+   */
+  AddressBlocked: 'address_blocked',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 
