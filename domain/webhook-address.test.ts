@@ -70,10 +70,10 @@ describe('parseAllowList / refuseAddress', () => {
 
 describe('checkWebhookUrl', () => {
   it.each([
-    ['http://127.0.0.1:8080/x', /127\.0\.0\.1 is a loopback address/],
-    ['http://[::1]/x', /::1 is a loopback address/],
+    ['http://127.0.0.1:8080/x', /127\.0\.0\.1 \(loopback\)/],
+    ['http://[::1]/x', /::1 \(loopback\)/],
     ['http://[::ffff:127.0.0.1]/x', /loopback/],
-    ['http://0x7f.1/x', /127\.0\.0\.1 is a loopback address/], // URL normalises odd IPv4 forms
+    ['http://0x7f.1/x', /127\.0\.0\.1 \(loopback\)/], // URL normalises odd IPv4 forms
     ['http://2130706433/x', /loopback/],
     ['http://169.254.169.254/latest/meta-data', /linkLocal/],
     ['http://100.64.1.1/', /carrierGradeNat/],

@@ -67,11 +67,11 @@ function inAllowedRange(list: WebhookAllowList, address: string): boolean {
   return list.ranges.some(([net, bits]) => candidates.some((ip) => ip.kind() === net.kind() && ip.match(net, bits)));
 }
 
-/** Why `address` may not be reached (e.g. "127.0.0.1 is loopback"), or undefined when it may. */
+/** Why `address` may not be reached (e.g. "127.0.0.1 (loopback)"), or undefined when it may. */
 export function refuseAddress(address: string, list: WebhookAllowList): string | undefined {
   const range = blockedRange(address);
   if (range === undefined || inAllowedRange(list, address)) return undefined;
-  return `${address} is ${range === 'invalid' ? 'not an IP address' : `a ${range} address`}`;
+  return `${address} (${range === 'invalid' ? 'not an IP address' : range})`;
 }
 
 export type WebhookTarget =

@@ -130,7 +130,7 @@ describe('webhook channel: address guard', () => {
     });
     const err = (await rejection(send(sender, 'https://hooks.example.com/x'))) as ApplicationFailure;
     expect(err.type).toBe('address_blocked');
-    expect(err.message).toMatch(/169\.254\.169\.254 is a linkLocal address/);
+    expect(err.message).toMatch(/169\.254\.169\.254 \(linkLocal\)/);
   });
 
   it('connects to the address that was checked, with the URL\'s host name in the Host header', async () => {
