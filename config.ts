@@ -1,7 +1,7 @@
 // The one place that reads process.env. Entry points call loadConfig(); everything else
 // receives the parsed Config.
 import { z } from 'zod';
-import { parseAllowList } from './domain/webhook-address.js';
+import { parseAllowList } from './usecases/webhook-address.js';
 
 const optionalString = z
   .string()

@@ -1,7 +1,7 @@
 // A webhook URL given to the API is checked as far as it can be without DNS (scheme, user
-// info, literal address: domain/webhook-address.ts); a host name is checked when a send
+// info, literal address: usecases/webhook-address.ts); a host name is checked when a send
 // resolves it. Refusals are 400s naming the field.
-import { checkWebhookUrl, parseAllowList, type WebhookAllowList } from '../domain/webhook-address.js';
+import { checkWebhookUrl, parseAllowList, type WebhookAllowList } from '../usecases/webhook-address.js';
 import { badRequest } from './problem.js';
 
 export function webhookUrlGuard(allowedHosts: readonly string[] | undefined) {

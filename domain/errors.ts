@@ -21,7 +21,7 @@ export const ErrorType = {
   DatabaseRejected: 'database_rejected',
   /**
    * A webhook URL points at (or its name resolves to) an address webhooks may not reach:
-   * loopback, private, link-local, … (domain/webhook-address.ts). Permanent.
+   * loopback, private, link-local, … (usecases/webhook-address.ts). Permanent.
    */
   AddressBlocked: 'address_blocked',
 } as const;

@@ -14,7 +14,7 @@ import { createSlackClient } from '../activities/channels/slack.js';
 import type { Config } from '../config.js';
 import { openDatabase, type Database } from '../db/client.js';
 import type { RetrySettings } from '../domain/types.js';
-import { ALLOW_LIST_HINT } from '../domain/webhook-address.js';
+import { ALLOW_LIST_HINT } from '../usecases/webhook-address.js';
 import { startDevServer, type DevServer } from './dev-server.js';
 import { createWorker, registerSearchAttributes, workerTuning } from './index.js';
 import { deploymentVersion, setCurrentVersion } from './versioning.js';

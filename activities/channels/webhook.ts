@@ -1,6 +1,6 @@
 // Webhook channel: a signed JSON POST to the recipient's webhookUrl.
 //
-// The address guard (domain/webhook-address.ts) runs on every send: the URL's scheme, user
+// The address guard (usecases/webhook-address.ts) runs on every send: the URL's scheme, user
 // info and literal address first, then every address its host name resolves to. The request
 // then connects to the addresses that were checked: node:http's `lookup` hook answers with
 // them instead of asking DNS a second time, so a name cannot resolve to a public address for
@@ -12,7 +12,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { ErrorType } from '../../domain/errors.js';
-import { ALLOW_LIST_HINT, checkWebhookUrl, parseAllowList, refuseAddress, type WebhookAllowList } from '../../domain/webhook-address.js';
+import { ALLOW_LIST_HINT, checkWebhookUrl, parseAllowList, refuseAddress, type WebhookAllowList } from '../../usecases/webhook-address.js';
 import { httpFailure, permanent } from '../errors.js';
 import type { ChannelSender, SendRequest } from './types.js';
 

@@ -4,7 +4,7 @@
 // `unicast` is refused, IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry.
 // The operator's WEBHOOK_ALLOWED_HOSTS exempts named hosts, addresses and CIDR ranges.
 //
-// Pure: the API checks literal addresses with it at PUT, the webhook sender checks each
+// Pure (no I/O): the API checks literal addresses with it at PUT, the webhook sender checks each
 // address a name resolves to at send time (activities/channels/webhook.ts).
 import ipaddr from 'ipaddr.js';
 
