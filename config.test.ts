@@ -16,5 +16,11 @@ describe('loadConfig', () => {
   it('refuses invalid settings with a message naming them', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadConfig({ DELIVERY_RETRY_OVERRIDES: '{"fax":{}}' })).toThrow(/DELIVERY_RETRY_OVERRIDES/);
+    expect(() => loadConfig({ WEBHOOK_ALLOWED_HOSTS: '10.0.0.0/99' })).toThrow(/WEBHOOK_ALLOWED_HOSTS.*10\.0\.0\.0\/99/);
+    expect(() => loadConfig({ RATE_LIMIT_PER_SECOND: '100', RATE_LIMIT_BURST: '50' })).toThrow(/RATE_LIMIT_BURST/);
+  });
+  it('reads the webhook allow list and the rate limits', () => {
+    expect(loadConfig({})).toMatchObject({ WEBHOOK_ALLOWED_HOSTS: [], RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 2000 });
+    expect(loadConfig({ WEBHOOK_ALLOWED_HOSTS: ' localhost, 127.0.0.1 ,10.0.0.0/8,' }).WEBHOOK_ALLOWED_HOSTS).toEqual(['localhost', '127.0.0.1', '10.0.0.0/8']);
   });
 });

@@ -1,6 +1,7 @@
 // The one place that reads process.env. Entry points call loadConfig(); everything else
 // receives the parsed Config.
 import { z } from 'zod';
+import { parseAllowList } from './usecases/webhook-address.js';
 
 const optionalString = z
   .string()
@@ -52,6 +53,23 @@ const ConfigSchema = z.object({
   SLACK_API_URL: optionalString,
   PAGERDUTY_EVENTS_URL: z.string().default('https://events.pagerduty.com/v2/enqueue'),
   PUBLIC_BASE_URL: optionalString,
+  /** Hosts, IPs and CIDRs that webhooks may reach although they are private or loopback. */
+  WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const entries = (v ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+      try {
+        parseAllowList(entries);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `must be comma-separated hosts, IPs or CIDRs: ${(err as Error).message}` });
+        return z.NEVER;
+      }
+      return entries;
+    }),
+  // Per-tenant API request rate, per API instance (README: Rate limits).
+  RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).default(1000),
+  RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(2000),
   // Worker tuning (see README, "Worker settings"): deliveries are I/O-bound, so many activities
   // run at once; workflow tasks are short CPU work, so a few per core.
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(200),
@@ -82,7 +100,10 @@ const ConfigSchema = z.object({
 export type Config = z.infer<typeof ConfigSchema> & { publicBaseUrl: string };
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = ConfigSchema.safeParse(env);
+  const parsed = ConfigSchema.refine((c) => c.RATE_LIMIT_BURST >= c.RATE_LIMIT_PER_SECOND, {
+    path: ['RATE_LIMIT_BURST'],
+    message: 'must be at least RATE_LIMIT_PER_SECOND (the bucket holds at least one second of requests)',
+  }).safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
     throw new Error(`Invalid configuration:\n${lines}`);

@@ -113,7 +113,7 @@ describe('validation: clear 4xx problems that change nothing', () => {
   let t: { apiKey: string };
   beforeAll(async () => {
     t = await newTenant();
-    await req('PUT', '/v1/recipients/user-42', { token: t.apiKey, body: { email: 'ann@example.com', webhookUrl: 'http://127.0.0.1:9/x' } });
+    await req('PUT', '/v1/recipients/user-42', { token: t.apiKey, body: { email: 'ann@example.com', webhookUrl: 'https://hooks.example.com/x' } });
     await req('POST', '/v1/templates', {
       token: t.apiKey,
       body: { key: 'order-shipped', content: { en: { email: { subject: 'Order {{ order.id }}', html: '<b>{{ name }}</b>' }, webhook: { id: '{{ order.id }}' } }, fr: { email: { subject: 'Commande {{ order.id }}' } } } },

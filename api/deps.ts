@@ -23,6 +23,13 @@ export interface AppDeps {
    * unset: when the server suggests it.
    */
   incidentTuning?: { maxHistoryEvents?: number };
+  /**
+   * WEBHOOK_ALLOWED_HOSTS: webhook URLs with these literal addresses (or in these CIDRs) are
+   * accepted although private or loopback. Unset: none.
+   */
+  webhookAllowedHosts?: readonly string[];
+  /** Per-tenant request rate of this API instance (api/rate-limit.ts); unset: 1000/s, bursts of 2000. */
+  rateLimit?: { perSecond: number; burst: number };
 }
 
 export type Env = { Variables: { tenantId: string } };

@@ -4,8 +4,8 @@
 import { Context } from '@temporalio/activity';
 import { createWebhookSender } from '../activities/channels/webhook.js';
 
-export function createBareActivities() {
-  const webhook = createWebhookSender();
+export function createBareActivities(opts: { webhookAllowedHosts?: readonly string[] } = {}) {
+  const webhook = createWebhookSender({ allowedHosts: opts.webhookAllowedHosts });
   return {
     async post(input: { id: string; url: string; data: Record<string, unknown> }): Promise<void> {
       await webhook.send({

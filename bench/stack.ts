@@ -77,7 +77,8 @@ async function main() {
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: BARE_TASK_QUEUE,
       workflowsPath: fileURLToPath(new URL('./bare-workflow.ts', import.meta.url)),
-      activities: createBareActivities(),
+      // Same address guard and allow list (WEBHOOK_ALLOWED_HOSTS from bench/run.ts) as Tocsin's sender.
+      activities: createBareActivities({ webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS }),
       ...tuning,
     });
     bare = { worker, connection, run: worker.run() };

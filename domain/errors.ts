@@ -21,6 +21,11 @@ export const ErrorType = {
   DatabaseRejected: 'database_rejected',
   /** The template failed to render with the data (past a bound: time, memory, output; or a filter error). Permanent. */
   TemplateRenderFailed: 'template_render_failed',
+  /**
+   * A webhook URL points at (or its name resolves to) an address webhooks may not reach:
+   * loopback, private, link-local, … (usecases/webhook-address.ts). Permanent.
+   */
+  AddressBlocked: 'address_blocked',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

@@ -16,7 +16,7 @@ import type { FakeServer } from './fakes/server.js';
 import { startFakeSlack } from './fakes/slack.js';
 import { startFakeTwilio, twilioError } from './fakes/twilio.js';
 import { startFakeWebhook } from './fakes/webhook.js';
-import { quietTemporalLogs } from './support.js';
+import { LOCAL_RECEIVERS, quietTemporalLogs } from './support.js';
 import { until } from './until.js';
 
 const RESEND_API_KEY = 're_test_0123456789';
@@ -94,6 +94,7 @@ describe('every channel end to end against the providers’ fakes', () => {
       PAGERDUTY_EVENTS_URL: pagerduty.eventsUrl,
       PUBLIC_BASE_URL: publicBaseUrl,
       DELIVERY_INITIAL_INTERVAL_SECONDS: '1',
+      WEBHOOK_ALLOWED_HOSTS: LOCAL_RECEIVERS.join(','),
     });
     running = await startTocsin(config, {
       api: true,

@@ -10,7 +10,7 @@ import { loadConfig } from '../config.js';
 import { freePort } from '../worker/dev-server.js';
 import { startTocsin, type Running } from '../worker/runtime.js';
 import { startFakeWebhook } from './fakes/webhook.js';
-import { openTestDatabase, postgresUrl, quietTemporalLogs } from './support.js';
+import { LOCAL_RECEIVERS, openTestDatabase, postgresUrl, quietTemporalLogs } from './support.js';
 import { until } from './until.js';
 
 async function boot(dataDir: string, env: Record<string, string> = {}) {
@@ -20,6 +20,7 @@ async function boot(dataDir: string, env: Record<string, string> = {}) {
     TEMPORAL_DEV_PORT: String(await freePort()),
     TEMPORAL_UI_PORT: String(await freePort()),
     TEMPORAL_TASK_QUEUE: 'e2e',
+    WEBHOOK_ALLOWED_HOSTS: LOCAL_RECEIVERS.join(','),
     ...env,
   });
   return startTocsin(config, {

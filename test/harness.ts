@@ -10,7 +10,7 @@ import type { Database } from '../db/client.js';
 import { CHANNELS, type Channel, type RetrySettings } from '../domain/types.js';
 import { workflowIds } from '../workflows/messages.js';
 import { startFakeWebhook } from './fakes/webhook.js';
-import { openTestDatabase, testWorker, timeSkippingEnv, uniqueQueue } from './support.js';
+import { LOCAL_RECEIVERS, openTestDatabase, testWorker, timeSkippingEnv, uniqueQueue } from './support.js';
 
 export const ADMIN = 'test-admin-token';
 
@@ -69,6 +69,8 @@ export async function startHarness(
       adminToken: ADMIN,
       channels: Object.fromEntries(CHANNELS.map((c) => [c, 'configured'])) as Record<Channel, 'configured'>,
       retry: opts.retry ?? fastRetry,
+      // The fake receivers listen on loopback, which webhooks may reach only when allowed.
+      webhookAllowedHosts: LOCAL_RECEIVERS,
       // Idempotency keys expire on the workflow clock's scale in these tests only by wall time.
       ...opts.app,
     },

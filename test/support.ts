@@ -19,6 +19,12 @@ import { quietSdkLogs } from '../worker/runtime.js';
 /** Keeps the SDK's core logs to warnings, so test output stays readable. */
 export const quietTemporalLogs = quietSdkLogs;
 
+/**
+ * WEBHOOK_ALLOWED_HOSTS for the suites: the fake receivers (test/fakes) listen on 127.0.0.1,
+ * which the webhook address guard refuses unless it is allowed.
+ */
+export const LOCAL_RECEIVERS = ['127.0.0.1'];
+
 /** The PostgreSQL server named by DATABASE_URL (CI sets it), if any. */
 export const postgresUrl = process.env.DATABASE_URL;
 
@@ -95,7 +101,7 @@ export async function testWorker(
     workflowBundle: { codePath: inject('workflowBundlePath') },
     activities: createActivities({
       db: db.db,
-      senders: senders ?? { inapp: createInappSender(db.db), webhook: createWebhookSender() },
+      senders: senders ?? { inapp: createInappSender(db.db), webhook: createWebhookSender({ allowedHosts: LOCAL_RECEIVERS }) },
       ...extra,
     }),
   });

@@ -14,6 +14,7 @@ import { createSlackClient } from '../activities/channels/slack.js';
 import type { Config } from '../config.js';
 import { openDatabase, type Database } from '../db/client.js';
 import type { RetrySettings } from '../domain/types.js';
+import { ALLOW_LIST_HINT } from '../usecases/webhook-address.js';
 import { startDevServer, type DevServer } from './dev-server.js';
 import { createWorker, registerSearchAttributes, workerTuning } from './index.js';
 import { deploymentVersion, setCurrentVersion } from './versioning.js';
@@ -73,6 +74,7 @@ export function senderOptions(config: Config) {
     slackApiUrl: config.SLACK_API_URL,
     pagerEventsUrl: config.PAGERDUTY_EVENTS_URL,
     publicBaseUrl: config.publicBaseUrl,
+    webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
   };
 }
 
@@ -140,7 +142,15 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     stops.push(() => database.close());
     await database.migrate();
 
-    const senderOpts = { ...senderOptions(config), db: database.db };
+    // The first webhook the address guard refuses in this process tells the operator how to
+    // allow a local receiver; later ones are only in the delivery's error.
+    let hinted = false;
+    const onWebhookBlocked = (reason: string) => {
+      if (hinted) return;
+      hinted = true;
+      log(`${reason}\n  ${ALLOW_LIST_HINT}`);
+    };
+    const senderOpts = { ...senderOptions(config), onWebhookBlocked, db: database.db };
     let workerConnection: NativeConnection | undefined;
     if (opts.worker) {
       const connection = await NativeConnection.connect({ address: temporalAddress });
@@ -190,6 +200,8 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         adminToken: admin.token,
         channels: channelReadiness(senderOpts),
         retry: retrySettings(config),
+        webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
+        rateLimit: { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
         secrets: {
           slackSigningSecret: config.SLACK_SIGNING_SECRET,
           twilioAuthToken: config.TWILIO_AUTH_TOKEN,

@@ -24,6 +24,10 @@ export interface ProviderOptions {
   pagerEventsUrl?: string;
   /** Where providers reach our callbacks; Twilio's status callback is derived from it. */
   publicBaseUrl?: string;
+  /** WEBHOOK_ALLOWED_HOSTS: hosts, IPs and CIDRs webhooks may reach although private or loopback. */
+  webhookAllowedHosts?: readonly string[];
+  /** Told each time the address guard refuses a webhook (the runtime logs a hint). */
+  onWebhookBlocked?: (reason: string) => void;
 }
 
 export interface SenderOptions extends ProviderOptions {
@@ -45,7 +49,7 @@ function createProviderSenders(opts: ProviderOptions): Omit<Senders, 'inapp'> {
       statusCallbackUrl: opts.publicBaseUrl ? `${opts.publicBaseUrl.replace(/\/+$/, '')}/v1/receipts/twilio` : undefined,
     }),
     slack: createSlackSender({ botToken: opts.slackBotToken, apiUrl: opts.slackApiUrl }),
-    webhook: createWebhookSender(),
+    webhook: createWebhookSender({ allowedHosts: opts.webhookAllowedHosts, onBlocked: opts.onWebhookBlocked }),
     pager: createPagerSender(createPagerClient({ eventsUrl: opts.pagerEventsUrl ?? DEFAULT_PAGER_EVENTS_URL })),
   };
   const senders: Omit<Senders, 'inapp'> = {};

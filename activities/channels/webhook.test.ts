@@ -17,7 +17,8 @@ function verify(secret: string, header: string, rawBody: string): boolean {
 
 describe('webhook channel (against a local receiver)', () => {
   let receiver: FakeServer;
-  const sender = createWebhookSender({ now: () => NOW, timeoutMs: 2000 });
+  // The receiver listens on loopback, which the address guard refuses unless allowed.
+  const sender = createWebhookSender({ now: () => NOW, timeoutMs: 2000, allowedHosts: '127.0.0.1' });
   const toReceiver = () => sendRequest({ address: `${receiver.url}/hooks/tocsin` });
 
   beforeEach(async () => {
@@ -92,5 +93,80 @@ describe('webhook channel (against a local receiver)', () => {
     receiver.enqueue({ drop: true });
     const err = await rejection(sender.send(toReceiver()));
     expect(err).not.toBeInstanceOf(ApplicationFailure);
+  });
+});
+
+describe('webhook channel: address guard', () => {
+  let receiver: FakeServer;
+  const port = () => new URL(receiver.url).port;
+  const send = (sender: ReturnType<typeof createWebhookSender>, address: string) => sender.send(sendRequest({ address }));
+
+  beforeEach(async () => {
+    receiver = await startFakeServer(() => ({ status: 204 }));
+  });
+  afterEach(() => receiver.close());
+
+  it('a name that resolves to a blocked address fails address_blocked, and nothing is sent', async () => {
+    // localhost resolves (from /etc/hosts) to loopback: the receiver would answer, were it asked.
+    const blocked: string[] = [];
+    const sender = createWebhookSender({ timeoutMs: 2000, onBlocked: (m) => blocked.push(m) });
+    const err = (await rejection(send(sender, `http://localhost:${port()}/hooks`))) as ApplicationFailure;
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err.type).toBe('address_blocked');
+    expect(err.nonRetryable).toBe(true);
+    expect(err.message).toMatch(/loopback/);
+    expect(err.message).toMatch(/WEBHOOK_ALLOWED_HOSTS/);
+    expect(blocked).toHaveLength(1);
+    expect(receiver.requests).toHaveLength(0);
+  });
+
+  it('one blocked address among a name\'s addresses is enough to refuse it', async () => {
+    const sender = createWebhookSender({
+      timeoutMs: 2000,
+      resolve: async () => [
+        { address: '93.184.215.14', family: 4 },
+        { address: '::ffff:169.254.169.254', family: 6 },
+      ],
+    });
+    const err = (await rejection(send(sender, 'https://hooks.example.com/x'))) as ApplicationFailure;
+    expect(err.type).toBe('address_blocked');
+    expect(err.message).toMatch(/169\.254\.169\.254 \(linkLocal\)/);
+  });
+
+  it('connects to the address that was checked, with the URL\'s host name in the Host header', async () => {
+    // receiver.test exists in no DNS: the request can reach the receiver only through the
+    // address resolved (and checked) once, never by a second lookup.
+    let lookups = 0;
+    const sender = createWebhookSender({
+      timeoutMs: 2000,
+      allowedHosts: '127.0.0.0/8',
+      resolve: async () => (lookups++, [{ address: '127.0.0.1', family: 4 }]),
+    });
+    await send(sender, `http://receiver.test:${port()}/hooks?x=1`);
+    expect(lookups).toBe(1);
+    expect(receiver.requests).toHaveLength(1);
+    expect(receiver.requests[0].headers.host).toBe(`receiver.test:${port()}`);
+    expect(receiver.requests[0].path).toBe('/hooks');
+    expect(receiver.requests[0].query).toEqual({ x: '1' });
+  });
+
+  it('a host named in the allow list may resolve to loopback', async () => {
+    const sender = createWebhookSender({ timeoutMs: 2000, allowedHosts: ['localhost'] });
+    await send(sender, `http://localhost:${port()}/hooks`);
+    expect(receiver.requests).toHaveLength(1);
+  });
+
+  it.each([
+    ['a literal loopback address', 'http://127.0.0.1/x'],
+    ['an IPv4-mapped IPv6 literal', 'http://[::ffff:127.0.0.1]/x'],
+    ['user info', 'https://user:pw@hooks.example.com/x'],
+    ['a non-http scheme', 'ftp://hooks.example.com/x'],
+  ])('%s fails address_blocked before any lookup', async (_, address) => {
+    let lookups = 0;
+    const sender = createWebhookSender({ resolve: async () => (lookups++, [{ address: '93.184.215.14', family: 4 }]) });
+    const err = (await rejection(send(sender, address))) as ApplicationFailure;
+    expect(err.type).toBe('address_blocked');
+    expect(err.nonRetryable).toBe(true);
+    expect(lookups).toBe(0);
   });
 });

@@ -1,6 +1,18 @@
 // Webhook channel: a signed JSON POST to the recipient's webhookUrl.
+//
+// The address guard (usecases/webhook-address.ts) runs on every send: the URL's scheme, user
+// info and literal address first, then every address its host name resolves to. The request
+// then connects to the addresses that were checked: node:http's `lookup` hook answers with
+// them instead of asking DNS a second time, so a name cannot resolve to a public address for
+// the check and to a private one for the connection (DNS rebinding). The URL's host name
+// still goes into the Host header and the TLS server name.
 import { createHmac } from 'node:crypto';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
 import { ErrorType } from '../../domain/errors.js';
+import { ALLOW_LIST_HINT, checkWebhookUrl, parseAllowList, refuseAddress, type WebhookAllowList } from '../../usecases/webhook-address.js';
 import { httpFailure, permanent } from '../errors.js';
 import type { ChannelSender, SendRequest } from './types.js';
 
@@ -12,29 +24,84 @@ export function signWebhook(secret: string, body: string, unixSeconds: number): 
   return `t=${unixSeconds},v1=${mac}`;
 }
 
+/** Every address a host name resolves to (getaddrinfo, as the connection would see them). */
+export type ResolveHost = (host: string) => Promise<LookupAddress[]>;
+
+const resolveWithDns: ResolveHost = (host) =>
+  new Promise((ok, fail) => dnsLookup(host, { all: true, verbatim: true }, (err, addresses) => (err ? fail(err) : ok(addresses))));
+
+/** A `lookup` for net.connect that answers with addresses already resolved and checked. */
+function pinnedLookup(addresses: LookupAddress[]): LookupFunction {
+  return (hostname, options, callback) => {
+    const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
+    const usable = family ? addresses.filter((a) => a.family === family) : addresses;
+    if (usable.length === 0) {
+      const err = Object.assign(new Error(`${hostname} has no IPv${family} address`), { code: 'ENOTFOUND' });
+      callback(err, '', 0);
+    } else if (options.all) {
+      (callback as unknown as (err: null, all: LookupAddress[]) => void)(null, usable);
+    } else {
+      callback(null, usable[0].address, usable[0].family);
+    }
+  };
+}
+
 /** Reads at most `limit` bytes of a response body, then stops. */
-async function readCapped(res: Response, limit: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
+async function readCapped(res: IncomingMessage, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
   let size = 0;
-  while (size < limit) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.byteLength;
+  for await (const chunk of res) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).byteLength;
+    if (size >= limit) {
+      res.destroy();
+      break;
+    }
   }
-  await reader.cancel().catch(() => {});
   return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
 }
 
-export function createWebhookSender(opts: { timeoutMs?: number; now?: () => number } = {}): ChannelSender {
+export interface WebhookSenderOptions {
+  timeoutMs?: number;
+  now?: () => number;
+  /** WEBHOOK_ALLOWED_HOSTS: hosts, addresses and CIDR ranges exempt from the address guard. */
+  allowedHosts?: string | readonly string[] | WebhookAllowList;
+  /** How host names are resolved (tests hand in a fixed table); DNS by default. */
+  resolve?: ResolveHost;
+  /** Called with the reason each time a send is refused by the address guard. */
+  onBlocked?: (reason: string) => void;
+}
+
+export function createWebhookSender(opts: WebhookSenderOptions = {}): ChannelSender {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const now = opts.now ?? Date.now;
+  const allow = typeof opts.allowedHosts === 'object' && 'hosts' in opts.allowedHosts ? opts.allowedHosts : parseAllowList(opts.allowedHosts);
+  const resolve = opts.resolve ?? resolveWithDns;
+  // One keep-alive pool per sender (no module state); connections come from pinned lookups only.
+  const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+
+  const blocked = (url: string, reason: string) => {
+    const message = `webhook to ${url} refused: it ${reason}`;
+    opts.onBlocked?.(message);
+    return permanent(ErrorType.AddressBlocked, `${message}; ${ALLOW_LIST_HINT}`);
+  };
+
   return {
     channel: 'webhook',
     provider: 'webhook',
     async send(req: SendRequest) {
+      const target = checkWebhookUrl(req.address, allow);
+      if (!target.ok) throw blocked(req.address, target.reason);
+      const { url, host } = target;
+      // A name is resolved once; each of its addresses must pass, unless the name itself is allowed.
+      const addresses = target.literal ? [{ address: host, family: isIP(host) }] : await resolve(host);
+      if (!target.hostAllowed) {
+        for (const { address } of addresses) {
+          const refused = refuseAddress(address, allow);
+          if (refused) throw blocked(req.address, `resolves to ${refused}`);
+        }
+      }
+
       const body = JSON.stringify({
         id: req.deliveryId,
         notificationId: req.notificationId,
@@ -45,25 +112,41 @@ export function createWebhookSender(opts: { timeoutMs?: number; now?: () => numb
         data: req.data,
       });
       const t = Math.floor(now() / 1000);
-      const res = await fetch(req.address, {
-        method: 'POST',
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.any([req.signal, AbortSignal.timeout(timeoutMs)]),
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'Tocsin-Webhooks/1',
-          'tocsin-event-id': req.deliveryId,
-          'tocsin-signature': signWebhook(req.tenant.webhookSecret, body, t),
-        },
+      const protocol = url.protocol as 'http:' | 'https:';
+      // node:http never follows redirects: a 3xx comes back to us as it is.
+      const res = await new Promise<IncomingMessage>((ok, fail) => {
+        const request = (protocol === 'https:' ? https : http).request(
+          {
+            protocol,
+            hostname: host,
+            port: url.port || undefined,
+            path: `${url.pathname}${url.search}`,
+            method: 'POST',
+            agent: agents[protocol],
+            lookup: pinnedLookup(addresses),
+            signal: AbortSignal.any([req.signal, AbortSignal.timeout(timeoutMs)]),
+            headers: {
+              'content-type': 'application/json',
+              'content-length': Buffer.byteLength(body),
+              'user-agent': 'Tocsin-Webhooks/1',
+              'tocsin-event-id': req.deliveryId,
+              'tocsin-signature': signWebhook(req.tenant.webhookSecret, body, t),
+            },
+          },
+          ok,
+        );
+        request.once('error', fail);
+        request.end(body);
       });
       const text = await readCapped(res, MAX_RESPONSE_BYTES);
-      if (res.status >= 200 && res.status < 300) return { provider: 'webhook', providerMessageId: null };
-      if (res.status >= 300 && res.status < 400) {
+      const status = res.statusCode ?? 0;
+      if (status >= 200 && status < 300) return { provider: 'webhook', providerMessageId: null };
+      if (status >= 300 && status < 400) {
         // Redirects are not followed: a receiver must answer at the URL it registered.
-        throw permanent(ErrorType.ProviderRejected, `webhook answered ${res.status}: redirects are not followed`);
+        throw permanent(ErrorType.ProviderRejected, `webhook answered ${status}: redirects are not followed`);
       }
-      throw httpFailure('webhook', res.status, text, res.headers.get('retry-after'), now());
+      const retryAfter = res.headers['retry-after'];
+      throw httpFailure('webhook', status, text, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, now());
     },
   };
 }

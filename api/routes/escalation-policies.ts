@@ -11,6 +11,7 @@ import type { AppDeps, Env } from '../deps.js';
 import { notFound } from '../problem.js';
 import { PolicyBody } from '../schemas.js';
 import { validate } from '../validate.js';
+import { webhookUrlGuard } from '../webhook-url.js';
 
 export { PolicyBody };
 
@@ -36,13 +37,15 @@ function present(row: typeof escalationPolicies.$inferSelect) {
   return { key: row.key, steps: row.steps, repeat: row.repeat, updatedAt: row.updatedAt.toISOString() };
 }
 
-export function escalationPolicyRoutes({ db }: AppDeps) {
+export function escalationPolicyRoutes({ db, webhookAllowedHosts }: AppDeps) {
   const app = new Hono<Env>();
+  const checkWebhookUrl = webhookUrlGuard(webhookAllowedHosts);
 
   app.put('/:key', validate('param', Param), validate('json', PolicyBody), async (c) => {
     const tenantId = c.get('tenantId');
     const { key } = c.req.valid('param');
     const body = c.req.valid('json');
+    for (const [i, step] of body.steps.entries()) if (step.channel === 'webhook') checkWebhookUrl(step.target, `steps.${i}.target`);
     const [row] = await db
       .insert(escalationPolicies)
       .values({ tenantId, key, steps: body.steps, repeat: body.repeat })

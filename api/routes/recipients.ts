@@ -8,6 +8,7 @@ import type { AppDeps, Env } from '../deps.js';
 import { notFound } from '../problem.js';
 import { PreferencesBody, RecipientBody, RecipientId } from '../schemas.js';
 import { validate } from '../validate.js';
+import { webhookUrlGuard } from '../webhook-url.js';
 
 const Param = z.object({ recipientId: RecipientId });
 
@@ -15,8 +16,9 @@ function present(row: typeof recipients.$inferSelect) {
   return { ...toRecipient(row), createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() };
 }
 
-export function recipientRoutes({ db }: AppDeps) {
+export function recipientRoutes({ db, webhookAllowedHosts }: AppDeps) {
   const app = new Hono<Env>();
+  const checkWebhookUrl = webhookUrlGuard(webhookAllowedHosts);
 
   const find = async (tenantId: string, id: string) => {
     const [row] = await db
@@ -31,6 +33,7 @@ export function recipientRoutes({ db }: AppDeps) {
     const tenantId = c.get('tenantId');
     const { recipientId } = c.req.valid('param');
     const b = c.req.valid('json');
+    checkWebhookUrl(b.webhookUrl, 'webhookUrl');
     const values = {
       email: b.email ?? null,
       phone: b.phone ?? null,
