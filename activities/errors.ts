@@ -2,6 +2,7 @@
 // ApplicationFailures, transient ones stay retryable (with Retry-After as nextRetryDelay).
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType, isRetryableHttpStatus, parseRetryAfter } from '../domain/errors.js';
+import { cleanText } from '../domain/text.js';
 import type { Channel } from '../domain/types.js';
 
 export function unconfigured(channel: Channel): ApplicationFailure {
@@ -12,11 +13,12 @@ export function unconfigured(channel: Channel): ApplicationFailure {
   });
 }
 
+/** A failure for good; its message (often quoting a provider) is cleaned to be storable. */
 export function permanent(type: ErrorType, message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type, message, nonRetryable: true });
+  return ApplicationFailure.create({ type, message: cleanText(message), nonRetryable: true });
 }
 
-/** Classifies a provider's HTTP answer that was not a success. */
+/** Classifies a provider's HTTP answer that was not a success; its body is quoted cleaned and capped. */
 export function httpFailure(
   provider: string,
   status: number,
@@ -24,7 +26,7 @@ export function httpFailure(
   retryAfter?: string | null,
   nowMs = Date.now(),
 ): ApplicationFailure {
-  const message = `${provider} answered ${status}${detail ? `: ${detail.slice(0, 500)}` : ''}`;
+  const message = `${provider} answered ${status}${detail ? `: ${cleanText(detail, 500)}` : ''}`;
   if (!isRetryableHttpStatus(status)) return permanent(ErrorType.ProviderRejected, message);
   const delay = parseRetryAfter(retryAfter, nowMs);
   return ApplicationFailure.create({
@@ -35,14 +37,16 @@ export function httpFailure(
   });
 }
 
-/** The failure type and message of an error thrown by a delivery, for the record. */
+/** The failure type and message of an error thrown by a delivery, for the record: cleaned, so it can be stored. */
 export function describeError(err: unknown): { code: string; message: string } {
   let e: unknown = err;
   // Unwrap ActivityFailure → ApplicationFailure as seen by the workflow.
   while (e && typeof e === 'object' && 'cause' in e && (e as any).cause && !(e instanceof ApplicationFailure)) e = (e as any).cause;
-  if (e instanceof ApplicationFailure) return { code: e.type ?? ErrorType.ProviderUnavailable, message: e.message };
-  if (e instanceof Error) return { code: ErrorType.ProviderUnavailable, message: e.message };
-  return { code: ErrorType.ProviderUnavailable, message: String(e) };
+  const described =
+    e instanceof ApplicationFailure
+      ? { code: e.type ?? ErrorType.ProviderUnavailable, message: e.message }
+      : { code: ErrorType.ProviderUnavailable, message: e instanceof Error ? e.message : String(e) };
+  return { code: cleanText(described.code, 100), message: cleanText(described.message) };
 }
 
 /** PostgreSQL's SQLSTATE of an error, through drizzle's wrapper (`cause`) if need be. */
@@ -64,7 +68,7 @@ export function classifyDatabaseError(err: unknown): unknown {
   const state = sqlState(err);
   if (!state || !/^(22|23|54)/.test(state)) return err;
   const message = err instanceof Error ? (((err as { cause?: Error }).cause?.message ?? err.message) as string) : String(err);
-  return ApplicationFailure.create({ type: ErrorType.DatabaseRejected, message: `The database refused the data (${state}): ${message.slice(0, 300)}`, nonRetryable: true });
+  return ApplicationFailure.create({ type: ErrorType.DatabaseRejected, message: `The database refused the data (${state}): ${cleanText(message, 300)}`, nonRetryable: true });
 }
 
 /** Every function of an activity object, with database errors classified. */

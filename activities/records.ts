@@ -4,6 +4,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { DeliveryStatus, NotificationStatus } from '../domain/types.js';
 import type { Channel } from '../domain/types.js';
+import { cleanOptional } from '../domain/text.js';
 
 export interface DeliveryRecord {
   channel: Channel;
@@ -20,7 +21,10 @@ export function deliveryId(notificationId: string, channel: Channel): string {
   return `${notificationId}.${channel}`;
 }
 
-/** A delivery outcome as the statement's JSON rows: which fields it sets, and to what. */
+/**
+ * A delivery outcome as the statement's JSON rows: which fields it sets, and to what. What a
+ * provider answered (its message id, an error) is cleaned, so the row can always be written.
+ */
 function deliveryRow(notificationId: string, d: DeliveryRecord) {
   const sent = d.status === 'sent';
   const setError = sent || d.error !== undefined || Boolean(d.reason);
@@ -28,12 +32,12 @@ function deliveryRow(notificationId: string, d: DeliveryRecord) {
     id: deliveryId(notificationId, d.channel),
     status: d.status,
     set_provider: d.provider !== undefined,
-    provider: d.provider ?? null,
+    provider: cleanOptional(d.provider ?? null, 100),
     set_pmid: d.providerMessageId !== undefined,
-    pmid: d.providerMessageId ?? null,
+    pmid: cleanOptional(d.providerMessageId ?? null, 255),
     set_error: setError,
-    error_code: sent ? null : d.error !== undefined ? (d.error?.code ?? null) : (d.reason ?? null),
-    error_message: sent ? null : (d.error?.message ?? null),
+    error_code: cleanOptional(sent ? null : d.error !== undefined ? (d.error?.code ?? null) : (d.reason ?? null), 100),
+    error_message: cleanOptional(sent ? null : (d.error?.message ?? null)),
     sent,
     attempt: d.attempt ?? null,
   };

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { PolicyBody } from './routes/escalation-policies.js';
 import { IncidentBody } from './routes/incidents.js';
-import { BroadcastBody, NotificationBody, PreferencesBody, RecipientBody, ScheduleBody, TemplateBody, TemplateKey } from './schemas.js';
+import { BroadcastBody, JsonObject, Locale, NotificationBody, PreferencesBody, RecipientBody, ScheduleBody, TemplateBody, TemplateKey } from './schemas.js';
 
 type Method = 'get' | 'post' | 'put' | 'delete';
 interface Op {
@@ -15,15 +15,15 @@ interface Op {
   query?: string[];
 }
 
-const by = z.object({ by: z.string() });
-const byOptional = z.object({ by: z.string().optional() });
+const by = z.object({ by: z.string().min(1).max(200) });
+const byOptional = z.object({ by: z.string().min(1).max(200).optional() });
 
 /** Paths in OpenAPI form (`{param}`), by method. */
 export const OPERATIONS: Record<string, Partial<Record<Method, Op>>> = {
   '/healthz': { get: { summary: 'Liveness', ok: { 200: 'The process lives' }, auth: 'none' } },
   '/readyz': { get: { summary: 'Readiness of the database and Temporal, and channel configuration', ok: { 200: 'Ready', 503: 'Not ready; names what failed' }, auth: 'none' } },
   '/openapi.json': { get: { summary: 'This document', ok: { 200: 'OpenAPI 3.1' }, auth: 'none' } },
-  '/v1/admin/tenants': { post: { summary: 'Create a tenant (its API key is shown once)', body: z.object({ name: z.string() }), ok: { 201: '{id,name,apiKey,webhookSecret}' }, auth: 'admin' } },
+  '/v1/admin/tenants': { post: { summary: 'Create a tenant (its API key is shown once)', body: z.object({ name: z.string().min(1).max(200) }), ok: { 201: '{id,name,apiKey,webhookSecret}' }, auth: 'admin' } },
   '/v1/admin/tenants/{id}/api-keys': { post: { summary: 'Issue another API key (rotation)', ok: { 201: '{apiKey,keyPrefix}' }, auth: 'admin' } },
   '/v1/admin/tenants/{id}/api-keys/{keyPrefix}': { delete: { summary: 'Revoke an API key', ok: { 204: 'Revoked' }, auth: 'admin' } },
   '/v1/recipients/{recipientId}': {
@@ -47,7 +47,7 @@ export const OPERATIONS: Record<string, Partial<Record<Method, Op>>> = {
   },
   '/v1/templates/{key}/versions/{version}': { get: { summary: 'One version', ok: { 200: 'The template version' } } },
   '/v1/templates/{key}/preview': {
-    post: { summary: 'Render with sample data; 400 names missing variables', body: z.object({ data: z.record(z.string(), z.unknown()), locale: z.string().optional(), version: z.number().int().optional() }), ok: { 200: 'Rendered content per channel' } },
+    post: { summary: 'Render with sample data; 400 names missing variables', body: z.object({ data: JsonObject, locale: Locale.optional(), version: z.number().int().min(1).optional() }), ok: { 200: 'Rendered content per channel' } },
   },
   '/v1/notifications': {
     post: { summary: 'Send a notification (optional Idempotency-Key header)', body: NotificationBody, ok: { 202: '{id,status}' } },

@@ -2,7 +2,42 @@
 import { z } from 'zod';
 import { HHMM, isValidTimeZone } from '../domain/quiet-hours.js';
 import { MAX_DIGEST_ITEMS } from '../domain/digest.js';
+import { jsonDepth } from '../domain/text.js';
 import { CHANNELS, PRIORITIES, type EscalationStep } from '../domain/types.js';
+
+/** The bounds a request is held to, each named in the 400 that enforces it (README: Limits). */
+export const LIMITS = {
+  /** `data` (and other free-form JSON objects) as JSON, in bytes. */
+  dataBytes: 64 * 1024,
+  /** `data` nesting: `{}` is one level. */
+  dataDepth: 32,
+  /** Keys of any free-form object or map. */
+  recordEntries: 1000,
+  /** `sendAt` may lie this far in the past (a clock a little behind) … */
+  sendAtPastMs: 24 * 3600_000,
+  /** … and this far ahead. */
+  sendAtFutureMs: 366 * 24 * 3600_000,
+} as const;
+
+/** Ids Tocsin made (`ntf_…`, `bc_…`, `inc_…`, `ten_…`), in paths as in bodies. */
+export const ResourceId = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1–64 of A-Za-z0-9._:-');
+
+/** A map with at most `max` entries. */
+export const boundedRecord = <K extends z.core.$ZodRecordKey, V extends z.ZodType>(key: K, value: V, max: number = LIMITS.recordEntries) =>
+  z.record(key, value).refine((r) => Object.keys(r).length <= max, `must have at most ${max} entries`);
+
+/**
+ * Free-form JSON an object may carry (`data`, `details`, webhook content): bounded in size and
+ * depth, since it travels in Temporal payloads and PostgreSQL jsonb.
+ */
+export const JsonObject = z.record(z.string().max(1000), z.unknown()).superRefine((value, ctx) => {
+  const depth = jsonDepth(value);
+  if (depth > LIMITS.dataDepth) ctx.addIssue({ code: 'custom', message: `must not nest deeper than ${LIMITS.dataDepth} levels (it nests ${depth})` });
+  else {
+    const bytes = Buffer.byteLength(JSON.stringify(value));
+    if (bytes > LIMITS.dataBytes) ctx.addIssue({ code: 'custom', message: `must be at most ${LIMITS.dataBytes} bytes (64 KiB) as JSON (it is ${bytes})` });
+  }
+});
 
 export const RecipientId = z
   .string()
@@ -48,12 +83,10 @@ const ChannelToggles = z.partialRecord(Channel, z.boolean());
 export const PreferencesBody = z
   .object({
     channels: ChannelToggles.optional(),
-    categories: z
-      .record(
-        z.string().min(1).max(100),
-        z.object({ enabled: z.boolean().optional(), channels: ChannelToggles.optional() }).strict(),
-      )
-      .optional(),
+    categories: boundedRecord(
+      z.string().min(1).max(100),
+      z.object({ enabled: z.boolean().optional(), channels: ChannelToggles.optional() }).strict(),
+    ).optional(),
     quietHours: z
       .object({
         start: z.string().regex(HHMM, 'must be HH:MM'),
@@ -73,7 +106,7 @@ export const ChannelContentBody = z
     sms: z.object({ text: Text.min(1) }).strict().optional(),
     slack: z.object({ text: Text.min(1) }).strict().optional(),
     inapp: z.object({ title: Text, body: Text }).strict().optional(),
-    webhook: z.record(z.string(), z.unknown()).optional(),
+    webhook: JsonObject.optional(),
     pager: z.object({ summary: Text.min(1) }).strict().optional(),
   })
   .strict();
@@ -82,7 +115,7 @@ export const TemplateKey = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 
 
 export const TemplateBody = z.object({
   defaultLocale: Locale.default('en'),
-  content: z.record(Locale, ChannelContentBody).refine((c) => Object.keys(c).length > 0, 'must have at least one locale'),
+  content: boundedRecord(Locale, ChannelContentBody, 100).refine((c) => Object.keys(c).length > 0, 'must have at least one locale'),
 });
 
 const SpecKey = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1–128 of A-Za-z0-9._-');
@@ -113,7 +146,7 @@ export const NotificationBody = z
   .object({
     recipient: RecipientId,
     template: TemplateKey,
-    data: z.record(z.string(), z.unknown()).default({}),
+    data: JsonObject.default({}),
     channels: ChannelList.optional(),
     strategy: z.enum(['all', 'first-success']).default('all'),
     category: z.string().min(1).max(100).optional(),
@@ -131,7 +164,7 @@ export const BroadcastBody = z
     recipients: z.array(RecipientId).min(1).max(MAX_BROADCAST_RECIPIENTS).optional(),
     all: z.literal(true).optional(),
     template: TemplateKey,
-    data: z.record(z.string(), z.unknown()).default({}),
+    data: JsonObject.default({}),
     channels: ChannelList.optional(),
     category: z.string().min(1).max(100).optional(),
     priority: Priority.default('normal'),
@@ -167,7 +200,7 @@ export type ScheduleRequest = z.infer<typeof ScheduleBody>;
 
 export const Pagination = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().max(500).optional(),
+  cursor: z.string().max(500).regex(/^[A-Za-z0-9_-]+$/, 'must be a cursor from a previous page').optional(),
 });
 
 // Escalation policies (api/routes/escalation-policies.ts).

@@ -1,8 +1,10 @@
-// zod validation for every input, failing as problem+json 400 naming each field.
+// zod validation for every input, failing as problem+json 400 naming each field; and the one
+// step every /v1 request passes first, refusing what no route should ever see.
 import { zValidator } from '@hono/zod-validator';
-import type { Context, ValidationTargets } from 'hono';
+import type { Context, MiddlewareHandler, ValidationTargets } from 'hono';
 import type { z } from 'zod';
-import { badRequest, fromZod } from './problem.js';
+import { findUnstorableJson, unstorable } from '../domain/text.js';
+import { badRequest, fromZod, Problem } from './problem.js';
 
 export function validate<T extends z.ZodType, Target extends keyof ValidationTargets>(target: Target, schema: T) {
   return zValidator(target, schema, (result) => {
@@ -16,4 +18,63 @@ export function idempotencyKeyOf(c: Context): string | undefined {
   if (key !== undefined && (key.length === 0 || key.length > 255))
     throw badRequest('Idempotency-Key must be 1–255 characters', [{ path: 'header.Idempotency-Key', message: 'must be 1–255 characters' }]);
   return key;
+}
+
+/** How deep any JSON body may nest; `data` has its own, tighter bound (api/schemas.ts). */
+export const MAX_BODY_DEPTH = 64;
+
+const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json\b/i;
+const refuse = (path: string, message: string) => badRequest(`${path}: ${message}`, [{ path, message }]);
+
+/**
+ * Input every route can hold, checked once for all of them:
+ * - path segments and query parameters are decoded text without NUL or unpaired surrogates;
+ * - a POST/PUT/PATCH body is JSON (415 otherwise), unless it is empty: a POST without a body
+ *   needs no Content-Type;
+ * - a JSON body parses, nests at most MAX_BODY_DEPTH levels and holds no NUL or unpaired
+ *   surrogate in any key or string. It is parsed once here; the routes' validators reuse it.
+ * Routes under `rawBodyPrefixes` read their signed bodies themselves (receipts, Slack).
+ */
+export function acceptableInput(opts: { rawBodyPrefixes: string[] }): MiddlewareHandler {
+  return async (c, next) => {
+    const url = new URL(c.req.url);
+    url.pathname.split('/').forEach((segment, i) => {
+      let decoded: string;
+      try {
+        decoded = decodeURIComponent(segment);
+      } catch {
+        throw refuse(`path.${i}`, 'must be percent-encoded UTF-8');
+      }
+      const why = unstorable(decoded);
+      if (why) throw refuse(`path.${i}`, why);
+    });
+    for (const [key, values] of Object.entries(c.req.queries())) {
+      for (const text of [key, ...values]) {
+        const why = unstorable(text);
+        if (why) throw refuse(`query.${key.replace(/\u0000/g, '\\u0000')}`, why);
+      }
+    }
+
+    const method = c.req.method;
+    if (method !== 'POST' && method !== 'PUT' && method !== 'PATCH') return next();
+    if (opts.rawBodyPrefixes.some((p) => c.req.path.startsWith(p))) return next();
+    const type = c.req.header('content-type') ?? '';
+    if (!JSON_TYPE.test(type)) {
+      // `curl -X POST …/cancel` sends neither a body nor a Content-Type: nothing to refuse.
+      if (c.req.raw.body !== null && (await c.req.arrayBuffer()).byteLength > 0) throw new Problem(415, 'The request body must be application/json');
+      return next();
+    }
+    const text = await c.req.text();
+    if (text.trim() === '') return next();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw badRequest('The request body is not valid JSON', [{ path: '(body)', message: 'malformed JSON' }]);
+    }
+    const problem = findUnstorableJson(body, MAX_BODY_DEPTH);
+    if (problem) throw refuse(problem.path.join('.') || '(body)', problem.message);
+    c.req.bodyCache.json = Promise.resolve(body);
+    return next();
+  };
 }

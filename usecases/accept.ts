@@ -15,8 +15,20 @@ import { claimIdempotencyKey, requestHash } from './idempotency.js';
 import { newId } from './ids.js';
 import { toRecipient } from './recipients.js';
 import { broadcastSearchAttributes, notificationSearchAttributes, workflowIds, type BroadcastInput } from '../workflows/messages.js';
-import { MAX_BROADCAST_RECIPIENTS, type BroadcastRequest, type NotificationRequest } from '../api/schemas.js';
+import { LIMITS, MAX_BROADCAST_RECIPIENTS, type BroadcastRequest, type NotificationRequest } from '../api/schemas.js';
 import { contentFor, findTemplateVersion, loadTemplateVersion, missingTemplateVariables, missingVariablesError } from './templates.js';
+
+/**
+ * `sendAt` lies between a day ago (a client's clock a little behind) and a year ahead: a
+ * timer further out is a mistake, and a year like 0000 is one PostgreSQL cannot store.
+ */
+function checkSendAt(sendAt: string, nowMs: number) {
+  const at = Date.parse(sendAt);
+  if (!(at >= nowMs - LIMITS.sendAtPastMs && at <= nowMs + LIMITS.sendAtFutureMs)) {
+    const message = 'must lie between a day ago and a year (366 days) ahead';
+    throw invalidInput(`sendAt ${message}`, [{ path: 'sendAt', message }]);
+  }
+}
 
 /**
  * Validates a notification request against the tenant's recipient and template, and pins
@@ -220,6 +232,7 @@ export async function acceptNotification(
   const now = deps.now ?? Date.now;
   if (body.digest && body.sendAt)
     throw invalidInput('A digest is sent when its window closes: sendAt does not apply', [{ path: 'sendAt', message: 'not allowed with digest' }]);
+  if (body.sendAt) checkSendAt(body.sendAt, now());
   // A digest's template sees the joined items, not one request's data.
   const templateData = body.digest ? digestData([body.data]) : undefined;
   const input = await prepareNotification(db, tenantId, body, { id: newId('ntf', now()), retry: deps.retry, templateData });

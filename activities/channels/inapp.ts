@@ -1,6 +1,7 @@
 // In-app channel: a row in the recipient's inbox. Idempotent per notification.
 import type { Db } from '../../db/client.js';
 import { inboxMessages } from '../../db/schema.js';
+import { cleanText } from '../../domain/text.js';
 import type { ChannelSender } from './types.js';
 
 export function createInappSender(db: Db): ChannelSender {
@@ -17,8 +18,9 @@ export function createInappSender(db: Db): ChannelSender {
           tenantId: req.tenant.id,
           recipientId: req.recipient.id,
           notificationId: req.notificationId,
-          title: content.title,
-          body: content.body,
+          // Rendered text is storable unless a filter cut a surrogate pair in two: cleaned, not capped.
+          title: cleanText(content.title, 100_000),
+          body: cleanText(content.body, 100_000),
           category: req.category,
         })
         .onConflictDoNothing({ target: inboxMessages.notificationId });

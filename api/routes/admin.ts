@@ -6,10 +6,11 @@ import { newApiKey, type KeyCache } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { newId, secret } from '../../usecases/ids.js';
 import { notFound } from '../problem.js';
+import { ResourceId } from '../schemas.js';
 import { validate } from '../validate.js';
 
 const TenantBody = z.object({ name: z.string().trim().min(1).max(200) });
-const IdParam = z.object({ id: z.string().min(1).max(64) });
+const IdParam = z.object({ id: ResourceId });
 
 export function adminRoutes({ db }: AppDeps, keys: KeyCache) {
   const app = new Hono();
@@ -37,7 +38,7 @@ export function adminRoutes({ db }: AppDeps, keys: KeyCache) {
 
   app.delete(
     '/tenants/:id/api-keys/:keyPrefix',
-    validate('param', IdParam.extend({ keyPrefix: z.string().min(1).max(64) })),
+    validate('param', IdParam.extend({ keyPrefix: ResourceId })),
     async (c) => {
       const { id, keyPrefix } = c.req.valid('param');
       const revoked = await db

@@ -11,10 +11,10 @@ import type { AppDeps, Env } from '../deps.js';
 import { claimIdempotencyKey, releaseIdempotencyKey, requestHash } from '../../usecases/idempotency.js';
 import { newId } from '../../usecases/ids.js';
 import { conflict, notFound, Problem } from '../problem.js';
-import { BroadcastBody } from '../schemas.js';
+import { BroadcastBody, ResourceId } from '../schemas.js';
 import { idempotencyKeyOf, validate } from '../validate.js';
 
-const IdParam = z.object({ id: z.string().min(1).max(64) });
+const IdParam = z.object({ id: ResourceId });
 
 /** A broadcast with its live progress, counted from its notifications' statuses. */
 async function loadBroadcast(db: Db, tenantId: string, id: string) {

@@ -5,11 +5,11 @@ import { z } from 'zod';
 import { inboxMessages } from '../../db/schema.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, notFound } from '../problem.js';
-import { Pagination, RecipientId } from '../schemas.js';
+import { Pagination, RecipientId, ResourceId } from '../schemas.js';
 import { validate } from '../validate.js';
 
 const Param = z.object({ rid: RecipientId });
-const MessageParam = Param.extend({ messageId: z.string().min(1).max(100) });
+const MessageParam = Param.extend({ messageId: ResourceId });
 const ListQuery = Pagination.extend({ unread: z.enum(['true', 'false']).optional() });
 
 type Row = typeof inboxMessages.$inferSelect;
@@ -43,8 +43,10 @@ export function inboxRoutes({ db }: AppDeps, opts: { pollMs?: number } = {}) {
     if (q.unread === 'true') conds.push(eq(inboxMessages.read, false));
     if (q.unread === 'false') conds.push(eq(inboxMessages.read, true));
     if (q.cursor) {
-      const seq = Number(Buffer.from(q.cursor, 'base64url').toString());
-      if (!Number.isSafeInteger(seq)) throw badRequest('cursor is not valid', [{ path: 'query.cursor', message: 'invalid cursor' }]);
+      const decoded = Buffer.from(q.cursor, 'base64url').toString();
+      const seq = Number(decoded);
+      if (!/^\d{1,16}$/.test(decoded) || !Number.isSafeInteger(seq))
+        throw badRequest('cursor is not valid', [{ path: 'query.cursor', message: 'must be a cursor from a previous page' }]);
       conds.push(lt(inboxMessages.seq, seq));
     }
     const rows = await db

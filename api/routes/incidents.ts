@@ -35,10 +35,11 @@ import {
 import type { AppDeps, Env } from '../deps.js';
 import { newId } from '../../usecases/ids.js';
 import { badRequest, conflict, notFound, Problem } from '../problem.js';
+import { JsonObject, ResourceId } from '../schemas.js';
 import { validate } from '../validate.js';
 import { PolicyKey, findPolicy } from './escalation-policies.js';
 
-const IdParam = z.object({ id: z.string().min(1).max(64) });
+const IdParam = z.object({ id: ResourceId });
 const Actor = z.string().trim().min(1).max(200);
 
 export const IncidentBody = z
@@ -47,7 +48,7 @@ export const IncidentBody = z
     summary: z.string().min(1).max(1024),
     severity: z.enum(INCIDENT_SEVERITIES),
     dedupKey: z.string().min(1).max(255).optional(),
-    details: z.record(z.string(), z.unknown()).optional(),
+    details: JsonObject.optional(),
   })
   .strict();
 

@@ -10,10 +10,10 @@ import { cancelDigestWindow } from '../../usecases/digest.js';
 import { cancelNotificationUpdate, workflowIds } from '../../workflows/messages.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, conflict, notFound } from '../problem.js';
-import { NotificationBody, Pagination, RecipientId } from '../schemas.js';
+import { NotificationBody, Pagination, RecipientId, ResourceId } from '../schemas.js';
 import { idempotencyKeyOf, validate } from '../validate.js';
 
-const IdParam = z.object({ id: z.string().min(1).max(64) });
+const IdParam = z.object({ id: ResourceId });
 const ListQuery = Pagination.extend({ recipient: RecipientId.optional(), status: z.enum(NOTIFICATION_STATUSES).optional() });
 
 type NotificationRow = typeof notifications.$inferSelect;
@@ -62,11 +62,13 @@ async function loadNotification(db: Db, tenantId: string, id: string) {
 function encodeCursor(n: { createdAt: Date; id: string }) {
   return Buffer.from(`${n.createdAt.toISOString()}|${n.id}`).toString('base64url');
 }
+/** A cursor this API handed out, or 400: anything else never reaches a query. */
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const createdAt = new Date(at);
-  if (!id || Number.isNaN(createdAt.getTime())) throw badRequest('cursor is not valid', [{ path: 'query.cursor', message: 'invalid cursor' }]);
-  return { createdAt, id };
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\|([A-Za-z0-9._:-]{1,64})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  const createdAt = new Date(m?.[1] ?? NaN);
+  if (!m || Number.isNaN(createdAt.getTime()) || createdAt.getTime() < 0 || createdAt.toISOString() !== m[1])
+    throw badRequest('cursor is not valid', [{ path: 'query.cursor', message: 'must be a cursor from a previous page' }]);
+  return { createdAt, id: m[2] };
 }
 
 export function notificationRoutes(deps: AppDeps) {

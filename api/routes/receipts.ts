@@ -22,6 +22,7 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { deliveries, receipts } from '../../db/schema.js';
 import { ErrorType } from '../../domain/errors.js';
+import { cleanText } from '../../domain/text.js';
 import type { DeliveryStatus } from '../../domain/types.js';
 import type { AppDeps } from '../deps.js';
 import { constantTimeEqual } from '../../usecases/ids.js';
@@ -53,7 +54,14 @@ interface Receipt {
 /** applied: the delivery moved; unchanged: nothing to move (or already further on); unmatched: no delivery has that message id (yet). */
 export type ReceiptOutcome = 'applied' | 'unchanged' | 'duplicate' | 'unmatched' | 'ignored';
 
-export async function applyReceipt(db: Db, r: Receipt): Promise<ReceiptOutcome> {
+/** A receipt's provider text (ids, statuses, bounce messages) as the database can hold it. */
+function cleanReceipt(r: Receipt): Receipt {
+  const change = r.change && r.change.status !== 'delivered' ? { ...r.change, error: { code: cleanText(r.change.error.code, 100), message: cleanText(r.change.error.message) } } : r.change;
+  return { ...r, id: cleanText(r.id, 300), providerMessageId: cleanText(r.providerMessageId, 255), event: cleanText(r.event, 100), change };
+}
+
+export async function applyReceipt(db: Db, receipt: Receipt): Promise<ReceiptOutcome> {
+  const r = cleanReceipt(receipt);
   return db.transaction(async (tx) => {
     const [delivery] = await tx
       .select({ id: deliveries.id })
@@ -131,11 +139,14 @@ function twilioChange(status: string, errorCode: string | undefined): Change | n
   return null;
 }
 
-const ResendEvent = z.object({ type: z.string().min(1), data: z.unknown() });
+// Bounded generously: a provider's long text is cut when stored (cleanReceipt), not refused,
+// since a refused receipt would be sent again and again.
+const ResendEvent = z.object({ type: z.string().min(1).max(100), data: z.unknown() });
+const ProviderText = z.string().max(100_000);
 const ResendEmailData = z.object({
   email_id: z.string().min(1).max(128),
-  bounce: z.object({ message: z.string().optional(), type: z.string().optional(), subType: z.string().optional() }).partial().optional(),
-  failed: z.object({ reason: z.string().optional() }).optional(),
+  bounce: z.object({ message: ProviderText.optional(), type: ProviderText.optional(), subType: ProviderText.optional() }).partial().optional(),
+  failed: z.object({ reason: ProviderText.optional() }).optional(),
 });
 
 function resendChange(type: string, data: z.infer<typeof ResendEmailData>): Change | null {

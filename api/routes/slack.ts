@@ -7,6 +7,7 @@ import { createHmac } from 'node:crypto';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { ACK_ACTION_ID } from '../../activities/channels/slack.js';
+import { cleanText } from '../../domain/text.js';
 import { acknowledgeIncidentUpdate } from '../../workflows/messages.js';
 import type { AppDeps } from '../deps.js';
 import { constantTimeEqual } from '../../usecases/ids.js';
@@ -27,9 +28,9 @@ export function verifySlackSignature(secret: string, rawBody: string, timestamp:
 
 /** The parts of a `block_actions` payload we act on; everything else is ignored. */
 const Payload = z.object({
-  type: z.string(),
-  user: z.object({ id: z.string(), username: z.string().optional(), name: z.string().optional() }).optional(),
-  actions: z.array(z.object({ action_id: z.string(), value: z.string().optional() })).optional(),
+  type: z.string().max(100),
+  user: z.object({ id: z.string().max(100), username: z.string().max(1000).optional(), name: z.string().max(1000).optional() }).optional(),
+  actions: z.array(z.object({ action_id: z.string().max(255), value: z.string().max(2000).optional() })).max(100).optional(),
 });
 
 export function slackRoutes(deps: AppDeps) {
@@ -53,11 +54,12 @@ export function slackRoutes(deps: AppDeps) {
     if (!parsed.success) throw badRequest('The Slack payload is not an interaction', [{ path: 'payload', message: parsed.error.message }]);
     const { type, user, actions = [] } = parsed.data;
     if (type !== 'block_actions' || !user) return c.body(null, 200);
-    const by = user.username ?? user.name ?? user.id;
+    // Slack's text, stored in the timeline: cleaned like anything a provider sends (domain/text.ts).
+    const by = cleanText(user.username ?? user.name ?? user.id, 200);
 
     for (const action of actions) {
       if (action.action_id !== ACK_ACTION_ID || !action.value) continue;
-      const incident = await findIncident(db, action.value);
+      const incident = await findIncident(db, cleanText(action.value));
       if (!incident || incident.status === 'resolved' || incident.status === 'acknowledged') continue;
       try {
         // Accepted is enough to answer: the workflow has stopped escalating by then.

@@ -7,7 +7,7 @@ import { contentFor, findTemplateVersion, missingTemplateVariables, missingVaria
 import type { TemplateContent } from '../../domain/types.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, conflict, notFound, unprocessable } from '../problem.js';
-import { Locale, TemplateBody, TemplateKey } from '../schemas.js';
+import { JsonObject, Locale, TemplateBody, TemplateKey } from '../schemas.js';
 import { validate } from '../validate.js';
 
 const KeyParam = z.object({ key: TemplateKey });
@@ -15,7 +15,7 @@ const CreateBody = TemplateBody.extend({ key: TemplateKey }).strict();
 const UpdateBody = TemplateBody.extend({ key: TemplateKey.optional() }).strict();
 const PreviewBody = z
   .object({
-    data: z.record(z.string(), z.unknown()).default({}),
+    data: JsonObject.default({}),
     locale: Locale.optional(),
     version: z.number().int().min(1).optional(),
   })
