@@ -1,0 +1,92 @@
+// `npm run fuzz:schemathesis`: schemathesis (from PyPI, in a venv cached outside the repo)
+// generates requests from `/openapi.json` against the whole stack booted as `npm start` boots
+// it (embedded dev server, PGlite, free ports, a temporary DATA_DIR), and fails on any server
+// error. CI runs it after `npm test`.
+//
+//   npm run fuzz:schemathesis                 # 25 examples per operation
+//   SCHEMATHESIS_MAX_EXAMPLES=200 npm run fuzz:schemathesis
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../config.js';
+import { freePort } from '../worker/dev-server.js';
+import { quietSdkLogs, startTocsin } from '../worker/runtime.js';
+import { cacheDir, ensureCli } from './setup-temporal.mjs';
+
+const SCHEMATHESIS_VERSION = '4.32.5';
+const log = (msg: string) => process.stderr.write(`[schemathesis] ${msg}\n`);
+
+/** The `st` command of a venv with schemathesis, made once in the cache. */
+function ensureSchemathesis(): string {
+  const venv = join(cacheDir(), `schemathesis-${SCHEMATHESIS_VERSION}`);
+  const st = join(venv, 'bin', 'st');
+  if (existsSync(st)) return st;
+  log(`installing schemathesis ${SCHEMATHESIS_VERSION} into ${venv}`);
+  const run = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}`);
+  };
+  run('python3', ['-m', 'venv', venv]);
+  run(join(venv, 'bin', 'pip'), ['install', '--quiet', `schemathesis==${SCHEMATHESIS_VERSION}`]);
+  return st;
+}
+
+const st = ensureSchemathesis();
+quietSdkLogs();
+const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-schemathesis-'));
+const admin = 'schemathesis-admin';
+const config = loadConfig({
+  ...process.env,
+  DATABASE_URL: '',
+  DATA_DIR: dataDir,
+  PORT: '0',
+  TEMPORAL_DEV_PORT: String(await freePort()),
+  TEMPORAL_UI_PORT: String(await freePort()),
+  ADMIN_TOKEN: admin,
+});
+const running = await startTocsin(config, { api: true, worker: true, embeddedTemporal: true, temporalCliPath: ensureCli(), log: () => {} });
+let code = 1;
+try {
+  const api = async (path: string, token: string, method: string, body?: unknown) => {
+    const res = await fetch(`${running.apiUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${await res.text()}`);
+    return res.json() as Promise<any>;
+  };
+  // A tenant with a recipient and a template, so that generated requests can reach deep paths.
+  const tenant = await api('/v1/admin/tenants', admin, 'POST', { name: 'schemathesis' });
+  await api('/v1/recipients/user-1', tenant.apiKey, 'PUT', { email: 'user@example.com' });
+  await api('/v1/templates', tenant.apiKey, 'POST', { key: 'welcome', content: { en: { inapp: { title: 'Hi {{ name }}', body: 'Welcome' } } } });
+
+  const args = [
+    'run',
+    `${running.apiUrl}/openapi.json`,
+    '--checks',
+    'not_a_server_error',
+    '--header',
+    `Authorization: Bearer ${tenant.apiKey}`,
+    '--max-examples',
+    process.env.SCHEMATHESIS_MAX_EXAMPLES ?? '25',
+    '--workers',
+    '2',
+    '--request-timeout',
+    '30',
+    '--generation-deterministic',
+  ];
+  log(`st ${args.join(' ').replace(tenant.apiKey, '<tenant key>')}`);
+  code = await new Promise<number>((resolve) => {
+    const child = spawn(st, args, { stdio: 'inherit', cwd: dataDir });
+    child.on('exit', (c) => resolve(c ?? 1));
+  });
+} catch (err) {
+  log(`failed: ${(err as Error).message}`);
+} finally {
+  await running.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+log(code === 0 ? 'no server errors' : `schemathesis exited with ${code}`);
+process.exit(code);
