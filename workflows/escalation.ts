@@ -146,10 +146,20 @@ export async function incidentWorkflow(input: IncidentInput, carried?: IncidentC
     ...(by ? { by } : {}),
   });
 
+  /**
+   * The last record of the chain while it waits for the ones before it, if it can take more
+   * events: a burst of duplicate triggers is written by one activity, not one each.
+   */
+  let batch: { rec: IncidentRecord; done: Promise<void> } | null = null;
+
   /** Appends a timeline event now and records it (with the current status) after the previous ones. */
-  function record(type: TimelineType, extra: Omit<TimelineEvent, 'at' | 'type'> = {}): Promise<void> {
+  function record(type: TimelineType, extra: Omit<TimelineEvent, 'at' | 'type'> = {}, opts: { batch?: boolean } = {}): Promise<void> {
     const event: TimelineEvent = { at: new Date(Date.now()).toISOString(), type, ...extra };
     const seq = state.seq++;
+    if (opts.batch && batch) {
+      (batch.rec.more ??= []).push({ seq, event });
+      return batch.done;
+    }
     const rec: IncidentRecord = {
       incidentId: input.incidentId,
       seq,
@@ -172,8 +182,12 @@ export async function incidentWorkflow(input: IncidentInput, carried?: IncidentC
         : {}),
     };
     unrecorded++;
-    const done = recording.then(() => CancellationScope.nonCancellable(() => recordIncident(rec)));
+    const done = recording.then(() => {
+      if (batch?.rec === rec) batch = null; // its activity is being scheduled: nothing joins it now
+      return CancellationScope.nonCancellable(() => recordIncident(rec));
+    });
     recording = done.catch(() => undefined).finally(() => unrecorded--);
+    batch = opts.batch ? { rec, done } : null;
     if (state.status !== state.searchStatus) {
       state.searchStatus = state.status;
       upsertSearchAttributes([
@@ -351,7 +365,7 @@ export async function incidentWorkflow(input: IncidentInput, carried?: IncidentC
     messages++;
     if (resolved || incidentId === input.incidentId) return;
     if (joining !== undefined && joining !== input.incidentId) return;
-    void record('deduplicated');
+    void record('deduplicated', {}, { batch: true });
   });
 
   setHandler(
