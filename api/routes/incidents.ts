@@ -1,7 +1,8 @@
 // Incidents: each is an incident workflow (workflows/escalation.ts) whose id is the tenant's
 // dedupKey, so Temporal itself keeps one incident open per key; triggers reach it as signals
-// (signal-with-start for the first), so duplicates never meet Temporal's limits on updates. Reads come from the database
-// (the timeline lives only there; the workflow's runs continue as new without it); acknowledge,
+// (signal-with-start for the first), so duplicates never meet Temporal's limits on updates.
+// Reads come from the database (the timeline lives only there; the workflow's runs continue as
+// new without it); acknowledge,
 // unacknowledge and resolve are workflow updates that answer once they took effect, and their
 // responses are read back from the database too.
 import {
@@ -251,7 +252,6 @@ export function incidentRoutes(deps: AppDeps) {
     return c.json(await loadIncident(db, c.get('tenantId'), c.req.valid('param').id));
   });
 
-  /** Sends an update to the incident's workflow; 409 when the incident is resolved or refuses it. */
   /** Sends an update and answers the incident as the update left it (the escalation may move on at once). */
   async function act(tenantId: string, id: string, what: string, send: (handle: WorkflowHandle) => Promise<IncidentState>) {
     const row = await findIncident(db, id, tenantId);
