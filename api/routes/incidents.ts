@@ -6,11 +6,13 @@
 // unacknowledge and resolve are workflow updates that answer once they took effect, and their
 // responses are read back from the database too.
 import {
+  ServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  isGrpcServiceError,
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
@@ -54,6 +56,9 @@ export const IncidentBody = z
     details: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
+
+/** gRPC's FAILED_PRECONDITION: how a server refuses a query before a run's first workflow task. */
+const GRPC_FAILED_PRECONDITION = 9;
 
 /** How long the API waits for the worker to take a trigger or an acknowledgement. */
 const UPDATE_DEADLINE_MS = 30_000;
@@ -208,9 +213,18 @@ export function incidentRoutes(deps: AppDeps) {
           }
         }
       });
-      const state = await withinDeadline(temporal.client, UPDATE_DEADLINE_MS, 'trigger', () =>
-        temporal.client.workflow.getHandle(workflowId, handle.signaledRunId).query(incidentStateQuery),
-      );
+      const state = await withinDeadline(temporal.client, UPDATE_DEADLINE_MS, 'trigger', async () => {
+        for (let early = 1; ; early++) {
+          try {
+            return await temporal.client.workflow.getHandle(workflowId, handle.signaledRunId).query(incidentStateQuery);
+          } catch (err) {
+            // A server may refuse a query until the run's first workflow task is done.
+            const code = err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause.code : undefined;
+            if (code !== GRPC_FAILED_PRECONDITION || early >= 20) throw err;
+            await new Promise((r) => setTimeout(r, 20 * early));
+          }
+        }
+      });
       if (state.status !== 'resolved') {
         const deadline = Date.now() + UPDATE_DEADLINE_MS;
         for (let wait = 5; !(await findIncident(db, state.id, input.tenantId)); wait = Math.min(wait * 2, 200)) {
