@@ -31,6 +31,8 @@ export interface IncidentRecord {
   step: number;
   cycle: number;
   event: TimelineEvent;
+  /** Further events recorded with this one (a burst of `deduplicated`), each under its own seq. */
+  more?: Array<{ seq: number; event: TimelineEvent }>;
   /** With the first record: the incident row to create. */
   open?: {
     tenantId: string;
@@ -137,15 +139,17 @@ export function createEscalationActivities(deps: EscalationDeps) {
         .where(eq(s.incidents.id, rec.incidentId));
       await tx
         .insert(s.incidentEvents)
-        .values({
-          incidentId: rec.incidentId,
-          seq: rec.seq,
-          type: rec.event.type,
-          channel: rec.event.channel ?? null,
-          target: rec.event.target ?? null,
-          by: rec.event.by ?? null,
-          at: new Date(rec.event.at),
-        })
+        .values(
+          [{ seq: rec.seq, event: rec.event }, ...(rec.more ?? [])].map(({ seq, event }) => ({
+            incidentId: rec.incidentId,
+            seq,
+            type: event.type,
+            channel: event.channel ?? null,
+            target: event.target ?? null,
+            by: event.by ?? null,
+            at: new Date(event.at),
+          })),
+        )
         .onConflictDoNothing({ target: [s.incidentEvents.incidentId, s.incidentEvents.seq] });
     });
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_DIGEST_ITEMS, digestData, joinWindow, type DigestArrival, type DigestWindow } from './digest.js';
+import { MAX_DIGEST_ITEMS, digestData, joinWindow, jsonBytes, windowBytes, type DigestArrival, type DigestWindow } from './digest.js';
 import type { NotificationInput } from './types.js';
 
 const arrival = (id: string, data: Record<string, unknown>, digest: DigestArrival['digest'] = { key: 'k', windowSeconds: 60 }): DigestArrival => ({
@@ -33,6 +33,29 @@ describe('digest windows', () => {
       joinWindow(windows, arrival('a', {}), 0)[flag] = true;
       expect(joinWindow(windows, arrival('b', {}), 1).input.notificationId).toBe('b');
     }
+  });
+
+  it('with maxBytes, an arrival that would pass it closes the window early and opens the next', () => {
+    const windows: DigestWindow[] = [];
+    const big = { text: 'x'.repeat(90) }; // 101 bytes as JSON
+    const first = joinWindow(windows, arrival('a', big), 0, { maxBytes: 250 });
+    joinWindow(windows, arrival('b', big), 1, { maxBytes: 250 });
+    expect(first).toMatchObject({ bytes: 202, closed: false });
+    const next = joinWindow(windows, arrival('c', big), 2, { maxBytes: 250 });
+    expect(first.closed).toBe(true);
+    expect(first.arrivals).toEqual(['a', 'b']);
+    expect(next.input.notificationId).toBe('c');
+    // Reaching the bound exactly closes it too.
+    const exact: DigestWindow[] = [];
+    expect(joinWindow(exact, arrival('d', big), 0, { maxBytes: 101 }).closed).toBe(true);
+  });
+
+  it('counts UTF-8 bytes, and a carried window without a count gets one', () => {
+    expect(jsonBytes({ s: 'é€😀' })).toBe(JSON.stringify({ s: '' }).length + 2 + 3 + 4);
+    const windows: DigestWindow[] = [];
+    const w = joinWindow(windows, arrival('a', { n: 1 }), 0);
+    expect(w.bytes).toBeUndefined();
+    expect(windowBytes(w)).toBe(7);
   });
 
   it('caps maxItems', () => {

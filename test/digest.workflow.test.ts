@@ -95,6 +95,47 @@ describe('digests', () => {
     expect(JSON.parse(h.hook.requests[1].rawBody).data).toEqual({ items: [{ author: 'a5', text: 't5' }], count: 1 });
   });
 
+  it('50 concurrent arrivals to an open window all answer 202 and join it', async () => {
+    h = await startHarness();
+    await seedDigest(h);
+    const digest = { key: 'busy', windowSeconds: 600 };
+    const first = await comment(h, 0, digest);
+    expect(first.status).toBe(202);
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => comment(h!, i + 1, digest)));
+    expect(answers.map((a) => a.status), JSON.stringify(answers.find((a) => a.status !== 202)?.body)).toEqual(Array(50).fill(202));
+    expect(new Set(answers.map((a) => a.body.id))).toEqual(new Set([first.body.id]));
+    await h.env.sleep(600_000);
+    expect(await notification(h, first.body.id)).toMatchObject({ status: 'sent' });
+    expect(JSON.parse(h.hook.requests[0].rawBody).data.count).toBe(51);
+  });
+
+  it('a window whose items would pass 256 KiB closes early; the next arrival opens a new one; a bigger item is refused', async () => {
+    h = await startHarness();
+    await seedDigest(h);
+    const digest = { key: 'large', windowSeconds: 600 };
+    // ~60 KiB each: four fit in 256 KiB, the fifth would not.
+    const big = (i: number) => h!.call('POST', '/v1/notifications', { recipient: 'user-42', template: 'comments', data: { author: `a${i}`, text: 'x'.repeat(60_000) }, digest });
+    const answers = [];
+    for (let i = 0; i < 5; i++) answers.push(await big(i));
+    expect(answers.map((a) => a.status)).toEqual(Array(5).fill(202));
+    const ids = answers.map((a) => a.body.id);
+    expect(new Set(ids.slice(0, 4)).size).toBe(1);
+    expect(ids[4]).not.toBe(ids[0]);
+
+    // The full window went out without waiting for its timer; the new one waits for its own.
+    expect(await notification(h, ids[0])).toMatchObject({ status: 'sent' });
+    expect(JSON.parse(h.hook.requests[0].rawBody).data.count).toBe(4);
+    expect((await h.call('GET', `/v1/notifications/${ids[4]}`)).body).toMatchObject({ status: 'scheduled' });
+    await h.env.sleep(600_000);
+    expect(await notification(h, ids[4])).toMatchObject({ status: 'sent' });
+    expect(JSON.parse(h.hook.requests[1].rawBody).data.count).toBe(1);
+
+    // One item past the window's bound could never be sent: refused, naming the limit.
+    const huge = await h.call('POST', '/v1/notifications', { recipient: 'user-42', template: 'comments', data: { author: 'z', text: 'x'.repeat(300_000) }, digest });
+    expect(huge.status).toBe(400);
+    expect(JSON.stringify(huge.body)).toContain('digest window payload limit');
+  });
+
   it('checks the request at once: the template against {items, count}, no sendAt', async () => {
     h = await startHarness();
     await seedDigest(h);

@@ -382,6 +382,56 @@ describe('escalation', () => {
     expect(types(old.body).filter((t: string) => t === 'deduplicated')).toHaveLength(2);
   });
 
+  it('30 concurrent triggers with one dedupKey: 30 × 202 with one id, one incident, 29 deduplicated', async () => {
+    const { h, slack } = await start();
+    await policy(h, 'ops', [{ channel: 'slack', target: '#ops', ackTimeoutSeconds: 300 }]);
+    const body = { policy: 'ops', summary: 'Disk full on db-1', severity: 'critical', dedupKey: 'burst' };
+    const answers = await Promise.all(Array.from({ length: 30 }, () => h.call('POST', '/v1/incidents', body)));
+    expect(answers.map((a) => a.status), JSON.stringify(answers.find((a) => a.status !== 202)?.body)).toEqual(Array(30).fill(202));
+    const ids = new Set(answers.map((a) => a.body.id));
+    expect(ids.size).toBe(1);
+    const [id] = ids;
+    const got = await until(() => get(h, id), (r) => types(r.body).filter((t: string) => t === 'deduplicated').length === 29, '29 deduplicated');
+    expect(types(got.body).filter((t: string) => t === 'triggered')).toHaveLength(1);
+    await until(() => posts(slack), (p) => p.length === 1, 'one Slack message');
+    expect((await h.call('POST', `/v1/incidents/${id}/resolve`, {})).status).toBe(200);
+  });
+
+  it('2,100 duplicate triggers of one open incident join it; acknowledge and resolve still answer 200', { timeout: 120_000 }, async () => {
+    const { h } = await start();
+    await policy(h, 'ops', [{ channel: 'slack', target: '#ops', ackTimeoutSeconds: 3600 }]);
+    const first = await trigger(h, { dedupKey: 'flood' });
+    const total = 2100;
+    const statuses = new Map<number, number>();
+    const seen = new Set<string>();
+    // Bounded concurrency: 2,100 requests at once would only measure the test's own queueing.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 25 }, async () => {
+        while (next < total) {
+          next++;
+          const res = await h.call('POST', '/v1/incidents', { policy: 'ops', summary: 'Disk full on db-1', severity: 'critical', dedupKey: 'flood' });
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+          if (res.body?.id) seen.add(res.body.id);
+        }
+      }),
+    );
+    expect(Object.fromEntries(statuses)).toEqual({ 202: total });
+    expect([...seen]).toEqual([first.id]);
+
+    const ack = await h.call('POST', `/v1/incidents/${first.id}/acknowledge`, { by: 'ann' });
+    expect(ack.status, JSON.stringify(ack.body)).toBe(200);
+    expect(ack.body.status).toBe('acknowledged');
+    const resolve = await h.call('POST', `/v1/incidents/${first.id}/resolve`, { by: 'ann' });
+    expect(resolve.status, JSON.stringify(resolve.body)).toBe(200);
+    expect(resolve.body.status).toBe('resolved');
+    expect(types(resolve.body).filter((t: string) => t === 'deduplicated')).toHaveLength(total);
+
+    // The duplicates did not pile up in one run: it continued as new on the way.
+    const state = await h.env.client.workflow.getHandle(workflowIds.incident(h.tenantId, 'flood')).query(incidentStateQuery);
+    expect(state.run).toBeGreaterThan(1);
+  });
+
   it('unacknowledge restarts from the first step', async () => {
     const { h, slack, pd } = await start();
     await policy(h, 'ops', [

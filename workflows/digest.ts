@@ -1,17 +1,19 @@
 // One digest per tenant, recipient and key. Arrivals join by signal-with-start, so two can
-// never open two windows; a window closes at its timer (from its first arrival) or at
-// `maxItems`, and then one ordinary notification workflow sends `{items, count}`.
+// never open two windows; a window closes at its timer (from its first arrival), at `maxItems`,
+// or early when its items would pass MAX_DIGEST_WINDOW_BYTES, and then one ordinary
+// notification workflow sends `{items, count}`.
 import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { digestData, joinWindow, type DigestWindow } from '../domain/digest.js';
+import { MAX_DIGEST_CARRY_BYTES, MAX_DIGEST_WINDOW_BYTES, digestData, joinWindow, windowBytes, type DigestWindow } from '../domain/digest.js';
 import {
   cancelDigestUpdate,
   digestArrivalQuery,
@@ -42,6 +44,9 @@ interface Tracked {
 
 export async function digestWorkflow(args: DigestWorkflowInput): Promise<void> {
   const workflowId = workflowInfo().workflowId;
+  // Windows bounded in bytes (closing early) and a bounded carry into continue-as-new; runs
+  // started before this change keep their unbounded windows, as their histories recorded them.
+  const sizeBound = patched('digest-size-bound');
   const windows: DigestWindow[] = args.windows ?? [];
   // Every window this run has known, by its notification id, and each arrival's window.
   const known = new Map<string, Tracked>();
@@ -60,7 +65,7 @@ export async function digestWorkflow(args: DigestWorkflowInput): Promise<void> {
 
   setHandler(digestArrivalSignal, (arrival) => {
     if (arrivals.has(arrival.input.notificationId)) return; // a redelivered arrival
-    track(joinWindow(windows, arrival, Date.now()));
+    track(joinWindow(windows, arrival, Date.now(), sizeBound ? { maxBytes: MAX_DIGEST_WINDOW_BYTES } : {}));
   });
   setHandler(digestArrivalQuery, (arrivalId) => {
     const id = arrivals.get(arrivalId);
@@ -106,7 +111,10 @@ export async function digestWorkflow(args: DigestWorkflowInput): Promise<void> {
     windows.shift();
     sent++;
 
-    if (windows.length > 0 && (sent >= WINDOWS_PER_RUN || workflowInfo().continueAsNewSuggested)) {
+    // Waiting windows travel in the continue-as-new input: with more than it safely holds, this
+    // run sends some of them first.
+    const carriable = !sizeBound || windows.reduce((sum, x) => sum + windowBytes(x), 0) <= MAX_DIGEST_CARRY_BYTES;
+    if (windows.length > 0 && carriable && (sent >= WINDOWS_PER_RUN || workflowInfo().continueAsNewSuggested)) {
       // A cancel of a waiting window is answered when its turn comes: not before this run ends.
       const cancelWaiting = () => windows.some((x) => x.cancelled);
       await condition(() => allHandlersFinished() || cancelWaiting());

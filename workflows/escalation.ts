@@ -1,7 +1,8 @@
 // One incident: notify each step of the pinned policy, wait for an acknowledgement up to the
 // step's timeout, escalate to the next; `repeat` more passes, then `exhausted`. Acknowledge,
-// unacknowledge, resolve and duplicate triggers arrive as updates; the timeline is recorded in
-// the database in order, each event under a workflow-assigned seq, and lives only there.
+// unacknowledge and resolve arrive as updates, triggers as signals (any number of duplicates,
+// none spending an update); the timeline is recorded in the database in order, each event
+// under a workflow-assigned seq, and lives only there.
 // An incident may stay open for weeks: a run continues as new when the server suggests it (or
 // past `maxHistoryEvents`), handing on its compact state (IncidentCarry), never the timeline.
 import {
@@ -14,6 +15,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -28,6 +30,7 @@ import {
   acknowledgeIncidentUpdate,
   incidentStateQuery,
   resolveIncidentUpdate,
+  triggerIncidentSignal,
   triggerIncidentUpdate,
   unacknowledgeIncidentUpdate,
   workflowIds,
@@ -83,6 +86,13 @@ interface Run {
  */
 const MIN_HISTORY_EVENTS = 20;
 
+/**
+ * Signals and updates a run takes before it hands on: Temporal refuses updates past 2,000 per run
+ * (and signals past its own bound), so a run continues as new well before either, whatever the
+ * server suggests (the test server suggests nothing).
+ */
+const MAX_MESSAGES_PER_RUN = 500;
+
 function reject(type: string, message: string): never {
   throw ApplicationFailure.create({ type, message, nonRetryable: true });
 }
@@ -136,10 +146,20 @@ export async function incidentWorkflow(input: IncidentInput, carried?: IncidentC
     ...(by ? { by } : {}),
   });
 
+  /**
+   * The last record of the chain while it waits for the ones before it, if it can take more
+   * events: a burst of duplicate triggers is written by one activity, not one each.
+   */
+  let batch: { rec: IncidentRecord; done: Promise<void> } | null = null;
+
   /** Appends a timeline event now and records it (with the current status) after the previous ones. */
-  function record(type: TimelineType, extra: Omit<TimelineEvent, 'at' | 'type'> = {}): Promise<void> {
+  function record(type: TimelineType, extra: Omit<TimelineEvent, 'at' | 'type'> = {}, opts: { batch?: boolean } = {}): Promise<void> {
     const event: TimelineEvent = { at: new Date(Date.now()).toISOString(), type, ...extra };
     const seq = state.seq++;
+    if (opts.batch && batch) {
+      (batch.rec.more ??= []).push({ seq, event });
+      return batch.done;
+    }
     const rec: IncidentRecord = {
       incidentId: input.incidentId,
       seq,
@@ -162,8 +182,12 @@ export async function incidentWorkflow(input: IncidentInput, carried?: IncidentC
         : {}),
     };
     unrecorded++;
-    const done = recording.then(() => CancellationScope.nonCancellable(() => recordIncident(rec)));
+    const done = recording.then(() => {
+      if (batch?.rec === rec) batch = null; // its activity is being scheduled: nothing joins it now
+      return CancellationScope.nonCancellable(() => recordIncident(rec));
+    });
     recording = done.catch(() => undefined).finally(() => unrecorded--);
+    batch = opts.batch ? { rec, done } : null;
     if (state.status !== state.searchStatus) {
       state.searchStatus = state.status;
       upsertSearchAttributes([
@@ -209,11 +233,18 @@ export async function incidentWorkflow(input: IncidentInput, carried?: IncidentC
     r.inflight.add(p);
   }
 
-  /** The history is long enough to hand on (server's suggestion, or the input's bound). */
+  /**
+   * The history is long enough to hand on (server's suggestion, or the input's bound), or, for
+   * runs started on this build, the run took MAX_MESSAGES_PER_RUN signals and updates.
+   */
   function historyLong(): boolean {
     const info = workflowInfo();
     const bound = input.maxHistoryEvents === undefined ? undefined : Math.max(input.maxHistoryEvents, MIN_HISTORY_EVENTS);
-    return info.continueAsNewSuggested || (bound !== undefined && info.historyLength >= bound);
+    return (
+      info.continueAsNewSuggested ||
+      (bound !== undefined && info.historyLength >= bound) ||
+      (messageBound && messages >= MAX_MESSAGES_PER_RUN)
+    );
   }
   /**
    * Nothing in flight that this run would lose: no send, record or follow-up pending, no
@@ -321,12 +352,26 @@ export async function incidentWorkflow(input: IncidentInput, carried?: IncidentC
 
   setHandler(incidentStateQuery, snapshot);
 
+  // Runs started before this change never count messages towards continuing as new: their
+  // histories would otherwise take a different turn on replay.
+  const messageBound = patched('incident-duplicates-by-signal');
+  /** Signals and updates this run has taken. */
+  let messages = 0;
+
   // Everything below up to the first await runs before any update is handled: seq 0 is `triggered`.
   const triggered = carried ? Promise.resolve() : record('triggered');
+
+  setHandler(triggerIncidentSignal, ({ incidentId, joining }) => {
+    messages++;
+    if (resolved || incidentId === input.incidentId) return;
+    if (joining !== undefined && joining !== input.incidentId) return;
+    void record('deduplicated', {}, { batch: true });
+  });
 
   setHandler(
     triggerIncidentUpdate,
     async ({ incidentId }) => {
+      messages++;
       if (incidentId !== input.incidentId) await record('deduplicated');
       await triggered;
       return { id: input.incidentId, status: state.status };
@@ -337,6 +382,7 @@ export async function incidentWorkflow(input: IncidentInput, carried?: IncidentC
   setHandler(
     acknowledgeIncidentUpdate,
     async ({ by }) => {
+      messages++;
       if (state.status === 'acknowledged') return snapshot();
       state.status = 'acknowledged';
       state.acknowledgedBy = by;
@@ -358,6 +404,7 @@ export async function incidentWorkflow(input: IncidentInput, carried?: IncidentC
   setHandler(
     unacknowledgeIncidentUpdate,
     async ({ by }) => {
+      messages++;
       state.status = 'triggered';
       state.step = 0;
       state.cycle = 0;
@@ -378,6 +425,7 @@ export async function incidentWorkflow(input: IncidentInput, carried?: IncidentC
   setHandler(
     resolveIncidentUpdate,
     async ({ by }) => {
+      messages++;
       resolved = true;
       resolvedBy = by;
       state.status = 'resolved';

@@ -138,8 +138,19 @@ export const IncidentRejection = {
 } as const;
 
 export const incidentStateQuery = defineQuery<IncidentState>('incident');
-/** A trigger for this workflow id: the candidate id joins the open incident; answers its id. */
+/**
+ * A trigger for this workflow id: the candidate id joins the open incident; answers its id.
+ * No longer sent by the API (an update each would meet Temporal's limits on updates in flight
+ * and per run); handled still for the runs and API servers of the previous build.
+ */
 export const triggerIncidentUpdate = defineUpdate<{ id: string; status: IncidentStatus }, [{ incidentId: string }]>('trigger');
+/**
+ * A trigger for this workflow id, as a signal: it costs none of the run's updates, so any number
+ * of duplicates join at once. A candidate id other than the incident's records `deduplicated`;
+ * `joining`, the open incident the API found for the dedupKey, makes a run of any other incident
+ * ignore it. A resolved incident ignores triggers: the API then starts the next one.
+ */
+export const triggerIncidentSignal = defineSignal<[{ incidentId: string; joining?: string }]>('triggerIncident');
 /** Answers once every pending timer and send is stopped and the acknowledgement is recorded. */
 export const acknowledgeIncidentUpdate = defineUpdate<IncidentState, [{ incidentId: string; by: string }]>('acknowledge');
 export const unacknowledgeIncidentUpdate = defineUpdate<IncidentState, [{ incidentId: string; by?: string }]>('unacknowledge');

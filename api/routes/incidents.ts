@@ -1,18 +1,23 @@
 // Incidents: each is an incident workflow (workflows/escalation.ts) whose id is the tenant's
-// dedupKey, so Temporal itself keeps one incident open per key. Reads come from the database
-// (the timeline lives only there; the workflow's runs continue as new without it); acknowledge,
+// dedupKey, so Temporal itself keeps one incident open per key; triggers reach it as signals
+// (signal-with-start for the first), so duplicates never meet Temporal's limits on updates.
+// Reads come from the database (the timeline lives only there; the workflow's runs continue as
+// new without it); acknowledge,
 // unacknowledge and resolve are workflow updates that answer once they took effect, and their
 // responses are read back from the database too.
 import {
-  WithStartWorkflowOperation,
+  ServiceError,
+  WorkflowExecutionAlreadyStartedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  isGrpcServiceError,
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, asc, eq, lt } from 'drizzle-orm';
+import { and, asc, count, desc, eq, lt, ne } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
@@ -23,8 +28,9 @@ import {
   IncidentRejection,
   SA,
   acknowledgeIncidentUpdate,
+  incidentStateQuery,
   resolveIncidentUpdate,
-  triggerIncidentUpdate,
+  triggerIncidentSignal,
   unacknowledgeIncidentUpdate,
   workflowIds,
   type IncidentInput,
@@ -51,6 +57,9 @@ export const IncidentBody = z
     details: JsonObject.optional(),
   })
   .strict();
+
+/** gRPC's FAILED_PRECONDITION: how a server refuses a query before a run's first workflow task. */
+const GRPC_FAILED_PRECONDITION = 9;
 
 /** How long the API waits for the worker to take a trigger or an acknowledgement. */
 const UPDATE_DEADLINE_MS = 30_000;
@@ -105,15 +114,18 @@ async function loadIncident(db: Db, tenantId: string, id: string, asOf?: Inciden
   };
 }
 
+/** A 503 that asks the client to retry: the workflow service did not confirm `what`. */
+function unconfirmed(what: string, cause?: unknown): Problem {
+  return Object.assign(new Problem(503, `The workflow service did not confirm the ${what}; retry later.`, [], { 'retry-after': '5' }), { cause });
+}
+
 /** Runs `fn` against Temporal with a deadline; a missed deadline or an outage is a 503. */
 export async function withinDeadline<T>(client: Client, ms: number, what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await client.withDeadline(Date.now() + ms, fn);
   } catch (err) {
     if (rejectionOf(err)) throw err;
-    throw Object.assign(new Problem(503, `The workflow service did not confirm the ${what}; retry later.`, [], { 'retry-after': '5' }), {
-      cause: err,
-    });
+    throw unconfirmed(what, err);
   }
 }
 
@@ -122,37 +134,113 @@ export function incidentRoutes(deps: AppDeps) {
   const now = deps.now ?? Date.now;
   const app = new Hono<Env>();
 
+  /** The open incident of a dedupKey, as the database knows it. */
+  async function openIncident(tenantId: string, dedupKey: string, workflowId: string) {
+    const [row] = await db
+      .select({ id: incidents.id, status: incidents.status })
+      .from(incidents)
+      .where(and(eq(incidents.tenantId, tenantId), eq(incidents.dedupKey, dedupKey), eq(incidents.workflowId, workflowId), ne(incidents.status, 'resolved')))
+      .orderBy(desc(incidents.createdAt))
+      .limit(1);
+    return row;
+  }
+
+  const dedupCount = async (incidentId: string) => {
+    const [row] = await db
+      .select({ n: count() })
+      .from(incidentEvents)
+      .where(and(eq(incidentEvents.incidentId, incidentId), eq(incidentEvents.type, 'deduplicated')));
+    return Number(row?.n ?? 0);
+  };
+
   /**
-   * Update-with-start: a new workflow for a new dedupKey, else the trigger joins the open one,
-   * whose answer is the id that counts. An incident that is resolved but still closing refuses
-   * triggers for the moment it takes to close; then the same dedupKey opens a new incident.
+   * A duplicate of an incident the database shows open: one signal to its workflow, no update
+   * (Temporal bounds updates in flight and per run; signals it takes by the thousand). Answers
+   * once the timeline holds one more `deduplicated` than before, so a read after the 202 shows
+   * it; null when the incident turns out resolved (or its run gone): then the trigger starts anew.
    */
-  async function trigger(input: IncidentInput, workflowId: string): Promise<{ id: string; status: string }> {
-    for (let attempt = 1; ; attempt++) {
-      const startWorkflowOperation = new WithStartWorkflowOperation<typeof incidentWorkflow>('incidentWorkflow', {
-        workflowId,
-        taskQueue: temporal.taskQueue,
-        args: [input],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-        typedSearchAttributes: [
-          { key: SA.tenant, value: input.tenantId },
-          { key: SA.kind, value: 'incident' },
-          { key: SA.status, value: 'triggered' },
-        ],
-      });
-      try {
-        return await withinDeadline(temporal.client, UPDATE_DEADLINE_MS, 'trigger', () =>
-          temporal.client.workflow.executeUpdateWithStart(triggerIncidentUpdate, {
-            args: [{ incidentId: input.incidentId }],
-            startWorkflowOperation,
-          }),
-        );
-      } catch (err) {
-        if (rejectionOf(err)?.type !== IncidentRejection.Resolved || attempt >= 20) throw err;
-        await new Promise((r) => setTimeout(r, 50 * attempt));
-      }
+  async function joinOpen(input: IncidentInput, workflowId: string): Promise<{ id: string; status: string } | null> {
+    const row = await openIncident(input.tenantId, input.dedupKey!, workflowId);
+    if (!row) return null;
+    const before = await dedupCount(row.id);
+    try {
+      await withinDeadline(temporal.client, UPDATE_DEADLINE_MS, 'trigger', () =>
+        temporal.client.workflow.getHandle(workflowId).signal(triggerIncidentSignal, { incidentId: input.incidentId, joining: row.id }),
+      );
+    } catch (err) {
+      if (err instanceof Problem && err.cause instanceof WorkflowNotFoundError) return null;
+      throw err;
     }
+    const deadline = Date.now() + UPDATE_DEADLINE_MS;
+    for (let wait = 5; ; wait = Math.min(wait * 2, 200)) {
+      const now = await findIncident(db, row.id, input.tenantId);
+      if (!now || now.status === 'resolved') return null;
+      if ((await dedupCount(row.id)) > before) return { id: row.id, status: now.status };
+      if (Date.now() > deadline) throw unconfirmed('trigger');
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  /**
+   * Signal-with-start: a new workflow for a new dedupKey, else the trigger joins the open one;
+   * concurrent first triggers thus make one incident. The run that took the signal answers
+   * (a query, consistent with the signal) which incident that is; the answer waits until its
+   * row is written. An incident that is resolved but still closing ignores triggers for the
+   * moment it takes to close; then the same dedupKey opens a new incident.
+   */
+  async function startOrJoin(input: IncidentInput, workflowId: string): Promise<{ id: string; status: string }> {
+    for (let attempt = 1; ; attempt++) {
+      const handle = await withinDeadline(temporal.client, UPDATE_DEADLINE_MS, 'trigger', async () => {
+        for (let race = 1; ; race++) {
+          try {
+            return await temporal.client.workflow.signalWithStart<typeof incidentWorkflow, [{ incidentId: string }]>('incidentWorkflow', {
+              workflowId,
+              taskQueue: temporal.taskQueue,
+              args: [input],
+              signal: triggerIncidentSignal,
+              signalArgs: [{ incidentId: input.incidentId }],
+              workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+              workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+              typedSearchAttributes: [
+                { key: SA.tenant, value: input.tenantId },
+                { key: SA.kind, value: 'incident' },
+                { key: SA.status, value: 'triggered' },
+              ],
+            });
+          } catch (err) {
+            // Two starts raced (the time-skipping test server is not atomic here): nothing was
+            // signalled, and the next attempt finds the workflow the other one started.
+            if (!(err instanceof WorkflowExecutionAlreadyStartedError) || race >= 5) throw err;
+          }
+        }
+      });
+      const state = await withinDeadline(temporal.client, UPDATE_DEADLINE_MS, 'trigger', async () => {
+        for (let early = 1; ; early++) {
+          try {
+            return await temporal.client.workflow.getHandle(workflowId, handle.signaledRunId).query(incidentStateQuery);
+          } catch (err) {
+            // A server may refuse a query until the run's first workflow task is done.
+            const code = err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause.code : undefined;
+            if (code !== GRPC_FAILED_PRECONDITION || early >= 20) throw err;
+            await new Promise((r) => setTimeout(r, 20 * early));
+          }
+        }
+      });
+      if (state.status !== 'resolved') {
+        const deadline = Date.now() + UPDATE_DEADLINE_MS;
+        for (let wait = 5; !(await findIncident(db, state.id, input.tenantId)); wait = Math.min(wait * 2, 200)) {
+          if (Date.now() > deadline) throw unconfirmed('trigger');
+          await new Promise((r) => setTimeout(r, wait));
+        }
+        return { id: state.id, status: state.status };
+      }
+      if (attempt >= 20) throw unconfirmed('trigger');
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
+  }
+
+  async function trigger(input: IncidentInput, workflowId: string): Promise<{ id: string; status: string }> {
+    return (input.dedupKey !== null && (await joinOpen(input, workflowId))) || startOrJoin(input, workflowId);
   }
 
   app.post('/', validate('json', IncidentBody), async (c) => {
@@ -179,7 +267,6 @@ export function incidentRoutes(deps: AppDeps) {
     return c.json(await loadIncident(db, c.get('tenantId'), c.req.valid('param').id));
   });
 
-  /** Sends an update to the incident's workflow; 409 when the incident is resolved or refuses it. */
   /** Sends an update and answers the incident as the update left it (the escalation may move on at once). */
   async function act(tenantId: string, id: string, what: string, send: (handle: WorkflowHandle) => Promise<IncidentState>) {
     const row = await findIncident(db, id, tenantId);

@@ -108,8 +108,8 @@ const incidents: ScenarioGroup = {
       const timeline = (id: string, type: string, count = 1) =>
         until(() => incident(id), (i) => i.timeline.filter((e: any) => e.type === type).length >= count);
       const act = async (id: string, action: string) => ok(await h.call('POST', `/v1/incidents/${id}/${action}`, { by: 'ann' }), 200, action);
-      const finish = async (scenario: string, id: string) => {
-        const handle = h.env.client.workflow.getHandle(workflowIds.incident(h.tenantId, id));
+      const finish = async (scenario: string, id: string, key = id) => {
+        const handle = h.env.client.workflow.getHandle(workflowIds.incident(h.tenantId, key));
         await handle.result();
         await save(h.env.client, 'incidentWorkflow', scenario, handle.workflowId);
       };
@@ -123,13 +123,20 @@ const incidents: ScenarioGroup = {
       await act(exhausted, 'resolve');
       await finish('exhausted', exhausted);
 
-      // Acknowledged at the first step (the Slack message is updated), then resolved.
-      const acked = await trigger();
+      // Acknowledged at the first step (the Slack message is updated), then resolved; a duplicate
+      // trigger (a signal) joins it first.
+      const acked = ok(
+        await h.call('POST', '/v1/incidents', { policy: 'ops', summary: 'Disk full on db-1', severity: 'critical', dedupKey: 'disk' }),
+        202,
+        'trigger',
+      ).id as string;
       await timeline(acked, 'notified');
+      ok(await h.call('POST', '/v1/incidents', { policy: 'ops', summary: 'Disk full on db-1', severity: 'critical', dedupKey: 'disk' }), 202, 'duplicate');
+      await timeline(acked, 'deduplicated');
       await act(acked, 'acknowledge');
       await until(async () => slack.requests.filter((r) => r.path === '/api/chat.update').length, (n) => n >= 1);
       await act(acked, 'resolve');
-      await finish('acknowledged', acked);
+      await finish('acknowledged', acked, 'disk');
 
       // Acknowledged, unacknowledged: escalation restarts and pages under a new dedup key.
       const unacked = await trigger();
