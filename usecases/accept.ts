@@ -6,7 +6,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, Workflo
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { broadcastRecipients, broadcasts, deliveries, idempotencyKeys, notificationEvents, notifications, recipients, templates } from '../db/schema.js';
-import { MAX_DIGEST_WINDOW_BYTES, digestData, jsonBytes } from '../domain/digest.js';
+import { digestData } from '../domain/digest.js';
 import { addressFor } from '../domain/preferences.js';
 import type { Channel, NotificationInput, NotificationStatus, Priority, RetrySettings } from '../domain/types.js';
 import { invalidInput, RequestError, unavailable, type FieldError } from '../domain/errors.js';
@@ -233,10 +233,6 @@ export async function acceptNotification(
   if (body.digest && body.sendAt)
     throw invalidInput('A digest is sent when its window closes: sendAt does not apply', [{ path: 'sendAt', message: 'not allowed with digest' }]);
   if (body.sendAt) checkSendAt(body.sendAt, now());
-  if (body.digest && jsonBytes(body.data) > MAX_DIGEST_WINDOW_BYTES)
-    throw invalidInput(`A digest item's data is at most ${MAX_DIGEST_WINDOW_BYTES} bytes as JSON (the digest window payload limit)`, [
-      { path: 'data', message: `larger than the digest window payload limit of ${MAX_DIGEST_WINDOW_BYTES} bytes` },
-    ]);
   // A digest's template sees the joined items, not one request's data.
   const templateData = body.digest ? digestData([body.data]) : undefined;
   const input = await prepareNotification(db, tenantId, body, { id: newId('ntf', now()), retry: deps.retry, templateData });
