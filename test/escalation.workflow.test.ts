@@ -397,7 +397,7 @@ describe('escalation', () => {
     expect((await h.call('POST', `/v1/incidents/${id}/resolve`, {})).status).toBe(200);
   });
 
-  it('2,100 duplicate triggers of one open incident join it; acknowledge and resolve still answer 200', { timeout: 120_000 }, async () => {
+  it('2,100 duplicate triggers of one open incident join it; acknowledge and resolve still answer 200', { timeout: 300_000 }, async () => {
     const { h } = await start();
     await policy(h, 'ops', [{ channel: 'slack', target: '#ops', ackTimeoutSeconds: 3600 }]);
     const first = await trigger(h, { dedupKey: 'flood' });
