@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { PolicyBody } from './routes/escalation-policies.js';
 import { IncidentBody } from './routes/incidents.js';
-import { BroadcastBody, JsonObject, Locale, NotificationBody, PreferencesBody, RecipientBody, ScheduleBody, TemplateBody, TemplateKey } from './schemas.js';
+import { BroadcastBody, BulkRecipientsBody, JsonObject, Locale, NotificationBody, PreferencesBody, RecipientBody, ScheduleBody, TemplateBody, TemplateKey } from './schemas.js';
 
 type Method = 'get' | 'post' | 'put' | 'delete';
 interface Op {
@@ -26,6 +26,9 @@ export const OPERATIONS: Record<string, Partial<Record<Method, Op>>> = {
   '/v1/admin/tenants': { post: { summary: 'Create a tenant (its API key is shown once)', body: z.object({ name: z.string().min(1).max(200) }), ok: { 201: '{id,name,apiKey,webhookSecret}' }, auth: 'admin' } },
   '/v1/admin/tenants/{id}/api-keys': { post: { summary: 'Issue another API key (rotation)', ok: { 201: '{apiKey,keyPrefix}' }, auth: 'admin' } },
   '/v1/admin/tenants/{id}/api-keys/{keyPrefix}': { delete: { summary: 'Revoke an API key', ok: { 204: 'Revoked' }, auth: 'admin' } },
+  '/v1/recipients/bulk': {
+    post: { summary: 'Create or replace up to 1,000 recipients at once; a bad entry is a 400 naming its index, and nothing is written', body: BulkRecipientsBody, ok: { 200: '{upserted}' } },
+  },
   '/v1/recipients/{recipientId}': {
     put: { summary: 'Create or replace a recipient', body: RecipientBody, ok: { 200: 'The stored recipient' } },
     get: { summary: 'A recipient', ok: { 200: 'The recipient' } },

@@ -78,6 +78,31 @@ export const RecipientBody = z
   })
   .strict();
 
+/** Entries of one `POST /v1/recipients/bulk`: one multi-row statement, well under PostgreSQL's parameter limit. */
+export const MAX_BULK_RECIPIENTS = 1000;
+
+/**
+ * `POST /v1/recipients/bulk`: each entry is a PUT body with its `id`. Errors name the entry's
+ * index (`recipients.3.phone`); a repeated id names the later entry, since one statement
+ * cannot upsert a row twice.
+ */
+export const BulkRecipientsBody = z
+  .object({
+    recipients: z
+      .array(RecipientBody.extend({ id: RecipientId }))
+      .min(1, 'must have at least one entry')
+      .max(MAX_BULK_RECIPIENTS, `must have at most ${MAX_BULK_RECIPIENTS.toLocaleString('en')} entries`)
+      .superRefine((list, ctx) => {
+        const seen = new Map<string, number>();
+        list.forEach((r, i) => {
+          const first = seen.get(r.id);
+          if (first === undefined) seen.set(r.id, i);
+          else ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `repeats the id of recipients.${first}` });
+        });
+      }),
+  })
+  .strict();
+
 const ChannelToggles = z.partialRecord(Channel, z.boolean());
 
 export const PreferencesBody = z

@@ -1,5 +1,7 @@
-// Recipients as the rest of the system sees them.
-import type { recipients } from '../db/schema.js';
+// Recipients as the rest of the system sees them, and how the API stores them.
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { recipients } from '../db/schema.js';
 import type { Recipient } from '../domain/types.js';
 
 export function toRecipient(row: typeof recipients.$inferSelect): Recipient {
@@ -14,4 +16,48 @@ export function toRecipient(row: typeof recipients.$inferSelect): Recipient {
     timezone: row.timezone,
     name: row.name,
   };
+}
+
+/** A recipient as `PUT /v1/recipients/{id}` (or one bulk entry) gives it: absent means unset. */
+export interface RecipientInput {
+  id: string;
+  email?: string | null;
+  phone?: string | null;
+  slack?: string | null;
+  webhookUrl?: string | null;
+  pagerRoutingKey?: string | null;
+  locale?: string;
+  timezone?: string;
+  name?: string | null;
+}
+
+/** The columns a PUT replaces; preferences and createdAt are not among them. */
+const REPLACED = ['email', 'phone', 'slack', 'webhookUrl', 'pagerRoutingKey', 'locale', 'timezone', 'name'] as const;
+
+/**
+ * Creates or replaces `inputs` (distinct ids) in one statement, so all are written or none:
+ * `insert … on conflict (tenant_id, id) do update` sets the addresses, locale, timezone and
+ * name from the row offered (`excluded`), and keeps an existing recipient's preferences and
+ * createdAt. Returns the stored rows.
+ */
+export async function upsertRecipients(db: Db, tenantId: string, inputs: readonly RecipientInput[]) {
+  if (inputs.length === 0) return [];
+  const rows = inputs.map((r) => ({
+    tenantId,
+    id: r.id,
+    email: r.email ?? null,
+    phone: r.phone ?? null,
+    slack: r.slack ?? null,
+    webhookUrl: r.webhookUrl ?? null,
+    pagerRoutingKey: r.pagerRoutingKey ?? null,
+    locale: r.locale ?? 'en',
+    timezone: r.timezone ?? 'UTC',
+    name: r.name ?? null,
+  }));
+  const set = Object.fromEntries(REPLACED.map((key) => [key, sql`excluded.${sql.identifier(recipients[key].name)}`]));
+  return db
+    .insert(recipients)
+    .values(rows)
+    .onConflictDoUpdate({ target: [recipients.tenantId, recipients.id], set: { ...set, updatedAt: sql`now()` } })
+    .returning();
 }

@@ -45,7 +45,7 @@ export function escalationPolicyRoutes({ db, webhookAllowedHosts }: AppDeps) {
     const tenantId = c.get('tenantId');
     const { key } = c.req.valid('param');
     const body = c.req.valid('json');
-    for (const [i, step] of body.steps.entries()) if (step.channel === 'webhook') checkWebhookUrl(step.target, `steps.${i}.target`);
+    checkWebhookUrl(...body.steps.flatMap((step, i) => (step.channel === 'webhook' ? [[`steps.${i}.target`, step.target] as [string, string]] : [])));
     const [row] = await db
       .insert(escalationPolicies)
       .values({ tenantId, key, steps: body.steps, repeat: body.repeat })

@@ -1,12 +1,12 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { toRecipient } from '../../usecases/recipients.js';
+import { toRecipient, upsertRecipients } from '../../usecases/recipients.js';
 import { recipients } from '../../db/schema.js';
 import type { Preferences } from '../../domain/types.js';
 import type { AppDeps, Env } from '../deps.js';
 import { notFound } from '../problem.js';
-import { PreferencesBody, RecipientBody, RecipientId } from '../schemas.js';
+import { BulkRecipientsBody, PreferencesBody, RecipientBody, RecipientId } from '../schemas.js';
 import { validate } from '../validate.js';
 import { webhookUrlGuard } from '../webhook-url.js';
 
@@ -29,26 +29,18 @@ export function recipientRoutes({ db, webhookAllowedHosts }: AppDeps) {
     return row;
   };
 
+  // Before the `/:recipientId` routes, so that `bulk` is never read as a recipient id.
+  app.post('/bulk', validate('json', BulkRecipientsBody), async (c) => {
+    const list = c.req.valid('json').recipients;
+    checkWebhookUrl(...list.map((r, i): [string, string | null | undefined] => [`recipients.${i}.webhookUrl`, r.webhookUrl]));
+    const rows = await upsertRecipients(db, c.get('tenantId'), list);
+    return c.json({ upserted: rows.length });
+  });
+
   app.put('/:recipientId', validate('param', Param), validate('json', RecipientBody), async (c) => {
-    const tenantId = c.get('tenantId');
-    const { recipientId } = c.req.valid('param');
-    const b = c.req.valid('json');
-    checkWebhookUrl(b.webhookUrl, 'webhookUrl');
-    const values = {
-      email: b.email ?? null,
-      phone: b.phone ?? null,
-      slack: b.slack ?? null,
-      webhookUrl: b.webhookUrl ?? null,
-      pagerRoutingKey: b.pagerRoutingKey ?? null,
-      locale: b.locale ?? 'en',
-      timezone: b.timezone ?? 'UTC',
-      name: b.name ?? null,
-    };
-    const [row] = await db
-      .insert(recipients)
-      .values({ tenantId, id: recipientId, ...values })
-      .onConflictDoUpdate({ target: [recipients.tenantId, recipients.id], set: { ...values, updatedAt: sql`now()` } })
-      .returning();
+    const body = c.req.valid('json');
+    checkWebhookUrl(['webhookUrl', body.webhookUrl]);
+    const [row] = await upsertRecipients(db, c.get('tenantId'), [{ ...body, id: c.req.valid('param').recipientId }]);
     return c.json(present(row));
   });
 
