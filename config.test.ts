@@ -18,6 +18,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DELIVERY_RETRY_OVERRIDES: '{"fax":{}}' })).toThrow(/DELIVERY_RETRY_OVERRIDES/);
     expect(() => loadConfig({ WEBHOOK_ALLOWED_HOSTS: '10.0.0.0/99' })).toThrow(/WEBHOOK_ALLOWED_HOSTS.*10\.0\.0\.0\/99/);
     expect(() => loadConfig({ RATE_LIMIT_PER_SECOND: '100', RATE_LIMIT_BURST: '50' })).toThrow(/RATE_LIMIT_BURST/);
+    expect(() => loadConfig({ TENANT_FAIRNESS_WEIGHTS: '{"acme":-1}' })).toThrow(/TENANT_FAIRNESS_WEIGHTS/);
+  });
+  it('reads tenant fairness weights', () => {
+    expect(loadConfig({}).TENANT_FAIRNESS_WEIGHTS).toEqual({});
+    expect(loadConfig({ TENANT_FAIRNESS_WEIGHTS: '{"acme":3}' }).TENANT_FAIRNESS_WEIGHTS).toEqual({ acme: 3 });
   });
   it('reads the webhook allow list and the rate limits', () => {
     expect(loadConfig({})).toMatchObject({ WEBHOOK_ALLOWED_HOSTS: [], RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 2000 });

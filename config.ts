@@ -2,6 +2,7 @@
 // receives the parsed Config.
 import { z } from 'zod';
 import { parseAllowList } from './usecases/webhook-address.js';
+import { parseFairnessWeights } from './domain/priority.js';
 
 const optionalString = z
   .string()
@@ -92,6 +93,18 @@ const ConfigSchema = z.object({
         return RetryOverrides.parse(JSON.parse(v));
       } catch (err) {
         ctx.addIssue({ code: 'custom', message: `must be JSON like {"sms":{"maximumAttempts":3}}: ${(err as Error).message}` });
+        return z.NEVER;
+      }
+    }),
+  // Tenants whose sends get a larger (or smaller) share of the workers, JSON: {"acme":3}
+  TENANT_FAIRNESS_WEIGHTS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return parseFairnessWeights(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `must be JSON like {"acme":3}: ${(err as Error).message}` });
         return z.NEVER;
       }
     }),

@@ -15,6 +15,7 @@ import { registerSearchAttributes } from '../worker/index.js';
 import type { Channel } from '../domain/types.js';
 
 import { quietSdkLogs } from '../worker/runtime.js';
+import { dynamicConfigArgs } from '../worker/dev-server.js';
 
 /** Keeps the SDK's core logs to warnings, so test output stays readable. */
 export const quietTemporalLogs = quietSdkLogs;
@@ -77,6 +78,8 @@ export function localEnv() {
     server: {
       executable: { type: 'existing-path', path: inject('temporalCliPath') },
       searchAttributes: undefined,
+      // The settings `npm start`'s dev server runs with (priority lanes, fairness).
+      extraArgs: dynamicConfigArgs(),
     },
   });
 }

@@ -8,6 +8,7 @@ import type { Db } from '../db/client.js';
 import { broadcastRecipients, broadcasts, deliveries, idempotencyKeys, notificationEvents, notifications, recipients, templates } from '../db/schema.js';
 import { digestData } from '../domain/digest.js';
 import { addressFor } from '../domain/preferences.js';
+import { broadcastPriority, notificationPriority, type FairnessWeights } from '../domain/priority.js';
 import type { Channel, NotificationInput, NotificationStatus, Priority, RetrySettings } from '../domain/types.js';
 import { invalidInput, RequestError, unavailable, type FieldError } from '../domain/errors.js';
 import { joinDigest } from './digest.js';
@@ -145,7 +146,7 @@ export async function recordNotifications(db: Db, records: NotificationRecord[])
 }
 
 /** How the notification workflow of an accepted input is started (API, schedules). */
-export function notificationStartOptions(input: NotificationInput, taskQueue: string, eager = false) {
+export function notificationStartOptions(input: NotificationInput, taskQueue: string, eager = false, weights?: FairnessWeights) {
   return {
     taskQueue,
     workflowId: workflowIds.notification(input.tenantId, input.notificationId),
@@ -154,6 +155,7 @@ export function notificationStartOptions(input: NotificationInput, taskQueue: st
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
     typedSearchAttributes: notificationSearchAttributes(input),
+    priority: notificationPriority(input, { weights }),
     ...(eager ? { requestEagerStart: true } : {}),
   } satisfies WorkflowStartOptions;
 }
@@ -197,6 +199,8 @@ export interface TemporalDeps {
   taskQueue: string;
   /** A worker shares this process and connection (`npm start`): start workflows eagerly. */
   eagerStart?: boolean;
+  /** Operator-set fairness weights by tenant (README: "Priority and fairness"). */
+  fairnessWeights?: FairnessWeights;
 }
 
 export interface AcceptDeps {
@@ -267,7 +271,7 @@ export async function acceptNotification(
 
   const id = input.notificationId;
   try {
-    await temporal.client.workflow.start('notificationWorkflow', notificationStartOptions(input, temporal.taskQueue, temporal.eagerStart));
+    await temporal.client.workflow.start('notificationWorkflow', notificationStartOptions(input, temporal.taskQueue, temporal.eagerStart, temporal.fairnessWeights));
   } catch (err) {
     // Refused as a duplicate: this id has run already; its record says how it went.
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw startUnavailable(err);
@@ -415,13 +419,14 @@ export async function recordBroadcast(
 }
 
 /** How the broadcast workflow of an accepted broadcast is started. */
-export function broadcastStartOptions(input: BroadcastInput, taskQueue: string) {
+export function broadcastStartOptions(input: BroadcastInput, taskQueue: string, weights?: FairnessWeights) {
   return {
     taskQueue,
     workflowId: workflowIds.broadcast(input.tenantId, input.broadcastId),
     args: [input] as [BroadcastInput],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     typedSearchAttributes: broadcastSearchAttributes(input),
+    priority: broadcastPriority(input, weights),
   } satisfies WorkflowStartOptions;
 }
 

@@ -4,6 +4,7 @@ import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { notifications } from '../db/schema.js';
 import type { DigestArrival } from '../domain/digest.js';
+import { notificationPriority } from '../domain/priority.js';
 import {
   SA,
   cancelDigestUpdate,
@@ -34,6 +35,8 @@ export async function joinDigest(temporal: TemporalDeps, arrival: DigestArrival)
       signalArgs: [arrival],
       // The server's default for signal-with-start, said out loud (the test server needs it).
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      // The window's run in the lane of the arrival that opened it.
+      priority: notificationPriority(arrival.input, { weights: temporal.fairnessWeights }),
       typedSearchAttributes: [
         { key: SA.tenant, value: tenantId },
         { key: SA.recipient, value: recipientId },

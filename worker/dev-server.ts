@@ -61,7 +61,17 @@ function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
 export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, unknown> = {
   // The API and the worker share `npm start`'s process: first workflow tasks skip matching.
   'system.enableEagerWorkflowStart': true,
+  // Priority lanes and tenant fairness (README: "Priority and fairness"). Server 1.29 matches
+  // by priority key only with the new matcher, and by fairness key only with fairness on (which
+  // implies the new matcher); both are off by default.
+  'matching.useNewMatcher': true,
+  'matching.enableFairness': true,
 };
+
+/** `DEV_SERVER_DYNAMIC_CONFIG` as `temporal server start-dev` flags (also the test suites' dev servers). */
+export function dynamicConfigArgs(config: Record<string, unknown> = DEV_SERVER_DYNAMIC_CONFIG): string[] {
+  return Object.entries(config).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]);
+}
 
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
   const ip = opts.ip ?? '127.0.0.1';
@@ -74,7 +84,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     args.push('--db-filename', opts.dbFile);
   }
   for (const sa of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', sa);
-  for (const [key, value] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  args.push(...dynamicConfigArgs());
   const child = spawn(opts.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   if (opts.logFile) {
     mkdirSync(dirname(opts.logFile), { recursive: true });

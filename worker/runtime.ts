@@ -195,6 +195,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
           client,
           taskQueue: config.TEMPORAL_TASK_QUEUE,
           eagerStart: workerConnection !== undefined,
+          fairnessWeights: config.TENANT_FAIRNESS_WEIGHTS,
           ping: async () => void (await connection.workflowService.getSystemInfo({})),
         },
         adminToken: admin.token,

@@ -9,11 +9,13 @@ import {
   proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
   ApplicationFailure,
 } from '@temporalio/workflow';
 import type { Activities, DeliverArgs, DeliverResult, DeliveryRecord, RecipientSnapshot, WakeResult } from '../activities/index.js';
 import { ErrorType } from '../domain/errors.js';
 import type { WakeDecision } from '../domain/preferences.js';
+import { notificationPriority, type TaskPriority } from '../domain/priority.js';
 import { finalStatus } from '../domain/status.js';
 import { TERMINAL_STATUSES, type Channel, type DeliveryStatus, type NotificationInput, type NotificationStatus } from '../domain/types.js';
 import { SA, cancelNotificationSignal, cancelNotificationUpdate, notificationStatusQuery, workflowIds, type NotificationState } from './messages.js';
@@ -27,8 +29,9 @@ const DELIVER: Record<Channel, keyof Activities> = {
   pager: 'deliverPager',
 };
 
-// Short database steps run as local activities, inside the workflow task that needs them: no
-// round trip through the server. They retry through a database outage, for a day at most; a
+// Short database steps run as local activities, inside the workflow task that needs them (and
+// so in its priority: local activities never wait in a task queue): no round trip through the
+// server. They retry through a database outage, for a day at most; a
 // data error the database refuses fails at once (activities/errors.ts).
 const { loadRecipient, wake, recordStatus, recordDelivery, claimThrottleSlot } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '15 seconds',
@@ -38,6 +41,17 @@ const { loadRecipient, wake, recordStatus, recordDelivery, claimThrottleSlot } =
 
 /** Statuses an operator filters runs by in the Temporal UI: upserted when they are reached. */
 const VISIBLE_STATUSES: readonly NotificationStatus[] = ['scheduled', 'held', ...TERMINAL_STATUSES];
+
+/**
+ * The Priority of a run's deliveries: the priority key the run was started with (a broadcast's
+ * recipients run in the bulk lane), else its own priority's (a run started before priority
+ * lanes); the tenant as fairness key; the fairness weight inherited from the run.
+ */
+function deliveryPriority(input: NotificationInput): TaskPriority {
+  const own = notificationPriority(input);
+  const startedWith = workflowInfo().priority?.priorityKey;
+  return startedWith ? { ...own, priorityKey: startedWith } : own;
+}
 
 export async function notificationWorkflow(input: NotificationInput): Promise<NotificationState> {
   const state: NotificationState = {
@@ -178,6 +192,7 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
       heartbeatTimeout: '30 seconds',
       scheduleToCloseTimeout: `${retry.expirationSeconds} seconds`,
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      priority: deliveryPriority(input),
       retry: {
         initialInterval: `${retry.initialIntervalSeconds} seconds`,
         backoffCoefficient: retry.backoffCoefficient,

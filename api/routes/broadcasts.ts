@@ -48,7 +48,7 @@ export function broadcastRoutes(deps: AppDeps) {
   /** Starts a recorded broadcast's workflow; one already started (or finished) is left alone. */
   async function start(input: BroadcastInput) {
     try {
-      await temporal.client.workflow.start('broadcastWorkflow', broadcastStartOptions(input, temporal.taskQueue));
+      await temporal.client.workflow.start('broadcastWorkflow', broadcastStartOptions(input, temporal.taskQueue, temporal.fairnessWeights));
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) return;
       throw Object.assign(new Problem(503, 'The workflow service is unavailable; nothing was accepted. Retry later.', [], { 'retry-after': '5' }), { cause: err });

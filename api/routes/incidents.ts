@@ -22,6 +22,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { incidentEvents, incidents } from '../../db/schema.js';
+import { incidentPriority } from '../../domain/priority.js';
 import type { incidentWorkflow } from '../../workflows/escalation.js';
 import {
   INCIDENT_SEVERITIES,
@@ -201,6 +202,7 @@ export function incidentRoutes(deps: AppDeps) {
               signalArgs: [{ incidentId: input.incidentId }],
               workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
               workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+              priority: incidentPriority(input, temporal.fairnessWeights),
               typedSearchAttributes: [
                 { key: SA.tenant, value: input.tenantId },
                 { key: SA.kind, value: 'incident' },
