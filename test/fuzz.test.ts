@@ -2,36 +2,18 @@
 // huge and odd numbers, deep nesting, wrong types) in bodies, queries and path parameters.
 // A client mistake is a 4xx, never a 5xx, and nothing it sends leaves the API wedged: after
 // the barrage the health check answers and an ordinary notification is still sent.
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument } from '../api/openapi.js';
-import { workflowIds } from '../workflows/messages.js';
-import { registerSearchAttributes } from '../worker/index.js';
-import { ADMIN, seed, startHarness, type Harness } from './harness.js';
-import { localEnv, testWorker, uniqueQueue } from './support.js';
+import { ADMIN, seed, startDevHarness, type DevHarness } from './harness.js';
 
 // On the dev server, as in production: it implements everything the routes use (Schedules too).
-let h: Harness;
-let dev: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
+let h: DevHarness;
 beforeAll(async () => {
-  dev = await localEnv();
-  await registerSearchAttributes(dev.connection, dev.namespace ?? 'default');
-  const taskQueue = uniqueQueue('fuzz');
-  h = await startHarness({ app: { temporal: { client: dev.client, taskQueue, ping: async () => {} } } });
-  worker = await testWorker(dev, h.db, taskQueue);
-  running = worker.run();
+  h = await startDevHarness({ queuePrefix: 'fuzz' });
   await seed(h);
 });
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await h?.close();
-  await dev?.teardown();
-});
+afterAll(() => h?.close());
 
 /** Strings a hostile client sends: control characters, lone surrogates, long, odd unicode. */
 const hostileString = fc.oneof(
@@ -148,6 +130,6 @@ describe('hostile input', () => {
     expect(health.status).toBe(200);
     const res = await h.call('POST', '/v1/notifications', { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 7 }, name: 'Ann' }, channels: ['inapp'] });
     expect(res.status).toBe(202);
-    expect((await dev.client.workflow.getHandle(workflowIds.notification(h.tenantId, res.body.id)).result()).status).toBe('sent');
+    expect((await h.handle(res.body.id).result()).status).toBe('sent');
   });
 });

@@ -10,7 +10,8 @@ import type { Database } from '../db/client.js';
 import { CHANNELS, type Channel, type RetrySettings } from '../domain/types.js';
 import { workflowIds } from '../workflows/messages.js';
 import { startFakeWebhook } from './fakes/webhook.js';
-import { LOCAL_RECEIVERS, openTestDatabase, testWorker, timeSkippingEnv, uniqueQueue } from './support.js';
+import { registerSearchAttributes } from '../worker/index.js';
+import { LOCAL_RECEIVERS, localEnv, openTestDatabase, testWorker, timeSkippingEnv, uniqueQueue } from './support.js';
 
 export const ADMIN = 'test-admin-token';
 
@@ -156,4 +157,33 @@ export async function activityStartTimes(h: Harness, id: string): Promise<Record
     }
   }
   return out;
+}
+
+/** A harness whose API and worker use the Temporal dev server (as in production), with its client. */
+export interface DevHarness extends Harness {
+  dev: TestWorkflowEnvironment;
+}
+
+/**
+ * The harness on the Temporal dev server instead of the time-skipping one: for what the test
+ * server lacks (Schedules) or mishandles, and for runs on a real clock. `close` stops both.
+ */
+export async function startDevHarness(opts: Parameters<typeof startHarness>[0] & { queuePrefix?: string } = {}): Promise<DevHarness> {
+  const dev = await localEnv();
+  await registerSearchAttributes(dev.connection, dev.namespace ?? 'default');
+  const taskQueue = uniqueQueue(opts.queuePrefix ?? 'dev');
+  const h = await startHarness({ ...opts, app: { ...opts.app, temporal: { client: dev.client, taskQueue, ping: async () => {} } } });
+  const worker = await testWorker(dev, h.db, taskQueue, opts.senders, opts.activities);
+  const running = worker.run();
+  return {
+    ...h,
+    dev,
+    handle: (id) => dev.client.workflow.getHandle(workflowIds.notification(h.tenantId, id)),
+    close: async () => {
+      worker.shutdown();
+      await running;
+      await h.close();
+      await dev.teardown();
+    },
+  };
 }

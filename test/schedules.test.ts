@@ -2,37 +2,21 @@
 // these run on the Temporal dev server (the CLI's), through the API, with a worker on it.
 import { msToTs, tsToDate } from '@temporalio/common/lib/time.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TERMINAL_STATUSES } from '../domain/types.js';
-import { registerSearchAttributes } from '../worker/index.js';
 import { workflowIds } from '../workflows/messages.js';
-import { ADMIN, seed, startHarness, type Harness } from './harness.js';
-import { localEnv, testWorker, uniqueQueue } from './support.js';
+import { ADMIN, seed, startDevHarness, type DevHarness } from './harness.js';
 import { until } from './until.js';
 
-let h: Harness;
-let dev: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
+let h: DevHarness;
 
 beforeAll(async () => {
-  dev = await localEnv();
-  await registerSearchAttributes(dev.connection, dev.namespace ?? 'default');
-  const taskQueue = uniqueQueue('schedules');
   // The API talks to the dev server; a worker there runs the schedules' runs.
-  h = await startHarness({ app: { temporal: { client: dev.client, taskQueue, ping: async () => {} } } });
-  worker = await testWorker(dev, h.db, taskQueue);
-  running = worker.run();
+  h = await startDevHarness({ queuePrefix: 'schedules' });
   await seed(h);
 });
 
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await h?.close();
-  await dev?.teardown();
-});
+afterAll(() => h?.close());
 
 const notification = { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 7 }, name: 'Ann' } };
 
@@ -54,8 +38,8 @@ describe('schedules', () => {
 
     // The server's own answer for the weeks around the change (Sunday 28 March 2027):
     // 08:00 UTC while Berlin is on CET, 07:00 UTC once it is on CEST.
-    const matching = await dev.connection.workflowService.listScheduleMatchingTimes({
-      namespace: dev.namespace ?? 'default',
+    const matching = await h.dev.connection.workflowService.listScheduleMatchingTimes({
+      namespace: h.dev.namespace ?? 'default',
       scheduleId: workflowIds.schedule(h.tenantId, 'morning-report'),
       startTime: msToTs(Date.parse('2027-03-22T00:00:00Z')),
       endTime: msToTs(Date.parse('2027-04-03T00:00:00Z')),
