@@ -71,6 +71,9 @@ const ConfigSchema = z.object({
   // Per-tenant API request rate, per API instance (README: Rate limits).
   RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).default(1000),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(2000),
+  // Broadcasts the API starts deliver in batches (broadcastBatchWorkflow); false: one
+  // notification workflow per recipient (broadcastWorkflow), as before.
+  BROADCAST_BATCHES: z.stringbool().default(true),
   // Worker tuning (see README, "Worker settings"): deliveries are I/O-bound, so many activities
   // run at once; workflow tasks are short CPU work, so a few per core.
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(200),

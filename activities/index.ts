@@ -19,6 +19,7 @@ import { deliveryId, recordStatement, type DeliveryRecord } from './records.js';
 
 export { deliveryId, type DeliveryRecord };
 import { createFanoutActivities } from './fanout.js';
+import { createBroadcastBatchActivities, type BroadcastBatchDeps } from './broadcast-batch.js';
 import { createThrottleActivities } from './throttle.js';
 
 export interface ActivityDeps {
@@ -29,6 +30,8 @@ export interface ActivityDeps {
   slack?: SlackClient | null;
   /** Escalation's pages (trigger, acknowledge, resolve); unset: pager steps fail unconfigured. */
   pager?: PagerClient | null;
+  /** Test hook: runs after each committed chunk of a broadcast page (activities/broadcast-batch.ts). */
+  afterBroadcastChunk?: BroadcastBatchDeps['afterBroadcastChunk'];
 }
 
 /** What a delivery attempt needs; the workflow already knows all of it, so no lookups. */
@@ -238,6 +241,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createEscalationActivities(deps),
     ...createThrottleActivities(deps),
     ...createFanoutActivities(deps),
+    ...createBroadcastBatchActivities(deps),
   });
 }
 

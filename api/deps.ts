@@ -18,6 +18,8 @@ export interface AppDeps {
   now?: () => number;
   /** Broadcast paging and in-flight bound (see usecases/accept.ts); defaults suit 100,000 recipients. */
   broadcastTuning?: { pageSize: number; maxInFlight: number };
+  /** BROADCAST_BATCHES: new broadcasts run broadcastBatchWorkflow (default) or broadcastWorkflow. */
+  broadcastBatches?: boolean;
   /**
    * Incident runs continue as new past this many history events (tests set a small value);
    * unset: when the server suggests it.

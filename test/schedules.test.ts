@@ -1,7 +1,6 @@
 // Schedules are Temporal Schedules, which the time-skipping test server does not implement:
 // these run on the Temporal dev server (the CLI's), through the API, with a worker on it.
 import { msToTs, tsToDate } from '@temporalio/common/lib/time.js';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TERMINAL_STATUSES } from '../domain/types.js';
 import { workflowIds } from '../workflows/messages.js';

@@ -39,7 +39,7 @@ const BATCH = 100;
 /** History events after which a waiting or cancelling run continues as new. */
 const MAX_HISTORY = 4000;
 const CANCEL_PAGE = 500;
-const IN_FLIGHT: NotificationStatus[] = ['accepted', 'sending'];
+export const IN_FLIGHT: NotificationStatus[] = ['accepted', 'sending'];
 
 export async function broadcastWorkflow(
   input: BroadcastInput,
@@ -51,6 +51,29 @@ export async function broadcastWorkflow(
     p.cancelRequested = true;
   });
 
+  const { whileAbove, continueNow, finish } = broadcastRun(input, p);
+
+  // 1. Pages: wait while too many notifications are in flight, write the next page's
+  //    notifications, start their workflows, and continue as new: the children report their
+  //    completion to a run that is still open, and a new run spares itself those events.
+  while (p.phase === 'sending' && !p.cancelRequested && p.nextSeq < input.total) {
+    if (p.nextSeq > 0) await whileAbove(() => acts.countBroadcastNotifications({ broadcastId: input.broadcastId, statuses: IN_FLIGHT }), input.maxInFlight - 1);
+    if (p.cancelRequested) break;
+    const page = await acts.prepareBroadcastPage({ broadcast: input, fromSeq: p.nextSeq });
+    await startNotifications(input, page.start);
+    p.started += page.start.length;
+    p.nextSeq = page.nextSeq;
+    await continueNow();
+  }
+  return finish();
+}
+
+/**
+ * What every broadcast run shares (this workflow and broadcastBatchWorkflow): waiting on its
+ * notifications' counts, continuing as new (as the current workflow type), and the end: until
+ * every notification has finished, then cancel. Moving code here changed no command.
+ */
+export function broadcastRun(input: BroadcastInput, p: BroadcastProgress) {
   /**
    * Polls `measure` until it is at most `bound` or a cancel comes: every second while it
    * falls, backing off to a minute while it stands still (notifications held for hours).
@@ -76,56 +99,52 @@ export async function broadcastWorkflow(
     if (info.historyLength >= MAX_HISTORY || info.continueAsNewSuggested) await continueNow();
   };
 
-  // 1. Pages: wait while too many notifications are in flight, write the next page's
-  //    notifications, start their workflows, and continue as new: the children report their
-  //    completion to a run that is still open, and a new run spares itself those events.
-  while (p.phase === 'sending' && !p.cancelRequested && p.nextSeq < input.total) {
-    if (p.nextSeq > 0) await whileAbove(() => acts.countBroadcastNotifications({ broadcastId: input.broadcastId, statuses: IN_FLIGHT }), input.maxInFlight - 1);
-    if (p.cancelRequested) break;
-    const page = await acts.prepareBroadcastPage({ broadcast: input, fromSeq: p.nextSeq });
-    for (let i = 0; i < page.start.length; i += BATCH) {
-      await Promise.all(page.start.slice(i, i + BATCH).map((s) => startNotification(input, s)));
+  const finish = async (): Promise<BroadcastProgress> => {
+    // Here the run started no page: it is the parent of no notification.
+    if (p.phase === 'sending') {
+      p.phase = p.cancelRequested ? 'cancelling' : 'finishing';
+      if (p.cancelRequested) await acts.setBroadcastStatus({ broadcastId: input.broadcastId, status: 'cancelled' });
     }
-    p.started += page.start.length;
-    p.nextSeq = page.nextSeq;
-    await continueNow();
-  }
-  // Here the run started no page: it is the parent of no notification.
-  if (p.phase === 'sending') {
-    p.phase = p.cancelRequested ? 'cancelling' : 'finishing';
-    if (p.cancelRequested) await acts.setBroadcastStatus({ broadcastId: input.broadcastId, status: 'cancelled' });
-  }
 
-  // 2. Until every notification has finished (quiet hours may hold some for hours); a cancel
-  //    may still come.
-  if (p.phase === 'finishing') {
-    await whileAbove(() => acts.countBroadcastNotifications({ broadcastId: input.broadcastId }), 0);
-    await acts.setBroadcastStatus({ broadcastId: input.broadcastId, status: p.cancelRequested ? 'cancelled' : 'completed' });
-    p.phase = p.cancelRequested ? 'cancelling' : 'done';
-  }
-
-  // 3. Cancel: signal each unfinished notification; those never started are cancelled in place.
-  while (p.phase === 'cancelling') {
-    const ids = await acts.openBroadcastNotifications({ broadcastId: input.broadcastId, afterId: p.cancelAfter, limit: CANCEL_PAGE });
-    if (ids.length === 0) {
-      p.phase = 'done';
-      break;
+    // 2. Until every notification has finished (quiet hours may hold some for hours); a cancel
+    //    may still come.
+    if (p.phase === 'finishing') {
+      await whileAbove(() => acts.countBroadcastNotifications({ broadcastId: input.broadcastId }), 0);
+      await acts.setBroadcastStatus({ broadcastId: input.broadcastId, status: p.cancelRequested ? 'cancelled' : 'completed' });
+      p.phase = p.cancelRequested ? 'cancelling' : 'done';
     }
-    const unstarted: string[] = [];
-    for (let i = 0; i < ids.length; i += BATCH) {
-      const batch = ids.slice(i, i + BATCH);
-      const results = await Promise.allSettled(
-        batch.map((id) => getExternalWorkflowHandle(workflowIds.notification(input.tenantId, id)).signal(cancelNotificationSignal)),
-      );
-      results.forEach((r, j) => r.status === 'rejected' && unstarted.push(batch[j]));
-    }
-    await acts.cancelUnstartedNotifications({ ids: unstarted });
-    p.cancelAfter = ids[ids.length - 1];
-    await continueIfLong();
-  }
 
-  await condition(allHandlersFinished);
-  return p;
+    // 3. Cancel: signal each unfinished notification; those never started are cancelled in place.
+    while (p.phase === 'cancelling') {
+      const ids = await acts.openBroadcastNotifications({ broadcastId: input.broadcastId, afterId: p.cancelAfter, limit: CANCEL_PAGE });
+      if (ids.length === 0) {
+        p.phase = 'done';
+        break;
+      }
+      const unstarted: string[] = [];
+      for (let i = 0; i < ids.length; i += BATCH) {
+        const batch = ids.slice(i, i + BATCH);
+        const results = await Promise.allSettled(
+          batch.map((id) => getExternalWorkflowHandle(workflowIds.notification(input.tenantId, id)).signal(cancelNotificationSignal)),
+        );
+        results.forEach((r, j) => r.status === 'rejected' && unstarted.push(batch[j]));
+      }
+      await acts.cancelUnstartedNotifications({ ids: unstarted });
+      p.cancelAfter = ids[ids.length - 1];
+      await continueIfLong();
+    }
+
+    await condition(allHandlersFinished);
+    return p;
+  };
+  return { whileAbove, continueNow, continueIfLong, finish };
+}
+
+/** Starts the notification workflows of a page's recipients, BATCH per workflow task. */
+export async function startNotifications(b: BroadcastInput, starts: BroadcastStart[]): Promise<void> {
+  for (let i = 0; i < starts.length; i += BATCH) {
+    await Promise.all(starts.slice(i, i + BATCH).map((s) => startNotification(b, s)));
+  }
 }
 
 async function startNotification(b: BroadcastInput, s: BroadcastStart): Promise<void> {

@@ -22,7 +22,7 @@ export function notificationChild(input: NotificationInput) {
     workflowId: workflowIds.notification(input.tenantId, input.notificationId),
     args: [input] as [NotificationInput],
     typedSearchAttributes: notificationSearchAttributes(input),
-    priority: notificationPriority(input, { bulk: workflowInfo().workflowType === 'broadcastWorkflow' }),
+    priority: notificationPriority(input, { bulk: workflowInfo().workflowType.startsWith('broadcast') }),
   } satisfies ChildWorkflowOptions & { args: unknown[] };
 }
 

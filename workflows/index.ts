@@ -8,13 +8,14 @@
 //
 // AUTO_UPGRADE: a run moves to the current build at its next workflow task, so every change to
 // its commands goes behind patched() and is checked by the replay tests (test/replay/). For
-// everything that may wait long: incidents and digests (days), broadcasts (hours, while
+// everything that may wait long: incidents and digests (days), broadcasts of both kinds (hours, while
 // recipients sit in quiet hours) and notifications. A plain notification ends in seconds, but
 // sendAt and quiet hours hold one for hours to months, and one workflow type has one behaviour:
 // pinning would keep every old build running for as long as the furthest sendAt.
 import type { VersioningBehavior } from '@temporalio/common';
 import { setWorkflowOptions, workflowInfo } from '@temporalio/workflow';
 import { broadcastWorkflow } from './broadcast.js';
+import { broadcastBatchWorkflow } from './broadcast-batch.js';
 import { digestWorkflow } from './digest.js';
 import { incidentResolutionWorkflow, incidentWorkflow } from './escalation.js';
 import { notificationWorkflow } from './notification.js';
@@ -32,6 +33,7 @@ setWorkflowOptions(versioned('AUTO_UPGRADE'), incidentWorkflow);
 setWorkflowOptions(versioned('PINNED'), incidentResolutionWorkflow);
 setWorkflowOptions(versioned('AUTO_UPGRADE'), digestWorkflow);
 setWorkflowOptions(versioned('AUTO_UPGRADE'), broadcastWorkflow);
+setWorkflowOptions(versioned('AUTO_UPGRADE'), broadcastBatchWorkflow);
 setWorkflowOptions(versioned('PINNED'), scheduledSendWorkflow);
 
-export { notificationWorkflow, incidentResolutionWorkflow, incidentWorkflow, digestWorkflow, broadcastWorkflow, scheduledSendWorkflow };
+export { notificationWorkflow, incidentResolutionWorkflow, incidentWorkflow, digestWorkflow, broadcastWorkflow, broadcastBatchWorkflow, scheduledSendWorkflow };

@@ -1,11 +1,12 @@
 // One run of a schedule (a Temporal Schedule starts it): accepts the stored notification or
 // broadcast request as the API would, then starts its workflow and leaves it to run.
-import { proxyActivities, startChild, uuid4 } from '@temporalio/workflow';
+import { patched, proxyActivities, startChild, uuid4 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { timeOrderedId } from '../domain/ids.js';
 import { broadcastChild, notificationChild } from './children.js';
 import type { ScheduledRun, ScheduledRunResult } from './messages.js';
 import type { broadcastWorkflow } from './broadcast.js';
+import type { broadcastBatchWorkflow } from './broadcast-batch.js';
 import type { notificationWorkflow } from './notification.js';
 
 const { acceptScheduledNotification, acceptScheduledBroadcast } = proxyActivities<Activities>({
@@ -22,6 +23,8 @@ export async function scheduledSendWorkflow(run: ScheduledRun): Promise<Schedule
     return { notificationId: input.notificationId };
   }
   const input = await acceptScheduledBroadcast({ run, broadcastId: timeOrderedId('bc', Date.now(), random) });
-  await startChild<typeof broadcastWorkflow>('broadcastWorkflow', broadcastChild(input));
+  // Runs begun before batches start the per-recipient broadcast they started then.
+  if (patched('broadcast-batches')) await startChild<typeof broadcastBatchWorkflow>('broadcastBatchWorkflow', broadcastChild(input));
+  else await startChild<typeof broadcastWorkflow>('broadcastWorkflow', broadcastChild(input));
   return { broadcastId: input.broadcastId };
 }

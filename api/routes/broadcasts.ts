@@ -43,12 +43,15 @@ async function loadBroadcast(db: Db, tenantId: string, id: string) {
 export function broadcastRoutes(deps: AppDeps) {
   const { db, temporal } = deps;
   const now = deps.now ?? Date.now;
+  // A repeat of a request whose broadcast already runs under the other type finds its id taken
+  // (the id is the business id): it is left alone either way.
+  const workflowType = deps.broadcastBatches === false ? 'broadcastWorkflow' : 'broadcastBatchWorkflow';
   const app = new Hono<Env>();
 
   /** Starts a recorded broadcast's workflow; one already started (or finished) is left alone. */
   async function start(input: BroadcastInput) {
     try {
-      await temporal.client.workflow.start('broadcastWorkflow', broadcastStartOptions(input, temporal.taskQueue, temporal.fairnessWeights));
+      await temporal.client.workflow.start(workflowType, broadcastStartOptions(input, temporal.taskQueue, temporal.fairnessWeights));
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) return;
       throw Object.assign(new Problem(503, 'The workflow service is unavailable; nothing was accepted. Retry later.', [], { 'retry-after': '5' }), { cause: err });

@@ -201,8 +201,9 @@ const digests: ScenarioGroup = {
 const broadcasts: ScenarioGroup = {
   name: 'broadcastWorkflow',
   async run(save) {
-    // Pages of two: each page is its own run (the workflow continues as new after each).
-    const h = await startHarness({ app: { broadcastTuning: { pageSize: 2, maxInFlight: 2 } } });
+    // Pages of two: each page is its own run (the workflow continues as new after each). The
+    // per-recipient type, which runs begun before batches still run.
+    const h = await startHarness({ app: { broadcastTuning: { pageSize: 2, maxInFlight: 2 }, broadcastBatches: false } });
     try {
       await seed(h);
       const hook = `${h.hook.url}/hooks`;
@@ -227,6 +228,42 @@ const broadcasts: ScenarioGroup = {
       ok(await h.call('POST', `/v1/broadcasts/${cancelled}/cancel`), 200, 'cancel');
       await handle.result();
       await save(h.env.client, 'broadcastWorkflow', 'cancelled', handle.workflowId);
+    } finally {
+      await h.close();
+    }
+  },
+};
+
+const batchBroadcasts: ScenarioGroup = {
+  name: 'broadcastBatchWorkflow',
+  async run(save) {
+    // Pages of two: in-app recipients sent by the page's activity, a webhook one and the quiet
+    // ones by their own notification workflows (a page that starts any ends its run).
+    const h = await startHarness({ app: { broadcastTuning: { pageSize: 2, maxInFlight: 2 } } });
+    try {
+      await seed(h);
+      const hook = `${h.hook.url}/hooks`;
+      for (const id of ['a-1', 'a-2', 'a-3']) ok(await h.call('PUT', `/v1/recipients/${id}`, {}), 200, 'recipient');
+      ok(await h.call('PUT', `/v1/recipients/w-1`, { webhookUrl: hook }), 200, 'recipient');
+      for (const id of ['q-1', 'q-2', 'q-3']) {
+        ok(await h.call('PUT', `/v1/recipients/${id}`, {}), 200, 'recipient');
+        ok(await h.call('PUT', `/v1/recipients/${id}/preferences`, { quietHours: { start: '00:00', end: '23:59', timezone: 'UTC' } }), 200, 'preferences');
+      }
+      const start = async (recipients: string[]) =>
+        ok(await h.call('POST', '/v1/broadcasts', { recipients, template: 'order-shipped', data: { order: { id: 9 }, name: 'All' } }), 202, 'broadcast').id as string;
+
+      const completed = await start(['a-1', 'a-2', 'w-1', 'a-3']);
+      const done = h.env.client.workflow.getHandle(workflowIds.broadcast(h.tenantId, completed));
+      await done.result();
+      await save(h.env.client, 'broadcastBatchWorkflow', 'completed', done.workflowId);
+
+      // Everyone held by quiet hours; cancelled while the broadcast waits for them.
+      const cancelled = await start(['q-1', 'q-2', 'q-3']);
+      const handle = h.env.client.workflow.getHandle(workflowIds.broadcast(h.tenantId, cancelled));
+      await until(() => handle.query(broadcastProgressQuery).catch(() => null), (p) => p?.phase === 'finishing', 60_000);
+      ok(await h.call('POST', `/v1/broadcasts/${cancelled}/cancel`), 200, 'cancel');
+      await handle.result();
+      await save(h.env.client, 'broadcastBatchWorkflow', 'cancelled', handle.workflowId);
     } finally {
       await h.close();
     }
@@ -267,4 +304,4 @@ const schedules: ScenarioGroup = {
   },
 };
 
-export const scenarioGroups: ScenarioGroup[] = [notifications, incidents, digests, broadcasts, schedules];
+export const scenarioGroups: ScenarioGroup[] = [notifications, incidents, digests, broadcasts, batchBroadcasts, schedules];
