@@ -5,10 +5,10 @@
 // broadcastWorkflow. Continues as new every few pages; progress lives in the notifications' rows;
 // cancel stops every page not yet sent and every notification workflow not yet finished.
 // broadcastWorkflow (one notification workflow per recipient) stays registered for its runs.
-import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { broadcastProgressQuery, cancelBroadcastSignal, type BroadcastInput, type BroadcastProgress } from './messages.js';
-import { broadcastRun, IN_FLIGHT, startNotifications } from './broadcast.js';
+import type { BroadcastInput, BroadcastProgress } from './messages.js';
+import { broadcastRun, firstRun, IN_FLIGHT, startNotifications } from './broadcast.js';
 
 const { sendBroadcastPage } = proxyActivities<Activities>({
   // A page is a few multi-row inserts; a stuck one is retried, and resumes where it heartbeated.
@@ -28,13 +28,9 @@ const PAGES_PER_RUN = 25;
 
 export async function broadcastBatchWorkflow(
   input: BroadcastInput,
-  progress: BroadcastProgress = { phase: 'sending', nextSeq: 0, started: 0, cancelRequested: false, cancelAfter: null },
+  progress: BroadcastProgress = firstRun(),
 ): Promise<BroadcastProgress> {
   const p = progress;
-  setHandler(broadcastProgressQuery, () => ({ ...p, total: input.total }));
-  setHandler(cancelBroadcastSignal, () => {
-    p.cancelRequested = true;
-  });
   const { whileAbove, continueNow, finish } = broadcastRun(input, p);
 
   // 1. Pages, each delivered by one activity; a cancel stops before the next page. Only the

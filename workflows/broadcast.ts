@@ -43,13 +43,9 @@ export const IN_FLIGHT: NotificationStatus[] = ['accepted', 'sending'];
 
 export async function broadcastWorkflow(
   input: BroadcastInput,
-  progress: BroadcastProgress = { phase: 'sending', nextSeq: 0, started: 0, cancelRequested: false, cancelAfter: null },
+  progress: BroadcastProgress = firstRun(),
 ): Promise<BroadcastProgress> {
   const p = progress;
-  setHandler(broadcastProgressQuery, () => ({ ...p, total: input.total }));
-  setHandler(cancelBroadcastSignal, () => {
-    p.cancelRequested = true;
-  });
 
   const { whileAbove, continueNow, finish } = broadcastRun(input, p);
 
@@ -73,7 +69,18 @@ export async function broadcastWorkflow(
  * notifications' counts, continuing as new (as the current workflow type), and the end: until
  * every notification has finished, then cancel. Moving code here changed no command.
  */
+/** A broadcast's progress when its first run starts (a fresh object: runs mutate it). */
+export const firstRun = (): BroadcastProgress => ({ phase: 'sending', nextSeq: 0, started: 0, cancelRequested: false, cancelAfter: null });
+
+/**
+ * What both broadcast workflows share: the progress query, the cancel signal, and the waiting,
+ * continuing and finishing steps over progress `p`.
+ */
 export function broadcastRun(input: BroadcastInput, p: BroadcastProgress) {
+  setHandler(broadcastProgressQuery, () => ({ ...p, total: input.total }));
+  setHandler(cancelBroadcastSignal, () => {
+    p.cancelRequested = true;
+  });
   /**
    * Polls `measure` until it is at most `bound` or a cancel comes: every second while it
    * falls, backing off to a minute while it stands still (notifications held for hours).
