@@ -151,22 +151,16 @@ export function createActivities(deps: ActivityDeps) {
     await db.execute(recordStatement(rec.notificationId, rec.deliveries ?? [], { status: rec.status, reason: rec.reason ?? null, releaseAt: rec.releaseAt }));
   }
 
-  async function markAttempt(id: string, attempt: number, outcome: string, error?: { code: string; message: string }) {
+  /** A failed attempt: its row, and the delivery's attempt count and last error. */
+  async function recordFailedAttempt(id: string, attempt: number, error: { code: string; message: string }) {
+    const failure = { errorCode: error.code, errorMessage: error.message };
     await db
       .insert(s.deliveryAttempts)
-      .values({ deliveryId: id, attempt, outcome, errorCode: error?.code ?? null, errorMessage: error?.message ?? null })
-      .onConflictDoUpdate({
-        target: [s.deliveryAttempts.deliveryId, s.deliveryAttempts.attempt],
-        set: { outcome, errorCode: error?.code ?? null, errorMessage: error?.message ?? null, at: sql`now()` },
-      });
+      .values({ deliveryId: id, attempt, outcome: 'failed', ...failure })
+      .onConflictDoUpdate({ target: [s.deliveryAttempts.deliveryId, s.deliveryAttempts.attempt], set: { outcome: 'failed', ...failure, at: sql`now()` } });
     await db
       .update(s.deliveries)
-      .set({
-        attempts: sql`greatest(${s.deliveries.attempts}, ${attempt})`,
-        ...(outcome === 'sending' ? { status: 'sending' } : {}),
-        ...(error ? { errorCode: error.code, errorMessage: error.message } : {}),
-        updatedAt: sql`now()`,
-      })
+      .set({ attempts: sql`greatest(${s.deliveries.attempts}, ${attempt})`, ...failure, updatedAt: sql`now()` })
       .where(and(eq(s.deliveries.id, id), sql`${s.deliveries.status} in ('pending', 'sending')`));
   }
 
@@ -222,7 +216,7 @@ export function createActivities(deps: ActivityDeps) {
       });
       return { ...result, attempt };
     } catch (err) {
-      await markAttempt(args.deliveryId, attempt, 'failed', describeError(err)).catch(() => {});
+      await recordFailedAttempt(args.deliveryId, attempt, describeError(err)).catch(() => {});
       throw err;
     }
   }
