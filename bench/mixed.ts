@@ -7,13 +7,10 @@
 //      tenant B meanwhile sends `critical` notifications. Their p95 shows the priority lane.
 //
 //   MIXED_FLOOD=1000 MIXED_BROADCAST=3000 npm run bench:mixed
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../config.js';
-import { ensureCli } from '../scripts/setup-temporal.mjs';
-import { freePort } from '../worker/dev-server.js';
-import { quietSdkLogs, startTocsin } from '../worker/runtime.js';
+import { startLocalStack } from '../scripts/local-stack.js';
 import { closedLoop, openLoop, pct, type Sent } from './load.js';
 import { startReceiver } from './receiver.js';
 
@@ -21,34 +18,13 @@ const FLOOD = Number(process.env.MIXED_FLOOD ?? 1000);
 const BROADCAST = Number(process.env.MIXED_BROADCAST ?? 3000);
 const log = (m: string) => process.stderr.write(`[mixed] ${m}\n`);
 
-quietSdkLogs();
-const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-mixed-'));
 const receiver = await startReceiver();
-const config = loadConfig({
-  ...process.env,
-  DATABASE_URL: process.env.DATABASE_URL ?? '',
-  DATA_DIR: dataDir,
-  PORT: '0',
-  TEMPORAL_DEV_PORT: String(await freePort()),
-  TEMPORAL_UI_PORT: String(await freePort()),
-  ADMIN_TOKEN: 'mixed',
-  WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-});
-const running = await startTocsin(config, { api: true, worker: true, embeddedTemporal: true, temporalCliPath: ensureCli(), log: () => {} });
+const stack = await startLocalStack('mixed', { WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' });
+const { running, call } = stack;
 let exitCode = 1;
 try {
-  const call = async (token: string, method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${running.apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = (await res.json()) as any;
-    if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(json)}`);
-    return json;
-  };
   const tenant = async (name: string, recipients: number) => {
-    const t = await call('mixed', 'POST', '/v1/admin/tenants', { name });
+    const t = await call(stack.adminToken, 'POST', '/v1/admin/tenants', { name });
     for (let i = 0; i < recipients; i += 1000)
       await call(t.apiKey, 'POST', '/v1/recipients/bulk', {
         recipients: Array.from({ length: Math.min(1000, recipients - i) }, (_, j) => ({ id: `r-${i + j}`, webhookUrl: receiver.url })),
@@ -109,8 +85,7 @@ try {
 } catch (err) {
   log(`failed: ${(err as Error).stack ?? err}`);
 } finally {
-  await running.stop();
+  await stack.stop();
   await receiver.close();
-  rmSync(dataDir, { recursive: true, force: true });
 }
 process.exit(exitCode);

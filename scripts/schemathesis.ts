@@ -6,13 +6,11 @@
 //   npm run fuzz:schemathesis                 # 25 examples per operation
 //   SCHEMATHESIS_MAX_EXAMPLES=200 npm run fuzz:schemathesis
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../config.js';
-import { freePort } from '../worker/dev-server.js';
-import { quietSdkLogs, startTocsin } from '../worker/runtime.js';
-import { cacheDir, ensureCli } from './setup-temporal.mjs';
+import { startLocalStack } from './local-stack.js';
+import { cacheDir } from './setup-temporal.mjs';
 
 const SCHEMATHESIS_VERSION = '4.32.5';
 const log = (msg: string) => process.stderr.write(`[schemathesis] ${msg}\n`);
@@ -33,30 +31,12 @@ function ensureSchemathesis(): string {
 }
 
 const st = ensureSchemathesis();
-quietSdkLogs();
-const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-schemathesis-'));
-const admin = 'schemathesis-admin';
-const config = loadConfig({
-  ...process.env,
-  DATABASE_URL: '',
-  DATA_DIR: dataDir,
-  PORT: '0',
-  TEMPORAL_DEV_PORT: String(await freePort()),
-  TEMPORAL_UI_PORT: String(await freePort()),
-  ADMIN_TOKEN: admin,
-});
-const running = await startTocsin(config, { api: true, worker: true, embeddedTemporal: true, temporalCliPath: ensureCli(), log: () => {} });
+// Its own database always: generated requests should not land in a configured one.
+const stack = await startLocalStack('schemathesis', { DATABASE_URL: '' });
+const { running, adminToken: admin } = stack;
+const api = (path: string, token: string, method: string, body?: unknown) => stack.call(token, method, path, body);
 let code = 1;
 try {
-  const api = async (path: string, token: string, method: string, body?: unknown) => {
-    const res = await fetch(`${running.apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${await res.text()}`);
-    return res.json() as Promise<any>;
-  };
   // A tenant with a recipient and a template, so that generated requests can reach deep paths.
   const tenant = await api('/v1/admin/tenants', admin, 'POST', { name: 'schemathesis' });
   await api('/v1/recipients/user-1', tenant.apiKey, 'PUT', { email: 'user@example.com' });
@@ -79,14 +59,13 @@ try {
   ];
   log(`st ${args.join(' ').replace(tenant.apiKey, '<tenant key>')}`);
   code = await new Promise<number>((resolve) => {
-    const child = spawn(st, args, { stdio: 'inherit', cwd: dataDir });
+    const child = spawn(st, args, { stdio: 'inherit', cwd: tmpdir() }); // its report stays out of the repo
     child.on('exit', (c) => resolve(c ?? 1));
   });
 } catch (err) {
   log(`failed: ${(err as Error).message}`);
 } finally {
-  await running.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await stack.stop();
 }
 log(code === 0 ? 'no server errors' : `schemathesis exited with ${code}`);
 process.exit(code);
