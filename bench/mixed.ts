@@ -1,5 +1,6 @@
 // `npm run bench:mixed`: priority lanes and tenant fairness under load, on the stack booted as
-// `npm start` boots it (embedded dev server, PGlite, free ports, a temporary DATA_DIR).
+// `npm start` boots it (embedded dev server, PGlite, free ports, a temporary DATA_DIR) in its own
+// process (bench/forked-stack.ts); this process is the clients and the webhook receiver.
 //
 //   1. Tenant A floods 1,000 `normal` webhook notifications; tenant B meanwhile sends a few per
 //      second. B's accepted → arrived p95 shows whether A's flood starves B (fairness).
@@ -10,7 +11,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { startLocalStack } from '../scripts/local-stack.js';
+import { startForkedStack } from './forked-stack.js';
 import { closedLoop, openLoop, pct, type Sent } from './load.js';
 import { startReceiver } from './receiver.js';
 import { stageRows } from './stages.js';
@@ -21,12 +22,22 @@ const BROADCAST = Number(process.env.MIXED_BROADCAST ?? 3000);
 const log = (m: string) => process.stderr.write(`[mixed] ${m}\n`);
 
 const receiver = await startReceiver();
-const stack = await startLocalStack('mixed', { WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' });
-const { running, call } = stack;
+const stack = await startForkedStack('mixed', { WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' }, log);
 let exitCode = 1;
 try {
+  const running = await stack.ready;
+  const call = async (token: string, method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${running.apiUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
   const tenant = async (name: string, recipients: number) => {
-    const t = await call(stack.adminToken, 'POST', '/v1/admin/tenants', { name });
+    const t = await call(running.adminToken, 'POST', '/v1/admin/tenants', { name });
     for (let i = 0; i < recipients; i += 1000)
       await call(t.apiKey, 'POST', '/v1/recipients/bulk', {
         recipients: Array.from({ length: Math.min(1000, recipients - i) }, (_, j) => ({ id: `r-${i + j}`, webhookUrl: receiver.url })),
@@ -76,7 +87,7 @@ try {
   const report = [
     `# Mixed benchmark ${new Date().toISOString()}`,
     '',
-    `Command: \`MIXED_FLOOD=${FLOOD} MIXED_BROADCAST=${BROADCAST} npm run bench:mixed\`; ${cpus().length} cores; database ${running.database.kind}; the embedded dev server with priority and fairness on.`,
+    `Command: \`MIXED_FLOOD=${FLOOD} MIXED_BROADCAST=${BROADCAST} npm run bench:mixed\`; ${cpus().length} cores; database ${running.database}; the embedded dev server with priority and fairness on.`,
     '',
     'Accepted → arrived at the webhook receiver, counted from when each request was due.',
     '',
