@@ -12,11 +12,15 @@ const ms = (e: Event | undefined) => (e?.eventTime ? Number(e.eventTime.seconds 
 
 /** Per stage, summed over one run: waits are scheduled → started; runs are started → completed. */
 export function stagesOf(events: Event[]): Record<string, number> {
-  const out: Record<string, number> = { 'workflow task wait': 0, 'workflow task run': 0, 'activity wait': 0, 'activity run': 0 };
+  const out: Record<string, number> = { 'first workflow task wait': 0, 'later workflow task waits': 0, 'workflow task run': 0, 'activity wait': 0, 'activity run': 0 };
+  let firstTask = true;
   const byId = new Map<number, Event>();
   for (const e of events) {
     byId.set(Number(e.eventId), e);
-    if (e.eventType === E.EVENT_TYPE_WORKFLOW_TASK_STARTED) out['workflow task wait'] += ms(e) - ms(byId.get(Number(e.workflowTaskStartedEventAttributes!.scheduledEventId)));
+    if (e.eventType === E.EVENT_TYPE_WORKFLOW_TASK_STARTED) {
+      out[firstTask ? 'first workflow task wait' : 'later workflow task waits'] += ms(e) - ms(byId.get(Number(e.workflowTaskStartedEventAttributes!.scheduledEventId)));
+      firstTask = false;
+    }
     if (e.eventType === E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) out['workflow task run'] += ms(e) - ms(byId.get(Number(e.workflowTaskCompletedEventAttributes!.startedEventId)));
     if (e.eventType === E.EVENT_TYPE_ACTIVITY_TASK_STARTED) out['activity wait'] += ms(e) - ms(byId.get(Number(e.activityTaskStartedEventAttributes!.scheduledEventId)));
     if (e.eventType === E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) out['activity run'] += ms(e) - ms(byId.get(Number(e.activityTaskCompletedEventAttributes!.startedEventId)));
