@@ -1,0 +1,120 @@
+// Exactly once where the provider allows it: an SMS or Slack send that the provider accepted
+// but whose answer the worker never saw (the connection dropped, or the answer came after the
+// client gave up) is retried by Temporal, and the retry adopts the message already sent
+// instead of sending a second one. Real twilio and Slack SDKs against the fakes, the real
+// notification workflow on Temporal's test server, the database the activities record in.
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as s from '../db/schema.js';
+import { createSlackSender } from '../activities/channels/slack.js';
+import { createSmsSender } from '../activities/channels/sms.js';
+import { type FakeSlack, startFakeSlack } from './fakes/slack.js';
+import { type FakeTwilio, startFakeTwilio } from './fakes/twilio.js';
+import { type Harness, startHarness } from './harness.js';
+import { until } from './until.js';
+
+const SID = `AC${'0123456789abcdef'.repeat(2)}`;
+const FROM = '+15005550006';
+const PHONE = '+14155550123';
+const SLACK_CHANNEL = 'C0123456789';
+/** The providers' clients give up after this long; a slower answer is lost to the worker. */
+const CLIENT_TIMEOUT_MS = 1000;
+
+describe('SMS and Slack retries adopt the message the provider already accepted', () => {
+  let h: Harness;
+  let twilio: FakeTwilio;
+  let slack: FakeSlack;
+  let order = 100;
+
+  beforeAll(async () => {
+    [twilio, slack] = await Promise.all([startFakeTwilio(), startFakeSlack()]);
+    h = await startHarness({
+      senders: {
+        sms: createSmsSender({ accountSid: SID, authToken: 'token', from: FROM, apiBaseUrl: twilio.url, timeoutMs: CLIENT_TIMEOUT_MS })!,
+        slack: createSlackSender({ botToken: 'xoxb-test', apiUrl: `${slack.url}/api/`, timeoutMs: CLIENT_TIMEOUT_MS })!,
+      },
+    });
+    const r = await h.call('PUT', '/v1/recipients/user-42', { phone: PHONE, slack: SLACK_CHANNEL });
+    expect(r.status).toBe(200);
+    const t = await h.call('POST', '/v1/templates', {
+      key: 'order-shipped',
+      content: { en: { sms: { text: 'Order {{ order.id }} shipped' }, slack: { text: 'Order *{{ order.id }}* shipped' } } },
+    });
+    expect(t.status).toBe(201);
+  }, 120_000);
+  afterAll(async () => {
+    await h?.close();
+    await Promise.all([twilio?.close(), slack?.close()]);
+  });
+
+  /** Sends order `id` on `channels` and waits until the workflow has finished it. */
+  async function notify(channels: string[], id = ++order) {
+    const sent = await h.call('POST', '/v1/notifications', { recipient: 'user-42', template: 'order-shipped', data: { order: { id } }, channels });
+    expect(sent.status).toBe(202);
+    const done = await until(
+      () => h.call('GET', `/v1/notifications/${sent.body.id}`),
+      (r) => ['sent', 'partially_sent', 'failed'].includes(r.body.status),
+      60_000,
+    );
+    return { id, body: done.body, byChannel: Object.fromEntries(done.body.deliveries.map((d: any) => [d.channel, d])) };
+  }
+  const smsFor = (id: number) => twilio.messages.filter((m) => m.body === `Order ${id} shipped`);
+  const slackFor = (id: number) => (slack.channels.get(SLACK_CHANNEL) ?? []).filter((m) => m.text === `Order *${id}* shipped`);
+  const attemptsOf = (deliveryId: string) =>
+    h.db.db
+      .select({ attempt: s.deliveryAttempts.attempt, outcome: s.deliveryAttempts.outcome })
+      .from(s.deliveryAttempts)
+      .where(eq(s.deliveryAttempts.deliveryId, deliveryId))
+      .orderBy(s.deliveryAttempts.attempt);
+
+  it('the connection drops after the provider accepted: one SMS and one Slack message, adopted on the second attempt', async () => {
+    twilio.enqueue({ acceptThen: 'drop' });
+    slack.enqueue({ acceptThen: 'drop' });
+    const n = await notify(['sms', 'slack']);
+
+    expect(n.body.status).toBe('sent');
+    expect(smsFor(n.id)).toHaveLength(1);
+    expect(slackFor(n.id)).toHaveLength(1);
+    expect(n.byChannel.sms).toMatchObject({ status: 'sent', attempts: 2, provider: 'twilio', providerMessageId: smsFor(n.id)[0].sid });
+    expect(n.byChannel.slack).toMatchObject({ status: 'sent', attempts: 2, provider: 'slack', providerMessageId: `${SLACK_CHANNEL}:${slackFor(n.id)[0].ts}` });
+    expect(await attemptsOf(`${n.body.id}.sms`)).toMatchObject([{ attempt: 1, outcome: 'failed' }, { attempt: 2, outcome: 'sent' }]);
+  });
+
+  it('the answer comes after the client gave up (a timed-out attempt): still one of each', async () => {
+    twilio.enqueue({ acceptThen: { answerDelayMs: CLIENT_TIMEOUT_MS * 3 } });
+    slack.enqueue({ acceptThen: { answerDelayMs: CLIENT_TIMEOUT_MS * 3 } });
+    const n = await notify(['sms', 'slack']);
+
+    expect(n.body.status).toBe('sent');
+    expect(smsFor(n.id)).toHaveLength(1);
+    expect(slackFor(n.id)).toHaveLength(1);
+    expect(n.byChannel.sms).toMatchObject({ attempts: 2, providerMessageId: smsFor(n.id)[0].sid });
+    expect(n.byChannel.slack).toMatchObject({ attempts: 2, providerMessageId: `${SLACK_CHANNEL}:${slackFor(n.id)[0].ts}` });
+  });
+
+  it('a send the provider refused (503) is sent on the retry, once', async () => {
+    twilio.enqueue({ status: 503 });
+    slack.enqueue({ status: 503 });
+    const n = await notify(['sms', 'slack']);
+
+    expect(n.body.status).toBe('sent');
+    expect(smsFor(n.id)).toHaveLength(1);
+    expect(slackFor(n.id)).toHaveLength(1);
+    expect(n.byChannel.sms).toMatchObject({ attempts: 2, providerMessageId: smsFor(n.id)[0].sid });
+  });
+
+  it('an identical SMS that another delivery sent is never adopted: each delivery gets its own message', async () => {
+    const first = await notify(['sms'], 7);
+    expect(first.body.status).toBe('sent');
+
+    twilio.enqueue({ acceptThen: 'drop' });
+    const second = await notify(['sms'], 7);
+    expect(second.body.status).toBe('sent');
+    expect(second.byChannel.sms.attempts).toBe(2);
+
+    const sent = smsFor(7);
+    expect(sent).toHaveLength(2);
+    expect(first.byChannel.sms.providerMessageId).toBe(sent[0].sid);
+    expect(second.byChannel.sms.providerMessageId).toBe(sent[1].sid);
+  });
+});
