@@ -126,7 +126,9 @@ export function createSmsSender(opts: SmsOptions): ChannelSender | null {
   async function findEarlier(to: string, body: string, earlier: EarlierAttempts): Promise<string | null> {
     const windowStart = new Date(earlier.since.getTime() - SMS_ADOPT_SKEW_MS);
     const listed = await client.messages.list({ to, from, dateSentAfter: windowStart, pageSize: LOOKUP_PAGE_SIZE, limit: LOOKUP_LIMIT });
+    // Twilio lists newest first and dates to the second: reversed, ties stay oldest first.
     const candidates = listed
+      .reverse()
       .filter((m) => m.body === body && m.dateCreated >= windowStart && m.direction.startsWith('outbound') && !NOT_SENT.has(m.status))
       .sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime());
     for (const m of candidates) {
