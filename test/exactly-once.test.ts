@@ -3,7 +3,9 @@
 // client gave up) is retried by Temporal, and the retry adopts the message already sent
 // instead of sending a second one. Real twilio and Slack SDKs against the fakes, the real
 // notification workflow on Temporal's test server, the database the activities record in.
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { eq } from 'drizzle-orm';
+import { createActivities, type DeliverArgs, type DeliverResult } from '../activities/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as s from '../db/schema.js';
 import { createSlackSender } from '../activities/channels/slack.js';
@@ -25,15 +27,15 @@ describe('SMS and Slack retries adopt the message the provider already accepted'
   let twilio: FakeTwilio;
   let slack: FakeSlack;
   let order = 100;
+  let senders: Parameters<typeof createActivities>[0]['senders'];
 
   beforeAll(async () => {
     [twilio, slack] = await Promise.all([startFakeTwilio(), startFakeSlack()]);
-    h = await startHarness({
-      senders: {
-        sms: createSmsSender({ accountSid: SID, authToken: 'token', from: FROM, apiBaseUrl: twilio.url, timeoutMs: CLIENT_TIMEOUT_MS })!,
-        slack: createSlackSender({ botToken: 'xoxb-test', apiUrl: `${slack.url}/api/`, timeoutMs: CLIENT_TIMEOUT_MS })!,
-      },
-    });
+    senders = {
+      sms: createSmsSender({ accountSid: SID, authToken: 'token', from: FROM, apiBaseUrl: twilio.url, timeoutMs: CLIENT_TIMEOUT_MS })!,
+      slack: createSlackSender({ botToken: 'xoxb-test', apiUrl: `${slack.url}/api/`, timeoutMs: CLIENT_TIMEOUT_MS })!,
+    };
+    h = await startHarness({ senders });
     const r = await h.call('PUT', '/v1/recipients/user-42', { phone: PHONE, slack: SLACK_CHANNEL });
     expect(r.status).toBe(200);
     const t = await h.call('POST', '/v1/templates', {
@@ -116,5 +118,39 @@ describe('SMS and Slack retries adopt the message the provider already accepted'
     expect(sent).toHaveLength(2);
     expect(first.byChannel.sms.providerMessageId).toBe(sent[0].sid);
     expect(second.byChannel.sms.providerMessageId).toBe(sent[1].sid);
+  });
+
+  it('a first attempt that finds a recorded earlier attempt (a reset run) adopts as a retry does', async () => {
+    twilio.enqueue({ acceptThen: 'drop' });
+    slack.enqueue({ acceptThen: 'drop' });
+    const n = await notify(['sms', 'slack']);
+    const recipient = { id: 'user-42', email: null, phone: PHONE, slack: SLACK_CHANNEL, webhookUrl: null, pagerRoutingKey: null, locale: 'en', timezone: 'UTC', name: null };
+    const args = (channel: 'sms' | 'slack'): DeliverArgs => ({
+      tenantId: h.tenantId,
+      notificationId: n.body.id,
+      deliveryId: `${n.body.id}.${channel}`,
+      channel,
+      recipient,
+      template: { key: 'order-shipped', version: 1 },
+      content: { sms: { text: 'Order {{ order.id }} shipped' }, slack: { text: 'Order *{{ order.id }}* shipped' } },
+      data: { order: { id: n.id } },
+      category: null,
+    });
+    // The activity run anew for the same delivery: attempt 1, scheduled now, after the
+    // recorded failed attempt 1 of the earlier run.
+    const activities = createActivities({ db: h.db.db, senders });
+    const rerun = new MockActivityEnvironment({ attempt: 1, scheduledTimestampMs: Date.now(), currentAttemptScheduledTimestampMs: Date.now() });
+    const sms = await rerun.run(activities.deliverSms, args('sms'));
+    const slackResult = await rerun.run(activities.deliverSlack, args('slack'));
+
+    expect(sms).toMatchObject({ adopted: true, providerMessageId: n.byChannel.sms.providerMessageId });
+    expect(slackResult).toMatchObject({ adopted: true, providerMessageId: n.byChannel.slack.providerMessageId });
+    expect(smsFor(n.id)).toHaveLength(1);
+    expect(slackFor(n.id)).toHaveLength(1);
+
+    // Without a record of an earlier attempt, a first attempt sends without asking.
+    const fresh = await rerun.run(activities.deliverSms, { ...args('sms'), deliveryId: 'ntf_never_attempted.sms', data: { order: { id: 9999 } } });
+    expect((fresh as DeliverResult).adopted).toBeUndefined();
+    expect(smsFor(9999)).toHaveLength(1);
   });
 });
