@@ -8,45 +8,71 @@ import { eq } from 'drizzle-orm';
 import { createActivities, type DeliverArgs, type DeliverResult } from '../activities/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as s from '../db/schema.js';
+import { createEmailSender } from '../activities/channels/email.js';
+import { createPagerClient, createPagerSender } from '../activities/channels/pager.js';
 import { createSlackSender } from '../activities/channels/slack.js';
 import { createSmsSender } from '../activities/channels/sms.js';
+import { createWebhookSender } from '../activities/channels/webhook.js';
+import { type FakePagerDuty, startFakePagerDuty } from './fakes/pagerduty.js';
+import { type FakeResend, startFakeResend } from './fakes/resend.js';
 import { type FakeSlack, startFakeSlack } from './fakes/slack.js';
 import { type FakeTwilio, startFakeTwilio } from './fakes/twilio.js';
 import { type Harness, startHarness } from './harness.js';
+import { LOCAL_RECEIVERS } from './support.js';
 import { until } from './until.js';
 
 const SID = `AC${'0123456789abcdef'.repeat(2)}`;
 const FROM = '+15005550006';
 const PHONE = '+14155550123';
 const SLACK_CHANNEL = 'C0123456789';
+const ROUTING_KEY = 'R0UTINGKEY0000000000000000000001';
 /** The providers' clients give up after this long; a slower answer is lost to the worker. */
 const CLIENT_TIMEOUT_MS = 1000;
 
-describe('SMS and Slack retries adopt the message the provider already accepted', () => {
+describe('a send the provider accepted but whose answer was lost: SMS and Slack adopt it, the others keep their guarantee', () => {
   let h: Harness;
   let twilio: FakeTwilio;
   let slack: FakeSlack;
+  let resend: FakeResend;
+  let pagerduty: FakePagerDuty;
   let order = 100;
   let senders: Parameters<typeof createActivities>[0]['senders'];
 
   beforeAll(async () => {
-    [twilio, slack] = await Promise.all([startFakeTwilio(), startFakeSlack()]);
+    [twilio, slack, resend, pagerduty] = await Promise.all([startFakeTwilio(), startFakeSlack(), startFakeResend(), startFakePagerDuty()]);
     senders = {
       sms: createSmsSender({ accountSid: SID, authToken: 'token', from: FROM, apiBaseUrl: twilio.url, timeoutMs: CLIENT_TIMEOUT_MS })!,
       slack: createSlackSender({ botToken: 'xoxb-test', apiUrl: `${slack.url}/api/`, timeoutMs: CLIENT_TIMEOUT_MS })!,
+      email: createEmailSender({ apiKey: 're_test', baseUrl: resend.url, from: 'n@example.com' })!,
+      pager: createPagerSender(createPagerClient({ eventsUrl: pagerduty.eventsUrl })),
+      webhook: createWebhookSender({ allowedHosts: LOCAL_RECEIVERS }),
     };
     h = await startHarness({ senders });
-    const r = await h.call('PUT', '/v1/recipients/user-42', { phone: PHONE, slack: SLACK_CHANNEL });
+    const r = await h.call('PUT', '/v1/recipients/user-42', {
+      phone: PHONE,
+      slack: SLACK_CHANNEL,
+      email: 'ann@example.com',
+      pagerRoutingKey: ROUTING_KEY,
+      webhookUrl: `${h.hook.url}/hooks`,
+    });
     expect(r.status).toBe(200);
     const t = await h.call('POST', '/v1/templates', {
       key: 'order-shipped',
-      content: { en: { sms: { text: 'Order {{ order.id }} shipped' }, slack: { text: 'Order *{{ order.id }}* shipped' } } },
+      content: {
+        en: {
+          sms: { text: 'Order {{ order.id }} shipped' },
+          slack: { text: 'Order *{{ order.id }}* shipped' },
+          email: { subject: 'Order {{ order.id }} shipped', text: 'On its way.' },
+          pager: { summary: 'Order {{ order.id }} shipped' },
+          webhook: { order: '{{ order.id }}' },
+        },
+      },
     });
     expect(t.status).toBe(201);
   }, 120_000);
   afterAll(async () => {
     await h?.close();
-    await Promise.all([twilio?.close(), slack?.close()]);
+    await Promise.all([twilio?.close(), slack?.close(), resend?.close(), pagerduty?.close()]);
   });
 
   /** Sends order `id` on `channels` and waits until the workflow has finished it. */
@@ -152,5 +178,33 @@ describe('SMS and Slack retries adopt the message the provider already accepted'
     const fresh = await rerun.run(activities.deliverSms, { ...args('sms'), deliveryId: 'ntf_never_attempted.sms', data: { order: { id: 9999 } } });
     expect((fresh as DeliverResult).adopted).toBeUndefined();
     expect(smsFor(9999)).toHaveLength(1);
+  });
+
+  it('email, pager and webhook hold their own guarantees under the same lost answer', async () => {
+    resend.enqueue({ acceptThen: 'drop' });
+    pagerduty.enqueue({ acceptThen: 'drop' });
+    h.hook.enqueue({ acceptThen: 'drop' });
+    const n = await notify(['email', 'pager', 'webhook']);
+    expect(n.body.status).toBe('sent');
+
+    // Email: the retry reuses the delivery id as Resend's idempotency key, so Resend answers
+    // the first email's id and sends one email.
+    const emails = [...resend.emails.entries()].filter(([, e]) => e.subject === `Order ${n.id} shipped`);
+    expect(emails).toHaveLength(1);
+    const emailPosts = resend.requests.filter((r) => r.body?.subject === `Order ${n.id} shipped`);
+    expect(emailPosts.map((r) => r.headers['idempotency-key'])).toEqual([`${n.body.id}.email`, `${n.body.id}.email`]);
+    expect(n.byChannel.email).toMatchObject({ attempts: 2, providerMessageId: emails[0][0] });
+
+    // Pager: both triggers carry the delivery id as dedup_key, which PagerDuty folds into one alert.
+    const triggers = pagerduty.requests.filter((r) => r.body?.payload?.summary === `Order ${n.id} shipped`);
+    expect(triggers.map((r) => r.body.dedup_key)).toEqual([`${n.body.id}.pager`, `${n.body.id}.pager`]);
+    expect(n.byChannel.pager).toMatchObject({ attempts: 2, providerMessageId: `${n.body.id}.pager` });
+
+    // Webhook: at least once, every attempt under the delivery's one stable id.
+    const hooks = h.hook.requests.filter((r) => r.body?.notificationId === n.body.id);
+    expect(hooks).toHaveLength(2);
+    expect(hooks.map((r) => r.body.id)).toEqual([`${n.body.id}.webhook`, `${n.body.id}.webhook`]);
+    const headerIds = hooks.map((r) => r.headers['webhook-id'] ?? r.headers['tocsin-event-id']);
+    expect(headerIds).toEqual([`${n.body.id}.webhook`, `${n.body.id}.webhook`]);
   });
 });
