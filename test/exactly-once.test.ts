@@ -1,8 +1,9 @@
-// Exactly once where the provider allows it: an SMS or Slack send that the provider accepted
-// but whose answer the worker never saw (the connection dropped, or the answer came after the
-// client gave up) is retried by Temporal, and the retry adopts the message already sent
-// instead of sending a second one. Real twilio and Slack SDKs against the fakes, the real
-// notification workflow on Temporal's test server, the database the activities record in.
+// A send the provider accepted but whose answer the worker never saw (the connection dropped,
+// or the answer came after the client gave up) is retried by Temporal. SMS and Slack, which
+// have no idempotency key, adopt the message already sent instead of sending a second one;
+// email (idempotency key), pager (dedup_key) and webhooks (one stable id) keep their own
+// guarantee. Real SDKs against the fakes, the real notification workflow on Temporal's test
+// server, the database the activities record in.
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { eq } from 'drizzle-orm';
 import { createActivities, type DeliverArgs, type DeliverResult } from '../activities/index.js';
