@@ -191,10 +191,13 @@ export function createActivities(deps: ActivityDeps) {
     let since: Date | null = null;
     if (info.attempt > 1) since = new Date(info.scheduledTimestampMs);
     else {
+      // A first attempt almost never has an earlier one: with the database unreachable it
+      // sends rather than waits, as it did before it asked.
       const [row] = await db
         .select({ at: sql<Date | string | null>`min(${s.deliveryAttempts.at})` })
         .from(s.deliveryAttempts)
-        .where(eq(s.deliveryAttempts.deliveryId, args.deliveryId));
+        .where(eq(s.deliveryAttempts.deliveryId, args.deliveryId))
+        .catch(() => []);
       if (row?.at) since = new Date(new Date(row.at).getTime() - ATTEMPT_START_TO_CLOSE_MS);
     }
     if (!since) return undefined;
