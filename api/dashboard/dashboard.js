@@ -11,7 +11,7 @@
 
   const fmtMs = (ms) => (ms == null ? '–' : ms < 1000 ? `${Math.round(ms)} ms` : ms < 60000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60000).toFixed(1)} min`);
   const fmtPct = (x) => `${(x * 100).toFixed(x > 0 && x < 0.1 ? 1 : 0)}%`;
-  const fmtTime = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const fmtTime = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 
   function el(tag, props, ...children) {
     const node = document.createElement(tag);
@@ -66,7 +66,7 @@
     $('kpi-sent').textContent = sent;
     $('kpi-failed').textContent = failed;
     $('kpi-failed').classList.toggle('bad', failed > 0);
-    $('kpi-latency').textContent = `${fmtMs(d.latency.p50Ms)} / ${fmtMs(d.latency.p95Ms)} / ${fmtMs(d.latency.p99Ms)}`;
+    $('kpi-latency').textContent = `${fmtMs(d.latency.p50Ms)} · ${fmtMs(d.latency.p95Ms)} · ${fmtMs(d.latency.p99Ms)}`;
     $('kpi-incidents').textContent = d.openIncidents.total;
     $('kpi-incidents').classList.toggle('bad', d.openIncidents.total > 0);
 
