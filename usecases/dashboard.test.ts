@@ -40,6 +40,8 @@ describe.each(testDatabaseKinds)('dashboard data on %s', (kind) => {
       notification('n3', 'ten_b', 3, { status: 'failed' }),
       // Outside the window: counts nowhere but in the recent failures.
       notification('n4', 'ten_b', 180, { status: 'failed' }),
+      // Failed two days ago: no longer recent.
+      notification('n6', 'ten_b', 2880, { status: 'failed' }),
       // Scheduled for 30 minutes after acceptance: its latency counts from sendAt.
       notification('n5', 'ten_a', 40, { sendAt: ago(10) }),
     ] as never);
@@ -51,6 +53,7 @@ describe.each(testDatabaseKinds)('dashboard data on %s', (kind) => {
       { id: 'd3', notificationId: 'n3', position: 0, channel: 'webhook', status: 'failed', attempts: 3, errorCode: 'http_410', errorMessage: 'Gone', updatedAt: ago(2) },
       { id: 'd3b', notificationId: 'n3', position: 1, channel: 'inapp', status: 'skipped', attempts: 0, updatedAt: ago(2) },
       { id: 'd4', notificationId: 'n4', position: 0, channel: 'sms', status: 'failed', attempts: 8, errorCode: 'provider_error', updatedAt: ago(170) },
+      { id: 'd6', notificationId: 'n6', position: 0, channel: 'sms', status: 'failed', attempts: 8, errorCode: 'provider_error', updatedAt: ago(2870) },
     ] as never);
     await db.insert(incidents).values([
       { id: 'inc1', tenantId: 'ten_a', policyKey: 'ops', summary: 'Database down', severity: 'critical', status: 'triggered', workflowId: 'incident:ten_a:db', createdAt: ago(1) },
@@ -90,7 +93,7 @@ describe.each(testDatabaseKinds)('dashboard data on %s', (kind) => {
     expect(sum(d.series.failed.webhook.slice(-3))).toBe(1);
   });
 
-  it('lists open incidents and recent failures, newest first, with links into the Temporal UI', async () => {
+  it('lists open incidents and the last day\'s failures, newest first, with links into the Temporal UI', async () => {
     const d = await dashboardData(database.db, { url: 'http://ui.example:8233/', namespace: 'default' });
     expect(d.openIncidents.total).toBe(2);
     expect(d.openIncidents.data.map((i) => [i.summary, i.tenant, i.status])).toEqual([
