@@ -118,7 +118,7 @@ export async function dashboardData(db: Db, ui: TemporalUiLink): Promise<Dashboa
              (percentile_cont(0.95) within group (order by ${latencyMs}))::float8 as p95,
              (percentile_cont(0.99) within group (order by ${latencyMs}))::float8 as p99
       from deliveries d join notifications n on n.id = d.notification_id
-      where d.sent_at >= ${window} and d.status in ('sent', 'delivered')
+      where d.status in ('sent', 'delivered') and d.updated_at >= ${window} and d.sent_at >= ${window}
       group by grouping sets ((d.channel), ())`),
   );
 
