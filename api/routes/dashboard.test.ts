@@ -79,6 +79,7 @@ describe('/dashboard access', () => {
       ['/dashboard/assets/dashboard.js', {}],
       ['/dashboard?token=wrong', {}],
       ['/dashboard?token=', {}],
+      ['/dashboard?token=%zz%00', {}],
       ['/dashboard', { authorization: 'Bearer wrong' }],
       // A wrong bearer is refused even with a good cookie: the header is what the client chose.
       ['/dashboard', { authorization: 'Bearer wrong', cookie: await session() }],
@@ -110,7 +111,7 @@ describe('/dashboard assets', () => {
       expect((await res.text()).length).toBeGreaterThan(500);
     }
     expect(await (await app.request('/dashboard/assets/uPlot.js', { headers })).text()).toContain('uPlot');
-    for (const path of ['/dashboard/assets/index.html', '/dashboard/assets/..%2F..%2Fpackage.json', '/dashboard/assets/', '/dashboard/nope']) {
+    for (const path of ['/dashboard/assets/index.html', '/dashboard/assets/..%2F..%2Fpackage.json', '/dashboard/assets/', '/dashboard/assets/%zz', '/dashboard/nope']) {
       const res = await app.request(path, { headers });
       expect(res.status, path).toBe(404);
       expect(res.headers.get('content-type')).toContain('application/problem+json');
