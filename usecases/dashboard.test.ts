@@ -1,19 +1,21 @@
 // The dashboard's queries over rows written at known times, on PGlite and (when DATABASE_URL
 // is set, as in CI) on a real PostgreSQL.
-import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../db/client.js';
 import { deliveries, incidents, notifications, tenants } from '../db/schema.js';
 import { openTestDatabase, testDatabaseKinds } from '../test/support.js';
 import { dashboardData, workflowUrl } from './dashboard.js';
 
-// Each insert reads now() in its own transaction: the times below drift by a few milliseconds.
-const ago = (minutes: number, seconds = 0) => sql`now() - make_interval(mins => ${minutes}, secs => ${seconds})`;
+// Every row's times from one instant, so the latencies below are exact; the dashboard reads
+// now() a moment later, which keeps them all inside its window.
+let base = Date.now();
+const ago = (minutes: number, seconds = 0) => new Date(base - minutes * 60_000 - seconds * 1000);
 
 describe.each(testDatabaseKinds)('dashboard data on %s', (kind) => {
   let database: Database;
   beforeAll(async () => {
     database = await openTestDatabase(kind);
+    base = Date.now();
     const db = database.db;
     await db.insert(tenants).values([
       { id: 'ten_a', name: 'Acme', webhookSecret: 'whsec_x' },
@@ -74,11 +76,10 @@ describe.each(testDatabaseKinds)('dashboard data on %s', (kind) => {
     const webhook = d.channels.find((c) => c.channel === 'webhook')!;
     expect(webhook.failureRate).toBeCloseTo(1 / 3);
     expect(webhook.count).toBe(2);
-    expect(webhook.p50Ms).toBeCloseTo(2000, -2);
+    expect(webhook.p50Ms).toBeCloseTo(2000, 0);
     expect(d.latency.count).toBe(3);
-    expect(d.latency.p50Ms).toBeCloseTo(2000, -2);
-    expect(d.latency.p99Ms).toBeGreaterThan(2900);
-    expect(d.latency.p99Ms).toBeLessThan(3100);
+    expect(d.latency.p50Ms).toBeCloseTo(2000, 0);
+    expect(d.latency.p99Ms).toBeCloseTo(2980, 0); // between 2 s and 3 s, 98 % of the way
   });
 
   it('has one point per minute, the sends and failures at their minutes', async () => {
@@ -89,8 +90,9 @@ describe.each(testDatabaseKinds)('dashboard data on %s', (kind) => {
     expect(sum(d.series.sent.webhook)).toBe(2);
     expect(sum(d.series.failed.webhook)).toBe(1);
     expect(sum(d.series.sent.inapp)).toBe(1);
-    // The failure 2 minutes ago is in one of the last three points.
-    expect(sum(d.series.failed.webhook.slice(-3))).toBe(1);
+    // The failure at its minute.
+    const minute = Math.floor(ago(2).getTime() / 60_000) * 60;
+    expect(d.series.failed.webhook[d.series.minutes.indexOf(minute)]).toBe(1);
   });
 
   it('lists open incidents and the last day\'s failures, newest first, with links into the Temporal UI', async () => {
