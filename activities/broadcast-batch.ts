@@ -1,9 +1,12 @@
 // A broadcast page delivered in bulk (workflows/broadcast-batch.ts): one activity per page
-// resolves its recipients and their preferences, renders once per locale, and writes every
-// in-app recipient's notification, deliveries, events and inbox message in multi-row inserts.
-// Recipients it cannot finish here (quiet hours, channels other than in-app) are recorded
-// accepted and answered for the workflow to start as ordinary notification workflows.
+// resolves its recipients and their preferences, renders once per locale and channel, sends the
+// chunk's email recipients in one Resend batch call (up to 100 emails), and writes every in-app
+// and email recipient's notification, deliveries, attempts, events and inbox message in
+// multi-row inserts. Recipients it cannot finish here (quiet hours, channels other than in-app
+// and email) are recorded accepted and answered for the workflow to start as ordinary
+// notification workflows.
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq, gte, inArray, lt } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { broadcastRecipients, deliveries, deliveryAttempts, inboxMessages, notificationEvents, notifications, recipients } from '../db/schema.js';
@@ -16,15 +19,23 @@ import type { Channel, ChannelContent, DeliveryStatus, NotificationStatus, Prefe
 import { contentFor, loadTemplateVersion } from '../usecases/templates.js';
 import { toRecipient } from '../usecases/recipients.js';
 import { workflowIds, type BroadcastInput } from '../workflows/messages.js';
-import { permanent } from './errors.js';
+import { describeError, permanent } from './errors.js';
+import type { BatchEmail, ChannelSender } from './channels/types.js';
+import { RESEND_BATCH_LIMIT } from './channels/email.js';
+import { finalStatus } from '../domain/status.js';
 import { deliveryId } from './records.js';
 import type { BroadcastStart } from './fanout.js';
 
-/** Recipients written per transaction; progress is heartbeated after each. */
-const CHUNK = 100;
+/**
+ * Recipients written per transaction, and at most one email batch call each; progress is
+ * heartbeated after each.
+ */
+const CHUNK = Math.min(100, RESEND_BATCH_LIMIT);
 
 export interface BroadcastBatchDeps {
   db: Db;
+  /** The email sender's batch send (`sendBatch`) delivers email recipients here; without it they get their own workflow. */
+  senders?: Partial<Record<Channel, ChannelSender>>;
   /**
    * Called after each chunk of a page is committed (tests inject a failure here to kill a
    * batch mid-page); unset in production.
@@ -44,6 +55,22 @@ export interface BroadcastPageResult {
   nextSeq: number;
 }
 
+interface OutcomeDelivery {
+  channel: Channel;
+  status: DeliveryStatus;
+  errorCode?: string | null;
+  errorMessage?: string | null;
+  /** Sent: by whom, under which provider message id. */
+  sent?: { provider: string; providerMessageId: string };
+  /** Tried once and refused (its attempt is recorded failed). */
+  refused?: boolean;
+}
+
+/** The idempotency key of a chunk's email batch: stable across retries of the page. */
+export function emailBatchKey(b: { tenantId: string; broadcastId: string }, firstSeq: number): string {
+  return `tocsin-broadcast/${b.tenantId}/${b.broadcastId}/${firstSeq}`;
+}
+
 /** One recipient's rows, whatever its outcome. */
 interface Outcome {
   notificationId: string;
@@ -51,12 +78,13 @@ interface Outcome {
   channels: Channel[];
   status: NotificationStatus;
   reason: string | null;
-  deliveries: Array<{ channel: Channel; status: DeliveryStatus; errorCode?: string | null; errorMessage?: string | null; sent?: boolean }>;
+  deliveries: OutcomeDelivery[];
   events: NotificationStatus[];
   inbox?: { title: string; body: string };
 }
 
-export function createBroadcastBatchActivities({ db, afterBroadcastChunk }: BroadcastBatchDeps) {
+export function createBroadcastBatchActivities({ db, senders, afterBroadcastChunk }: BroadcastBatchDeps) {
+  const emailSender = senders?.email?.sendBatch ? senders.email : undefined;
   /** Writes a chunk's outcomes in one transaction; rows that exist already are left alone. */
   async function write(b: BroadcastInput, outcomes: Outcome[]): Promise<void> {
     if (outcomes.length === 0) return;
@@ -94,16 +122,18 @@ export function createBroadcastBatchActivities({ db, afterBroadcastChunk }: Broa
           position,
           channel: d.channel,
           status: d.status,
-          attempts: d.sent ? 1 : 0,
-          provider: d.sent ? 'tocsin' : null,
-          providerMessageId: d.sent ? `msg_${o.notificationId}` : null,
+          attempts: d.sent || d.refused ? 1 : 0,
+          provider: d.sent?.provider ?? null,
+          providerMessageId: d.sent?.providerMessageId ?? null,
           errorCode: d.errorCode ?? null,
           errorMessage: d.errorMessage ?? null,
           sentAt: d.sent ? now : null,
         })),
       );
       if (ds.length) await tx.insert(deliveries).values(ds);
-      const attempts = ds.filter((d) => d.attempts > 0).map((d) => ({ deliveryId: d.id, attempt: 1, outcome: 'sent' }));
+      const attempts = ds
+        .filter((d) => d.attempts > 0)
+        .map((d) => (d.sentAt ? { deliveryId: d.id, attempt: 1, outcome: 'sent' } : { deliveryId: d.id, attempt: 1, outcome: 'failed', errorCode: d.errorCode, errorMessage: d.errorMessage }));
       if (attempts.length) await tx.insert(deliveryAttempts).values(attempts).onConflictDoNothing();
       await tx.insert(notificationEvents).values(fresh.flatMap((o) => o.events.map((status) => ({ notificationId: o.notificationId, status, reason: status === o.status ? o.reason : null }))));
       const inbox = fresh.filter((o) => o.inbox);
@@ -127,8 +157,39 @@ export function createBroadcastBatchActivities({ db, afterBroadcastChunk }: Broa
   }
 
   /**
-   * Delivers one page of a broadcast's audience from `fromSeq`: in-app recipients outside quiet
-   * hours are sent here; opted-out ones are suppressed, deleted ones failed, those without a
+   * Sends a chunk's emails in one batch call and records each answer on its delivery: sent with
+   * Resend's message id, or failed when Resend refuses the batch for good (all of it: strict
+   * validation sends none of a batch with an invalid email). A transient failure throws, and the
+   * page is retried from this chunk. The key is the chunk's, and a chunk whose rows a former
+   * attempt already wrote sends nothing: a retry never sends an email twice (Resend answers a
+   * repeated key with the same body with the first answer, without sending).
+   */
+  async function sendEmails(b: BroadcastInput, firstSeq: number, emails: Array<{ notificationId: string; delivery: OutcomeDelivery; email: BatchEmail }>): Promise<void> {
+    if (emails.length === 0 || !emailSender?.sendBatch) return;
+    const done = await db
+      .select({ id: notifications.id })
+      .from(notifications)
+      .where(inArray(notifications.id, emails.map((e) => e.notificationId)));
+    const written = new Set(done.map((r) => r.id));
+    const todo = emails.filter((e) => !written.has(e.notificationId));
+    if (todo.length === 0) return;
+    const ctx = Context.current();
+    try {
+      const { provider, providerMessageIds } = await emailSender.sendBatch(
+        todo.map((e) => e.email),
+        { idempotencyKey: emailBatchKey(b, firstSeq), signal: ctx.cancellationSignal },
+      );
+      todo.forEach((e, i) => Object.assign(e.delivery, { status: 'sent', sent: { provider, providerMessageId: providerMessageIds[i] } }));
+    } catch (err) {
+      if (!(err instanceof ApplicationFailure && err.nonRetryable)) throw err;
+      const { code, message } = describeError(err);
+      for (const e of todo) Object.assign(e.delivery, { status: 'failed', errorCode: code, errorMessage: message, refused: true });
+    }
+  }
+
+  /**
+   * Delivers one page of a broadcast's audience from `fromSeq`: recipients outside quiet hours
+   * whose channels are in-app, email (given a batch sender) or both are sent here; opted-out ones are suppressed, deleted ones failed, those without a
    * channel suppressed; the rest are recorded accepted and answered to be started. `at` is the
    * workflow's clock, for quiet hours. Ids are positional and inserts skip existing rows, and a
    * retry resumes after the last chunk it heartbeated: nothing is written or sent twice.
@@ -148,21 +209,23 @@ export function createBroadcastBatchActivities({ db, afterBroadcastChunk }: Broa
     const version = await loadTemplateVersion(db, b.tenantId, b.template.key, b.template.version);
     if (!version) throw permanent(ErrorType.NotFound, `Template ${b.template.key} v${b.template.version} no longer exists`);
 
-    // Rendered once per locale: broadcast data is the same for every recipient.
+    // Rendered once per locale and channel: broadcast data is the same for every recipient.
     const rendered = new Map<string, { content?: ChannelContent; error?: string }>();
-    const renderInapp = (locale: string, content: ChannelContent) => {
-      let r = rendered.get(locale);
+    const renderOnce = (locale: string, channel: 'inapp' | 'email', content: ChannelContent) => {
+      const key = `${channel}:${locale}`;
+      let r = rendered.get(key);
       if (!r) {
         try {
-          r = { content: renderContent(content, ['inapp'], b.data) };
+          r = { content: renderContent(content, [channel], b.data) };
         } catch (err) {
           if (!(err instanceof TemplateRenderError)) throw err;
           r = { error: err.message };
         }
-        rendered.set(locale, r);
+        rendered.set(key, r);
       }
       return r;
     };
+    const renderFailed = (channel: Channel, error?: string): OutcomeDelivery => ({ channel, status: 'failed', errorCode: ErrorType.TemplateRenderFailed, errorMessage: error ?? null });
 
     for (let i = 0; i < page.length; i += CHUNK) {
       const chunk = page.slice(i, i + CHUNK);
@@ -172,6 +235,9 @@ export function createBroadcastBatchActivities({ db, afterBroadcastChunk }: Broa
         .where(and(eq(recipients.tenantId, b.tenantId), inArray(recipients.id, chunk.map((p) => p.recipientId))));
       const byId = new Map(rows.map((r) => [r.id, { recipient: toRecipient(r), preferences: (r.preferences ?? {}) as Preferences }]));
       const outcomes: Outcome[] = [];
+      // Sent here (in-app, email): their status, events and inbox message once the email batch answered.
+      const bulk: Outcome[] = [];
+      const emails: Array<{ notificationId: string; delivery: OutcomeDelivery; email: BatchEmail }> = [];
       for (const { seq, recipientId } of chunk) {
         const notificationId = broadcastNotificationId(b.broadcastId, seq);
         const base = { notificationId, recipientId, channels: [] as Channel[], deliveries: [] };
@@ -193,27 +259,44 @@ export function createBroadcastBatchActivities({ db, afterBroadcastChunk }: Broa
           outcomes.push({ ...base, channels, status: 'suppressed', reason: 'preferences', deliveries: skipped, events: ['accepted', 'suppressed'] });
           continue;
         }
-        const inappOnly = decision.allowed.length === 1 && decision.allowed[0] === 'inapp';
-        if (decision.release !== null || !inappOnly) {
-          // Deferred per recipient (quiet hours) or sent on other channels: its own workflow.
+        const here = decision.allowed.every((ch) => ch === 'inapp' || (ch === 'email' && emailSender));
+        if (decision.release !== null || !here) {
+          // Deferred per recipient (quiet hours) or sent on channels other than in-app and email
+          // (or email with no batch sender): its own workflow, for all its channels.
           outcomes.push({ ...base, channels, status: 'accepted', reason: null, deliveries: channels.map((channel) => ({ channel, status: 'pending' as const })), events: ['accepted'] });
           progress.start.push({ notificationId, recipientId, channels });
           continue;
         }
-        const r = renderInapp(recipient.locale, chosen.content);
-        const inapp = r.content
-          ? { channel: 'inapp' as const, status: 'sent' as const, sent: true }
-          : { channel: 'inapp' as const, status: 'failed' as const, errorCode: ErrorType.TemplateRenderFailed, errorMessage: r.error };
-        const ordered = channels.map((ch) => (ch === 'inapp' ? inapp : skipped.find((s) => s.channel === ch)!));
-        outcomes.push({
-          ...base,
-          channels,
-          status: r.content ? 'sent' : 'failed',
-          reason: null,
-          deliveries: ordered,
-          events: ['accepted', 'sending', r.content ? 'sent' : 'failed'],
-          ...(r.content ? { inbox: { title: r.content.inapp?.title ?? '', body: r.content.inapp?.body ?? '' } } : {}),
-        });
+        const sending = new Map<Channel, OutcomeDelivery>();
+        let inbox: Outcome['inbox'];
+        for (const ch of decision.allowed) {
+          const r = renderOnce(recipient.locale, ch as 'inapp' | 'email', chosen.content);
+          if (!r.content) {
+            sending.set(ch, renderFailed(ch, r.error));
+          } else if (ch === 'inapp') {
+            sending.set(ch, { channel: ch, status: 'sent', sent: { provider: 'tocsin', providerMessageId: `msg_${notificationId}` } });
+            inbox = { title: r.content.inapp?.title ?? '', body: r.content.inapp?.body ?? '' };
+          } else {
+            const email = r.content.email;
+            const body = email?.html ? { html: email.html, text: email.text || undefined } : email?.text ? { text: email.text } : null;
+            if (!email || !body) {
+              sending.set(ch, { channel: ch, status: 'failed', errorCode: ErrorType.ProviderRejected, errorMessage: `template ${b.template.key} has no email body` });
+              continue;
+            }
+            const delivery: OutcomeDelivery = { channel: ch, status: 'sending' };
+            sending.set(ch, delivery);
+            emails.push({ notificationId, delivery, email: { to: addressFor(recipient, 'email')!, subject: email.subject, ...body } });
+          }
+        }
+        const ordered = channels.map((ch) => sending.get(ch) ?? skipped.find((s) => s.channel === ch)!);
+        const outcome: Outcome = { ...base, channels, status: 'sending', reason: null, deliveries: ordered, events: [], ...(inbox ? { inbox } : {}) };
+        outcomes.push(outcome);
+        bulk.push(outcome);
+      }
+      await sendEmails(b, chunk[0].seq, emails);
+      for (const o of bulk) {
+        o.status = finalStatus(o.deliveries.map((d) => d.status), false);
+        o.events = ['accepted', 'sending', o.status];
       }
       await write(b, outcomes);
       progress.nextSeq = chunk[chunk.length - 1].seq + 1;

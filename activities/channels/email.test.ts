@@ -109,4 +109,72 @@ describe('email channel (Resend SDK against a fake Resend)', () => {
     expect(err).not.toBeInstanceOf(ApplicationFailure);
     expect(err.message).toMatch(/resend request failed/);
   });
+
+  describe('batch send (broadcasts)', () => {
+    const batch = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ to: `u${from + i}@example.com`, subject: `S${from + i}`, text: `hi ${from + i}` }));
+    const opts = (key: string) => ({ idempotencyKey: key, signal: new AbortController().signal });
+
+    it('sends up to 100 emails in one call, in order, with the key as Idempotency-Key', async () => {
+      const emails = [...batch(99), { to: 'html@example.com', subject: 'H', html: '<p>h</p>', text: 'h' }];
+      const result = await sender.sendBatch!(emails, opts('tocsin-broadcast/t/bc_1/0'));
+      expect(resend.requests).toHaveLength(1);
+      const [req] = resend.requests;
+      expect(req.path).toBe('/emails/batch');
+      expect(req.headers['idempotency-key']).toBe('tocsin-broadcast/t/bc_1/0');
+      expect(req.headers['x-batch-validation']).toBe('strict');
+      expect(req.body).toHaveLength(100);
+      expect(req.body[0]).toEqual({ from: 'Tocsin <n@example.com>', to: 'u0@example.com', subject: 'S0', text: 'hi 0' });
+      expect(req.body[99]).toEqual({ from: 'Tocsin <n@example.com>', to: 'html@example.com', subject: 'H', html: '<p>h</p>', text: 'h' });
+      expect(result.provider).toBe('resend');
+      expect(result.providerMessageIds).toHaveLength(100);
+      expect(result.providerMessageIds.map((id) => (resend.emails.get(id) as { to: string }).to)).toEqual(emails.map((e) => e.to));
+    });
+
+    it('a retried batch (same key, same emails) answers the same ids and sends nothing again', async () => {
+      const first = await sender.sendBatch!(batch(3), opts('k-1'));
+      const again = await sender.sendBatch!(batch(3), opts('k-1'));
+      expect(again.providerMessageIds).toEqual(first.providerMessageIds);
+      expect(resend.emails.size).toBe(3);
+      // Another key is another batch.
+      await sender.sendBatch!(batch(3), opts('k-2'));
+      expect(resend.emails.size).toBe(6);
+    });
+
+    it('the same key with other emails is refused for good, and sends nothing', async () => {
+      await sender.sendBatch!(batch(2), opts('k-1'));
+      const err = (await rejection(sender.sendBatch!(batch(2, 5), opts('k-1')))) as ApplicationFailure;
+      expect(err).toBeInstanceOf(ApplicationFailure);
+      expect(err.nonRetryable).toBe(true);
+      expect(err.message).toContain('409');
+      expect(resend.emails.size).toBe(2);
+    });
+
+    it('one invalid email refuses the whole batch for good (strict validation): none is sent', async () => {
+      const emails = batch(3);
+      const err = (await rejection(sender.sendBatch!([emails[0], { ...emails[1], to: undefined as unknown as string }, emails[2]], opts('k-1')))) as ApplicationFailure;
+      expect(err.type).toBe('provider_rejected');
+      expect(err.nonRetryable).toBe(true);
+      expect(err.message).toContain('index 1');
+      expect(resend.emails.size).toBe(0);
+    });
+
+    it('a 429 is retried after Retry-After; a lost answer is a plain error, and the retry adopts the first answer', async () => {
+      resend.enqueue({ status: 429, headers: { 'retry-after': '3' } }, { acceptThen: 'drop' });
+      const limited = (await rejection(sender.sendBatch!(batch(2), opts('k-1')))) as ApplicationFailure;
+      expect(limited.nonRetryable).toBe(false);
+      expect(limited.nextRetryDelay).toBe(3000);
+      const lost = await rejection(sender.sendBatch!(batch(2), opts('k-1')));
+      expect(lost).not.toBeInstanceOf(ApplicationFailure);
+      expect(resend.emails.size).toBe(2);
+      const retried = await sender.sendBatch!(batch(2), opts('k-1'));
+      expect(new Set(retried.providerMessageIds)).toEqual(new Set(resend.emails.keys()));
+      expect(resend.emails.size).toBe(2);
+    });
+
+    it('refuses more than 100 emails without calling Resend, and sends an empty batch as nothing', async () => {
+      await expect(sender.sendBatch!(batch(101), opts('k-1'))).rejects.toThrow(/at most 100/);
+      expect(await sender.sendBatch!([], opts('k-2'))).toEqual({ provider: 'resend', providerMessageIds: [] });
+      expect(resend.requests).toHaveLength(0);
+    });
+  });
 });

@@ -1,9 +1,10 @@
 // Email channel: Resend's `emails.send`, with the delivery id as Resend's idempotency key so
-// that a retried activity never sends the same email twice.
-import { type CreateEmailOptions, type ErrorResponse, Resend } from 'resend';
+// that a retried activity never sends the same email twice; broadcasts send up to 100 at once
+// with `batch.send`, one idempotency key per batch.
+import { type CreateBatchOptions, type CreateEmailOptions, type ErrorResponse, Resend } from 'resend';
 import { ErrorType } from '../../domain/errors.js';
 import { httpFailure, permanent } from '../errors.js';
-import type { ChannelSender, SendRequest } from './types.js';
+import type { BatchEmail, ChannelSender, SendRequest } from './types.js';
 
 export interface EmailOptions {
   apiKey?: string;
@@ -13,6 +14,9 @@ export interface EmailOptions {
 }
 
 const DEFAULT_BASE_URL = 'https://api.resend.com';
+
+/** Resend's most emails per batch call. */
+export const RESEND_BATCH_LIMIT = 100;
 
 /**
  * Resend answers `{ data, error }` instead of throwing. A missing statusCode means the request
@@ -45,6 +49,23 @@ export function createEmailSender(opts: EmailOptions): ChannelSender | null {
       });
       if (error) throw classify(error, headers);
       return { provider: 'resend', providerMessageId: data.id };
+    },
+    /**
+     * Strict validation (Resend's default): one invalid email refuses the whole batch, and
+     * nothing of it is sent. A repeated key with the same body answers the first batch's ids.
+     */
+    async sendBatch(emails: BatchEmail[], { idempotencyKey, signal }) {
+      if (emails.length === 0) return { provider: 'resend', providerMessageIds: [] };
+      if (emails.length > RESEND_BATCH_LIMIT) throw new RangeError(`a Resend batch holds at most ${RESEND_BATCH_LIMIT} emails, not ${emails.length}`);
+      signal.throwIfAborted();
+      const payload: CreateBatchOptions = emails.map((e) =>
+        e.html ? { from: opts.from, to: e.to, subject: e.subject, html: e.html, text: e.text || undefined } : { from: opts.from, to: e.to, subject: e.subject, text: e.text ?? '' },
+      );
+      const { data, error, headers } = await resend.batch.send(payload, { idempotencyKey, signal });
+      if (error) throw classify(error, headers);
+      const ids = data.data.map((d) => d.id);
+      if (ids.length !== emails.length) throw permanent(ErrorType.ProviderRejected, `resend answered ${ids.length} ids for a batch of ${emails.length} emails`);
+      return { provider: 'resend', providerMessageIds: ids };
     },
   };
 }

@@ -44,4 +44,23 @@ export interface ChannelSender {
   /** Looks for an earlier attempt's message (SendRequest.earlier) before sending again. */
   adoptsEarlierSends?: boolean;
   send(req: SendRequest): Promise<SendResult>;
+  /**
+   * Sends many emails in one call (email only: Resend's batch send), in order; answers one
+   * provider message id per email. Broadcasts use it (activities/broadcast-batch.ts).
+   */
+  sendBatch?(emails: BatchEmail[], opts: { idempotencyKey: string; signal: AbortSignal }): Promise<BatchResult>;
+}
+
+/** One email of a batch: its address and rendered content (a subject and html, text or both). */
+export interface BatchEmail {
+  to: string;
+  subject: string;
+  html?: string;
+  text?: string;
+}
+
+export interface BatchResult {
+  provider: string;
+  /** The provider's message id of each email, in the order sent. */
+  providerMessageIds: string[];
 }
