@@ -21,14 +21,21 @@ import { receiptRoutes } from './routes/receipts.js';
 import { broadcastRoutes } from './routes/broadcasts.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { acceptableInput } from './validate.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { requestTelemetry } from './telemetry.js';
+import { createLogger, type Logger } from '../telemetry/log.js';
 
 export type { AppDeps } from './deps.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
-export function createApp(deps: AppDeps, opts: { log?: (msg: string, err?: unknown) => void } = {}) {
-  const log = opts.log ?? ((msg, err) => console.error(msg, err));
+export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: string, err?: unknown) => void } = {}) {
+  const logger = opts.logger ?? createLogger({ level: 'warn' });
+  const log = opts.log ?? ((msg, err) => logger.error({ err }, msg));
   const app = new Hono<Env>();
+
+  // A request id on every log line of a request (X-Request-Id in and out), its server span.
+  app.use('*', ...requestTelemetry(logger));
 
   app.use(
     '*',
@@ -47,6 +54,7 @@ export function createApp(deps: AppDeps, opts: { log?: (msg: string, err?: unkno
 
   app.route('/', healthRoutes(deps));
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
+  app.route('/metrics', metricsRoutes(deps));
   app.use('/v1/admin/*', adminAuth(deps.adminToken));
   const keys = createKeyCache();
   app.route('/v1/admin', adminRoutes(deps, keys));

@@ -1,8 +1,10 @@
 // The one logger: pino, JSON lines (or pino-pretty on a terminal), secrets redacted. Lines
-// logged inside a request carry its request id (withLogContext, api/telemetry.ts); the
+// logged inside a request carry its request id (withLogContext, api/telemetry.ts) and, with
+// tracing on, the active trace and span ids; the
 // Temporal SDK's lines (worker, workflows through their logger sink, activities) carry the
 // workflow and activity ids the SDK attaches.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import type { Logger as TemporalLogger, LogLevel as TemporalLogLevel, LogMetadata } from '@temporalio/common';
 import { pino, stdSerializers, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import pretty from 'pino-pretty';
@@ -82,7 +84,13 @@ export function createLogger(opts: LogOptions = {}): Logger {
       base: { service: 'tocsin' },
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
       serializers: { err: errSerializer, error: errSerializer },
-      mixin: () => context.getStore() ?? {},
+      // The request id of the request being served, and the trace of the active span (when
+      // tracing is on), so a line leads to its trace and back.
+      mixin: () => {
+        const span = trace.getActiveSpan()?.spanContext();
+        const fields = context.getStore() ?? {};
+        return span && isSpanContextValid(span) ? { ...fields, traceId: span.traceId, spanId: span.spanId } : fields;
+      },
       hooks: {
         logMethod(args, method) {
           // Free-text arguments (the message and its format arguments) are scrubbed too.

@@ -28,6 +28,8 @@ export interface WorkerDeps {
   tuning?: WorkerTuning;
   /** Worker Deployment Versioning (worker/versioning.ts); unset: an unversioned worker. */
   version?: WorkerDeploymentVersion;
+  /** Tracing interceptors and sink (telemetry/tracing.ts); a prebuilt bundle must hold the workflow interceptors already. */
+  tracing?: Pick<WorkerOptions, 'interceptors' | 'sinks'>;
 }
 
 export type WorkerTuning = Pick<
@@ -61,10 +63,18 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     activities: createActivities({ db: deps.db, senders: deps.senders, slack: deps.slack, pager: deps.pager }),
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
     ...deps.tuning,
+    ...(deps.tracing ? tracingOptions(deps.tracing, deps.workflowBundle !== undefined) : {}),
     // Each workflow type declares its behaviour (workflows/index.ts); runs begun before
     // versioning was turned on auto-upgrade.
     ...(deps.version ? { workerDeploymentOptions: { version: deps.version, useWorkerVersioning: true, defaultVersioningBehavior: 'AUTO_UPGRADE' as const } } : {}),
   });
+}
+
+/** A worker's tracing options; with a prebuilt bundle the workflow modules are bundled in already. */
+export function tracingOptions(tracing: Pick<WorkerOptions, 'interceptors' | 'sinks'>, prebuilt: boolean): Pick<WorkerOptions, 'interceptors' | 'sinks'> {
+  if (!prebuilt) return tracing;
+  const { workflowModules: _bundled, ...interceptors } = tracing.interceptors ?? {};
+  return { ...tracing, interceptors };
 }
 
 /** Registers Tocsin's search attributes in a namespace, so the Temporal UI can filter by them. */
