@@ -52,7 +52,7 @@ export async function startHarness(
     /** Interceptors of the API's Temporal client (fault injection, tracing). */
     clientInterceptors?: WorkflowClientInterceptor[];
     /** The worker's bundle, interceptors and sinks (tracing). */
-    worker?: Parameters<typeof testWorker>[6];
+    worker?: Parameters<typeof testWorker>[5];
   } = {},
 ): Promise<Harness> {
   const env = await timeSkippingEnv();
