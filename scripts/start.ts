@@ -32,7 +32,7 @@ Tocsin is ready (${ready.seconds} s)
 Press Ctrl+C to stop.
 `);
 } else {
-  logger.info({ ...ready, adminToken: config.ADMIN_TOKEN ? 'ADMIN_TOKEN' : `${config.DATA_DIR}/admin-token` }, 'Tocsin is ready');
+  logger.info({ ...ready, adminTokenIn: config.ADMIN_TOKEN ? 'ADMIN_TOKEN' : `${config.DATA_DIR}/admin-token` }, 'Tocsin is ready');
 }
 
 let stopping = false;

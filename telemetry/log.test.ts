@@ -60,9 +60,12 @@ describe('log lines', () => {
     sdk.info('Activity completed', { workflowId: 'notification:t:n', runId: 'r1', activityId: '3', activityType: 'deliverWebhook', sdkComponent: 'activity' });
     sdk.trace('too fine');
     sdk.log('WARN', 'Workflow task failed', { workflowId: 'notification:t:n' });
+    sdk.info('Worker state changed', { sdkComponent: 'worker', state: 'RUNNING' });
     expect(lines).toEqual([
       expect.objectContaining({ level: 30, component: 'temporal', msg: 'Activity completed', workflowId: 'notification:t:n', runId: 'r1', activityId: '3', activityType: 'deliverWebhook' }),
       expect.objectContaining({ level: 40, component: 'temporal', msg: 'Workflow task failed', workflowId: 'notification:t:n' }),
+      // The SDK's own info chatter is debug.
+      expect.objectContaining({ level: 20, msg: 'Worker state changed', state: 'RUNNING' }),
     ]);
   });
 });

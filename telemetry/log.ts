@@ -77,7 +77,7 @@ export function withLogContext<T>(fields: Record<string, unknown>, fn: () => T):
 export function createLogger(opts: LogOptions = {}): Logger {
   const format = opts.format ?? 'json';
   const destination =
-    opts.destination ?? (format === 'pretty' ? pretty({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' }) : undefined);
+    opts.destination ?? (format === 'pretty' ? pretty({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,service' }) : undefined);
   return pino(
     {
       level: opts.level ?? 'info',
@@ -118,7 +118,12 @@ const TEMPORAL_LEVELS: Record<TemporalLogLevel, 'trace' | 'debug' | 'info' | 'wa
  */
 export function temporalLogger(log: Logger): TemporalLogger {
   const child = log.child({ component: 'temporal' });
-  const emit = (level: TemporalLogLevel, message: string, meta?: LogMetadata) => child[TEMPORAL_LEVELS[level] ?? 'info'](meta ?? {}, message);
+  const emit = (level: TemporalLogLevel, message: string, meta?: LogMetadata) => {
+    // The SDK's own info lines (the bundler's report, worker state changes) are debug to us;
+    // what workflows and activities log keeps its level.
+    const own = meta?.sdkComponent === 'worker' || meta?.sdkComponent === 'core';
+    child[own && level === 'INFO' ? 'debug' : (TEMPORAL_LEVELS[level] ?? 'info')](meta ?? {}, message);
+  };
   return {
     log: emit,
     trace: (m, meta) => emit('TRACE', m, meta),
