@@ -2,10 +2,11 @@
 // sends through the API, the workflow and its delivery activities (time-skipping server).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
-import { LATENCY_BUCKETS } from '../api/routes/metrics.js';
-import { broadcasts, incidents } from '../db/schema.js';
+import { LATENCY_BUCKETS, tocsinMetrics } from '../api/routes/metrics.js';
+import { broadcasts, deliveries, deliveryAttempts, incidents, notifications, tenants } from '../db/schema.js';
 import { CHANNELS, type Channel } from '../domain/types.js';
 import { ADMIN, fastRetry, seed, startHarness, waitForState, type Harness } from './harness.js';
+import { openTestDatabase, testDatabaseKinds } from './support.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -120,5 +121,43 @@ describe('GET /metrics', () => {
     const [a, b] = await Promise.all([scrape(), scrape(replica, 'replica-admin')]);
     expect(tocsin(b.text)).toEqual(tocsin(a.text));
     expect(tocsin(a.text).length).toBeGreaterThan(20);
+  });
+});
+
+describe.each(testDatabaseKinds)('the scrape on %s', (kind) => {
+  it('measures accepted → sent from sendAt for a scheduled send, and from acceptance otherwise', async () => {
+    const db = await openTestDatabase(kind);
+    try {
+      const t0 = new Date('2026-03-01T10:00:00Z');
+      const at = (s: number) => new Date(t0.getTime() + s * 1000);
+      await db.db.insert(tenants).values({ id: 'ten_m', name: 'M', webhookSecret: 'whsec_x' });
+      const base = { tenantId: 'ten_m', recipientId: 'r', templateKey: 'k', templateVersion: 1, priority: 'normal', strategy: 'all', channels: ['sms'], data: {}, workflowId: 'w' };
+      await db.db.insert(notifications).values([
+        { ...base, id: 'ntf_now', status: 'sent', createdAt: t0 },
+        { ...base, id: 'ntf_later', status: 'sent', createdAt: t0, sendAt: at(3600) },
+        { ...base, id: 'ntf_failed', status: 'failed', createdAt: t0 },
+      ]);
+      await db.db.insert(deliveries).values([
+        { id: 'ntf_now.sms', notificationId: 'ntf_now', position: 0, channel: 'sms', status: 'delivered', sentAt: at(0.2) },
+        { id: 'ntf_later.sms', notificationId: 'ntf_later', position: 0, channel: 'sms', status: 'sent', sentAt: at(3602) },
+        { id: 'ntf_failed.sms', notificationId: 'ntf_failed', position: 0, channel: 'sms', status: 'failed' },
+      ]);
+      await db.db.insert(deliveryAttempts).values([
+        { deliveryId: 'ntf_failed.sms', attempt: 1, outcome: 'failed', errorCode: 'provider_unavailable' },
+        { deliveryId: 'ntf_failed.sms', attempt: 2, outcome: 'failed', errorCode: 'provider_rejected' },
+      ]);
+      const m = parse(await tocsinMetrics(db.db).scrape());
+      const bucket = (le: string) => value(m, 'tocsin_delivery_latency_seconds_bucket', { channel: 'sms', le });
+      expect([bucket('0.1'), bucket('0.25'), bucket('1'), bucket('2.5'), bucket('+Inf')]).toEqual([0, 1, 1, 2, 2]);
+      expect(value(m, 'tocsin_delivery_latency_seconds_sum', { channel: 'sms' })).toBeCloseTo(2.2, 5);
+      expect(value(m, 'tocsin_deliveries_total', { channel: 'sms', outcome: 'sent' })).toBe(2);
+      expect(value(m, 'tocsin_deliveries_total', { channel: 'sms', outcome: 'failed' })).toBe(1);
+      expect(value(m, 'tocsin_deliveries', { channel: 'sms', status: 'delivered' })).toBe(1);
+      expect(value(m, 'tocsin_delivery_attempts_failed_total', { channel: 'sms', code: 'provider_unavailable' })).toBe(1);
+      expect(value(m, 'tocsin_delivery_attempts_failed_total', { channel: 'sms', code: 'provider_rejected' })).toBe(1);
+      expect(value(m, 'tocsin_notifications_accepted_total', { priority: 'normal', source: 'api' })).toBe(3);
+    } finally {
+      await db.close();
+    }
   });
 });
