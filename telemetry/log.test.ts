@@ -45,12 +45,14 @@ describe('log lines', () => {
       `calling with Bearer ${apiKey} and whsec_c2VjcmV0`,
     );
     logger.error({ err: new Error(`provider refused key re_12345678abcdef (admin adm_tok3n)`) }, 'send failed');
+    logger.warn('signing with whsec_ab+c/d=e failed');
     const text = JSON.stringify(lines);
-    for (const secret of [apiKey, 's3cr3tS3cr3t', 'whsec_c2VjcmV0', 'xoxb-1-2-3', 're_12345678abcdef', 'adm_tok3n']) expect(text).not.toContain(secret);
+    for (const secret of [apiKey, 's3cr3tS3cr3t', 'whsec_c2VjcmV0', 'xoxb-1-2-3', 're_12345678abcdef', 'adm_tok3n', 'ab+c', 'c/d=e']) expect(text).not.toContain(secret);
     expect(lines[0].req.headers).toEqual({ authorization: '[REDACTED]', 'content-type': 'application/json' });
     expect(lines[0]).toMatchObject({ apiKey: '[REDACTED]', tenant: { webhookSecret: '[REDACTED]', name: 'Acme' }, slack: { botToken: '[REDACTED]' } });
     expect(lines[0].msg).toBe('calling with Bearer [REDACTED] and whsec_[REDACTED]');
     expect(lines[1].err).toMatchObject({ type: 'Error', message: 'provider refused key re_[REDACTED] (admin adm_[REDACTED])' });
+    expect(lines[2].msg).toBe('signing with whsec_[REDACTED] failed');
     expect(scrubSecrets('no secret here: order 7')).toBe('no secret here: order 7');
   });
 

@@ -50,7 +50,8 @@ const REDACT_PATHS = SECRET_KEYS.flatMap((k) => {
 /** Secret-shaped substrings of free text (messages, error messages and stacks). */
 const SECRET_PATTERNS: Array<[RegExp, string]> = [
   [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, '$1 [REDACTED]'],
-  [/\b(tsk|whsec|adm)_[A-Za-z0-9_-]+/g, '$1_[REDACTED]'],
+  // whsec_ secrets are standard base64 (Standard Webhooks), the others base64url.
+  [/\b(tsk|whsec|adm)_[A-Za-z0-9_+/=-]+/g, '$1_[REDACTED]'],
   [/\bxox[a-z]-[A-Za-z0-9-]+/g, 'xox?-[REDACTED]'],
   [/\bre_[A-Za-z0-9_]{8,}/g, 're_[REDACTED]'],
 ];
