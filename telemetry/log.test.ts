@@ -2,13 +2,14 @@
 // a request id on every line of a request, echoed in X-Request-Id.
 import { Writable } from 'node:stream';
 import { Client, Connection } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
 import type { Database } from '../db/client.js';
 import { CHANNELS } from '../domain/types.js';
 import { openTestDatabase } from '../test/support.js';
 import { apiConnectionOptions } from '../worker/runtime.js';
-import { createLogger, scrubSecrets, temporalLogger } from './log.js';
+import { activityLogContext, createLogger, scrubSecrets, temporalLogger } from './log.js';
 
 /** A logger at `level` whose lines land, parsed, in `lines`. */
 function capture(level: 'info' | 'debug' = 'info') {
@@ -69,6 +70,23 @@ describe('log lines', () => {
       // The SDK's own info chatter is debug.
       expect.objectContaining({ level: 20, msg: 'Worker state changed', state: 'RUNNING' }),
     ]);
+  });
+});
+
+describe('activity lines', () => {
+  it('carry the workflow and activity ids when our own code logs inside an activity', async () => {
+    const { lines, logger } = capture();
+    const env = new MockActivityEnvironment(
+      { activityId: '4', activityType: 'deliverWebhook', workflowType: 'notificationWorkflow', workflowExecution: { workflowId: 'notification:t:n', runId: 'run-1' }, attempt: 2 },
+      { interceptors: [activityLogContext] },
+    );
+    await env.run(async () => {
+      await new Promise((r) => setTimeout(r, 1));
+      logger.warn('webhook address refused');
+    });
+    logger.info('outside');
+    expect(lines[0]).toMatchObject({ msg: 'webhook address refused', workflowId: 'notification:t:n', workflowRunId: 'run-1', workflowType: 'notificationWorkflow', activityId: '4', activityType: 'deliverWebhook', attempt: 2 });
+    expect(lines[1].workflowId).toBeUndefined();
   });
 });
 

@@ -6,6 +6,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import type { Logger as TemporalLogger, LogLevel as TemporalLogLevel, LogMetadata } from '@temporalio/common';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { pino, stdSerializers, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import pretty from 'pino-pretty';
 
@@ -140,3 +141,25 @@ export function temporalLevel(level: LogLevel): TemporalLogLevel {
   if (level === 'trace' || level === 'debug' || level === 'info') return level.toUpperCase() as TemporalLogLevel;
   return level === 'warn' ? 'WARN' : 'ERROR';
 }
+
+/**
+ * An activity interceptor: whatever our own code logs while an activity runs (a sender's
+ * warning, say) carries the workflow's and the activity's ids, as the SDK's own lines do.
+ */
+export const activityLogContext: ActivityInterceptorsFactory = (ctx) => ({
+  inbound: {
+    execute: (input, next) =>
+      withLogContext(
+        {
+          workflowId: ctx.info.workflowExecution?.workflowId,
+          workflowRunId: ctx.info.workflowExecution?.runId,
+          workflowType: ctx.info.workflowType,
+          activityId: ctx.info.activityId,
+          activityType: ctx.info.activityType,
+          attempt: ctx.info.attempt,
+        },
+        () => next(input),
+      ),
+  },
+});
+

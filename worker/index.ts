@@ -11,6 +11,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { Channel } from '../domain/types.js';
 import { SA } from '../workflows/messages.js';
+import { activityLogContext } from '../telemetry/log.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -63,11 +64,20 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     activities: createActivities({ db: deps.db, senders: deps.senders, slack: deps.slack, pager: deps.pager }),
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
     ...deps.tuning,
-    ...(deps.tracing ? tracingOptions(deps.tracing, deps.workflowBundle !== undefined) : {}),
+    ...workerInterceptors(deps.tracing, deps.workflowBundle !== undefined),
     // Each workflow type declares its behaviour (workflows/index.ts); runs begun before
     // versioning was turned on auto-upgrade.
     ...(deps.version ? { workerDeploymentOptions: { version: deps.version, useWorkerVersioning: true, defaultVersioningBehavior: 'AUTO_UPGRADE' as const } } : {}),
   });
+}
+
+/**
+ * The worker's interceptors and sinks: activity ids on our own log lines always, and tracing's
+ * when it is on.
+ */
+function workerInterceptors(tracing: Pick<WorkerOptions, 'interceptors' | 'sinks'> | undefined, prebuilt: boolean): Pick<WorkerOptions, 'interceptors' | 'sinks'> {
+  const traced = tracing ? tracingOptions(tracing, prebuilt) : {};
+  return { ...traced, interceptors: { ...traced.interceptors, activity: [activityLogContext, ...(traced.interceptors?.activity ?? [])] } };
 }
 
 /** A worker's tracing options; with a prebuilt bundle the workflow modules are bundled in already. */
