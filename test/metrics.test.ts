@@ -124,6 +124,28 @@ describe('GET /metrics', () => {
   });
 });
 
+describe('GET /metrics without its database', () => {
+  it('answers 503 with Retry-After, not a 500', async () => {
+    const db = await openTestDatabase();
+    const app = createApp(
+      {
+        db: db.db,
+        temporal: { client: {} as never, taskQueue: 'unused', ping: async () => {} },
+        adminToken: ADMIN,
+        channels: Object.fromEntries(CHANNELS.map((c) => [c, 'configured'])) as Record<Channel, 'configured'>,
+        retry: fastRetry,
+      },
+      { log: () => {} },
+    );
+    expect((await scrape(app)).status).toBe(200);
+    await db.close();
+    const res = await app.request('/metrics', { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(res.headers.get('content-type')).toMatch(/problem\+json/);
+  });
+});
+
 describe.each(testDatabaseKinds)('the scrape on %s', (kind) => {
   it('measures accepted → sent from sendAt for a scheduled send, and from acceptance otherwise', async () => {
     const db = await openTestDatabase(kind);

@@ -9,6 +9,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricObjectWithV
 import { rowsOf, type Db } from '../../db/client.js';
 import { broadcastCounts } from '../../domain/broadcast.js';
 import { adminAuth } from '../auth.js';
+import { Problem } from '../problem.js';
 import type { AppDeps, Env } from '../deps.js';
 
 /** Upper bounds (seconds) of the accepted → sent histogram. */
@@ -121,6 +122,15 @@ export function metricsRoutes(deps: AppDeps) {
   const metrics = tocsinMetrics(deps.db);
   const app = new Hono<Env>();
   app.use('*', adminAuth(deps.adminToken));
-  app.get('/', async (c) => c.body(await metrics.scrape(), 200, { 'content-type': metrics.registry.contentType }));
+  app.get('/', async (c) => {
+    let text: string;
+    try {
+      text = await metrics.scrape();
+    } catch (err) {
+      // The counts live in the database: without it there is nothing true to answer.
+      throw Object.assign(new Problem(503, 'The database did not answer; metrics are unavailable', [], { 'retry-after': '5' }), { cause: err });
+    }
+    return c.body(text, 200, { 'content-type': metrics.registry.contentType });
+  });
   return app;
 }
