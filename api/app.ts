@@ -23,6 +23,7 @@ import { scheduleRoutes } from './routes/schedules.js';
 import { acceptableInput } from './validate.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { requestTelemetry } from './telemetry.js';
+import { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../telemetry/log.js';
 
 export type { AppDeps } from './deps.js';
@@ -34,8 +35,10 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   const log = opts.log ?? ((msg, err) => logger.error({ err }, msg));
   const app = new Hono<Env>();
 
-  // A request id on every log line of a request (X-Request-Id in and out), its server span.
-  app.use('*', ...requestTelemetry(logger));
+  // A request id on every log line of a request (X-Request-Id in and out), its server span,
+  // its count and duration in this process's metrics (served by /metrics).
+  const metrics = new Registry();
+  app.use('*', ...requestTelemetry(logger, metrics));
 
   app.use(
     '*',
@@ -54,7 +57,7 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
 
   app.route('/', healthRoutes(deps));
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
-  app.route('/metrics', metricsRoutes(deps));
+  app.route('/metrics', metricsRoutes(deps, metrics));
   app.use('/v1/admin/*', adminAuth(deps.adminToken));
   const keys = createKeyCache();
   app.route('/v1/admin', adminRoutes(deps, keys));

@@ -77,8 +77,11 @@ describe('GET /metrics', () => {
     }
     expect(r.text).toContain('# TYPE tocsin_delivery_latency_seconds histogram');
     expect(r.text).toContain('# TYPE tocsin_deliveries_total counter');
-    // This process's own metrics come along.
+    // This process's own metrics come along: its CPU, its requests by route pattern.
     expect(value(m, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    expect(value(m, 'tocsin_http_requests_total', { method: 'POST', route: '/v1/notifications', status: '202' })).toBe(2);
+    expect(value(m, 'tocsin_http_request_duration_seconds_count', { method: 'POST', route: '/v1/notifications' })).toBe(2);
+    expect(value(m, 'tocsin_http_requests_total', { method: 'PUT', route: '/v1/recipients/:recipientId', status: '200' })).toBe(1);
   });
 
   it('shows open incidents and the progress of running broadcasts, and any replica over the same database answers the same', async () => {
@@ -99,14 +102,20 @@ describe('GET /metrics', () => {
       status: 'running',
       workflowId: 'broadcast:x:bc_metrics',
     });
+    await h.call('GET', '/v1/no/such/route/123');
+    await h.app.request('/v1/templates/some-key', { headers: { authorization: 'Bearer wrong' } });
     const m = parse((await scrape()).text);
+    expect(value(m, 'tocsin_http_requests_total', { method: 'GET', route: 'unmatched', status: '404' })).toBe(1);
+    // Refused by the auth middleware, counted under the route it asked for.
+    expect(value(m, 'tocsin_http_requests_total', { method: 'GET', route: '/v1/templates/:key', status: '401' })).toBe(1);
     expect(value(m, 'tocsin_incidents_open', { severity: 'critical', status: 'triggered' })).toBe(1);
     expect(m.filter((s) => s.name === 'tocsin_incidents_open')).toHaveLength(1);
     expect(value(m, 'tocsin_broadcasts', { status: 'running' })).toBe(1);
     expect(value(m, 'tocsin_broadcast_recipients', { broadcast: 'bc_metrics', state: 'pending' })).toBe(3);
     expect(value(m, 'tocsin_broadcast_recipients', { broadcast: 'bc_metrics', state: 'sent' })).toBe(0);
 
-    // A second API (another replica) over the same database: the same tocsin_* series.
+    // A second API (another replica) over the same database: the same tocsin_* series (but
+    // for each process's own request counts).
     const replica = createApp(
       {
         db: h.db.db,
@@ -117,7 +126,7 @@ describe('GET /metrics', () => {
       },
       { log: () => {} },
     );
-    const tocsin = (text: string) => text.split('\n').filter((l) => l.startsWith('tocsin_')).sort();
+    const tocsin = (text: string) => text.split('\n').filter((l) => l.startsWith('tocsin_') && !l.startsWith('tocsin_http_')).sort();
     const [a, b] = await Promise.all([scrape(), scrape(replica, 'replica-admin')]);
     expect(tocsin(b.text)).toEqual(tocsin(a.text));
     expect(tocsin(a.text).length).toBeGreaterThan(20);

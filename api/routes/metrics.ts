@@ -2,7 +2,7 @@
 // database at scrape time, not from in-process counters: deliveries run in the workers,
 // possibly in other processes than this API, and the database is where every process records
 // what happened, so any API replica answers the same truth and a restart resets nothing.
-// Process metrics (process_*, nodejs_*) are this API process's own.
+// Process metrics (process_*, nodejs_*) and tocsin_http_* are this API process's own.
 import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValueWithName } from 'prom-client';
@@ -68,8 +68,7 @@ class SnapshotHistogram {
   }
 }
 
-export function tocsinMetrics(db: Db) {
-  const registry = new Registry();
+export function tocsinMetrics(db: Db, registry = new Registry()) {
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const accepted = new Counter({ name: 'tocsin_notifications_accepted_total', help: 'Notifications accepted, by priority and source (api or broadcast)', labelNames: ['priority', 'source'], registers });
@@ -118,8 +117,9 @@ export function tocsinMetrics(db: Db) {
   };
 }
 
-export function metricsRoutes(deps: AppDeps) {
-  const metrics = tocsinMetrics(deps.db);
+/** `registry` holds the metrics other parts of this process keep (api/telemetry.ts). */
+export function metricsRoutes(deps: AppDeps, registry?: Registry) {
+  const metrics = tocsinMetrics(deps.db, registry);
   const app = new Hono<Env>();
   app.use('*', adminAuth(deps.adminToken));
   app.get('/', async (c) => {
