@@ -46,6 +46,8 @@ const ConfigSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().default('notifications'),
   TEMPORAL_DEV_PORT: port(7233),
   TEMPORAL_UI_PORT: port(8233),
+  /** Where operators open the Temporal Web UI (the dashboard links runs there); unset: the embedded dev server's. */
+  TEMPORAL_UI_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
   // Worker Deployment Versioning, on when a deployment name is set (README: Changing workflow code).
   TEMPORAL_DEPLOYMENT_NAME: optionalString,
   /** Unset: the package version and a hash of the workflow sources (worker/versioning.ts). */
@@ -83,6 +85,9 @@ const ConfigSchema = z.object({
   // Per-tenant API request rate, per API instance (README: Rate limits).
   RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).default(1000),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(2000),
+  // Requests of one tenant an API instance works on at once; the rest wait their turn in the
+  // tenant's own line (README: Priority and fairness).
+  TENANT_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(1000).default(8),
   // Broadcasts the API starts deliver in batches (broadcastBatchWorkflow); false: one
   // notification workflow per recipient (broadcastWorkflow), as before.
   BROADCAST_BATCHES: z.stringbool().default(true),

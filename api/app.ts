@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { adminAuth, createKeyCache, tenantAuth } from './auth.js';
 import { tenantRateLimit } from './rate-limit.js';
+import { tenantGate } from './tenant-gate.js';
 import type { AppDeps, Env } from './deps.js';
 import { openApiDocument } from './openapi.js';
 import { RequestError } from '../domain/errors.js';
@@ -20,6 +21,7 @@ import { slackRoutes } from './routes/slack.js';
 import { receiptRoutes } from './routes/receipts.js';
 import { broadcastRoutes } from './routes/broadcasts.js';
 import { scheduleRoutes } from './routes/schedules.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { acceptableInput } from './validate.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { requestTelemetry } from './telemetry.js';
@@ -58,6 +60,7 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   app.route('/', healthRoutes(deps));
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
   app.route('/metrics', metricsRoutes(deps, metrics));
+  app.route('/dashboard', dashboardRoutes(deps));
   app.use('/v1/admin/*', adminAuth(deps.adminToken));
   const keys = createKeyCache();
   app.route('/v1/admin', adminRoutes(deps, keys));
@@ -71,6 +74,8 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   // Per-tenant rate limit of this instance, after auth so that the key is the tenant id
   // (api/rate-limit.ts: 429 with Retry-After and the IETF RateLimit fields).
   tenant.use('*', tenantRateLimit(deps.rateLimit));
+  // Each tenant's requests take turns: a flood waits behind itself, not in front of others.
+  tenant.use('*', tenantGate(deps.tenantGate));
   tenant.route('/recipients', recipientRoutes(deps));
   tenant.route('/recipients', inboxRoutes(deps));
   tenant.route('/templates', templateRoutes(deps));

@@ -8,6 +8,7 @@ import { Hono } from 'hono';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValueWithName } from 'prom-client';
 import { rowsOf, type Db } from '../../db/client.js';
 import { broadcastCounts } from '../../domain/broadcast.js';
+import { readyAt } from '../../usecases/dashboard.js';
 import { adminAuth } from '../auth.js';
 import { Problem } from '../problem.js';
 import type { AppDeps, Env } from '../deps.js';
@@ -27,9 +28,10 @@ async function snapshot(db: Db) {
     q(sql`select channel, status, sent_at is not null as sent, count(*)::int as n from deliveries group by 1, 2, 3`),
     q(sql`select d.channel, coalesce(a.error_code, 'unknown') as code, count(*)::int as n
           from delivery_attempts a join deliveries d on d.id = a.delivery_id where a.outcome = 'failed' group by 1, 2`),
-    // From acceptance, or from sendAt for a scheduled send, to the delivery's send.
+    // From when the notification could first be sent, as the dashboard measures it (acceptance,
+    // or the end of a deliberate wait), to the delivery's send.
     q(sql`select channel, count(*)::int as n, coalesce(sum(s), 0)::float8 as sum, ${sql.raw(buckets)}
-          from (select d.channel, greatest(0, extract(epoch from d.sent_at - greatest(n.created_at, coalesce(n.send_at, n.created_at))))::float8 as s
+          from (select d.channel, greatest(0, extract(epoch from d.sent_at - ${readyAt}))::float8 as s
                 from deliveries d join notifications n on n.id = d.notification_id where d.sent_at is not null) x
           group by 1`),
     q(sql`select severity, status, count(*)::int as n from incidents where status <> 'resolved' group by 1, 2`),
@@ -76,7 +78,7 @@ export function tocsinMetrics(db: Db, registry = new Registry()) {
   const deliveries = new Counter({ name: 'tocsin_deliveries_total', help: 'Deliveries finished, by channel and outcome (sent: handed to the provider, delivered and bounced included; failed; skipped; cancelled)', labelNames: ['channel', 'outcome'], registers });
   const deliveriesNow = new Gauge({ name: 'tocsin_deliveries', help: 'Deliveries by channel and current status', labelNames: ['channel', 'status'], registers });
   const failedAttempts = new Counter({ name: 'tocsin_delivery_attempts_failed_total', help: 'Failed delivery attempts (each retry counts), by channel and error code', labelNames: ['channel', 'code'], registers });
-  const latency = new SnapshotHistogram('tocsin_delivery_latency_seconds', 'Seconds from acceptance (or sendAt, when scheduled) to each sent delivery, by channel; quiet-hours holds included');
+  const latency = new SnapshotHistogram('tocsin_delivery_latency_seconds', 'Seconds from when the notification could first be sent (acceptance, or the end of sendAt or quiet hours) to each sent delivery, by channel');
   registry.registerMetric(latency as never);
   const incidentsOpen = new Gauge({ name: 'tocsin_incidents_open', help: 'Incidents not resolved, by severity and status', labelNames: ['severity', 'status'], registers });
   const broadcasts = new Gauge({ name: 'tocsin_broadcasts', help: 'Broadcasts by status', labelNames: ['status'], registers });

@@ -26,6 +26,12 @@ export interface ScriptedResponse {
   delayMs?: number;
   /** Destroy the socket without answering: a network error for the client. */
   drop?: boolean;
+  /**
+   * The provider accepts the request at once (its default answer is made, so its state
+   * changes) but the answer is lost: `'drop'` destroys the socket, a number of ms delays the
+   * answer that long (past the client's timeout). An accepted send whose completion is lost.
+   */
+  acceptThen?: 'drop' | { answerDelayMs: number };
 }
 
 export interface Reply {
@@ -116,6 +122,20 @@ export async function startFakeServer(
       };
       requests.push(recorded);
       const script = queue.shift() ?? {};
+      if (script.acceptThen) {
+        const reply = handle(recorded);
+        const lost = script.acceptThen;
+        if (lost === 'drop') {
+          req.socket.destroy();
+          return;
+        }
+        const t = setTimeout(() => {
+          timers.delete(t);
+          if (!res.destroyed) write(res, reply);
+        }, lost.answerDelayMs);
+        timers.add(t);
+        return;
+      }
       const answer = () => {
         if (script.drop) {
           req.socket.destroy();
