@@ -13,6 +13,8 @@ const running = await startTocsin(config, { api: true, worker: true, embeddedTem
 
 const ready = {
   apiUrl: running.apiUrl,
+  dashboard: `${running.apiUrl}/dashboard`,
+  metrics: `${running.apiUrl}/metrics`,
   temporalUi: running.uiUrl ?? null,
   temporal: running.temporalAddress,
   namespace: config.TEMPORAL_NAMESPACE,
@@ -25,6 +27,7 @@ if (format === 'pretty') {
   process.stdout.write(`
 Tocsin is ready (${ready.seconds} s)
   API          ${ready.apiUrl}   (GET /readyz)
+  Dashboard    ${ready.dashboard}?token=<admin token>   (metrics: GET /metrics)
   Temporal UI  ${ready.temporalUi ?? `(external Temporal at ${ready.temporal})`}
   Temporal     ${ready.temporal}, namespace ${ready.namespace}, task queue ${ready.taskQueue}
   Database     ${ready.database}
