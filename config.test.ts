@@ -28,4 +28,16 @@ describe('loadConfig', () => {
     expect(loadConfig({})).toMatchObject({ WEBHOOK_ALLOWED_HOSTS: [], RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 2000 });
     expect(loadConfig({ WEBHOOK_ALLOWED_HOSTS: ' localhost, 127.0.0.1 ,10.0.0.0/8,' }).WEBHOOK_ALLOWED_HOSTS).toEqual(['localhost', '127.0.0.1', '10.0.0.0/8']);
   });
+  it('reads the telemetry settings: log level (warn under vitest), format, SDK metrics port, OTLP endpoint', () => {
+    const c = loadConfig({});
+    expect([c.LOG_LEVEL, c.LOG_FORMAT, c.TEMPORAL_METRICS_PORT, c.OTEL_EXPORTER_OTLP_ENDPOINT, c.OTEL_SERVICE_NAME]).toEqual(['info', undefined, undefined, undefined, 'tocsin']);
+    expect(loadConfig({ VITEST: 'true' }).LOG_LEVEL).toBe('warn');
+    expect(loadConfig({ VITEST: 'true', LOG_LEVEL: 'debug', LOG_FORMAT: 'pretty' })).toMatchObject({ LOG_LEVEL: 'debug', LOG_FORMAT: 'pretty' });
+    const blank = loadConfig({ LOG_LEVEL: '', LOG_FORMAT: ' ', TEMPORAL_METRICS_PORT: '' });
+    expect([blank.LOG_LEVEL, blank.LOG_FORMAT, blank.TEMPORAL_METRICS_PORT]).toEqual(['info', undefined, undefined]);
+    expect(loadConfig({ TEMPORAL_METRICS_PORT: '9464', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318' })).toMatchObject({ TEMPORAL_METRICS_PORT: 9464, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318' });
+    expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
+    expect(() => loadConfig({ LOG_FORMAT: 'xml' })).toThrow(/LOG_FORMAT/);
+    expect(() => loadConfig({ TEMPORAL_METRICS_PORT: '70000' })).toThrow(/TEMPORAL_METRICS_PORT/);
+  });
 });

@@ -3,12 +3,14 @@
 import { z } from 'zod';
 import { parseAllowList } from './usecases/webhook-address.js';
 import { parseFairnessWeights } from './domain/priority.js';
+import { LOG_LEVELS } from './telemetry/log.js';
 
 const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
 
+const blankAsUnset = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
 const seconds = (def: number) => z.coerce.number().positive().default(def);
 
@@ -25,6 +27,16 @@ const RetryOverride = z
 const RetryOverrides = z.partialRecord(z.enum(['email', 'sms', 'slack', 'webhook', 'inapp', 'pager']), RetryOverride);
 
 const ConfigSchema = z.object({
+  // Logs (telemetry/log.ts): pino JSON lines, or pino-pretty; unset format: pretty under
+  // `npm start` on a terminal, JSON otherwise. The level defaults to warn under vitest.
+  LOG_LEVEL: z.preprocess(blankAsUnset, z.enum(LOG_LEVELS).default('info')),
+  LOG_FORMAT: z.preprocess(blankAsUnset, z.enum(['json', 'pretty']).optional()),
+  // The Temporal SDK's own Prometheus metrics (worker, connection), served on this port at
+  // HOST:port/metrics by the SDK's core; unset: off.
+  TEMPORAL_METRICS_PORT: z.preprocess(blankAsUnset, z.coerce.number().int().min(1).max(65535).optional()),
+  // Traces (telemetry/tracing.ts) exported over OTLP/HTTP to <endpoint>/v1/traces; unset: off.
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString,
+  OTEL_SERVICE_NAME: z.string().default('tocsin'),
   PORT: port(3000),
   HOST: z.string().default('127.0.0.1'),
   DATA_DIR: z.string().default('./.data'),
@@ -124,7 +136,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const parsed = ConfigSchema.refine((c) => c.RATE_LIMIT_BURST >= c.RATE_LIMIT_PER_SECOND, {
     path: ['RATE_LIMIT_BURST'],
     message: 'must be at least RATE_LIMIT_PER_SECOND (the bucket holds at least one second of requests)',
-  }).safeParse(env);
+  }).safeParse(env.VITEST && !env.LOG_LEVEL?.trim() ? { ...env, LOG_LEVEL: 'warn' } : env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
     throw new Error(`Invalid configuration:\n${lines}`);

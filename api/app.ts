@@ -23,14 +23,24 @@ import { broadcastRoutes } from './routes/broadcasts.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { acceptableInput } from './validate.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { requestTelemetry } from './telemetry.js';
+import { Registry } from 'prom-client';
+import { createLogger, type Logger } from '../telemetry/log.js';
 
 export type { AppDeps } from './deps.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
-export function createApp(deps: AppDeps, opts: { log?: (msg: string, err?: unknown) => void } = {}) {
-  const log = opts.log ?? ((msg, err) => console.error(msg, err));
+export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: string, err?: unknown) => void } = {}) {
+  const logger = opts.logger ?? createLogger({ level: 'warn' });
+  const log = opts.log ?? ((msg, err) => logger.error({ err }, msg));
   const app = new Hono<Env>();
+
+  // A request id on every log line of a request (X-Request-Id in and out), its server span,
+  // its count and duration in this process's metrics (served by /metrics).
+  const metrics = new Registry();
+  app.use('*', ...requestTelemetry(logger, metrics));
 
   app.use(
     '*',
@@ -49,6 +59,7 @@ export function createApp(deps: AppDeps, opts: { log?: (msg: string, err?: unkno
 
   app.route('/', healthRoutes(deps));
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
+  app.route('/metrics', metricsRoutes(deps, metrics));
   app.route('/dashboard', dashboardRoutes(deps));
   app.use('/v1/admin/*', adminAuth(deps.adminToken));
   const keys = createKeyCache();

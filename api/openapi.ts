@@ -23,6 +23,7 @@ export const OPERATIONS: Record<string, Partial<Record<Method, Op>>> = {
   '/healthz': { get: { summary: 'Liveness', ok: { 200: 'The process lives' }, auth: 'none' } },
   '/readyz': { get: { summary: 'Readiness of the database and Temporal, and channel configuration', ok: { 200: 'Ready', 503: 'Not ready; names what failed' }, auth: 'none' } },
   '/openapi.json': { get: { summary: 'This document', ok: { 200: 'OpenAPI 3.1' }, auth: 'none' } },
+  '/metrics': { get: { summary: "Prometheus metrics: the tocsin_* series, counted from the database at scrape time, and this process's own", ok: { 200: 'Prometheus text format 0.0.4' }, auth: 'admin' } },
   // The operator dashboard (api/routes/dashboard.ts): the admin token as a bearer header, or once as ?token= (then a cookie).
   '/dashboard': { get: { summary: 'The operator dashboard page; ?token=<admin token> sets a session cookie and redirects here without it', query: ['token'], ok: { 200: 'text/html', 303: 'Session cookie set' }, auth: 'admin' } },
   '/dashboard/data': { get: { summary: 'What the dashboard shows, as JSON: the last hour per channel, latency percentiles, open incidents, recent failures', ok: { 200: 'The dashboard data' }, auth: 'admin' } },

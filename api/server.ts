@@ -1,9 +1,9 @@
 // `npm run api`: the HTTP API alone, for a real PostgreSQL and an existing Temporal.
 import { loadConfig } from '../config.js';
-import { quietSdkLogs, startTocsin } from '../worker/runtime.js';
+import { initTelemetry, startTocsin } from '../worker/runtime.js';
 
 const config = loadConfig();
-quietSdkLogs();
-const running = await startTocsin(config, { api: true });
-console.log(`Tocsin API listening on ${running.apiUrl} (Temporal ${running.temporalAddress})`);
+const logger = initTelemetry(config);
+const running = await startTocsin(config, { api: true, logger });
+logger.info({ apiUrl: running.apiUrl, temporal: running.temporalAddress }, `Tocsin API listening on ${running.apiUrl}`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void running.stop().then(() => process.exit(0)));

@@ -38,7 +38,8 @@ async function main() {
     return create(options);
   };
 
-  const config = loadConfig();
+  // The benchmark prints its own results: Tocsin's logs only from warnings up, unless asked.
+  const config = loadConfig({ LOG_LEVEL: 'warn', ...process.env });
   let running: Running | undefined;
   let bare: { worker: Worker; run: Promise<void>; connection: NativeConnection } | undefined;
   let stopping: Promise<void> | undefined;

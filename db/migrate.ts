@@ -3,13 +3,15 @@
 // for; they migrate at start too, which then finds nothing to do (see MIGRATION_LOCK).
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../config.js';
+import { createLogger } from '../telemetry/log.js';
 import { openDatabase } from './client.js';
 
 const config = loadConfig();
+const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT ?? 'json' });
 const database = openDatabase({ url: config.DATABASE_URL, dataDir: join(resolve(config.DATA_DIR), 'pglite'), max: 1 });
 try {
   await database.migrate();
-  console.log(`migrations applied (${database.kind})`);
+  logger.info({ database: database.kind }, 'migrations applied');
 } finally {
   await database.close();
 }

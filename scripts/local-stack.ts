@@ -23,6 +23,8 @@ export async function startLocalStack(name: string, env: Record<string, string> 
   const dataDir = mkdtempSync(join(tmpdir(), `tocsin-${name}-`));
   const adminToken = `${name}-admin`;
   const config = loadConfig({
+    // The scripts print their own results: the stack's logs only from warnings up, unless asked.
+    LOG_LEVEL: 'warn',
     ...process.env,
     DATABASE_URL: process.env.DATABASE_URL ?? '',
     ...env,

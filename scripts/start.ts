@@ -1,29 +1,49 @@
 // `npm start`: everything in one process tree on embedded defaults.
 import { loadConfig } from '../config.js';
-import { quietSdkLogs, startTocsin } from '../worker/runtime.js';
+import { initTelemetry, startTocsin } from '../worker/runtime.js';
 import { ensureCli } from './setup-temporal.mjs';
 
 const config = loadConfig();
-quietSdkLogs();
+// Pretty lines on a terminal, JSON lines when piped (LOG_FORMAT overrides either way).
+const format = config.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
+const logger = initTelemetry(config, { format });
 const started = Date.now();
 const cliPath = config.TEMPORAL_ADDRESS ? undefined : ensureCli();
-const running = await startTocsin(config, { api: true, worker: true, embeddedTemporal: true, temporalCliPath: cliPath });
+const running = await startTocsin(config, { api: true, worker: true, embeddedTemporal: true, temporalCliPath: cliPath, logger });
 
-console.log(`
-Tocsin is ready (${((Date.now() - started) / 1000).toFixed(1)} s)
-  API          ${running.apiUrl}   (GET /readyz)
-  Temporal UI  ${running.uiUrl ?? `(external Temporal at ${running.temporalAddress})`}
-  Temporal     ${running.temporalAddress}, namespace ${config.TEMPORAL_NAMESPACE}, task queue ${config.TEMPORAL_TASK_QUEUE}
-  Database     ${running.database.kind === 'pglite' ? `PGlite in ${config.DATA_DIR}/pglite` : 'PostgreSQL (DATABASE_URL)'}
+const ready = {
+  apiUrl: running.apiUrl,
+  dashboard: `${running.apiUrl}/dashboard`,
+  metrics: `${running.apiUrl}/metrics`,
+  temporalUi: running.uiUrl ?? null,
+  temporal: running.temporalAddress,
+  namespace: config.TEMPORAL_NAMESPACE,
+  taskQueue: config.TEMPORAL_TASK_QUEUE,
+  database: running.database.kind === 'pglite' ? `PGlite in ${config.DATA_DIR}/pglite` : 'PostgreSQL (DATABASE_URL)',
+  seconds: Number(((Date.now() - started) / 1000).toFixed(1)),
+};
+if (format === 'pretty') {
+  // A person at a terminal: the banner, with the generated admin token. Log lines never carry it.
+  process.stdout.write(`
+Tocsin is ready (${ready.seconds} s)
+  API          ${ready.apiUrl}   (GET /readyz)
+  Dashboard    ${ready.dashboard}?token=<admin token>   (metrics: GET /metrics)
+  Temporal UI  ${ready.temporalUi ?? `(external Temporal at ${ready.temporal})`}
+  Temporal     ${ready.temporal}, namespace ${ready.namespace}, task queue ${ready.taskQueue}
+  Database     ${ready.database}
   Admin token  ${config.ADMIN_TOKEN ? '(ADMIN_TOKEN from the environment)' : running.adminToken}
-Press Ctrl+C to stop.`);
+Press Ctrl+C to stop.
+`);
+} else {
+  logger.info({ ...ready, adminTokenIn: config.ADMIN_TOKEN ? 'ADMIN_TOKEN' : `${config.DATA_DIR}/admin-token` }, 'Tocsin is ready');
+}
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, async () => {
     if (stopping) return;
     stopping = true;
-    console.log(`\n${signal}: stopping…`);
+    logger.info(`${signal}: stopping…`);
     await running.stop();
     process.exit(0);
   });

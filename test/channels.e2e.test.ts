@@ -81,6 +81,7 @@ describe('every channel end to end against the providers’ fakes', () => {
       TEMPORAL_DEV_PORT: String(await freePort()),
       TEMPORAL_UI_PORT: String(await freePort()),
       TEMPORAL_TASK_QUEUE: 'channels-e2e',
+      LOG_LEVEL: 'warn',
       EMAIL_FROM,
       RESEND_API_KEY,
       RESEND_BASE_URL: resend.url,

@@ -62,6 +62,7 @@ describe('the operator dashboard in headless Chromium', () => {
       TEMPORAL_DEV_PORT: String(await freePort()),
       TEMPORAL_UI_PORT: String(await freePort()),
       TEMPORAL_TASK_QUEUE: 'dashboard',
+      LOG_LEVEL: 'warn',
       WEBHOOK_ALLOWED_HOSTS: LOCAL_RECEIVERS.join(','),
     });
     running = await startTocsin(config, {

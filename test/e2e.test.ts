@@ -20,6 +20,7 @@ async function boot(dataDir: string, env: Record<string, string> = {}) {
     TEMPORAL_DEV_PORT: String(await freePort()),
     TEMPORAL_UI_PORT: String(await freePort()),
     TEMPORAL_TASK_QUEUE: 'e2e',
+    LOG_LEVEL: 'warn',
     WEBHOOK_ALLOWED_HOSTS: LOCAL_RECEIVERS.join(','),
     ...env,
   });

@@ -49,15 +49,17 @@ export async function startHarness(
     activities?: Partial<Omit<ActivityDeps, 'db' | 'senders'>>;
     /** Overrides of the API's dependencies (secrets, clock). */
     app?: Partial<AppDeps>;
-    /** Interceptors of the API's Temporal client (fault injection). */
+    /** Interceptors of the API's Temporal client (fault injection, tracing). */
     clientInterceptors?: WorkflowClientInterceptor[];
+    /** The worker's bundle, interceptors and sinks (tracing). */
+    worker?: Parameters<typeof testWorker>[5];
   } = {},
 ): Promise<Harness> {
   const env = await timeSkippingEnv();
   const db = await openTestDatabase();
   const hook = await startFakeWebhook();
   const taskQueue = uniqueQueue();
-  const worker = await testWorker(env, db, taskQueue, opts.senders, opts.activities);
+  const worker = await testWorker(env, db, taskQueue, opts.senders, opts.activities, opts.worker);
   const running = worker.run();
   const app = createApp(
     {

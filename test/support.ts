@@ -2,7 +2,7 @@
 // DATABASE_URL is set), Temporal environments and a worker on the prebuilt bundle.
 import { randomBytes } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
 import postgres from 'postgres';
 import { inject } from 'vitest';
 import { createActivities } from '../activities/index.js';
@@ -96,12 +96,16 @@ export async function testWorker(
   senders?: Partial<Record<Channel, ChannelSender>>,
   /** Further activity dependencies (escalation's Slack and pager clients). */
   extra: Partial<Omit<ActivityDeps, 'db' | 'senders'>> = {},
+  /** Another workflow bundle (one with the tracing interceptors), interceptors and sinks. */
+  worker: { bundlePath?: string } & Pick<WorkerOptions, 'interceptors' | 'sinks'> = {},
 ) {
+  const { bundlePath, ...options } = worker;
   return Worker.create({
+    ...options,
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     taskQueue,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
+    workflowBundle: { codePath: bundlePath ?? inject('workflowBundlePath') },
     activities: createActivities({
       db: db.db,
       senders: senders ?? { inapp: createInappSender(db.db), webhook: createWebhookSender({ allowedHosts: LOCAL_RECEIVERS }) },

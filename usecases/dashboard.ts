@@ -77,7 +77,8 @@ const iso = (epochMs: number) => new Date(epochMs).toISOString();
 
 // Latency is measured from when the notification could first be sent: its acceptance, or the
 // end of a deliberate wait (sendAt, quiet hours), so that scheduled sends do not read as slow.
-const readyAt = sql`greatest(n.created_at, coalesce(n.send_at, n.created_at), coalesce(n.release_at, n.created_at))`;
+// Over `notifications n`; /metrics' accepted → sent histogram starts from it too.
+export const readyAt = sql`greatest(n.created_at, coalesce(n.send_at, n.created_at), coalesce(n.release_at, n.created_at))`;
 const latencyMs = sql`extract(epoch from (d.sent_at - ${readyAt})) * 1000`;
 
 export async function dashboardData(db: Db, ui: TemporalUiLink): Promise<DashboardData> {

@@ -11,6 +11,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { Channel } from '../domain/types.js';
 import { SA } from '../workflows/messages.js';
+import { activityLogContext } from '../telemetry/log.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -28,6 +29,8 @@ export interface WorkerDeps {
   tuning?: WorkerTuning;
   /** Worker Deployment Versioning (worker/versioning.ts); unset: an unversioned worker. */
   version?: WorkerDeploymentVersion;
+  /** Tracing interceptors and sink (telemetry/tracing.ts); a prebuilt bundle must hold the workflow interceptors already. */
+  tracing?: Pick<WorkerOptions, 'interceptors' | 'sinks'>;
 }
 
 export type WorkerTuning = Pick<
@@ -61,10 +64,27 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     activities: createActivities({ db: deps.db, senders: deps.senders, slack: deps.slack, pager: deps.pager }),
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
     ...deps.tuning,
+    ...workerInterceptors(deps.tracing, deps.workflowBundle !== undefined),
     // Each workflow type declares its behaviour (workflows/index.ts); runs begun before
     // versioning was turned on auto-upgrade.
     ...(deps.version ? { workerDeploymentOptions: { version: deps.version, useWorkerVersioning: true, defaultVersioningBehavior: 'AUTO_UPGRADE' as const } } : {}),
   });
+}
+
+/**
+ * The worker's interceptors and sinks: activity ids on our own log lines always, and tracing's
+ * when it is on.
+ */
+function workerInterceptors(tracing: Pick<WorkerOptions, 'interceptors' | 'sinks'> | undefined, prebuilt: boolean): Pick<WorkerOptions, 'interceptors' | 'sinks'> {
+  const traced = tracing ? tracingOptions(tracing, prebuilt) : {};
+  return { ...traced, interceptors: { ...traced.interceptors, activity: [activityLogContext, ...(traced.interceptors?.activity ?? [])] } };
+}
+
+/** A worker's tracing options; with a prebuilt bundle the workflow modules are bundled in already. */
+export function tracingOptions(tracing: Pick<WorkerOptions, 'interceptors' | 'sinks'>, prebuilt: boolean): Pick<WorkerOptions, 'interceptors' | 'sinks'> {
+  if (!prebuilt) return tracing;
+  const { workflowModules: _bundled, ...interceptors } = tracing.interceptors ?? {};
+  return { ...tracing, interceptors };
 }
 
 /** Registers Tocsin's search attributes in a namespace, so the Temporal UI can filter by them. */

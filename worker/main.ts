@@ -1,9 +1,9 @@
 // `npm run worker`: the Temporal worker alone, for a real PostgreSQL and an existing Temporal.
 import { loadConfig } from '../config.js';
-import { quietSdkLogs, startTocsin } from './runtime.js';
+import { initTelemetry, startTocsin } from './runtime.js';
 
 const config = loadConfig();
-quietSdkLogs();
-const running = await startTocsin(config, { worker: true });
-console.log(`Tocsin worker polling ${config.TEMPORAL_TASK_QUEUE} on ${running.temporalAddress}`);
+const logger = initTelemetry(config);
+const running = await startTocsin(config, { worker: true, logger });
+logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: running.temporalAddress }, `Tocsin worker polling ${config.TEMPORAL_TASK_QUEUE}`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void running.stop().then(() => process.exit(0)));

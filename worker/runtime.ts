@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type WorkerOptions } from '@temporalio/worker';
+import { makeTelemetryFilterString, NativeConnection, Runtime, type WorkerOptions } from '@temporalio/worker';
 import { createApp } from '../api/app.js';
 import { channelReadiness, createSenders } from '../activities/channels/index.js';
 import { createPagerClient } from '../activities/channels/pager.js';
@@ -18,6 +18,8 @@ import { ALLOW_LIST_HINT } from '../usecases/webhook-address.js';
 import { startDevServer, type DevServer } from './dev-server.js';
 import { createWorker, registerSearchAttributes, workerTuning } from './index.js';
 import { deploymentVersion, setCurrentVersion } from './versioning.js';
+import { createLogger, temporalLevel, temporalLogger, type LogFormat, type Logger } from '../telemetry/log.js';
+import { startTracing, type Tracing } from '../telemetry/tracing.js';
 
 export interface StartOptions {
   api?: boolean;
@@ -26,7 +28,12 @@ export interface StartOptions {
   embeddedTemporal?: boolean;
   temporalCliPath?: string;
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Where the process's lines go; default: a logger from LOG_LEVEL and LOG_FORMAT. */
+  logger?: Logger;
+  /** Replaces the startup and shutdown lines only (scripts that print their own). */
   log?: (msg: string) => void;
+  /** Traces; default: from OTEL_EXPORTER_OTLP_ENDPOINT (off when unset). */
+  tracing?: Tracing;
 }
 
 export interface Running {
@@ -38,16 +45,45 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-let loggingInstalled = false;
-/** Keeps the Temporal SDK's own logs (bundler output, state changes) to warnings and errors. */
-export function quietSdkLogs(): void {
-  if (loggingInstalled) return;
-  loggingInstalled = true;
+let runtimeInstalled = false;
+/**
+ * Installs the Temporal SDK's runtime once per process: its logs (the SDK's own, its native
+ * core's, and the workflows' and activities' `log`) through our logger, and, with
+ * TEMPORAL_METRICS_PORT, its metrics (worker and connection: task latencies, slots, polls…)
+ * served for Prometheus at http://HOST:TEMPORAL_METRICS_PORT/metrics by the SDK's core.
+ */
+export function installRuntime(logger: Logger, opts: { metricsAddress?: string } = {}): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const level = temporalLevel(logger.level as Parameters<typeof temporalLevel>[0]);
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({
+      logger: temporalLogger(logger),
+      telemetryOptions: {
+        // The core's own lines reach us too, at warnings unless we log at debug or finer.
+        logging: { forward: {}, filter: makeTelemetryFilterString({ core: level === 'TRACE' || level === 'DEBUG' ? level : 'WARN' }) },
+        ...(opts.metricsAddress ? { metrics: { prometheus: { bindAddress: opts.metricsAddress } } } : {}),
+      },
+    });
   } catch {
     // A runtime already exists (another caller installed one): keep it.
   }
+}
+
+/** The logger and SDK runtime of an entry point, from config. */
+export function initTelemetry(config: Config, opts: { format?: LogFormat } = {}): Logger {
+  const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT ?? opts.format ?? 'json' });
+  const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
+  installRuntime(logger, { metricsAddress: config.TEMPORAL_METRICS_PORT ? `${host}:${config.TEMPORAL_METRICS_PORT}` : undefined });
+  return logger;
+}
+
+/**
+ * Keeps the Temporal SDK's logs to errors: the suites provoke activity failures and retries by
+ * the hundred, and scripts that print their own output want none of the SDK's warnings.
+ */
+export function quietSdkLogs(): void {
+  installRuntime(createLogger({ level: 'error' }));
 }
 
 export function retrySettings(config: Config): RetrySettings {
@@ -113,10 +149,11 @@ async function ensureSearchAttributes(address: string, namespace: string) {
 }
 
 export async function startTocsin(config: Config, opts: StartOptions = {}): Promise<Running> {
-  const log = opts.log ?? ((m: string) => console.log(m));
+  const logger = opts.logger ?? createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT ?? 'json' });
+  const log = opts.log ?? ((m: string) => logger.info(m));
   const stops: Array<() => Promise<void>> = [];
   const stop = async () => {
-    for (const s of stops.reverse()) await s().catch((err) => log(`error while stopping: ${(err as Error).message}`));
+    for (const s of stops.reverse()) await s().catch((err) => logger.error({ err }, 'error while stopping'));
     stops.length = 0;
   };
   try {
@@ -138,6 +175,10 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
       await ensureSearchAttributes(temporalAddress, config.TEMPORAL_NAMESPACE);
     }
 
+    const tracing =
+      opts.tracing ?? startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: config.OTEL_SERVICE_NAME });
+    if (tracing && !opts.tracing) stops.push(tracing.shutdown);
+
     const database = openDatabase({ url: config.DATABASE_URL, dataDir: join(resolve(config.DATA_DIR), 'pglite') });
     stops.push(() => database.close());
     await database.migrate();
@@ -148,7 +189,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     const onWebhookBlocked = (reason: string) => {
       if (hinted) return;
       hinted = true;
-      log(`${reason}\n  ${ALLOW_LIST_HINT}`);
+      logger.warn(`${reason}\n  ${ALLOW_LIST_HINT}`);
     };
     const senderOpts = { ...senderOptions(config), onWebhookBlocked, db: database.db };
     let workerConnection: NativeConnection | undefined;
@@ -168,9 +209,10 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         workflowBundle: opts.workflowBundle,
         tuning: workerTuning(config),
         version,
+        tracing: tracing?.worker,
       });
       const running = worker.run();
-      running.catch((err) => log(`worker stopped: ${(err as Error).message}`));
+      running.catch((err) => logger.error({ err }, 'worker stopped'));
       stops.push(async () => {
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running.catch(() => {});
@@ -188,7 +230,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
       // connection: the first workflow task runs here at once, without a trip through matching.
       const connection = workerConnection ?? Connection.lazy(apiConnectionOptions(temporalAddress));
       if (!workerConnection) stops.push(() => (connection as Connection).close());
-      const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+      const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, interceptors: { workflow: tracing?.clientInterceptors ?? [] } });
       const app = createApp({
         db: database.db,
         temporal: {
@@ -212,7 +254,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
           resendWebhookSecret: config.RESEND_WEBHOOK_SECRET,
           publicBaseUrl: config.publicBaseUrl,
         },
-      });
+      }, { logger });
       const server: ServerType = await new Promise((ok, fail) => {
         const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => ok(s));
         s.once('error', fail);
