@@ -7,7 +7,14 @@ const config = loadConfig();
 quietSdkLogs();
 const started = Date.now();
 const cliPath = config.TEMPORAL_ADDRESS ? undefined : ensureCli();
-const running = await startTocsin(config, { api: true, worker: true, embeddedTemporal: true, temporalCliPath: cliPath });
+const running = await startTocsin(config, {
+  api: true,
+  worker: true,
+  embeddedTemporal: true,
+  temporalCliPath: cliPath,
+  // The embedded dev server kept dying although it was restarted: everything has stopped.
+  onFatal: () => process.exit(1),
+});
 
 console.log(`
 Tocsin is ready (${((Date.now() - started) / 1000).toFixed(1)} s)
