@@ -108,7 +108,7 @@ export async function logged(log: ClientLog, url: string, init: RequestInit, tim
       body = text ? JSON.parse(text) : null;
     } catch {}
     out = { status: res.status, body, headers: res.headers };
-    if (res.status >= 500) {
+    if (res.status >= 500 && new URL(url).pathname !== '/readyz') {
       const clean =
         res.status === 503 && res.headers.get('content-type') === 'application/problem+json' && res.headers.get('retry-after') && !/\n\s+at /.test(text);
       if (!clean) log.bad.push(`${init.method ?? 'GET'} ${new URL(url).pathname}: ${res.status} ${text.slice(0, 200)}`);
@@ -121,6 +121,7 @@ export async function logged(log: ClientLog, url: string, init: RequestInit, tim
   const key = out.status === 0 ? 'refused' : out.status === -1 ? 'timeout' : String(out.status);
   log.statuses[key] = (log.statuses[key] ?? 0) + 1;
   log.maxLatencyMs = Math.max(log.maxLatencyMs, Date.now() - started);
+  if (process.env.CHAOS_DEBUG) console.log(new Date(started).toISOString(), init.method ?? 'GET', new URL(url).pathname, key, `${Date.now() - started} ms`, out.status >= 500 ? JSON.stringify(out.body).slice(0, 120) : '');
   return out;
 }
 
