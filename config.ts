@@ -71,6 +71,9 @@ const ConfigSchema = z.object({
   // Per-tenant API request rate, per API instance (README: Rate limits).
   RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).default(1000),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(2000),
+  // Requests of one tenant an API instance works on at once; the rest wait their turn in the
+  // tenant's own line (README: Priority and fairness).
+  TENANT_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(1000).default(8),
   // Broadcasts the API starts deliver in batches (broadcastBatchWorkflow); false: one
   // notification workflow per recipient (broadcastWorkflow), as before.
   BROADCAST_BATCHES: z.stringbool().default(true),

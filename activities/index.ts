@@ -1,6 +1,6 @@
 // Activities come from this factory: no module-level singletons, so tests hand in fakes.
 import { Context } from '@temporalio/activity';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, ne, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../db/client.js';
 import * as s from '../db/schema.js';
 import { ErrorType } from '../domain/errors.js';
@@ -11,7 +11,7 @@ import type { Channel, ChannelContent, NotificationInput, NotificationStatus, Pr
 import { recordAcceptedStatement } from '../usecases/accept.js';
 import { contentFor, loadTemplateVersion } from '../usecases/templates.js';
 import { describeError, permanent, unconfigured, withDatabaseErrorsClassified } from './errors.js';
-import type { ChannelSender, SendResult } from './channels/types.js';
+import type { ChannelSender, EarlierAttempts, SendResult } from './channels/types.js';
 import type { PagerClient } from './channels/pager.js';
 import type { SlackClient } from './channels/slack.js';
 import { createEscalationActivities } from './escalation.js';
@@ -70,6 +70,9 @@ export interface WakeResult {
   snapshot: RecipientSnapshot | null;
   decision: WakeDecision | null;
 }
+
+/** The delivery activity's startToCloseTimeout (workflows/notification.ts): the longest an attempt runs. */
+const ATTEMPT_START_TO_CLOSE_MS = 60_000;
 
 export interface DeliverResult extends SendResult {
   attempt: number;
@@ -177,6 +180,40 @@ export function createActivities(deps: ActivityDeps) {
     return { id: tenantId, webhookSecret: secret };
   }
 
+  /**
+   * Whether an earlier attempt of this delivery may have reached the provider, and since when:
+   * a Temporal retry (attempt > 1) since the activity was first scheduled; a first attempt that
+   * finds a recorded earlier one (a reset or re-run) since that record, less the longest an
+   * attempt runs. Only asked for senders that can look their provider up.
+   */
+  async function earlierAttempts(args: DeliverArgs, sender: ChannelSender, info: { attempt: number; scheduledTimestampMs: number }): Promise<EarlierAttempts | undefined> {
+    if (!sender.adoptsEarlierSends) return undefined;
+    let since: Date | null = null;
+    if (info.attempt > 1) since = new Date(info.scheduledTimestampMs);
+    else {
+      // A first attempt almost never has an earlier one: with the database unreachable it
+      // sends rather than waits, as it did before it asked.
+      const [row] = await db
+        .select({ at: sql<Date | string | null>`min(${s.deliveryAttempts.at})` })
+        .from(s.deliveryAttempts)
+        .where(eq(s.deliveryAttempts.deliveryId, args.deliveryId))
+        .catch(() => []);
+      if (row?.at) since = new Date(new Date(row.at).getTime() - ATTEMPT_START_TO_CLOSE_MS);
+    }
+    if (!since) return undefined;
+    return {
+      since,
+      claimedElsewhere: async (providerMessageId) => {
+        const rows = await db
+          .select({ id: s.deliveries.id })
+          .from(s.deliveries)
+          .where(and(eq(s.deliveries.provider, sender.provider), eq(s.deliveries.providerMessageId, providerMessageId), ne(s.deliveries.id, args.deliveryId)))
+          .limit(1);
+        return rows.length > 0;
+      },
+    };
+  }
+
   /** The delivery's content; a template that fails to render (or past a bound) fails it for good. */
   function render(args: DeliverArgs): ChannelContent {
     try {
@@ -201,6 +238,7 @@ export function createActivities(deps: ActivityDeps) {
       const address = addressFor(args.recipient, args.channel);
       if (!address) throw permanent(ErrorType.NoAddress, `The recipient has no ${args.channel} address`);
       const content = render(args);
+      const earlier = await earlierAttempts(args, sender, ctx.info);
       ctx.heartbeat();
       const result = await sender.send({
         deliveryId: args.deliveryId,
@@ -213,6 +251,7 @@ export function createActivities(deps: ActivityDeps) {
         data: args.data,
         category: args.category,
         signal: ctx.cancellationSignal,
+        ...(earlier ? { earlier } : {}),
       });
       return { ...result, attempt };
     } catch (err) {

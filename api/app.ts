@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { adminAuth, createKeyCache, tenantAuth } from './auth.js';
 import { tenantRateLimit } from './rate-limit.js';
+import { tenantGate } from './tenant-gate.js';
 import type { AppDeps, Env } from './deps.js';
 import { openApiDocument } from './openapi.js';
 import { RequestError } from '../domain/errors.js';
@@ -61,6 +62,8 @@ export function createApp(deps: AppDeps, opts: { log?: (msg: string, err?: unkno
   // Per-tenant rate limit of this instance, after auth so that the key is the tenant id
   // (api/rate-limit.ts: 429 with Retry-After and the IETF RateLimit fields).
   tenant.use('*', tenantRateLimit(deps.rateLimit));
+  // Each tenant's requests take turns: a flood waits behind itself, not in front of others.
+  tenant.use('*', tenantGate(deps.tenantGate));
   tenant.route('/recipients', recipientRoutes(deps));
   tenant.route('/recipients', inboxRoutes(deps));
   tenant.route('/templates', templateRoutes(deps));

@@ -32,6 +32,8 @@ export interface AppDeps {
   webhookAllowedHosts?: readonly string[];
   /** Per-tenant request rate of this API instance (api/rate-limit.ts); unset: 1000/s, bursts of 2000. */
   rateLimit?: { perSecond: number; burst: number };
+  /** Per-tenant fair admission (TENANT_MAX_CONCURRENT_REQUESTS); defaults to 8 at once, 1,000 waiting. */
+  tenantGate?: { concurrency: number; maxWaiting: number };
 }
 
 export type Env = { Variables: { tenantId: string } };

@@ -3,15 +3,17 @@
 // Tocsin does around the provider call.
 import { Context } from '@temporalio/activity';
 import { createWebhookSender } from '../activities/channels/webhook.js';
+import { newWebhookSecret } from '../usecases/ids.js';
 
 export function createBareActivities(opts: { webhookAllowedHosts?: readonly string[] } = {}) {
   const webhook = createWebhookSender({ allowedHosts: opts.webhookAllowedHosts });
+  const webhookSecret = newWebhookSecret();
   return {
     async post(input: { id: string; url: string; data: Record<string, unknown> }): Promise<void> {
       await webhook.send({
         deliveryId: `${input.id}:webhook`,
         notificationId: input.id,
-        tenant: { id: 'bench', webhookSecret: 'bench-secret' },
+        tenant: { id: 'bench', webhookSecret },
         recipient: { id: 'r1', email: null, phone: null, slack: null, webhookUrl: input.url, pagerRoutingKey: null, locale: 'en', timezone: 'UTC', name: null },
         address: input.url,
         template: { key: 'bench', version: 1 },

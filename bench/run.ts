@@ -16,16 +16,16 @@
 // BENCH_HALF_LOAD_SECONDS; accept latency (HTTP 202 round trip; workflow start call) from
 // each request's due time, and accepted → arrived at the receiver.
 // Results: printed, and written to bench/results/notifications-<date>.md.
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
-import { freePort } from '../worker/dev-server.js';
 import { closedLoop, openLoop, pct, type Offer, type Sent } from './load.js';
-import { BARE_TASK_QUEUE, type StackMessage } from './protocol.js';
+import { startForkedStack, type ForkedStack, type Rss } from './forked-stack.js';
+import { BARE_TASK_QUEUE } from './protocol.js';
 import { startReceiver, type Receiver } from './receiver.js';
 
 const knobs = z
@@ -47,71 +47,6 @@ const command = `BENCH_N=${N} BENCH_CONCURRENCY=${CONCURRENCY} BENCH_HALF_LOAD_S
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const ms = (v: number) => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${v.toFixed(v < 10 ? 1 : 0)} ms`);
-
-type Ready = Extract<StackMessage, { type: 'ready' }>;
-type Rss = Extract<StackMessage, { type: 'rss' }>;
-
-/** Starts bench/stack.ts and waits for it to say it is ready. */
-function startStack(env: NodeJS.ProcessEnv): { child: ChildProcess; ready: Promise<Ready> } {
-  const child = fork(fileURLToPath(new URL('./stack.ts', import.meta.url)), [], {
-    cwd: root,
-    env,
-    execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [])],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const ready = new Promise<Ready>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the stack did not start within 300 s')), 300_000);
-    child.on('message', (m: StackMessage) => {
-      if (m.type === 'ready') {
-        clearTimeout(timer);
-        resolve(m);
-      } else if (m.type === 'error') {
-        clearTimeout(timer);
-        reject(new Error(`stack: ${m.message}`));
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`the stack exited (${code ?? signal}) before it was ready`));
-    });
-  });
-  return { child, ready };
-}
-
-function sampleRss(child: ChildProcess): Promise<Rss | null> {
-  if (!child.connected) return Promise.resolve(null);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(null), 5000);
-    const onMessage = (m: StackMessage) => {
-      if (m.type !== 'rss') return;
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      resolve(m);
-    };
-    child.on('message', onMessage);
-    child.send({ type: 'rss' });
-  });
-}
-
-async function stopStack(child: ChildProcess, pids: number[]): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  if (child.connected) child.send({ type: 'stop' });
-  else child.kill('SIGTERM');
-  const killed = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 30_000))]);
-  if (killed) {
-    log('the stack did not stop within 30 s: killing it and its dev server');
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
 
 interface PhaseResult {
   sent: Sent[];
@@ -154,11 +89,9 @@ async function settle(client: Client, taskQueue: string): Promise<void> {
 
 const started = Date.now();
 const runTag = started.toString(36);
-const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-bench-'));
 let receiver: Receiver | undefined;
 let connection: Connection | undefined;
-let stack: ReturnType<typeof startStack> | undefined;
-let stackPids: number[] = [];
+let stack: ForkedStack | undefined;
 let exitCode = 0;
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -175,32 +108,18 @@ const cleanup = () => (cleaning ??= stopEverything());
 async function stopEverything() {
   await receiver?.close().catch(() => {});
   await connection?.close().catch(() => {});
-  if (stack) await stopStack(stack.child, stackPids).catch((err) => log(`stopping the stack: ${(err as Error).message}`));
-  rmSync(dataDir, { recursive: true, force: true });
+  if (stack) await stack.stop().catch((err) => log(`stopping the stack: ${(err as Error).message}`));
 }
 
 try {
   receiver = await startReceiver();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DATA_DIR: dataDir,
-    HOST: '127.0.0.1',
-    PORT: '0',
-    TEMPORAL_DEV_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    ADMIN_TOKEN: 'bench',
-    // Sends to the local receiver must be allowed once webhook addresses are guarded.
-    WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-  };
-  delete env.TEMPORAL_ADDRESS; // always the embedded dev server, fresh
-  log(`booting the stack in ${dataDir}`);
-  stack = startStack(env);
+  // Sends to the local receiver must be allowed once webhook addresses are guarded.
+  stack = await startForkedStack('bench', { WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' }, log);
   const ready = await stack.ready;
-  stackPids = ready.pids;
   log(`ready: API ${ready.apiUrl}, Temporal ${ready.temporalAddress}, ${ready.database}; worker tuning ${JSON.stringify(ready.tuning)}`);
   const rssSamples: Rss[] = [];
   const sample = async () => {
-    const s = await sampleRss(stack!.child);
+    const s = await stack!.rss();
     if (s) rssSamples.push(s);
   };
   await sample();

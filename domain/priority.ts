@@ -11,6 +11,16 @@ export const BULK_PRIORITY_KEY = 5;
 /** Incidents page people: they are dispatched with critical sends. */
 export const INCIDENT_PRIORITY_KEY = PRIORITY_KEYS.critical;
 
+/**
+ * Where the API shares its process with a worker (`npm start`), runs of these lanes start
+ * eagerly: their first workflow task runs here at once instead of waiting for a poll. The other
+ * lanes start through the server's matching, which orders them by priority and, within a lane,
+ * shares the worker between tenants: an eager start would skip that queue.
+ */
+export function startsEagerly(priority: Priority): boolean {
+  return PRIORITY_KEYS[priority] <= PRIORITY_KEYS.high;
+}
+
 /** `matching.priorityLevels`, the server's number of keys (5 by default, its maximum key). */
 export const PRIORITY_LEVELS = 5;
 

@@ -1,10 +1,10 @@
 // The notification workflow on the time-skipping test server, driven through the API.
-import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { notificationStartOptions, prepareNotification } from '../usecases/accept.js';
 import { canonicalJson, sha256 } from '../usecases/ids.js';
 import { NotificationBody } from '../api/schemas.js';
 import { idempotencyKeys } from '../db/schema.js';
+import { verifyWebhook } from './fakes/webhook.js';
 import { activityStartTimes, fastRetry, seed, startHarness, waitForState, type Harness } from './harness.js';
 import { until } from './until.js';
 
@@ -55,10 +55,9 @@ describe('notification workflow', () => {
     const [req] = h.hook.requests;
     const body = JSON.parse(req.rawBody);
     expect(body).toMatchObject({ notificationId: res.body.id, recipient: 'user-42', template: 'order-shipped', channel: 'webhook', content: { event: 'order.shipped', order: '7' } });
-    expect(req.headers['tocsin-event-id']).toBe(body.id);
-    const [, t, v1] = req.headers['tocsin-signature'].match(/^t=(\d+),v1=([0-9a-f]{64})$/)!;
+    expect(req.headers['webhook-id']).toBe(body.id);
     const [tenant] = await h.db.db.query.tenants.findMany();
-    expect(v1).toBe(createHmac('sha256', tenant.webhookSecret).update(`${t}.${req.rawBody}`).digest('hex'));
+    expect(verifyWebhook(tenant.webhookSecret, req)).toEqual(body);
 
     const inbox = await h.call('GET', '/v1/recipients/user-42/inbox');
     expect(inbox.body).toMatchObject({ unread: 1, data: [{ notificationId: res.body.id, title: 'Order 7 shipped', body: 'It is on its way, Ann.', read: false }] });
@@ -177,7 +176,7 @@ describe('sendAt, retries, fallback, pinning, idempotency', () => {
     expect((await h.handle(res.body.id).result()).status).toBe('sent');
     expect(h.hook.requests).toHaveLength(3);
     // Same event id on every attempt, so receivers can de-duplicate.
-    expect(new Set(h.hook.requests.map((r) => r.headers['tocsin-event-id'])).size).toBe(1);
+    expect(new Set(h.hook.requests.map((r) => r.headers['webhook-id'])).size).toBe(1);
     const t = await activityStartTimes(h, res.body.id);
     expect(t.deliverWebhook.attempt).toBe(3);
     // initial 1 s, coefficient 2: attempts at +0 s, +1 s, +3 s.

@@ -9,7 +9,7 @@ import { createInappSender } from '../activities/channels/inapp.js';
 import { createWebhookSender } from '../activities/channels/webhook.js';
 import { registerSearchAttributes } from '../worker/index.js';
 import { workflowIds } from '../workflows/messages.js';
-import { seed, startHarness, type Harness } from './harness.js';
+import { ADMIN, seed, startHarness, type Harness } from './harness.js';
 import { LOCAL_RECEIVERS, localEnv, uniqueQueue } from './support.js';
 import { until } from './until.js';
 
@@ -39,6 +39,32 @@ async function send(priority: string): Promise<string> {
   return workflowIds.notification(h.tenantId, res.body.id);
 }
 
+/** Runs a worker that takes two workflow tasks at a time from one poller until `done` resolves. */
+async function drain(done: () => Promise<unknown>): Promise<void> {
+  // The server hands out the queued tasks in the order it chooses.
+  const worker = await Worker.create({
+    connection: dev.nativeConnection,
+    namespace: dev.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    maxConcurrentWorkflowTaskExecutions: 2,
+    maxConcurrentWorkflowTaskPolls: 1,
+    activities: createActivities({
+      db: h.db.db,
+      senders: { inapp: createInappSender(h.db.db), webhook: createWebhookSender({ allowedHosts: LOCAL_RECEIVERS }) },
+    }),
+  });
+  await worker.runUntil(done);
+}
+
+const allCompleted = (ids: string[]) =>
+  until(
+    async () => Promise.all(ids.map(async (id) => (await dev.client.workflow.getHandle(id).describe()).status.name)),
+    (all) => all.every((s) => s === 'COMPLETED'),
+    120_000,
+    250,
+  );
+
 const ms = (t: any) => Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
 
 /** When the run's first workflow task started (server time), once it has. */
@@ -63,32 +89,9 @@ describe('priority and fairness', () => {
     for (let i = 0; i < 20; i++) lows.push(await send('low'));
     const critical = await send('critical');
 
-    // Two workflow tasks at a time from one poller: the server hands them out in the order it chooses.
-    const worker = await Worker.create({
-      connection: dev.nativeConnection,
-      namespace: dev.namespace ?? 'default',
-      taskQueue,
-      workflowBundle: { codePath: inject('workflowBundlePath') },
-      maxConcurrentWorkflowTaskExecutions: 2,
-      maxConcurrentWorkflowTaskPolls: 1,
-      activities: createActivities({
-        db: h.db.db,
-        senders: { inapp: createInappSender(h.db.db), webhook: createWebhookSender({ allowedHosts: LOCAL_RECEIVERS }) },
-      }),
-    });
-    await worker.runUntil(async () => {
-      await until(
-        async () => (await dev.client.workflow.getHandle(critical).describe()).status.name,
-        (s) => s === 'COMPLETED',
-        60_000,
-        100,
-      );
-      await until(
-        async () => Promise.all(lows.map(async (id) => (await dev.client.workflow.getHandle(id).describe()).status.name)),
-        (all) => all.every((s) => s === 'COMPLETED'),
-        120_000,
-        250,
-      );
+    await drain(async () => {
+      await allCompleted([critical]);
+      await allCompleted(lows);
     });
 
     const criticalAt = await firstTaskStarted(critical);
@@ -103,5 +106,50 @@ describe('priority and fairness', () => {
     const scheduled = history.events?.find((e) => e.activityTaskScheduledEventAttributes)?.activityTaskScheduledEventAttributes;
     expect(scheduled?.activityType?.name).toBe('deliverInapp');
     expect(scheduled?.priority).toMatchObject({ priorityKey: 1, fairnessKey: h.tenantId });
+  }, 240_000);
+
+  it("dispatches a second tenant's sends queued behind a first tenant's flood among the first, not after it", async () => {
+    // Tenant B: its own key, recipient and template, on the same task queue.
+    const created = await h.app.request('/v1/admin/tenants', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Tenant B' }),
+    });
+    const tenantB = (await created.json()) as { id: string; apiKey: string };
+    const asB = async (method: string, path: string, payload: unknown) => {
+      const res = await h.app.request(path, {
+        method,
+        headers: { authorization: `Bearer ${tenantB.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(payload),
+      });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    expect((await asB('PUT', '/v1/recipients/user-42', { timezone: 'UTC' })).status).toBe(200);
+    expect(
+      (await asB('POST', '/v1/templates', { key: 'order-shipped', content: { en: { inapp: { title: 'Order {{ order.id }}', body: 'Hi {{ name }}' } } } })).status,
+    ).toBe(201);
+
+    // Tenant A floods the queue first, all in one lane; then tenant B sends three.
+    const flood: string[] = [];
+    for (let i = 0; i < 30; i++) flood.push(await send('normal'));
+    const fromB: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await asB('POST', '/v1/notifications', { ...body, priority: 'normal' });
+      expect(res.status).toBe(202);
+      fromB.push(workflowIds.notification(tenantB.id, res.body.id));
+      const info = (await dev.client.workflow.getHandle(fromB[i]).describe()).raw.workflowExecutionInfo;
+      expect(info?.priority).toMatchObject({ priorityKey: 3, fairnessKey: tenantB.id });
+    }
+
+    await drain(async () => {
+      await allCompleted(fromB);
+      await allCompleted(flood);
+    });
+
+    // First come, first served would start all 30 of A's runs before any of B's. With the tenant
+    // as fairness key the server alternates between the tenants' backlogs (per partition).
+    const aAt = await Promise.all(flood.map(firstTaskStarted));
+    const lastB = Math.max(...(await Promise.all(fromB.map(firstTaskStarted))));
+    expect(aAt.filter((t) => t < lastB).length).toBeLessThan(flood.length / 2);
   }, 240_000);
 });

@@ -8,7 +8,7 @@ import type { Db } from '../db/client.js';
 import { broadcastRecipients, broadcasts, deliveries, idempotencyKeys, notificationEvents, notifications, recipients, templates } from '../db/schema.js';
 import { digestData } from '../domain/digest.js';
 import { addressFor } from '../domain/preferences.js';
-import { broadcastPriority, notificationPriority, type FairnessWeights } from '../domain/priority.js';
+import { broadcastPriority, notificationPriority, startsEagerly, type FairnessWeights } from '../domain/priority.js';
 import type { Channel, NotificationInput, NotificationStatus, Priority, RetrySettings } from '../domain/types.js';
 import { invalidInput, RequestError, unavailable, type FieldError } from '../domain/errors.js';
 import { joinDigest } from './digest.js';
@@ -271,7 +271,7 @@ export async function acceptNotification(
 
   const id = input.notificationId;
   try {
-    await temporal.client.workflow.start('notificationWorkflow', notificationStartOptions(input, temporal.taskQueue, temporal.eagerStart, temporal.fairnessWeights));
+    await temporal.client.workflow.start('notificationWorkflow', notificationStartOptions(input, temporal.taskQueue, temporal.eagerStart && startsEagerly(input.priority), temporal.fairnessWeights));
   } catch (err) {
     // Refused as a duplicate: this id has run already; its record says how it went.
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw startUnavailable(err);

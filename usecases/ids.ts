@@ -14,6 +14,14 @@ export function secret(prefix: string, bytes = 24): string {
   return `${prefix}_${randomBytes(bytes).toString('base64url')}`;
 }
 
+/**
+ * A tenant's webhook signing secret in Standard Webhooks form: `whsec_` + the standard base64
+ * of a random 32-byte HMAC-SHA256 key, which every Standard Webhooks library takes as it is.
+ */
+export function newWebhookSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64')}`;
+}
+
 export function sha256(value: string): string {
   return createHash('sha256').update(value).digest('hex');
 }

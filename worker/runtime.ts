@@ -217,6 +217,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         retry: retrySettings(config),
         webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
         rateLimit: { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
+        tenantGate: { concurrency: config.TENANT_MAX_CONCURRENT_REQUESTS, maxWaiting: 1000 },
         broadcastBatches: config.BROADCAST_BATCHES,
         secrets: {
           slackSigningSecret: config.SLACK_SIGNING_SECRET,

@@ -1,16 +1,15 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rejection, sendRequest } from '../../test/fakes/send-request.js';
-import type { FakeServer } from '../../test/fakes/server.js';
-import { slackError, startFakeSlack } from '../../test/fakes/slack.js';
-import { createSlackClient, createSlackSender, type Incident, incidentBlocks, type SlackClient } from './slack.js';
-import type { ChannelSender } from './types.js';
+import { type FakeSlack, slackError, startFakeSlack } from '../../test/fakes/slack.js';
+import { createSlackClient, createSlackSender, DELIVERY_EVENT_TYPE, type Incident, incidentBlocks, type SlackClient } from './slack.js';
+import type { ChannelSender, EarlierAttempts } from './types.js';
 
 const TOKEN = 'xoxb-test-token';
-const toChannel = () => sendRequest({ address: 'C0123456789' });
+const toChannel = (overrides: Parameters<typeof sendRequest>[0] = {}) => sendRequest({ address: 'C0123456789', ...overrides });
 
 describe('slack channel (@slack/bolt WebClient against a fake Slack)', () => {
-  let slack: FakeServer;
+  let slack: FakeSlack;
   let sender: ChannelSender;
   let client: SlackClient;
 
@@ -34,7 +33,11 @@ describe('slack channel (@slack/bolt WebClient against a fake Slack)', () => {
     expect(req.method).toBe('POST');
     expect(req.path).toBe('/api/chat.postMessage');
     expect(req.headers.authorization).toBe(`Bearer ${TOKEN}`);
-    expect(req.body).toEqual({ channel: 'C0123456789', text: 'Order *7* shipped' });
+    expect(req.body).toMatchObject({ channel: 'C0123456789', text: 'Order *7* shipped' });
+    expect(JSON.parse(req.body.metadata)).toEqual({
+      event_type: 'tocsin_delivery',
+      event_payload: { delivery_id: 'dlv_01HZX3Q8J5', notification_id: 'ntf_01HZX3Q8J4' },
+    });
     expect(result.provider).toBe('slack');
     expect(result.providerMessageId).toMatch(/^C0123456789:\d+\.\d{6}$/);
   });
@@ -83,6 +86,79 @@ describe('slack channel (@slack/bolt WebClient against a fake Slack)', () => {
     const network = await rejection(sender.send(toChannel()));
     for (const err of [platform, network]) expect(err).not.toBeInstanceOf(ApplicationFailure);
     expect(network.message).toMatch(/^slack request failed/);
+  });
+
+  describe('a retry adopts the message an earlier attempt posted (metadata, conversations.history)', () => {
+    const posts = () => slack.requests.filter((r) => r.path === '/api/chat.postMessage');
+    const histories = () => slack.requests.filter((r) => r.path === '/api/conversations.history');
+    const earlier = (since = new Date(Date.now() - 1000)): EarlierAttempts => ({ since, claimedElsewhere: async () => false });
+    const posted = (channel = 'C0123456789') => slack.channels.get(channel) ?? [];
+
+    it('an answer lost after Slack posted: the retry finds the delivery id in the history and posts nothing', async () => {
+      slack.enqueue({ acceptThen: 'drop' });
+      const lost = await rejection(sender.send(toChannel()));
+      expect(lost.message).toMatch(/^slack request failed/);
+
+      const retried = await sender.send(toChannel({ earlier: earlier() }));
+      expect(retried).toEqual({ provider: 'slack', providerMessageId: `C0123456789:${posted()[0].ts}`, adopted: true });
+      expect(posted()).toHaveLength(1);
+      expect(posts()).toHaveLength(1);
+      const [history] = histories();
+      expect(history.body).toMatchObject({ channel: 'C0123456789', include_all_metadata: 'true' });
+      expect(Number(history.body.oldest)).toBeLessThan(Date.now() / 1000 - 60);
+    });
+
+    it('an answer slower than the client’s timeout: the retry adopts too', async () => {
+      const slow = createSlackSender({ botToken: TOKEN, apiUrl: `${slack.url}/api/`, timeoutMs: 200 })!;
+      slack.enqueue({ acceptThen: { answerDelayMs: 1000 } });
+      await rejection(slow.send(toChannel()));
+      const retried = await slow.send(toChannel({ earlier: earlier() }));
+      expect(retried.adopted).toBe(true);
+      expect(posted()).toHaveLength(1);
+    });
+
+    it('another delivery’s message, or one before the first attempt, is not adopted: the retry posts', async () => {
+      await sender.send(toChannel({ deliveryId: 'ntf_other.slack' }));
+      const retried = await sender.send(toChannel({ earlier: earlier() }));
+      expect(retried.adopted).toBeUndefined();
+      expect(posted()).toHaveLength(2);
+      expect(posted()[1].metadata?.event_payload.delivery_id).toBe('dlv_01HZX3Q8J5');
+
+      const later = await sender.send(toChannel({ earlier: earlier(new Date(Date.now() + 5 * 60_000)) }));
+      expect(later.adopted).toBeUndefined();
+      expect(posted()).toHaveLength(3);
+    });
+
+    it('a user id is looked up in the DM that conversations.open names', async () => {
+      slack.enqueue({ acceptThen: 'drop' });
+      await rejection(sender.send(toChannel({ address: 'U0ANN' })));
+      const retried = await sender.send(toChannel({ address: 'U0ANN', earlier: earlier() }));
+      expect(retried).toMatchObject({ providerMessageId: `D0ANN:${posted('D0ANN')[0].ts}`, adopted: true });
+      expect(histories()[0].body.channel).toBe('D0ANN');
+    });
+
+    it('pages through the history until it finds the message', async () => {
+      await sender.send(toChannel());
+      for (let i = 0; i < 250; i++) await client.postMessage('C0123456789', `noise ${i}`);
+      const retried = await sender.send(toChannel({ earlier: earlier() }));
+      expect(retried.adopted).toBe(true);
+      expect(histories()).toHaveLength(2);
+      expect(histories()[1].body.cursor).toBeTruthy();
+      expect(posted()).toHaveLength(251);
+    });
+
+    it('the lookup failing for now is retryable and posts nothing; refused for good (missing_scope), it posts', async () => {
+      slack.enqueue({ body: slackError('internal_error') });
+      const err = await rejection(sender.send(toChannel({ earlier: earlier() })));
+      expect(err).not.toBeInstanceOf(ApplicationFailure);
+      expect(posts()).toHaveLength(0);
+
+      slack.enqueue({ body: slackError('missing_scope') });
+      const sent = await sender.send(toChannel({ earlier: earlier() }));
+      expect(sent.adopted).toBeUndefined();
+      expect(posted()).toHaveLength(1);
+      expect(posted()[0].metadata?.event_type).toBe(DELIVERY_EVENT_TYPE);
+    });
   });
 
   describe('incident messages', () => {

@@ -1,8 +1,14 @@
 // Slack channel: chat.postMessage through the WebClient that @slack/bolt bundles, with the
 // client's own retries off and rate-limited calls rejected so Temporal owns every retry.
 // Also the incident message (Block Kit with an Acknowledge button) used by escalations.
+//
+// Slack has no idempotency key, so each delivery's message carries its delivery id in message
+// metadata (event_type `tocsin_delivery`), and a retry first reads the conversation's history
+// since the first attempt (conversations.history with include_all_metadata) and adopts the
+// message it finds instead of posting again.
 import { type types, webApi } from '@slack/bolt';
 import { ErrorType } from '../../domain/errors.js';
+import { ApplicationFailure } from '@temporalio/common';
 import { httpFailure, permanent } from '../errors.js';
 import type { ChannelSender, SendRequest } from './types.js';
 
@@ -105,8 +111,31 @@ export interface SlackMessageRef {
   ts: string;
 }
 
+/** The metadata event type of a delivery's message; its payload names the delivery. */
+export const DELIVERY_EVENT_TYPE = 'tocsin_delivery';
+/** How far before the first attempt's scheduled time the history is read: clock skew. */
+export const SLACK_ADOPT_SKEW_MS = 60_000;
+/** History pages read at most per lookup, of this many messages each. */
+const HISTORY_PAGES = 10;
+const HISTORY_PAGE_SIZE = 200;
+
+export interface DeliveryMetadata {
+  event_type: typeof DELIVERY_EVENT_TYPE;
+  event_payload: { delivery_id: string; notification_id: string };
+}
+
+/** A Slack ts (seconds since the epoch, six decimals) for a time. */
+export function slackTs(ms: number): string {
+  return (Math.max(ms, 0) / 1000).toFixed(6);
+}
+
 export interface SlackClient {
-  postMessage(channel: string, text: string, blocks?: types.KnownBlock[]): Promise<SlackMessageRef>;
+  postMessage(channel: string, text: string, extra?: { blocks?: types.KnownBlock[]; metadata?: DeliveryMetadata }): Promise<SlackMessageRef>;
+  /**
+   * The message carrying this delivery's metadata posted to `channel` (a user id: their DM)
+   * after `oldest` (a Slack ts), or null.
+   */
+  findDeliveryMessage(channel: string, deliveryId: string, oldest: string): Promise<SlackMessageRef | null>;
   postIncidentMessage(channel: string, incident: Incident): Promise<SlackMessageRef>;
   updateIncidentMessage(channel: string, ts: string, incident: Incident): Promise<SlackMessageRef>;
 }
@@ -136,9 +165,49 @@ export function createSlackClient(opts: SlackOptions): SlackClient | null {
     return { channel: res.channel ?? channel, ts: res.ts };
   }
 
+  /** The conversation id to read: a user id (U…, W…) posts to the DM, whose id conversations.open tells. */
+  async function conversationOf(channel: string): Promise<string> {
+    if (!/^[UW][A-Z0-9]+$/.test(channel)) return channel;
+    const opened = await web.conversations.open({ users: channel });
+    if (!opened.channel?.id) throw new Error('slack answered conversations.open without a channel id');
+    return opened.channel.id;
+  }
+
+  async function findDeliveryMessage(channel: string, deliveryId: string, oldest: string): Promise<SlackMessageRef | null> {
+    const id = await conversationOf(channel);
+    let cursor: string | undefined;
+    for (let page = 0; page < HISTORY_PAGES; page++) {
+      const res = await web.conversations.history({
+        channel: id,
+        oldest,
+        include_all_metadata: true,
+        limit: HISTORY_PAGE_SIZE,
+        ...(cursor ? { cursor } : {}),
+      });
+      const found = res.messages?.find(
+        (m) => m.metadata?.event_type === DELIVERY_EVENT_TYPE && (m.metadata.event_payload as Record<string, unknown> | undefined)?.delivery_id === deliveryId,
+      );
+      if (found?.ts) return { channel: id, ts: found.ts };
+      cursor = res.response_metadata?.next_cursor || undefined;
+      if (!res.has_more || !cursor) return null;
+    }
+    return null;
+  }
+
   return {
-    postMessage: (channel, text, blocks) =>
-      call(async () => ref(await web.chat.postMessage({ channel, text, ...(blocks ? { blocks } : {}) }), channel)),
+    postMessage: (channel, text, extra = {}) =>
+      call(async () =>
+        ref(
+          await web.chat.postMessage({
+            channel,
+            text,
+            ...(extra.blocks ? { blocks: extra.blocks } : {}),
+            ...(extra.metadata ? { metadata: extra.metadata } : {}),
+          }),
+          channel,
+        ),
+      ),
+    findDeliveryMessage: (channel, deliveryId, oldest) => call(() => findDeliveryMessage(channel, deliveryId, oldest)),
     postIncidentMessage: (channel, incident) =>
       call(async () =>
         ref(await web.chat.postMessage({ channel, text: incidentText(incident), blocks: incidentBlocks(incident) }), channel),
@@ -156,11 +225,27 @@ export function createSlackSender(opts: SlackOptions): ChannelSender | null {
   return {
     channel: 'slack',
     provider: 'slack',
+    adoptsEarlierSends: true,
     async send(req: SendRequest) {
       const text = req.content.slack?.text;
       if (!text) throw permanent(ErrorType.ProviderRejected, `template ${req.template.key} has no slack text`);
       req.signal.throwIfAborted();
-      const { channel, ts } = await client.postMessage(req.address, text);
+      if (req.earlier) {
+        try {
+          const found = await client.findDeliveryMessage(req.address, req.deliveryId, slackTs(req.earlier.since.getTime() - SLACK_ADOPT_SKEW_MS));
+          if (found) return { provider: 'slack', providerMessageId: `${found.channel}:${found.ts}`, adopted: true };
+        } catch (err) {
+          // Slack is unavailable: retry the lookup later. Slack refuses it for good (a token
+          // without the *:history scope): post, at least once, rather than never.
+          if (!(err instanceof ApplicationFailure && err.nonRetryable)) throw err;
+        }
+        req.signal.throwIfAborted();
+      }
+      const metadata: DeliveryMetadata = {
+        event_type: DELIVERY_EVENT_TYPE,
+        event_payload: { delivery_id: req.deliveryId, notification_id: req.notificationId },
+      };
+      const { channel, ts } = await client.postMessage(req.address, text, { metadata });
       return { provider: 'slack', providerMessageId: `${channel}:${ts}` };
     },
   };

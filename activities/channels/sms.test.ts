@@ -1,17 +1,16 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rejection, sendRequest } from '../../test/fakes/send-request.js';
-import type { FakeServer } from '../../test/fakes/server.js';
-import { startFakeTwilio, twilioError } from '../../test/fakes/twilio.js';
-import { createSmsSender } from './sms.js';
-import type { ChannelSender } from './types.js';
+import { type FakeTwilio, startFakeTwilio, twilioError } from '../../test/fakes/twilio.js';
+import { createSmsSender, createTwilioClient } from './sms.js';
+import type { ChannelSender, EarlierAttempts } from './types.js';
 
 const SID = `AC${'0123456789abcdef'.repeat(2)}`;
 const TOKEN = 'twilio_auth_token_secret';
 const phone = (overrides = {}) => sendRequest({ address: '+14155550123', ...overrides });
 
 describe('sms channel (twilio SDK against a fake Twilio)', () => {
-  let twilio: FakeServer;
+  let twilio: FakeTwilio;
   let sender: ChannelSender;
 
   beforeEach(async () => {
@@ -106,5 +105,105 @@ describe('sms channel (twilio SDK against a fake Twilio)', () => {
     const err = await rejection(slow.send(phone()));
     expect(err).not.toBeInstanceOf(ApplicationFailure);
     expect(err.message).toMatch(/timeout/i);
+  });
+
+  describe('a retry adopts the message an earlier attempt sent (Messages list)', () => {
+    const creates = () => twilio.requests.filter((r) => r.method === 'POST');
+    const lists = () => twilio.requests.filter((r) => r.method === 'GET');
+    /** An earlier attempt started a moment ago; `claimed` are sids other deliveries own. */
+    const earlier = (claimed: string[] = [], since = new Date(Date.now() - 1000)): EarlierAttempts => ({
+      since,
+      claimedElsewhere: async (sid) => claimed.includes(sid),
+    });
+
+    it('the fake lists in Twilio’s wire format: newest first, filtered by To, From and DateSent, paged as the SDK follows', async () => {
+      for (const [to, body] of [['+14155550123', 'a'], ['+14155550199', 'b'], ['+14155550123', 'c'], ['+14155550123', 'd']]) {
+        await sender.send(sendRequest({ address: to, content: { sms: { text: body } } }));
+      }
+      const client = createTwilioClient({ accountSid: SID, authToken: TOKEN, apiBaseUrl: twilio.url });
+      const today = new Date();
+      const listed = await client.messages.list({ to: '+14155550123', from: '+15005550006', dateSentAfter: today, pageSize: 2 });
+      expect(listed.map((m) => m.body)).toEqual(['d', 'c', 'a']);
+      expect(listed[0].sid).toBe(twilio.messages[3].sid);
+      expect(listed[0].dateCreated).toBeInstanceOf(Date);
+      const gets = lists();
+      expect(gets).toHaveLength(2);
+      expect(gets[0].query).toMatchObject({ To: '+14155550123', From: '+15005550006', PageSize: '2' });
+      expect(gets[0].query['DateSent>']).toBe(today.toISOString().replace(/\.\d{3}Z$/, 'Z'));
+      expect(gets[1].query).toMatchObject({ Page: '1', PageSize: '2' });
+      expect(gets[1].query.PageToken).toMatch(/^PA/);
+      // DateSent> compares whole days: tomorrow's filter finds nothing sent today.
+      const tomorrow = await client.messages.list({ dateSentAfter: new Date(Date.now() + 86_400_000) });
+      expect(tomorrow).toEqual([]);
+    });
+
+    it('an answer lost after Twilio accepted: the retry adopts that message and sends nothing', async () => {
+      twilio.enqueue({ acceptThen: 'drop' });
+      const lost = await rejection(sender.send(phone()));
+      expect(lost).not.toBeInstanceOf(ApplicationFailure);
+
+      const retried = await sender.send(phone({ earlier: earlier() }));
+      expect(retried).toEqual({ provider: 'twilio', providerMessageId: twilio.messages[0].sid, adopted: true });
+      expect(twilio.messages).toHaveLength(1);
+      expect(creates()).toHaveLength(1);
+      expect(lists()[0].query).toMatchObject({ To: '+14155550123', From: '+15005550006' });
+    });
+
+    it('an answer slower than the client’s timeout: the retry adopts too', async () => {
+      const slow = createSmsSender({ accountSid: SID, authToken: TOKEN, from: '+15005550006', apiBaseUrl: twilio.url, timeoutMs: 200 })!;
+      twilio.enqueue({ acceptThen: { answerDelayMs: 1000 } });
+      expect((await rejection(slow.send(phone()))).message).toMatch(/timeout/i);
+      const retried = await slow.send(phone({ earlier: earlier() }));
+      expect(retried.adopted).toBe(true);
+      expect(retried.providerMessageId).toBe(twilio.messages[0].sid);
+      expect(twilio.messages).toHaveLength(1);
+    });
+
+    it('nothing went out (a 503): the retry sends', async () => {
+      twilio.enqueue({ status: 503 });
+      await rejection(sender.send(phone()));
+      const retried = await sender.send(phone({ earlier: earlier() }));
+      expect(retried.adopted).toBeUndefined();
+      expect(twilio.messages).toHaveLength(1);
+      expect(retried.providerMessageId).toBe(twilio.messages[0].sid);
+    });
+
+    it('never adopts another delivery’s message, another body, another number, or one from before the first attempt', async () => {
+      await sender.send(phone());
+      const othersSid = twilio.messages[0].sid;
+      await sender.send(phone({ content: { sms: { text: 'Order 8 shipped' } } }));
+      await sender.send(phone({ address: '+14155550199' }));
+
+      const mine = await sender.send(phone({ earlier: earlier([othersSid]) }));
+      expect(mine.adopted).toBeUndefined();
+      expect(twilio.messages).toHaveLength(4);
+
+      // The same text sent before this delivery's first attempt (minus the skew) is not ours.
+      const late = await sender.send(phone({ earlier: earlier([mine.providerMessageId!], new Date(Date.now() + 5 * 60_000)) }));
+      expect(late.adopted).toBeUndefined();
+      expect(twilio.messages).toHaveLength(5);
+    });
+
+    it('a message Twilio reports failed is sent again', async () => {
+      twilio.enqueue({ acceptThen: 'drop' });
+      await rejection(sender.send(phone()));
+      twilio.messages[0].status = 'undelivered';
+      const retried = await sender.send(phone({ earlier: earlier() }));
+      expect(retried.adopted).toBeUndefined();
+      expect(twilio.messages).toHaveLength(2);
+    });
+
+    it('the lookup failing for now (503) is retryable and sends nothing; refused for good (403), it sends', async () => {
+      twilio.enqueue({ status: 503 });
+      const err = (await rejection(sender.send(phone({ earlier: earlier() })))) as ApplicationFailure;
+      expect(err.type).toBe('provider_unavailable');
+      expect(err.nonRetryable).toBe(false);
+      expect(creates()).toHaveLength(0);
+
+      twilio.enqueue({ status: 403, body: twilioError(403, 20003, 'Permission denied') });
+      const sent = await sender.send(phone({ earlier: earlier() }));
+      expect(sent.adopted).toBeUndefined();
+      expect(twilio.messages).toHaveLength(1);
+    });
   });
 });

@@ -1,11 +1,19 @@
 // SMS channel: Twilio Messages through the twilio SDK. The SDK's own 429 retries stay off so
 // Temporal owns every retry; TWILIO_API_BASE_URL goes through the SDK's pluggable HTTP client.
+//
+// Twilio has no idempotency key, so a retry first asks Twilio whether an earlier attempt's
+// message went out (the Messages list, filtered by To, From and DateSent) and adopts it. Our
+// message is recognised by what the list returns: the same To, From and body, created since the
+// delivery's first attempt was scheduled, not failed, and not already another delivery's. The
+// StatusCallback URL could carry the delivery id, but Twilio's Message resource does not return
+// it, so nothing could match on it.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient.js';
 import { ErrorType } from '../../domain/errors.js';
+import { ApplicationFailure } from '@temporalio/common';
 import { httpFailure, permanent } from '../errors.js';
-import type { ChannelSender, SendRequest } from './types.js';
+import type { ChannelSender, EarlierAttempts, SendRequest } from './types.js';
 
 export interface SmsOptions {
   accountSid?: string;
@@ -20,6 +28,17 @@ export interface SmsOptions {
 
 /** Twilio error codes for a number that is invalid, unreachable or has opted out. */
 export const INVALID_ADDRESS_CODES = new Set([21211, 21214, 21217, 21408, 21610, 21612, 21614]);
+
+/**
+ * How far before the first attempt's scheduled time (Temporal's clock) a message created by
+ * Twilio (Twilio's clock, whole seconds) still counts as this delivery's: clock skew.
+ */
+export const SMS_ADOPT_SKEW_MS = 60_000;
+/** Messages read at most per lookup (newest first), in pages of this size. */
+const LOOKUP_LIMIT = 500;
+const LOOKUP_PAGE_SIZE = 100;
+/** Statuses of a message that did not reach the phone: sending again is no duplicate. */
+const NOT_SENT = new Set(['failed', 'undelivered', 'canceled']);
 
 /** Twilio's API hosts: api.twilio.com and its edge/region variants (api.dublin.ie1.twilio.com). */
 const TWILIO_API_HOST = /^api(\.[a-z0-9-]+)*\.twilio\.com$/;
@@ -72,13 +91,18 @@ function classify(err: unknown, headers: Record<string, unknown> | undefined): E
   return httpFailure('twilio', err.status, detail, typeof retryAfter === 'string' ? retryAfter : null);
 }
 
-export function createSmsSender(opts: SmsOptions): ChannelSender | null {
-  if (!opts.accountSid || !opts.authToken || !opts.from) return null;
-  const slot = new AsyncLocalStorage<HeaderSlot>();
+/**
+ * A twilio SDK client whose requests go to `apiBaseUrl` (when set) with the SDK's retries off;
+ * `slot` receives each response's headers.
+ */
+export function createTwilioClient(
+  opts: Pick<SmsOptions, 'accountSid' | 'authToken' | 'apiBaseUrl' | 'timeoutMs'> & { accountSid: string; authToken: string },
+  slot = new AsyncLocalStorage<HeaderSlot>(),
+) {
   const httpClient = new TocsinRequestClient(opts.apiBaseUrl?.replace(/\/+$/, ''), slot, opts.timeoutMs ?? 15_000);
   // Empty edge/region/logLevel pin the SDK's fallbacks to TWILIO_EDGE, TWILIO_REGION and
   // TWILIO_LOG_LEVEL in process.env: only our options decide where requests go.
-  const client = twilio(opts.accountSid, opts.authToken, {
+  return twilio(opts.accountSid, opts.authToken, {
     httpClient,
     autoRetry: false,
     env: {},
@@ -86,14 +110,54 @@ export function createSmsSender(opts: SmsOptions): ChannelSender | null {
     region: '',
     logLevel: '',
   });
+}
+
+export function createSmsSender(opts: SmsOptions): ChannelSender | null {
+  if (!opts.accountSid || !opts.authToken || !opts.from) return null;
+  const slot = new AsyncLocalStorage<HeaderSlot>();
+  const client = createTwilioClient({ ...opts, accountSid: opts.accountSid, authToken: opts.authToken }, slot);
   const from = opts.from;
+
+  /**
+   * The sid of the message an earlier attempt sent to `to` with `body`, or null. DateSent>
+   * narrows by day (Twilio compares whole days); the creation time decides. Of several
+   * candidates the oldest unclaimed one is ours: each delivery adopts one message at most.
+   */
+  async function findEarlier(to: string, body: string, earlier: EarlierAttempts): Promise<string | null> {
+    const windowStart = new Date(earlier.since.getTime() - SMS_ADOPT_SKEW_MS);
+    const listed = await client.messages.list({ to, from, dateSentAfter: windowStart, pageSize: LOOKUP_PAGE_SIZE, limit: LOOKUP_LIMIT });
+    // Twilio lists newest first and dates to the second: reversed, ties stay oldest first.
+    const candidates = listed
+      .reverse()
+      .filter((m) => m.body === body && m.dateCreated >= windowStart && m.direction.startsWith('outbound') && !NOT_SENT.has(m.status))
+      .sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime());
+    for (const m of candidates) {
+      if (!(await earlier.claimedElsewhere(m.sid))) return m.sid;
+    }
+    return null;
+  }
+
   return {
     channel: 'sms',
     provider: 'twilio',
+    adoptsEarlierSends: true,
     async send(req: SendRequest) {
       const body = req.content.sms?.text;
       if (!body) throw permanent(ErrorType.ProviderRejected, `template ${req.template.key} has no sms text`);
       req.signal.throwIfAborted();
+      if (req.earlier) {
+        const headers: HeaderSlot = {};
+        try {
+          const sid = await slot.run(headers, () => findEarlier(req.address, body, req.earlier!));
+          if (sid) return { provider: 'twilio', providerMessageId: sid, adopted: true };
+        } catch (err) {
+          const failure = classify(err, headers.headers);
+          // Twilio is unavailable: retry the lookup later. Twilio refuses the lookup for good
+          // (an API key without read access): send, at least once, rather than never.
+          if (!(failure instanceof ApplicationFailure && failure.nonRetryable)) throw failure;
+        }
+        req.signal.throwIfAborted();
+      }
       const headers: HeaderSlot = {};
       try {
         const message = await slot.run(headers, () =>

@@ -15,16 +15,33 @@ export interface SendRequest {
   category: string | null;
   /** Aborts when Temporal cancels the activity. */
   signal: AbortSignal;
+  /**
+   * Set when an earlier attempt of this delivery may have reached the provider (a retry): a
+   * sender that can ask its provider what went out (`adoptsEarlierSends`) looks for that
+   * message and adopts it instead of sending again.
+   */
+  earlier?: EarlierAttempts;
+}
+
+export interface EarlierAttempts {
+  /** No earlier attempt of this delivery started before this time (Temporal's clock). */
+  since: Date;
+  /** Whether another delivery already records this provider message id as its own. */
+  claimedElsewhere(providerMessageId: string): Promise<boolean>;
 }
 
 export interface SendResult {
   provider: string;
   providerMessageId: string | null;
+  /** The message an earlier attempt sent, found at the provider, rather than a new one. */
+  adopted?: boolean;
 }
 
 /** One provider integration. Throws classified failures (see activities/errors.ts). */
 export interface ChannelSender {
   channel: Channel;
   provider: string;
+  /** Looks for an earlier attempt's message (SendRequest.earlier) before sending again. */
+  adoptsEarlierSends?: boolean;
   send(req: SendRequest): Promise<SendResult>;
 }

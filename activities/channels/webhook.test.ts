@@ -1,24 +1,51 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { rejection, sendRequest } from '../../test/fakes/send-request.js';
+import { rejection, sendRequest, TEST_WEBHOOK_SECRET } from '../../test/fakes/send-request.js';
 import { type FakeServer, startFakeServer } from '../../test/fakes/server.js';
-import { createWebhookSender } from './webhook.js';
+import { verifyWebhook } from '../../test/fakes/webhook.js';
+import { newWebhookSecret } from '../../usecases/ids.js';
+import { createWebhookSender, signWebhook } from './webhook.js';
 
 const NOW = Date.UTC(2025, 0, 2, 3, 4, 5);
 
-/** What a receiver does: recompute the HMAC over "<t>.<raw body>" and compare in constant time. */
-function verify(secret: string, header: string, rawBody: string): boolean {
-  const parts = Object.fromEntries(header.split(',').map((kv) => kv.split('=') as [string, string]));
-  const expected = createHmac('sha256', secret).update(`${parts.t}.${rawBody}`).digest();
-  const given = Buffer.from(parts.v1 ?? '', 'hex');
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
+describe('Standard Webhooks signature', () => {
+  it('matches the test vector of the Standard Webhooks specification', () => {
+    // github.com/standard-webhooks/standard-webhooks, libraries' shared test vector.
+    const headers = signWebhook('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'msg_p5jXN8AQM9LWM0D4loKWxJek', '{"test": 2432232314}', new Date(1614265330_000));
+    expect(headers).toEqual({
+      'webhook-id': 'msg_p5jXN8AQM9LWM0D4loKWxJek',
+      'webhook-timestamp': '1614265330',
+      'webhook-signature': 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=',
+    });
+  });
+
+  it('tenants get whsec_ secrets that the library takes as they are (32-byte keys)', () => {
+    const secret = newWebhookSecret();
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(Buffer.from(secret.slice('whsec_'.length), 'base64')).toHaveLength(32);
+    const body = '{"a":1}';
+    const signed = signWebhook(secret, 'dlv_1', body, new Date());
+    expect(new Webhook(secret).verify(body, signed)).toEqual({ a: 1 });
+  });
+
+  it('a secret that is not whsec_ + base64 fails the send at once, nothing signed', async () => {
+    const err = (await rejection(
+      createWebhookSender({ allowedHosts: '127.0.0.1' }).send(sendRequest({ address: 'http://127.0.0.1:9/x', tenant: { id: 't', webhookSecret: 'whsec_not_base64!' } })),
+    )) as ApplicationFailure;
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err.type).toBe('channel_unconfigured');
+    expect(err.nonRetryable).toBe(true);
+  });
+});
 
 describe('webhook channel (against a local receiver)', () => {
   let receiver: FakeServer;
   // The receiver listens on loopback, which the address guard refuses unless allowed.
   const sender = createWebhookSender({ now: () => NOW, timeoutMs: 2000, allowedHosts: '127.0.0.1' });
+  // Verified as a receiver would: now, so against a sender whose clock is now.
+  const liveSender = createWebhookSender({ timeoutMs: 2000, allowedHosts: '127.0.0.1' });
   const toReceiver = () => sendRequest({ address: `${receiver.url}/hooks/tocsin` });
 
   beforeEach(async () => {
@@ -26,7 +53,7 @@ describe('webhook channel (against a local receiver)', () => {
   });
   afterEach(() => receiver.close());
 
-  it('posts the signed event with Tocsin-Event-Id = delivery id', async () => {
+  it('posts the event signed per Standard Webhooks, webhook-id = the delivery id', async () => {
     const result = await sender.send(toReceiver());
 
     expect(result).toEqual({ provider: 'webhook', providerMessageId: null });
@@ -35,7 +62,10 @@ describe('webhook channel (against a local receiver)', () => {
     expect(req.method).toBe('POST');
     expect(req.path).toBe('/hooks/tocsin');
     expect(req.headers['content-type']).toBe('application/json');
-    expect(req.headers['tocsin-event-id']).toBe('dlv_01HZX3Q8J5');
+    expect(req.headers['webhook-id']).toBe('dlv_01HZX3Q8J5');
+    expect(req.headers['webhook-timestamp']).toBe(String(NOW / 1000));
+    expect(req.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]{43}=$/);
+    expect(Object.keys(req.headers).filter((h) => h.startsWith('tocsin-'))).toEqual([]);
     expect(req.body).toEqual({
       id: 'dlv_01HZX3Q8J5',
       notificationId: 'ntf_01HZX3Q8J4',
@@ -45,11 +75,27 @@ describe('webhook channel (against a local receiver)', () => {
       content: { orderId: 7 },
       data: { order: { id: 7 } },
     });
-    const signature = req.headers['tocsin-signature'];
-    expect(signature).toMatch(new RegExp(`^t=${NOW / 1000},v1=[0-9a-f]{64}$`));
-    expect(verify('whsec_test_secret', signature, req.rawBody)).toBe(true);
-    expect(verify('another_secret', signature, req.rawBody)).toBe(false);
-    expect(verify('whsec_test_secret', signature, req.rawBody.replace('7', '8'))).toBe(false);
+    // Sent at NOW, long past: the library refuses it as stale; its signature is the one of NOW.
+    expect(() => verifyWebhook(TEST_WEBHOOK_SECRET, req)).toThrow(/too old/);
+    expect(req.headers['webhook-signature']).toBe(new Webhook(TEST_WEBHOOK_SECRET).sign('dlv_01HZX3Q8J5', new Date(NOW), req.rawBody));
+  });
+
+  it('a receiver verifies it with the library; another secret, a changed body or id do not verify', async () => {
+    await liveSender.send(toReceiver());
+    const [req] = receiver.requests;
+    expect(verifyWebhook(TEST_WEBHOOK_SECRET, req)).toEqual(req.body);
+    const refused = (r: typeof req, secret = TEST_WEBHOOK_SECRET) => () => verifyWebhook(secret, r);
+    expect(refused(req, `whsec_${randomBytes(24).toString('base64')}`)).toThrow(WebhookVerificationError);
+    expect(refused({ ...req, rawBody: req.rawBody.replace('7', '8') })).toThrow(WebhookVerificationError);
+    expect(refused({ ...req, headers: { ...req.headers, 'webhook-id': 'dlv_other' } })).toThrow(WebhookVerificationError);
+  });
+
+  it('retries carry the same webhook-id, each freshly signed', async () => {
+    receiver.enqueue({ status: 503 });
+    await rejection(liveSender.send(toReceiver()));
+    await liveSender.send(toReceiver());
+    expect(receiver.requests.map((r) => r.headers['webhook-id'])).toEqual(['dlv_01HZX3Q8J5', 'dlv_01HZX3Q8J5']);
+    for (const req of receiver.requests) expect(verifyWebhook(TEST_WEBHOOK_SECRET, req)).toEqual(req.body);
   });
 
   it('a 503 is retryable', async () => {

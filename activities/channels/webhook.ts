@@ -1,4 +1,8 @@
-// Webhook channel: a signed JSON POST to the recipient's webhookUrl.
+// Webhook channel: a JSON POST to the recipient's webhookUrl, signed per Standard Webhooks
+// (https://www.standardwebhooks.com) by the `standardwebhooks` library: `webhook-id` (the
+// delivery's id, the same on every retry), `webhook-timestamp` and `webhook-signature:
+// v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<raw body>">`, keyed with the tenant's `whsec_`
+// secret, so a receiver verifies with any Standard Webhooks library.
 //
 // The address guard (usecases/webhook-address.ts) runs on every send: the URL's scheme, user
 // info and literal address first, then every address its host name resolves to. The request
@@ -6,11 +10,11 @@
 // them instead of asking DNS a second time, so a name cannot resolve to a public address for
 // the check and to a private one for the connection (DNS rebinding). The URL's host name
 // still goes into the Host header and the TLS server name.
-import { createHmac } from 'node:crypto';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
+import { Webhook } from 'standardwebhooks';
 import { ErrorType } from '../../domain/errors.js';
 import { ALLOW_LIST_HINT, checkWebhookUrl, parseAllowList, refuseAddress, type WebhookAllowList } from '../../usecases/webhook-address.js';
 import { httpFailure, permanent } from '../errors.js';
@@ -18,10 +22,21 @@ import type { ChannelSender, SendRequest } from './types.js';
 
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
-/** `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` with the tenant's secret. */
-export function signWebhook(secret: string, body: string, unixSeconds: number): string {
-  const mac = createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex');
-  return `t=${unixSeconds},v1=${mac}`;
+/** The Standard Webhooks headers of one message `id` with `body`, sent at `at`, signed with a `whsec_` secret. */
+export function signWebhook(secret: string, id: string, body: string, at: Date): Record<'webhook-id' | 'webhook-timestamp' | 'webhook-signature', string> {
+  let signer: Webhook;
+  try {
+    signer = new Webhook(secret);
+  } catch {
+    // Tenants are issued `whsec_` + base64 (migration 0002 rewrote older secrets so): only a
+    // secret written into the database by hand gets here.
+    throw permanent(ErrorType.ChannelUnconfigured, "the tenant's webhook secret is not a Standard Webhooks secret (whsec_ + base64)");
+  }
+  return {
+    'webhook-id': id,
+    'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+    'webhook-signature': signer.sign(id, at, body),
+  };
 }
 
 /** Every address a host name resolves to (getaddrinfo, as the connection would see them). */
@@ -111,7 +126,7 @@ export function createWebhookSender(opts: WebhookSenderOptions = {}): ChannelSen
         content: req.content.webhook ?? {},
         data: req.data,
       });
-      const t = Math.floor(now() / 1000);
+      const signed = signWebhook(req.tenant.webhookSecret, req.deliveryId, body, new Date(now()));
       const protocol = url.protocol as 'http:' | 'https:';
       // node:http never follows redirects: a 3xx comes back to us as it is.
       const res = await new Promise<IncomingMessage>((ok, fail) => {
@@ -129,8 +144,7 @@ export function createWebhookSender(opts: WebhookSenderOptions = {}): ChannelSen
               'content-type': 'application/json',
               'content-length': Buffer.byteLength(body),
               'user-agent': 'Tocsin-Webhooks/1',
-              'tocsin-event-id': req.deliveryId,
-              'tocsin-signature': signWebhook(req.tenant.webhookSecret, body, t),
+              ...signed,
             },
           },
           ok,

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { apiKeys, tenants } from '../../db/schema.js';
 import { newApiKey, type KeyCache } from '../auth.js';
 import type { AppDeps } from '../deps.js';
-import { newId, secret } from '../../usecases/ids.js';
+import { newId, newWebhookSecret } from '../../usecases/ids.js';
 import { notFound } from '../problem.js';
 import { ResourceId } from '../schemas.js';
 import { validate } from '../validate.js';
@@ -18,7 +18,7 @@ export function adminRoutes({ db }: AppDeps, keys: KeyCache) {
   app.post('/tenants', validate('json', TenantBody), async (c) => {
     const { name } = c.req.valid('json');
     const id = newId('ten');
-    const webhookSecret = secret('whsec');
+    const webhookSecret = newWebhookSecret();
     const key = newApiKey();
     await db.transaction(async (tx) => {
       await tx.insert(tenants).values({ id, name, webhookSecret });

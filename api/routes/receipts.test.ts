@@ -1,5 +1,5 @@
 // Delivery receipts through app.request(): Twilio status callbacks and Resend (Svix) webhooks,
-// signed here independently with node:crypto from the providers' documented algorithms.
+// signed here with the providers' libraries (twilio, standardwebhooks) as the providers sign.
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
@@ -18,7 +18,8 @@ const TWILIO_TOKEN = 'twilio-auth-token-0123456789abcdef';
 const RESEND_KEY = randomBytes(24);
 const RESEND_SECRET = `whsec_${RESEND_KEY.toString('base64')}`;
 const NOW = Date.parse('2025-06-02T12:00:00Z');
-const nowSeconds = Math.floor(NOW / 1000);
+// Resend's verifier judges a webhook's timestamp by the real clock, so webhooks are signed now.
+const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 const sign = (url: string, params: Record<string, string>, token = TWILIO_TOKEN) => twilioSignature(token, url, params);
 const svix = (id: string, timestamp: number, body: string, key: Buffer = RESEND_KEY) => svixSignature(key, id, timestamp, body);
@@ -88,9 +89,10 @@ describe.each(testDatabaseKinds)('delivery receipts on %s', (kind) => {
     return db.db.select().from(s.receipts).where(eq(s.receipts.deliveryId, deliveryId));
   }
   /** Every response a 401 problem, and the delivery still only sent, with no receipt recorded. */
-  async function expectRefused(responses: { status: number; body: unknown }[], deliveryId: string) {
+  async function expectRefused(responses: { status: number; contentType: string | null; body: unknown }[], deliveryId: string) {
     for (const res of responses) {
       expect(res.status).toBe(401);
+      expect(res.contentType).toContain('application/problem+json');
       expect(res.body).toMatchObject({ status: 401, title: 'Unauthorized' });
     }
     expect((await delivery(deliveryId)).status).toBe('sent');
@@ -110,7 +112,7 @@ describe.each(testDatabaseKinds)('delivery receipts on %s', (kind) => {
         body: new URLSearchParams(params).toString(),
       });
       const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
+      return { status: res.status, contentType: res.headers.get('content-type'), body: text ? JSON.parse(text) : null };
     }
     const status = twilioStatusCallback;
 
@@ -118,7 +120,7 @@ describe.each(testDatabaseKinds)('delivery receipts on %s', (kind) => {
       const messageSid = sid();
       const { deliveryId } = await sentDelivery('sms', 'twilio', messageSid);
       const res = await callback(status(messageSid, 'delivered'));
-      expect(res).toEqual({ status: 200, body: { outcome: 'applied' } });
+      expect(res).toMatchObject({ status: 200, body: { outcome: 'applied' } });
       const d = await delivery(deliveryId);
       expect(d.status).toBe('delivered');
       expect(d.deliveredAt).toBeInstanceOf(Date);
@@ -176,7 +178,7 @@ describe.each(testDatabaseKinds)('delivery receipts on %s', (kind) => {
       expect((await callback(status(messageSid, 'delivered'))).body.outcome).toBe('applied');
       const deliveredAt = (await delivery(deliveryId)).deliveredAt;
       const again = await callback(status(messageSid, 'delivered'));
-      expect(again).toEqual({ status: 200, body: { outcome: 'duplicate' } });
+      expect(again).toMatchObject({ status: 200, body: { outcome: 'duplicate' } });
       expect((await delivery(deliveryId)).deliveredAt).toEqual(deliveredAt);
       expect(await receiptsFor(deliveryId)).toHaveLength(1);
     });
@@ -197,7 +199,7 @@ describe.each(testDatabaseKinds)('delivery receipts on %s', (kind) => {
     it('answers 200 for a valid callback about a message it does not know, and keeps the receipt', async () => {
       const messageSid = sid();
       const res = await callback(status(messageSid, 'delivered'));
-      expect(res).toEqual({ status: 200, body: { outcome: 'unmatched' } });
+      expect(res).toMatchObject({ status: 200, body: { outcome: 'unmatched' } });
       const [row] = await db.db.select().from(s.receipts).where(eq(s.receipts.id, `twilio:${messageSid}:delivered`));
       expect(row).toMatchObject({ deliveryId: null, status: 'delivered' });
     });
@@ -215,26 +217,34 @@ describe.each(testDatabaseKinds)('delivery receipts on %s', (kind) => {
 
     const event = (type: string, emailId: string, extra: Record<string, unknown> = {}) => resendEmailEvent(type, emailId, new Date(NOW), extra);
 
-    async function webhook(body: string, opts: { id?: string; timestamp?: number; signature?: string | null } = {}) {
+    async function webhook(body: string, opts: { id?: string; timestamp?: number; signature?: string | null; prefix?: 'svix' | 'webhook' } = {}) {
       const id = opts.id ?? msgId();
-      const timestamp = opts.timestamp ?? nowSeconds;
+      const timestamp = opts.timestamp ?? nowSeconds();
       const signature = opts.signature === undefined ? svix(id, timestamp, body) : opts.signature;
-      const headers: Record<string, string> = { 'content-type': 'application/json', 'svix-id': id, 'svix-timestamp': String(timestamp) };
-      if (signature !== null) headers['svix-signature'] = signature;
+      const prefix = opts.prefix ?? 'svix';
+      const headers: Record<string, string> = { 'content-type': 'application/json', [`${prefix}-id`]: id, [`${prefix}-timestamp`]: String(timestamp) };
+      if (signature !== null) headers[`${prefix}-signature`] = signature;
       const res = await app.request('/v1/receipts/resend', { method: 'POST', headers, body });
       const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
+      return { status: res.status, contentType: res.headers.get('content-type'), body: text ? JSON.parse(text) : null };
     }
 
     it('moves a sent email to delivered on email.delivered', async () => {
       const id = emailId();
       const { deliveryId } = await sentDelivery('email', 'resend', id);
       const svixId = msgId();
-      expect(await webhook(event('email.delivered', id), { id: svixId })).toEqual({ status: 200, body: { outcome: 'applied' } });
+      expect(await webhook(event('email.delivered', id), { id: svixId })).toMatchObject({ status: 200, body: { outcome: 'applied' } });
       const d = await delivery(deliveryId);
       expect(d.status).toBe('delivered');
       expect(d.deliveredAt).toBeInstanceOf(Date);
       expect((await receiptsFor(deliveryId)).map((r) => [r.id, r.status])).toEqual([[`resend:${svixId}`, 'email.delivered']]);
+    });
+
+    it('accepts the Standard Webhooks header names (webhook-id, -timestamp, -signature) too', async () => {
+      const id = emailId();
+      const { deliveryId } = await sentDelivery('email', 'resend', id);
+      expect(await webhook(event('email.delivered', id), { prefix: 'webhook' })).toMatchObject({ status: 200, body: { outcome: 'applied' } });
+      expect((await delivery(deliveryId)).status).toBe('delivered');
     });
 
     it('accepts any valid signature among several (secret rotation)', async () => {
@@ -242,9 +252,10 @@ describe.each(testDatabaseKinds)('delivery receipts on %s', (kind) => {
       const { deliveryId } = await sentDelivery('email', 'resend', id);
       const body = event('email.delivered', id);
       const svixId = msgId();
-      const good = svix(svixId, nowSeconds, body);
-      const old = svix(svixId, nowSeconds, body, randomBytes(24));
-      expect((await webhook(body, { id: svixId, signature: `${old} v1a,ignored ${good}` })).body.outcome).toBe('applied');
+      const ts = nowSeconds();
+      const good = svix(svixId, ts, body);
+      const old = svix(svixId, ts, body, randomBytes(24));
+      expect((await webhook(body, { id: svixId, timestamp: ts, signature: `${old} v1a,ignored ${good}` })).body.outcome).toBe('applied');
       expect((await delivery(deliveryId)).status).toBe('delivered');
     });
 
@@ -253,14 +264,18 @@ describe.each(testDatabaseKinds)('delivery receipts on %s', (kind) => {
       const { deliveryId } = await sentDelivery('email', 'resend', id);
       const body = event('email.bounced', id, { bounce: { message: 'no such user', type: 'Permanent', subType: 'General' } });
       const svixId = msgId();
+      const timestamp = nowSeconds();
       const forged = [
-        await webhook(body, { id: svixId, signature: null }),
-        await webhook(body, { id: svixId, signature: 'v1,bm90IGEgc2lnbmF0dXJl' }),
-        await webhook(body, { id: svixId, signature: svix(svixId, nowSeconds, body, randomBytes(24)) }),
-        // Signed for another body, another id, or with the wrong scheme.
-        await webhook(body, { id: svixId, signature: svix(svixId, nowSeconds, event('email.delivered', id)) }),
-        await webhook(body, { id: svixId, signature: svix('msg_other', nowSeconds, body) }),
-        await webhook(body, { id: svixId, signature: svix(svixId, nowSeconds, body).replace('v1,', 'v2,') }),
+        await webhook(body, { id: svixId, timestamp, signature: null }),
+        await webhook(body, { id: svixId, timestamp, signature: 'v1,bm90IGEgc2lnbmF0dXJl' }),
+        await webhook(body, { id: svixId, timestamp, signature: svix(svixId, timestamp, body, randomBytes(24)) }),
+        // Signed for another body, another id, another time, or with the wrong scheme.
+        await webhook(body, { id: svixId, timestamp, signature: svix(svixId, timestamp, event('email.delivered', id)) }),
+        await webhook(body, { id: svixId, timestamp, signature: svix('msg_other', timestamp, body) }),
+        await webhook(body, { id: svixId, timestamp, signature: svix(svixId, timestamp - 1, body) }),
+        await webhook(body, { id: svixId, timestamp, signature: svix(svixId, timestamp, body).replace('v1,', 'v2,') }),
+        // No id or no timestamp at all.
+        await webhook(body, { id: '', timestamp, signature: svix('', timestamp, body) }),
       ];
       await expectRefused(forged, deliveryId);
     });
@@ -269,11 +284,11 @@ describe.each(testDatabaseKinds)('delivery receipts on %s', (kind) => {
       const id = emailId();
       const { deliveryId } = await sentDelivery('email', 'resend', id);
       const body = event('email.delivered', id);
-      expect((await webhook(body, { timestamp: nowSeconds - 6 * 60 })).status).toBe(401);
-      expect((await webhook(body, { timestamp: nowSeconds + 6 * 60 })).status).toBe(401);
+      expect((await webhook(body, { timestamp: nowSeconds() - 6 * 60 })).status).toBe(401);
+      expect((await webhook(body, { timestamp: nowSeconds() + 6 * 60 })).status).toBe(401);
       expect((await delivery(deliveryId)).status).toBe('sent');
       // Within the tolerance it is accepted.
-      expect((await webhook(body, { timestamp: nowSeconds - 4 * 60 })).body.outcome).toBe('applied');
+      expect((await webhook(body, { timestamp: nowSeconds() - 4 * 60 })).body.outcome).toBe('applied');
     });
 
     it('applies a duplicate delivery (Svix retry: same id, new timestamp) once', async () => {
@@ -281,8 +296,8 @@ describe.each(testDatabaseKinds)('delivery receipts on %s', (kind) => {
       const { deliveryId } = await sentDelivery('email', 'resend', id);
       const body = event('email.delivered', id);
       const svixId = msgId();
-      expect((await webhook(body, { id: svixId, timestamp: nowSeconds - 60 })).body.outcome).toBe('applied');
-      expect(await webhook(body, { id: svixId })).toEqual({ status: 200, body: { outcome: 'duplicate' } });
+      expect((await webhook(body, { id: svixId, timestamp: nowSeconds() - 60 })).body.outcome).toBe('applied');
+      expect(await webhook(body, { id: svixId })).toMatchObject({ status: 200, body: { outcome: 'duplicate' } });
       expect(await receiptsFor(deliveryId)).toHaveLength(1);
     });
 
@@ -325,9 +340,9 @@ describe.each(testDatabaseKinds)('delivery receipts on %s', (kind) => {
     });
 
     it('answers 200 for an email it does not know and for events that are not about emails', async () => {
-      expect(await webhook(event('email.delivered', emailId()))).toEqual({ status: 200, body: { outcome: 'unmatched' } });
+      expect(await webhook(event('email.delivered', emailId()))).toMatchObject({ status: 200, body: { outcome: 'unmatched' } });
       const contact = JSON.stringify({ type: 'contact.created', created_at: new Date(NOW).toISOString(), data: { id: 'c1', email: 'a@example.com' } });
-      expect(await webhook(contact)).toEqual({ status: 200, body: { outcome: 'ignored' } });
+      expect(await webhook(contact)).toMatchObject({ status: 200, body: { outcome: 'ignored' } });
     });
 
     it('does not match an email by another provider’s message id', async () => {
@@ -369,7 +384,7 @@ describe('receipts without their secrets configured', () => {
       const body = JSON.stringify({ type: 'email.delivered', data: { email_id: 'e' } });
       const resend = await app.request('/v1/receipts/resend', {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'svix-id': 'msg_1', 'svix-timestamp': String(Math.floor(Date.now() / 1000)), 'svix-signature': svix('msg_1', Math.floor(Date.now() / 1000), body, Buffer.alloc(0)) },
+        headers: { 'content-type': 'application/json', 'svix-id': 'msg_1', 'svix-timestamp': String(Math.floor(Date.now() / 1000)), 'svix-signature': svix('msg_1', Math.floor(Date.now() / 1000), body, randomBytes(24)) },
         body,
       });
       expect(resend.status).toBe(401);

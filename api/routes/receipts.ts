@@ -5,16 +5,14 @@
 // - Twilio status callbacks: `X-Twilio-Signature`, HMAC-SHA1 (base64) with the auth token over
 //   the URL Twilio was given plus the POST params sorted by key, checked by the twilio SDK.
 //   https://www.twilio.com/docs/usage/webhooks/webhooks-security
-// - Resend webhooks, signed by Svix: `svix-signature: v1,<base64 HMAC-SHA256 of
-//   "<svix-id>.<svix-timestamp>.<raw body>">` keyed with the base64 key of `whsec_<key>`; a
-//   timestamp more than five minutes off is refused as a replay.
-//   https://resend.com/docs/dashboard/webhooks/verify-webhooks-requests
+// - Resend webhooks, signed by Svix (`svix-id`, `svix-timestamp`, `svix-signature`), checked by
+//   resend's own verifier (../provider-signatures.ts); a timestamp more than five minutes off
+//   is refused as a replay.
 //
 // Every receipt is recorded in `receipts` under a provider-unique id before it is applied, in
 // one transaction, so a duplicate changes nothing. A receipt only moves a delivery forward:
 // sent → delivered | failed | bounced, and delivered → bounced (an asynchronous bounce can follow
 // the receiving server's acceptance); a late `sent` or `delivered` never undoes a final status.
-import { createHmac } from 'node:crypto';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import twilio from 'twilio';
@@ -25,10 +23,9 @@ import { ErrorType } from '../../domain/errors.js';
 import { cleanText } from '../../domain/text.js';
 import type { DeliveryStatus } from '../../domain/types.js';
 import type { AppDeps } from '../deps.js';
-import { constantTimeEqual } from '../../usecases/ids.js';
 import { badRequest, Problem } from '../problem.js';
+import { isValidResendWebhook } from '../provider-signatures.js';
 
-const MAX_SKEW_SECONDS = 5 * 60;
 export const TWILIO_RECEIPT_PATH = '/v1/receipts/twilio';
 
 /** What a receipt does to its delivery; null: recorded, nothing changes. */
@@ -92,25 +89,6 @@ export async function applyReceipt(db: Db, receipt: Receipt): Promise<ReceiptOut
   });
 }
 
-/** Whether `header` carries a valid Svix `v1` signature of `rawBody`, sent within five minutes of `nowMs`. */
-export function verifySvixSignature(
-  secret: string,
-  rawBody: string,
-  headers: { id?: string; timestamp?: string; signature?: string },
-  nowMs: number,
-): boolean {
-  const { id, timestamp, signature } = headers;
-  if (!id || !timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return false;
-  if (Math.abs(Math.floor(nowMs / 1000) - Number(timestamp)) > MAX_SKEW_SECONDS) return false;
-  const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
-  const expected = createHmac('sha256', key).update(`${id}.${timestamp}.${rawBody}`).digest('base64');
-  // Several signatures (secret rotation) may be present, space-separated: one valid one suffices.
-  return signature
-    .split(' ')
-    .map((part) => part.split(','))
-    .some(([version, sig]) => version === 'v1' && sig !== undefined && constantTimeEqual(sig, expected));
-}
-
 /** A form body as Twilio's validator expects it: repeated keys become arrays. */
 function formParams(raw: string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -168,7 +146,6 @@ function resendChange(type: string, data: z.infer<typeof ResendEmailData>): Chan
 
 export function receiptRoutes(deps: AppDeps) {
   const { db } = deps;
-  const now = deps.now ?? Date.now;
   const app = new Hono();
 
   app.post('/twilio', async (c) => {
@@ -199,10 +176,9 @@ export function receiptRoutes(deps: AppDeps) {
 
   app.post('/resend', async (c) => {
     const raw = await c.req.text();
-    const secret = deps.secrets?.resendWebhookSecret;
     const header = (name: string) => c.req.header(`svix-${name}`) ?? c.req.header(`webhook-${name}`);
     const signed = { id: header('id'), timestamp: header('timestamp'), signature: header('signature') };
-    if (!secret || !verifySvixSignature(secret, raw, signed, now())) {
+    if (!isValidResendWebhook(deps.secrets?.resendWebhookSecret, raw, signed)) {
       throw new Problem(401, 'The webhook signature is missing, invalid or stale');
     }
     let json: unknown;

@@ -1,30 +1,20 @@
 // Slack interactivity: the Acknowledge button of incident messages. Outside tenant auth: Slack
 // signs each request (v0 HMAC-SHA256 of `v0:<timestamp>:<raw body>` with the app's signing
-// secret), and a timestamp more than five minutes off is refused as a replay.
-// https://api.slack.com/authentication/verifying-requests-from-slack
+// secret), checked by @slack/bolt's verifier (../provider-signatures.ts), which refuses a
+// timestamp more than five minutes old as a replay.
 import { WorkflowUpdateStage } from '@temporalio/client';
-import { createHmac } from 'node:crypto';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { ACK_ACTION_ID } from '../../activities/channels/slack.js';
 import { cleanText } from '../../domain/text.js';
 import { acknowledgeIncidentUpdate } from '../../workflows/messages.js';
 import type { AppDeps } from '../deps.js';
-import { constantTimeEqual } from '../../usecases/ids.js';
 import { badRequest, Problem } from '../problem.js';
+import { isValidSlackSignature } from '../provider-signatures.js';
 import { findIncident, rejectionOf, withinDeadline } from './incidents.js';
 
-const MAX_SKEW_SECONDS = 5 * 60;
 /** Slack gives up after 3 s; the acknowledgement only has to be accepted by then. */
 const ACCEPT_DEADLINE_MS = 2_500;
-
-/** Whether `signature` is Slack's v0 signature of `rawBody` at `timestamp`, within five minutes of `nowMs`. */
-export function verifySlackSignature(secret: string, rawBody: string, timestamp: string | undefined, signature: string | undefined, nowMs: number): boolean {
-  if (!timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return false;
-  if (Math.abs(Math.floor(nowMs / 1000) - Number(timestamp)) > MAX_SKEW_SECONDS) return false;
-  const expected = `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${rawBody}`).digest('hex')}`;
-  return constantTimeEqual(signature, expected);
-}
 
 /** The parts of a `block_actions` payload we act on; everything else is ignored. */
 const Payload = z.object({
@@ -40,8 +30,8 @@ export function slackRoutes(deps: AppDeps) {
 
   app.post('/interactivity', async (c) => {
     const raw = await c.req.text();
-    const secret = deps.secrets?.slackSigningSecret;
-    if (!secret || !verifySlackSignature(secret, raw, c.req.header('x-slack-request-timestamp'), c.req.header('x-slack-signature'), now())) {
+    const signed = { timestamp: c.req.header('x-slack-request-timestamp'), signature: c.req.header('x-slack-signature') };
+    if (!isValidSlackSignature(deps.secrets?.slackSigningSecret, raw, signed, now())) {
       throw new Problem(401, 'The Slack request signature is missing, invalid or stale');
     }
     let json: unknown;

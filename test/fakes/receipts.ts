@@ -1,17 +1,17 @@
-// What the providers do when they call us back with a delivery receipt, written from their
-// documentation with node:crypto alone (not from our verifier), so tests check one against the other.
+// What the providers do when they call us back (delivery receipts, Slack interactivity): each
+// request signed with the provider's own library where one signs (twilio, standardwebhooks for
+// Resend's Svix), and from Slack's documentation where none does.
 import { createHmac } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
+import twilio from 'twilio';
 
 /**
- * Twilio's `X-Twilio-Signature`: base64 HMAC-SHA1, keyed with the account's auth token, of the
- * full URL Twilio was configured with (query included) followed by every POST param's key and
- * value, sorted by key. https://www.twilio.com/docs/usage/webhooks/webhooks-security
+ * Twilio's `X-Twilio-Signature` (base64 HMAC-SHA1 with the account's auth token of the URL
+ * Twilio was configured with plus the POST params sorted by key), from the twilio SDK.
+ * https://www.twilio.com/docs/usage/webhooks/webhooks-security
  */
 export function twilioSignature(authToken: string, url: string, params: Record<string, string>): string {
-  const data = Object.keys(params)
-    .sort()
-    .reduce((acc, key) => acc + key + params[key], url);
-  return createHmac('sha1', authToken).update(data, 'utf8').digest('base64');
+  return twilio.getExpectedTwilioSignature(authToken, url, params);
 }
 
 /** A Twilio message status callback's form params, as Twilio posts them. */
@@ -30,13 +30,13 @@ export function twilioStatusCallback(messageSid: string, messageStatus: string, 
 }
 
 /**
- * Svix (Resend's webhooks): `v1,` + base64 HMAC-SHA256 of "<svix-id>.<svix-timestamp>.<raw body>",
- * keyed with the base64-decoded part of the `whsec_…` secret.
- * https://docs.svix.com/receiving/verifying-payloads/how-manual
+ * Svix (Resend's webhooks) signs per Standard Webhooks: `v1,` + base64 HMAC-SHA256 of
+ * "<svix-id>.<svix-timestamp>.<raw body>", keyed with the base64-decoded part of the `whsec_…`
+ * secret (or with raw key bytes), from the standardwebhooks library.
  */
 export function svixSignature(secret: string | Buffer, id: string, timestampSeconds: number, body: string): string {
-  const key = typeof secret === 'string' ? Buffer.from(secret.replace(/^whsec_/, ''), 'base64') : secret;
-  return `v1,${createHmac('sha256', key).update(`${id}.${timestampSeconds}.${body}`).digest('base64')}`;
+  const signer = typeof secret === 'string' ? new Webhook(secret) : new Webhook(secret, { format: 'raw' });
+  return signer.sign(id, new Date(timestampSeconds * 1000), body);
 }
 
 /** The headers of a signed Svix delivery. */
@@ -63,4 +63,18 @@ export function resendEmailEvent(type: string, emailId: string, at: Date, extra:
       ...extra,
     },
   });
+}
+
+/**
+ * The headers of a Slack request: `X-Slack-Signature: v0=<hex HMAC-SHA256 of
+ * "v0:<timestamp>:<raw body>">` with the app's signing secret. No Slack package signs requests
+ * (bolt only verifies them), so this follows Slack's documentation.
+ * https://api.slack.com/authentication/verifying-requests-from-slack
+ */
+export function slackSignedHeaders(body: string, signingSecret: string, timestampSeconds = Math.floor(Date.now() / 1000)): Record<string, string> {
+  return {
+    'content-type': 'application/x-www-form-urlencoded',
+    'x-slack-request-timestamp': String(timestampSeconds),
+    'x-slack-signature': `v0=${createHmac('sha256', signingSecret).update(`v0:${timestampSeconds}:${body}`).digest('hex')}`,
+  };
 }

@@ -2,11 +2,14 @@
 // returns what a send threw.
 import type { SendRequest } from '../../activities/channels/types.js';
 
+/** The tenant's webhook secret in sendRequest(): a Standard Webhooks `whsec_` secret (base64 of 24 bytes). */
+export const TEST_WEBHOOK_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
 export function sendRequest(overrides: Partial<SendRequest> = {}): SendRequest {
   return {
     deliveryId: 'dlv_01HZX3Q8J5',
     notificationId: 'ntf_01HZX3Q8J4',
-    tenant: { id: 'ten_acme', webhookSecret: 'whsec_test_secret' },
+    tenant: { id: 'ten_acme', webhookSecret: TEST_WEBHOOK_SECRET },
     recipient: {
       id: 'user-42',
       email: 'ann@example.com',

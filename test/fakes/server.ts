@@ -28,6 +28,12 @@ export interface ScriptedResponse {
   delayMs?: number;
   /** Destroy the socket without answering: a network error for the client. */
   drop?: boolean;
+  /**
+   * The provider accepts the request at once (its default answer is made, so its state
+   * changes) but the answer is lost: `'drop'` destroys the socket, a number of ms delays the
+   * answer that long (past the client's timeout). An accepted send whose completion is lost.
+   */
+  acceptThen?: 'drop' | { answerDelayMs: number };
 }
 
 export interface Reply {
@@ -125,6 +131,22 @@ export async function startFakeServer(
       };
       requests.push(recorded);
       const script = queue.shift() ?? standing;
+      if (script.acceptThen) {
+        const reply = handle(recorded);
+        // The provider has done it, whether or not its answer arrives.
+        recorded.status = reply.status;
+        const lost = script.acceptThen;
+        if (lost === 'drop') {
+          req.socket.destroy();
+          return;
+        }
+        const t = setTimeout(() => {
+          timers.delete(t);
+          if (!res.destroyed) write(res, reply);
+        }, lost.answerDelayMs);
+        timers.add(t);
+        return;
+      }
       const answer = () => {
         if (script.drop) {
           req.socket.destroy();
