@@ -1,7 +1,8 @@
 // Short fault runs (the long ones are `npm run chaos`, bench/chaos.ts): Tocsin SIGKILLed as a
 // whole process tree mid-send and started again on the same DATA_DIR; every provider answering
 // 503 for a few seconds; the embedded dev server killed under a running stack. Counted at the
-// provider fakes: nothing lost, no email twice, webhooks repeated only under one event id.
+// provider fakes: nothing lost, no email, SMS or Slack message twice, webhooks repeated only
+// under one event id.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,7 +40,7 @@ describe('npm start SIGKILLed as a whole process tree mid-send, then started aga
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('loses no notification and sends no email twice', { timeout: 150_000 }, async () => {
+  it('loses no notification and sends no email, SMS or Slack message twice', { timeout: 150_000 }, async () => {
     const port = await freePort();
     const api = `http://127.0.0.1:${port}`;
     const env = {
@@ -84,7 +85,9 @@ describe('npm start SIGKILLed as a whole process tree mid-send, then started aga
     expect([...statuses.values()].filter((s) => s !== 'sent')).toEqual([]);
     const counts = countAtFakes(providers, ids.keys());
     for (const ch of CHAOS_CHANNELS) expect(counts[ch], ch).toMatchObject({ delivered: total, lost: 0 });
-    expect(counts.email.duplicates).toBe(0);
+    // Email by Resend's idempotency key; SMS and Slack by looking up what already went out.
+    for (const ch of ['email', 'sms', 'slack'] as const) expect(counts[ch].duplicates, ch).toBe(0);
+    // A webhook may arrive twice, under one event id.
     expect(counts.webhook.idsChanged).toBe(0);
     expect(log.bad).toEqual([]);
   });
