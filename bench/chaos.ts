@@ -15,7 +15,8 @@
 //               CHAOS_PROVIDER_OUTAGE_SECONDS (60), under `npm start` and the default retry policy.
 //
 // CHAOS_SIZE (60) notifications per fault, each to email, SMS, Slack and a webhook, sent at
-// CHAOS_RATE (10) per second; CHAOS_FAULTS=kill,postgres picks faults. Loopback only; every
+// CHAOS_RATE (10) per second; CHAOS_FAULTS=kill,postgres picks faults; CHAOS_DEBUG=1 prints
+// every request. Loopback only; every
 // request loop is bounded by a deadline.
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
