@@ -16,8 +16,7 @@
 //
 // CHAOS_SIZE (60) notifications per fault, each to email, SMS, Slack and a webhook, sent at
 // CHAOS_RATE (10) per second; CHAOS_FAULTS=kill,postgres picks faults; CHAOS_DEBUG=1 prints
-// every request. Loopback only; every
-// request loop is bounded by a deadline.
+// every request. Loopback only; every request loop is bounded by a deadline.
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
