@@ -27,17 +27,18 @@ import { quietTemporalLogs } from './support.js';
 import { until } from './until.js';
 
 describe('npm start SIGKILLed as a whole process tree mid-send, then started again', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-chaos-kill-'));
+  let dataDir = '';
   let providers: Providers;
   const procs: TocsinProcess[] = [];
 
   beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'tocsin-chaos-kill-'));
     providers = await startProviders();
   });
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.stop()));
     await providers?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('loses no notification and sends no email, SMS or Slack message twice', { timeout: 150_000 }, async () => {
@@ -94,7 +95,7 @@ describe('npm start SIGKILLed as a whole process tree mid-send, then started aga
 });
 
 describe('a running stack under provider outages and a dead dev server', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-chaos-outage-'));
+  let dataDir = '';
   let providers: Providers;
   let running: Running | undefined;
   let apiKey: string;
@@ -102,6 +103,7 @@ describe('a running stack under provider outages and a dead dev server', () => {
 
   beforeAll(async () => {
     quietTemporalLogs();
+    dataDir = mkdtempSync(join(tmpdir(), 'tocsin-chaos-outage-'));
     providers = await startProviders();
     const config = loadConfig({
       ...providers.env,
@@ -125,7 +127,7 @@ describe('a running stack under provider outages and a dead dev server', () => {
   afterAll(async () => {
     await running?.stop();
     await providers?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('delivers everything after every provider answered 503 for 4 s, each email once', { timeout: 60_000 }, async () => {

@@ -27,7 +27,7 @@ describe('connection errors are told from query errors', () => {
 });
 
 describe.runIf(postgresBin())('PostgreSQL stopped under the API and the worker', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-db-outage-'));
+  let dataDir = '';
   const channels: ChaosChannel[] = ['email', 'webhook'];
   let cluster: PgCluster;
   let providers: Providers;
@@ -36,6 +36,7 @@ describe.runIf(postgresBin())('PostgreSQL stopped under the API and the worker',
   const api = () => running!.apiUrl!;
 
   beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'tocsin-db-outage-'));
     quietTemporalLogs();
     cluster = await startPgCluster();
     providers = await startProviders();
@@ -63,7 +64,7 @@ describe.runIf(postgresBin())('PostgreSQL stopped under the API and the worker',
     await running?.stop();
     await providers?.close();
     cluster?.destroy();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('answers 503 with Retry-After while it is down and sends everything accepted once it is back', { timeout: 90_000 }, async () => {
