@@ -34,6 +34,8 @@ const ConfigSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().default('notifications'),
   TEMPORAL_DEV_PORT: port(7233),
   TEMPORAL_UI_PORT: port(8233),
+  /** Where operators open the Temporal Web UI (the dashboard links runs there); unset: the embedded dev server's. */
+  TEMPORAL_UI_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
   // Worker Deployment Versioning, on when a deployment name is set (README: Changing workflow code).
   TEMPORAL_DEPLOYMENT_NAME: optionalString,
   /** Unset: the package version and a hash of the workflow sources (worker/versioning.ts). */

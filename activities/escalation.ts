@@ -2,6 +2,7 @@
 // policy step's notification on its channel, and the pager and Slack follow-ups of acknowledge
 // and resolve. Built by a factory like every activity: tests hand in fakes.
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import * as s from '../db/schema.js';
@@ -9,7 +10,7 @@ import { ErrorType } from '../domain/errors.js';
 import type { Channel, ChannelContent, EscalationStep, Recipient } from '../domain/types.js';
 import type { IncidentSeverity, IncidentStatus, TimelineEvent } from '../workflows/messages.js';
 import type { PagerClient } from './channels/pager.js';
-import type { Incident, SlackClient, SlackMessageRef } from './channels/slack.js';
+import { DELIVERY_EVENT_TYPE, SLACK_ADOPT_SKEW_MS, slackTs, type Incident, type SlackClient, type SlackMessageRef } from './channels/slack.js';
 import type { ChannelSender, SendResult } from './channels/types.js';
 import { permanent, unconfigured } from './errors.js';
 
@@ -161,12 +162,22 @@ export function createEscalationActivities(deps: EscalationDeps) {
     const { channel, target } = a.step;
     if (channel === 'slack') {
       if (!deps.slack) throw unconfigured('slack');
-      const ref = await deps.slack.postIncidentMessage(target, {
-        incidentId: a.incidentId,
-        summary: a.summary,
-        severity: a.severity,
-        status: 'triggered',
-      });
+      // A retry first looks for the message an earlier attempt may have posted (its answer
+      // lost), as the Slack channel does: one message per step, not one per attempt.
+      if (ctx.info.attempt > 1) {
+        try {
+          const found = await deps.slack.findDeliveryMessage(target, a.notifyId, slackTs(ctx.info.scheduledTimestampMs - SLACK_ADOPT_SKEW_MS));
+          if (found) return { provider: 'slack', providerMessageId: `${found.channel}:${found.ts}`, slack: found };
+        } catch (err) {
+          // Slack refuses the lookup for good (no *:history scope): post, at least once.
+          if (!(err instanceof ApplicationFailure && err.nonRetryable)) throw err;
+        }
+      }
+      const ref = await deps.slack.postIncidentMessage(
+        target,
+        { incidentId: a.incidentId, summary: a.summary, severity: a.severity, status: 'triggered' },
+        { event_type: DELIVERY_EVENT_TYPE, event_payload: { delivery_id: a.notifyId, notification_id: a.incidentId } },
+      );
       return { provider: 'slack', providerMessageId: `${ref.channel}:${ref.ts}`, slack: ref };
     }
     if (channel === 'pager') {

@@ -22,6 +22,7 @@ import { slackRoutes } from './routes/slack.js';
 import { receiptRoutes } from './routes/receipts.js';
 import { broadcastRoutes } from './routes/broadcasts.js';
 import { scheduleRoutes } from './routes/schedules.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { acceptableInput } from './validate.js';
 
 export type { AppDeps } from './deps.js';
@@ -49,6 +50,7 @@ export function createApp(deps: AppDeps, opts: { log?: (msg: string, err?: unkno
 
   app.route('/', healthRoutes(deps));
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
+  app.route('/dashboard', dashboardRoutes(deps));
   app.use('/v1/admin/*', adminAuth(deps.adminToken));
   const keys = createKeyCache();
   app.route('/v1/admin', adminRoutes(deps, keys));

@@ -9,10 +9,10 @@ import type { Env } from './deps.js';
 import { constantTimeEqual, secret, sha256 } from '../usecases/ids.js';
 import { Problem } from './problem.js';
 
-const unauthorized = () =>
+export const unauthorized = () =>
   new Problem(401, 'Missing or invalid credentials', [], { 'www-authenticate': 'Bearer realm="tocsin"' });
 
-function bearer(header: string | undefined): string | null {
+export function bearer(header: string | undefined): string | null {
   const m = header?.match(/^Bearer\s+(\S+)\s*$/i);
   return m ? m[1] : null;
 }

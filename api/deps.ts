@@ -30,6 +30,8 @@ export interface AppDeps {
    * accepted although private or loopback. Unset: none.
    */
   webhookAllowedHosts?: readonly string[];
+  /** The operator dashboard links runs into this Temporal Web UI (TEMPORAL_UI_URL or the dev server's). */
+  temporalUi?: { url?: string; namespace: string };
   /** Per-tenant request rate of this API instance (api/rate-limit.ts); unset: 1000/s, bursts of 2000. */
   rateLimit?: { perSecond: number; burst: number };
   /** Per-tenant fair admission (TENANT_MAX_CONCURRENT_REQUESTS); defaults to 8 at once, 1,000 waiting. */

@@ -23,6 +23,10 @@ export const OPERATIONS: Record<string, Partial<Record<Method, Op>>> = {
   '/healthz': { get: { summary: 'Liveness', ok: { 200: 'The process lives' }, auth: 'none' } },
   '/readyz': { get: { summary: 'Readiness of the database and Temporal, and channel configuration', ok: { 200: 'Ready', 503: 'Not ready; names what failed' }, auth: 'none' } },
   '/openapi.json': { get: { summary: 'This document', ok: { 200: 'OpenAPI 3.1' }, auth: 'none' } },
+  // The operator dashboard (api/routes/dashboard.ts): the admin token as a bearer header, or once as ?token= (then a cookie).
+  '/dashboard': { get: { summary: 'The operator dashboard page; ?token=<admin token> sets a session cookie and redirects here without it', query: ['token'], ok: { 200: 'text/html', 303: 'Session cookie set' }, auth: 'admin' } },
+  '/dashboard/data': { get: { summary: 'What the dashboard shows, as JSON: the last hour per channel, latency percentiles, open incidents, recent failures', ok: { 200: 'The dashboard data' }, auth: 'admin' } },
+  '/dashboard/assets/{file}': { get: { summary: "The dashboard's script and styles, and uPlot's", ok: { 200: 'JavaScript or CSS' }, auth: 'admin' } },
   '/v1/admin/tenants': { post: { summary: 'Create a tenant (its API key is shown once)', body: z.object({ name: z.string().min(1).max(200) }), ok: { 201: '{id,name,apiKey,webhookSecret}' }, auth: 'admin' } },
   '/v1/admin/tenants/{id}/api-keys': { post: { summary: 'Issue another API key (rotation)', ok: { 201: '{apiKey,keyPrefix}' }, auth: 'admin' } },
   '/v1/admin/tenants/{id}/api-keys/{keyPrefix}': { delete: { summary: 'Revoke an API key', ok: { 204: 'Revoked' }, auth: 'admin' } },

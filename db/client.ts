@@ -25,6 +25,27 @@ export interface Database {
 
 export const migrationsFolder = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
+/**
+ * Every process migrates at start, and replicas start together: on PostgreSQL the migrations
+ * run under this session-level advisory lock, taken on a connection of its own, so one process
+ * applies them and the others, once it is released, find nothing left to do.
+ */
+export const MIGRATION_LOCK = "hashtext('tocsin migrations')";
+
+async function withMigrationLock(url: string, fn: () => Promise<void>): Promise<void> {
+  const lock = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await lock.unsafe(`select pg_advisory_lock(${MIGRATION_LOCK})`);
+    try {
+      await fn();
+    } finally {
+      await lock.unsafe(`select pg_advisory_unlock(${MIGRATION_LOCK})`);
+    }
+  } finally {
+    await lock.end({ timeout: 5 });
+  }
+}
+
 export interface DatabaseOptions {
   /** postgres://… for a real PostgreSQL; otherwise PGlite. */
   url?: string;
@@ -52,7 +73,7 @@ export function openDatabase(opts: DatabaseOptions): Database {
     return {
       db,
       kind: 'postgres',
-      migrate: () => migratePostgres(drizzlePostgres(client), { migrationsFolder }),
+      migrate: () => withMigrationLock(opts.url!, () => migratePostgres(drizzlePostgres(client), { migrationsFolder })),
       ping: async () => void (await db.execute(sql`select 1`)),
       close: () => client.end({ timeout: 5 }),
     };
@@ -64,10 +85,12 @@ export function openDatabase(opts: DatabaseOptions): Database {
   }
   const client = new PGlite(dir);
   const db = drizzlePglite(client, { schema }) as unknown as Db;
+  // One PGlite belongs to one process: calls to migrate() take turns.
+  let migrations: Promise<void> = Promise.resolve();
   return {
     db,
     kind: 'pglite',
-    migrate: () => migratePglite(drizzlePglite(client), { migrationsFolder }),
+    migrate: () => (migrations = migrations.catch(() => {}).then(() => migratePglite(drizzlePglite(client), { migrationsFolder }))),
     ping: async () => void (await db.execute(sql`select 1`)),
     close: () => client.close(),
   };

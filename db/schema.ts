@@ -116,6 +116,8 @@ export const notifications = pgTable(
     index('notifications_tenant_created_idx').on(t.tenantId, t.createdAt, t.id),
     index('notifications_tenant_recipient_idx').on(t.tenantId, t.recipientId, t.createdAt),
     index('notifications_broadcast_idx').on(t.broadcastId, t.status),
+    // The operator dashboard: notifications accepted in the last hour, over every tenant.
+    index('notifications_created_idx').on(t.createdAt),
   ],
 );
 
@@ -156,6 +158,8 @@ export const deliveries = pgTable(
   (t) => [
     uniqueIndex('deliveries_notification_channel_idx').on(t.notificationId, t.channel),
     index('deliveries_provider_message_idx').on(t.provider, t.providerMessageId),
+    // The operator dashboard: deliveries by outcome over the last hour, the latest failures.
+    index('deliveries_status_updated_idx').on(t.status, t.updatedAt),
   ],
 );
 

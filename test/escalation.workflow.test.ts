@@ -191,6 +191,20 @@ describe('escalation', () => {
     expect(live).toEqual({ id: inc.id, status: 'triggered', step: 1, cycle: 0, events: 4, acknowledgedBy: null, run: 1 });
   });
 
+  it('a Slack step whose answer was lost is posted once: the retry finds the message by its metadata', async () => {
+    const { h, slack } = await start();
+    await policy(h, 'ops', [{ channel: 'slack', target: '#ops', ackTimeoutSeconds: 300 }]);
+    // Slack takes the first post, then the connection drops before its answer.
+    slack.enqueue({ acceptThen: 'drop' });
+    const inc = await trigger(h);
+    await h.env.sleep(60_000); // past the retry's backoff
+    const got = await until(() => get(h, inc.id), (r) => r.body.timeline.some((e: any) => e.type === 'notified'), 'the notified step');
+    expect(got.body.timeline.filter((e: any) => e.type === 'notified')).toHaveLength(1);
+    expect(posts(slack)).toHaveLength(1);
+    expect(JSON.parse(posts(slack)[0].body.metadata)).toMatchObject({ event_type: 'tocsin_delivery', event_payload: { notification_id: inc.id } });
+    expect(slack.requests.filter((r) => r.path === '/api/conversations.history')).toHaveLength(1);
+  });
+
   it('an acknowledgement one second before the timeout means zero pages', async () => {
     const { h, slack, pd } = await start();
     await policy(h, 'ops', [

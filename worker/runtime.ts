@@ -219,6 +219,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         rateLimit: { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
         tenantGate: { concurrency: config.TENANT_MAX_CONCURRENT_REQUESTS, maxWaiting: 1000 },
         broadcastBatches: config.BROADCAST_BATCHES,
+        temporalUi: { url: config.TEMPORAL_UI_URL ?? devServer?.uiUrl, namespace: config.TEMPORAL_NAMESPACE },
         secrets: {
           slackSigningSecret: config.SLACK_SIGNING_SECRET,
           twilioAuthToken: config.TWILIO_AUTH_TOKEN,

@@ -136,7 +136,8 @@ export interface SlackClient {
    * after `oldest` (a Slack ts), or null.
    */
   findDeliveryMessage(channel: string, deliveryId: string, oldest: string): Promise<SlackMessageRef | null>;
-  postIncidentMessage(channel: string, incident: Incident): Promise<SlackMessageRef>;
+  /** Posts an incident's message; `metadata` names the escalation step's delivery, for a retry to find it. */
+  postIncidentMessage(channel: string, incident: Incident, metadata?: DeliveryMetadata): Promise<SlackMessageRef>;
   updateIncidentMessage(channel: string, ts: string, incident: Incident): Promise<SlackMessageRef>;
 }
 
@@ -208,9 +209,9 @@ export function createSlackClient(opts: SlackOptions): SlackClient | null {
         ),
       ),
     findDeliveryMessage: (channel, deliveryId, oldest) => call(() => findDeliveryMessage(channel, deliveryId, oldest)),
-    postIncidentMessage: (channel, incident) =>
+    postIncidentMessage: (channel, incident, metadata) =>
       call(async () =>
-        ref(await web.chat.postMessage({ channel, text: incidentText(incident), blocks: incidentBlocks(incident) }), channel),
+        ref(await web.chat.postMessage({ channel, text: incidentText(incident), blocks: incidentBlocks(incident), ...(metadata ? { metadata } : {}) }), channel),
       ),
     updateIncidentMessage: (channel, ts, incident) =>
       call(async () =>

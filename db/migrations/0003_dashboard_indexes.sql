@@ -1,0 +1,2 @@
+CREATE INDEX "deliveries_status_updated_idx" ON "deliveries" USING btree ("status","updated_at");--> statement-breakpoint
+CREATE INDEX "notifications_created_idx" ON "notifications" USING btree ("created_at");
