@@ -8,7 +8,8 @@ import { tenantGate } from './tenant-gate.js';
 import type { AppDeps, Env } from './deps.js';
 import { openApiDocument } from './openapi.js';
 import { RequestError } from '../domain/errors.js';
-import { fromRequestError, Problem, problemResponse } from './problem.js';
+import { isConnectionError } from '../db/client.js';
+import { databaseUnavailable, fromRequestError, Problem, problemResponse } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { inboxRoutes } from './routes/inbox.js';
@@ -89,6 +90,7 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   app.notFound((c) => problemResponse(c, new Problem(404, `No route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {
     if (err instanceof RequestError) err = fromRequestError(err);
+    else if (!(err instanceof Problem) && isConnectionError(err)) err = databaseUnavailable(err);
     if (err instanceof Problem) {
       if (err.status >= 500) log(`${err.status} on ${c.req.method} ${c.req.path}: ${err.detail}`, err.cause);
       return problemResponse(c, err);

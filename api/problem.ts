@@ -37,6 +37,12 @@ export const notFound = (what: string) => new Problem(404, `${what} was not foun
 export const conflict = (detail: string) => new Problem(409, detail);
 export const unprocessable = (code: string, detail: string, errors: FieldError[] = []) => new Problem(422, detail, errors, {}, code);
 
+/** The database could not be reached (db/client.ts isConnectionError): retry later, nothing was done. */
+export const databaseUnavailable = (cause: unknown) =>
+  Object.assign(new Problem(503, 'The database is unavailable; retry later (with the same Idempotency-Key for a notification).', [], { 'retry-after': '5' }), {
+    cause,
+  });
+
 /** A use-case's refusal as the HTTP problem it is. */
 export function fromRequestError(err: RequestError): Problem {
   switch (err.kind) {

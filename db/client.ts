@@ -53,11 +53,22 @@ export interface DatabaseOptions {
   dataDir?: string;
   /** postgres.js pool size. */
   max?: number;
+  /** postgres.js connect timeout; 3 s by default. */
+  connectTimeoutSeconds?: number;
 }
 
 export function openDatabase(opts: DatabaseOptions): Database {
   if (opts.url) {
-    const client = postgres(opts.url, { max: opts.max ?? 10, onnotice: () => {} });
+    const client = postgres(opts.url, {
+      max: opts.max ?? 10,
+      onnotice: () => {},
+      // A server that does not answer fails the query within seconds (postgres.js waits 30 s by
+      // default), so the API answers 503 instead of holding the request (isConnectionError).
+      connect_timeout: opts.connectTimeoutSeconds ?? 3,
+      // postgres.js waits before reconnecting after failed connects, 3^n/100 s up to 20 s, and a
+      // query waits with it: during an outage requests hung for 10-20 s. A tenth of a second at most.
+      backoff: (retries: number) => Math.min(0.02 * retries, 0.1),
+    });
     const db = drizzlePostgres(client, { schema }) as unknown as Db;
     return {
       db,
@@ -88,4 +99,26 @@ export function openDatabase(opts: DatabaseOptions): Database {
 /** The rows of `db.execute`, which PGlite answers as `{ rows }` and postgres.js as an array. */
 export function rowsOf<T>(result: unknown): T[] {
   return (Array.isArray(result) ? result : ((result as { rows?: T[] }).rows ?? [])) as T[];
+}
+
+/** Node's socket errors that mean the server could not be reached or the connection broke. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/** postgres.js's own connection errors. */
+const CLIENT_CODES = new Set(['CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED']);
+
+/**
+ * Whether an error (or one of its causes: drizzle wraps the driver's error in a
+ * DrizzleQueryError) says the database is unreachable or going away, rather than that the
+ * query was wrong: a socket error, a postgres.js connection error, or a SQLSTATE of class 08
+ * (connection exception), 57P* (shutdown, cannot connect now), 53300 (too many connections) or
+ * 57014 (statement timeout). These are worth retrying later; the API answers them with 503.
+ */
+export function isConnectionError(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code !== 'string') continue;
+    if (NETWORK_CODES.has(code) || CLIENT_CODES.has(code)) return true;
+    if (/^08[0-9A-Z]{3}$/.test(code) || /^57P[0-9A-Z]{2}$/.test(code) || code === '53300' || code === '57014') return true;
+  }
+  return false;
 }

@@ -9,7 +9,15 @@ const format = config.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
 const logger = initTelemetry(config, { format });
 const started = Date.now();
 const cliPath = config.TEMPORAL_ADDRESS ? undefined : ensureCli();
-const running = await startTocsin(config, { api: true, worker: true, embeddedTemporal: true, temporalCliPath: cliPath, logger });
+const running = await startTocsin(config, {
+  api: true,
+  worker: true,
+  embeddedTemporal: true,
+  temporalCliPath: cliPath,
+  logger,
+  // The embedded dev server kept dying although it was restarted: everything has stopped.
+  onFatal: () => process.exit(1),
+});
 
 const ready = {
   apiUrl: running.apiUrl,

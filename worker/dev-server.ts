@@ -16,11 +16,19 @@ export interface DevServerOptions {
   dbFile?: string;
   logFile?: string;
   readyTimeoutMs?: number;
+  /** Told when the server exited unexpectedly and is started again, and when it is back. */
+  onRestart?: (message: string) => void;
+  /** Unexpected exits within a minute that are restarted; one more calls onGiveUp. Default 5. */
+  maxRestarts?: number;
+  /** Called when the server keeps exiting: restarts stopped. */
+  onGiveUp?: (err: Error) => void;
 }
 
 export interface DevServer {
   address: string;
   uiUrl: string;
+  /** The running server's process id. */
+  pid(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -73,6 +81,13 @@ export function dynamicConfigArgs(config: Record<string, unknown> = DEV_SERVER_D
   return Object.entries(config).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]);
 }
 
+/**
+ * Starts the dev server and watches it: when it exits without being stopped (killed, crashed),
+ * it is started again with the same ports and state file, so the worker's and the API's
+ * connections find it again and every run carries on from the state file. More than
+ * `maxRestarts` unexpected exits within a minute give up: `onGiveUp` is called (npm start
+ * stops then, with a message, for a supervisor to act).
+ */
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
   const ip = opts.ip ?? '127.0.0.1';
   for (const p of [opts.port, opts.uiPort]) {
@@ -85,40 +100,91 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   }
   for (const sa of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', sa);
   args.push(...dynamicConfigArgs());
-  const child = spawn(opts.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  if (opts.logFile) {
-    mkdirSync(dirname(opts.logFile), { recursive: true });
-    const log = createWriteStream(opts.logFile, { flags: 'a' });
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
-  } else {
-    child.stdout!.resume();
-    child.stderr!.resume();
-  }
   const address = `${ip}:${opts.port}`;
-  const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code, signal) => reject(new Error(`The Temporal dev server exited early (${code ?? signal})`))),
-  );
-  exited.catch(() => {});
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
-  try {
+  const log = opts.logFile ? (mkdirSync(dirname(opts.logFile), { recursive: true }), createWriteStream(opts.logFile, { flags: 'a' })) : undefined;
+
+  const launch = () => {
+    const child = spawn(opts.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (log) {
+      child.stdout!.pipe(log, { end: false });
+      child.stderr!.pipe(log, { end: false });
+    } else {
+      child.stdout!.resume();
+      child.stderr!.resume();
+    }
+    return child;
+  };
+
+  /** Resolves once the server answers and its namespace is registered; rejects if it exits first. */
+  async function ready(child: ChildProcess): Promise<void> {
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code, signal) => reject(new Error(`The Temporal dev server exited early (${code ?? signal})`))),
+    );
+    exited.catch(() => {});
+    const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
     for (;;) {
       try {
         const conn = await Promise.race([Connection.connect({ address, connectTimeout: 1000 }), exited]);
-        await conn.workflowService.getSystemInfo({});
-        // The namespace is registered shortly after the frontend answers.
-        await conn.workflowService.describeNamespace({ namespace: opts.namespace });
-        await conn.close();
-        break;
+        try {
+          await conn.workflowService.getSystemInfo({});
+          // The namespace is registered shortly after the frontend answers.
+          await conn.workflowService.describeNamespace({ namespace: opts.namespace });
+        } finally {
+          await conn.close();
+        }
+        return;
       } catch (err) {
         if (child.exitCode !== null || child.signalCode !== null) throw err;
         if (Date.now() > deadline) throw new Error(`The Temporal dev server did not answer on ${address} in time`);
         await new Promise((r) => setTimeout(r, 250));
       }
     }
+  }
+
+  let child = launch();
+  try {
+    await ready(child);
   } catch (err) {
     await stopChild(child);
     throw err;
   }
-  return { address, uiUrl: `http://${ip}:${opts.uiPort}`, stop: () => stopChild(child) };
+
+  let stopping = false;
+  const exits: number[] = [];
+  const maxRestarts = opts.maxRestarts ?? 5;
+  const watch = (c: ChildProcess) =>
+    c.once('exit', (code, signal) => {
+      if (stopping) return;
+      const now = Date.now();
+      exits.push(now);
+      while (exits.length && exits[0] < now - 60_000) exits.shift();
+      const why = `The embedded Temporal dev server exited unexpectedly (${signal ?? `code ${code}`})`;
+      if (exits.length > maxRestarts) {
+        opts.onGiveUp?.(new Error(`${why}, ${exits.length} times within a minute: giving up. Its state is in ${opts.dbFile ?? '(memory)'}.`));
+        return;
+      }
+      opts.onRestart?.(`${why}: starting it again on ${address}${opts.dbFile ? ` with ${opts.dbFile}` : ''}`);
+      const next = launch();
+      child = next;
+      watch(next);
+      ready(next).then(
+        () => opts.onRestart?.(`The embedded Temporal dev server is back on ${address}`),
+        (err) => {
+          // An exit before it was ready is handled by watch(); only a hang is reported here.
+          if (!stopping && next.exitCode === null && next.signalCode === null) opts.onRestart?.(`${(err as Error).message}; still waiting`);
+        },
+      );
+    });
+  watch(child);
+
+  return {
+    address,
+    uiUrl: `http://${ip}:${opts.uiPort}`,
+    pid: () => child.pid,
+    stop: async () => {
+      stopping = true;
+      await stopChild(child);
+      log?.end();
+    },
+  };
 }

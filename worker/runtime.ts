@@ -34,6 +34,11 @@ export interface StartOptions {
   log?: (msg: string) => void;
   /** Traces; default: from OTEL_EXPORTER_OTLP_ENDPOINT (off when unset). */
   tracing?: Tracing;
+  /**
+   * The embedded dev server keeps exiting (more than five restarts within a minute): called
+   * once everything has stopped. Default: exit code 1 is set.
+   */
+  onFatal?: (err: Error) => void;
 }
 
 export interface Running {
@@ -42,6 +47,8 @@ export interface Running {
   temporalAddress: string;
   adminToken: string;
   database: Database;
+  /** The embedded dev server's process id, while it runs. */
+  devServerPid?: () => number | undefined;
   stop(): Promise<void>;
 }
 
@@ -168,6 +175,13 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         namespace: config.TEMPORAL_NAMESPACE,
         dbFile: join(resolve(config.DATA_DIR), 'temporal.db'),
         logFile: join(resolve(config.DATA_DIR), 'temporal.log'),
+        // Killed or crashed, it is started again on the same state file: the worker and the
+        // API reconnect by themselves, and every run carries on (README: "Faults").
+        onRestart: log,
+        onGiveUp: (err) => {
+          log(`${err.message} Stopping Tocsin.`);
+          void stop().then(() => (opts.onFatal ? opts.onFatal(err) : void (process.exitCode = 1)));
+        },
       });
       stops.push(devServer.stop);
       temporalAddress = devServer.address;
@@ -269,7 +283,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
       const { port } = server.address() as AddressInfo;
       apiUrl = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
     }
-    return { apiUrl, uiUrl: devServer?.uiUrl, temporalAddress, adminToken: admin.token, database, stop };
+    return { apiUrl, uiUrl: devServer?.uiUrl, temporalAddress, adminToken: admin.token, database, devServerPid: devServer?.pid, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -15,6 +15,8 @@ export interface RecordedRequest {
   rawBody: string;
   /** JSON bodies parsed; form bodies as an object of strings (repeated keys become arrays). */
   body: any;
+  /** The status the fake answered with; unset while unanswered or when the socket was dropped. */
+  status?: number;
 }
 
 export interface ScriptedResponse {
@@ -46,6 +48,11 @@ export interface FakeServer {
   requests: RecordedRequest[];
   /** Queues scripted responses; each request takes the next one, then defaults resume. */
   enqueue(...responses: ScriptedResponse[]): void;
+  /**
+   * A standing scripted response for every request the queue does not script (an outage:
+   * `{ status: 503 }`, a slow provider: `{ delayMs: 1500 }`); `undefined` restores the defaults.
+   */
+  setDefault(response: ScriptedResponse | undefined): void;
   close(): Promise<void>;
 }
 
@@ -77,7 +84,8 @@ function flatHeaders(req: IncomingMessage): Record<string, string> {
   return out;
 }
 
-function write(res: ServerResponse, reply: Reply): void {
+function write(res: ServerResponse, reply: Reply, recorded?: RecordedRequest): void {
+  if (recorded) recorded.status = reply.status;
   const headers = { ...(reply.headers ?? {}) };
   let payload = '';
   if (typeof reply.body === 'string') payload = reply.body;
@@ -103,6 +111,7 @@ export async function startFakeServer(
 ): Promise<FakeServer> {
   const requests: RecordedRequest[] = [];
   const queue: ScriptedResponse[] = [];
+  let standing: ScriptedResponse = {};
   const timers = new Set<NodeJS.Timeout>();
 
   const server = createServer((req, res) => {
@@ -121,9 +130,11 @@ export async function startFakeServer(
         body: parseBody(rawBody, headers['content-type']),
       };
       requests.push(recorded);
-      const script = queue.shift() ?? {};
+      const script = queue.shift() ?? standing;
       if (script.acceptThen) {
         const reply = handle(recorded);
+        // The provider has done it, whether or not its answer arrives.
+        recorded.status = reply.status;
         const lost = script.acceptThen;
         if (lost === 'drop') {
           req.socket.destroy();
@@ -143,11 +154,11 @@ export async function startFakeServer(
         }
         if (script.status === undefined && script.body === undefined) {
           const reply = handle(recorded);
-          write(res, { ...reply, headers: { ...(reply.headers ?? {}), ...(script.headers ?? {}) } });
+          write(res, { ...reply, headers: { ...(reply.headers ?? {}), ...(script.headers ?? {}) } }, recorded);
           return;
         }
         const status = script.status ?? 200;
-        write(res, { status, headers: script.headers, body: script.body !== undefined ? script.body : errorBody(status) });
+        write(res, { status, headers: script.headers, body: script.body !== undefined ? script.body : errorBody(status) }, recorded);
       };
       if (script.delayMs) {
         const t = setTimeout(() => {
@@ -169,6 +180,7 @@ export async function startFakeServer(
     url: `http://127.0.0.1:${port}`,
     requests,
     enqueue: (...responses) => void queue.push(...responses),
+    setDefault: (response) => void (standing = response ?? {}),
     close: () =>
       new Promise<void>((resolve) => {
         for (const t of timers) clearTimeout(t);
