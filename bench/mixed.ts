@@ -11,6 +11,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { jsonCaller } from '../scripts/local-stack.js';
 import { startForkedStack } from './forked-stack.js';
 import { closedLoop, openLoop, pct, type Sent } from './load.js';
 import { startReceiver } from './receiver.js';
@@ -26,16 +27,7 @@ const stack = await startForkedStack('mixed', { WEBHOOK_ALLOWED_HOSTS: '127.0.0.
 let exitCode = 1;
 try {
   const running = await stack.ready;
-  const call = async (token: string, method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${running.apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
-    return text ? JSON.parse(text) : null;
-  };
+  const call = jsonCaller(running.apiUrl);
   const tenant = async (name: string, recipients: number) => {
     const t = await call(running.adminToken, 'POST', '/v1/admin/tenants', { name });
     for (let i = 0; i < recipients; i += 1000)

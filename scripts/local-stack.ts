@@ -18,6 +18,20 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
+/** A JSON request with a bearer token to the API at `baseUrl`; throws on any answer that is not 2xx. */
+export function jsonCaller(baseUrl: string): LocalStack['call'] {
+  return async (token, method, path, body) => {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+}
+
 export async function startLocalStack(name: string, env: Record<string, string> = {}): Promise<LocalStack> {
   quietSdkLogs();
   const dataDir = mkdtempSync(join(tmpdir(), `tocsin-${name}-`));
@@ -38,16 +52,7 @@ export async function startLocalStack(name: string, env: Record<string, string> 
   return {
     running,
     adminToken,
-    async call(token, method, path, body) {
-      const res = await fetch(`${running.apiUrl}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
-      return text ? JSON.parse(text) : null;
-    },
+    call: jsonCaller(running.apiUrl!),
     async stop() {
       await running.stop();
       rmSync(dataDir, { recursive: true, force: true });
