@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { PolicyBody } from './routes/escalation-policies.js';
 import { IncidentBody } from './routes/incidents.js';
-import { BroadcastBody, BulkRecipientsBody, JsonObject, Locale, NotificationBody, PreferencesBody, RecipientBody, ScheduleBody, TemplateBody, TemplateKey } from './schemas.js';
+import { BroadcastBody, BulkRecipientsBody, JsonObject, Locale, NotificationBody, PreferencesBody, RecipientBody, ScheduleBody, TemplateBody, TemplateKey } from '../usecases/schemas.js';
 
 type Method = 'get' | 'post' | 'put' | 'delete';
 interface Op {

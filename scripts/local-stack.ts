@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config.js';
 import { freePort } from '../worker/dev-server.js';
-import { quietSdkLogs, startTocsin, type Running } from '../worker/runtime.js';
+import { startTocsin, type Running } from '../runtime/index.js';
+import { quietSdkLogs } from '../worker/index.js';
 import { ensureCli } from './setup-temporal.mjs';
 
 export interface LocalStack {

@@ -1,10 +1,9 @@
 // `npm start`: everything in one process tree on embedded defaults.
 import { loadConfig } from '../config.js';
-import { quietSdkLogs, startTocsin } from '../worker/runtime.js';
+import { startTocsin } from '../runtime/index.js';
 import { ensureCli } from './setup-temporal.mjs';
 
 const config = loadConfig();
-quietSdkLogs();
 const started = Date.now();
 const cliPath = config.TEMPORAL_ADDRESS ? undefined : ensureCli();
 const running = await startTocsin(config, { api: true, worker: true, embeddedTemporal: true, temporalCliPath: cliPath });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { loadConfig } from '../config.js';
 import { freePort } from '../worker/dev-server.js';
-import { startTocsin, type Running } from '../worker/runtime.js';
+import { startTocsin, type Running } from '../runtime/index.js';
 import { startFakeWebhook } from './fakes/webhook.js';
 import { LOCAL_RECEIVERS, openTestDatabase, postgresUrl, quietTemporalLogs } from './support.js';
 import { until } from './until.js';

@@ -15,8 +15,9 @@ import { joinDigest } from './digest.js';
 import { claimIdempotencyKey, requestHash } from './idempotency.js';
 import { newId } from './ids.js';
 import { toRecipient } from './recipients.js';
-import { broadcastSearchAttributes, notificationSearchAttributes, workflowIds, type BroadcastInput } from '../workflows/messages.js';
-import { LIMITS, MAX_BROADCAST_RECIPIENTS, type BroadcastRequest, type NotificationRequest } from '../api/schemas.js';
+import { broadcastSearchAttributes, notificationSearchAttributes, workflowIds } from '../domain/workflow-ids.js';
+import { type BroadcastInput } from '../domain/broadcast.js';
+import { LIMITS, MAX_BROADCAST_RECIPIENTS, type BroadcastRequest, type NotificationRequest } from './schemas.js';
 import { contentFor, findTemplateVersion, loadTemplateVersion, missingTemplateVariables, missingVariablesError } from './templates.js';
 
 /**

@@ -5,15 +5,9 @@ import type { Db } from '../db/client.js';
 import { notifications } from '../db/schema.js';
 import type { DigestArrival } from '../domain/digest.js';
 import { notificationPriority } from '../domain/priority.js';
-import {
-  SA,
-  cancelDigestUpdate,
-  digestArrivalQuery,
-  digestArrivalSignal,
-  workflowIds,
-  type DigestJoin,
-  type DigestWorkflowInput,
-} from '../workflows/messages.js';
+import { SA, workflowIds } from '../domain/workflow-ids.js';
+import { cancelDigestUpdate, digestArrivalQuery, digestArrivalSignal } from '../workflows/messages.js';
+import { type DigestJoin, type DigestWorkflowInput } from '../domain/digest.js';
 import type { TemporalDeps } from './accept.js';
 
 /**

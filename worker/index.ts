@@ -1,8 +1,8 @@
 // Builds the Temporal worker from config: activities from the factory, workflows bundled.
 import { fileURLToPath } from 'node:url';
-import type { Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import type { ChannelSender } from '../activities/channels/types.js';
 import type { PagerClient } from '../activities/channels/pager.js';
@@ -10,7 +10,21 @@ import type { SlackClient } from '../activities/channels/slack.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { Channel } from '../domain/types.js';
-import { SA } from '../workflows/messages.js';
+import { SA } from '../domain/workflow-ids.js';
+
+export { NativeConnection };
+
+let loggingInstalled = false;
+/** Keeps the Temporal SDK's own logs (bundler output, state changes) to warnings and errors. */
+export function quietSdkLogs(): void {
+  if (loggingInstalled) return;
+  loggingInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // A runtime already exists (another caller installed one): keep it.
+  }
+}
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -82,4 +96,14 @@ export async function registerSearchAttributes(conn: Connection, namespace: stri
     namespace,
     searchAttributes: Object.fromEntries(missing.map((k) => [k.name, 2 /* INDEXED_VALUE_TYPE_KEYWORD */])),
   });
+}
+
+/** Registers our search attributes on an existing cluster (the dev server gets them as flags). */
+export async function ensureSearchAttributes(address: string, namespace: string) {
+  const conn = await Connection.connect({ address });
+  try {
+    await registerSearchAttributes(conn, namespace);
+  } finally {
+    await conn.close();
+  }
 }

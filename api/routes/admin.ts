@@ -6,7 +6,7 @@ import { newApiKey, type KeyCache } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { newId, secret } from '../../usecases/ids.js';
 import { notFound } from '../problem.js';
-import { ResourceId } from '../schemas.js';
+import { ResourceId } from '../../usecases/schemas.js';
 import { validate } from '../validate.js';
 
 const TenantBody = z.object({ name: z.string().trim().min(1).max(200) });

@@ -5,13 +5,15 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { broadcasts, notifications } from '../../db/schema.js';
 import { broadcastCounts, type BroadcastStatus } from '../../domain/broadcast.js';
-import { cancelBroadcastSignal, workflowIds, type BroadcastInput } from '../../workflows/messages.js';
+import { cancelBroadcastSignal } from '../../workflows/messages.js';
+import { workflowIds } from '../../domain/workflow-ids.js';
+import { type BroadcastInput } from '../../domain/broadcast.js';
 import { broadcastInputOf, broadcastStartOptions, prepareBroadcast, recordBroadcast } from '../../usecases/accept.js';
 import type { AppDeps, Env } from '../deps.js';
 import { claimIdempotencyKey, releaseIdempotencyKey, requestHash } from '../../usecases/idempotency.js';
 import { newId } from '../../usecases/ids.js';
 import { conflict, notFound, Problem } from '../problem.js';
-import { BroadcastBody, ResourceId } from '../schemas.js';
+import { BroadcastBody, ResourceId } from '../../usecases/schemas.js';
 import { idempotencyKeyOf, validate } from '../validate.js';
 
 const IdParam = z.object({ id: ResourceId });

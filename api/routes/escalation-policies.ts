@@ -1,5 +1,5 @@
 // Escalation policies: ordered steps, each a channel, a target and an acknowledgement timeout,
-// and `repeat` more passes over them (bounded: POLICY_LIMITS in api/schemas.ts). An incident
+// and `repeat` more passes over them (bounded: POLICY_LIMITS in usecases/schemas.ts). An incident
 // pins its policy when it is triggered.
 import { and, eq, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
@@ -9,7 +9,7 @@ import { escalationPolicies } from '../../db/schema.js';
 import type { EscalationStep } from '../../domain/types.js';
 import type { AppDeps, Env } from '../deps.js';
 import { notFound } from '../problem.js';
-import { PolicyBody } from '../schemas.js';
+import { PolicyBody } from '../../usecases/schemas.js';
 import { validate } from '../validate.js';
 import { webhookUrlGuard } from '../webhook-url.js';
 

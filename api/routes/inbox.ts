@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { inboxMessages } from '../../db/schema.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, notFound } from '../problem.js';
-import { Pagination, RecipientId, ResourceId } from '../schemas.js';
+import { Pagination, RecipientId, ResourceId } from '../../usecases/schemas.js';
 import { validate } from '../validate.js';
 
 const Param = z.object({ rid: RecipientId });

@@ -24,25 +24,13 @@ import type { Db } from '../../db/client.js';
 import { incidentEvents, incidents } from '../../db/schema.js';
 import { incidentPriority } from '../../domain/priority.js';
 import type { incidentWorkflow } from '../../workflows/escalation.js';
-import {
-  INCIDENT_SEVERITIES,
-  IncidentRejection,
-  SA,
-  acknowledgeIncidentUpdate,
-  incidentStateQuery,
-  resolveIncidentUpdate,
-  triggerIncidentSignal,
-  unacknowledgeIncidentUpdate,
-  workflowIds,
-  type IncidentInput,
-  type IncidentState,
-  type IncidentStatus,
-  type TimelineEvent,
-} from '../../workflows/messages.js';
+import { INCIDENT_SEVERITIES, IncidentRejection, type IncidentInput, type IncidentState, type IncidentStatus, type TimelineEvent } from '../../domain/incidents.js';
+import { SA, workflowIds } from '../../domain/workflow-ids.js';
+import { acknowledgeIncidentUpdate, incidentStateQuery, resolveIncidentUpdate, triggerIncidentSignal, unacknowledgeIncidentUpdate } from '../../workflows/messages.js';
 import type { AppDeps, Env } from '../deps.js';
 import { newId } from '../../usecases/ids.js';
 import { badRequest, conflict, notFound, Problem } from '../problem.js';
-import { JsonObject, ResourceId } from '../schemas.js';
+import { JsonObject, ResourceId } from '../../usecases/schemas.js';
 import { validate } from '../validate.js';
 import { PolicyKey, findPolicy } from './escalation-policies.js';
 

@@ -7,10 +7,11 @@ import { deliveries, notifications } from '../../db/schema.js';
 import { NOTIFICATION_STATUSES, TERMINAL_STATUSES, type NotificationStatus } from '../../domain/types.js';
 import { acceptNotification } from '../../usecases/accept.js';
 import { cancelDigestWindow } from '../../usecases/digest.js';
-import { cancelNotificationUpdate, workflowIds } from '../../workflows/messages.js';
+import { cancelNotificationUpdate } from '../../workflows/messages.js';
+import { workflowIds } from '../../domain/workflow-ids.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, conflict, notFound } from '../problem.js';
-import { NotificationBody, Pagination, RecipientId, ResourceId } from '../schemas.js';
+import { NotificationBody, Pagination, RecipientId, ResourceId } from '../../usecases/schemas.js';
 import { idempotencyKeyOf, validate } from '../validate.js';
 
 const IdParam = z.object({ id: ResourceId });

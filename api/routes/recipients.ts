@@ -6,7 +6,7 @@ import { recipients } from '../../db/schema.js';
 import type { Preferences } from '../../domain/types.js';
 import type { AppDeps, Env } from '../deps.js';
 import { notFound } from '../problem.js';
-import { BulkRecipientsBody, PreferencesBody, RecipientBody, RecipientId } from '../schemas.js';
+import { BulkRecipientsBody, PreferencesBody, RecipientBody, RecipientId } from '../../usecases/schemas.js';
 import { validate } from '../validate.js';
 import { webhookUrlGuard } from '../webhook-url.js';
 

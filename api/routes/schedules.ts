@@ -12,11 +12,12 @@ import {
 } from '@temporalio/client';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { SA, workflowIds, type ScheduledRun, type ScheduledRunResult } from '../../workflows/messages.js';
+import { SA, workflowIds } from '../../domain/workflow-ids.js';
+import { type ScheduledRun, type ScheduledRunResult } from '../../domain/schedules.js';
 import { prefixErrors, prepareBroadcast, prepareNotification } from '../../usecases/accept.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, notFound } from '../problem.js';
-import { ScheduleBody, ScheduleId, type ScheduleRequest } from '../schemas.js';
+import { ScheduleBody, ScheduleId, type ScheduleRequest } from '../../usecases/schemas.js';
 import { validate } from '../validate.js';
 
 const IdParam = z.object({ scheduleId: ScheduleId });

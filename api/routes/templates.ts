@@ -7,7 +7,7 @@ import { contentFor, findTemplateVersion, missingTemplateVariables, missingVaria
 import type { TemplateContent } from '../../domain/types.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, conflict, notFound, unprocessable } from '../problem.js';
-import { JsonObject, Locale, TemplateBody, TemplateKey } from '../schemas.js';
+import { JsonObject, Locale, TemplateBody, TemplateKey } from '../../usecases/schemas.js';
 import { validate } from '../validate.js';
 
 const KeyParam = z.object({ key: TemplateKey });

@@ -1,4 +1,5 @@
-// zod schemas of the request bodies, shared by the routes (and, later, the OpenAPI document).
+// zod schemas of the request bodies and their limits: the routes validate with them (and publish
+// them in /openapi.json), and the use-cases that schedules and broadcasts run take their output.
 import { z } from 'zod';
 import { HHMM, isValidTimeZone } from '../domain/quiet-hours.js';
 import { MAX_DIGEST_ITEMS } from '../domain/digest.js';

@@ -1,9 +1,8 @@
 // `npm run api`: the HTTP API alone, for a real PostgreSQL and an existing Temporal.
 import { loadConfig } from '../config.js';
-import { quietSdkLogs, startTocsin } from '../worker/runtime.js';
+import { startTocsin } from './index.js';
 
 const config = loadConfig();
-quietSdkLogs();
 const running = await startTocsin(config, { api: true });
 console.log(`Tocsin API listening on ${running.apiUrl} (Temporal ${running.temporalAddress})`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void running.stop().then(() => process.exit(0)));

@@ -1,23 +1,24 @@
 // Composition root: turns a Config into running pieces (database, Temporal, worker, API).
-// `npm start`, `npm run api`, `npm run worker` and the end-to-end tests all go through here.
+// `npm start`, `npm run api`, `npm run worker`, the end-to-end tests, the bench and the fuzz
+// scripts all go through here. The worker side (worker/, @temporalio/worker, the dev server) is
+// loaded only when asked for, so the API process never loads it (test/layers.test.ts checks).
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
-import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type WorkerOptions } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { createApp } from '../api/app.js';
+import { apiConnectionOptions } from '../api/temporal.js';
 import { channelReadiness, createSenders } from '../activities/channels/index.js';
 import { createPagerClient } from '../activities/channels/pager.js';
 import { createSlackClient } from '../activities/channels/slack.js';
 import type { Config } from '../config.js';
+import type { DevServer } from '../worker/dev-server.js';
 import { openDatabase, type Database } from '../db/client.js';
 import type { RetrySettings } from '../domain/types.js';
 import { ALLOW_LIST_HINT } from '../usecases/webhook-address.js';
-import { startDevServer, type DevServer } from './dev-server.js';
-import { createWorker, registerSearchAttributes, workerTuning } from './index.js';
-import { deploymentVersion, setCurrentVersion } from './versioning.js';
 
 export interface StartOptions {
   api?: boolean;
@@ -36,18 +37,6 @@ export interface Running {
   adminToken: string;
   database: Database;
   stop(): Promise<void>;
-}
-
-let loggingInstalled = false;
-/** Keeps the Temporal SDK's own logs (bundler output, state changes) to warnings and errors. */
-export function quietSdkLogs(): void {
-  if (loggingInstalled) return;
-  loggingInstalled = true;
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // A runtime already exists (another caller installed one): keep it.
-  }
 }
 
 export function retrySettings(config: Config): RetrySettings {
@@ -78,18 +67,6 @@ export function senderOptions(config: Config) {
   };
 }
 
-/**
- * The API's Temporal connection fails fast (a few short retries) so that a Temporal outage
- * answers 503 within seconds instead of holding the client's request.
- */
-export function apiConnectionOptions(address: string) {
-  return {
-    address,
-    connectTimeout: 2000,
-    interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 3, maxIntervalMs: () => 500 }))],
-  };
-}
-
 /** ADMIN_TOKEN, or one generated once and kept in DATA_DIR so it survives restarts. */
 function adminToken(config: Config): { token: string; generated: boolean } {
   if (config.ADMIN_TOKEN) return { token: config.ADMIN_TOKEN, generated: false };
@@ -100,16 +77,6 @@ function adminToken(config: Config): { token: string; generated: boolean } {
   const token = `adm_${randomBytes(24).toString('base64url')}`;
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   return { token, generated: true };
-}
-
-/** Registers our search attributes on an existing cluster (the dev server gets them as flags). */
-async function ensureSearchAttributes(address: string, namespace: string) {
-  const conn = await Connection.connect({ address });
-  try {
-    await registerSearchAttributes(conn, namespace);
-  } finally {
-    await conn.close();
-  }
 }
 
 export async function startTocsin(config: Config, opts: StartOptions = {}): Promise<Running> {
@@ -124,6 +91,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     let temporalAddress = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_DEV_PORT}`;
     if (!config.TEMPORAL_ADDRESS && opts.embeddedTemporal) {
       if (!opts.temporalCliPath) throw new Error('temporalCliPath is required for the embedded dev server');
+      const { startDevServer } = await import('../worker/dev-server.js');
       devServer = await startDevServer({
         cliPath: opts.temporalCliPath,
         port: config.TEMPORAL_DEV_PORT,
@@ -134,9 +102,11 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
       });
       stops.push(devServer.stop);
       temporalAddress = devServer.address;
-    } else if (opts.worker) {
-      await ensureSearchAttributes(temporalAddress, config.TEMPORAL_NAMESPACE);
     }
+    // Loaded only for a worker: the API process never loads the worker runtime.
+    const workerModules = opts.worker ? await Promise.all([import('../worker/index.js'), import('../worker/versioning.js')]) : undefined;
+    if (workerModules) workerModules[0].quietSdkLogs();
+    if (workerModules && !devServer) await workerModules[0].ensureSearchAttributes(temporalAddress, config.TEMPORAL_NAMESPACE);
 
     const database = openDatabase({ url: config.DATABASE_URL, dataDir: join(resolve(config.DATA_DIR), 'pglite') });
     stops.push(() => database.close());
@@ -152,7 +122,8 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     };
     const senderOpts = { ...senderOptions(config), onWebhookBlocked, db: database.db };
     let workerConnection: NativeConnection | undefined;
-    if (opts.worker) {
+    if (workerModules) {
+      const [{ NativeConnection, createWorker, workerTuning }, { deploymentVersion, setCurrentVersion }] = workerModules;
       const connection = await NativeConnection.connect({ address: temporalAddress });
       workerConnection = connection;
       stops.push(() => connection.close());
