@@ -8,7 +8,7 @@ import { notificationPriority } from '../domain/priority.js';
 import { SA, workflowIds } from '../domain/workflow-ids.js';
 import { cancelDigestUpdate, digestArrivalQuery, digestArrivalSignal } from '../workflows/messages.js';
 import { type DigestJoin, type DigestWorkflowInput } from '../domain/digest.js';
-import type { TemporalDeps } from './accept.js';
+import type { TemporalDeps } from './temporal.js';
 
 /**
  * Adds an arrival to the digest of its recipient and key. Signal-with-start makes the join
