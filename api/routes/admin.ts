@@ -8,7 +8,7 @@ import { newId, secret } from '../../usecases/ids.js';
 import { notFound } from '../problem.js';
 import { ResourceId } from '../../usecases/schemas.js';
 
-const TenantBody = z.object({ name: z.string().trim().min(1).max(200) });
+const TenantBody = z.object({ name: z.string().trim().min(1).max(200).meta({ pattern: '\\S' }) });
 const IdParam = z.object({ id: ResourceId });
 
 export function adminRoutes({ db }: AppDeps, keys: KeyCache) {

@@ -34,7 +34,7 @@ import { JsonObject, ResourceId } from '../../usecases/schemas.js';
 import { PolicyKey, findPolicy } from './escalation-policies.js';
 
 const IdParam = z.object({ id: ResourceId });
-const Actor = z.string().trim().min(1).max(200);
+const Actor = z.string().trim().min(1).max(200).meta({ pattern: '\\S' });
 
 export const IncidentBody = z
   .object({
