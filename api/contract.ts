@@ -43,6 +43,20 @@ const ALWAYS = [400, 413, 415, 503] as const;
 export const tenantProblems = (...more: ProblemStatus[]) => problems(...ALWAYS, 401, 404, 429, ...more);
 export const adminProblems = (...more: ProblemStatus[]) => problems(...ALWAYS, 401, 404, ...more);
 
+/** An ISO 8601 time in an answer. */
+export const Timestamp = z.string().openapi({ format: 'date-time' });
+
+/** The optional Idempotency-Key header of a POST that starts something. */
+export const idempotencyHeader = (what: string) =>
+  z.object({
+    'idempotency-key': z
+      .string()
+      .min(1, 'must be 1–255 characters')
+      .max(255, 'must be 1–255 characters')
+      .optional()
+      .openapi({ description: `The same key with the same body answers the same ${what}; with another body, 409` }),
+  });
+
 /** A JSON response. */
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 

@@ -8,7 +8,7 @@ import { cancelBroadcastSignal } from '../../workflows/messages.js';
 import { workflowIds } from '../../domain/workflow-ids.js';
 import { type BroadcastInput } from '../../domain/broadcast.js';
 import { broadcastInputOf, broadcastStartOptions, prepareBroadcast, recordBroadcast } from '../../usecases/accept.js';
-import { json, jsonBody, router, security, tenantProblems } from '../contract.js';
+import { idempotencyHeader, json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { claimIdempotencyKey, releaseIdempotencyKey, requestHash } from '../../usecases/idempotency.js';
 import { newId } from '../../usecases/ids.js';
@@ -17,11 +17,7 @@ import { BroadcastBody, ResourceId } from '../../usecases/schemas.js';
 import { idempotencyKeyOf } from '../validate.js';
 
 const IdParam = z.object({ id: ResourceId });
-const IdempotencyHeader = z.object({
-  'idempotency-key': z.string().min(1, 'must be 1–255 characters').max(255, 'must be 1–255 characters').optional().openapi({
-    description: 'The same key with the same body answers the same broadcast; with another body, 409',
-  }),
-});
+const IdempotencyHeader = idempotencyHeader('broadcast');
 const Count = z.number().int();
 const BroadcastView = z
   .object({
@@ -35,8 +31,8 @@ const BroadcastView = z
     suppressed: Count,
     cancelled: Count,
     pending: Count,
-    createdAt: z.string().openapi({ format: 'date-time' }),
-    updatedAt: z.string().openapi({ format: 'date-time' }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
   })
   .openapi('Broadcast');
 const Started = z.object({ id: z.string(), status: z.enum(BROADCAST_STATUSES), total: Count });

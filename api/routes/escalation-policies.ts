@@ -6,7 +6,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Db } from '../../db/client.js';
 import { escalationPolicies } from '../../db/schema.js';
 import type { EscalationStep } from '../../domain/types.js';
-import { json, jsonBody, router, security, tenantProblems } from '../contract.js';
+import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { notFound } from '../problem.js';
 import { PolicyBody } from '../../usecases/schemas.js';
@@ -22,7 +22,7 @@ const PolicyView = z
     key: z.string(),
     steps: z.array(z.object({ channel: z.enum(['slack', 'pager', 'sms', 'email', 'webhook']), target: z.string(), ackTimeoutSeconds: z.number().int() })),
     repeat: z.number().int(),
-    updatedAt: z.string().openapi({ format: 'date-time' }),
+    updatedAt: Timestamp,
   })
   .openapi('EscalationPolicy');
 

@@ -2,7 +2,7 @@ import { and, count, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import { inboxMessages } from '../../db/schema.js';
-import { json, router, security, tenantProblems } from '../contract.js';
+import { json, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, notFound } from '../problem.js';
 import { Pagination, RecipientId, ResourceId } from '../../usecases/schemas.js';
@@ -18,7 +18,7 @@ const Message = z
     body: z.string(),
     category: z.string().nullable(),
     read: z.boolean(),
-    createdAt: z.string().openapi({ format: 'date-time' }),
+    createdAt: Timestamp,
   })
   .openapi('InboxMessage');
 const Updated = z.object({ updated: z.number().int() });

@@ -26,7 +26,7 @@ import type { incidentWorkflow } from '../../workflows/escalation.js';
 import { INCIDENT_SEVERITIES, IncidentRejection, type IncidentInput, type IncidentSeverity, type IncidentState, type IncidentStatus, type TimelineEvent } from '../../domain/incidents.js';
 import { SA, workflowIds } from '../../domain/workflow-ids.js';
 import { acknowledgeIncidentUpdate, incidentStateQuery, resolveIncidentUpdate, triggerIncidentSignal, unacknowledgeIncidentUpdate } from '../../workflows/messages.js';
-import { json, jsonBody, router, security, tenantProblems } from '../contract.js';
+import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { newId } from '../../usecases/ids.js';
 import { badRequest, conflict, notFound, Problem } from '../problem.js';
@@ -47,7 +47,6 @@ export const IncidentBody = z
   .strict();
 
 const INCIDENT_STATUSES = ['triggered', 'acknowledged', 'resolved', 'exhausted'] as const;
-const Timestamp = z.string().openapi({ format: 'date-time' });
 const IncidentView = z
   .object({
     id: z.string(),

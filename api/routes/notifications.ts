@@ -8,7 +8,7 @@ import { acceptNotification } from '../../usecases/accept.js';
 import { cancelDigestWindow } from '../../usecases/digest.js';
 import { cancelNotificationUpdate } from '../../workflows/messages.js';
 import { workflowIds } from '../../domain/workflow-ids.js';
-import { json, jsonBody, router, security, tenantProblems } from '../contract.js';
+import { idempotencyHeader, json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, conflict, notFound } from '../problem.js';
 import { NotificationBody, Pagination, RecipientId, ResourceId } from '../../usecases/schemas.js';
@@ -16,14 +16,9 @@ import { idempotencyKeyOf } from '../validate.js';
 
 const IdParam = z.object({ id: ResourceId });
 const ListQuery = Pagination.extend({ recipient: RecipientId.optional(), status: z.enum(NOTIFICATION_STATUSES).optional() });
-const IdempotencyHeader = z.object({
-  'idempotency-key': z.string().min(1, 'must be 1–255 characters').max(255, 'must be 1–255 characters').optional().openapi({
-    description: 'The same key with the same body answers the same notification; with another body, 409',
-  }),
-});
+const IdempotencyHeader = idempotencyHeader('notification');
 
 const DELIVERY_STATUSES = ['pending', 'sending', 'sent', 'delivered', 'failed', 'bounced', 'skipped', 'cancelled'] as const;
-const Timestamp = z.string().openapi({ format: 'date-time' });
 export const NotificationView = z
   .object({
     id: z.string(),

@@ -3,7 +3,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { toRecipient, upsertRecipients } from '../../usecases/recipients.js';
 import { recipients } from '../../db/schema.js';
 import type { Preferences } from '../../domain/types.js';
-import { json, jsonBody, router, security, tenantProblems } from '../contract.js';
+import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { notFound } from '../problem.js';
 import { BulkRecipientsBody, PreferencesBody, RecipientBody, RecipientId } from '../../usecases/schemas.js';
@@ -11,7 +11,6 @@ import { webhookUrlGuard } from '../webhook-url.js';
 
 const Param = z.object({ recipientId: RecipientId });
 
-const Timestamp = z.string().openapi({ format: 'date-time' });
 const RecipientView = z
   .object({
     id: z.string(),

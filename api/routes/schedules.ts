@@ -14,13 +14,12 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { SA, workflowIds } from '../../domain/workflow-ids.js';
 import { type ScheduledRun, type ScheduledRunResult } from '../../domain/schedules.js';
 import { prefixErrors, prepareBroadcast, prepareNotification } from '../../usecases/accept.js';
-import { json, jsonBody, router, security, tenantProblems } from '../contract.js';
+import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, notFound } from '../problem.js';
 import { ScheduleBody, ScheduleId, type ScheduleRequest } from '../../usecases/schemas.js';
 
 const IdParam = z.object({ scheduleId: ScheduleId });
-const Timestamp = z.string().openapi({ format: 'date-time' });
 const ScheduleView = z
   .object({
     id: z.string(),

@@ -4,7 +4,7 @@ import { templateVersions, templates } from '../../db/schema.js';
 import { renderContent, TemplateRenderError, TemplateSyntaxError, validateTemplateContent } from '../../domain/templates.js';
 import { contentFor, findTemplateVersion, missingTemplateVariables, missingVariablesError, type TemplateVersionRow } from '../../usecases/templates.js';
 import type { TemplateContent } from '../../domain/types.js';
-import { json, jsonBody, router, security, tenantProblems } from '../contract.js';
+import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, conflict, notFound, unprocessable } from '../problem.js';
 import { JsonObject, Locale, TemplateBody, TemplateKey } from '../../usecases/schemas.js';
@@ -23,7 +23,7 @@ const PreviewBody = z
 const VersionParam = KeyParam.extend({ version: z.coerce.number().int().min(1).max(1_000_000).openapi({ type: 'integer', minimum: 1, maximum: 1_000_000 }) });
 const ContentView = z.record(z.string(), z.record(z.string(), z.unknown()));
 const TemplateView = z
-  .object({ key: z.string(), version: z.number().int(), defaultLocale: z.string(), content: ContentView, createdAt: z.string().openapi({ format: 'date-time' }) })
+  .object({ key: z.string(), version: z.number().int(), defaultLocale: z.string(), content: ContentView, createdAt: Timestamp })
   .openapi('Template');
 const Published = z.object({ key: z.string(), version: z.number().int() });
 const Preview = z
