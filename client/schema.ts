@@ -1700,13 +1700,18 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description An endless event stream */
+                /** @description An endless event stream: `ready` once, then a `message` (data: the InboxMessage as JSON, id: its id) per new message */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "text/event-stream": string;
+                        "text/event-stream": {
+                            /** @enum {string} */
+                            event: "ready" | "message";
+                            data: string;
+                            id?: string;
+                        };
                     };
                 };
                 /** @description Invalid input: `errors` names each field */
@@ -3676,7 +3681,7 @@ export interface paths {
                          * @enum {string}
                          */
                         priority?: "low" | "normal" | "high" | "critical";
-                    };
+                    } & (unknown | unknown);
                 };
             };
             responses: {
@@ -4151,11 +4156,13 @@ export interface paths {
                              * @enum {string}
                              */
                             priority?: "low" | "normal" | "high" | "critical";
-                        };
+                        } & (unknown | unknown);
                         /** @default false */
                         paused?: boolean;
                         note?: string;
-                    };
+                    } & ((unknown | unknown) & (unknown | unknown) & {
+                        notification?: unknown;
+                    });
                 };
             };
             responses: {

@@ -69,10 +69,14 @@ export const TimeZone = z
   .refine(isValidTimeZone, 'must be an IANA timezone')
   .meta({ id: 'TimeZone', pattern: '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$', description: 'An IANA time zone name', examples: ['UTC', 'Europe/Berlin', 'America/New_York'] });
 
-/** BCP 47 language tags: a language, an optional script and an optional region (en, fr-CA, zh-Hant-TW, es-419). */
+/**
+ * BCP 47 language tags: a language, an optional script, an optional region and optional private-use
+ * subtags (en, fr-CA, zh-Hant-TW, es-419, en-x-acme). A pattern, so that the document states it.
+ */
 export const Locale = z
   .string()
-  .regex(/^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?$/, 'must be a BCP 47 language tag: language[-Script][-REGION], e.g. en, fr-CA, zh-Hant-TW');
+  .max(35)
+  .regex(/^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-x(-[A-Za-z0-9]{1,8})+)?$/, 'must be a BCP 47 language tag: language[-Script][-REGION], e.g. en, fr-CA, zh-Hant-TW');
 
 export const Channel = z.enum(CHANNELS);
 export const Priority = z.enum(PRIORITIES);
@@ -201,7 +205,9 @@ export const NotificationBody = z
     digest: DigestSpec.optional(),
     throttle: ThrottleSpec.optional(),
   })
-  .strict();
+  .strict()
+  // A digest is sent when its window closes (usecases/accept.ts refuses both).
+  .meta({ not: { required: ['digest', 'sendAt'] } });
 export type NotificationRequest = z.infer<typeof NotificationBody>;
 
 export const MAX_BROADCAST_RECIPIENTS = 100_000;
@@ -219,7 +225,8 @@ export const BroadcastBody = z
   .superRefine((b, ctx) => {
     if (Boolean(b.recipients) === Boolean(b.all))
       ctx.addIssue({ code: 'custom', path: ['recipients'], message: 'give either recipients or "all": true' });
-  });
+  })
+  .meta({ oneOf: [{ required: ['recipients'] }, { required: ['all'] }] });
 export type BroadcastRequest = z.infer<typeof BroadcastBody>;
 
 export const ScheduleId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1–128 of A-Za-z0-9._-');
@@ -241,6 +248,14 @@ export const ScheduleBody = z
       ctx.addIssue({ code: 'custom', path: ['notification'], message: 'give either notification or broadcast' });
     if (b.notification?.digest) ctx.addIssue({ code: 'custom', path: ['notification', 'digest'], message: 'a scheduled notification cannot be digested' });
     if (b.notification?.sendAt) ctx.addIssue({ code: 'custom', path: ['notification', 'sendAt'], message: 'the schedule decides when it is sent' });
+  })
+  .meta({
+    allOf: [
+      { oneOf: [{ required: ['cron'] }, { required: ['everySeconds'] }] },
+      { oneOf: [{ required: ['notification'] }, { required: ['broadcast'] }] },
+      // The schedule decides when; a digest would join runs together.
+      { properties: { notification: { not: { anyOf: [{ required: ['digest'] }, { required: ['sendAt'] }] } } } },
+    ],
   });
 export type ScheduleRequest = z.infer<typeof ScheduleBody>;
 

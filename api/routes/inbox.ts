@@ -159,7 +159,13 @@ export function inboxRoutes({ db }: AppDeps, opts: { pollMs?: number } = {}) {
     summary: 'Server-sent events: `ready`, then one `message` per new inbox message',
     security: security.tenant,
     request: { params: Param },
-    responses: { 200: { description: 'An endless event stream', content: { 'text/event-stream': { schema: z.string() } } }, ...tenantProblems() },
+    responses: {
+      200: {
+        description: 'An endless event stream: `ready` once, then a `message` (data: the InboxMessage as JSON, id: its id) per new message',
+        content: { 'text/event-stream': { schema: z.object({ event: z.enum(['ready', 'message']), data: z.string(), id: z.string().optional() }) } },
+      },
+      ...tenantProblems(),
+    },
   });
   app.openapi(stream, async (c) => {
     const tenantId = c.get('tenantId');
