@@ -8,7 +8,7 @@ import type { Db } from '../db/client.js';
 import * as s from '../db/schema.js';
 import { ErrorType } from '../domain/errors.js';
 import type { Channel, ChannelContent, EscalationStep, Recipient } from '../domain/types.js';
-import type { IncidentSeverity, IncidentStatus, TimelineEvent } from '../workflows/messages.js';
+import type { IncidentSeverity, IncidentStatus, TimelineEvent } from '../domain/incidents.js';
 import type { PagerClient } from './channels/pager.js';
 import { DELIVERY_EVENT_TYPE, SLACK_ADOPT_SKEW_MS, slackTs, type Incident, type SlackClient, type SlackMessageRef } from './channels/slack.js';
 import type { ChannelSender, SendResult } from './channels/types.js';

@@ -11,8 +11,11 @@ import { TERMINAL_STATUSES, type Channel, type NotificationInput, type Notificat
 import { RequestError } from '../domain/errors.js';
 import { acceptScheduled, prepareBroadcast, recordBroadcast, recordNotifications, type NotificationRecord } from '../usecases/accept.js';
 import { contentFor, loadTemplateVersion } from '../usecases/templates.js';
-import { BroadcastBody, NotificationBody } from '../api/schemas.js';
-import { workflowIds, type BroadcastInput, type DigestJoin, type ScheduledRun } from '../workflows/messages.js';
+import { BroadcastBody, NotificationBody } from '../usecases/schemas.js';
+import { workflowIds } from '../domain/workflow-ids.js';
+import { type BroadcastInput } from '../domain/broadcast.js';
+import { type DigestJoin } from '../domain/digest.js';
+import { type ScheduledRun } from '../domain/schedules.js';
 import { permanent } from './errors.js';
 import { toRecipient } from '../usecases/recipients.js';
 

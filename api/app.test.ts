@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../db/client.js';
 import { CHANNELS } from '../domain/types.js';
 import { openTestDatabase } from '../test/support.js';
-import { apiConnectionOptions } from '../worker/runtime.js';
+import { apiConnectionOptions } from './temporal.js';
 import { createApp } from './app.js';
 
 let db: Database;

@@ -1,12 +1,14 @@
-// The Hono application: createApp(deps) wires one sub-app per resource.
-import { Hono } from 'hono';
+// The Hono application: createApp(deps) wires one sub-app per resource. Every route is declared
+// with @hono/zod-openapi, so /openapi.json is generated from the schemas that validate.
+import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { adminAuth, createKeyCache, tenantAuth } from './auth.js';
 import { tenantRateLimit } from './rate-limit.js';
 import { tenantGate } from './tenant-gate.js';
 import type { AppDeps, Env } from './deps.js';
-import { openApiDocument } from './openapi.js';
+import { DOCUMENT, router, SECURITY_SCHEMES, security } from './contract.js';
+import { docsRoutes } from './routes/docs.js';
 import { RequestError } from '../domain/errors.js';
 import { isConnectionError } from '../db/client.js';
 import { databaseUnavailable, fromRequestError, Problem, problemResponse } from './problem.js';
@@ -36,7 +38,7 @@ const MAX_BODY_BYTES = 1024 * 1024;
 export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: string, err?: unknown) => void } = {}) {
   const logger = opts.logger ?? createLogger({ level: 'warn' });
   const log = opts.log ?? ((msg, err) => logger.error({ err }, msg));
-  const app = new Hono<Env>();
+  const app = router<Env>();
 
   // A request id on every log line of a request (X-Request-Id in and out), its server span,
   // its count and duration in this process's metrics (served by /metrics).
@@ -59,7 +61,6 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   app.use('/v1/*', acceptableInput({ rawBodyPrefixes: ['/v1/receipts/', '/v1/slack/'] }));
 
   app.route('/', healthRoutes(deps));
-  app.get('/openapi.json', (c) => c.json(openApiDocument()));
   app.route('/metrics', metricsRoutes(deps, metrics));
   app.route('/dashboard', dashboardRoutes(deps));
   app.use('/v1/admin/*', adminAuth(deps.adminToken));
@@ -70,7 +71,7 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   // Delivery receipts are signed by their providers (Twilio, Resend via Svix): before tenant auth too.
   app.route('/v1/receipts', receiptRoutes(deps));
 
-  const tenant = new Hono<Env>();
+  const tenant = router<Env>();
   tenant.use('*', tenantAuth(deps.db, keys));
   // Per-tenant rate limit of this instance, after auth so that the key is the tenant id
   // (api/rate-limit.ts: 429 with Retry-After and the IETF RateLimit fields).
@@ -86,6 +87,19 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   tenant.route('/broadcasts', broadcastRoutes(deps));
   tenant.route('/schedules', scheduleRoutes(deps));
   app.route('/v1', tenant);
+
+  // The document of everything above, generated once from the routes' own schemas.
+  for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) app.openAPIRegistry.registerComponent('securitySchemes', name, scheme);
+  let document: ReturnType<typeof app.getOpenAPI31Document> | undefined;
+  const openapi = createRoute({
+    method: 'get',
+    path: '/openapi.json',
+    summary: 'This document (OpenAPI 3.1), generated from the schemas the routes validate with',
+    security: security.none,
+    responses: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } } },
+  });
+  app.openapi(openapi, (c) => c.json((document ??= app.getOpenAPI31Document(DOCUMENT)) as unknown as Record<string, unknown>, 200));
+  app.route('/docs', docsRoutes());
 
   app.notFound((c) => problemResponse(c, new Problem(404, `No route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {

@@ -1,6 +1,6 @@
 import type { Db } from '../db/client.js';
 import type { Channel, RetrySettings } from '../domain/types.js';
-import type { TemporalDeps } from '../usecases/accept.js';
+import type { TemporalDeps } from '../usecases/temporal.js';
 
 export interface AppDeps {
   db: Db;

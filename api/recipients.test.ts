@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recipients } from '../db/schema.js';
 import { CHANNELS } from '../domain/types.js';
 import { openTestDatabase, testDatabaseKinds } from '../test/support.js';
-import { apiConnectionOptions } from '../worker/runtime.js';
+import { apiConnectionOptions } from './temporal.js';
 import { createApp, type AppDeps } from './app.js';
 
 const ADMIN = 'admin-secret';

@@ -1,16 +1,9 @@
-// zod validation for every input, failing as problem+json 400 naming each field; and the one
-// step every /v1 request passes first, refusing what no route should ever see.
-import { zValidator } from '@hono/zod-validator';
-import type { Context, MiddlewareHandler, ValidationTargets } from 'hono';
-import type { z } from 'zod';
+// The one step every /v1 request passes first, refusing what no route should ever see. The
+// routes' own zod validation (createRoute) fails through api/contract.ts's defaultHook as a
+// problem+json 400 naming each field.
+import type { Context, MiddlewareHandler } from 'hono';
 import { findUnstorableJson, unstorable } from '../domain/text.js';
-import { badRequest, fromZod, Problem } from './problem.js';
-
-export function validate<T extends z.ZodType, Target extends keyof ValidationTargets>(target: Target, schema: T) {
-  return zValidator(target, schema, (result) => {
-    if (!result.success) throw fromZod(result.error, target === 'json' ? '' : target);
-  });
-}
+import { badRequest, Problem } from './problem.js';
 
 /** The request's Idempotency-Key header, if any; 400 when it is empty or over 255 characters. */
 export function idempotencyKeyOf(c: Context): string | undefined {
@@ -20,7 +13,7 @@ export function idempotencyKeyOf(c: Context): string | undefined {
   return key;
 }
 
-/** How deep any JSON body may nest; `data` has its own, tighter bound (api/schemas.ts). */
+/** How deep any JSON body may nest; `data` has its own, tighter bound (usecases/schemas.ts). */
 export const MAX_BODY_DEPTH = 64;
 
 const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json\b/i;

@@ -16,6 +16,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { startForkedStack, type ForkedStack } from './forked-stack.js';
+import { createTocsinClient, ok } from '../client/index.js';
 
 const total = Number(process.env.RECIPIENTS ?? 100_000);
 const concurrency = Number(process.env.CONCURRENCY ?? 4);
@@ -33,16 +34,7 @@ function adminToken(): string {
   throw new Error('Set ADMIN_TOKEN (or run from the folder whose DATA_DIR holds the admin-token that npm start generated)');
 }
 
-async function call(token: string, method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
-  return text ? JSON.parse(text) : null;
-}
+const client = (token: string) => createTocsinClient({ baseUrl: base, token });
 
 /** Runs `fn` over 0..n-1 with at most `limit` in flight. */
 async function pool(n: number, limit: number, fn: (i: number) => Promise<unknown>) {
@@ -60,30 +52,32 @@ async function main(): Promise<string> {
   const ready = await fetch(`${base}/readyz`).catch(() => null);
   if (!ready?.ok) throw new Error(`${base}/readyz is not answering 200: is the stack running (npm start)?`);
 
-  const tenant = await call(adminToken(), 'POST', '/v1/admin/tenants', { name: `bench ${new Date().toISOString()}` });
-  const key: string = tenant.apiKey;
+  const tenant = await ok(client(adminToken()).POST('/v1/admin/tenants', { body: { name: `bench ${new Date().toISOString()}` } }));
+  const api = client(tenant.apiKey);
 
   let t = Date.now();
   await pool(Math.ceil(total / BULK), concurrency, (batch) => {
     const from = batch * BULK;
     const ids = Array.from({ length: Math.min(BULK, total - from) }, (_, k) => from + k);
-    return call(key, 'POST', '/v1/recipients/bulk', { recipients: ids.map((i) => ({ id: `bench-${String(i).padStart(6, '0')}`, name: `Bench ${i}` })) });
+    return ok(api.POST('/v1/recipients/bulk', { body: { recipients: ids.map((i) => ({ id: `bench-${String(i).padStart(6, '0')}`, name: `Bench ${i}` })) } }));
   });
   console.log(`${total} recipients created in ${seconds(Date.now() - t)}`);
-  await call(key, 'POST', '/v1/templates', {
-    key: 'bench-launch',
-    content: { en: { inapp: { title: 'Hello {{ name }}', body: 'A broadcast to {{ count }} recipients.' } } },
-  });
+  await ok(
+    api.POST('/v1/templates', {
+      body: { key: 'bench-launch', content: { en: { inapp: { title: 'Hello {{ name }}', body: 'A broadcast to {{ count }} recipients.' } } } },
+    }),
+  );
 
   t = Date.now();
-  const accepted = await call(key, 'POST', '/v1/broadcasts', { all: true, template: 'bench-launch', data: { name: 'there', count: total } });
+  const accepted = await ok(api.POST('/v1/broadcasts', { body: { all: true, template: 'bench-launch', data: { name: 'there', count: total } } }));
   const acceptMs = Date.now() - t;
   console.log(`broadcast ${accepted.id} accepted in ${acceptMs} ms (total ${accepted.total})`);
 
-  let last: any;
+  let last: Awaited<ReturnType<typeof progress>>;
+  const progress = () => ok(api.GET('/v1/broadcasts/{id}', { params: { path: { id: accepted.id } } }));
   for (;;) {
     await new Promise((r) => setTimeout(r, 1000));
-    last = await call(key, 'GET', `/v1/broadcasts/${accepted.id}`);
+    last = await progress();
     const done = last.sent + last.failed + last.suppressed + last.cancelled;
     console.log(`  ${seconds(Date.now() - t).padStart(8)}  ${String(done).padStart(6)}/${last.total} done (sent ${last.sent}, failed ${last.failed}, suppressed ${last.suppressed}, pending ${last.pending})`);
     if (last.status !== 'running') break;

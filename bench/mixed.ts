@@ -11,12 +11,12 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { jsonCaller } from '../scripts/local-stack.js';
+import { createTocsinClient, ok } from '../client/index.js';
 import { startForkedStack } from './forked-stack.js';
 import { closedLoop, openLoop, pct, type Sent } from './load.js';
 import { startReceiver } from './receiver.js';
 import { stageRows } from './stages.js';
-import { workflowIds } from '../workflows/messages.js';
+import { workflowIds } from '../domain/workflow-ids.js';
 
 const FLOOD = Number(process.env.MIXED_FLOOD ?? 1000);
 const BROADCAST = Number(process.env.MIXED_BROADCAST ?? 3000);
@@ -27,22 +27,25 @@ const stack = await startForkedStack('mixed', { WEBHOOK_ALLOWED_HOSTS: '127.0.0.
 let exitCode = 1;
 try {
   const running = await stack.ready;
-  const call = jsonCaller(running.apiUrl);
+  const client = (token: string) => createTocsinClient({ baseUrl: running.apiUrl, token });
   const tenant = async (name: string, recipients: number) => {
-    const t = await call(running.adminToken, 'POST', '/v1/admin/tenants', { name });
+    const t = await ok(client(running.adminToken).POST('/v1/admin/tenants', { body: { name } }));
+    const api = client(t.apiKey);
     for (let i = 0; i < recipients; i += 1000)
-      await call(t.apiKey, 'POST', '/v1/recipients/bulk', {
-        recipients: Array.from({ length: Math.min(1000, recipients - i) }, (_, j) => ({ id: `r-${i + j}`, webhookUrl: receiver.url })),
-      });
-    await call(t.apiKey, 'POST', '/v1/templates', { key: 'ping', content: { en: { webhook: { text: 'ping {{ n }}' } } } });
-    return { key: t.apiKey as string, id: t.id as string };
+      await ok(
+        api.POST('/v1/recipients/bulk', {
+          body: { recipients: Array.from({ length: Math.min(1000, recipients - i) }, (_, j) => ({ id: `r-${i + j}`, webhookUrl: receiver.url })) },
+        }),
+      );
+    await ok(api.POST('/v1/templates', { body: { key: 'ping', content: { en: { webhook: { text: 'ping {{ n }}' } } } } }));
+    return { key: t.apiKey, id: t.id };
   };
   const tenantA = await tenant('tenant-a', Math.max(BROADCAST, 1));
   const tenantB = await tenant('tenant-b', 1);
   const [a, b] = [tenantA.key, tenantB.key];
-  const notify = (key: string, priority: string) => async (i: number) => {
-    const r = await call(key, 'POST', '/v1/notifications', { recipient: 'r-0', template: 'ping', data: { n: i }, channels: ['webhook'], priority });
-    return { id: r.id as string, acceptedAt: performance.now() };
+  const notify = (key: string, priority: 'normal' | 'critical') => async (i: number) => {
+    const r = await ok(client(key).POST('/v1/notifications', { body: { recipient: 'r-0', template: 'ping', data: { n: i }, channels: ['webhook'], priority } }));
+    return { id: r.id, acceptedAt: performance.now() };
   };
   const latencies = async (sent: Sent[]) => {
     await receiver.waitFor(sent.map((s) => s.id), 120_000);
@@ -70,11 +73,11 @@ try {
 
   // 2. Priority: A broadcasts to webhook recipients (lane 5), B sends critical ones meanwhile.
   log(`2. tenant A broadcasts to ${BROADCAST} webhook recipients; tenant B sends critical 2/s`);
-  const bc = await call(a, 'POST', '/v1/broadcasts', { all: true, template: 'ping', data: { n: 0 }, channels: ['webhook'] });
+  const bc = await ok(client(a).POST('/v1/broadcasts', { body: { all: true, template: 'ping', data: { n: 0 }, channels: ['webhook'] } }));
   await new Promise((r) => setTimeout(r, 2000));
   const critical = await openLoop(2, 10, notify(b, 'critical'));
   const bCritical = await latencies(critical.sent);
-  const progress = await call(a, 'GET', `/v1/broadcasts/${bc.id}`);
+  const progress = await ok(client(a).GET('/v1/broadcasts/{id}', { params: { path: { id: bc.id } } }));
 
   const report = [
     `# Mixed benchmark ${new Date().toISOString()}`,

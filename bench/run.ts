@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
+import { createTocsinClient, ok } from '../client/index.js';
 import { closedLoop, openLoop, pct, type Offer, type Sent } from './load.js';
 import { startForkedStack, type ForkedStack, type Rss } from './forked-stack.js';
 import { BARE_TASK_QUEUE } from './protocol.js';
@@ -124,37 +125,19 @@ try {
   };
   await sample();
 
-  const api = async (method: string, path: string, token: string, body?: unknown) => {
-    const res = await fetch(`${ready.apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json().catch(() => null)) as any };
-  };
-  const must = async (what: string, res: Promise<{ status: number; body: any }>) => {
-    const r = await res;
-    if (r.status >= 300) throw new Error(`${what}: ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body;
-  };
-  const tenant = await must('create tenant', api('POST', '/v1/admin/tenants', 'bench', { name: 'bench' }));
-  const key = tenant.apiKey as string;
-  await must('create recipient', api('PUT', '/v1/recipients/r1', key, { webhookUrl: receiver.url }));
-  await must('create template', api('POST', '/v1/templates', key, { key: 'bench', content: { en: { webhook: { event: 'bench' } } } }));
+  const tenant = await ok(createTocsinClient({ baseUrl: ready.apiUrl, token: 'bench' }).POST('/v1/admin/tenants', { body: { name: 'bench' } }));
+  const api = createTocsinClient({ baseUrl: ready.apiUrl, token: tenant.apiKey });
+  await ok(api.PUT('/v1/recipients/{recipientId}', { params: { path: { recipientId: 'r1' } }, body: { webhookUrl: receiver.url } }));
+  await ok(api.POST('/v1/templates', { body: { key: 'bench', content: { en: { webhook: { event: 'bench' } } } } }));
 
   connection = await Connection.connect({ address: ready.temporalAddress });
   const client = new Client({ connection });
 
   const tocsin: Offer = async (n) => {
-    const res = await fetch(`${ready.apiUrl}/v1/notifications`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ recipient: 'r1', template: 'bench', data: { n } }),
-    });
-    const body = (await res.json().catch(() => null)) as { id?: string } | null;
+    const { data, error, response } = await api.POST('/v1/notifications', { body: { recipient: 'r1', template: 'bench', data: { n } } });
     const acceptedAt = performance.now();
-    if (res.status !== 202 || !body?.id) throw new Error(`POST /v1/notifications answered ${res.status}: ${JSON.stringify(body)}`);
-    return { id: body.id, acceptedAt };
+    if (response.status !== 202 || !data?.id) throw new Error(`POST /v1/notifications answered ${response.status}: ${JSON.stringify(error)}`);
+    return { id: data.id, acceptedAt };
   };
   const bare =
     (phase: string): Offer =>

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { loadConfig } from '../config.js';
 import { ensureCli } from '../scripts/setup-temporal.mjs';
-import { quietSdkLogs, startTocsin, type Running } from '../worker/runtime.js';
+import { startTocsin, type Running } from '../runtime/index.js';
+import { quietSdkLogs } from '../worker/index.js';
 import { createBareActivities } from './bare-activities.js';
 import { BARE_TASK_QUEUE, procMemory, TUNING_KEY, type StackMessage } from './protocol.js';
 

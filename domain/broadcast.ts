@@ -1,5 +1,5 @@
 // Broadcast progress from the statuses of its notifications. Pure.
-import type { NotificationStatus } from './types.js';
+import type { Channel, NotificationStatus, Priority, RetrySettings } from './types.js';
 
 export const BROADCAST_STATUSES = ['running', 'completed', 'cancelled'] as const;
 export type BroadcastStatus = (typeof BROADCAST_STATUSES)[number];
@@ -45,4 +45,32 @@ export function broadcastCounts(total: number, byStatus: Partial<Record<string, 
 /** A notification id of a broadcast's recipient: stable, so a retried page writes nothing twice. */
 export function broadcastNotificationId(broadcastId: string, seq: number): string {
   return `ntf_${broadcastId.replace(/^bc_/, '')}_${seq}`;
+}
+
+/** Everything a broadcast needs, pinned when it is accepted. */
+export interface BroadcastInput {
+  tenantId: string;
+  broadcastId: string;
+  template: { key: string; version: number };
+  data: Record<string, unknown>;
+  /** Asked-for channels; null: each recipient's deliverable channels. */
+  channels: Channel[] | null;
+  category: string | null;
+  priority: Priority;
+  retry: RetrySettings;
+  total: number;
+  /** Recipients prepared and started per page. */
+  pageSize: number;
+  /** Started notifications that may be accepted or sending at once before the next page waits. */
+  maxInFlight: number;
+}
+
+export interface BroadcastProgress {
+  phase: 'sending' | 'cancelling' | 'finishing' | 'done';
+  /** The next recipient (by position) to start. */
+  nextSeq: number;
+  started: number;
+  cancelRequested: boolean;
+  /** Cancelling pages through open notifications by id, after this one. */
+  cancelAfter: string | null;
 }

@@ -101,3 +101,19 @@ export function joinWindow(windows: DigestWindow[], arrival: DigestArrival, nowM
   if (w.items.length >= w.maxItems || (opts.maxBytes !== undefined && w.bytes! >= opts.maxBytes)) w.closed = true;
   return w;
 }
+
+export interface DigestWorkflowInput {
+  tenantId: string;
+  recipientId: string;
+  key: string;
+  /** Windows carried over by continue-as-new. */
+  windows?: DigestWindow[];
+}
+
+/** Which digest notification an arrival joined, with the window's pinned input. */
+export interface DigestJoin {
+  notificationId: string;
+  input: NotificationInput;
+  /** When the window closes at the latest. */
+  releaseAt: string;
+}

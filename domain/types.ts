@@ -127,3 +127,12 @@ export interface EscalationStep {
   target: string;
   ackTimeoutSeconds: number;
 }
+
+/** What a notification workflow's `status` query answers. */
+export interface NotificationState {
+  status: NotificationStatus;
+  reason: string | null;
+  /** When a held notification will be released (quiet hours) or a scheduled one sent. */
+  releaseAt: string | null;
+  deliveries: Array<{ channel: Channel; status: DeliveryStatus; attempts?: number }>;
+}

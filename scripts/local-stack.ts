@@ -1,35 +1,23 @@
 // The whole stack booted as `npm start` boots it (embedded dev server, PGlite unless
 // DATABASE_URL is passed, worker and API in this process) on free ports in a temporary
-// DATA_DIR, with a JSON client: for the scripts that drive it (schemathesis, bench:mixed).
+// DATA_DIR, with the typed client (client/): for the scripts that drive it (schemathesis, bench:mixed).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createTocsinClient, type TocsinClient } from '../client/index.js';
 import { loadConfig } from '../config.js';
 import { freePort } from '../worker/dev-server.js';
-import { quietSdkLogs, startTocsin, type Running } from '../worker/runtime.js';
+import { startTocsin, type Running } from '../runtime/index.js';
+import { quietSdkLogs } from '../worker/index.js';
 import { ensureCli } from './setup-temporal.mjs';
 
 export interface LocalStack {
   running: Running;
   adminToken: string;
-  /** A JSON request with a bearer token; throws on any answer that is not 2xx. */
-  call(token: string, method: string, path: string, body?: unknown): Promise<any>;
+  /** The typed client with this bearer token (a tenant's API key, or adminToken). */
+  client(token: string): TocsinClient;
   /** Stops everything and removes the temporary DATA_DIR. */
   stop(): Promise<void>;
-}
-
-/** A JSON request with a bearer token to the API at `baseUrl`; throws on any answer that is not 2xx. */
-export function jsonCaller(baseUrl: string): LocalStack['call'] {
-  return async (token, method, path, body) => {
-    const res = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
-    return text ? JSON.parse(text) : null;
-  };
 }
 
 export async function startLocalStack(name: string, env: Record<string, string> = {}): Promise<LocalStack> {
@@ -52,7 +40,7 @@ export async function startLocalStack(name: string, env: Record<string, string> 
   return {
     running,
     adminToken,
-    call: jsonCaller(running.apiUrl!),
+    client: (token) => createTocsinClient({ baseUrl: running.apiUrl!, token }),
     async stop() {
       await running.stop();
       rmSync(dataDir, { recursive: true, force: true });

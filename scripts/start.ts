@@ -1,6 +1,6 @@
 // `npm start`: everything in one process tree on embedded defaults.
 import { loadConfig } from '../config.js';
-import { initTelemetry, startTocsin } from '../worker/runtime.js';
+import { initTelemetry, startTocsin } from '../runtime/index.js';
 import { ensureCli } from './setup-temporal.mjs';
 
 const config = loadConfig();

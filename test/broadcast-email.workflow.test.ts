@@ -10,7 +10,7 @@ import { createWebhookSender } from '../activities/channels/webhook.js';
 import { deliveries, deliveryAttempts, inboxMessages, notificationEvents, notifications, recipients } from '../db/schema.js';
 import { broadcastNotificationId } from '../domain/broadcast.js';
 import type { Channel } from '../domain/types.js';
-import { workflowIds } from '../workflows/messages.js';
+import { workflowIds } from '../domain/workflow-ids.js';
 import { resendError, startFakeResend, type FakeResend } from './fakes/resend.js';
 import { startHarness, type Harness } from './harness.js';
 import { LOCAL_RECEIVERS } from './support.js';

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { count, eq, sql } from 'drizzle-orm';
 import { deliveryAttempts, inboxMessages, notificationEvents, notifications, recipients } from '../db/schema.js';
 import { broadcastNotificationId } from '../domain/broadcast.js';
-import { workflowIds } from '../workflows/messages.js';
+import { workflowIds } from '../domain/workflow-ids.js';
 import { startFakeServer, type FakeServer } from './fakes/server.js';
 import { startDevHarness, startHarness, type Harness } from './harness.js';
 import { until } from './until.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../config.js';
 import { freePort } from '../worker/dev-server.js';
-import { startTocsin, type Running } from '../worker/runtime.js';
+import { startTocsin, type Running } from '../runtime/index.js';
 import {
   awaitFinished,
   CHAOS_CHANNELS,

@@ -12,7 +12,7 @@ import { inject } from 'vitest';
 import { loadConfig } from '../config.js';
 import { deliveries, notifications } from '../db/schema.js';
 import { freePort } from '../worker/dev-server.js';
-import { startTocsin, type Running } from '../worker/runtime.js';
+import { startTocsin, type Running } from '../runtime/index.js';
 import { startFakeServer, type FakeServer } from './fakes/server.js';
 import { startFakeWebhook } from './fakes/webhook.js';
 import { LOCAL_RECEIVERS, quietTemporalLogs } from './support.js';

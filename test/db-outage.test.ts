@@ -11,7 +11,7 @@ import { loadConfig } from '../config.js';
 import { isConnectionError } from '../db/client.js';
 import { postgresBin, startPgCluster, type PgCluster } from '../scripts/pg-cluster.js';
 import { freePort } from '../worker/dev-server.js';
-import { startTocsin, type Running } from '../worker/runtime.js';
+import { startTocsin, type Running } from '../runtime/index.js';
 import { awaitFinished, countAtFakes, logged, newClientLog, seedChaosTenant, startProviders, submit, type ChaosChannel, type Providers } from './chaos-kit.js';
 import { quietTemporalLogs } from './support.js';
 

@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { createTocsinClient, ok } from '../client/index.js';
 import { loadConfig } from '../config.js';
 import { freePort } from '../worker/dev-server.js';
-import { startTocsin, type Running } from '../worker/runtime.js';
+import { startTocsin, type Running } from '../runtime/index.js';
 import { startFakeWebhook } from './fakes/webhook.js';
 import { LOCAL_RECEIVERS, openTestDatabase, postgresUrl, quietTemporalLogs } from './support.js';
 import { until } from './until.js';
@@ -34,48 +35,40 @@ async function boot(dataDir: string, env: Record<string, string> = {}) {
   });
 }
 
-function http(base: string, token: string) {
-  return async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, type: res.headers.get('content-type'), body: text ? JSON.parse(text) : null };
-  };
-}
-
-
-/** The README's curl session, over HTTP. Returns what a restart check needs. */
+/** The README's curl session, through the typed client (client/). Returns what a restart check needs. */
 async function curlSession(running: Running, hookUrl: string) {
-  const admin = http(running.apiUrl!, running.adminToken);
-  expect((await admin('GET', '/readyz')).status).toBe(200);
-  const tenant = await admin('POST', '/v1/admin/tenants', { name: 'Acme' });
-  expect(tenant.status).toBe(201);
-  const api = http(running.apiUrl!, tenant.body.apiKey);
-  expect((await api('PUT', '/v1/recipients/user-42', { webhookUrl: hookUrl, name: 'Ann' })).status).toBe(200);
-  expect(
-    (
-      await api('POST', '/v1/templates', {
-        key: 'order-shipped',
-        content: { en: { inapp: { title: 'Order {{ order.id }} shipped', body: 'Hi {{ name }}' }, webhook: { order: '{{ order.id }}' } } },
-      })
-    ).status,
-  ).toBe(201);
-  const sent = await api('POST', '/v1/notifications', { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 7 }, name: 'Ann' } });
-  expect(sent.status).toBe(202);
+  const admin = createTocsinClient({ baseUrl: running.apiUrl!, token: running.adminToken });
+  expect((await admin.GET('/readyz')).response.status).toBe(200);
+  const tenant = await ok(admin.POST('/v1/admin/tenants', { body: { name: 'Acme' } }));
+  const api = createTocsinClient({ baseUrl: running.apiUrl!, token: tenant.apiKey });
+  const recipient = await ok(api.PUT('/v1/recipients/{recipientId}', { params: { path: { recipientId: 'user-42' } }, body: { webhookUrl: hookUrl, name: 'Ann' } }));
+  expect(recipient).toMatchObject({ id: 'user-42', webhookUrl: hookUrl, locale: 'en', timezone: 'UTC' });
+  const template = await api.POST('/v1/templates', {
+    body: {
+      key: 'order-shipped',
+      content: { en: { inapp: { title: 'Order {{ order.id }} shipped', body: 'Hi {{ name }}' }, webhook: { order: '{{ order.id }}' } } },
+    },
+  });
+  expect(template.response.status).toBe(201);
+  const sent = await api.POST('/v1/notifications', { body: { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 7 }, name: 'Ann' } } });
+  expect(sent.response.status).toBe(202);
+  const id = sent.data!.id;
   const done = await until(
-    () => api('GET', `/v1/notifications/${sent.body.id}`),
-    (r) => r.body.status === 'sent',
+    () => ok(api.GET('/v1/notifications/{id}', { params: { path: { id } } })),
+    (n) => n.status === 'sent',
   );
-  expect(done.body.deliveries.map((d: any) => [d.channel, d.status])).toEqual([
+  expect(done.deliveries.map((d) => [d.channel, d.status])).toEqual([
     ['webhook', 'sent'],
     ['inapp', 'sent'],
   ]);
-  const inbox = await api('GET', '/v1/recipients/user-42/inbox');
-  expect(inbox.body.data[0]).toMatchObject({ title: 'Order 7 shipped', body: 'Hi Ann', read: false });
-  return { apiKey: tenant.body.apiKey as string, tenantId: tenant.body.id as string, notificationId: sent.body.id as string };
+  const inbox = await ok(api.GET('/v1/recipients/{rid}/inbox', { params: { path: { rid: 'user-42' } } }));
+  expect(inbox.data[0]).toMatchObject({ title: 'Order 7 shipped', body: 'Hi Ann', read: false });
+  // A client mistake answers the problem the document promises.
+  const refused = await api.POST('/v1/notifications', { body: { recipient: 'user-42', template: 'order-shipped', priority: 'urgent' as never } });
+  expect(refused.response.status).toBe(400);
+  expect(refused.response.headers.get('content-type')).toBe('application/problem+json');
+  expect(refused.error?.errors).toEqual([expect.objectContaining({ path: 'priority' })]);
+  return { apiKey: tenant.apiKey, tenantId: tenant.id, notificationId: id };
 }
 
 describe('the whole stack on embedded defaults (PGlite + dev server)', () => {
@@ -118,9 +111,9 @@ describe('the whole stack on embedded defaults (PGlite + dev server)', () => {
     await running.stop();
     running = await boot(dataDir);
     expect(running.adminToken).toBe(adminToken);
-    const api = http(running.apiUrl!, first.apiKey);
-    const again = await api('GET', `/v1/notifications/${first.notificationId}`);
-    expect(again.body.status).toBe('sent');
+    const api = createTocsinClient({ baseUrl: running.apiUrl!, token: first.apiKey });
+    const again = await ok(api.GET('/v1/notifications/{id}', { params: { path: { id: first.notificationId } } }));
+    expect(again.status).toBe('sent');
     // Temporal's own state survived too: the finished run is still there.
     const conn = await Connection.connect({ address: running.temporalAddress });
     try {

@@ -55,7 +55,7 @@ interface Operation {
 }
 
 function operations(): Operation[] {
-  const doc = openApiDocument() as { paths: Record<string, Record<string, { security?: unknown[] }>> };
+  const doc = openApiDocument() as unknown as { paths: Record<string, Record<string, { security?: unknown[] }>> };
   const ops: Operation[] = [];
   for (const [path, methods] of Object.entries(doc.paths)) {
     for (const method of Object.keys(methods)) {

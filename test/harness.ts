@@ -8,7 +8,7 @@ import type { ActivityDeps } from '../activities/index.js';
 import type { ChannelSender } from '../activities/channels/types.js';
 import type { Database } from '../db/client.js';
 import { CHANNELS, type Channel, type RetrySettings } from '../domain/types.js';
-import { workflowIds } from '../workflows/messages.js';
+import { workflowIds } from '../domain/workflow-ids.js';
 import { startFakeWebhook } from './fakes/webhook.js';
 import { registerSearchAttributes } from '../worker/index.js';
 import { LOCAL_RECEIVERS, localEnv, openTestDatabase, testWorker, timeSkippingEnv, uniqueQueue } from './support.js';

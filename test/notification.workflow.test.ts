@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { notificationStartOptions, prepareNotification } from '../usecases/accept.js';
 import { canonicalJson, sha256 } from '../usecases/ids.js';
-import { NotificationBody } from '../api/schemas.js';
+import { NotificationBody } from '../usecases/schemas.js';
 import { idempotencyKeys } from '../db/schema.js';
 import { verifyWebhook } from './fakes/webhook.js';
 import { activityStartTimes, fastRetry, seed, startHarness, waitForState, type Harness } from './harness.js';

@@ -8,7 +8,7 @@ import { createActivities } from '../activities/index.js';
 import { createInappSender } from '../activities/channels/inapp.js';
 import { createWebhookSender } from '../activities/channels/webhook.js';
 import { registerSearchAttributes } from '../worker/index.js';
-import { workflowIds } from '../workflows/messages.js';
+import { workflowIds } from '../domain/workflow-ids.js';
 import { ADMIN, seed, startHarness, type Harness } from './harness.js';
 import { LOCAL_RECEIVERS, localEnv, uniqueQueue } from './support.js';
 import { until } from './until.js';

@@ -3,7 +3,7 @@
 import { msToTs, tsToDate } from '@temporalio/common/lib/time.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TERMINAL_STATUSES } from '../domain/types.js';
-import { workflowIds } from '../workflows/messages.js';
+import { workflowIds } from '../domain/workflow-ids.js';
 import { ADMIN, seed, startDevHarness, type DevHarness } from './harness.js';
 import { until } from './until.js';
 

@@ -14,7 +14,7 @@ import { openDatabase, type Database } from '../db/client.js';
 import { registerSearchAttributes } from '../worker/index.js';
 import type { Channel } from '../domain/types.js';
 
-import { quietSdkLogs } from '../worker/runtime.js';
+import { quietSdkLogs } from '../worker/index.js';
 import { dynamicConfigArgs } from '../worker/dev-server.js';
 
 /** Keeps the SDK's core logs to warnings, so test output stays readable. */

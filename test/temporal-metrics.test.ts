@@ -3,8 +3,8 @@
 // Its own file, since the runtime is installed once per process.
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../config.js';
-import { initTelemetry } from '../worker/runtime.js';
+import { createLogger } from '../telemetry/log.js';
+import { installRuntime } from '../worker/index.js';
 import { seed, startHarness, waitForState, type Harness } from './harness.js';
 
 async function freePort(): Promise<number> {
@@ -20,14 +20,14 @@ let port: number;
 beforeAll(async () => {
   port = await freePort();
   // Before any Temporal connection: the runtime the harness would otherwise install quietly.
-  initTelemetry(loadConfig({ HOST: '127.0.0.1', TEMPORAL_METRICS_PORT: String(port), LOG_LEVEL: 'error' }));
+  installRuntime(createLogger({ level: 'error' }), { metricsAddress: `127.0.0.1:${port}` });
   h = await startHarness();
   await seed(h);
 });
 afterAll(() => h?.close());
 
 describe('Temporal SDK metrics', () => {
-  it('are served at HOST:TEMPORAL_METRICS_PORT/metrics once a worker has run a workflow', async () => {
+  it('are served at the runtime metrics address (HOST:TEMPORAL_METRICS_PORT) once a worker has run a workflow', async () => {
     const res = await h.call('POST', '/v1/notifications', { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 1 }, name: 'Ann' } });
     await waitForState(h, res.body.id, (s) => s.status === 'sent');
     let text = '';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../config.js';
-import { startTocsin, type Running } from '../worker/runtime.js';
+import { startTocsin, type Running } from '../runtime/index.js';
 import { defaultBuildId } from '../worker/versioning.js';
 import { localEnv, uniqueQueue } from './support.js';
 import { until } from './until.js';

@@ -12,11 +12,14 @@ import { broadcastPriority, notificationPriority, startsEagerly, type FairnessWe
 import type { Channel, NotificationInput, NotificationStatus, Priority, RetrySettings } from '../domain/types.js';
 import { invalidInput, RequestError, unavailable, type FieldError } from '../domain/errors.js';
 import { joinDigest } from './digest.js';
+import type { TemporalDeps } from './temporal.js';
+
 import { claimIdempotencyKey, requestHash } from './idempotency.js';
 import { newId } from './ids.js';
 import { toRecipient } from './recipients.js';
-import { broadcastSearchAttributes, notificationSearchAttributes, workflowIds, type BroadcastInput } from '../workflows/messages.js';
-import { LIMITS, MAX_BROADCAST_RECIPIENTS, type BroadcastRequest, type NotificationRequest } from '../api/schemas.js';
+import { broadcastSearchAttributes, notificationSearchAttributes, workflowIds } from '../domain/workflow-ids.js';
+import { type BroadcastInput } from '../domain/broadcast.js';
+import { LIMITS, MAX_BROADCAST_RECIPIENTS, type BroadcastRequest, type NotificationRequest } from './schemas.js';
 import { contentFor, findTemplateVersion, loadTemplateVersion, missingTemplateVariables, missingVariablesError } from './templates.js';
 
 /**
@@ -192,15 +195,6 @@ export async function acceptScheduled(db: Db, tenantId: string, body: Notificati
   const input = await prepareNotification(db, tenantId, body, opts);
   await recordAccepted(db, input, workflowIds.notification(tenantId, input.notificationId));
   return input;
-}
-
-export interface TemporalDeps {
-  client: Client;
-  taskQueue: string;
-  /** A worker shares this process and connection (`npm start`): start workflows eagerly. */
-  eagerStart?: boolean;
-  /** Operator-set fairness weights by tenant (README: "Priority and fairness"). */
-  fairnessWeights?: FairnessWeights;
 }
 
 export interface AcceptDeps {

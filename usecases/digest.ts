@@ -5,16 +5,10 @@ import type { Db } from '../db/client.js';
 import { notifications } from '../db/schema.js';
 import type { DigestArrival } from '../domain/digest.js';
 import { notificationPriority } from '../domain/priority.js';
-import {
-  SA,
-  cancelDigestUpdate,
-  digestArrivalQuery,
-  digestArrivalSignal,
-  workflowIds,
-  type DigestJoin,
-  type DigestWorkflowInput,
-} from '../workflows/messages.js';
-import type { TemporalDeps } from './accept.js';
+import { SA, workflowIds } from '../domain/workflow-ids.js';
+import { cancelDigestUpdate, digestArrivalQuery, digestArrivalSignal } from '../workflows/messages.js';
+import { type DigestJoin, type DigestWorkflowInput } from '../domain/digest.js';
+import type { TemporalDeps } from './temporal.js';
 
 /**
  * Adds an arrival to the digest of its recipient and key. Signal-with-start makes the join

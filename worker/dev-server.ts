@@ -4,7 +4,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTE_FLAGS } from '../workflows/messages.js';
+import { SEARCH_ATTRIBUTE_FLAGS } from '../domain/workflow-ids.js';
 
 export interface DevServerOptions {
   cliPath: string;

@@ -1,8 +1,8 @@
 // Builds the Temporal worker from config: activities from the factory, workflows bundled.
 import { fileURLToPath } from 'node:url';
-import type { Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { makeTelemetryFilterString, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import type { ChannelSender } from '../activities/channels/types.js';
 import type { PagerClient } from '../activities/channels/pager.js';
@@ -10,8 +10,43 @@ import type { SlackClient } from '../activities/channels/slack.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { Channel } from '../domain/types.js';
-import { SA } from '../workflows/messages.js';
-import { activityLogContext } from '../telemetry/log.js';
+import { SA } from '../domain/workflow-ids.js';
+import { activityLogContext, createLogger, temporalLevel, temporalLogger, type Logger } from '../telemetry/log.js';
+
+export { NativeConnection };
+
+let runtimeInstalled = false;
+/**
+ * Installs the Temporal SDK's runtime once per process: its logs (the SDK's own, its native
+ * core's, and the workflows' and activities' `log`) through our logger, and, with
+ * TEMPORAL_METRICS_PORT, its metrics (worker and connection: task latencies, slots, polls…)
+ * served for Prometheus at http://HOST:TEMPORAL_METRICS_PORT/metrics by the SDK's core.
+ */
+export function installRuntime(logger: Logger, opts: { metricsAddress?: string } = {}): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const level = temporalLevel(logger.level as Parameters<typeof temporalLevel>[0]);
+  try {
+    Runtime.install({
+      logger: temporalLogger(logger),
+      telemetryOptions: {
+        // The core's own lines reach us too, at warnings unless we log at debug or finer.
+        logging: { forward: {}, filter: makeTelemetryFilterString({ core: level === 'TRACE' || level === 'DEBUG' ? level : 'WARN' }) },
+        ...(opts.metricsAddress ? { metrics: { prometheus: { bindAddress: opts.metricsAddress } } } : {}),
+      },
+    });
+  } catch {
+    // A runtime already exists (another caller installed one): keep it.
+  }
+}
+
+/**
+ * Keeps the Temporal SDK's logs to errors: the suites provoke activity failures and retries by
+ * the hundred, and scripts that print their own output want none of the SDK's warnings.
+ */
+export function quietSdkLogs(): void {
+  installRuntime(createLogger({ level: 'error' }));
+}
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -102,4 +137,14 @@ export async function registerSearchAttributes(conn: Connection, namespace: stri
     namespace,
     searchAttributes: Object.fromEntries(missing.map((k) => [k.name, 2 /* INDEXED_VALUE_TYPE_KEYWORD */])),
   });
+}
+
+/** Registers our search attributes on an existing cluster (the dev server gets them as flags). */
+export async function ensureSearchAttributes(address: string, namespace: string) {
+  const conn = await Connection.connect({ address });
+  try {
+    await registerSearchAttributes(conn, namespace);
+  } finally {
+    await conn.close();
+  }
 }

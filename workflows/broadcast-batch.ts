@@ -7,7 +7,7 @@
 // broadcastWorkflow (one notification workflow per recipient) stays registered for its runs.
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { BroadcastInput, BroadcastProgress } from './messages.js';
+import type { BroadcastInput, BroadcastProgress } from '../domain/broadcast.js';
 import { broadcastRun, firstRun, IN_FLIGHT, startNotifications } from './broadcast.js';
 
 const { sendBroadcastPage } = proxyActivities<Activities>({

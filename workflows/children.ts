@@ -5,7 +5,8 @@ import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { ParentClosePolicy, workflowInfo, type ChildWorkflowOptions } from '@temporalio/workflow';
 import { broadcastPriority, notificationPriority } from '../domain/priority.js';
 import type { NotificationInput } from '../domain/types.js';
-import { broadcastSearchAttributes, notificationSearchAttributes, workflowIds, type BroadcastInput } from './messages.js';
+import { broadcastSearchAttributes, notificationSearchAttributes, workflowIds } from '../domain/workflow-ids.js';
+import { type BroadcastInput } from '../domain/broadcast.js';
 
 const detached = {
   parentClosePolicy: ParentClosePolicy.ABANDON,

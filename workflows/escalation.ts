@@ -24,23 +24,9 @@ import {
 } from '@temporalio/workflow';
 import type { EscalationActivities, IncidentRecord, NotifyStepResult, PagerEventArgs } from '../activities/escalation.js';
 import type { Incident, SlackMessageRef } from '../activities/channels/slack.js';
-import {
-  IncidentRejection,
-  SA,
-  acknowledgeIncidentUpdate,
-  incidentStateQuery,
-  resolveIncidentUpdate,
-  triggerIncidentSignal,
-  triggerIncidentUpdate,
-  unacknowledgeIncidentUpdate,
-  workflowIds,
-  type IncidentCarry,
-  type IncidentInput,
-  type IncidentState,
-  type IncidentStatus,
-  type TimelineEvent,
-  type TimelineType,
-} from './messages.js';
+import { IncidentRejection, type IncidentCarry, type IncidentInput, type IncidentState, type IncidentStatus, type TimelineEvent, type TimelineType } from '../domain/incidents.js';
+import { SA, workflowIds } from '../domain/workflow-ids.js';
+import { acknowledgeIncidentUpdate, incidentStateQuery, resolveIncidentUpdate, triggerIncidentSignal, triggerIncidentUpdate, unacknowledgeIncidentUpdate } from './messages.js';
 
 /** Database records: retried until the database answers; never cancelled. */
 const { recordIncident } = proxyActivities<EscalationActivities>({

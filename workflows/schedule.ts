@@ -4,7 +4,7 @@ import { patched, proxyActivities, startChild, uuid4 } from '@temporalio/workflo
 import type { Activities } from '../activities/index.js';
 import { timeOrderedId } from '../domain/ids.js';
 import { broadcastChild, notificationChild } from './children.js';
-import type { ScheduledRun, ScheduledRunResult } from './messages.js';
+import type { ScheduledRun, ScheduledRunResult } from '../domain/schedules.js';
 import type { broadcastWorkflow } from './broadcast.js';
 import type { broadcastBatchWorkflow } from './broadcast-batch.js';
 import type { notificationWorkflow } from './notification.js';

@@ -1,21 +1,32 @@
 import { and, eq, isNull } from 'drizzle-orm';
-import { Hono } from 'hono';
-import { z } from 'zod';
+import { createRoute, z } from '@hono/zod-openapi';
 import { apiKeys, tenants } from '../../db/schema.js';
 import { newApiKey, type KeyCache } from '../auth.js';
+import { adminProblems, json, jsonBody, router, security } from '../contract.js';
 import type { AppDeps } from '../deps.js';
 import { newId, newWebhookSecret } from '../../usecases/ids.js';
 import { notFound } from '../problem.js';
-import { ResourceId } from '../schemas.js';
-import { validate } from '../validate.js';
+import { ResourceId } from '../../usecases/schemas.js';
 
-const TenantBody = z.object({ name: z.string().trim().min(1).max(200) });
+const TenantBody = z.object({ name: z.string().trim().min(1).max(200).meta({ pattern: '\\S' }) });
 const IdParam = z.object({ id: ResourceId });
 
 export function adminRoutes({ db }: AppDeps, keys: KeyCache) {
-  const app = new Hono();
+  const app = router();
 
-  app.post('/tenants', validate('json', TenantBody), async (c) => {
+  const createTenant = createRoute({
+    method: 'post',
+    path: '/tenants',
+    summary: 'Create a tenant',
+    description: 'Its API key is shown once and stored only as a hash.',
+    security: security.admin,
+    request: { body: jsonBody(TenantBody) },
+    responses: {
+      201: json(z.object({ id: z.string(), name: z.string(), apiKey: z.string(), webhookSecret: z.string() }).openapi('Tenant'), 'The tenant, its first API key and its webhook signing secret'),
+      ...adminProblems(),
+    },
+  });
+  app.openapi(createTenant, async (c) => {
     const { name } = c.req.valid('json');
     const id = newId('ten');
     const webhookSecret = newWebhookSecret();
@@ -27,7 +38,16 @@ export function adminRoutes({ db }: AppDeps, keys: KeyCache) {
     return c.json({ id, name, apiKey: key.key, webhookSecret }, 201);
   });
 
-  app.post('/tenants/:id/api-keys', validate('param', IdParam), async (c) => {
+  const issueKey = createRoute({
+    method: 'post',
+    path: '/tenants/{id}/api-keys',
+    summary: 'Issue another API key (rotation)',
+    description: 'Old keys keep working until revoked.',
+    security: security.admin,
+    request: { params: IdParam },
+    responses: { 201: json(z.object({ apiKey: z.string(), keyPrefix: z.string() }), 'The new key, shown once'), ...adminProblems() },
+  });
+  app.openapi(issueKey, async (c) => {
     const { id } = c.req.valid('param');
     const [tenant] = await db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, id));
     if (!tenant) throw notFound('Tenant');
@@ -36,9 +56,16 @@ export function adminRoutes({ db }: AppDeps, keys: KeyCache) {
     return c.json({ apiKey: key.key, keyPrefix: key.prefix }, 201);
   });
 
-  app.delete(
-    '/tenants/:id/api-keys/:keyPrefix',
-    validate('param', IdParam.extend({ keyPrefix: ResourceId })),
+  const revokeKey = createRoute({
+    method: 'delete',
+    path: '/tenants/{id}/api-keys/{keyPrefix}',
+    summary: 'Revoke an API key',
+    security: security.admin,
+    request: { params: IdParam.extend({ keyPrefix: ResourceId }) },
+    responses: { 204: { description: 'Revoked' }, ...adminProblems() },
+  });
+  app.openapi(
+    revokeKey,
     async (c) => {
       const { id, keyPrefix } = c.req.valid('param');
       const revoked = await db

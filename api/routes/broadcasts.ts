@@ -1,20 +1,41 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { and, count, eq, sql } from 'drizzle-orm';
-import { Hono } from 'hono';
-import { z } from 'zod';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Db } from '../../db/client.js';
 import { broadcasts, notifications } from '../../db/schema.js';
-import { broadcastCounts, type BroadcastStatus } from '../../domain/broadcast.js';
-import { cancelBroadcastSignal, workflowIds, type BroadcastInput } from '../../workflows/messages.js';
+import { BROADCAST_STATUSES, broadcastCounts, type BroadcastStatus } from '../../domain/broadcast.js';
+import { cancelBroadcastSignal } from '../../workflows/messages.js';
+import { workflowIds } from '../../domain/workflow-ids.js';
+import { type BroadcastInput } from '../../domain/broadcast.js';
 import { broadcastInputOf, broadcastStartOptions, prepareBroadcast, recordBroadcast } from '../../usecases/accept.js';
+import { idempotencyHeader, json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { claimIdempotencyKey, releaseIdempotencyKey, requestHash } from '../../usecases/idempotency.js';
 import { newId } from '../../usecases/ids.js';
 import { conflict, notFound, Problem } from '../problem.js';
-import { BroadcastBody, ResourceId } from '../schemas.js';
-import { idempotencyKeyOf, validate } from '../validate.js';
+import { BroadcastBody, ResourceId } from '../../usecases/schemas.js';
+import { idempotencyKeyOf } from '../validate.js';
 
 const IdParam = z.object({ id: ResourceId });
+const IdempotencyHeader = idempotencyHeader('broadcast');
+const Count = z.number().int();
+const BroadcastView = z
+  .object({
+    id: z.string(),
+    status: z.enum(BROADCAST_STATUSES),
+    template: z.string(),
+    templateVersion: z.number().int(),
+    total: Count,
+    sent: Count,
+    failed: Count,
+    suppressed: Count,
+    cancelled: Count,
+    pending: Count,
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
+  .openapi('Broadcast');
+const Started = z.object({ id: z.string(), status: z.enum(BROADCAST_STATUSES), total: Count });
 
 /** A broadcast with its live progress, counted from its notifications' statuses. */
 async function loadBroadcast(db: Db, tenantId: string, id: string) {
@@ -46,7 +67,7 @@ export function broadcastRoutes(deps: AppDeps) {
   // A repeat of a request whose broadcast already runs under the other type finds its id taken
   // (the id is the business id): it is left alone either way.
   const workflowType = deps.broadcastBatches === false ? 'broadcastWorkflow' : 'broadcastBatchWorkflow';
-  const app = new Hono<Env>();
+  const app = router<Env>();
 
   /** Starts a recorded broadcast's workflow; one already started (or finished) is left alone. */
   async function start(input: BroadcastInput) {
@@ -58,7 +79,15 @@ export function broadcastRoutes(deps: AppDeps) {
     }
   }
 
-  app.post('/', validate('json', BroadcastBody), async (c) => {
+  const send = createRoute({
+    method: 'post',
+    path: '/',
+    summary: 'Send to many recipients (up to 100,000, or all)',
+    security: security.tenant,
+    request: { headers: IdempotencyHeader, body: jsonBody(BroadcastBody) },
+    responses: { 202: json(Started, 'Accepted; its progress is at GET /v1/broadcasts/{id}'), ...tenantProblems(409) },
+  });
+  app.openapi(send, async (c) => {
     const tenantId = c.get('tenantId');
     const body = c.req.valid('json');
     const idemKey = idempotencyKeyOf(c);
@@ -71,7 +100,7 @@ export function broadcastRoutes(deps: AppDeps) {
         const [row] = await db.select().from(broadcasts).where(eq(broadcasts.id, existing));
         if (!row) throw new Problem(409, 'The first request with this Idempotency-Key is still in progress; retry', [], { 'retry-after': '1' });
         if (row.status === 'running') await start(broadcastInputOf(row, deps.retry, deps.broadcastTuning));
-        return c.json({ id: row.id, status: row.status, total: row.total }, 202);
+        return c.json({ id: row.id, status: row.status as BroadcastStatus, total: row.total }, 202);
       }
     }
     const input = await recordBroadcast(db, tenantId, body, plan, { id, retry: deps.retry, tuning: deps.broadcastTuning });
@@ -82,14 +111,30 @@ export function broadcastRoutes(deps: AppDeps) {
       if (idemKey !== undefined) await releaseIdempotencyKey(db, tenantId, idemKey);
       throw err;
     }
-    return c.json({ id, status: 'running', total: input.total }, 202);
+    return c.json({ id, status: 'running' as const, total: input.total }, 202);
   });
 
-  app.get('/:id', validate('param', IdParam), async (c) => {
-    return c.json(await loadBroadcast(db, c.get('tenantId'), c.req.valid('param').id));
+  const get = createRoute({
+    method: 'get',
+    path: '/{id}',
+    summary: 'Broadcast progress',
+    security: security.tenant,
+    request: { params: IdParam },
+    responses: { 200: json(BroadcastView, 'The broadcast'), ...tenantProblems() },
+  });
+  app.openapi(get, async (c) => {
+    return c.json(await loadBroadcast(db, c.get('tenantId'), c.req.valid('param').id), 200);
   });
 
-  app.post('/:id/cancel', validate('param', IdParam), async (c) => {
+  const cancel = createRoute({
+    method: 'post',
+    path: '/{id}/cancel',
+    summary: 'Stop every recipient not yet sent',
+    security: security.tenant,
+    request: { params: IdParam },
+    responses: { 200: json(BroadcastView, 'The broadcast'), ...tenantProblems(409) },
+  });
+  app.openapi(cancel, async (c) => {
     const tenantId = c.get('tenantId');
     const { id } = c.req.valid('param');
     // The broadcast reads cancelled from now on; its workflow, signalled, starts no further
@@ -107,7 +152,7 @@ export function broadcastRoutes(deps: AppDeps) {
       // Finished: nothing is left to stop.
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
-    return c.json(current);
+    return c.json(current, 200);
   });
 
   return app;

@@ -1,16 +1,15 @@
 // Escalation policies: ordered steps, each a channel, a target and an acknowledgement timeout,
-// and `repeat` more passes over them (bounded: POLICY_LIMITS in api/schemas.ts). An incident
+// and `repeat` more passes over them (bounded: POLICY_LIMITS in usecases/schemas.ts). An incident
 // pins its policy when it is triggered.
 import { and, eq, sql } from 'drizzle-orm';
-import { Hono } from 'hono';
-import { z } from 'zod';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Db } from '../../db/client.js';
 import { escalationPolicies } from '../../db/schema.js';
 import type { EscalationStep } from '../../domain/types.js';
+import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { notFound } from '../problem.js';
-import { PolicyBody } from '../schemas.js';
-import { validate } from '../validate.js';
+import { PolicyBody } from '../../usecases/schemas.js';
 import { webhookUrlGuard } from '../webhook-url.js';
 
 export { PolicyBody };
@@ -18,6 +17,14 @@ export { PolicyBody };
 export const PolicyKey = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1–128 of A-Za-z0-9._-');
 
 const Param = z.object({ key: PolicyKey });
+const PolicyView = z
+  .object({
+    key: z.string(),
+    steps: z.array(z.object({ channel: z.enum(['slack', 'pager', 'sms', 'email', 'webhook']), target: z.string(), ackTimeoutSeconds: z.number().int() })),
+    repeat: z.number().int(),
+    updatedAt: Timestamp,
+  })
+  .openapi('EscalationPolicy');
 
 export interface EscalationPolicy {
   key: string;
@@ -38,10 +45,19 @@ function present(row: typeof escalationPolicies.$inferSelect) {
 }
 
 export function escalationPolicyRoutes({ db, webhookAllowedHosts }: AppDeps) {
-  const app = new Hono<Env>();
+  const app = router<Env>();
   const checkWebhookUrl = webhookUrlGuard(webhookAllowedHosts);
 
-  app.put('/:key', validate('param', Param), validate('json', PolicyBody), async (c) => {
+  const put = createRoute({
+    method: 'put',
+    path: '/{key}',
+    summary: 'Create or replace an escalation policy',
+    description: 'Steps run in order; `repeat` more passes follow. steps × (repeat + 1) ≤ 100.',
+    security: security.tenant,
+    request: { params: Param, body: jsonBody(PolicyBody) },
+    responses: { 200: json(PolicyView, 'The policy'), ...tenantProblems() },
+  });
+  app.openapi(put, async (c) => {
     const tenantId = c.get('tenantId');
     const { key } = c.req.valid('param');
     const body = c.req.valid('json');
@@ -54,13 +70,21 @@ export function escalationPolicyRoutes({ db, webhookAllowedHosts }: AppDeps) {
         set: { steps: body.steps, repeat: body.repeat, updatedAt: sql`now()` },
       })
       .returning();
-    return c.json(present(row));
+    return c.json(present(row), 200);
   });
 
-  app.get('/:key', validate('param', Param), async (c) => {
+  const get = createRoute({
+    method: 'get',
+    path: '/{key}',
+    summary: 'An escalation policy',
+    security: security.tenant,
+    request: { params: Param },
+    responses: { 200: json(PolicyView, 'The policy'), ...tenantProblems() },
+  });
+  app.openapi(get, async (c) => {
     const row = await findPolicy(db, c.get('tenantId'), c.req.valid('param').key);
     if (!row) throw notFound('Escalation policy');
-    return c.json(present(row));
+    return c.json(present(row), 200);
   });
 
   return app;

@@ -1,16 +1,27 @@
 import { and, count, desc, eq, gt, lt, sql } from 'drizzle-orm';
-import { Hono } from 'hono';
+import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
-import { z } from 'zod';
 import { inboxMessages } from '../../db/schema.js';
+import { json, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, notFound } from '../problem.js';
-import { Pagination, RecipientId, ResourceId } from '../schemas.js';
-import { validate } from '../validate.js';
+import { Pagination, RecipientId, ResourceId } from '../../usecases/schemas.js';
 
 const Param = z.object({ rid: RecipientId });
 const MessageParam = Param.extend({ messageId: ResourceId });
 const ListQuery = Pagination.extend({ unread: z.enum(['true', 'false']).optional() });
+const Message = z
+  .object({
+    id: z.string(),
+    notificationId: z.string(),
+    title: z.string(),
+    body: z.string(),
+    category: z.string().nullable(),
+    read: z.boolean(),
+    createdAt: Timestamp,
+  })
+  .openapi('InboxMessage');
+const Updated = z.object({ updated: z.number().int() });
 
 type Row = typeof inboxMessages.$inferSelect;
 const present = (m: Row) => ({
@@ -24,7 +35,7 @@ const present = (m: Row) => ({
 });
 
 export function inboxRoutes({ db }: AppDeps, opts: { pollMs?: number } = {}) {
-  const app = new Hono<Env>();
+  const app = router<Env>();
   const mine = (tenantId: string, rid: string) => and(eq(inboxMessages.tenantId, tenantId), eq(inboxMessages.recipientId, rid));
 
   async function counts(tenantId: string, rid: string) {
@@ -35,7 +46,15 @@ export function inboxRoutes({ db }: AppDeps, opts: { pollMs?: number } = {}) {
     return { total: Number(r.total), unread: r.unread };
   }
 
-  app.get('/:rid/inbox', validate('param', Param), validate('query', ListQuery), async (c) => {
+  const list = createRoute({
+    method: 'get',
+    path: '/{rid}/inbox',
+    summary: 'In-app inbox, newest first',
+    security: security.tenant,
+    request: { params: Param, query: ListQuery },
+    responses: { 200: json(z.object({ data: z.array(Message), nextCursor: z.string().nullable(), unread: z.number().int() }), 'A page, and the unread count'), ...tenantProblems() },
+  });
+  app.openapi(list, async (c) => {
     const tenantId = c.get('tenantId');
     const { rid } = c.req.valid('param');
     const q = c.req.valid('query');
@@ -61,23 +80,47 @@ export function inboxRoutes({ db }: AppDeps, opts: { pollMs?: number } = {}) {
       data: page.map(present),
       nextCursor: rows.length > q.limit ? Buffer.from(String(page[page.length - 1].seq)).toString('base64url') : null,
       unread,
-    });
+    }, 200);
   });
 
-  app.get('/:rid/inbox/count', validate('param', Param), async (c) => {
-    return c.json(await counts(c.get('tenantId'), c.req.valid('param').rid));
+  const count_ = createRoute({
+    method: 'get',
+    path: '/{rid}/inbox/count',
+    summary: 'Inbox counts',
+    security: security.tenant,
+    request: { params: Param },
+    responses: { 200: json(z.object({ total: z.number().int(), unread: z.number().int() }), 'Counts'), ...tenantProblems() },
+  });
+  app.openapi(count_, async (c) => {
+    return c.json(await counts(c.get('tenantId'), c.req.valid('param').rid), 200);
   });
 
-  app.post('/:rid/inbox/read-all', validate('param', Param), async (c) => {
+  const readAll = createRoute({
+    method: 'post',
+    path: '/{rid}/inbox/read-all',
+    summary: 'Mark every message read',
+    security: security.tenant,
+    request: { params: Param },
+    responses: { 200: json(Updated, 'How many were unread'), ...tenantProblems() },
+  });
+  app.openapi(readAll, async (c) => {
     const updated = await db
       .update(inboxMessages)
       .set({ read: true })
       .where(and(mine(c.get('tenantId'), c.req.valid('param').rid), eq(inboxMessages.read, false)))
       .returning({ id: inboxMessages.id });
-    return c.json({ updated: updated.length });
+    return c.json({ updated: updated.length }, 200);
   });
 
-  app.post('/:rid/inbox/:messageId/read', validate('param', MessageParam), async (c) => {
+  const read = createRoute({
+    method: 'post',
+    path: '/{rid}/inbox/{messageId}/read',
+    summary: 'Mark a message read',
+    security: security.tenant,
+    request: { params: MessageParam },
+    responses: { 200: json(Updated, '1 if it was unread, else 0'), ...tenantProblems() },
+  });
+  app.openapi(read, async (c) => {
     const { rid, messageId } = c.req.valid('param');
     const where = and(mine(c.get('tenantId'), rid), eq(inboxMessages.id, messageId));
     const [exists] = await db.select({ read: inboxMessages.read }).from(inboxMessages).where(where);
@@ -87,10 +130,18 @@ export function inboxRoutes({ db }: AppDeps, opts: { pollMs?: number } = {}) {
       .set({ read: true })
       .where(and(where, eq(inboxMessages.read, false)))
       .returning({ id: inboxMessages.id });
-    return c.json({ updated: updated.length });
+    return c.json({ updated: updated.length }, 200);
   });
 
-  app.delete('/:rid/inbox/:messageId', validate('param', MessageParam), async (c) => {
+  const remove = createRoute({
+    method: 'delete',
+    path: '/{rid}/inbox/{messageId}',
+    summary: 'Delete a message',
+    security: security.tenant,
+    request: { params: MessageParam },
+    responses: { 204: { description: 'Deleted' }, ...tenantProblems() },
+  });
+  app.openapi(remove, async (c) => {
     const { rid, messageId } = c.req.valid('param');
     const deleted = await db
       .delete(inboxMessages)
@@ -102,7 +153,21 @@ export function inboxRoutes({ db }: AppDeps, opts: { pollMs?: number } = {}) {
 
   // Server-sent events: one `message` event per new inbox message. The worker may run in
   // another process, so new rows are found by polling the inbox's sequence.
-  app.get('/:rid/inbox/stream', validate('param', Param), async (c) => {
+  const stream = createRoute({
+    method: 'get',
+    path: '/{rid}/inbox/stream',
+    summary: 'Server-sent events: `ready`, then one `message` per new inbox message',
+    security: security.tenant,
+    request: { params: Param },
+    responses: {
+      200: {
+        description: 'An endless event stream: `ready` once, then a `message` (data: the InboxMessage as JSON, id: its id) per new message',
+        content: { 'text/event-stream': { schema: z.object({ event: z.enum(['ready', 'message']), data: z.string(), id: z.string().optional() }) } },
+      },
+      ...tenantProblems(),
+    },
+  });
+  app.openapi(stream, async (c) => {
     const tenantId = c.get('tenantId');
     const { rid } = c.req.valid('param');
     const pollMs = opts.pollMs ?? 1000;

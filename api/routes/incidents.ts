@@ -18,36 +18,23 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, count, desc, eq, lt, ne } from 'drizzle-orm';
-import { Hono } from 'hono';
-import { z } from 'zod';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Db } from '../../db/client.js';
 import { incidentEvents, incidents } from '../../db/schema.js';
 import { incidentPriority } from '../../domain/priority.js';
 import type { incidentWorkflow } from '../../workflows/escalation.js';
-import {
-  INCIDENT_SEVERITIES,
-  IncidentRejection,
-  SA,
-  acknowledgeIncidentUpdate,
-  incidentStateQuery,
-  resolveIncidentUpdate,
-  triggerIncidentSignal,
-  unacknowledgeIncidentUpdate,
-  workflowIds,
-  type IncidentInput,
-  type IncidentState,
-  type IncidentStatus,
-  type TimelineEvent,
-} from '../../workflows/messages.js';
+import { INCIDENT_SEVERITIES, IncidentRejection, type IncidentInput, type IncidentSeverity, type IncidentState, type IncidentStatus, type TimelineEvent } from '../../domain/incidents.js';
+import { SA, workflowIds } from '../../domain/workflow-ids.js';
+import { acknowledgeIncidentUpdate, incidentStateQuery, resolveIncidentUpdate, triggerIncidentSignal, unacknowledgeIncidentUpdate } from '../../workflows/messages.js';
+import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { newId } from '../../usecases/ids.js';
 import { badRequest, conflict, notFound, Problem } from '../problem.js';
-import { JsonObject, ResourceId } from '../schemas.js';
-import { validate } from '../validate.js';
+import { JsonObject, ResourceId } from '../../usecases/schemas.js';
 import { PolicyKey, findPolicy } from './escalation-policies.js';
 
 const IdParam = z.object({ id: ResourceId });
-const Actor = z.string().trim().min(1).max(200);
+const Actor = z.string().trim().min(1).max(200).meta({ pattern: '\\S' });
 
 export const IncidentBody = z
   .object({
@@ -58,6 +45,33 @@ export const IncidentBody = z
     details: JsonObject.optional(),
   })
   .strict();
+
+const INCIDENT_STATUSES = ['triggered', 'acknowledged', 'resolved', 'exhausted'] as const;
+const IncidentView = z
+  .object({
+    id: z.string(),
+    status: z.enum(INCIDENT_STATUSES),
+    step: z.number().int(),
+    cycle: z.number().int(),
+    timeline: z.array(
+      z.object({
+        at: Timestamp,
+        type: z.enum(['triggered', 'notified', 'escalated', 'acknowledged', 'unacknowledged', 'resolved', 'exhausted', 'deduplicated']),
+        channel: z.enum(['slack', 'pager', 'sms', 'email', 'webhook']).optional(),
+        target: z.string().optional(),
+        by: z.string().optional(),
+      }),
+    ),
+    policy: z.string(),
+    summary: z.string(),
+    severity: z.enum(INCIDENT_SEVERITIES),
+    dedupKey: z.string().nullable(),
+    details: z.record(z.string(), z.unknown()).nullable(),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
+  .openapi('Incident');
+const Triggered = z.object({ id: z.string(), status: z.enum(INCIDENT_STATUSES) });
 
 /** gRPC's FAILED_PRECONDITION: how a server refuses a query before a run's first workflow task. */
 const GRPC_FAILED_PRECONDITION = 9;
@@ -107,9 +121,9 @@ async function loadIncident(db: Db, tenantId: string, id: string, asOf?: Inciden
     timeline,
     policy: row.policyKey,
     summary: row.summary,
-    severity: row.severity,
+    severity: row.severity as IncidentSeverity,
     dedupKey: row.dedupKey,
-    details: row.details,
+    details: row.details as Record<string, unknown> | null,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -133,7 +147,7 @@ export async function withinDeadline<T>(client: Client, ms: number, what: string
 export function incidentRoutes(deps: AppDeps) {
   const { db, temporal } = deps;
   const now = deps.now ?? Date.now;
-  const app = new Hono<Env>();
+  const app = router<Env>();
 
   /** The open incident of a dedupKey, as the database knows it. */
   async function openIncident(tenantId: string, dedupKey: string, workflowId: string) {
@@ -245,7 +259,16 @@ export function incidentRoutes(deps: AppDeps) {
     return (input.dedupKey !== null && (await joinOpen(input, workflowId))) || startOrJoin(input, workflowId);
   }
 
-  app.post('/', validate('json', IncidentBody), async (c) => {
+  const triggerRoute = createRoute({
+    method: 'post',
+    path: '/',
+    summary: 'Trigger an incident',
+    description: 'While an incident with the same `dedupKey` is open, the trigger joins it and answers its id.',
+    security: security.tenant,
+    request: { body: jsonBody(IncidentBody) },
+    responses: { 202: json(Triggered, 'Triggered, or joined to the open incident'), ...tenantProblems() },
+  });
+  app.openapi(triggerRoute, async (c) => {
     const tenantId = c.get('tenantId');
     const body = c.req.valid('json');
     const policy = await findPolicy(db, tenantId, body.policy);
@@ -262,12 +285,32 @@ export function incidentRoutes(deps: AppDeps) {
       ...(deps.incidentTuning?.maxHistoryEvents ? { maxHistoryEvents: deps.incidentTuning.maxHistoryEvents } : {}),
     };
     const answer = await trigger(input, workflowIds.incident(tenantId, body.dedupKey ?? id));
-    return c.json(answer, 202);
+    return c.json({ id: answer.id, status: answer.status as IncidentStatus }, 202);
   });
 
-  app.get('/:id', validate('param', IdParam), async (c) => {
-    return c.json(await loadIncident(db, c.get('tenantId'), c.req.valid('param').id));
+  const get = createRoute({
+    method: 'get',
+    path: '/{id}',
+    summary: 'An incident with its timeline',
+    security: security.tenant,
+    request: { params: IdParam },
+    responses: { 200: json(IncidentView, 'The incident'), ...tenantProblems() },
   });
+  app.openapi(get, async (c) => {
+    return c.json(await loadIncident(db, c.get('tenantId'), c.req.valid('param').id), 200);
+  });
+
+  const action = (path: string, summary: string, body: z.ZodType, required: boolean) =>
+    createRoute({
+      method: 'post',
+      path,
+      summary,
+      security: security.tenant,
+      request: { params: IdParam, body: jsonBody(body, required) },
+      responses: { 200: json(IncidentView, 'The incident as the action left it'), ...tenantProblems(409) },
+    });
+  const ByRequired = z.object({ by: Actor }).strict();
+  const ByOptional = z.object({ by: Actor.optional() }).strict();
 
   /** Sends an update and answers the incident as the update left it (the escalation may move on at once). */
   async function act(tenantId: string, id: string, what: string, send: (handle: WorkflowHandle) => Promise<IncidentState>) {
@@ -289,23 +332,23 @@ export function incidentRoutes(deps: AppDeps) {
     return loadIncident(db, tenantId, id, state);
   }
 
-  app.post('/:id/acknowledge', validate('param', IdParam), validate('json', z.object({ by: Actor }).strict()), async (c) => {
-    const { by } = c.req.valid('json');
+  app.openapi(action('/{id}/acknowledge', 'Acknowledge: stops every pending page', ByRequired, true), async (c) => {
+    const { by } = c.req.valid('json') as z.infer<typeof ByRequired>;
     const { id } = c.req.valid('param');
-    return c.json(await act(c.get('tenantId'), id, 'acknowledgement', (h) => h.executeUpdate(acknowledgeIncidentUpdate, { args: [{ incidentId: id, by }] })));
+    return c.json(await act(c.get('tenantId'), id, 'acknowledgement', (h) => h.executeUpdate(acknowledgeIncidentUpdate, { args: [{ incidentId: id, by }] })), 200);
   });
 
   /** Not in the v1 contract yet: back to `triggered`, escalating again from the first step. */
-  app.post('/:id/unacknowledge', validate('param', IdParam), validate('json', z.object({ by: Actor.optional() }).strict()), async (c) => {
-    const { by } = c.req.valid('json');
+  app.openapi(action('/{id}/unacknowledge', 'Unacknowledge: escalation restarts from the first step', ByOptional, false), async (c) => {
+    const { by } = c.req.valid('json') as z.infer<typeof ByOptional>;
     const { id } = c.req.valid('param');
-    return c.json(await act(c.get('tenantId'), id, 'unacknowledgement', (h) => h.executeUpdate(unacknowledgeIncidentUpdate, { args: [{ incidentId: id, by }] })));
+    return c.json(await act(c.get('tenantId'), id, 'unacknowledgement', (h) => h.executeUpdate(unacknowledgeIncidentUpdate, { args: [{ incidentId: id, by }] })), 200);
   });
 
-  app.post('/:id/resolve', validate('param', IdParam), validate('json', z.object({ by: Actor.optional() }).strict()), async (c) => {
-    const { by } = c.req.valid('json');
+  app.openapi(action('/{id}/resolve', 'Resolve: pages are resolved, Slack messages updated', ByOptional, false), async (c) => {
+    const { by } = c.req.valid('json') as z.infer<typeof ByOptional>;
     const { id } = c.req.valid('param');
-    return c.json(await act(c.get('tenantId'), id, 'resolution', (h) => h.executeUpdate(resolveIncidentUpdate, { args: [{ incidentId: id, by }] })));
+    return c.json(await act(c.get('tenantId'), id, 'resolution', (h) => h.executeUpdate(resolveIncidentUpdate, { args: [{ incidentId: id, by }] })), 200);
   });
 
   return app;

@@ -1,20 +1,55 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { and, desc, eq, inArray, lt, or } from 'drizzle-orm';
-import { Hono } from 'hono';
-import { z } from 'zod';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Db } from '../../db/client.js';
 import { deliveries, notifications } from '../../db/schema.js';
-import { NOTIFICATION_STATUSES, TERMINAL_STATUSES, type NotificationStatus } from '../../domain/types.js';
+import { CHANNELS, NOTIFICATION_STATUSES, PRIORITIES, TERMINAL_STATUSES, type Channel, type NotificationStatus, type Priority } from '../../domain/types.js';
 import { acceptNotification } from '../../usecases/accept.js';
 import { cancelDigestWindow } from '../../usecases/digest.js';
-import { cancelNotificationUpdate, workflowIds } from '../../workflows/messages.js';
+import { cancelNotificationUpdate } from '../../workflows/messages.js';
+import { workflowIds } from '../../domain/workflow-ids.js';
+import { idempotencyHeader, json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, conflict, notFound } from '../problem.js';
-import { NotificationBody, Pagination, RecipientId, ResourceId } from '../schemas.js';
-import { idempotencyKeyOf, validate } from '../validate.js';
+import { NotificationBody, Pagination, RecipientId, ResourceId } from '../../usecases/schemas.js';
+import { idempotencyKeyOf } from '../validate.js';
 
 const IdParam = z.object({ id: ResourceId });
 const ListQuery = Pagination.extend({ recipient: RecipientId.optional(), status: z.enum(NOTIFICATION_STATUSES).optional() });
+const IdempotencyHeader = idempotencyHeader('notification');
+
+const DELIVERY_STATUSES = ['pending', 'sending', 'sent', 'delivered', 'failed', 'bounced', 'skipped', 'cancelled'] as const;
+export const NotificationView = z
+  .object({
+    id: z.string(),
+    recipient: z.string(),
+    template: z.string(),
+    templateVersion: z.number().int(),
+    category: z.string().nullable(),
+    priority: z.enum(PRIORITIES),
+    strategy: z.enum(['all', 'first-success']),
+    status: z.enum(NOTIFICATION_STATUSES),
+    reason: z.string().optional(),
+    releaseAt: Timestamp.optional(),
+    sendAt: Timestamp.nullable(),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+    deliveries: z.array(
+      z.object({
+        channel: z.enum(CHANNELS),
+        status: z.enum(DELIVERY_STATUSES),
+        attempts: z.number().int(),
+        provider: z.string().nullable(),
+        providerMessageId: z.string().nullable(),
+        error: z.object({ code: z.string(), message: z.string() }).nullable(),
+        sentAt: Timestamp.nullable(),
+        deliveredAt: Timestamp.nullable(),
+      }),
+    ),
+  })
+  .openapi('Notification');
+const Accepted = z.object({ id: z.string(), status: z.enum(NOTIFICATION_STATUSES) }).openapi('NotificationAccepted');
+const Cancelled = z.object({ status: z.literal('cancelled') });
 
 type NotificationRow = typeof notifications.$inferSelect;
 type DeliveryRow = typeof deliveries.$inferSelect;
@@ -26,9 +61,9 @@ export function presentNotification(n: NotificationRow, ds: DeliveryRow[]) {
     template: n.templateKey,
     templateVersion: n.templateVersion,
     category: n.category,
-    priority: n.priority,
-    strategy: n.strategy,
-    status: n.status,
+    priority: n.priority as Priority,
+    strategy: n.strategy as 'all' | 'first-success',
+    status: n.status as NotificationStatus,
     ...(n.reason ? { reason: n.reason } : {}),
     ...(n.releaseAt ? { releaseAt: n.releaseAt.toISOString() } : {}),
     sendAt: n.sendAt?.toISOString() ?? null,
@@ -37,8 +72,8 @@ export function presentNotification(n: NotificationRow, ds: DeliveryRow[]) {
     deliveries: ds
       .sort((a, b) => a.position - b.position)
       .map((d) => ({
-        channel: d.channel,
-        status: d.status,
+        channel: d.channel as Channel,
+        status: d.status as (typeof DELIVERY_STATUSES)[number],
         attempts: d.attempts,
         provider: d.provider,
         providerMessageId: d.providerMessageId,
@@ -73,18 +108,43 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
 
 export function notificationRoutes(deps: AppDeps) {
   const { db, temporal } = deps;
-  const app = new Hono<Env>();
+  const app = router<Env>();
 
-  app.post('/', validate('json', NotificationBody), async (c) => {
+  const send = createRoute({
+    method: 'post',
+    path: '/',
+    summary: 'Send a notification',
+    description: 'Validates everything at once: a 400 names each field and nothing is started. The template’s latest version is pinned.',
+    security: security.tenant,
+    request: { headers: IdempotencyHeader, body: jsonBody(NotificationBody) },
+    responses: { 202: json(Accepted, 'Accepted (or, for a digest, joined to the open window: its id)'), ...tenantProblems(409) },
+  });
+  app.openapi(send, async (c) => {
     const accepted = await acceptNotification(deps, c.get('tenantId'), c.req.valid('json'), { idempotencyKey: idempotencyKeyOf(c) });
     return c.json(accepted, 202);
   });
 
-  app.get('/:id', validate('param', IdParam), async (c) => {
-    return c.json(await loadNotification(db, c.get('tenantId'), c.req.valid('param').id));
+  const get = createRoute({
+    method: 'get',
+    path: '/{id}',
+    summary: 'A notification with one entry per channel delivery',
+    security: security.tenant,
+    request: { params: IdParam },
+    responses: { 200: json(NotificationView, 'The notification'), ...tenantProblems() },
+  });
+  app.openapi(get, async (c) => {
+    return c.json(await loadNotification(db, c.get('tenantId'), c.req.valid('param').id), 200);
   });
 
-  app.get('/', validate('query', ListQuery), async (c) => {
+  const list = createRoute({
+    method: 'get',
+    path: '/',
+    summary: 'Notifications, newest first',
+    security: security.tenant,
+    request: { query: ListQuery },
+    responses: { 200: json(z.object({ data: z.array(NotificationView), nextCursor: z.string().nullable() }), 'A page'), ...tenantProblems() },
+  });
+  app.openapi(list, async (c) => {
     const tenantId = c.get('tenantId');
     const q = c.req.valid('query');
     const conds = [eq(notifications.tenantId, tenantId)];
@@ -105,19 +165,28 @@ export function notificationRoutes(deps: AppDeps) {
     return c.json({
       data: page.map((n) => presentNotification(n, ds.filter((d) => d.notificationId === n.id))),
       nextCursor: rows.length > q.limit ? encodeCursor(page[page.length - 1]) : null,
-    });
+    }, 200);
   });
 
-  app.post('/:id/cancel', validate('param', IdParam), async (c) => {
+  const cancel = createRoute({
+    method: 'post',
+    path: '/{id}/cancel',
+    summary: 'Cancel; nothing is sent after 200',
+    description: 'Idempotent for a cancelled notification; 409 when it has already finished otherwise.',
+    security: security.tenant,
+    request: { params: IdParam },
+    responses: { 200: json(Cancelled, 'Cancelled'), ...tenantProblems(409) },
+  });
+  app.openapi(cancel, async (c) => {
     const tenantId = c.get('tenantId');
     const current = await loadNotification(db, tenantId, c.req.valid('param').id);
     const alreadyFinished = () => conflict(`The notification has already finished (${current.status})`);
     if (TERMINAL_STATUSES.includes(current.status as NotificationStatus)) {
-      if (current.status === 'cancelled') return c.json({ status: 'cancelled' });
+      if (current.status === 'cancelled') return c.json({ status: 'cancelled' as const }, 200);
       throw alreadyFinished();
     }
     // A digest whose window is still open is cancelled by its digest workflow.
-    if ((await cancelDigestWindow(db, temporal, tenantId, current.id)) === 'cancelled') return c.json({ status: 'cancelled' });
+    if ((await cancelDigestWindow(db, temporal, tenantId, current.id)) === 'cancelled') return c.json({ status: 'cancelled' as const }, 200);
     let status: NotificationStatus;
     try {
       const handle = temporal.client.workflow.getHandle(workflowIds.notification(tenantId, current.id));
@@ -125,12 +194,12 @@ export function notificationRoutes(deps: AppDeps) {
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
         const after = await loadNotification(db, tenantId, current.id);
-        if (after.status === 'cancelled') return c.json({ status: 'cancelled' });
+        if (after.status === 'cancelled') return c.json({ status: 'cancelled' as const }, 200);
         throw conflict(`The notification has already finished (${after.status})`);
       }
       throw err;
     }
-    if (status === 'cancelled') return c.json({ status });
+    if (status === 'cancelled') return c.json({ status }, 200);
     throw conflict(`The notification could not be cancelled: it ended ${status}`);
   });
 

@@ -10,7 +10,7 @@ import * as s from '../../db/schema.js';
 import { CHANNELS } from '../../domain/types.js';
 import { resendEmailEvent, svixSignature, twilioSignature, twilioStatusCallback } from '../../test/fakes/receipts.js';
 import { openTestDatabase, testDatabaseKinds } from '../../test/support.js';
-import { apiConnectionOptions } from '../../worker/runtime.js';
+import { apiConnectionOptions } from '../temporal.js';
 import { createApp } from '../app.js';
 
 const PUBLIC_BASE_URL = 'https://tocsin.example.com';

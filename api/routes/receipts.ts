@@ -14,14 +14,14 @@
 // sent → delivered | failed | bounced, and delivered → bounced (an asynchronous bounce can follow
 // the receiving server's acceptance); a late `sent` or `delivered` never undoes a final status.
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { Hono } from 'hono';
+import { createRoute, z } from '@hono/zod-openapi';
 import twilio from 'twilio';
-import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { deliveries, receipts } from '../../db/schema.js';
 import { ErrorType } from '../../domain/errors.js';
 import { cleanText } from '../../domain/text.js';
 import type { DeliveryStatus } from '../../domain/types.js';
+import { json, problems, router, security } from '../contract.js';
 import type { AppDeps } from '../deps.js';
 import { badRequest, Problem } from '../problem.js';
 import { isValidResendWebhook } from '../provider-signatures.js';
@@ -144,11 +144,30 @@ function resendChange(type: string, data: z.infer<typeof ResendEmailData>): Chan
   }
 }
 
+/** Receipts are verified against their raw bytes, so their bodies are not parsed before the handler. */
+const Outcome = z.object({ outcome: z.enum(['applied', 'unchanged', 'duplicate', 'unmatched', 'ignored']) });
+const twilioReceipt = createRoute({
+  method: 'post',
+  path: '/twilio',
+  summary: 'Twilio message status callbacks (X-Twilio-Signature)',
+  security: security.none,
+  request: { body: { required: true, content: { 'application/x-www-form-urlencoded': { schema: { type: 'object', properties: { MessageSid: { type: 'string' }, MessageStatus: { type: 'string' }, ErrorCode: { type: 'string' } } } } } } },
+  responses: { 200: json(Outcome, 'Recorded, or ignored (also for an unknown message, so that Twilio stops calling back)'), ...problems(400, 401, 413, 503) },
+});
+const resendReceipt = createRoute({
+  method: 'post',
+  path: '/resend',
+  summary: 'Resend delivery webhooks (Svix signature)',
+  security: security.none,
+  request: { body: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { type: { type: 'string' }, data: { type: 'object' } } } } } } },
+  responses: { 200: json(Outcome, 'Recorded or ignored'), ...problems(400, 401, 413, 503) },
+});
+
 export function receiptRoutes(deps: AppDeps) {
   const { db } = deps;
-  const app = new Hono();
+  const app = router();
 
-  app.post('/twilio', async (c) => {
+  app.openapi(twilioReceipt, async (c) => {
     const raw = await c.req.text();
     const token = deps.secrets?.twilioAuthToken;
     // Twilio signs the URL it was given (PUBLIC_BASE_URL…), not the one a proxy forwards to us.
@@ -171,10 +190,10 @@ export function receiptRoutes(deps: AppDeps) {
       change: twilioChange(MessageStatus, ErrorCode),
     });
     // 200 even when the message is unknown: Twilio would otherwise keep calling back.
-    return c.json({ outcome });
+    return c.json({ outcome }, 200);
   });
 
-  app.post('/resend', async (c) => {
+  app.openapi(resendReceipt, async (c) => {
     const raw = await c.req.text();
     const header = (name: string) => c.req.header(`svix-${name}`) ?? c.req.header(`webhook-${name}`);
     const signed = { id: header('id'), timestamp: header('timestamp'), signature: header('signature') };
@@ -190,7 +209,7 @@ export function receiptRoutes(deps: AppDeps) {
     const event = ResendEvent.safeParse(json);
     if (!event.success) throw badRequest('The body is not a Resend webhook event', [{ path: 'type', message: 'required' }]);
     // Contact, domain and other account events share the endpoint: acknowledged, not recorded.
-    if (!event.data.type.startsWith('email.')) return c.json({ outcome: 'ignored' satisfies ReceiptOutcome });
+    if (!event.data.type.startsWith('email.')) return c.json({ outcome: 'ignored' as ReceiptOutcome }, 200);
     const data = ResendEmailData.safeParse(event.data.data);
     if (!data.success) throw badRequest('The email event has no data.email_id', [{ path: 'data.email_id', message: 'required' }]);
     const outcome = await applyReceipt(db, {
@@ -200,7 +219,7 @@ export function receiptRoutes(deps: AppDeps) {
       event: event.data.type,
       change: resendChange(event.data.type, data.data),
     });
-    return c.json({ outcome });
+    return c.json({ outcome }, 200);
   });
 
   return app;

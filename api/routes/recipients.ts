@@ -1,23 +1,46 @@
 import { and, eq, sql } from 'drizzle-orm';
-import { Hono } from 'hono';
-import { z } from 'zod';
+import { createRoute, z } from '@hono/zod-openapi';
 import { toRecipient, upsertRecipients } from '../../usecases/recipients.js';
 import { recipients } from '../../db/schema.js';
 import type { Preferences } from '../../domain/types.js';
+import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { notFound } from '../problem.js';
-import { BulkRecipientsBody, PreferencesBody, RecipientBody, RecipientId } from '../schemas.js';
-import { validate } from '../validate.js';
+import { BulkRecipientsBody, PreferencesBody, RecipientBody, RecipientId } from '../../usecases/schemas.js';
 import { webhookUrlGuard } from '../webhook-url.js';
 
 const Param = z.object({ recipientId: RecipientId });
+
+const RecipientView = z
+  .object({
+    id: z.string(),
+    email: z.string().nullable(),
+    phone: z.string().nullable(),
+    slack: z.string().nullable(),
+    webhookUrl: z.string().nullable(),
+    pagerRoutingKey: z.string().nullable(),
+    locale: z.string(),
+    timezone: z.string(),
+    name: z.string().nullable(),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
+  .openapi('Recipient');
+const Toggles = z.record(z.string(), z.boolean());
+const PreferencesView = z
+  .object({
+    channels: Toggles,
+    categories: z.record(z.string(), z.object({ enabled: z.boolean().optional(), channels: Toggles.optional() })),
+    quietHours: z.object({ start: z.string(), end: z.string(), timezone: z.string().optional() }).nullable(),
+  })
+  .openapi('Preferences');
 
 function present(row: typeof recipients.$inferSelect) {
   return { ...toRecipient(row), createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() };
 }
 
 export function recipientRoutes({ db, webhookAllowedHosts }: AppDeps) {
-  const app = new Hono<Env>();
+  const app = router<Env>();
   const checkWebhookUrl = webhookUrlGuard(webhookAllowedHosts);
 
   const find = async (tenantId: string, id: string) => {
@@ -30,25 +53,60 @@ export function recipientRoutes({ db, webhookAllowedHosts }: AppDeps) {
   };
 
   // Before the `/:recipientId` routes, so that `bulk` is never read as a recipient id.
-  app.post('/bulk', validate('json', BulkRecipientsBody), async (c) => {
+  const bulk = createRoute({
+    method: 'post',
+    path: '/bulk',
+    summary: 'Create or replace up to 1,000 recipients at once',
+    description: 'One statement: all or none. A bad entry is a 400 whose `errors[].path` names its index (`recipients.3.phone`).',
+    security: security.tenant,
+    request: { body: jsonBody(BulkRecipientsBody) },
+    responses: { 200: json(z.object({ upserted: z.number().int() }), 'Written'), ...tenantProblems() },
+  });
+  app.openapi(bulk, async (c) => {
     const list = c.req.valid('json').recipients;
     checkWebhookUrl(...list.map((r, i): [string, string | null | undefined] => [`recipients.${i}.webhookUrl`, r.webhookUrl]));
     const rows = await upsertRecipients(db, c.get('tenantId'), list);
-    return c.json({ upserted: rows.length });
+    return c.json({ upserted: rows.length }, 200);
   });
 
-  app.put('/:recipientId', validate('param', Param), validate('json', RecipientBody), async (c) => {
+  const put = createRoute({
+    method: 'put',
+    path: '/{recipientId}',
+    summary: 'Create or replace a recipient',
+    description: 'A field left out is cleared; preferences and `createdAt` survive.',
+    security: security.tenant,
+    request: { params: Param, body: jsonBody(RecipientBody) },
+    responses: { 200: json(RecipientView, 'The stored recipient'), ...tenantProblems() },
+  });
+  app.openapi(put, async (c) => {
     const body = c.req.valid('json');
     checkWebhookUrl(['webhookUrl', body.webhookUrl]);
     const [row] = await upsertRecipients(db, c.get('tenantId'), [{ ...body, id: c.req.valid('param').recipientId }]);
-    return c.json(present(row));
+    return c.json(present(row), 200);
   });
 
-  app.get('/:recipientId', validate('param', Param), async (c) => {
-    return c.json(present(await find(c.get('tenantId'), c.req.valid('param').recipientId)));
+  const get = createRoute({
+    method: 'get',
+    path: '/{recipientId}',
+    summary: 'A recipient',
+    security: security.tenant,
+    request: { params: Param },
+    responses: { 200: json(RecipientView, 'The recipient'), ...tenantProblems() },
+  });
+  app.openapi(get, async (c) => {
+    return c.json(present(await find(c.get('tenantId'), c.req.valid('param').recipientId)), 200);
   });
 
-  app.put('/:recipientId/preferences', validate('param', Param), validate('json', PreferencesBody), async (c) => {
+  const putPreferences = createRoute({
+    method: 'put',
+    path: '/{recipientId}/preferences',
+    summary: 'Set preferences and quiet hours',
+    description: 'Absent means allowed; `quietHours: null` clears them.',
+    security: security.tenant,
+    request: { params: Param, body: jsonBody(PreferencesBody) },
+    responses: { 200: json(PreferencesView, 'The stored preferences'), ...tenantProblems() },
+  });
+  app.openapi(putPreferences, async (c) => {
     const tenantId = c.get('tenantId');
     const { recipientId } = c.req.valid('param');
     const body = c.req.valid('json');
@@ -63,12 +121,20 @@ export function recipientRoutes({ db, webhookAllowedHosts }: AppDeps) {
       .where(and(eq(recipients.tenantId, tenantId), eq(recipients.id, recipientId)))
       .returning({ preferences: recipients.preferences });
     if (updated.length === 0) throw notFound('Recipient');
-    return c.json(presentPrefs(updated[0].preferences));
+    return c.json(presentPrefs(updated[0].preferences), 200);
   });
 
-  app.get('/:recipientId/preferences', validate('param', Param), async (c) => {
+  const getPreferences = createRoute({
+    method: 'get',
+    path: '/{recipientId}/preferences',
+    summary: 'A recipient’s preferences',
+    security: security.tenant,
+    request: { params: Param },
+    responses: { 200: json(PreferencesView, 'The preferences'), ...tenantProblems() },
+  });
+  app.openapi(getPreferences, async (c) => {
     const row = await find(c.get('tenantId'), c.req.valid('param').recipientId);
-    return c.json(presentPrefs(row.preferences));
+    return c.json(presentPrefs(row.preferences), 200);
   });
 
   return app;

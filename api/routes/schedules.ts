@@ -10,16 +10,42 @@ import {
   type ScheduleOptions,
   type ScheduleSpec,
 } from '@temporalio/client';
-import { Hono } from 'hono';
-import { z } from 'zod';
-import { SA, workflowIds, type ScheduledRun, type ScheduledRunResult } from '../../workflows/messages.js';
+import { createRoute, z } from '@hono/zod-openapi';
+import { SA, workflowIds } from '../../domain/workflow-ids.js';
+import { type ScheduledRun, type ScheduledRunResult } from '../../domain/schedules.js';
 import { prefixErrors, prepareBroadcast, prepareNotification } from '../../usecases/accept.js';
+import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, notFound } from '../problem.js';
-import { ScheduleBody, ScheduleId, type ScheduleRequest } from '../schemas.js';
-import { validate } from '../validate.js';
+import { ScheduleBody, ScheduleId, type ScheduleRequest } from '../../usecases/schemas.js';
 
 const IdParam = z.object({ scheduleId: ScheduleId });
+const ScheduleView = z
+  .object({
+    id: z.string(),
+    cron: z.string().optional(),
+    everySeconds: z.number().int().optional(),
+    timezone: z.string(),
+    notification: z.record(z.string(), z.unknown()).optional(),
+    broadcast: z.record(z.string(), z.unknown()).optional(),
+    paused: z.boolean(),
+    note: z.string().nullable(),
+    nextRunAt: Timestamp.nullable(),
+    recentRuns: z.array(
+      z.object({
+        scheduledAt: Timestamp,
+        startedAt: Timestamp,
+        workflowId: z.string(),
+        status: z.string().openapi({ description: '`completed`, `failed`, `running`, …' }),
+        notificationId: z.string().optional(),
+        broadcastId: z.string().optional(),
+        error: z.string().optional(),
+      }),
+    ),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
+  .openapi('Schedule');
 /** Runs missed while the service was down are taken when it returns, if no older than this. */
 const CATCHUP_WINDOW = '1 hour';
 const RECENT_RUNS = 10;
@@ -101,7 +127,7 @@ function isInvalidSpec(err: unknown): boolean {
 export function scheduleRoutes(deps: AppDeps) {
   const { db, temporal } = deps;
   const client = temporal.client;
-  const app = new Hono<Env>();
+  const app = router<Env>();
   const handleOf = (tenantId: string, scheduleId: string) => client.schedule.getHandle(workflowIds.schedule(tenantId, scheduleId));
   /** Temporal's answer, or 404 for a schedule this tenant does not have. */
   const describe = async (tenantId: string, scheduleId: string) => {
@@ -113,7 +139,16 @@ export function scheduleRoutes(deps: AppDeps) {
     }
   };
 
-  app.put('/:scheduleId', validate('param', IdParam), validate('json', ScheduleBody), async (c) => {
+  const put = createRoute({
+    method: 'put',
+    path: '/{scheduleId}',
+    summary: 'Create or replace a recurring schedule (a Temporal Schedule)',
+    description: 'Give either `cron` or `everySeconds`, and either `notification` or `broadcast`; each run is accepted like the POST it names.',
+    security: security.tenant,
+    request: { params: IdParam, body: jsonBody(ScheduleBody) },
+    responses: { 200: json(ScheduleView, 'The schedule'), ...tenantProblems() },
+  });
+  app.openapi(put, async (c) => {
     const tenantId = c.get('tenantId');
     const { scheduleId } = c.req.valid('param');
     const body = c.req.valid('json');
@@ -152,15 +187,31 @@ export function scheduleRoutes(deps: AppDeps) {
         throw badRequest(`Temporal refused the schedule: ${(err as Error).message}`, [{ path: body.cron !== undefined ? 'cron' : 'everySeconds', message: 'invalid schedule' }]);
       throw err;
     }
-    return c.json(await present(client, scheduleId, await describe(tenantId, scheduleId)));
+    return c.json(await present(client, scheduleId, await describe(tenantId, scheduleId)), 200);
   });
 
-  app.get('/:scheduleId', validate('param', IdParam), async (c) => {
+  const get = createRoute({
+    method: 'get',
+    path: '/{scheduleId}',
+    summary: 'A schedule with nextRunAt and recentRuns',
+    security: security.tenant,
+    request: { params: IdParam },
+    responses: { 200: json(ScheduleView, 'The schedule'), ...tenantProblems() },
+  });
+  app.openapi(get, async (c) => {
     const { scheduleId } = c.req.valid('param');
-    return c.json(await present(client, scheduleId, await describe(c.get('tenantId'), scheduleId)));
+    return c.json(await present(client, scheduleId, await describe(c.get('tenantId'), scheduleId)), 200);
   });
 
-  app.delete('/:scheduleId', validate('param', IdParam), async (c) => {
+  const remove = createRoute({
+    method: 'delete',
+    path: '/{scheduleId}',
+    summary: 'Delete a schedule',
+    security: security.tenant,
+    request: { params: IdParam },
+    responses: { 204: { description: 'Deleted' }, ...tenantProblems() },
+  });
+  app.openapi(remove, async (c) => {
     const tenantId = c.get('tenantId');
     const { scheduleId } = c.req.valid('param');
     try {
@@ -172,12 +223,20 @@ export function scheduleRoutes(deps: AppDeps) {
     return c.body(null, 204);
   });
 
-  app.post('/:scheduleId/trigger', validate('param', IdParam), async (c) => {
+  const trigger = createRoute({
+    method: 'post',
+    path: '/{scheduleId}/trigger',
+    summary: 'Run a schedule now',
+    security: security.tenant,
+    request: { params: IdParam },
+    responses: { 202: json(z.object({ id: z.string(), triggered: z.literal(true) }), 'A run was started'), ...tenantProblems() },
+  });
+  app.openapi(trigger, async (c) => {
     const tenantId = c.get('tenantId');
     const { scheduleId } = c.req.valid('param');
     await describe(tenantId, scheduleId);
     await handleOf(tenantId, scheduleId).trigger(ScheduleOverlapPolicy.ALLOW_ALL);
-    return c.json({ id: scheduleId, triggered: true }, 202);
+    return c.json({ id: scheduleId, triggered: true as const }, 202);
   });
 
   return app;

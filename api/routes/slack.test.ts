@@ -6,7 +6,7 @@ import { ACK_ACTION_ID } from '../../activities/channels/slack.js';
 import { CHANNELS } from '../../domain/types.js';
 import { slackSignedHeaders } from '../../test/fakes/receipts.js';
 import { openTestDatabase } from '../../test/support.js';
-import { apiConnectionOptions } from '../../worker/runtime.js';
+import { apiConnectionOptions } from '../temporal.js';
 import { createApp } from '../app.js';
 import type { Database } from '../../db/client.js';
 

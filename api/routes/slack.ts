@@ -3,11 +3,11 @@
 // secret), checked by @slack/bolt's verifier (../provider-signatures.ts), which refuses a
 // timestamp more than five minutes old as a replay.
 import { WorkflowUpdateStage } from '@temporalio/client';
-import { Hono } from 'hono';
-import { z } from 'zod';
+import { createRoute, z } from '@hono/zod-openapi';
 import { ACK_ACTION_ID } from '../../activities/channels/slack.js';
 import { cleanText } from '../../domain/text.js';
 import { acknowledgeIncidentUpdate } from '../../workflows/messages.js';
+import { problems, router, security } from '../contract.js';
 import type { AppDeps } from '../deps.js';
 import { badRequest, Problem } from '../problem.js';
 import { isValidSlackSignature } from '../provider-signatures.js';
@@ -23,12 +23,27 @@ const Payload = z.object({
   actions: z.array(z.object({ action_id: z.string().max(255), value: z.string().max(2000).optional() })).max(100).optional(),
 });
 
+/** Slack's form post; verified against its raw bytes, so not parsed before the handler. */
+const interactivity = createRoute({
+  method: 'post',
+  path: '/interactivity',
+  summary: "Slack's interactivity callback (the Acknowledge button), signed by Slack",
+  security: security.none,
+  request: {
+    body: {
+      required: true,
+      content: { 'application/x-www-form-urlencoded': { schema: { type: 'object', properties: { payload: { type: 'string', description: 'The interaction, as JSON' } } } } },
+    },
+  },
+  responses: { 200: { description: 'Handled' }, ...problems(400, 401, 413, 503) },
+});
+
 export function slackRoutes(deps: AppDeps) {
   const { db, temporal } = deps;
   const now = deps.now ?? Date.now;
-  const app = new Hono();
+  const app = router();
 
-  app.post('/interactivity', async (c) => {
+  app.openapi(interactivity, async (c) => {
     const raw = await c.req.text();
     const signed = { timestamp: c.req.header('x-slack-request-timestamp'), signature: c.req.header('x-slack-signature') };
     if (!isValidSlackSignature(deps.secrets?.slackSigningSecret, raw, signed, now())) {

@@ -1,14 +1,13 @@
 import { and, eq, sql } from 'drizzle-orm';
-import { Hono } from 'hono';
-import { z } from 'zod';
+import { createRoute, z } from '@hono/zod-openapi';
 import { templateVersions, templates } from '../../db/schema.js';
 import { renderContent, TemplateRenderError, TemplateSyntaxError, validateTemplateContent } from '../../domain/templates.js';
 import { contentFor, findTemplateVersion, missingTemplateVariables, missingVariablesError, type TemplateVersionRow } from '../../usecases/templates.js';
 import type { TemplateContent } from '../../domain/types.js';
+import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, conflict, notFound, unprocessable } from '../problem.js';
-import { JsonObject, Locale, TemplateBody, TemplateKey } from '../schemas.js';
-import { validate } from '../validate.js';
+import { JsonObject, Locale, TemplateBody, TemplateKey } from '../../usecases/schemas.js';
 
 const KeyParam = z.object({ key: TemplateKey });
 const CreateBody = TemplateBody.extend({ key: TemplateKey }).strict();
@@ -20,6 +19,16 @@ const PreviewBody = z
     version: z.number().int().min(1).optional(),
   })
   .strict();
+
+const VersionParam = KeyParam.extend({ version: z.coerce.number().int().min(1).max(1_000_000).openapi({ type: 'integer', minimum: 1, maximum: 1_000_000 }) });
+const ContentView = z.record(z.string(), z.record(z.string(), z.unknown()));
+const TemplateView = z
+  .object({ key: z.string(), version: z.number().int(), defaultLocale: z.string(), content: ContentView, createdAt: Timestamp })
+  .openapi('Template');
+const Published = z.object({ key: z.string(), version: z.number().int() });
+const Preview = z
+  .object({ key: z.string(), version: z.number().int(), locale: z.string(), content: z.record(z.string(), z.unknown()) })
+  .openapi('TemplatePreview');
 
 type VersionRow = TemplateVersionRow;
 
@@ -46,9 +55,18 @@ function checkContent(content: TemplateContent, defaultLocale: string) {
 }
 
 export function templateRoutes({ db }: AppDeps) {
-  const app = new Hono<Env>();
+  const app = router<Env>();
 
-  app.post('/', validate('json', CreateBody), async (c) => {
+  const create = createRoute({
+    method: 'post',
+    path: '/',
+    summary: 'Create a template (version 1)',
+    description: 'Liquid in every text; a template past a parse or render bound is refused here.',
+    security: security.tenant,
+    request: { body: jsonBody(CreateBody) },
+    responses: { 201: json(Published, 'Created'), ...tenantProblems(409) },
+  });
+  app.openapi(create, async (c) => {
     const tenantId = c.get('tenantId');
     const { key, defaultLocale, content } = c.req.valid('json');
     checkContent(content as TemplateContent, defaultLocale);
@@ -66,7 +84,15 @@ export function templateRoutes({ db }: AppDeps) {
     return c.json({ key, version: 1 }, 201);
   });
 
-  app.put('/:key', validate('param', KeyParam), validate('json', UpdateBody), async (c) => {
+  const publish = createRoute({
+    method: 'put',
+    path: '/{key}',
+    summary: 'Publish a new version (creates the template if it is new)',
+    security: security.tenant,
+    request: { params: KeyParam, body: jsonBody(UpdateBody) },
+    responses: { 200: json(Published, 'The new version'), ...tenantProblems() },
+  });
+  app.openapi(publish, async (c) => {
     const tenantId = c.get('tenantId');
     const { key } = c.req.valid('param');
     const { defaultLocale, content, key: bodyKey } = c.req.valid('json');
@@ -87,24 +113,48 @@ export function templateRoutes({ db }: AppDeps) {
     return c.json({ key, version }, 200);
   });
 
-  app.get('/:key', validate('param', KeyParam), async (c) => {
+  const latest = createRoute({
+    method: 'get',
+    path: '/{key}',
+    summary: 'The latest version',
+    security: security.tenant,
+    request: { params: KeyParam },
+    responses: { 200: json(TemplateView, 'The template version'), ...tenantProblems() },
+  });
+  app.openapi(latest, async (c) => {
     const row = await findTemplateVersion(db, c.get('tenantId'), c.req.valid('param').key);
     if (!row) throw notFound('Template');
-    return c.json(present(row));
+    return c.json(present(row), 200);
   });
 
-  app.get(
-    '/:key/versions/:version',
-    validate('param', KeyParam.extend({ version: z.coerce.number().int().min(1).max(1_000_000) })),
+  const oneVersion = createRoute({
+    method: 'get',
+    path: '/{key}/versions/{version}',
+    summary: 'One version',
+    security: security.tenant,
+    request: { params: VersionParam },
+    responses: { 200: json(TemplateView, 'The template version'), ...tenantProblems() },
+  });
+  app.openapi(
+    oneVersion,
     async (c) => {
       const { key, version } = c.req.valid('param');
       const row = await findTemplateVersion(db, c.get('tenantId'), key, version);
       if (!row) throw notFound('Template version');
-      return c.json(present(row));
+      return c.json(present(row), 200);
     },
   );
 
-  app.post('/:key/preview', validate('param', KeyParam), validate('json', PreviewBody), async (c) => {
+  const preview = createRoute({
+    method: 'post',
+    path: '/{key}/preview',
+    summary: 'Render with sample data',
+    description: 'A variable that `data` lacks is a 400 naming it; a render past a bound is a 422 with `code`.',
+    security: security.tenant,
+    request: { params: KeyParam, body: jsonBody(PreviewBody, false) },
+    responses: { 200: json(Preview, 'The rendered content per channel'), ...tenantProblems(422) },
+  });
+  app.openapi(preview, async (c) => {
     const { key } = c.req.valid('param');
     const { data, locale, version } = c.req.valid('json');
     const row = await findTemplateVersion(db, c.get('tenantId'), key, version);
@@ -120,7 +170,7 @@ export function templateRoutes({ db }: AppDeps) {
       const path = `content.${chosen.locale}.${err.path}`;
       throw unprocessable(err.kind === 'limit' ? 'template_limit_exceeded' : 'template_render_failed', err.message, [{ path, message: err.reason }]);
     }
-    return c.json({ key, version: row.version, locale: chosen.locale, content });
+    return c.json({ key, version: row.version, locale: chosen.locale, content: content as Record<string, unknown> }, 200);
   });
 
   return app;

@@ -1,24 +1,25 @@
 // Composition root: turns a Config into running pieces (database, Temporal, worker, API).
-// `npm start`, `npm run api`, `npm run worker` and the end-to-end tests all go through here.
+// `npm start`, `npm run api`, `npm run worker`, the end-to-end tests, the bench and the fuzz
+// scripts all go through here. The worker side (worker/, @temporalio/worker, the dev server) is
+// loaded only when asked for, so the API process never loads it (test/layers.test.ts checks).
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
-import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
-import { makeTelemetryFilterString, NativeConnection, Runtime, type WorkerOptions } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { createApp } from '../api/app.js';
+import { apiConnectionOptions } from '../api/temporal.js';
 import { channelReadiness, createSenders } from '../activities/channels/index.js';
 import { createPagerClient } from '../activities/channels/pager.js';
 import { createSlackClient } from '../activities/channels/slack.js';
 import type { Config } from '../config.js';
+import type { DevServer } from '../worker/dev-server.js';
 import { openDatabase, type Database } from '../db/client.js';
 import type { RetrySettings } from '../domain/types.js';
 import { ALLOW_LIST_HINT } from '../usecases/webhook-address.js';
-import { startDevServer, type DevServer } from './dev-server.js';
-import { createWorker, registerSearchAttributes, workerTuning } from './index.js';
-import { deploymentVersion, setCurrentVersion } from './versioning.js';
-import { createLogger, temporalLevel, temporalLogger, type LogFormat, type Logger } from '../telemetry/log.js';
+import { createLogger, type LogFormat, type Logger } from '../telemetry/log.js';
 import { startTracing, type Tracing } from '../telemetry/tracing.js';
 
 export interface StartOptions {
@@ -52,45 +53,13 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-let runtimeInstalled = false;
 /**
- * Installs the Temporal SDK's runtime once per process: its logs (the SDK's own, its native
- * core's, and the workflows' and activities' `log`) through our logger, and, with
- * TEMPORAL_METRICS_PORT, its metrics (worker and connection: task latencies, slots, polls…)
- * served for Prometheus at http://HOST:TEMPORAL_METRICS_PORT/metrics by the SDK's core.
+ * The logger of an entry point, from config. Where a worker runs, startTocsin installs the
+ * Temporal SDK's runtime with it (worker/index.ts installRuntime): the API never loads the SDK's
+ * native runtime.
  */
-export function installRuntime(logger: Logger, opts: { metricsAddress?: string } = {}): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  const level = temporalLevel(logger.level as Parameters<typeof temporalLevel>[0]);
-  try {
-    Runtime.install({
-      logger: temporalLogger(logger),
-      telemetryOptions: {
-        // The core's own lines reach us too, at warnings unless we log at debug or finer.
-        logging: { forward: {}, filter: makeTelemetryFilterString({ core: level === 'TRACE' || level === 'DEBUG' ? level : 'WARN' }) },
-        ...(opts.metricsAddress ? { metrics: { prometheus: { bindAddress: opts.metricsAddress } } } : {}),
-      },
-    });
-  } catch {
-    // A runtime already exists (another caller installed one): keep it.
-  }
-}
-
-/** The logger and SDK runtime of an entry point, from config. */
 export function initTelemetry(config: Config, opts: { format?: LogFormat } = {}): Logger {
-  const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT ?? opts.format ?? 'json' });
-  const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
-  installRuntime(logger, { metricsAddress: config.TEMPORAL_METRICS_PORT ? `${host}:${config.TEMPORAL_METRICS_PORT}` : undefined });
-  return logger;
-}
-
-/**
- * Keeps the Temporal SDK's logs to errors: the suites provoke activity failures and retries by
- * the hundred, and scripts that print their own output want none of the SDK's warnings.
- */
-export function quietSdkLogs(): void {
-  installRuntime(createLogger({ level: 'error' }));
+  return createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT ?? opts.format ?? 'json' });
 }
 
 export function retrySettings(config: Config): RetrySettings {
@@ -121,18 +90,6 @@ export function senderOptions(config: Config) {
   };
 }
 
-/**
- * The API's Temporal connection fails fast (a few short retries) so that a Temporal outage
- * answers 503 within seconds instead of holding the client's request.
- */
-export function apiConnectionOptions(address: string) {
-  return {
-    address,
-    connectTimeout: 2000,
-    interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 3, maxIntervalMs: () => 500 }))],
-  };
-}
-
 /** ADMIN_TOKEN, or one generated once and kept in DATA_DIR so it survives restarts. */
 function adminToken(config: Config): { token: string; generated: boolean } {
   if (config.ADMIN_TOKEN) return { token: config.ADMIN_TOKEN, generated: false };
@@ -143,16 +100,6 @@ function adminToken(config: Config): { token: string; generated: boolean } {
   const token = `adm_${randomBytes(24).toString('base64url')}`;
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   return { token, generated: true };
-}
-
-/** Registers our search attributes on an existing cluster (the dev server gets them as flags). */
-async function ensureSearchAttributes(address: string, namespace: string) {
-  const conn = await Connection.connect({ address });
-  try {
-    await registerSearchAttributes(conn, namespace);
-  } finally {
-    await conn.close();
-  }
 }
 
 export async function startTocsin(config: Config, opts: StartOptions = {}): Promise<Running> {
@@ -168,6 +115,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     let temporalAddress = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_DEV_PORT}`;
     if (!config.TEMPORAL_ADDRESS && opts.embeddedTemporal) {
       if (!opts.temporalCliPath) throw new Error('temporalCliPath is required for the embedded dev server');
+      const { startDevServer } = await import('../worker/dev-server.js');
       devServer = await startDevServer({
         cliPath: opts.temporalCliPath,
         port: config.TEMPORAL_DEV_PORT,
@@ -185,9 +133,14 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
       });
       stops.push(devServer.stop);
       temporalAddress = devServer.address;
-    } else if (opts.worker) {
-      await ensureSearchAttributes(temporalAddress, config.TEMPORAL_NAMESPACE);
     }
+    // Loaded only for a worker: the API process never loads the worker runtime.
+    const workerModules = opts.worker ? await Promise.all([import('../worker/index.js'), import('../worker/versioning.js')]) : undefined;
+    if (workerModules) {
+      const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
+      workerModules[0].installRuntime(logger, { metricsAddress: config.TEMPORAL_METRICS_PORT ? `${host}:${config.TEMPORAL_METRICS_PORT}` : undefined });
+    }
+    if (workerModules && !devServer) await workerModules[0].ensureSearchAttributes(temporalAddress, config.TEMPORAL_NAMESPACE);
 
     const tracing =
       opts.tracing ?? startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: config.OTEL_SERVICE_NAME });
@@ -207,7 +160,8 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     };
     const senderOpts = { ...senderOptions(config), onWebhookBlocked, db: database.db };
     let workerConnection: NativeConnection | undefined;
-    if (opts.worker) {
+    if (workerModules) {
+      const [{ NativeConnection, createWorker, workerTuning }, { deploymentVersion, setCurrentVersion }] = workerModules;
       const connection = await NativeConnection.connect({ address: temporalAddress });
       workerConnection = connection;
       stops.push(() => connection.close());

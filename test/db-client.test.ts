@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { eq, sql } from 'drizzle-orm';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDatabase, testDatabaseKinds } from '../test/support.js';
+import { openTestDatabase, testDatabaseKinds } from './support.js';
 import { createActivities } from '../activities/index.js';
 import { createInappSender } from '../activities/channels/inapp.js';
-import { openDatabase, type Database } from './client.js';
-import * as s from './schema.js';
+import { openDatabase, type Database } from '../db/client.js';
+import * as s from '../db/schema.js';
 
 describe.each(testDatabaseKinds)('database on %s', (kind) => {
   let database: Database;

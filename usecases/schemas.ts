@@ -1,4 +1,5 @@
-// zod schemas of the request bodies, shared by the routes (and, later, the OpenAPI document).
+// zod schemas of the request bodies and their limits: the routes validate with them (and publish
+// them in /openapi.json), and the use-cases that schedules and broadcasts run take their output.
 import { z } from 'zod';
 import { HHMM, isValidTimeZone } from '../domain/quiet-hours.js';
 import { MAX_DIGEST_ITEMS } from '../domain/digest.js';
@@ -24,53 +25,74 @@ export const ResourceId = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1
 
 /** A map with at most `max` entries. */
 export const boundedRecord = <K extends z.core.$ZodRecordKey, V extends z.ZodType>(key: K, value: V, max: number = LIMITS.recordEntries) =>
-  z.record(key, value).refine((r) => Object.keys(r).length <= max, `must have at most ${max} entries`);
+  z
+    .record(key, value)
+    .refine((r) => Object.keys(r).length <= max, `must have at most ${max} entries`)
+    .meta({ maxProperties: max, propertyNames: keySchema(key) });
+
+/** A record's key constraints, for the document (zod publishes only the values'). */
+function keySchema(key: z.core.$ZodRecordKey): Record<string, unknown> {
+  const { $schema: _drop, ...schema } = z.toJSONSchema(key as z.ZodType, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return schema;
+}
+
+/** What JSON Schema can say of the checks zod runs as refinements (the document shows these too). */
+const EMAIL_PATTERN = (z.toJSONSchema(z.email()) as { pattern: string }).pattern;
 
 /**
  * Free-form JSON an object may carry (`data`, `details`, webhook content): bounded in size and
  * depth, since it travels in Temporal payloads and PostgreSQL jsonb.
  */
-export const JsonObject = z.record(z.string().max(1000), z.unknown()).superRefine((value, ctx) => {
+export const JsonObject = z
+  .record(z.string().max(1000), z.unknown())
+  .superRefine((value, ctx) => {
   const depth = jsonDepth(value);
   if (depth > LIMITS.dataDepth) ctx.addIssue({ code: 'custom', message: `must not nest deeper than ${LIMITS.dataDepth} levels (it nests ${depth})` });
   else {
     const bytes = Buffer.byteLength(JSON.stringify(value));
     if (bytes > LIMITS.dataBytes) ctx.addIssue({ code: 'custom', message: `must be at most ${LIMITS.dataBytes} bytes (64 KiB) as JSON (it is ${bytes})` });
   }
-});
+  })
+  .meta({ propertyNames: { maxLength: 1000 }, description: `Free-form JSON: at most ${LIMITS.dataBytes / 1024} KiB as JSON and ${LIMITS.dataDepth} levels deep` });
 
 export const RecipientId = z
   .string()
   .regex(/^[A-Za-z0-9._:@-]{1,128}$/, 'must be 1–128 of A-Za-z0-9._:@-');
 
-export const TimeZone = z.string().max(64).refine(isValidTimeZone, 'must be an IANA timezone');
+/**
+ * An IANA time zone the runtime knows. The document gives the names' shape, not the list: that
+ * comes with the runtime's ICU version, and the generated client must not change with it.
+ */
+export const TimeZone = z
+  .string()
+  .max(64)
+  .refine(isValidTimeZone, 'must be an IANA timezone')
+  .meta({ id: 'TimeZone', pattern: '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$', description: 'An IANA time zone name', examples: ['UTC', 'Europe/Berlin', 'America/New_York'] });
 
+/**
+ * BCP 47 language tags: a language, an optional script, an optional region and optional private-use
+ * subtags (en, fr-CA, zh-Hant-TW, es-419, en-x-acme). A pattern, so that the document states it.
+ */
 export const Locale = z
   .string()
   .max(35)
-  .refine((v) => {
-    try {
-      return Intl.getCanonicalLocales(v).length === 1;
-    } catch {
-      return false;
-    }
-  }, 'must be a BCP 47 language tag');
+  .regex(/^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-x(-[A-Za-z0-9]{1,8})+)?$/, 'must be a BCP 47 language tag: language[-Script][-REGION], e.g. en, fr-CA, zh-Hant-TW');
 
 export const Channel = z.enum(CHANNELS);
 export const Priority = z.enum(PRIORITIES);
 
+/** An http(s) URL. */
+const WebUrl = z.url({ protocol: /^https?$/ }).max(2048).meta({ pattern: '^https?://' });
+
 export const RecipientBody = z
   .object({
-    email: z.email().max(320).nullish(),
+    email: z.email().max(320).meta({ pattern: EMAIL_PATTERN }).nullish(),
     phone: z
       .string()
       .regex(/^\+[1-9]\d{6,14}$/, 'must be E.164, e.g. +14155550100')
       .nullish(),
     slack: z.string().min(1).max(200).nullish(),
-    webhookUrl: z
-      .url({ protocol: /^https?$/ })
-      .max(2048)
-      .nullish(),
+    webhookUrl: WebUrl.nullish(),
     pagerRoutingKey: z.string().min(1).max(200).nullish(),
     locale: Locale.optional(),
     timezone: TimeZone.optional(),
@@ -103,7 +125,7 @@ export const BulkRecipientsBody = z
   })
   .strict();
 
-const ChannelToggles = z.partialRecord(Channel, z.boolean());
+const ChannelToggles = z.partialRecord(Channel, z.boolean()).meta({ additionalProperties: false });
 
 export const PreferencesBody = z
   .object({
@@ -140,7 +162,9 @@ export const TemplateKey = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 
 
 export const TemplateBody = z.object({
   defaultLocale: Locale.default('en'),
-  content: boundedRecord(Locale, ChannelContentBody, 100).refine((c) => Object.keys(c).length > 0, 'must have at least one locale'),
+  content: boundedRecord(Locale, ChannelContentBody, 100)
+    .refine((c) => Object.keys(c).length > 0, 'must have at least one locale')
+    .meta({ minProperties: 1 }),
 });
 
 const SpecKey = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1–128 of A-Za-z0-9._-');
@@ -165,7 +189,8 @@ const ChannelList = z
   .array(Channel)
   .min(1)
   .max(CHANNELS.length)
-  .refine((a) => new Set(a).size === a.length, 'must not repeat a channel');
+  .refine((a) => new Set(a).size === a.length, 'must not repeat a channel')
+  .meta({ uniqueItems: true });
 
 export const NotificationBody = z
   .object({
@@ -180,7 +205,9 @@ export const NotificationBody = z
     digest: DigestSpec.optional(),
     throttle: ThrottleSpec.optional(),
   })
-  .strict();
+  .strict()
+  // A digest is sent when its window closes (usecases/accept.ts refuses both).
+  .meta({ not: { required: ['digest', 'sendAt'] } });
 export type NotificationRequest = z.infer<typeof NotificationBody>;
 
 export const MAX_BROADCAST_RECIPIENTS = 100_000;
@@ -198,7 +225,8 @@ export const BroadcastBody = z
   .superRefine((b, ctx) => {
     if (Boolean(b.recipients) === Boolean(b.all))
       ctx.addIssue({ code: 'custom', path: ['recipients'], message: 'give either recipients or "all": true' });
-  });
+  })
+  .meta({ oneOf: [{ required: ['recipients'] }, { required: ['all'] }] });
 export type BroadcastRequest = z.infer<typeof BroadcastBody>;
 
 export const ScheduleId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1–128 of A-Za-z0-9._-');
@@ -220,6 +248,14 @@ export const ScheduleBody = z
       ctx.addIssue({ code: 'custom', path: ['notification'], message: 'give either notification or broadcast' });
     if (b.notification?.digest) ctx.addIssue({ code: 'custom', path: ['notification', 'digest'], message: 'a scheduled notification cannot be digested' });
     if (b.notification?.sendAt) ctx.addIssue({ code: 'custom', path: ['notification', 'sendAt'], message: 'the schedule decides when it is sent' });
+  })
+  .meta({
+    allOf: [
+      { oneOf: [{ required: ['cron'] }, { required: ['everySeconds'] }] },
+      { oneOf: [{ required: ['notification'] }, { required: ['broadcast'] }] },
+      // The schedule decides when; a digest would join runs together.
+      { properties: { notification: { not: { anyOf: [{ required: ['digest'] }, { required: ['sendAt'] }] } } } },
+    ],
   });
 export type ScheduleRequest = z.infer<typeof ScheduleBody>;
 
@@ -249,8 +285,8 @@ export const PolicyBody = z
           policyStep('slack', z.string().min(1).max(200)),
           policyStep('pager', z.string().min(1).max(255)),
           policyStep('sms', z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be E.164, e.g. +14155550100')),
-          policyStep('email', z.email().max(320)),
-          policyStep('webhook', z.url({ protocol: /^https?$/ }).max(2048)),
+          policyStep('email', z.email().max(320).meta({ pattern: EMAIL_PATTERN })),
+          policyStep('webhook', WebUrl),
         ]),
       )
       .min(1, 'must have at least 1 step')

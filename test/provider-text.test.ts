@@ -7,9 +7,9 @@ import { applyReceipt } from '../api/routes/receipts.js';
 import type { Database } from '../db/client.js';
 import * as s from '../db/schema.js';
 import { unstorable } from '../domain/text.js';
-import { openTestDatabase, testDatabaseKinds } from '../test/support.js';
-import { describeError, httpFailure, permanent } from './errors.js';
-import { createActivities } from './index.js';
+import { openTestDatabase, testDatabaseKinds } from './support.js';
+import { describeError, httpFailure, permanent } from '../activities/errors.js';
+import { createActivities } from '../activities/index.js';
 
 const HOSTILE = `bad\u0000request \ud800 ${'x'.repeat(5000)}`;
 

@@ -1,6 +1,6 @@
 // `npm run api`: the HTTP API alone, for a real PostgreSQL and an existing Temporal.
 import { loadConfig } from '../config.js';
-import { initTelemetry, startTocsin } from '../worker/runtime.js';
+import { initTelemetry, startTocsin } from './index.js';
 
 const config = loadConfig();
 const logger = initTelemetry(config);
