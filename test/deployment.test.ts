@@ -68,8 +68,8 @@ describe('docker-compose.yml', () => {
   it('runs the migrations once, in a job that the API and the workers wait for', () => {
     const migrate = services.migrate;
     expect(migrate.command).toEqual(['npm', 'run', 'migrate']);
-    expect(pkg.scripts.migrate).toBe('tsx db/migrate.ts');
-    expect(existsSync(join(root, 'db/migrate.ts'))).toBe(true);
+    expect(pkg.scripts.migrate).toBe('tsx runtime/migrate.ts');
+    expect(existsSync(join(root, 'runtime/migrate.ts'))).toBe(true);
     expect(migrate.restart).toBe('no');
     expect(migrate.depends_on).toEqual({ 'tocsin-db': { condition: 'service_healthy' } });
     expect(migrate.environment?.DATABASE_URL).toBe(services.api.environment?.DATABASE_URL);

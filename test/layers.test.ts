@@ -1,5 +1,5 @@
 // The folders are the architecture, and their imports point down (docs: "Layers"):
-//   domain ← db, workflows ← usecases ← activities, config.ts ← api, worker ← runtime ← scripts, bench, test
+//   domain, telemetry ← db, workflows ← usecases ← activities, config.ts ← api, worker ← runtime ← scripts, bench, test
 // A file may import its own folder and any folder of a lower rank, never one beside or above it;
 // workflows import only domain and workflows (and activity *types*, for proxyActivities). No import
 // cycles, type-only imports included. The API process (runtime/api.ts) never loads the worker.
@@ -16,6 +16,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Rank of each layer: imports go to the same layer or a lower rank. */
 const RANK: Record<string, number> = {
   domain: 0,
+  telemetry: 0,
   db: 1,
   workflows: 1,
   usecases: 2,

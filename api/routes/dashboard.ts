@@ -9,12 +9,14 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Hono, type MiddlewareHandler } from 'hono';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { dashboardData } from '../../usecases/dashboard.js';
 import { constantTimeEqual } from '../../usecases/ids.js';
 import { bearer, unauthorized } from '../auth.js';
 import type { AppDeps } from '../deps.js';
+import { json, problems, router, security } from '../contract.js';
 
 export const DASHBOARD_COOKIE = 'tocsin_dashboard';
 const SESSION_SECONDS = 12 * 3600;
@@ -61,24 +63,55 @@ function dashboardAuth(adminToken: string): MiddlewareHandler {
   };
 }
 
+const pageRoute = createRoute({
+  method: 'get',
+  path: '/',
+  summary: 'The operator dashboard; ?token=<admin token> once sets a session cookie and redirects here without it',
+  security: security.admin,
+  request: { query: z.object({ token: z.string().optional().openapi({ description: 'The admin token, once: it becomes a session cookie' }) }) },
+  responses: {
+    200: { description: 'The dashboard page', content: { 'text/html': { schema: z.string() } } },
+    303: { description: 'Session cookie set: the same page without the token' },
+    ...problems(401),
+  },
+});
+const dataRoute = createRoute({
+  method: 'get',
+  path: '/data',
+  summary: 'What the dashboard shows: the last hour per channel, latency percentiles, open incidents, recent failures',
+  security: security.admin,
+  responses: { 200: json(z.record(z.string(), z.unknown()), 'The dashboard data'), ...problems(401, 503) },
+});
+const assetRoute = createRoute({
+  method: 'get',
+  path: '/assets/{file}',
+  summary: "The dashboard's script and styles, and uPlot's",
+  security: security.admin,
+  request: { params: z.object({ file: z.string().max(100) }) },
+  responses: {
+    200: { description: 'JavaScript or CSS', content: { 'text/javascript': { schema: z.string() }, 'text/css': { schema: z.string() } } },
+    ...problems(401, 404),
+  },
+});
+
 export function dashboardRoutes(deps: AppDeps) {
-  const app = new Hono();
+  const app = router();
   const ui = deps.temporalUi ?? { namespace: 'default' };
   app.use('*', dashboardAuth(deps.adminToken));
-  app.get('/', (c) => {
+  app.openapi(pageRoute, (c) => {
     c.header('content-security-policy', CSP);
     c.header('referrer-policy', 'no-referrer');
     c.header('cache-control', 'no-store');
-    return c.html(page);
+    return c.html(page) as never;
   });
-  app.get('/data', async (c) => {
+  app.openapi(dataRoute, async (c) => {
     c.header('cache-control', 'no-store');
-    return c.json(await dashboardData(deps.db, ui));
+    return c.json((await dashboardData(deps.db, ui)) as unknown as Record<string, unknown>, 200);
   });
-  app.get('/assets/:file', (c) => {
-    const asset = assets[c.req.param('file')];
-    if (!asset) return c.notFound();
-    return c.body(asset[1], 200, { 'content-type': asset[0], 'cache-control': 'private, max-age=3600' });
+  app.openapi(assetRoute, (c) => {
+    const asset = assets[c.req.valid('param').file];
+    if (!asset) return c.notFound() as never;
+    return c.body(asset[1], 200, { 'content-type': asset[0], 'cache-control': 'private, max-age=3600' }) as never;
   });
   return app;
 }

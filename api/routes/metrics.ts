@@ -4,7 +4,7 @@
 // what happened, so any API replica answers the same truth and a restart resets nothing.
 // Process metrics (process_*, nodejs_*) and tocsin_http_* are this API process's own.
 import { sql } from 'drizzle-orm';
-import { Hono } from 'hono';
+import { createRoute, z } from '@hono/zod-openapi';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValueWithName } from 'prom-client';
 import { rowsOf, type Db } from '../../db/client.js';
 import { broadcastCounts } from '../../domain/broadcast.js';
@@ -12,6 +12,7 @@ import { readyAt } from '../../usecases/dashboard.js';
 import { adminAuth } from '../auth.js';
 import { Problem } from '../problem.js';
 import type { AppDeps, Env } from '../deps.js';
+import { problems, router, security } from '../contract.js';
 
 /** Upper bounds (seconds) of the accepted → sent histogram. */
 export const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400];
@@ -119,12 +120,23 @@ export function tocsinMetrics(db: Db, registry = new Registry()) {
   };
 }
 
+const scrapeRoute = createRoute({
+  method: 'get',
+  path: '/',
+  summary: "Prometheus metrics: the tocsin_* series, counted from the database at scrape time, and this process's own",
+  security: security.admin,
+  responses: {
+    200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: z.string() } } },
+    ...problems(401, 503),
+  },
+});
+
 /** `registry` holds the metrics other parts of this process keep (api/telemetry.ts). */
 export function metricsRoutes(deps: AppDeps, registry?: Registry) {
   const metrics = tocsinMetrics(deps.db, registry);
-  const app = new Hono<Env>();
+  const app = router<Env>();
   app.use('*', adminAuth(deps.adminToken));
-  app.get('/', async (c) => {
+  app.openapi(scrapeRoute, async (c) => {
     let text: string;
     try {
       text = await metrics.scrape();
@@ -132,7 +144,7 @@ export function metricsRoutes(deps: AppDeps, registry?: Registry) {
       // The counts live in the database: without it there is nothing true to answer.
       throw Object.assign(new Problem(503, 'The database did not answer; metrics are unavailable', [], { 'retry-after': '5' }), { cause: err });
     }
-    return c.body(text, 200, { 'content-type': metrics.registry.contentType });
+    return c.body(text, 200, { 'content-type': metrics.registry.contentType }) as never;
   });
   return app;
 }

@@ -10,9 +10,9 @@ import { sql } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signWebhook } from '../activities/channels/webhook.js';
-import { openTestDatabase, testDatabaseKinds } from '../test/support.js';
-import { migrationsFolder, type Database } from './client.js';
-import * as s from './schema.js';
+import { openTestDatabase, testDatabaseKinds } from './support.js';
+import { migrationsFolder, type Database } from '../db/client.js';
+import * as s from '../db/schema.js';
 
 const migration = readFileSync(join(migrationsFolder, '0002_standard_webhooks_secrets.sql'), 'utf8');
 

@@ -4,7 +4,7 @@
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../telemetry/log.js';
-import { openDatabase } from './client.js';
+import { openDatabase } from '../db/client.js';
 
 const config = loadConfig();
 const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT ?? 'json' });

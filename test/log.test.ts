@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
 import type { Database } from '../db/client.js';
 import { CHANNELS } from '../domain/types.js';
-import { openTestDatabase } from '../test/support.js';
-import { apiConnectionOptions } from '../worker/runtime.js';
-import { activityLogContext, createLogger, scrubSecrets, temporalLogger } from './log.js';
+import { openTestDatabase } from './support.js';
+import { apiConnectionOptions } from '../api/temporal.js';
+import { activityLogContext, createLogger, scrubSecrets, temporalLogger } from '../telemetry/log.js';
 
 /** A logger at `level` whose lines land, parsed, in `lines`. */
 function capture(level: 'info' | 'debug' = 'info') {
