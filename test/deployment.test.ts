@@ -86,6 +86,16 @@ describe('docker-compose.yml', () => {
     for (const [key, value] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG)) expect(dynamic[key], key).toEqual([{ value }]);
   });
 
+  it('logs JSON, passes the OTLP endpoint on, and serves the workers\' Temporal SDK metrics', () => {
+    for (const name of ['api', 'worker']) {
+      expect(services[name].environment?.LOG_FORMAT, name).toBe('json');
+      expect(services[name].environment?.OTEL_EXPORTER_OTLP_ENDPOINT, name).toBe('${OTEL_EXPORTER_OTLP_ENDPOINT:-}');
+    }
+    expect(services.worker.environment?.TEMPORAL_METRICS_PORT).toBe('9464');
+    expect(services.worker.environment?.HOST).toBe('0.0.0.0');
+    expect(services.worker.expose).toContain('9464');
+  });
+
   it('links the dashboard to the Temporal UI it publishes', () => {
     const [hostPort] = services['temporal-ui'].ports![0].split(':');
     expect(services.api.environment!.TEMPORAL_UI_URL).toBe(`\${TEMPORAL_UI_URL:-http://localhost:${hostPort}}`);
