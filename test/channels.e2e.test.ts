@@ -5,10 +5,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadConfig } from '../config.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../worker/dev-server.js';
-import { startTocsin, type Running } from '../runtime/index.js';
+import type { Running } from '../runtime/index.js';
 import { startFakePagerDuty, type FakePagerDuty } from './fakes/pagerduty.js';
 import { resendEmailEvent, svixHeaders, twilioSignature, twilioStatusCallback } from './fakes/receipts.js';
 import { startFakeResend, type FakeResend } from './fakes/resend.js';
@@ -16,7 +15,7 @@ import type { FakeServer } from './fakes/server.js';
 import { startFakeSlack } from './fakes/slack.js';
 import { startFakeTwilio, twilioError } from './fakes/twilio.js';
 import { startFakeWebhook, verifyWebhook } from './fakes/webhook.js';
-import { LOCAL_RECEIVERS, quietTemporalLogs } from './support.js';
+import { quietTemporalLogs, startTestStack } from './support.js';
 import { until } from './until.js';
 
 const RESEND_API_KEY = 're_test_0123456789';
@@ -75,13 +74,9 @@ describe('every channel end to end against the providers’ fakes', () => {
     // Twilio signs the status callback URL it was given: PUBLIC_BASE_URL must be the API's own.
     const port = await freePort();
     publicBaseUrl = `http://127.0.0.1:${port}`;
-    const config = loadConfig({
-      DATA_DIR: dataDir,
+    running = await startTestStack(dataDir, {
       PORT: String(port),
-      TEMPORAL_DEV_PORT: String(await freePort()),
-      TEMPORAL_UI_PORT: String(await freePort()),
       TEMPORAL_TASK_QUEUE: 'channels-e2e',
-      LOG_LEVEL: 'warn',
       EMAIL_FROM,
       RESEND_API_KEY,
       RESEND_BASE_URL: resend.url,
@@ -95,15 +90,6 @@ describe('every channel end to end against the providers’ fakes', () => {
       PAGERDUTY_EVENTS_URL: pagerduty.eventsUrl,
       PUBLIC_BASE_URL: publicBaseUrl,
       DELIVERY_INITIAL_INTERVAL_SECONDS: '1',
-      WEBHOOK_ALLOWED_HOSTS: LOCAL_RECEIVERS.join(','),
-    });
-    running = await startTocsin(config, {
-      api: true,
-      worker: true,
-      embeddedTemporal: true,
-      temporalCliPath: inject('temporalCliPath'),
-      workflowBundle: { codePath: inject('workflowBundlePath') },
-      log: () => {},
     });
     expect(running.apiUrl).toBe(publicBaseUrl);
 

@@ -6,10 +6,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadConfig } from '../config.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../worker/dev-server.js';
-import { startTocsin, type Running } from '../runtime/index.js';
+import type { Running } from '../runtime/index.js';
 import {
   awaitFinished,
   CHAOS_CHANNELS,
@@ -23,7 +22,7 @@ import {
   type Providers,
   type TocsinProcess,
 } from './chaos-kit.js';
-import { quietTemporalLogs } from './support.js';
+import { quietTemporalLogs, startTestStack } from './support.js';
 import { until } from './until.js';
 
 describe('npm start SIGKILLed as a whole process tree mid-send, then started again', () => {
@@ -105,23 +104,7 @@ describe('a running stack under provider outages and a dead dev server', () => {
     quietTemporalLogs();
     dataDir = mkdtempSync(join(tmpdir(), 'tocsin-chaos-outage-'));
     providers = await startProviders();
-    const config = loadConfig({
-      ...providers.env,
-      DATA_DIR: dataDir,
-      PORT: '0',
-      TEMPORAL_DEV_PORT: String(await freePort()),
-      TEMPORAL_UI_PORT: String(await freePort()),
-      TEMPORAL_TASK_QUEUE: 'chaos-outage',
-      ADMIN_TOKEN: 'chaos-admin',
-    });
-    running = await startTocsin(config, {
-      api: true,
-      worker: true,
-      embeddedTemporal: true,
-      temporalCliPath: inject('temporalCliPath'),
-      workflowBundle: { codePath: inject('workflowBundlePath') },
-      log: () => {},
-    });
+    running = await startTestStack(dataDir, { ...providers.env, TEMPORAL_TASK_QUEUE: 'chaos-outage', ADMIN_TOKEN: 'chaos-admin' });
     apiKey = await seedChaosTenant(api(), 'chaos-admin', `${providers.webhook.url}/hook`);
   });
   afterAll(async () => {

@@ -8,14 +8,11 @@ import { join, resolve } from 'node:path';
 import { sql } from 'drizzle-orm';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { loadConfig } from '../config.js';
 import { deliveries, notifications } from '../db/schema.js';
-import { freePort } from '../worker/dev-server.js';
-import { startTocsin, type Running } from '../runtime/index.js';
+import type { Running } from '../runtime/index.js';
 import { startFakeServer, type FakeServer } from './fakes/server.js';
 import { startFakeWebhook } from './fakes/webhook.js';
-import { LOCAL_RECEIVERS, quietTemporalLogs } from './support.js';
+import { quietTemporalLogs, startTestStack } from './support.js';
 import { until } from './until.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -56,23 +53,7 @@ describe('the operator dashboard in headless Chromium', () => {
     okHook = await startFakeWebhook();
     // A receiver that answers 410: the webhook fails at once (4xx is not retried).
     goneHook = await startFakeServer(() => ({ status: 410, body: { error: 'gone' } }));
-    const config = loadConfig({
-      DATA_DIR: dataDir,
-      PORT: '0',
-      TEMPORAL_DEV_PORT: String(await freePort()),
-      TEMPORAL_UI_PORT: String(await freePort()),
-      TEMPORAL_TASK_QUEUE: 'dashboard',
-      LOG_LEVEL: 'warn',
-      WEBHOOK_ALLOWED_HOSTS: LOCAL_RECEIVERS.join(','),
-    });
-    running = await startTocsin(config, {
-      api: true,
-      worker: true,
-      embeddedTemporal: true,
-      temporalCliPath: inject('temporalCliPath'),
-      workflowBundle: { codePath: inject('workflowBundlePath') },
-      log: () => {},
-    });
+    running = await startTestStack(dataDir, { TEMPORAL_TASK_QUEUE: 'dashboard' });
     browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   });
   afterAll(async () => {

@@ -6,14 +6,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadConfig } from '../config.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isConnectionError } from '../db/client.js';
 import { postgresBin, startPgCluster, type PgCluster } from '../scripts/pg-cluster.js';
-import { freePort } from '../worker/dev-server.js';
-import { startTocsin, type Running } from '../runtime/index.js';
+import type { Running } from '../runtime/index.js';
 import { awaitFinished, countAtFakes, logged, newClientLog, seedChaosTenant, startProviders, submit, type ChaosChannel, type Providers } from './chaos-kit.js';
-import { quietTemporalLogs } from './support.js';
+import { quietTemporalLogs, startTestStack } from './support.js';
 
 describe('connection errors are told from query errors', () => {
   it('through drizzle’s wrapper, for sockets, postgres.js and SQLSTATEs', () => {
@@ -40,23 +38,11 @@ describe.runIf(postgresBin())('PostgreSQL stopped under the API and the worker',
     quietTemporalLogs();
     cluster = await startPgCluster();
     providers = await startProviders();
-    const config = loadConfig({
+    running = await startTestStack(dataDir, {
       ...providers.env,
-      DATA_DIR: dataDir,
       DATABASE_URL: cluster.url,
-      PORT: '0',
-      TEMPORAL_DEV_PORT: String(await freePort()),
-      TEMPORAL_UI_PORT: String(await freePort()),
       TEMPORAL_TASK_QUEUE: 'db-outage',
       ADMIN_TOKEN: 'outage-admin',
-    });
-    running = await startTocsin(config, {
-      api: true,
-      worker: true,
-      embeddedTemporal: true,
-      temporalCliPath: inject('temporalCliPath'),
-      workflowBundle: { codePath: inject('workflowBundlePath') },
-      log: () => {},
     });
     apiKey = await seedChaosTenant(api(), 'outage-admin', `${providers.webhook.url}/hook`);
   });

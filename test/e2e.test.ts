@@ -5,35 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { createTocsinClient, ok } from '../client/index.js';
-import { loadConfig } from '../config.js';
-import { freePort } from '../worker/dev-server.js';
-import { startTocsin, type Running } from '../runtime/index.js';
+import type { Running } from '../runtime/index.js';
 import { startFakeWebhook } from './fakes/webhook.js';
-import { LOCAL_RECEIVERS, openTestDatabase, postgresUrl, quietTemporalLogs } from './support.js';
+import { openTestDatabase, postgresUrl, quietTemporalLogs, startTestStack } from './support.js';
 import { until } from './until.js';
 
-async function boot(dataDir: string, env: Record<string, string> = {}) {
-  const config = loadConfig({
-    DATA_DIR: dataDir,
-    PORT: '0',
-    TEMPORAL_DEV_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    TEMPORAL_TASK_QUEUE: 'e2e',
-    LOG_LEVEL: 'warn',
-    WEBHOOK_ALLOWED_HOSTS: LOCAL_RECEIVERS.join(','),
-    ...env,
-  });
-  return startTocsin(config, {
-    api: true,
-    worker: true,
-    embeddedTemporal: true,
-    temporalCliPath: inject('temporalCliPath'),
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    log: () => {},
-  });
-}
+const boot = (dataDir: string, env: Record<string, string> = {}) => startTestStack(dataDir, { TEMPORAL_TASK_QUEUE: 'e2e', ...env });
 
 /** The README's curl session, through the typed client (client/). Returns what a restart check needs. */
 async function curlSession(running: Running, hookUrl: string) {

@@ -15,7 +15,9 @@ import { registerSearchAttributes } from '../worker/index.js';
 import type { Channel } from '../domain/types.js';
 
 import { quietSdkLogs } from '../worker/index.js';
-import { dynamicConfigArgs } from '../worker/dev-server.js';
+import { dynamicConfigArgs, freePort } from '../worker/dev-server.js';
+import { loadConfig } from '../config.js';
+import { startTocsin, type Running } from '../runtime/index.js';
 
 /** Keeps the SDK's core logs to warnings, so test output stays readable. */
 export const quietTemporalLogs = quietSdkLogs;
@@ -111,5 +113,29 @@ export async function testWorker(
       senders: senders ?? { inapp: createInappSender(db.db), webhook: createWebhookSender({ allowedHosts: LOCAL_RECEIVERS }) },
       ...extra,
     }),
+  });
+}
+
+/**
+ * The whole stack as `npm start` boots it (embedded dev server, worker and API in this process),
+ * on free ports, in `dataDir`, with the suite's prebuilt workflow bundle; `env` adds settings.
+ */
+export async function startTestStack(dataDir: string, env: Record<string, string> = {}): Promise<Running> {
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    PORT: '0',
+    TEMPORAL_DEV_PORT: String(await freePort()),
+    TEMPORAL_UI_PORT: String(await freePort()),
+    LOG_LEVEL: 'warn',
+    WEBHOOK_ALLOWED_HOSTS: LOCAL_RECEIVERS.join(','),
+    ...env,
+  });
+  return startTocsin(config, {
+    api: true,
+    worker: true,
+    embeddedTemporal: true,
+    temporalCliPath: inject('temporalCliPath'),
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    log: () => {},
   });
 }
