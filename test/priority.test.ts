@@ -97,9 +97,9 @@ describe('priority and fairness', () => {
     const criticalAt = await firstTaskStarted(critical);
     const lowAt = await Promise.all(lows.map(firstTaskStarted));
     const before = lowAt.filter((t) => t < criticalAt).length;
-    // FIFO would put it last (20 before it). Priority is per task-queue partition, so a few low
-    // ones on another partition may still go first.
-    expect(before).toBeLessThan(lows.length / 2);
+    // FIFO would put it last (20 before it); by priority it goes first (the test server's task
+    // queues have one partition: test/support.ts), give or take a task already on its way.
+    expect(before).toBeLessThanOrEqual(2);
 
     // Its delivery activity ran in the critical lane, under the tenant's fairness key.
     const history = await dev.client.workflow.getHandle(critical).fetchHistory();
@@ -146,13 +146,12 @@ describe('priority and fairness', () => {
       await allCompleted(flood);
     });
 
-    // With the tenant as fairness key the server alternates between the tenants' backlogs (per
-    // task-queue partition, so not exactly).
+    // With the tenant as fairness key the server alternates between the tenants' backlogs.
     const aAt = await Promise.all(flood.map(firstTaskStarted));
     const bAt = await Promise.all(fromB.map(firstTaskStarted));
-    // How many of A's runs started before each of B's: 30 each under first come, first served.
+    // How many of A's runs started before each of B's: 30 each under first come, first served;
+    // about 1, 2 and 3 when the two tenants take turns.
     const ahead = bAt.map((b) => aAt.filter((a) => a < b).length);
-    expect(ahead.reduce((x, y) => x + y, 0) / ahead.length).toBeLessThan(flood.length / 2);
-    expect(Math.min(...ahead)).toBeLessThan(flood.length / 3);
+    expect(Math.max(...ahead)).toBeLessThanOrEqual(6);
   }, 240_000);
 });

@@ -15,7 +15,7 @@ import { registerSearchAttributes } from '../worker/index.js';
 import type { Channel } from '../domain/types.js';
 
 import { quietSdkLogs } from '../worker/index.js';
-import { dynamicConfigArgs, freePort } from '../worker/dev-server.js';
+import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigArgs, freePort } from '../worker/dev-server.js';
 import { loadConfig } from '../config.js';
 import { startTocsin, type Running } from '../runtime/index.js';
 
@@ -80,8 +80,15 @@ export function localEnv() {
     server: {
       executable: { type: 'existing-path', path: inject('temporalCliPath') },
       searchAttributes: undefined,
-      // The settings `npm start`'s dev server runs with (priority lanes, fairness).
-      extraArgs: dynamicConfigArgs(),
+      // The settings `npm start`'s dev server runs with (priority lanes, fairness), on task
+      // queues of one partition: priority and fairness order each partition's backlog, so with
+      // several a run on a lightly loaded partition may go ahead of a more urgent one elsewhere,
+      // and the ordering tests would measure the partitions' luck instead.
+      extraArgs: dynamicConfigArgs({
+        ...DEV_SERVER_DYNAMIC_CONFIG,
+        'matching.numTaskqueueReadPartitions': 1,
+        'matching.numTaskqueueWritePartitions': 1,
+      }),
     },
   });
 }
