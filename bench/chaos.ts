@@ -188,13 +188,13 @@ async function postgresFault(providers: Providers, dataDir: string): Promise<Omi
     const api = `http://127.0.0.1:${port}`;
     const env = { ...providers.env, DATA_DIR: dataDir, DATABASE_URL: cluster.url, TEMPORAL_ADDRESS: temporal.address, HOST: '127.0.0.1', PORT: String(port), ADMIN_TOKEN: ADMIN };
     // The worker first: it applies the migrations, then the API starts on a migrated database.
-    const worker = spawnTocsin('worker/main.ts', env, join(dataDir, 'worker.log'));
+    const worker = spawnTocsin('runtime/worker.ts', env, join(dataDir, 'worker.log'));
     procs.push(worker);
     for (const deadline = Date.now() + 120_000; !readLog(join(dataDir, 'worker.log')).includes('polling'); ) {
       if (Date.now() > deadline || worker.child.exitCode !== null) throw new Error(`npm run worker did not start: ${readLog(join(dataDir, 'worker.log'))}`);
       await sleep(250);
     }
-    const apiProc = spawnTocsin('api/server.ts', env, join(dataDir, 'api.log'));
+    const apiProc = spawnTocsin('runtime/api.ts', env, join(dataDir, 'api.log'));
     procs.push(apiProc);
     await waitReady(`${api}/readyz`, Date.now() + 60_000, apiProc);
     const apiKey = await seedChaosTenant(api, ADMIN, `${providers.webhook.url}/hook`);
