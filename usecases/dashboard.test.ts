@@ -2,7 +2,7 @@
 // is set, as in CI) on a real PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../db/client.js';
-import { deliveries, incidents, notifications, tenants } from '../db/schema.js';
+import { deliveries, incidents, notificationEvents, notifications, tenants } from '../db/schema.js';
 import { openTestDatabase, testDatabaseKinds } from '../test/support.js';
 import { dashboardData, workflowUrl } from './dashboard.js';
 
@@ -46,12 +46,21 @@ describe.each(testDatabaseKinds)('dashboard data on %s', (kind) => {
       notification('n6', 'ten_b', 2880, { status: 'failed' }),
       // Scheduled for 30 minutes after acceptance: its latency counts from sendAt.
       notification('n5', 'ten_a', 40, { sendAt: ago(10) }),
+      // Held by quiet hours for 42 minutes, then sent 4 s after its release (release_at cleared).
+      notification('n7', 'ten_a', 50),
+    ] as never);
+    await db.insert(notificationEvents).values([
+      { notificationId: 'n7', status: 'accepted', at: ago(50) },
+      { notificationId: 'n7', status: 'held', reason: 'quiet_hours', at: ago(50) },
+      { notificationId: 'n7', status: 'sending', at: ago(8) },
+      { notificationId: 'n7', status: 'sent', at: ago(8, -4) },
     ] as never);
     await db.insert(deliveries).values([
       // 1 s, 3 s and 2 s from ready to sent.
       { id: 'd1', notificationId: 'n1', position: 0, channel: 'webhook', status: 'sent', attempts: 1, sentAt: ago(10, -1), updatedAt: ago(10, -1) },
       { id: 'd2', notificationId: 'n2', position: 0, channel: 'webhook', status: 'delivered', attempts: 1, sentAt: ago(5, -3), updatedAt: ago(4) },
       { id: 'd5', notificationId: 'n5', position: 0, channel: 'inapp', status: 'sent', attempts: 1, sentAt: ago(10, -2), updatedAt: ago(10, -2) },
+      { id: 'd7', notificationId: 'n7', position: 0, channel: 'inapp', status: 'sent', attempts: 1, sentAt: ago(8, -4), updatedAt: ago(8, -4) },
       { id: 'd3', notificationId: 'n3', position: 0, channel: 'webhook', status: 'failed', attempts: 3, errorCode: 'http_410', errorMessage: 'Gone', updatedAt: ago(2) },
       { id: 'd3b', notificationId: 'n3', position: 1, channel: 'inapp', status: 'skipped', attempts: 0, updatedAt: ago(2) },
       { id: 'd4', notificationId: 'n4', position: 0, channel: 'sms', status: 'failed', attempts: 8, errorCode: 'provider_error', updatedAt: ago(170) },
@@ -68,18 +77,19 @@ describe.each(testDatabaseKinds)('dashboard data on %s', (kind) => {
   it('counts per channel over the last hour, with accepted → sent percentiles', async () => {
     const d = await dashboardData(database.db, { url: 'http://ui.example:8233/', namespace: 'default' });
     expect(d.windowMinutes).toBe(60);
-    expect(d.accepted).toBe(4);
+    expect(d.accepted).toBe(5);
     expect(d.channels.map((c) => [c.channel, c.sent, c.failed, c.skipped, c.sending])).toEqual([
-      ['inapp', 1, 0, 1, 0],
+      ['inapp', 2, 0, 1, 0],
       ['webhook', 2, 1, 0, 0],
     ]);
     const webhook = d.channels.find((c) => c.channel === 'webhook')!;
     expect(webhook.failureRate).toBeCloseTo(1 / 3);
     expect(webhook.count).toBe(2);
     expect(webhook.p50Ms).toBeCloseTo(2000, 0);
-    expect(d.latency.count).toBe(3);
-    expect(d.latency.p50Ms).toBeCloseTo(2000, 0);
-    expect(d.latency.p99Ms).toBeCloseTo(2980, 0); // between 2 s and 3 s, 98 % of the way
+    // 1 s, 3 s, 2 s and the held one's 4 s (from its release, not its 42 minutes on hold).
+    expect(d.latency.count).toBe(4);
+    expect(d.latency.p50Ms).toBeCloseTo(2500, 0);
+    expect(d.latency.p99Ms).toBeCloseTo(3970, 0); // between 3 s and 4 s, 97 % of the way
   });
 
   it('has one point per minute, the sends and failures at their minutes', async () => {
@@ -89,7 +99,7 @@ describe.each(testDatabaseKinds)('dashboard data on %s', (kind) => {
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
     expect(sum(d.series.sent.webhook)).toBe(2);
     expect(sum(d.series.failed.webhook)).toBe(1);
-    expect(sum(d.series.sent.inapp)).toBe(1);
+    expect(sum(d.series.sent.inapp)).toBe(2);
     // The failure at its minute.
     const minute = Math.floor(ago(2).getTime() / 60_000) * 60;
     expect(d.series.failed.webhook[d.series.minutes.indexOf(minute)]).toBe(1);

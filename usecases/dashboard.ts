@@ -77,8 +77,12 @@ const iso = (epochMs: number) => new Date(epochMs).toISOString();
 
 // Latency is measured from when the notification could first be sent: its acceptance, or the
 // end of a deliberate wait (sendAt, quiet hours), so that scheduled sends do not read as slow.
+// A hold's end is its release_at while held; once released the run records `sending` (and
+// clears release_at) at once, so that first `sending` event after a `held` one stands for it.
 // Over `notifications n`; /metrics' accepted → sent histogram starts from it too.
-export const readyAt = sql`greatest(n.created_at, coalesce(n.send_at, n.created_at), coalesce(n.release_at, n.created_at))`;
+export const readyAt = sql`greatest(n.created_at, coalesce(n.send_at, n.created_at), coalesce(n.release_at, n.created_at),
+  coalesce((select min(s.at) from notification_events h join notification_events s on s.notification_id = h.notification_id and s.status = 'sending' and s.at >= h.at
+    where h.notification_id = n.id and h.status = 'held'), n.created_at))`;
 const latencyMs = sql`extract(epoch from (d.sent_at - ${readyAt})) * 1000`;
 
 export async function dashboardData(db: Db, ui: TemporalUiLink): Promise<DashboardData> {
