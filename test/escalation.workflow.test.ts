@@ -463,7 +463,9 @@ describe('escalation', () => {
     const unack = await h.call('POST', `/v1/incidents/${inc.id}/unacknowledge`, { by: 'ann' });
     expect(unack.status).toBe(200);
     expect(unack.body).toMatchObject({ status: 'triggered', step: 0, cycle: 0 });
-    expect(unack.body.timeline.at(-1)).toMatchObject({ type: 'unacknowledged', by: 'ann' });
+    // The answer's timeline ends at the update's own event or, when the restarted escalation was
+    // quicker, at the first step it already notified again.
+    expect(unack.body.timeline.slice(-2)).toContainEqual(expect.objectContaining({ type: 'unacknowledged', by: 'ann' }));
     await until(() => posts(slack), (p) => p.length === 2, 'the first step again');
     expect((await h.call('POST', `/v1/incidents/${inc.id}/unacknowledge`, {})).status).toBe(409);
 
