@@ -1,13 +1,12 @@
 // The logger: JSON lines with secrets redacted (by field name and by shape in free text), and
 // a request id on every line of a request, echoed in X-Request-Id.
 import { Writable } from 'node:stream';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
 import type { Database } from '../db/client.js';
-import { CHANNELS } from '../domain/types.js';
-import { openTestDatabase } from './support.js';
+import { offlineAppDeps, openTestDatabase } from './support.js';
 import { apiConnectionOptions } from '../api/temporal.js';
 import { activityLogContext, createLogger, scrubSecrets, temporalLogger } from '../telemetry/log.js';
 
@@ -101,13 +100,7 @@ describe('request ids', () => {
     // A Temporal that never answers: a notification's start fails with 503, which is logged.
     connection = Connection.lazy(apiConnectionOptions('127.0.0.1:1'));
     app = createApp(
-      {
-        db: db.db,
-        temporal: { client: new Client({ connection }), taskQueue: 'unused', ping: async () => {} },
-        adminToken: 'admin-secret',
-        channels: Object.fromEntries(CHANNELS.map((c) => [c, 'configured'])) as any,
-        retry: { initialIntervalSeconds: 1, backoffCoefficient: 2, maximumIntervalSeconds: 10, maximumAttempts: 3, expirationSeconds: 60 },
-      },
+      offlineAppDeps(db.db, connection),
       { logger },
     );
   });

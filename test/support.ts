@@ -1,7 +1,10 @@
 // Shared test plumbing: databases (PGlite, or a fresh PostgreSQL database when
 // DATABASE_URL is set), Temporal environments and a worker on the prebuilt bundle.
 import { randomBytes } from 'node:crypto';
+import { Client, type Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { AppDeps } from '../api/deps.js';
+import { CHANNELS } from '../domain/types.js';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import postgres from 'postgres';
 import { inject } from 'vitest';
@@ -145,4 +148,19 @@ export async function startTestStack(dataDir: string, env: Record<string, string
     workflowBundle: { codePath: inject('workflowBundlePath') },
     log: () => {},
   });
+}
+
+/**
+ * The API's dependencies for tests that never reach Temporal: a client on a lazy connection to
+ * nowhere (a start would fail with 503), every channel configured, a short retry policy.
+ */
+export function offlineAppDeps(db: Database['db'], connection: Connection, more: Partial<AppDeps> = {}): AppDeps {
+  return {
+    db,
+    temporal: { client: new Client({ connection }), taskQueue: 'unused', ping: async () => {} },
+    adminToken: 'admin-secret',
+    channels: Object.fromEntries(CHANNELS.map((c) => [c, 'configured'])) as AppDeps['channels'],
+    retry: { initialIntervalSeconds: 1, backoffCoefficient: 2, maximumIntervalSeconds: 10, maximumAttempts: 3, expirationSeconds: 60 },
+    ...more,
+  };
 }

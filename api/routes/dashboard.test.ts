@@ -1,10 +1,9 @@
 // The dashboard's access and assets through app.request(): the admin token as a bearer header,
 // or once as ?token= (a cookie from then on); everything else is a 401 problem.
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../db/client.js';
-import { CHANNELS } from '../../domain/types.js';
-import { openTestDatabase } from '../../test/support.js';
+import { offlineAppDeps, openTestDatabase } from '../../test/support.js';
 import { apiConnectionOptions } from '../temporal.js';
 import { createApp } from '../app.js';
 import { DASHBOARD_COOKIE } from './dashboard.js';
@@ -18,14 +17,7 @@ beforeAll(async () => {
   db = await openTestDatabase();
   connection = Connection.lazy(apiConnectionOptions('127.0.0.1:1'));
   app = createApp(
-    {
-      db: db.db,
-      temporal: { client: new Client({ connection }), taskQueue: 'unused', ping: async () => {} },
-      adminToken: ADMIN,
-      channels: Object.fromEntries(CHANNELS.map((c) => [c, 'configured'])) as any,
-      retry: { initialIntervalSeconds: 1, backoffCoefficient: 2, maximumIntervalSeconds: 10, maximumAttempts: 3, expirationSeconds: 60 },
-      temporalUi: { url: 'http://ui.example', namespace: 'default' },
-    },
+    offlineAppDeps(db.db, connection, { adminToken: ADMIN, temporalUi: { url: 'http://ui.example', namespace: 'default' } }),
     { log: () => {} },
   );
 });
