@@ -40,6 +40,7 @@ import {
   type ProviderCount,
   type Providers,
   type TocsinProcess,
+  npmStartEnv,
 } from '../test/chaos-kit.js';
 import { freePort, startDevServer, type DevServer } from '../worker/dev-server.js';
 
@@ -86,18 +87,7 @@ async function drive(run: string, api: () => string, apiKey: string, providers: 
 }
 
 async function npmStartStack(name: string, providers: Providers, dataDir: string) {
-  const port = await freePort();
-  const env = {
-    ...providers.env,
-    DATA_DIR: dataDir,
-    DATABASE_URL: '',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    TEMPORAL_DEV_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    ADMIN_TOKEN: ADMIN,
-  };
-  const api = `http://127.0.0.1:${port}`;
+  const { env, api } = await npmStartEnv(providers, dataDir, ADMIN);
   const procs: TocsinProcess[] = [];
   const start = async () => {
     const p = spawnTocsin('scripts/start.ts', env, join(dataDir, `${name}.log`));

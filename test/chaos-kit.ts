@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../worker/dev-server.js';
 import { startFakeResend, type FakeResend } from './fakes/resend.js';
 import type { FakeServer, ScriptedResponse } from './fakes/server.js';
 import { startFakeSlack } from './fakes/slack.js';
@@ -59,6 +60,22 @@ export async function startProviders(): Promise<Providers> {
 }
 
 /** The tenant, recipient and template a fault run sends with: one message per channel, numbered. */
+/** The environment of an `npm start` on free ports in `dataDir` (PGlite), against the fakes; its API's URL. */
+export async function npmStartEnv(providers: Providers, dataDir: string, adminToken: string): Promise<{ env: Record<string, string>; api: string }> {
+  const port = await freePort();
+  const env = {
+    ...providers.env,
+    DATA_DIR: dataDir,
+    DATABASE_URL: '',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    TEMPORAL_DEV_PORT: String(await freePort()),
+    TEMPORAL_UI_PORT: String(await freePort()),
+    ADMIN_TOKEN: adminToken,
+  };
+  return { env, api: `http://127.0.0.1:${port}` };
+}
+
 export async function seedChaosTenant(apiUrl: string, adminToken: string, webhookUrl: string): Promise<string> {
   const call = async (token: string, method: string, path: string, body: unknown) => {
     const res = await fetch(`${apiUrl}${path}`, {

@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../worker/dev-server.js';
 import type { Running } from '../runtime/index.js';
 import {
   awaitFinished,
@@ -21,6 +20,7 @@ import {
   waitReady,
   type Providers,
   type TocsinProcess,
+  npmStartEnv,
 } from './chaos-kit.js';
 import { quietTemporalLogs, startTestStack } from './support.js';
 import { until } from './until.js';
@@ -41,18 +41,7 @@ describe('npm start SIGKILLed as a whole process tree mid-send, then started aga
   });
 
   it('loses no notification and sends no email, SMS or Slack message twice', { timeout: 150_000 }, async () => {
-    const port = await freePort();
-    const api = `http://127.0.0.1:${port}`;
-    const env = {
-      ...providers.env,
-      DATA_DIR: dataDir,
-      DATABASE_URL: '',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      TEMPORAL_DEV_PORT: String(await freePort()),
-      TEMPORAL_UI_PORT: String(await freePort()),
-      ADMIN_TOKEN: 'chaos-admin',
-    };
+    const { env, api } = await npmStartEnv(providers, dataDir, 'chaos-admin');
     const start = () => {
       const p = spawnTocsin('scripts/start.ts', env, join(dataDir, 'tocsin.log'));
       procs.push(p);
