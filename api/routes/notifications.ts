@@ -13,6 +13,7 @@ import type { AppDeps, Env } from '../deps.js';
 import { badRequest, conflict, notFound } from '../problem.js';
 import { NotificationBody, Pagination, RecipientId, ResourceId } from '../../usecases/schemas.js';
 import { idempotencyKeyOf } from '../validate.js';
+import { withCriticalTurn, type CriticalRate } from '../critical-rate.js';
 
 const IdParam = z.object({ id: ResourceId });
 const ListQuery = Pagination.extend({ recipient: RecipientId.optional(), status: z.enum(NOTIFICATION_STATUSES).optional() });
@@ -106,7 +107,7 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   return { createdAt, id: m[2] };
 }
 
-export function notificationRoutes(deps: AppDeps) {
+export function notificationRoutes(deps: AppDeps, critical: CriticalRate) {
   const { db, temporal } = deps;
   const app = router<Env>();
 
@@ -120,8 +121,12 @@ export function notificationRoutes(deps: AppDeps) {
     responses: { 202: json(Accepted, 'Accepted (or, for a digest, joined to the open window: its id)'), ...tenantProblems(409) },
   });
   app.openapi(send, async (c) => {
-    const accepted = await acceptNotification(deps, c.get('tenantId'), c.req.valid('json'), { idempotencyKey: idempotencyKeyOf(c) });
-    return c.json(accepted, 202);
+    const tenantId = c.get('tenantId');
+    const body = c.req.valid('json');
+    const { result, headers } = await withCriticalTurn(critical, tenantId, body.priority === 'critical', () =>
+      acceptNotification(deps, tenantId, body, { idempotencyKey: idempotencyKeyOf(c) }),
+    );
+    return c.json(result, 202, headers);
   });
 
   const get = createRoute({
