@@ -2822,7 +2822,7 @@ export interface paths {
         put?: never;
         /**
          * Send a notification
-         * @description Validates everything at once: a 400 names each field and nothing is started. The template’s latest version is pinned.
+         * @description Validates everything at once: a 400 names each field and nothing is started (also when the run would carry more than 480 KiB: template content of its channels, data and recipient). The template’s latest version is pinned. A `critical` one takes a turn of the tenant’s critical rate (CRITICAL_RATE_PER_MINUTE or its own setting): past it, 429 `critical_rate_exceeded` and nothing is accepted.
          */
         post: {
             parameters: {
@@ -3415,7 +3415,7 @@ export interface paths {
         put?: never;
         /**
          * Trigger an incident
-         * @description While an incident with the same `dedupKey` is open, the trigger joins it and answers its id.
+         * @description While an incident with the same `dedupKey` is open, the trigger joins it and answers its id. A trigger that opens a new incident takes a turn of the tenant’s critical rate: past it, 429 `critical_rate_exceeded`.
          */
         post: {
             parameters: {

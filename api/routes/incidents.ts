@@ -267,7 +267,8 @@ export function incidentRoutes(deps: AppDeps, critical: CriticalRate) {
     method: 'post',
     path: '/',
     summary: 'Trigger an incident',
-    description: 'While an incident with the same `dedupKey` is open, the trigger joins it and answers its id.',
+    description:
+      'While an incident with the same `dedupKey` is open, the trigger joins it and answers its id. A trigger that opens a new incident takes a turn of the tenant’s critical rate: past it, 429 `critical_rate_exceeded`.',
     security: security.tenant,
     request: { body: jsonBody(IncidentBody) },
     responses: { 202: json(Triggered, 'Triggered, or joined to the open incident'), ...tenantProblems() },

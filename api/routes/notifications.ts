@@ -115,7 +115,8 @@ export function notificationRoutes(deps: AppDeps, critical: CriticalRate) {
     method: 'post',
     path: '/',
     summary: 'Send a notification',
-    description: 'Validates everything at once: a 400 names each field and nothing is started. The template’s latest version is pinned.',
+    description:
+      'Validates everything at once: a 400 names each field and nothing is started (also when the run would carry more than 480 KiB: template content of its channels, data and recipient). The template’s latest version is pinned. A `critical` one takes a turn of the tenant’s critical rate (CRITICAL_RATE_PER_MINUTE or its own setting): past it, 429 `critical_rate_exceeded` and nothing is accepted.',
     security: security.tenant,
     request: { headers: IdempotencyHeader, body: jsonBody(NotificationBody) },
     responses: { 202: json(Accepted, 'Accepted (or, for a digest, joined to the open window: its id)'), ...tenantProblems(409) },
