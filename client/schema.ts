@@ -4868,15 +4868,6 @@ export interface paths {
                         "text/javascript": string;
                     };
                 };
-                /** @description Not found (also another tenant’s resource) */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
             };
         };
         put?: never;
