@@ -16,3 +16,28 @@ export interface ScheduledRunResult {
   notificationId?: string;
   broadcastId?: string;
 }
+
+/** A schedule fires at most once in this many seconds (README: Schedules). */
+export const MIN_SCHEDULE_INTERVAL_SECONDS = 60;
+
+const EVERY_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/**
+ * Why a cron string, as Temporal reads it, would fire more often than once a minute, or null.
+ * Temporal takes 5 fields (minute … day of week), 6 (… year) or 7 (second, minute, … year),
+ * `@hourly`-style names and `@every <n><s|m|h|d>[/<phase>]`, after an optional `CRON_TZ=`/`TZ=`
+ * and before an optional `# comment`. Strings it cannot read are left for Temporal to refuse.
+ */
+export function cronTooFrequent(cron: string): string | null {
+  const text = cron.replace(/#.*$/, '').trim().replace(/^(CRON_TZ|TZ)=\S+\s+/, '');
+  const every = /^@every\s+(\d+)([smhd])(\/\S+)?$/i.exec(text);
+  if (every) {
+    const seconds = Number(every[1]) * EVERY_UNITS[every[2].toLowerCase()];
+    return seconds < MIN_SCHEDULE_INTERVAL_SECONDS ? `fires every ${seconds} s; at most once a minute is allowed` : null;
+  }
+  const fields = text.split(/\s+/);
+  // Seven fields start with seconds: one second of each minute is once a minute, more is not.
+  if (fields.length === 7 && !/^\d{1,2}$/.test(fields[0]))
+    return `its seconds field (${fields[0]}) fires more than once a minute; give 5 fields, or one second`;
+  return null;
+}
