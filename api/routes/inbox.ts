@@ -4,7 +4,7 @@ import { streamSSE } from 'hono/streaming';
 import { inboxMessages } from '../../db/schema.js';
 import { json, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
-import { createInboxStreams, DEFAULT_INBOX_STREAMS } from '../inbox-streams.js';
+import { createInboxStreams } from '../inbox-streams.js';
 import { badRequest, notFound } from '../problem.js';
 import { Pagination, RecipientId, ResourceId } from '../../usecases/schemas.js';
 
@@ -160,7 +160,6 @@ export function inboxRoutes({ db, inboxStreams }: AppDeps) {
     method: 'get',
     path: '/{rid}/inbox/stream',
     summary: 'Server-sent events: `ready`, then one `message` per new inbox message',
-    description: `At most ${DEFAULT_INBOX_STREAMS.perTenant} streams per tenant and ${DEFAULT_INBOX_STREAMS.perRecipient} per recipient are open on one server by default (SSE_MAX_STREAMS_PER_TENANT, SSE_MAX_STREAMS_PER_RECIPIENT); past either, 429 with Retry-After.`,
     security: security.tenant,
     request: { params: Param },
     responses: {
