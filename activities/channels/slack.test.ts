@@ -69,6 +69,12 @@ describe('slack channel (@slack/bolt WebClient against a fake Slack)', () => {
     expect(req.body.text.match(/<[^>]*>/g)).toEqual(['<!here>']);
   });
 
+  it('a template author may let data through on purpose with `raw`', async () => {
+    const content = renderContent({ slack: { text: 'On call: {{ user | raw }}, {{ user }}' } }, ['slack'], { user: '<@U0123ABCD>' });
+    await sender.send(toChannel({ content }));
+    expect(slack.requests[0].body.text).toBe('On call: <@U0123ABCD>, &lt;@U0123ABCD&gt;');
+  });
+
   it.each([
     ['channel_not_found', 'invalid_address'],
     ['is_archived', 'invalid_address'],
@@ -220,7 +226,7 @@ describe('slack channel (@slack/bolt WebClient against a fake Slack)', () => {
       const [post, update] = slack.requests;
       expect(post.path).toBe('/api/chat.postMessage');
       expect(post.body.channel).toBe('C0OPS');
-      expect(post.body.text).toBe('[critical] DB <primary> down (triggered)');
+      expect(post.body.text).toBe('[critical] DB &lt;primary&gt; down (triggered)');
       expect(JSON.parse(post.body.blocks)).toEqual(incidentBlocks(incident));
       expect(update.path).toBe('/api/chat.update');
       expect(update.headers.authorization).toBe(`Bearer ${TOKEN}`);

@@ -99,7 +99,8 @@ export function incidentBlocks(incident: Incident): types.KnownBlock[] {
 
 /** Plain-text fallback for notifications and screen readers. */
 export function incidentText(incident: Incident): string {
-  return `[${incident.severity}] ${incident.summary} (${incident.status})`;
+  // Slack notifies from this text too: the summary is escaped here as in the blocks.
+  return `[${incident.severity}] ${escapeSlack(incident.summary)} (${incident.status})`;
 }
 
 export interface SlackMessageRef {
