@@ -5,6 +5,8 @@
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInappSender } from '../activities/channels/inapp.js';
+import { notifyInbox } from '../db/inbox-notify.js';
+import { inboxMessages } from '../db/schema.js';
 import { CHANNELS } from '../domain/types.js';
 import { sendRequest } from '../test/fakes/send-request.js';
 import { openTestDatabase, testDatabaseKinds } from '../test/support.js';
@@ -108,6 +110,21 @@ describe.each(testDatabaseKinds)('inbox streams on %s', (kind) => {
     await streams.close();
   });
 
+  it('rows written in a transaction, as a broadcast batch writes them, reach the stream at commit', { timeout: 20_000 }, async () => {
+    const { streams, tenantId, open } = await api();
+    const ann = reader(await open('ann'));
+    await ann.until(/event: ready\n/);
+    await db.db.transaction(async (tx) => {
+      await tx.insert(inboxMessages).values(
+        ['ann', 'bob'].map((rid) => ({ id: `msg_tx_${kind}_${rid}`, tenantId, recipientId: rid, notificationId: `ntf_tx_${kind}_${rid}`, title: `In a batch for ${rid}`, body: 'b' })),
+      );
+      await notifyInbox(tx, tenantId, ['ann', 'bob']);
+    });
+    expect(await ann.until(/In a batch for ann/)).toContain(`id: msg_tx_${kind}_ann`);
+    await ann.cancel();
+    await streams.close();
+  });
+
   it('caps streams per recipient and per tenant with 429, and a closed stream frees its slot', { timeout: 20_000 }, async () => {
     const { streams, tenantId, open } = await api({ perTenant: 3, perRecipient: 2 });
     const a1 = reader(await open('ann'));
@@ -144,7 +161,8 @@ describe.each(testDatabaseKinds)('inbox streams on %s', (kind) => {
     expect(streams.count()).toBe(0);
   });
 
-  it('a stream whose database fails ends and frees its slot', { timeout: 20_000 }, async () => {
+  // A database of its own to lose (opening and migrating a PGlite takes a while on a busy machine).
+  it('a stream whose database fails ends and frees its slot', { timeout: 120_000 }, async () => {
     const failing = await openTestDatabase(kind);
     // No listener, polling often: the database goes away, and the stream's next look fails.
     const streams = createInboxStreams({ pollMs: 50 });
