@@ -89,7 +89,7 @@ describe.each(testDatabaseKinds)('inbox streams on %s', (kind) => {
       }),
     );
 
-  it('a new inbox row reaches an open stream by notification, the safety poll set beyond the test', { timeout: 20_000 }, async () => {
+  it('a new inbox row reaches an open stream by notification, the safety poll set beyond the test', async () => {
     const { streams, tenantId, open } = await api();
     const res = await open('ann');
     expect(res.status).toBe(200);
@@ -110,7 +110,7 @@ describe.each(testDatabaseKinds)('inbox streams on %s', (kind) => {
     await streams.close();
   });
 
-  it('rows written in a transaction, as a broadcast batch writes them, reach the stream at commit', { timeout: 20_000 }, async () => {
+  it('rows written in a transaction, as a broadcast batch writes them, reach the stream at commit', async () => {
     const { streams, tenantId, open } = await api();
     const ann = reader(await open('ann'));
     await ann.until(/event: ready\n/);
@@ -125,7 +125,7 @@ describe.each(testDatabaseKinds)('inbox streams on %s', (kind) => {
     await streams.close();
   });
 
-  it('caps streams per recipient and per tenant with 429, and a closed stream frees its slot', { timeout: 20_000 }, async () => {
+  it('caps streams per recipient and per tenant with 429, and a closed stream frees its slot', async () => {
     const { streams, tenantId, open } = await api({ perTenant: 3, perRecipient: 2 });
     const a1 = reader(await open('ann'));
     const a2 = reader(await open('ann'));
