@@ -173,15 +173,21 @@ export function inboxRoutes({ db, inboxStreams }: AppDeps) {
   app.openapi(stream, async (c) => {
     const tenantId = c.get('tenantId');
     const { rid } = c.req.valid('param');
-    const [last] = await db
-      .select({ seq: inboxMessages.seq })
-      .from(inboxMessages)
-      .where(mine(tenantId, rid))
-      .orderBy(desc(inboxMessages.seq))
-      .limit(1);
-    let seen = last?.seq ?? 0;
-    // A slot, or 429: taken last, so nothing before the stream can fail holding it.
+    // A slot, or 429 before any database work; given back if the stream cannot start.
     const slot = streams.open(tenantId, rid);
+    let seen: number;
+    try {
+      const [last] = await db
+        .select({ seq: inboxMessages.seq })
+        .from(inboxMessages)
+        .where(mine(tenantId, rid))
+        .orderBy(desc(inboxMessages.seq))
+        .limit(1);
+      seen = last?.seq ?? 0;
+    } catch (err) {
+      slot.close();
+      throw err;
+    }
     return streamSSE(c, async (stream) => {
       // Every way a stream ends frees its slot: the client going away (abort), the server
       // closing (the hub ends the slot), a failed query (the stream ends; the client reconnects).
