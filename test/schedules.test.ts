@@ -102,7 +102,7 @@ describe('schedules', () => {
     expect(done).toMatchObject({ status: 'completed', total: 1, sent: 1, pending: 0 });
   });
 
-  it('an interval schedule fires on its own and never overlaps; pause stops it; delete removes it', { timeout: 120_000 }, async () => {
+  it('an interval schedule fires on its own and skips overlaps; paused, it has no next run; delete removes it', { timeout: 120_000 }, async () => {
     // Once a minute is the most a schedule may fire: Temporal's interval fires on each minute.
     const put = await h.call('PUT', '/v1/schedules/every-minute', { everySeconds: 60, notification });
     expect(put.body).toMatchObject({ everySeconds: 60, timezone: 'UTC', paused: false });
