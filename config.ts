@@ -91,6 +91,9 @@ const ConfigSchema = z.object({
   // Requests of one tenant an API instance works on at once; the rest wait their turn in the
   // tenant's own line (README: Priority and fairness).
   TENANT_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(1000).default(8),
+  // Inbox SSE streams an API instance holds open per tenant and per recipient; past either, 429.
+  SSE_MAX_STREAMS_PER_TENANT: z.coerce.number().int().min(1).max(100_000).default(100),
+  SSE_MAX_STREAMS_PER_RECIPIENT: z.coerce.number().int().min(1).max(1000).default(5),
   // Broadcasts the API starts deliver in batches (broadcastBatchWorkflow); false: one
   // notification workflow per recipient (broadcastWorkflow), as before.
   BROADCAST_BATCHES: z.stringbool().default(true),

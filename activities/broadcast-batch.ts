@@ -9,6 +9,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq, gte, inArray, lt } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
+import { notifyInbox } from '../db/inbox-notify.js';
 import { broadcastRecipients, deliveries, deliveryAttempts, inboxMessages, notificationEvents, notifications, recipients } from '../db/schema.js';
 import { broadcastNotificationId } from '../domain/broadcast.js';
 import { ErrorType } from '../domain/errors.js';
@@ -138,8 +139,8 @@ export function createBroadcastBatchActivities({ db, senders, afterBroadcastChun
       if (attempts.length) await tx.insert(deliveryAttempts).values(attempts).onConflictDoNothing();
       await tx.insert(notificationEvents).values(fresh.flatMap((o) => o.events.map((status) => ({ notificationId: o.notificationId, status, reason: status === o.status ? o.reason : null }))));
       const inbox = fresh.filter((o) => o.inbox);
-      // The inbox's SSE stream polls its sequence (api/routes/inbox.ts): these rows reach it too.
-      if (inbox.length)
+      // The inbox's SSE streams wake at commit (db/inbox-notify.ts) and read these rows like any other.
+      if (inbox.length) {
         await tx
           .insert(inboxMessages)
           .values(
@@ -154,6 +155,8 @@ export function createBroadcastBatchActivities({ db, senders, afterBroadcastChun
             })),
           )
           .onConflictDoNothing({ target: inboxMessages.notificationId });
+        await notifyInbox(tx, b.tenantId, inbox.map((o) => o.recipientId));
+      }
     });
   }
 

@@ -1,6 +1,7 @@
 import type { Db } from '../db/client.js';
 import type { Channel, RetrySettings } from '../domain/types.js';
 import type { TemporalDeps } from '../usecases/temporal.js';
+import type { InboxStreams } from './inbox-streams.js';
 
 export interface AppDeps {
   db: Db;
@@ -38,6 +39,11 @@ export interface AppDeps {
   criticalRatePerMinute?: number;
   /** Per-tenant fair admission (TENANT_MAX_CONCURRENT_REQUESTS); defaults to 8 at once, 1,000 waiting. */
   tenantGate?: { concurrency: number; maxWaiting: number };
+  /**
+   * The inbox's SSE streams (api/inbox-streams.ts): capped per tenant and recipient, woken by
+   * the database's notifications. Unset: default caps, and streams poll every second.
+   */
+  inboxStreams?: InboxStreams;
 }
 
 export type Env = { Variables: { tenantId: string } };

@@ -21,6 +21,12 @@ export interface Database {
   migrate(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * LISTENs on `channel`: on PostgreSQL over a connection of its own, which postgres.js opens
+   * again and listens on again after a loss (`onListen` runs each time, so the caller can catch
+   * up on what it missed); on PGlite in its one session. Resolves with the function that stops.
+   */
+  listen(channel: string, onNotify: (payload: string) => void, onListen?: () => void): Promise<() => Promise<void>>;
 }
 
 export const migrationsFolder = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -76,6 +82,10 @@ export function openDatabase(opts: DatabaseOptions): Database {
       migrate: () => withMigrationLock(opts.url!, () => migratePostgres(drizzlePostgres(client), { migrationsFolder })),
       ping: async () => void (await db.execute(sql`select 1`)),
       close: () => client.end({ timeout: 5 }),
+      listen: async (channel, onNotify, onListen) => {
+        const { unlisten } = await client.listen(channel, onNotify, onListen);
+        return unlisten;
+      },
     };
   }
   let dir: string | undefined;
@@ -93,6 +103,11 @@ export function openDatabase(opts: DatabaseOptions): Database {
     migrate: () => (migrations = migrations.catch(() => {}).then(() => migratePglite(drizzlePglite(client), { migrationsFolder }))),
     ping: async () => void (await db.execute(sql`select 1`)),
     close: () => client.close(),
+    listen: async (channel, onNotify, onListen) => {
+      const stop = await client.listen(channel, onNotify);
+      onListen?.();
+      return () => stop();
+    },
   };
 }
 

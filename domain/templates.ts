@@ -1,12 +1,14 @@
 // Template rendering with LiquidJS: `{{ path.to.value }}`, filters, `{% if %}`, `{% for %}`;
-// output is HTML-escaped in HTML bodies (`email.html`), verbatim elsewhere. Parsing and
+// output is HTML-escaped in HTML bodies (`email.html`), Slack-escaped in Slack text (`slack.*`:
+// data cannot mention `<!channel>` or `<@U…>`, only the template's own text can), verbatim elsewhere. Parsing and
 // rendering are bounded (template size, render time, counted allocations, output size), so
 // no template holds a process longer than RENDER_LIMIT_MS. Missing variables are found up
 // front by walking the parsed template, so acceptance can answer 400 naming each one.
 // Workflows never import this module (scripts/lint-workflows.mjs checks it): rendering
 // happens in activities and the API.
-import { analyzeSync, Liquid, LiquidError, toValueSync, type Template } from 'liquidjs';
+import { analyzeSync, Liquid, LiquidError, toValueSync, type Context, type Template } from 'liquidjs';
 import { Lru } from './lru.js';
+import { escapeSlack } from './text.js';
 import type { Channel, ChannelContent, TemplateContent } from './types.js';
 
 /** Characters in one template source (one string field of a template's content). */
@@ -35,13 +37,27 @@ const baseOptions = {
   templates: {},
 } as const;
 
-function engine(html: boolean): Liquid {
-  const liquid = new Liquid({ ...baseOptions, ...(html ? { outputEscape: 'escape' as const } : {}) });
+/** How a field's `{{ output }}` is escaped: `html` for `email.html`, `slack` for Slack text. */
+type Escape = 'text' | 'html' | 'slack';
+
+/** LiquidJS's own stringification (nil empty, arrays joined), then Slack's &, <, > escaped. */
+function slackOutput(this: { context: Context }, value: unknown): string {
+  const str = (v: unknown): string => {
+    const x = toValueSync(v);
+    return typeof x === 'string' ? x : x == null ? '' : Array.isArray(x) ? x.map(str).join('') : String(x);
+  };
+  const s = str(value);
+  this.context.memoryLimit.use(s.length);
+  return escapeSlack(s);
+}
+
+function engine(escape: Escape): Liquid {
+  const outputEscape = escape === 'html' ? ('escape' as const) : escape === 'slack' ? slackOutput : undefined;
+  const liquid = new Liquid({ ...baseOptions, ...(outputEscape ? { outputEscape } : {}) });
   for (const tag of ['include', 'render', 'layout', 'block']) delete liquid.tags[tag];
   return liquid;
 }
-const textEngine = engine(false);
-const htmlEngine = engine(true);
+const engines: Record<Escape, Liquid> = { text: engine('text'), html: engine('html'), slack: engine('slack') };
 
 /** `fr-CA` → `fr` → the template's default locale. */
 export function selectLocale(content: TemplateContent, locale: string, defaultLocale: string): string {
@@ -103,15 +119,15 @@ function briefly(err: unknown): string {
 // Parsed templates are cached by source; large sources are parsed each time (in linear
 // time) so that the caches stay small whatever tenants publish.
 const CACHED_SOURCE_LIMIT = 20_000;
-const parsed = { text: new Lru<string, Template[]>(500), html: new Lru<string, Template[]>(500) };
+const parsed: Record<Escape, Lru<string, Template[]>> = { text: new Lru(500), html: new Lru(500), slack: new Lru(500) };
 
 /** A source parsed once per engine; throws TemplateSyntaxError or a TemplateRenderError('limit'). */
-function parse(src: string, html: boolean, path: string): Template[] {
-  const cache = html ? parsed.html : parsed.text;
+function parse(src: string, escape: Escape, path: string): Template[] {
+  const cache = parsed[escape];
   let tpl = cache.get(src);
   if (!tpl) {
     try {
-      tpl = (html ? htmlEngine : textEngine).parse(src);
+      tpl = engines[escape].parse(src);
     } catch (err) {
       const limit = limitOf(err);
       if (limit) throw new TemplateRenderError('limit', path, limit);
@@ -130,8 +146,8 @@ function stringLeaves(value: unknown, path: string, out: Array<[string, string]>
     for (const [k, v] of Object.entries(value)) stringLeaves(v, path ? `${path}.${k}` : k, out);
 }
 
-/** Only `email.html` is HTML; everything else renders verbatim. */
-const isHtml = (path: string) => path === 'email.html';
+/** Only `email.html` is HTML and only `slack.*` Slack text; everything else renders verbatim. */
+const escapeOf = (path: string): Escape => (path === 'email.html' ? 'html' : path.startsWith('slack.') ? 'slack' : 'text');
 
 /** A clock for one rendering of a whole content: every field shares RENDER_LIMIT_MS. */
 function budget(limitMs = RENDER_LIMIT_MS) {
@@ -140,10 +156,10 @@ function budget(limitMs = RENDER_LIMIT_MS) {
 }
 
 function renderOne(src: string, data: unknown, path: string, remainingMs: () => number): string {
-  const html = isHtml(path);
+  const escape = escapeOf(path);
   let tpl: Template[];
   try {
-    tpl = parse(src, html, path);
+    tpl = parse(src, escape, path);
   } catch (err) {
     // A stored template that no longer parses (one published before LiquidJS, say).
     if (err instanceof TemplateSyntaxError) throw new TemplateRenderError('error', path, `does not parse: ${err.message}`);
@@ -153,7 +169,7 @@ function renderOne(src: string, data: unknown, path: string, remainingMs: () => 
   if (left <= 0) throw new TemplateRenderError('limit', path, `took longer than ${RENDER_LIMIT_MS} ms to render (with the fields before it)`);
   let out: unknown;
   try {
-    out = (html ? htmlEngine : textEngine).renderSync(tpl, (data ?? {}) as object, { renderLimit: left, memoryLimit: MEMORY_LIMIT });
+    out = engines[escape].renderSync(tpl, (data ?? {}) as object, { renderLimit: left, memoryLimit: MEMORY_LIMIT });
   } catch (err) {
     const limit = limitOf(err);
     if (limit) throw new TemplateRenderError('limit', path, limit);
@@ -176,7 +192,7 @@ export function validateTemplateContent(content: TemplateContent): void {
     stringLeaves(channels, '', leaves);
     for (const [path, src] of leaves) {
       const field = `content.${locale}.${path}`;
-      parse(src, isHtml(path), field);
+      parse(src, escapeOf(path), field);
       try {
         renderOne(src, {}, path, remaining);
       } catch (err) {
@@ -229,7 +245,7 @@ const requiredCache = new Lru<string, string[]>(500);
 function requiredPaths(src: string, path: string): string[] {
   let paths = requiredCache.get(src);
   if (!paths) {
-    const tpl = parse(src, false, path);
+    const tpl = parse(src, 'text', path);
     // Names the template assigns anywhere (even in a branch) are its own, never data's.
     const locals = new Set(Object.keys(analyzeSync(tpl, { partials: false }).locals));
     const { globals } = analyzeSync(requiredView(tpl), { partials: false });
@@ -288,7 +304,7 @@ function renderDeep(value: unknown, data: unknown, path: string, remaining: () =
 }
 
 /**
- * Renders the given channels' content; only `email.html` is HTML-escaped. All fields together
+ * Renders the given channels' content; `email.html` is HTML-escaped, `slack.*` Slack-escaped. All fields together
  * get RENDER_LIMIT_MS. Throws TemplateRenderError (`limit` or `error`) naming the field.
  */
 export function renderContent(content: ChannelContent, channels: readonly Channel[], data: unknown): ChannelContent {

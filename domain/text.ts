@@ -84,3 +84,13 @@ export function jsonDepth(value: unknown): number {
   }
   return max;
 }
+
+const SLACK_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
+
+/**
+ * `s` with the three characters Slack treats as control characters escaped (&, <, >), so it
+ * shows as written and cannot mention anyone (`<!channel>`, `<!here>`, `<@U…>`, `<#C…>`) or link.
+ */
+export function escapeSlack(s: string): string {
+  return s.replace(/[&<>]/g, (c) => SLACK_ESCAPES[c]);
+}

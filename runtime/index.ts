@@ -10,6 +10,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { createApp } from '../api/app.js';
+import { createInboxStreams } from '../api/inbox-streams.js';
 import { apiConnectionOptions } from '../api/temporal.js';
 import { channelReadiness, createSenders } from '../activities/channels/index.js';
 import { createPagerClient } from '../activities/channels/pager.js';
@@ -199,6 +200,12 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
       const connection = workerConnection ?? Connection.lazy(apiConnectionOptions(temporalAddress));
       if (!workerConnection) stops.push(() => (connection as Connection).close());
       const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, interceptors: { workflow: tracing?.clientInterceptors ?? [] } });
+      // One LISTEN for the process, fanned out to the inbox's SSE streams.
+      const inboxStreams = createInboxStreams({
+        listen: database.listen,
+        perTenant: config.SSE_MAX_STREAMS_PER_TENANT,
+        perRecipient: config.SSE_MAX_STREAMS_PER_RECIPIENT,
+      });
       const app = createApp({
         db: database.db,
         temporal: {
@@ -215,6 +222,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         rateLimit: { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
         criticalRatePerMinute: config.CRITICAL_RATE_PER_MINUTE,
         tenantGate: { concurrency: config.TENANT_MAX_CONCURRENT_REQUESTS, maxWaiting: 1000 },
+        inboxStreams,
         broadcastBatches: config.BROADCAST_BATCHES,
         temporalUi: { url: config.TEMPORAL_UI_URL ?? devServer?.uiUrl, namespace: config.TEMPORAL_NAMESPACE },
         secrets: {
@@ -235,6 +243,8 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
             (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
           }),
       );
+      // Before the server closes (stops run last first): open streams end and free their slots.
+      stops.push(() => inboxStreams.close());
       const { port } = server.address() as AddressInfo;
       apiUrl = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
     }

@@ -3,6 +3,7 @@
 import { Client, type WorkflowClientInterceptor } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createApp } from '../api/app.js';
+import { createInboxStreams, type InboxStreams, type InboxStreamsOptions } from '../api/inbox-streams.js';
 import type { AppDeps } from '../api/app.js';
 import type { ActivityDeps } from '../activities/index.js';
 import type { ChannelSender } from '../activities/channels/types.js';
@@ -38,6 +39,8 @@ export interface Harness {
   handle(notificationId: string): ReturnType<TestWorkflowEnvironment['client']['workflow']['getHandle']>;
   /** The API itself, for requests that are not JSON (Slack's form posts). */
   app: ReturnType<typeof createApp>;
+  /** The inbox's SSE streams, woken by the database's notifications. */
+  inboxStreams: InboxStreams;
   close(): Promise<void>;
 }
 
@@ -53,6 +56,8 @@ export async function startHarness(
     clientInterceptors?: WorkflowClientInterceptor[];
     /** The worker's bundle, interceptors and sinks (tracing). */
     worker?: Parameters<typeof testWorker>[5];
+    /** Caps and polls of the inbox's SSE streams (they listen on the harness's database). */
+    inboxStreams?: Omit<InboxStreamsOptions, 'listen'>;
   } = {},
 ): Promise<Harness> {
   const env = await timeSkippingEnv();
@@ -61,8 +66,10 @@ export async function startHarness(
   const taskQueue = uniqueQueue();
   const worker = await testWorker(env, db, taskQueue, opts.senders, opts.activities, opts.worker);
   const running = worker.run();
+  const inboxStreams = createInboxStreams({ listen: db.listen, ...opts.inboxStreams });
   const app = createApp(
     {
+      inboxStreams,
       db: db.db,
       temporal: {
         client: opts.clientInterceptors ? new Client({ connection: env.connection, interceptors: { workflow: opts.clientInterceptors } }) : env.client,
@@ -102,7 +109,9 @@ export async function startHarness(
     call: (method, path, body, headers) => raw(method, path, apiKey, body, headers),
     handle: (id) => env.client.workflow.getHandle(workflowIds.notification(tenantId, id)),
     app,
+    inboxStreams,
     close: async () => {
+      await inboxStreams.close();
       worker.shutdown();
       await running;
       await hook.close();

@@ -1,12 +1,15 @@
 // The in-app inbox and notification listing, fed by real notification workflows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workflowIds } from '../domain/workflow-ids.js';
 import { seed, startHarness, type Harness } from './harness.js';
 
 let h: Harness;
 const ids: string[] = [];
 
 beforeAll(async () => {
-  h = await startHarness();
+  // Streams look on their own only after ten minutes, far past any test here: a message that
+  // reaches a stream was woken by the database's notification from the writer of its row.
+  h = await startHarness({ inboxStreams: { safetyPollMs: 10 * 60_000, pollMs: 10 * 60_000 } });
   await seed(h);
   for (const n of [1, 2, 3]) {
     const res = await h.call('POST', '/v1/notifications', { recipient: 'user-42', template: 'order-shipped', channels: ['inapp'], data: { order: { id: n }, name: 'Ann' } });
@@ -40,30 +43,52 @@ describe('inbox', () => {
     expect((await h.call('GET', '/v1/recipients/someone-else/inbox/count')).body).toEqual({ total: 0, unread: 0 });
   });
 
-  it('streams an event per new message', { timeout: 20_000 }, async () => {
-    const res = await h.stream('/v1/recipients/user-42/inbox/stream');
+  /** Opens the recipient's stream; `until` reads it up to a pattern and answers all it read. */
+  async function openStream(rid = 'user-42') {
+    const res = await h.stream(`/v1/recipients/${rid}/inbox/stream`);
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const reader = res.body!.getReader();
     const decoder = new TextDecoder();
     let text = '';
-    const readUntil = async (pattern: RegExp) => {
-      const deadline = Date.now() + 15_000;
+    const until = async (pattern: RegExp) => {
       while (!pattern.test(text)) {
-        if (Date.now() > deadline) throw new Error(`stream never matched ${pattern}: ${text}`);
         const { value, done } = await reader.read();
         if (done) throw new Error('stream ended');
         text += decoder.decode(value);
       }
+      return text;
     };
+    return { reader, until };
+  }
+
+  it('streams an event per new message', { timeout: 20_000 }, async () => {
+    const { reader, until: readUntil } = await openStream();
+    let text = '';
     await readUntil(/event: ready/);
     const sent = await h.call('POST', '/v1/notifications', { recipient: 'user-42', template: 'order-shipped', channels: ['inapp'], data: { order: { id: 99 }, name: 'Ann' } });
     await h.handle(sent.body.id).result();
-    await readUntil(/event: message\n(.+\n)*\n/);
+    text = await readUntil(/event: message\n(.+\n)*\n/);
     const event = text.split('event: message\n')[1].split('\n\n')[0];
     const data = JSON.parse(event.split('\n').find((l) => l.startsWith('data: '))!.slice(6));
     expect(event).toContain(`id: msg_${sent.body.id}`);
     expect(data).toMatchObject({ notificationId: sent.body.id, title: 'Order 99 shipped', read: false });
     await reader.cancel();
+  });
+
+  it('streams the messages a broadcast batch writes', { timeout: 30_000 }, async () => {
+    // Another recipient, so the listing below still counts user-42's own notifications.
+    expect((await h.call('PUT', '/v1/recipients/bea', {})).status).toBe(200);
+    const { reader, until } = await openStream('bea');
+    await until(/event: ready/);
+    const res = await h.call('POST', '/v1/broadcasts', { recipients: ['bea'], template: 'order-shipped', data: { order: { id: 500 }, name: 'All' }, channels: ['inapp'] });
+    expect(res.status).toBe(202);
+    await h.env.client.workflow.getHandle(workflowIds.broadcast(h.tenantId, res.body.id)).result();
+    const text = await until(/Order 500 shipped/);
+    const data = JSON.parse(text.split('event: message\n')[1].split('\n')[0].slice('data: '.length));
+    expect(data).toMatchObject({ title: 'Order 500 shipped', body: 'It is on its way, All.', read: false });
+    expect(text).toContain(`id: ${data.id}\n`);
+    await reader.cancel();
+    expect(h.inboxStreams.count(h.tenantId)).toBe(0);
   });
 });
 

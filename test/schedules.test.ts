@@ -102,26 +102,52 @@ describe('schedules', () => {
     expect(done).toMatchObject({ status: 'completed', total: 1, sent: 1, pending: 0 });
   });
 
-  it('an interval schedule fires on its own; pause stops it; delete removes it', async () => {
-    const put = await h.call('PUT', '/v1/schedules/every-second', { everySeconds: 1, notification });
-    expect(put.body).toMatchObject({ everySeconds: 1, timezone: 'UTC', paused: false });
+  it('an interval schedule fires on its own and skips overlaps; paused, it has no next run; delete removes it', { timeout: 120_000 }, async () => {
+    // Once a minute is the most a schedule may fire: Temporal's interval fires on each minute.
+    const put = await h.call('PUT', '/v1/schedules/every-minute', { everySeconds: 60, notification });
+    expect(put.body).toMatchObject({ everySeconds: 60, timezone: 'UTC', paused: false });
+    const overlap = async () => (await h.dev.client.schedule.getHandle(workflowIds.schedule(h.tenantId, 'every-minute')).describe()).policies.overlap;
+    expect(await overlap()).toBe('SKIP');
     await until(
-      async () => (await h.call('GET', '/v1/schedules/every-second')).body,
+      async () => (await h.call('GET', '/v1/schedules/every-minute')).body,
       (s) => s.recentRuns.length >= 1,
-      15_000,
-      200,
+      90_000,
+      500,
     );
 
-    // Replace with paused: true (the same PUT, create or replace).
-    const paused = await h.call('PUT', '/v1/schedules/every-second', { everySeconds: 1, notification, paused: true, note: 'holiday' });
+    // Replace with paused: true (the same PUT, create or replace); the replacement skips overlaps too.
+    const paused = await h.call('PUT', '/v1/schedules/every-minute', { everySeconds: 60, notification, paused: true, note: 'holiday' });
     expect(paused.body).toMatchObject({ paused: true, note: 'holiday', nextRunAt: null });
-    const runs = paused.body.recentRuns.length;
-    await new Promise((r) => setTimeout(r, 2500));
-    expect((await h.call('GET', '/v1/schedules/every-second')).body.recentRuns).toHaveLength(runs);
+    expect(await overlap()).toBe('SKIP');
+    const schedule = await h.dev.client.schedule.getHandle(workflowIds.schedule(h.tenantId, 'every-minute')).describe();
+    expect(schedule.state.paused).toBe(true);
 
-    expect((await h.call('DELETE', '/v1/schedules/every-second')).status).toBe(204);
-    expect((await h.call('GET', '/v1/schedules/every-second')).status).toBe(404);
-    expect((await h.call('DELETE', '/v1/schedules/every-second')).status).toBe(404);
+    expect((await h.call('DELETE', '/v1/schedules/every-minute')).status).toBe(204);
+    expect((await h.call('GET', '/v1/schedules/every-minute')).status).toBe(404);
+    expect((await h.call('DELETE', '/v1/schedules/every-minute')).status).toBe(404);
+  });
+
+  it('refuses schedules that would fire more often than once a minute, naming the field', async () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ everySeconds: 30 }, 'everySeconds'],
+      [{ everySeconds: 1 }, 'everySeconds'],
+      [{ cron: '*/5 * * * * * *' }, 'cron'],
+      [{ cron: '* * * * * * *' }, 'cron'],
+      [{ cron: '@every 10s' }, 'cron'],
+      [{ cron: 'CRON_TZ=Europe/Berlin @every 59s' }, 'cron'],
+    ];
+    for (const [spec, path] of cases) {
+      const res = await h.call('PUT', '/v1/schedules/too-often', { ...spec, notification });
+      expect(res.status).toBe(400);
+      expect(res.body.errors.map((e: any) => e.path)).toEqual([path]);
+    }
+    expect((await h.call('GET', '/v1/schedules/too-often')).status).toBe(404);
+    // Once a minute is allowed, whichever way it is written.
+    for (const spec of [{ cron: '* * * * *' }, { cron: '30 * * * * * *' }, { cron: '@every 1m' }, { everySeconds: 60 }]) {
+      const res = await h.call('PUT', '/v1/schedules/once-a-minute', { ...spec, notification, paused: true });
+      expect(res.status).toBe(200);
+    }
+    expect((await h.call('DELETE', '/v1/schedules/once-a-minute')).status).toBe(204);
   });
 
   it('validates the request as a POST would, and keeps tenants apart', async () => {

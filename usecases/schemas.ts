@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { HHMM, isValidTimeZone } from '../domain/quiet-hours.js';
 import { MAX_DIGEST_ITEMS } from '../domain/digest.js';
+import { cronTooFrequent, MIN_SCHEDULE_INTERVAL_SECONDS } from '../domain/schedules.js';
 import { jsonDepth } from '../domain/text.js';
 import { CHANNELS, PRIORITIES, type EscalationStep } from '../domain/types.js';
 
@@ -233,7 +234,12 @@ export const ScheduleId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1
 export const ScheduleBody = z
   .object({
     cron: z.string().min(1).max(200).optional(),
-    everySeconds: z.number().int().min(1).max(366 * 86400).optional(),
+    everySeconds: z
+      .number()
+      .int()
+      .min(MIN_SCHEDULE_INTERVAL_SECONDS, `must be at least ${MIN_SCHEDULE_INTERVAL_SECONDS}: a schedule fires at most once a minute`)
+      .max(366 * 86400)
+      .optional(),
     timezone: TimeZone.default('UTC'),
     notification: NotificationBody.optional(),
     broadcast: BroadcastBody.optional(),
@@ -244,6 +250,8 @@ export const ScheduleBody = z
   .superRefine((b, ctx) => {
     if ((b.cron === undefined) === (b.everySeconds === undefined))
       ctx.addIssue({ code: 'custom', path: ['cron'], message: 'give either cron or everySeconds' });
+    const often = b.cron === undefined ? null : cronTooFrequent(b.cron);
+    if (often) ctx.addIssue({ code: 'custom', path: ['cron'], message: often });
     if (Boolean(b.notification) === Boolean(b.broadcast))
       ctx.addIssue({ code: 'custom', path: ['notification'], message: 'give either notification or broadcast' });
     if (b.notification?.digest) ctx.addIssue({ code: 'custom', path: ['notification', 'digest'], message: 'a scheduled notification cannot be digested' });

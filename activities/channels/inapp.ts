@@ -1,5 +1,7 @@
-// In-app channel: a row in the recipient's inbox. Idempotent per notification.
+// In-app channel: a row in the recipient's inbox, and a notification that wakes the inbox's
+// streams (db/inbox-notify.ts). Idempotent per notification.
 import type { Db } from '../../db/client.js';
+import { notifyInbox } from '../../db/inbox-notify.js';
 import { inboxMessages } from '../../db/schema.js';
 import { cleanText } from '../../domain/text.js';
 import type { ChannelSender } from './types.js';
@@ -11,7 +13,7 @@ export function createInappSender(db: Db): ChannelSender {
     async send(req) {
       const content = req.content.inapp ?? { title: '', body: '' };
       const id = `msg_${req.notificationId}`;
-      await db
+      const added = await db
         .insert(inboxMessages)
         .values({
           id,
@@ -23,7 +25,10 @@ export function createInappSender(db: Db): ChannelSender {
           body: cleanText(content.body, 100_000),
           category: req.category,
         })
-        .onConflictDoNothing({ target: inboxMessages.notificationId });
+        .onConflictDoNothing({ target: inboxMessages.notificationId })
+        .returning({ id: inboxMessages.id });
+      // The recipient's open streams wake now (the row is committed), not at their next poll.
+      if (added.length) await notifyInbox(db, req.tenant.id, [req.recipient.id]);
       return { provider: 'tocsin', providerMessageId: id };
     },
   };

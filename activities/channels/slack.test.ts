@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rejection, sendRequest } from '../../test/fakes/send-request.js';
 import { type FakeSlack, slackError, startFakeSlack } from '../../test/fakes/slack.js';
+import { renderContent } from '../../domain/templates.js';
 import { createSlackClient, createSlackSender, DELIVERY_EVENT_TYPE, type Incident, incidentBlocks, type SlackClient } from './slack.js';
 import type { ChannelSender, EarlierAttempts } from './types.js';
 
@@ -40,6 +41,38 @@ describe('slack channel (@slack/bolt WebClient against a fake Slack)', () => {
     });
     expect(result.provider).toBe('slack');
     expect(result.providerMessageId).toMatch(/^C0123456789:\d+\.\d{6}$/);
+  });
+
+  it('data cannot mention: Slack control characters from data are escaped, the template\'s own mention is kept', async () => {
+    const data = {
+      name: '<!channel> & <!here|here>',
+      user: '<@U0123ABCD>',
+      room: '<#C0123456789|general>',
+      link: '<https://evil.example|click>',
+      items: ['<!everyone>', 1],
+      n: 3,
+    };
+    const content = renderContent(
+      { slack: { text: '<!here> {{ name }} from {{ user }} in {{ room }}: {{ link }} {{ items }} *{{ n }}* {{ name | upcase }}' } },
+      ['slack'],
+      data,
+    );
+    await sender.send(toChannel({ content, data }));
+
+    const [req] = slack.requests;
+    expect(req.path).toBe('/api/chat.postMessage');
+    expect(req.body.text).toBe(
+      '<!here> &lt;!channel&gt; &amp; &lt;!here|here&gt; from &lt;@U0123ABCD&gt; in &lt;#C0123456789|general&gt;: ' +
+        '&lt;https://evil.example|click&gt; &lt;!everyone&gt;1 *3* &lt;!CHANNEL&gt; &amp; &lt;!HERE|HERE&gt;',
+    );
+    // The only control sequence left is the one the template's author wrote.
+    expect(req.body.text.match(/<[^>]*>/g)).toEqual(['<!here>']);
+  });
+
+  it('a template author may let data through on purpose with `raw`', async () => {
+    const content = renderContent({ slack: { text: 'On call: {{ user | raw }}, {{ user }}' } }, ['slack'], { user: '<@U0123ABCD>' });
+    await sender.send(toChannel({ content }));
+    expect(slack.requests[0].body.text).toBe('On call: <@U0123ABCD>, &lt;@U0123ABCD&gt;');
   });
 
   it.each([
@@ -193,7 +226,7 @@ describe('slack channel (@slack/bolt WebClient against a fake Slack)', () => {
       const [post, update] = slack.requests;
       expect(post.path).toBe('/api/chat.postMessage');
       expect(post.body.channel).toBe('C0OPS');
-      expect(post.body.text).toBe('[critical] DB <primary> down (triggered)');
+      expect(post.body.text).toBe('[critical] DB &lt;primary&gt; down (triggered)');
       expect(JSON.parse(post.body.blocks)).toEqual(incidentBlocks(incident));
       expect(update.path).toBe('/api/chat.update');
       expect(update.headers.authorization).toBe(`Bearer ${TOKEN}`);

@@ -8,6 +8,7 @@
 // message it finds instead of posting again.
 import { type types, webApi } from '@slack/bolt';
 import { ErrorType } from '../../domain/errors.js';
+import { escapeSlack } from '../../domain/text.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { httpFailure, permanent } from '../errors.js';
 import type { ChannelSender, SendRequest } from './types.js';
@@ -65,22 +66,17 @@ const SEVERITY_EMOJI: Record<Incident['severity'], string> = {
   info: ':large_blue_circle:',
 };
 
-/** Escapes the three characters Slack's mrkdwn treats as control characters. */
-function mrkdwn(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
 /** Block Kit for an incident; the Acknowledge button is shown while it is still triggered. */
 export function incidentBlocks(incident: Incident): types.KnownBlock[] {
-  const status = incident.by ? `*${incident.status}* by ${mrkdwn(incident.by)}` : `*${incident.status}*`;
+  const status = incident.by ? `*${incident.status}* by ${escapeSlack(incident.by)}` : `*${incident.status}*`;
   const blocks: types.KnownBlock[] = [
     {
       type: 'section',
-      text: { type: 'mrkdwn', text: `${SEVERITY_EMOJI[incident.severity]} ${mrkdwn(incident.summary)}` },
+      text: { type: 'mrkdwn', text: `${SEVERITY_EMOJI[incident.severity]} ${escapeSlack(incident.summary)}` },
     },
     {
       type: 'context',
-      elements: [{ type: 'mrkdwn', text: `Severity *${incident.severity}* · Status ${status} · Incident \`${mrkdwn(incident.incidentId)}\`` }],
+      elements: [{ type: 'mrkdwn', text: `Severity *${incident.severity}* · Status ${status} · Incident \`${escapeSlack(incident.incidentId)}\`` }],
     },
   ];
   if (incident.status === 'triggered') {
@@ -103,7 +99,8 @@ export function incidentBlocks(incident: Incident): types.KnownBlock[] {
 
 /** Plain-text fallback for notifications and screen readers. */
 export function incidentText(incident: Incident): string {
-  return `[${incident.severity}] ${incident.summary} (${incident.status})`;
+  // Slack notifies from this text too: the summary is escaped here as in the blocks.
+  return `[${incident.severity}] ${escapeSlack(incident.summary)} (${incident.status})`;
 }
 
 export interface SlackMessageRef {

@@ -4,6 +4,7 @@ import { streamSSE } from 'hono/streaming';
 import { inboxMessages } from '../../db/schema.js';
 import { json, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
+import { createInboxStreams } from '../inbox-streams.js';
 import { badRequest, notFound } from '../problem.js';
 import { Pagination, RecipientId, ResourceId } from '../../usecases/schemas.js';
 
@@ -34,8 +35,9 @@ const present = (m: Row) => ({
   createdAt: m.createdAt.toISOString(),
 });
 
-export function inboxRoutes({ db }: AppDeps, opts: { pollMs?: number } = {}) {
+export function inboxRoutes({ db, inboxStreams }: AppDeps) {
   const app = router<Env>();
+  const streams = inboxStreams ?? createInboxStreams();
   const mine = (tenantId: string, rid: string) => and(eq(inboxMessages.tenantId, tenantId), eq(inboxMessages.recipientId, rid));
 
   async function counts(tenantId: string, rid: string) {
@@ -152,7 +154,8 @@ export function inboxRoutes({ db }: AppDeps, opts: { pollMs?: number } = {}) {
   });
 
   // Server-sent events: one `message` event per new inbox message. The worker may run in
-  // another process, so new rows are found by polling the inbox's sequence.
+  // another process: a stream looks for rows past the last it sent whenever the database
+  // notifies a new row for its recipient (api/inbox-streams.ts), and slowly in any case.
   const stream = createRoute({
     method: 'get',
     path: '/{rid}/inbox/stream',
@@ -170,32 +173,45 @@ export function inboxRoutes({ db }: AppDeps, opts: { pollMs?: number } = {}) {
   app.openapi(stream, async (c) => {
     const tenantId = c.get('tenantId');
     const { rid } = c.req.valid('param');
-    const pollMs = opts.pollMs ?? 1000;
-    const [last] = await db
-      .select({ seq: inboxMessages.seq })
-      .from(inboxMessages)
-      .where(mine(tenantId, rid))
-      .orderBy(desc(inboxMessages.seq))
-      .limit(1);
-    let seen = last?.seq ?? 0;
+    // A slot, or 429 before any database work; given back if the stream cannot start.
+    const slot = streams.open(tenantId, rid);
+    let seen: number;
+    try {
+      const [last] = await db
+        .select({ seq: inboxMessages.seq })
+        .from(inboxMessages)
+        .where(mine(tenantId, rid))
+        .orderBy(desc(inboxMessages.seq))
+        .limit(1);
+      seen = last?.seq ?? 0;
+    } catch (err) {
+      slot.close();
+      throw err;
+    }
     return streamSSE(c, async (stream) => {
-      let open = true;
-      stream.onAbort(() => {
-        open = false;
-      });
-      await stream.writeSSE({ event: 'ready', data: '{}' });
-      while (open) {
-        const rows = await db
-          .select()
-          .from(inboxMessages)
-          .where(and(mine(tenantId, rid), gt(inboxMessages.seq, seen)))
-          .orderBy(inboxMessages.seq)
-          .limit(100);
-        for (const m of rows) {
-          seen = m.seq;
-          await stream.writeSSE({ event: 'message', id: m.id, data: JSON.stringify(present(m)) });
+      // Every way a stream ends frees its slot: the client going away (abort), the server
+      // closing (the hub ends the slot), a failed query (the stream ends; the client reconnects).
+      stream.onAbort(() => slot.close());
+      try {
+        await stream.writeSSE({ event: 'ready', data: '{}' });
+        while (!slot.ended) {
+          const rows = await db
+            .select()
+            .from(inboxMessages)
+            .where(and(mine(tenantId, rid), gt(inboxMessages.seq, seen)))
+            .orderBy(inboxMessages.seq)
+            .limit(100);
+          for (const m of rows) {
+            seen = m.seq;
+            await stream.writeSSE({ event: 'message', id: m.id, data: JSON.stringify(present(m)) });
+          }
+          // A full page: there may be more at once.
+          if (rows.length < 100) await slot.next();
         }
-        await stream.sleep(pollMs);
+      } catch {
+        // The database failed: end the stream; EventSource reconnects by itself.
+      } finally {
+        slot.close();
       }
     });
   });

@@ -46,6 +46,11 @@ const ScheduleView = z
     updatedAt: Timestamp,
   })
   .openapi('Schedule');
+/**
+ * A run due while the previous one still runs is skipped: runs never overlap and never pile up
+ * (ScheduleBody also keeps a schedule to at most one run a minute).
+ */
+const OVERLAP = ScheduleOverlapPolicy.SKIP;
 /** Runs missed while the service was down are taken when it returns, if no older than this. */
 const CATCHUP_WINDOW = '1 hour';
 const RECENT_RUNS = 10;
@@ -68,7 +73,7 @@ function scheduleOptions(run: ScheduledRun, body: ScheduleRequest, taskQueue: st
         { key: SA.kind, value: 'scheduled' },
       ],
     },
-    policies: { overlap: ScheduleOverlapPolicy.ALLOW_ALL, catchupWindow: CATCHUP_WINDOW },
+    policies: { overlap: OVERLAP, catchupWindow: CATCHUP_WINDOW },
     state: { paused: body.paused, note: body.note },
     typedSearchAttributes: [
       { key: SA.tenant, value: tenantId },
