@@ -6,8 +6,8 @@
 // front by walking the parsed template, so acceptance can answer 400 naming each one.
 // Workflows never import this module (scripts/lint-workflows.mjs checks it): rendering
 // happens in activities and the API.
-import { analyzeSync, Liquid, LiquidError, toValueSync, type Context, type Template } from 'liquidjs';
-import { Lru } from './lru.js';
+import { Liquid, LiquidError, Parser, Tokenizer, toValueSync, TypeGuards, type Context, type Template } from 'liquidjs';
+import { byteLru } from './lru.js';
 import { escapeSlack } from './text.js';
 import type { Channel, ChannelContent, TemplateContent } from './types.js';
 
@@ -116,27 +116,89 @@ function briefly(err: unknown): string {
   return String((e instanceof LiquidError ? (e.originalError?.message ?? e.message) : e?.message) ?? err).split('\n')[0];
 }
 
-// Parsed templates are cached by source; large sources are parsed each time (in linear
-// time) so that the caches stay small whatever tenants publish.
-const CACHED_SOURCE_LIMIT = 20_000;
-const parsed: Record<Escape, Lru<string, Template[]>> = { text: new Lru(500), html: new Lru(500), slack: new Lru(500) };
+// Parsed templates are cached by source, with the variables each needs, so a send, preview
+// or broadcast page that meets a version again neither parses nor scans it. The cache is
+// bounded by an estimate of the bytes it holds, not by its count of entries.
+
+/** Bytes the cache of parsed templates (and their variables) may hold, estimated per entry. */
+export const TEMPLATE_CACHE_BYTES = 64 * 1024 * 1024;
+/**
+ * Heap bytes one `{{ … }}` or `{% … %}` costs once parsed (tokens, values, filters): about
+ * 1,200 measured on LiquidJS 10.30 (`node --expose-gc`, heapUsed over ten parses of 5,000
+ * outputs or tags), rounded up.
+ */
+const BYTES_PER_MARKUP = 1_500;
+
+interface Compiled {
+  tpl: Template[];
+  /** The variables the template needs, once something asked (acceptance, preview). */
+  required?: string[];
+  /** Its estimated heap size, counted when parsed. */
+  bytes: number;
+}
+
+/** `{{` and `{%` in a source, in one pass. */
+function markupCount(src: string): number {
+  let n = 0;
+  for (let i = src.indexOf('{'); i !== -1 && i < src.length - 1; i = src.indexOf('{', i + 1)) {
+    const next = src.charCodeAt(i + 1);
+    if (next === 123 /* { */ || next === 37 /* % */) n++;
+  }
+  return n;
+}
+
+const weigh = (src: string, c: Compiled) =>
+  2 * src.length + c.bytes + (c.required ? c.required.reduce((sum, p) => sum + 2 * p.length + 64, 0) : 0);
+const compiled: Record<Escape, ReturnType<typeof byteLru<string, Compiled>>> = {
+  text: byteLru<string, Compiled>(TEMPLATE_CACHE_BYTES / 3, weigh),
+  html: byteLru<string, Compiled>(TEMPLATE_CACHE_BYTES / 3, weigh),
+  slack: byteLru<string, Compiled>(TEMPLATE_CACHE_BYTES / 3, weigh),
+};
+
+/** Tokens handed out in order in constant time each: what LiquidJS's parser and block tags read of them. */
+class TokenQueue<T> {
+  private next = 0;
+  constructor(private readonly items: T[]) {}
+  get length(): number {
+    return this.items.length - this.next;
+  }
+  shift(): T | undefined {
+    return this.next < this.items.length ? this.items[this.next++] : undefined;
+  }
+}
+
+/**
+ * `liquid.parse(src)`, in time linear in the number of tags and outputs: LiquidJS takes its
+ * tokens from an array with `shift()`, which V8 makes a copy of the rest of the array once the
+ * array is large (a 20,000-output template took half a second to parse on a shared machine).
+ */
+function parseLinear(liquid: Liquid, src: string): Template[] {
+  if (src.length > PARSE_LIMIT) throw new Error('parse length limit exceeded');
+  const { operators, groupedExpressions } = liquid.options;
+  const tokens = new Tokenizer(src, operators, undefined, undefined, groupedExpressions).readTopLevelTokens(liquid.options);
+  return new Parser(liquid).parseTokens(new TokenQueue(tokens) as unknown as typeof tokens);
+}
 
 /** A source parsed once per engine; throws TemplateSyntaxError or a TemplateRenderError('limit'). */
-function parse(src: string, escape: Escape, path: string): Template[] {
-  const cache = parsed[escape];
-  let tpl = cache.get(src);
-  if (!tpl) {
+function compile(src: string, escape: Escape, path: string): Compiled {
+  const cache = compiled[escape];
+  let entry = cache.get(src);
+  if (!entry) {
+    let tpl: Template[];
     try {
-      tpl = engines[escape].parse(src);
+      tpl = parseLinear(engines[escape], src);
     } catch (err) {
       const limit = limitOf(err);
       if (limit) throw new TemplateRenderError('limit', path, limit);
       throw new TemplateSyntaxError(path, briefly(err));
     }
-    if (src.length <= CACHED_SOURCE_LIMIT) cache.set(src, tpl);
+    entry = { tpl, bytes: BYTES_PER_MARKUP * markupCount(src) };
+    cache.set(src, entry);
   }
-  return tpl;
+  return entry;
 }
+
+const parse = (src: string, escape: Escape, path: string): Template[] => compile(src, escape, path).tpl;
 
 /** Every string leaf of a channel's content, with its path, e.g. `email.subject`. */
 function stringLeaves(value: unknown, path: string, out: Array<[string, string]>) {
@@ -186,84 +248,165 @@ function renderOne(src: string, data: unknown, path: string, remainingMs: () => 
  * without data (loops over literal ranges, say): such a template could never be sent.
  */
 export function validateTemplateContent(content: TemplateContent): void {
-  const remaining = budget();
+  const fields: Array<[string, string, string]> = [];
   for (const [locale, channels] of Object.entries(content)) {
     const leaves: Array<[string, string]> = [];
     stringLeaves(channels, '', leaves);
-    for (const [path, src] of leaves) {
-      const field = `content.${locale}.${path}`;
-      parse(src, escapeOf(path), field);
-      try {
-        renderOne(src, {}, path, remaining);
-      } catch (err) {
-        // Without data a filter may refuse its (missing) input; only bounds matter here.
-        if (err instanceof TemplateRenderError && err.kind === 'limit') throw new TemplateRenderError('limit', field, err.reason);
-      }
+    for (const [path, src] of leaves) fields.push([`content.${locale}.${path}`, path, src]);
+  }
+  // Parsing is linear in the size (bounded by PARSE_LIMIT), so it does not eat the render budget.
+  for (const [field, path, src] of fields) parse(src, escapeOf(path), field);
+  const remaining = budget();
+  for (const [field, path, src] of fields) {
+    try {
+      renderOne(src, {}, path, remaining);
+    } catch (err) {
+      // Without data a filter may refuse its (missing) input; only bounds matter here.
+      if (err instanceof TemplateRenderError && err.kind === 'limit') throw new TemplateRenderError('limit', field, err.reason);
     }
   }
 }
 
 // Missing variables.
+//
+// Found in one walk over the parsed template, as LiquidJS's static analysis (`analyzeSync`)
+// would scope them, but in time linear in the template: that analysis locates each variable
+// by counting lines from the start of the source, so it grows with the square of their
+// number (a 10,000-variable template took seconds).
 
 /** Tags whose content is conditional: nothing in them (nor their condition) is required. */
 const CONDITIONAL_TAGS = new Set(['if', 'unless', 'case']);
 /** Loops: their collection is required, their body is walked with the loop variable bound. */
 const LOOP_TAGS = new Set(['for', 'tablerow']);
 
-type Node = Template & { name?: string; templates?: Template[]; value?: { filters?: Array<{ name: string }> } };
-
-/**
- * The template as the required-variable analysis should see it: conditional tags dropped,
- * loops without their `{% else %}`, outputs with a `default` filter dropped (a default makes
- * the variable optional). LiquidJS's own static analysis then does the scoping.
- */
-function requiredView(nodes: Template[]): Template[] {
-  const out: Template[] = [];
-  for (const n of nodes as Node[]) {
-    if (n.name && CONDITIONAL_TAGS.has(n.name)) continue;
-    if (n.value?.filters?.some((f) => f.name === 'default')) continue;
-    if (!n.children) {
-      out.push(n);
-      continue;
-    }
-    const kids = n.name && LOOP_TAGS.has(n.name) && n.templates ? n.templates : (toValueSync(n.children(false, true)) as Template[]);
-    const pruned = requiredView(kids);
-    out.push(
-      Object.assign(Object.create(Object.getPrototypeOf(n)), n, {
-        children: function* () {
-          return pruned;
-        },
-      }),
-    );
-  }
-  return out;
+/** What the walk reads of a parsed node (LiquidJS's Output, Tag and HTML classes). */
+type Node = Template & {
+  name?: string;
+  templates?: Template[];
+  value?: { filters?: Array<{ name: string }> };
+  arguments?: () => Iterable<unknown>;
+  localScope?: () => Iterable<{ content: string }>;
+  blockScope?: () => Iterable<string>;
+};
+/** A variable's path; a computed segment (`a[b.c]`) is itself a variable. */
+interface VariablePath {
+  segments: Array<string | number | VariablePath>;
 }
 
-const requiredCache = new Lru<string, string[]>(500);
+const { isValueToken, isRangeToken, isFilteredValueToken, isPropertyAccessToken, isQuotedToken, isNumberToken, isWordToken } = TypeGuards;
 
-/** The variables (paths such as `order.id`, `items.0`) a template source needs. */
-function requiredPaths(src: string, path: string): string[] {
-  let paths = requiredCache.get(src);
-  if (!paths) {
-    const tpl = parse(src, 'text', path);
-    // Names the template assigns anywhere (even in a branch) are its own, never data's.
-    const locals = new Set(Object.keys(analyzeSync(tpl, { partials: false }).locals));
-    const { globals } = analyzeSync(requiredView(tpl), { partials: false });
-    const set = new Set<string>();
-    for (const variables of Object.values(globals))
-      for (const v of variables) {
-        const segments: string[] = [];
-        // Up to the first computed segment (`a[b.c]`): what lies past it is not a fixed path.
-        for (const s of v.segments) {
-          if (typeof s !== 'string' && typeof s !== 'number') break;
-          segments.push(String(s));
-        }
-        if (segments.length && !locals.has(segments[0])) set.add(segments.join('.'));
-      }
-    paths = [...set];
-    if (src.length <= CACHED_SOURCE_LIMIT) requiredCache.set(src, paths);
+/** A walk's state: the names in scope (innermost last) and the steps it took, for tests. */
+interface Walk {
+  scopes: Array<Set<string>>;
+  steps: number;
+}
+
+/** The variable a property access names, as LiquidJS's analysis reads it (without its position). */
+function propertyPath(token: any, walk: Walk): VariablePath {
+  walk.steps++;
+  const segments: VariablePath['segments'] = [];
+  const [root, ...rest] = token.props;
+  if (isQuotedToken(root) || isNumberToken(root) || isWordToken(root)) segments.push(root.content as string | number);
+  else if (isPropertyAccessToken(root)) segments.push(...propertyPath(root, walk).segments);
+  for (const prop of rest) {
+    walk.steps++;
+    if (isQuotedToken(prop) || isNumberToken(prop) || isWordToken(prop)) segments.push(prop.content as string | number);
+    else if (isPropertyAccessToken(prop)) segments.push(propertyPath(prop, walk));
   }
-  return paths;
+  return { segments };
+}
+
+/** Variables in a value token, a filtered value (`a | f: b, k: c`) or a tag's Value. */
+function tokenVariables(token: any, walk: Walk, out: VariablePath[]): void {
+  walk.steps++;
+  if (isRangeToken(token)) {
+    tokenVariables(token.lhs, walk, out);
+    tokenVariables(token.rhs, walk, out);
+  } else if (isPropertyAccessToken(token)) out.push(propertyPath(token, walk));
+  else if (isFilteredValueToken(token) || (token && token.initial && Array.isArray(token.filters))) {
+    for (const t of token.initial.postfix) if (isValueToken(t)) tokenVariables(t, walk, out);
+    for (const filter of token.filters)
+      for (const arg of filter.args) {
+        if (Array.isArray(arg)) {
+          if (arg[1]) tokenVariables(arg[1], walk, out);
+        } else if (isValueToken(arg)) tokenVariables(arg, walk, out);
+      }
+  }
+}
+
+/** Records a variable (and those in its computed segments) unless a block binds its root. */
+function need(v: VariablePath, walk: Walk, out: VariablePath[]): void {
+  const root = v.segments[0];
+  if (typeof root === 'string' && !walk.scopes.some((s) => s.has(root))) out.push(v);
+  for (const s of v.segments) if (typeof s === 'object') need(s, walk, out);
+}
+
+const childrenOf = (n: Node): Template[] => (n.children ? (toValueSync(n.children(false, true)) as Template[]) : []);
+
+/** Names the template assigns anywhere (`assign`, `capture`, even in a branch): its own, never data's. */
+function assigned(nodes: Template[], walk: Walk, out: Set<string>): void {
+  for (const n of nodes as Node[]) {
+    walk.steps++;
+    if (n.localScope) for (const ident of n.localScope()) out.add(ident.content);
+    if (n.children) assigned(childrenOf(n), walk, out);
+  }
+}
+
+/**
+ * Variables the template needs whatever the data: conditional tags skipped, loops without
+ * their `{% else %}`, outputs with a `default` filter skipped (a default makes the variable
+ * optional), loop variables bound inside their loop.
+ */
+function required(nodes: Template[], walk: Walk, out: VariablePath[]): void {
+  for (const n of nodes as Node[]) {
+    walk.steps++;
+    if (n.name && CONDITIONAL_TAGS.has(n.name)) continue;
+    if (n.value?.filters?.some((f) => f.name === 'default')) continue;
+    if (n.arguments)
+      for (const arg of n.arguments()) {
+        const found: VariablePath[] = [];
+        if (isValueToken(arg) || (arg && typeof arg === 'object' && 'initial' in arg)) tokenVariables(arg, walk, found);
+        for (const v of found) need(v, walk, out);
+      }
+    if (!n.children) continue;
+    const kids = n.name && LOOP_TAGS.has(n.name) && n.templates ? n.templates : childrenOf(n);
+    const block = n.blockScope ? new Set(n.blockScope()) : null;
+    if (block) walk.scopes.push(block);
+    required(kids, walk, out);
+    if (block) walk.scopes.pop();
+  }
+}
+
+/** The variables (paths such as `order.id`, `items.0`) a parsed template needs, and the steps it took to find them. */
+export function scanVariables(tpl: Template[]): { paths: string[]; steps: number } {
+  const walk: Walk = { scopes: [], steps: 0 };
+  const locals = new Set<string>();
+  assigned(tpl, walk, locals);
+  const found: VariablePath[] = [];
+  required(tpl, walk, found);
+  const set = new Set<string>();
+  for (const v of found) {
+    const segments: string[] = [];
+    // Up to the first computed segment (`a[b.c]`): what lies past it is not a fixed path.
+    for (const s of v.segments) {
+      if (typeof s !== 'string' && typeof s !== 'number') break;
+      segments.push(String(s));
+    }
+    if (segments.length && !locals.has(segments[0])) set.add(segments.join('.'));
+  }
+  return { paths: [...set], steps: walk.steps };
+}
+
+/** The variables a template source needs, from the cache after the first time. */
+function requiredPaths(src: string, path: string): string[] {
+  const escape = escapeOf(path);
+  const entry = compile(src, escape, path);
+  if (!entry.required) {
+    entry.required = scanVariables(entry.tpl).paths;
+    // Stored again so the cache counts what the entry now holds.
+    compiled[escape].set(src, entry);
+  }
+  return entry.required;
 }
 
 const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
@@ -308,6 +451,18 @@ function renderDeep(value: unknown, data: unknown, path: string, remaining: () =
  * get RENDER_LIMIT_MS. Throws TemplateRenderError (`limit` or `error`) naming the field.
  */
 export function renderContent(content: ChannelContent, channels: readonly Channel[], data: unknown): ChannelContent {
+  // Parsed (or found in the cache) before the clock starts: the budget is the render's.
+  for (const ch of channels) {
+    const leaves: Array<[string, string]> = [];
+    stringLeaves(content[ch], ch, leaves);
+    for (const [path, src] of leaves) {
+      try {
+        parse(src, escapeOf(path), path);
+      } catch {
+        // Reported by renderOne, in order, as a render error.
+      }
+    }
+  }
   const remaining = budget();
   const out: ChannelContent = {};
   for (const ch of channels) {

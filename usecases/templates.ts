@@ -1,17 +1,22 @@
 // Template lookups that acceptance, previews and deliveries share. A version never changes
-// once published, so versions are cached by (tenant, key, version); only "which version is
-// the latest" is read from the database each time.
+// once published, so versions are cached by (tenant, key, version), in at most
+// VERSION_CACHE_BYTES (estimated); only "which version is the latest" is read from the
+// database each time. Their parsed form and variables are cached by domain/templates.ts.
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { templateVersions, templates } from '../db/schema.js';
 import { invalidInput } from '../domain/errors.js';
-import { Lru } from '../domain/lru.js';
+import { byteLru } from '../domain/lru.js';
 import { missingVariables, selectLocale, TemplateSyntaxError } from '../domain/templates.js';
 import { CHANNELS, type Channel, type ChannelContent } from '../domain/types.js';
 
 export type TemplateVersionRow = typeof templateVersions.$inferSelect;
 
-const versions = new Lru<string, TemplateVersionRow>(2000);
+/** Bytes the cache of template versions may hold: sixteen of the largest versions (1 MiB of JSON each), thousands of ordinary ones. */
+export const VERSION_CACHE_BYTES = 32 * 1024 * 1024;
+/** A version's heap size, estimated: two bytes per character of its content's JSON, and its row. */
+const versionBytes = (key: string, row: TemplateVersionRow) => 2 * (key.length + JSON.stringify(row.content).length) + 512;
+const versions = byteLru<string, TemplateVersionRow>(VERSION_CACHE_BYTES, versionBytes);
 const cacheKey = (tenantId: string, key: string, version: number) => `${tenantId}\u0000${key}\u0000${version}`;
 
 /** One published version of a template, or null; served from the cache after the first read. */
