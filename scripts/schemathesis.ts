@@ -138,7 +138,7 @@ function withExtremeExamples(node: unknown): unknown {
 
 /**
  * One line from the JSON report, in no test runner's closing form; each finding on its own line
- * and, when there are any, the console report's failure section with its banners taken out.
+ * and, when it failed, the console report's failures (or errors) with their banners taken out.
  */
 function summarize() {
   const where = relative(process.cwd(), reportDir) || reportDir;
@@ -162,9 +162,10 @@ function summarize() {
   if (code !== 0) {
     const text = readFileSync(outputFile, 'utf8');
     const from = text.search(/^=+ (FAILURES|ERRORS) =+$/m);
-    const to = text.search(/^=+ SUMMARY =+$/m);
+    const rest = from >= 0 ? text.slice(from + 1) : '';
+    const to = rest.search(/^=+ (WARNINGS|SUMMARY) =+$/m); // its warnings stay in output.txt
     if (from >= 0) {
-      for (const line of text.slice(from, to > from ? to : undefined).split('\n')) {
+      for (const line of text.slice(from, to >= 0 ? from + 1 + to : undefined).split('\n')) {
         if (/^[=_]{3,}/.test(line)) {
           const title = line.replace(/^[=_\s]+|[=_\s]+$/g, '');
           if (title) log(`-- ${title}`);
