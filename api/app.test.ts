@@ -1,5 +1,6 @@
 // Routing, authentication and validation through app.request(): no Temporal needed, since
 // every request here is refused or answered before a workflow would start.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../db/client.js';
@@ -234,31 +235,19 @@ describe('template bounds: no template holds the API', () => {
     expect((await req('GET', '/v1/templates/bomb', { token: t.apiKey })).body.version).toBe(1);
   });
 
-  it('answers 422 template_limit_exceeded at preview within 5 s, while /healthz keeps answering within 1 s', async () => {
+  it('answers 422 template_limit_exceeded at preview, holding the event loop for less than 1 s', async () => {
     const t = await newTenant();
     expect((await req('POST', '/v1/templates', { token: t.apiKey, body: { key: 'loops', content: { en: { sms: { text: BILLION_OVER_DATA } } } } })).status).toBe(201);
-    let previewing = true;
-    const health: number[] = [];
-    const probe = (async () => {
-      while (previewing) {
-        const t0 = performance.now();
-        expect((await req('GET', '/healthz')).status).toBe(200);
-        health.push(performance.now() - t0);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
-    const t0 = performance.now();
+    // The event loop's own delay, not a wall-clock gap: other processes' load does not stretch it.
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
     const items = Array.from({ length: 1000 }, (_, i) => i);
     const preview = await req('POST', '/v1/templates/loops/preview', { token: t.apiKey, body: { data: { items } } });
-    const elapsed = performance.now() - t0;
-    previewing = false;
-    await probe;
+    loop.disable();
     expect(preview.status).toBe(422);
     expect(preview.type).toContain('application/problem+json');
     expect(preview.body).toMatchObject({ status: 422, code: 'template_limit_exceeded', errors: [{ path: 'content.en.sms.text' }] });
-    expect(elapsed).toBeLessThan(5000);
-    expect(health.length).toBeGreaterThan(0);
-    expect(Math.max(...health)).toBeLessThan(1000);
+    expect(loop.max / 1e6).toBeLessThan(1000);
     // With data that keeps it small, the same template renders.
     const small = await req('POST', '/v1/templates/loops/preview', { token: t.apiKey, body: { data: { items: [1, 2] } } });
     expect(small).toMatchObject({ status: 200, body: { content: { sms: { text: '12121212' } } } });

@@ -153,18 +153,21 @@ export async function waitForState(h: Harness, id: string, pred: (s: any) => boo
 }
 
 /** The server time (ms) at which each delivery activity of a run was last started, by channel. */
-export async function activityStartTimes(h: Harness, id: string): Promise<Record<string, { scheduled: number; started: number; attempt: number }>> {
+export async function activityStartTimes(
+  h: Harness,
+  id: string,
+): Promise<Record<string, { scheduled: number; started: number; attempt: number; retry: { initialIntervalMs: number; backoffCoefficient: number } }>> {
   const history = await h.handle(id).fetchHistory();
-  const scheduled = new Map<number, { name: string; at: number }>();
-  const out: Record<string, { scheduled: number; started: number; attempt: number }> = {};
-  const ms = (t: any) => Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+  const scheduled = new Map<number, { name: string; at: number; retry: { initialIntervalMs: number; backoffCoefficient: number } }>();
+  const out: Awaited<ReturnType<typeof activityStartTimes>> = {};
+  const ms = (t: any) => Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
   for (const e of history.events ?? []) {
     const s = e.activityTaskScheduledEventAttributes;
-    if (s) scheduled.set(Number(e.eventId), { name: s.activityType!.name!, at: ms(e.eventTime) });
+    if (s) scheduled.set(Number(e.eventId), { name: s.activityType!.name!, at: ms(e.eventTime), retry: { initialIntervalMs: ms(s.retryPolicy?.initialInterval), backoffCoefficient: s.retryPolicy?.backoffCoefficient ?? 0 } });
     const st = e.activityTaskStartedEventAttributes;
     if (st) {
       const sch = scheduled.get(Number(st.scheduledEventId))!;
-      out[sch.name] = { scheduled: sch.at, started: ms(e.eventTime), attempt: st.attempt ?? 1 };
+      out[sch.name] = { scheduled: sch.at, started: ms(e.eventTime), attempt: st.attempt ?? 1, retry: sch.retry };
     }
   }
   return out;

@@ -205,9 +205,10 @@ describe('sendAt, retries, fallback, pinning, idempotency', () => {
     expect(new Set(h.hook.requests.map((r) => r.headers['webhook-id'])).size).toBe(1);
     const t = await activityStartTimes(h, res.body.id);
     expect(t.deliverWebhook.attempt).toBe(3);
-    // initial 1 s, coefficient 2: attempts at +0 s, +1 s, +3 s.
+    // The activity's retry policy, as the workflow scheduled it: initial 1 s, coefficient 2, so the
+    // third attempt starts no sooner than +3 s (a loaded machine only makes it later).
+    expect(t.deliverWebhook.retry).toEqual({ initialIntervalMs: 1000, backoffCoefficient: 2 });
     expect(t.deliverWebhook.started - t.deliverWebhook.scheduled).toBeGreaterThanOrEqual(3000);
-    expect(t.deliverWebhook.started - t.deliverWebhook.scheduled).toBeLessThan(6000);
     const got = await h.call('GET', `/v1/notifications/${res.body.id}`);
     expect(got.body.deliveries[0]).toMatchObject({ channel: 'webhook', status: 'sent', attempts: 3, error: null });
     const attempts = await h.db.db.query.deliveryAttempts.findMany({ orderBy: (a, { asc }) => [asc(a.attempt)] });
@@ -238,11 +239,10 @@ describe('sendAt, retries, fallback, pinning, idempotency', () => {
     const t = await h.call('POST', '/v1/templates', { key: 'loops', content: { en: { webhook: { event: 'loops', body: loops }, inapp: { title: 'fine', body: '{{ items | size }} items' } } } });
     expect(t.status).toBe(201);
     const items = Array.from({ length: 1000 }, (_, i) => i);
-    const t0 = performance.now();
     const res = await h.call('POST', '/v1/notifications', { recipient: 'user-42', template: 'loops', data: { items }, channels: ['webhook', 'inapp'] });
     expect(res.status).toBe(202);
+    // Stopped by the render limit on the first attempt (below), not retried until some timeout.
     expect((await h.handle(res.body.id).result()).status).toBe('partially_sent');
-    expect(performance.now() - t0).toBeLessThan(10_000);
     expect(h.hook.requests).toHaveLength(0);
     const got = await h.call('GET', `/v1/notifications/${res.body.id}`);
     expect(got.body.deliveries).toMatchObject([
