@@ -11,7 +11,7 @@ import { DOCUMENT, router, SECURITY_SCHEMES, security } from './contract.js';
 import { docsRoutes } from './routes/docs.js';
 import { RequestError } from '../domain/errors.js';
 import { isConnectionError } from '../db/client.js';
-import { databaseUnavailable, fromRequestError, Problem, problemResponse } from './problem.js';
+import { databaseUnavailable, dataExceptionOf, fromRequestError, refusedValue, Problem, problemResponse } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { inboxRoutes } from './routes/inbox.js';
@@ -105,6 +105,15 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   app.onError((err, c) => {
     if (err instanceof RequestError) err = fromRequestError(err);
     else if (!(err instanceof Problem) && isConnectionError(err)) err = databaseUnavailable(err);
+    else if (!(err instanceof Problem) && !(err instanceof HTTPException)) {
+      // A value the schemas let through and PostgreSQL refused: the client's 400, and a gap in
+      // a schema worth closing (logged without the value).
+      const refused = dataExceptionOf(err);
+      if (refused) {
+        logger.warn({ sqlstate: refused.sqlstate }, `the database refused a value of ${c.req.method} ${c.req.path}`);
+        err = refusedValue(refused);
+      }
+    }
     if (err instanceof Problem) {
       if (err.status >= 500) log(`${err.status} on ${c.req.method} ${c.req.path}: ${err.detail}`, err.cause);
       return problemResponse(c, err);
