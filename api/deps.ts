@@ -34,6 +34,11 @@ export interface AppDeps {
   temporalUi?: { url?: string; namespace: string };
   /** Per-tenant request rate of this API instance (api/rate-limit.ts); unset: 1000/s, bursts of 2000. */
   rateLimit?: { perSecond: number; burst: number };
+  /**
+   * UNAUTH_RATE_PER_SECOND answers per client address to requests without valid credentials, and
+   * TRUSTED_PROXY_HOPS, the proxies whose X-Forwarded-For names the client (api/auth.ts); unset: 20/s, none.
+   */
+  unauthenticated?: { perSecond: number; trustedProxyHops: number };
   /** Per-tenant fair admission (TENANT_MAX_CONCURRENT_REQUESTS); defaults to 8 at once, 1,000 waiting. */
   tenantGate?: { concurrency: number; maxWaiting: number };
 }

@@ -35,6 +35,7 @@ export function adminRoutes({ db }: AppDeps, keys: KeyCache) {
       await tx.insert(tenants).values({ id, name, webhookSecret });
       await tx.insert(apiKeys).values({ prefix: key.prefix, tenantId: id, hash: key.hash });
     });
+    keys.created(key.prefix);
     return c.json({ id, name, apiKey: key.key, webhookSecret }, 201);
   });
 
@@ -53,6 +54,7 @@ export function adminRoutes({ db }: AppDeps, keys: KeyCache) {
     if (!tenant) throw notFound('Tenant');
     const key = newApiKey();
     await db.insert(apiKeys).values({ prefix: key.prefix, tenantId: id, hash: key.hash });
+    keys.created(key.prefix);
     return c.json({ apiKey: key.key, keyPrefix: key.prefix }, 201);
   });
 
@@ -74,7 +76,7 @@ export function adminRoutes({ db }: AppDeps, keys: KeyCache) {
         .where(and(eq(apiKeys.tenantId, id), eq(apiKeys.prefix, keyPrefix), isNull(apiKeys.revokedAt)))
         .returning({ prefix: apiKeys.prefix });
       if (revoked.length === 0) throw notFound('API key');
-      keys.delete(keyPrefix);
+      keys.revoked(keyPrefix);
       return c.body(null, 204);
     },
   );
