@@ -67,7 +67,10 @@ function one(i) {
       res.on('error', () => done(status));
     });
     // The server answers before the body is sent and closes: writing the rest may fail.
-    req.on('error', (err) => { if (!status) errors.push(err.code + ' ' + err.message); done(status); });
+    req.on('error', (err) => {
+      if (!status) errors.push(err.code + ' ' + err.message);
+      done(status);
+    });
     req.end(body);
   });
 }
@@ -83,15 +86,19 @@ Promise.all(Array.from({ length: parallel }, lane)).then(() => { agent.destroy()
 function runClients(count: number, parallel: number): Promise<number[]> {
   return new Promise((ok, fail) => {
     const worker = new Worker(CLIENTS, { eval: true, workerData: { base, count, parallel, bytes: 1024 * 1024 } });
-    worker.once('message', ({ statuses, errors }: { statuses: number[]; errors: string[] }) => { if (errors.length) console.log(errors); ok(statuses); });
+    worker.once('message', ({ statuses, errors }: { statuses: number[]; errors: string[] }) => {
+      // Why a request got no answer (status 0), to read beside the failure.
+      if (errors.length) console.log(`${errors.length} requests without an answer, e.g. ${errors[0]}`);
+      ok(statuses);
+    });
     worker.once('error', fail);
   });
 }
 
 describe('requests without valid credentials', () => {
-  it('answers 1,000 of 1 MiB each 401 or 429 for less than 1 s of event loop in all', { timeout: 120_000 }, async () => {
+  it('answers 1,000 of 1 MiB each 401 or 429 for less than 1 s of event loop in all', { timeout: 300_000 }, async () => {
     const before = performance.eventLoopUtilization();
-    const statuses = await runClients(1000, 1);
+    const statuses = await runClients(1000, 8);
     const used = performance.eventLoopUtilization(before);
     const counts = new Map<number, number>();
     for (const s of statuses) counts.set(s, (counts.get(s) ?? 0) + 1);
