@@ -129,18 +129,22 @@ export function unauthenticatedAnswers(settings: UnauthenticatedLimit = DEFAULT_
   return {
     /**
      * The answer to a request whose credentials are missing or wrong, counted against its
-     * address. A body it carries is never parsed: the server discards it unread as the
-     * connection goes on (@hono/node-server, at most 64 MiB or 500 ms, then it closes).
+     * address. A body it carries is never read: the answer closes the connection (as for a
+     * body over the size limit), so that the client does not send its next request behind
+     * an unread body on a connection the server drops.
      */
     async refuse(c: Context): Promise<Problem> {
+      const body = c.req.header('transfer-encoding') !== undefined || Number(c.req.header('content-length') ?? 0) > 0;
+      const close: Record<string, string> = body ? { connection: 'close' } : {};
       try {
-        return unauthorized(fields(await limiter.consume(address(c))));
+        return unauthorized({ ...fields(await limiter.consume(address(c))), ...close });
       } catch (err) {
         if (!(err instanceof RateLimiterRes)) throw err;
         const retryAfter = Math.max(1, seconds(err.msBeforeNext));
         return new Problem(429, `Too many requests without valid credentials: at most ${points} per second per client address; retry in ${retryAfter} s`, [], {
           'retry-after': String(retryAfter),
           ...fields(err),
+          ...close,
         });
       }
     },
