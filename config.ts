@@ -88,6 +88,11 @@ const ConfigSchema = z.object({
   // Critical notifications (and new incidents) a tenant may send per minute, per API instance,
   // unless the tenant's own setting says otherwise (README: Limits).
   CRITICAL_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(60),
+  // Answers per second per client address to /v1 requests without valid credentials, and the
+  // reverse proxies in front of the API whose X-Forwarded-For names that address (README:
+  // Authentication first).
+  UNAUTH_RATE_PER_SECOND: z.coerce.number().int().min(1).default(20),
+  TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   // Requests of one tenant an API instance works on at once; the rest wait their turn in the
   // tenant's own line (README: Priority and fairness).
   TENANT_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(1000).default(8),

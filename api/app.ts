@@ -1,9 +1,10 @@
 // The Hono application: createApp(deps) wires one sub-app per resource. Every route is declared
 // with @hono/zod-openapi, so /openapi.json is generated from the schemas that validate.
 import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import { adminAuth, createKeyCache, tenantAuth } from './auth.js';
+import { authenticate, createKeyCache, requireTenant, unauthenticatedAnswers } from './auth.js';
 import { tenantRateLimit } from './rate-limit.js';
 import { criticalRate } from './critical-rate.js';
 import { tenantGate } from './tenant-gate.js';
@@ -12,7 +13,7 @@ import { DOCUMENT, router, SECURITY_SCHEMES, security } from './contract.js';
 import { docsRoutes } from './routes/docs.js';
 import { RequestError } from '../domain/errors.js';
 import { isConnectionError } from '../db/client.js';
-import { databaseUnavailable, fromRequestError, Problem, problemResponse } from './problem.js';
+import { databaseUnavailable, dataExceptionOf, fromRequestError, refusedValue, Problem, problemResponse } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { inboxRoutes } from './routes/inbox.js';
@@ -46,35 +47,45 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   const metrics = new Registry();
   app.use('*', ...requestTelemetry(logger, metrics));
 
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        // The unread body is left on the socket: closing it keeps a keep-alive client from
-        // sending its next request into a connection the server is about to drop.
-        throw new Problem(413, 'The request body is larger than 1 MiB', [], { connection: 'close' });
-      },
-    }),
-  );
+  // The size limit reads nothing when a request declares its Content-Length: one over 1 MiB is
+  // refused first, unread. A body without one is counted as it is read, after credentials.
+  const sizeLimit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      // The unread body is left on the socket: closing it keeps a keep-alive client from
+      // sending its next request into a connection the server is about to drop.
+      throw new Problem(413, 'The request body is larger than 1 MiB', [], { connection: 'close' });
+    },
+  });
+  const declared = (c: Context) => c.req.header('content-length') !== undefined && c.req.header('transfer-encoding') === undefined;
+  app.use('*', (c, next) => (declared(c) ? sizeLimit(c, next) : next()));
+  // Credentials before any body is read (api/auth.ts): the admin token, or a tenant key from
+  // the key cache or one lookup; a client address without valid credentials gets
+  // UNAUTH_RATE_PER_SECOND answers a second, then 429. Receipts and Slack verify their
+  // providers' signatures over the raw body themselves.
+  const signed = ['/v1/receipts/', '/v1/slack/'];
+  const keys = createKeyCache();
+  const answers = unauthenticatedAnswers(deps.unauthenticated);
+  app.use('/v1/*', authenticate({ db: deps.db, adminToken: deps.adminToken, keys, answers, signedPrefixes: signed }));
+  app.use('*', sizeLimit);
   // Input every route can hold (api/validate.ts): JSON bodies, no NUL or unpaired surrogate in
   // a body, path or query, bounded nesting. Receipts and Slack verify their raw bodies first.
-  app.use('/v1/*', acceptableInput({ rawBodyPrefixes: ['/v1/receipts/', '/v1/slack/'] }));
+  app.use('/v1/*', acceptableInput({ rawBodyPrefixes: signed }));
 
   app.route('/', healthRoutes(deps));
   app.route('/metrics', metricsRoutes(deps, metrics));
   app.route('/dashboard', dashboardRoutes(deps));
-  app.use('/v1/admin/*', adminAuth(deps.adminToken));
-  const keys = createKeyCache();
   const critical = criticalRate(deps.db, deps.criticalRatePerMinute);
   app.route('/v1/admin', adminRoutes(deps, keys, critical));
-  // Slack signs its requests itself: mounted before tenant auth.
+  // Slack signs its requests itself: `authenticate` lets /v1/slack/ through.
   app.route('/v1/slack', slackRoutes(deps));
-  // Delivery receipts are signed by their providers (Twilio, Resend via Svix): before tenant auth too.
+  // Delivery receipts are signed by their providers (Twilio, Resend via Svix): let through too.
   app.route('/v1/receipts', receiptRoutes(deps));
 
   const tenant = router<Env>();
-  tenant.use('*', tenantAuth(deps.db, keys));
+  // `authenticate` set the tenant; a path it let through unchecked (an unknown one below
+  // /v1/slack/ or /v1/receipts/) has none and stops here.
+  tenant.use('*', requireTenant(answers));
   // Per-tenant rate limit of this instance, after auth so that the key is the tenant id
   // (api/rate-limit.ts: 429 with Retry-After and the IETF RateLimit fields).
   tenant.use('*', tenantRateLimit(deps.rateLimit));
@@ -107,6 +118,15 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   app.onError((err, c) => {
     if (err instanceof RequestError) err = fromRequestError(err);
     else if (!(err instanceof Problem) && isConnectionError(err)) err = databaseUnavailable(err);
+    else if (!(err instanceof Problem) && !(err instanceof HTTPException)) {
+      // A value the schemas let through and PostgreSQL refused: the client's 400, and a gap in
+      // a schema worth closing (logged without the value).
+      const refused = dataExceptionOf(err);
+      if (refused) {
+        logger.warn({ sqlstate: refused.sqlstate }, `the database refused a value of ${c.req.method} ${c.req.path}`);
+        err = refusedValue(refused);
+      }
+    }
     if (err instanceof Problem) {
       if (err.status >= 500) log(`${err.status} on ${c.req.method} ${c.req.path}: ${err.detail}`, err.cause);
       return problemResponse(c, err);

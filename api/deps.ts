@@ -37,6 +37,11 @@ export interface AppDeps {
   rateLimit?: { perSecond: number; burst: number };
   /** CRITICAL_RATE_PER_MINUTE: a tenant's critical sends per minute unless its own setting says otherwise (api/critical-rate.ts); unset: 60. */
   criticalRatePerMinute?: number;
+  /**
+   * UNAUTH_RATE_PER_SECOND answers per client address to requests without valid credentials, and
+   * TRUSTED_PROXY_HOPS, the proxies whose X-Forwarded-For names the client (api/auth.ts); unset: 20/s, none.
+   */
+  unauthenticated?: { perSecond: number; trustedProxyHops: number };
   /** Per-tenant fair admission (TENANT_MAX_CONCURRENT_REQUESTS); defaults to 8 at once, 1,000 waiting. */
   tenantGate?: { concurrency: number; maxWaiting: number };
   /**

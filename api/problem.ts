@@ -43,6 +43,28 @@ export const databaseUnavailable = (cause: unknown) =>
     cause,
   });
 
+/**
+ * The database refused a value the client sent: a SQLSTATE of class 22, data exception (22003
+ * numeric out of range, 22P02 invalid text representation, 22001 string too long, 22021
+ * invalid byte sequence, 22007/22008 bad date or time, …), on the driver's error or one of its
+ * causes (drizzle wraps it in a DrizzleQueryError; PGlite and postgres.js both carry `code`).
+ * The request schemas bound what they can; this is the net below them, so a value they let
+ * through is still a 400 and never a 5xx. Undefined for any other error.
+ */
+export function dataExceptionOf(err: unknown): { sqlstate: string; message: string } | undefined {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) return { sqlstate: code, message: String((e as { message?: unknown }).message ?? '') };
+  }
+  return undefined;
+}
+
+/** The 400 for a value the database refused (dataExceptionOf): PostgreSQL's message names the type and at most the client's own value. */
+export function refusedValue({ sqlstate, message }: { sqlstate: string; message: string }): Problem {
+  const why = `the database cannot hold a value of this request (SQLSTATE ${sqlstate}${message ? `: ${message.slice(0, 200)}` : ''})`;
+  return badRequest(`A value in the request is out of range or malformed: ${why}`, [{ path: '(request)', message: why }]);
+}
+
 /** A use-case's refusal as the HTTP problem it is. */
 export function fromRequestError(err: RequestError): Problem {
   switch (err.kind) {

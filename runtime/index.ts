@@ -221,6 +221,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
         rateLimit: { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
         criticalRatePerMinute: config.CRITICAL_RATE_PER_MINUTE,
+        unauthenticated: { perSecond: config.UNAUTH_RATE_PER_SECOND, trustedProxyHops: config.TRUSTED_PROXY_HOPS },
         tenantGate: { concurrency: config.TENANT_MAX_CONCURRENT_REQUESTS, maxWaiting: 1000 },
         inboxStreams,
         broadcastBatches: config.BROADCAST_BATCHES,

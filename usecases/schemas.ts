@@ -21,6 +21,15 @@ export const LIMITS = {
   sendAtFutureMs: 366 * 24 * 3600_000,
 } as const;
 
+/**
+ * The largest value a PostgreSQL `integer` (int4) column holds: every request number stored in
+ * or compared with one is bounded by it (api/problem.ts dataException is the net below).
+ */
+export const INT4_MAX = 2_147_483_647;
+
+/** A template's version number (column template_versions.version, int4), in bodies as in paths. */
+export const TemplateVersionNumber = z.number().int().min(1).max(INT4_MAX);
+
 /** Ids Tocsin made (`ntf_…`, `bc_…`, `inc_…`, `ten_…`), in paths as in bodies. */
 export const ResourceId = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1–64 of A-Za-z0-9._:-');
 

@@ -57,6 +57,7 @@ export function adminRoutes({ db }: AppDeps, keys: KeyCache, critical: CriticalR
       await tx.insert(tenants).values({ id, name, webhookSecret, criticalRatePerMinute });
       await tx.insert(apiKeys).values({ prefix: key.prefix, tenantId: id, hash: key.hash });
     });
+    keys.created(key.prefix);
     return c.json({ id, name, apiKey: key.key, webhookSecret, criticalRatePerMinute }, 201);
   });
 
@@ -100,6 +101,7 @@ export function adminRoutes({ db }: AppDeps, keys: KeyCache, critical: CriticalR
     if (!tenant) throw notFound('Tenant');
     const key = newApiKey();
     await db.insert(apiKeys).values({ prefix: key.prefix, tenantId: id, hash: key.hash });
+    keys.created(key.prefix);
     return c.json({ apiKey: key.key, keyPrefix: key.prefix }, 201);
   });
 
@@ -121,7 +123,7 @@ export function adminRoutes({ db }: AppDeps, keys: KeyCache, critical: CriticalR
         .where(and(eq(apiKeys.tenantId, id), eq(apiKeys.prefix, keyPrefix), isNull(apiKeys.revokedAt)))
         .returning({ prefix: apiKeys.prefix });
       if (revoked.length === 0) throw notFound('API key');
-      keys.delete(keyPrefix);
+      keys.revoked(keyPrefix);
       return c.body(null, 204);
     },
   );

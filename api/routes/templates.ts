@@ -7,7 +7,7 @@ import type { TemplateContent } from '../../domain/types.js';
 import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, conflict, notFound, unprocessable } from '../problem.js';
-import { JsonObject, Locale, TemplateBody, TemplateKey } from '../../usecases/schemas.js';
+import { INT4_MAX, JsonObject, Locale, TemplateBody, TemplateKey, TemplateVersionNumber } from '../../usecases/schemas.js';
 
 const KeyParam = z.object({ key: TemplateKey });
 const CreateBody = TemplateBody.extend({ key: TemplateKey }).strict();
@@ -16,11 +16,11 @@ const PreviewBody = z
   .object({
     data: JsonObject.default({}),
     locale: Locale.optional(),
-    version: z.number().int().min(1).optional(),
+    version: TemplateVersionNumber.optional(),
   })
   .strict();
 
-const VersionParam = KeyParam.extend({ version: z.coerce.number().int().min(1).max(1_000_000).openapi({ type: 'integer', minimum: 1, maximum: 1_000_000 }) });
+const VersionParam = KeyParam.extend({ version: z.coerce.number().int().min(1).max(INT4_MAX).openapi({ type: 'integer', minimum: 1, maximum: INT4_MAX }) });
 const ContentView = z.record(z.string(), z.record(z.string(), z.unknown()));
 const TemplateView = z
   .object({ key: z.string(), version: z.number().int(), defaultLocale: z.string(), content: ContentView, createdAt: Timestamp })
