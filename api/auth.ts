@@ -2,6 +2,8 @@
 // before any body is read. Keys are stored as SHA-256 hashes and compared in constant time.
 // Answers to requests without valid credentials are limited per client address.
 import { and, eq, isNull } from 'drizzle-orm';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Db } from '../db/client.js';
@@ -114,6 +116,27 @@ export const DEFAULT_UNAUTHENTICATED_LIMIT: UnauthenticatedLimit = { perSecond: 
 
 const seconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000));
 
+/** How long a refused request's connection stays open after its answer, discarding what the client still sends. */
+const LINGER_MS = 2_000;
+
+/**
+ * A lingering close (RFC 9112 §9.6) for a refused request that carries a body: after the answer
+ * Node half-closes the connection (`Connection: close`) and discards the unread body as it
+ * arrives, instead of closing at once, which would reset the connection under a client still
+ * sending and lose the answer it has not read yet. The body is never parsed; after LINGER_MS
+ * the connection is closed whatever is left.
+ */
+function lingerAfterAnswer(c: Context): void {
+  const socket = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket as (Socket & { destroySoon?: () => void }) | undefined;
+  if (!socket) return;
+  socket.destroySoon = function (this: Socket) {
+    if (this.writable) this.end();
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
+  };
+}
+
 /**
  * The answers to requests without valid credentials, counted per client address in this
  * process (rate-limiter-flexible, a fixed one-second window): a 401 while the address has
@@ -136,6 +159,7 @@ export function unauthenticatedAnswers(settings: UnauthenticatedLimit = DEFAULT_
     async refuse(c: Context): Promise<Problem> {
       const body = c.req.header('transfer-encoding') !== undefined || Number(c.req.header('content-length') ?? 0) > 0;
       const close: Record<string, string> = body ? { connection: 'close' } : {};
+      if (body) lingerAfterAnswer(c);
       try {
         return unauthorized({ ...fields(await limiter.consume(address(c))), ...close });
       } catch (err) {
