@@ -27,6 +27,7 @@ import { scheduleRoutes } from './routes/schedules.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { acceptableInput } from './validate.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { codecRoutes } from './routes/codec.js';
 import { requestTelemetry } from './telemetry.js';
 import { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../telemetry/log.js';
@@ -63,6 +64,7 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   app.route('/', healthRoutes(deps));
   app.route('/metrics', metricsRoutes(deps, metrics));
   app.route('/dashboard', dashboardRoutes(deps));
+  app.route('/codec', codecRoutes(deps));
   app.use('/v1/admin/*', adminAuth(deps.adminToken));
   const keys = createKeyCache();
   app.route('/v1/admin', adminRoutes(deps, keys));
