@@ -1,11 +1,20 @@
 // The codec server: POST /codec/decode and /codec/encode speak the protocol of Temporal's remote
 // codec (the Web UI's "codec endpoint", the CLI's --codec-endpoint), so operators read the
-// payloads that Tocsin encrypts (usecases/payload-codec.ts). Admin token only; CORS for the
-// Temporal UI's origins (TEMPORAL_UI_URL), whose preflight is answered without credentials.
+// payloads that Tocsin encrypts (usecases/payload-codec.ts). Admin only; CORS for the Temporal
+// UI's origins (TEMPORAL_UI_URL), whose preflight is answered without credentials.
+//
+// The CLI sends the admin token as a bearer header (--codec-auth). The Web UI cannot send our
+// token, only the browser's cookies ("include credentials"): GET /codec/session?token=<admin
+// token> once sets a session cookie for /codec (an HMAC of the admin token, never the token,
+// as the dashboard's) and leads to the Temporal UI.
+import { createHmac } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Payload } from '@temporalio/common';
+import type { MiddlewareHandler } from 'hono';
+import { getCookie, setCookie } from 'hono/cookie';
 import { cors } from 'hono/cors';
-import { adminAuth } from '../auth.js';
+import { constantTimeEqual } from '../../usecases/ids.js';
+import { bearer, unauthorized } from '../auth.js';
 import { json, jsonBody, problems, router, security } from '../contract.js';
 import type { AppDeps } from '../deps.js';
 import { badRequest, Problem } from '../problem.js';
@@ -57,6 +66,35 @@ const toJson = (p: Payload): z.infer<typeof JsonPayload> => ({
   data: Buffer.from(p.data ?? []).toString('base64'),
 });
 
+export const CODEC_COOKIE = 'tocsin_codec';
+const SESSION_SECONDS = 12 * 3600;
+const sessionValue = (adminToken: string) => createHmac('sha256', adminToken).update('tocsin codec session v1').digest('base64url');
+
+/** The admin token as a bearer header, or the session cookie that /codec/session set. */
+function codecAuth(adminToken: string): MiddlewareHandler {
+  const session = sessionValue(adminToken);
+  return async (c, next) => {
+    const header = bearer(c.req.header('authorization'));
+    if (header !== null ? constantTimeEqual(header, adminToken) : constantTimeEqual(getCookie(c, CODEC_COOKIE) ?? '', session)) return next();
+    throw unauthorized();
+  };
+}
+
+const sessionRoute = createRoute({
+  method: 'get',
+  path: '/session',
+  summary: 'Let this browser’s Temporal UI decode payloads: ?token=<admin token> sets a session cookie for /codec',
+  description:
+    'For the Temporal Web UI, which sends cookies to its codec endpoint ("include credentials") but not our token. Redirects to the Temporal UI when TEMPORAL_UI_URL (or the dev server’s UI) is known.',
+  security: security.none,
+  request: { query: z.object({ token: z.string().max(1000).openapi({ description: 'The admin token' }) }) },
+  responses: {
+    200: { description: 'Session cookie set', content: { 'text/plain': { schema: z.string() } } },
+    303: { description: 'Session cookie set: on to the Temporal UI' },
+    ...problems(400, 401),
+  },
+});
+
 export function codecRoutes(deps: AppDeps) {
   const app = router();
   const origins = deps.codec?.corsOrigins ?? [];
@@ -71,7 +109,18 @@ export function codecRoutes(deps: AppDeps) {
       maxAge: 600,
     }),
   );
-  app.use('*', adminAuth(deps.adminToken));
+  app.openapi(sessionRoute, (c) => {
+    if (!constantTimeEqual(c.req.valid('query').token, deps.adminToken)) throw unauthorized();
+    const https = new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
+    setCookie(c, CODEC_COOKIE, sessionValue(deps.adminToken), { path: '/codec', httpOnly: true, sameSite: 'Lax', secure: https, maxAge: SESSION_SECONDS });
+    c.header('cache-control', 'no-store');
+    c.header('referrer-policy', 'no-referrer');
+    const ui = deps.temporalUi?.url;
+    if (ui) return c.redirect(ui, 303) as never;
+    return c.text('This browser may now decode Temporal payloads through /codec for 12 hours.', 200) as never;
+  });
+  app.use('/decode', codecAuth(deps.adminToken));
+  app.use('/encode', codecAuth(deps.adminToken));
 
   const run = async (op: 'decode' | 'encode', payloads: Array<z.infer<typeof JsonPayload>>) => {
     const codec = deps.codec?.codec;
