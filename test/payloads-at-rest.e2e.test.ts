@@ -13,7 +13,7 @@ import { startFakePagerDuty } from './fakes/pagerduty.js';
 import { startFakeResend } from './fakes/resend.js';
 import type { FakeServer } from './fakes/server.js';
 import { startFakeSlack } from './fakes/slack.js';
-import { startFakeTwilio } from './fakes/twilio.js';
+import { startFakeTwilio, twilioError } from './fakes/twilio.js';
 import { startFakeWebhook } from './fakes/webhook.js';
 import { quietTemporalLogs, startTestStack } from './support.js';
 import { until } from './until.js';
@@ -93,6 +93,17 @@ describe('payloads at rest', () => {
     );
     expect(done.body.status).toBe('sent');
     expect(done.body.deliveries.map((d: { channel: string }) => d.channel).sort()).toEqual(['email', 'inapp', 'pager', 'slack', 'sms', 'webhook']);
+    // A provider's refusal that quotes the address: the failure's message is encrypted too.
+    twilio.enqueue({ status: 400, body: twilioError(400, 21211, `The 'To' number ${RECIPIENT.phone} is not a valid phone number.`) });
+    const refused = await call('POST', '/v1/notifications', tenant.apiKey, { recipient: 'user-42', template: 'order-shipped', data: DATA, channels: ['sms'] });
+    expect(refused.status).toBe(202);
+    const failed = await until(
+      () => call('GET', `/v1/notifications/${refused.body.id}`, tenant.apiKey),
+      (r) => !['accepted', 'scheduled', 'held', 'sending'].includes(r.body.status),
+      60_000,
+      200,
+    );
+    expect(failed.body.status).toBe('failed');
     // The providers got the real thing: the codec is only between us and Temporal.
     expect(JSON.stringify(resend.requests.map((r) => r.body))).toContain(RECIPIENT.email);
     expect(JSON.stringify(hook.requests.map((r) => r.body))).toContain(`${RENDERED} ${DATA.order.id}`);
@@ -120,10 +131,13 @@ describe('payloads at rest', () => {
     const visible = readable([listed, ...described, ...plain].join('\n'));
     expect(SECRETS.filter((s) => visible.includes(s))).toEqual([]);
     expect(visible).toContain('binary/encrypted');
+    // The refused SMS's run holds an activity failure whose message the CLI cannot read without the codec.
+    expect(visible).toContain('Encoded failure');
 
     const codec = ['--codec-endpoint', `${running!.apiUrl}/codec`, '--codec-auth', `Bearer ${running!.adminToken}`];
     const decoded = readable((await Promise.all(ids.map((id) => cli('workflow', 'show', '-w', id, ...codec)))).join('\n'));
     expect(SECRETS.filter((s) => !decoded.includes(s))).toEqual([]);
+    expect(decoded).toContain(`The 'To' number ${RECIPIENT.phone} is not a valid phone number`);
     // Without the admin token the codec server reads nothing.
     const refused = await fetch(`${running!.apiUrl}/codec/decode`, { method: 'POST', headers: { authorization: 'Bearer wrong', 'content-type': 'application/json' }, body: '{"payloads":[]}' });
     expect(refused.status).toBe(401);

@@ -8,6 +8,7 @@
 // too), as protobuf. The first key seals; every key opens, so keys rotate. A payload that is not
 // sealed (written before the codec, or by a client without it) passes decode unchanged.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { METADATA_ENCODING_KEY, ValueError, type DataConverter, type Payload, type PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
 
@@ -123,7 +124,14 @@ export class EncryptionCodec implements PayloadCodec {
   }
 }
 
-/** The data converter of every Temporal Client and Worker Tocsin creates: the default converters, then the codec. */
+/**
+ * Temporal's default failure converter with `encodeCommonAttributes`: failure messages and stack
+ * traces travel as a payload, which the codec encrypts. A prebuilt workflow bundle must be built
+ * with it (bundleWorkflowCode's failureConverterPath).
+ */
+export const FAILURE_CONVERTER_PATH = fileURLToPath(new URL('../domain/failure-converter.cjs', import.meta.url));
+
+/** The data converter of every Temporal Client and Worker Tocsin creates: the default payload converter, then the codec. */
 export function encryptedDataConverter(codec: PayloadCodec): DataConverter {
-  return { payloadCodecs: [codec] };
+  return { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH };
 }

@@ -73,7 +73,7 @@ describe('POST /codec/decode and /codec/encode', () => {
   });
 
   it('answers 401 without the admin token, before reading the body', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${ADMIN}x` }]) {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${ADMIN}x` }] as Array<Record<string, string>>) {
       const res = await post('decode', '{not json', headers);
       expect(res.status).toBe(401);
       expect(res.headers.get('content-type')).toBe('application/problem+json');
