@@ -3,7 +3,7 @@
 // scripts all go through here. The worker side (worker/, @temporalio/worker, the dev server) is
 // loaded only when asked for, so the API process never loads it (test/layers.test.ts checks).
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
@@ -144,11 +144,18 @@ export function encryptionKeys(config: Config): { keys: EncryptionKey[]; file?: 
   const dir = resolve(config.DATA_DIR);
   const file = join(dir, 'encryption-keys');
   mkdirSync(dir, { recursive: true });
-  try {
-    // `wx`: of two processes starting on one DATA_DIR (npm run api and npm run worker), one writes.
-    writeFileSync(file, `${formatEncryptionKeys([generateEncryptionKey()])}\n`, { mode: 0o600, flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  if (!existsSync(file)) {
+    // Written aside, then linked into place: of two processes starting on one DATA_DIR (npm run
+    // api and npm run worker) one key wins, and neither ever reads a half-written file.
+    const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    writeFileSync(aside, `${formatEncryptionKeys([generateEncryptionKey()])}\n`, { mode: 0o600 });
+    try {
+      linkSync(aside, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      unlinkSync(aside);
+    }
   }
   try {
     return { keys: parseEncryptionKeys(readFileSync(file, 'utf8').trim()), file };
