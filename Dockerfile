@@ -1,5 +1,6 @@
 # One image for the production processes: `npm run migrate` (once), `npm run api` and `npm run worker`.
-FROM node:20.19-bookworm-slim
+# Node 24, the LTS line (package.json `engines` also allows Node 20.19+ and 22.12+).
+FROM node:24.20-trixie-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./

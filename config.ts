@@ -97,6 +97,9 @@ const ConfigSchema = z.object({
   // Per-tenant API request rate, per API instance (README: Rate limits).
   RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).default(1000),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(2000),
+  // Critical notifications (and new incidents) a tenant may send per minute, per API instance,
+  // unless the tenant's own setting says otherwise (README: Limits).
+  CRITICAL_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(60),
   // Requests of one tenant an API instance works on at once; the rest wait their turn in the
   // tenant's own line (README: Priority and fairness).
   TENANT_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(1000).default(8),

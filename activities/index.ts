@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import { and, eq, ne, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../db/client.js';
 import * as s from '../db/schema.js';
+import { channelContent } from '../domain/delivery.js';
 import { ErrorType } from '../domain/errors.js';
 import { addressFor, decideOnWake, type WakeDecision } from '../domain/preferences.js';
 import { Lru } from '../domain/lru.js';
@@ -40,10 +41,16 @@ export interface DeliverArgs {
   notificationId: string;
   deliveryId: string;
   channel: Channel;
-  /** The recipient as the workflow last loaded it. */
+  /**
+   * The recipient as the workflow last loaded it: with only this channel's address (runs
+   * before `delivery-channel-content`: every address).
+   */
   recipient: Recipient;
   template: { key: string; version: number };
-  /** The pinned version's content in the recipient's locale, unrendered. */
+  /**
+   * The pinned version's content for this channel in the recipient's locale, unrendered (runs
+   * before `delivery-channel-content`: every channel's).
+   */
   content: ChannelContent;
   data: Record<string, unknown>;
   category: string | null;
@@ -79,6 +86,11 @@ export interface DeliverResult extends SendResult {
 }
 
 
+/** A locale's content for the given channels only. */
+function onlyChannels(content: ChannelContent, channels: readonly Channel[]): ChannelContent {
+  return Object.assign({}, ...channels.map((ch) => channelContent(content, ch))) as ChannelContent;
+}
+
 export function createActivities(deps: ActivityDeps) {
   const { db } = deps;
 
@@ -91,6 +103,8 @@ export function createActivities(deps: ActivityDeps) {
     tenantId: string;
     recipientId: string;
     template: { key: string; version: number };
+    /** The content of these channels only (the notification's): the rest would only swell the result. */
+    channels?: readonly Channel[];
     record?: { input: NotificationInput; workflowId: string };
   }): Promise<RecipientSnapshot | null> {
     const select = sql`select * from recipients where tenant_id = ${args.tenantId} and id = ${args.recipientId}`;
@@ -111,7 +125,7 @@ export function createActivities(deps: ActivityDeps) {
     const version = await loadTemplateVersion(db, args.tenantId, args.template.key, args.template.version);
     if (!version) throw permanent(ErrorType.NotFound, `Template ${args.template.key} v${args.template.version} no longer exists`);
     const { content } = contentFor(version, recipient.locale);
-    return { recipient, preferences: (row.preferences ?? {}) as Preferences, content };
+    return { recipient, preferences: (row.preferences ?? {}) as Preferences, content: args.channels ? onlyChannels(content, args.channels) : content };
   }
 
   /**
@@ -129,6 +143,7 @@ export function createActivities(deps: ActivityDeps) {
       tenantId: input.tenantId,
       recipientId: input.recipientId,
       template: input.template,
+      channels: input.channels,
       ...(args.record ? { record: { input, workflowId: args.record.workflowId } } : {}),
     });
     if (!snapshot) return { snapshot: null, decision: null };

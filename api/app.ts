@@ -5,6 +5,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { adminAuth, createKeyCache, tenantAuth } from './auth.js';
 import { tenantRateLimit } from './rate-limit.js';
+import { criticalRate } from './critical-rate.js';
 import { tenantGate } from './tenant-gate.js';
 import type { AppDeps, Env } from './deps.js';
 import { DOCUMENT, router, SECURITY_SCHEMES, security } from './contract.js';
@@ -67,7 +68,8 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   app.route('/codec', codecRoutes(deps));
   app.use('/v1/admin/*', adminAuth(deps.adminToken));
   const keys = createKeyCache();
-  app.route('/v1/admin', adminRoutes(deps, keys));
+  const critical = criticalRate(deps.db, deps.criticalRatePerMinute);
+  app.route('/v1/admin', adminRoutes(deps, keys, critical));
   // Slack signs its requests itself: mounted before tenant auth.
   app.route('/v1/slack', slackRoutes(deps));
   // Delivery receipts are signed by their providers (Twilio, Resend via Svix): before tenant auth too.
@@ -83,9 +85,9 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   tenant.route('/recipients', recipientRoutes(deps));
   tenant.route('/recipients', inboxRoutes(deps));
   tenant.route('/templates', templateRoutes(deps));
-  tenant.route('/notifications', notificationRoutes(deps));
+  tenant.route('/notifications', notificationRoutes(deps, critical));
   tenant.route('/escalation-policies', escalationPolicyRoutes(deps));
-  tenant.route('/incidents', incidentRoutes(deps));
+  tenant.route('/incidents', incidentRoutes(deps, critical));
   tenant.route('/broadcasts', broadcastRoutes(deps));
   tenant.route('/schedules', scheduleRoutes(deps));
   app.route('/v1', tenant);

@@ -37,6 +37,8 @@ export interface AppDeps {
   temporalUi?: { url?: string; namespace: string };
   /** Per-tenant request rate of this API instance (api/rate-limit.ts); unset: 1000/s, bursts of 2000. */
   rateLimit?: { perSecond: number; burst: number };
+  /** CRITICAL_RATE_PER_MINUTE: a tenant's critical sends per minute unless its own setting says otherwise (api/critical-rate.ts); unset: 60. */
+  criticalRatePerMinute?: number;
   /** Per-tenant fair admission (TENANT_MAX_CONCURRENT_REQUESTS); defaults to 8 at once, 1,000 waiting. */
   tenantGate?: { concurrency: number; maxWaiting: number };
 }

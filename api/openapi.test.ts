@@ -1,6 +1,10 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { createApp } from './app.js';
 import { openApiDocument } from './openapi.js';
+import { acceptsGzip } from './routes/docs.js';
 
 const inertDeps = {
   db: {} as never,
@@ -71,9 +75,24 @@ describe('OpenAPI document', () => {
     expect(html).toContain('/openapi.json');
     expect(html).toContain('src="/docs/scalar.js"');
     expect(html).not.toMatch(/https?:\/\//);
+    // The script is the installed package's standalone bundle, byte for byte, gzipped for browsers that take it.
+    const installed = await readFile(createRequire(import.meta.url).resolve('@scalar/api-reference/browser/standalone.js'));
     const script = await app.request('/docs/scalar.js');
-    // Served from node_modules when @scalar/api-reference is installed; a problem saying so when not.
-    if (script.status === 200) expect(script.headers.get('content-type')).toMatch(/javascript/);
-    else expect([script.status, script.headers.get('content-type')]).toEqual([404, 'application/problem+json']);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(script.headers.get('content-encoding')).toBeNull();
+    const js = Buffer.from(await script.arrayBuffer());
+    expect(js.equals(installed)).toBe(true);
+    expect(js.toString('utf8')).toContain('createApiReference');
+    const gzipped = await app.request('/docs/scalar.js', { headers: { 'accept-encoding': 'br, gzip, deflate' } });
+    expect([gzipped.status, gzipped.headers.get('content-encoding'), gzipped.headers.get('content-type')]).toEqual([200, 'gzip', 'text/javascript; charset=utf-8']);
+    const packed = Buffer.from(await gzipped.arrayBuffer());
+    expect(packed.length).toBeLessThan(installed.length / 2);
+    expect(gunzipSync(packed).equals(installed)).toBe(true);
+  });
+
+  it('gzips the script only for an Accept-Encoding that takes gzip', () => {
+    expect(['gzip', 'deflate, gzip;q=0.5', 'GZIP', 'br;q=1, gzip'].map(acceptsGzip)).toEqual([true, true, true, true]);
+    expect([undefined, '', 'identity', 'gzip;q=0', 'x-gzip2', 'br'].map(acceptsGzip)).toEqual([false, false, false, false, false, false]);
   });
 });

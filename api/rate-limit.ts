@@ -58,8 +58,13 @@ export function tenantRateLimit(settings: RateLimitSettings = DEFAULT_RATE_LIMIT
     }
     await next();
     try {
-      c.res.headers.set('ratelimit-policy', policy);
-      c.res.headers.set('ratelimit', await current(tenantId));
+      // Ahead of the policies the answer names already (api/critical-rate.ts: "critical").
+      const add = (name: string, value: string) => {
+        const own = c.res.headers.get(name);
+        c.res.headers.set(name, own ? `${value}, ${own}` : value);
+      };
+      add('ratelimit-policy', policy);
+      add('ratelimit', await current(tenantId));
     } catch {
       // A response with immutable headers (none of ours today) goes out without them.
     }

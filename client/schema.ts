@@ -580,6 +580,11 @@ export interface paths {
                 content: {
                     "application/json": {
                         name: string;
+                        /**
+                         * @description Critical notifications (and new incidents) this tenant may send per minute, per API instance; null: the CRITICAL_RATE_PER_MINUTE setting (default 60). Past it, 429.
+                         * @example 600
+                         */
+                        criticalRatePerMinute?: number | null;
                     };
                 };
             };
@@ -653,6 +658,112 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tenants/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a tenant's name or settings
+         * @description Only the fields given change; `criticalRatePerMinute: null` returns the tenant to the CRITICAL_RATE_PER_MINUTE setting.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name?: string;
+                        /**
+                         * @description Critical notifications (and new incidents) this tenant may send per minute, per API instance; null: the CRITICAL_RATE_PER_MINUTE setting (default 60). Past it, 429.
+                         * @example 600
+                         */
+                        criticalRatePerMinute?: number | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description The tenant as it is now */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TenantSettings"];
+                    };
+                };
+                /** @description Invalid input: `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or wrong credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (also another tenant’s resource) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is larger than 1 MiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description PostgreSQL or Temporal is unreachable: retry after `Retry-After` */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/v1/admin/tenants/{id}/api-keys": {
@@ -2960,7 +3071,7 @@ export interface paths {
         put?: never;
         /**
          * Send a notification
-         * @description Validates everything at once: a 400 names each field and nothing is started. The template’s latest version is pinned.
+         * @description Validates everything at once: a 400 names each field and nothing is started (also when the run would carry more than 480 KiB: template content of its channels, data and recipient). The template’s latest version is pinned. A `critical` one takes a turn of the tenant’s critical rate (CRITICAL_RATE_PER_MINUTE or its own setting): past it, 429 `critical_rate_exceeded` and nothing is accepted.
          */
         post: {
             parameters: {
@@ -3553,7 +3664,7 @@ export interface paths {
         put?: never;
         /**
          * Trigger an incident
-         * @description While an incident with the same `dedupKey` is open, the trigger joins it and answers its id.
+         * @description While an incident with the same `dedupKey` is open, the trigger joins it and answers its id. A trigger that opens a new incident takes a turn of the tenant’s critical rate: past it, 429 `critical_rate_exceeded`.
          */
         post: {
             parameters: {
@@ -5006,15 +5117,6 @@ export interface paths {
                         "text/javascript": string;
                     };
                 };
-                /** @description Not found (also another tenant’s resource) */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
             };
         };
         put?: never;
@@ -5092,6 +5194,12 @@ export interface components {
             name: string;
             apiKey: string;
             webhookSecret: string;
+            criticalRatePerMinute: number | null;
+        };
+        TenantSettings: {
+            id: string;
+            name: string;
+            criticalRatePerMinute: number | null;
         };
         /**
          * @description An IANA time zone name

@@ -20,6 +20,8 @@ export const tenants = pgTable('tenants', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
   webhookSecret: text('webhook_secret').notNull(),
+  /** Critical notifications this tenant may send per minute; null: CRITICAL_RATE_PER_MINUTE. */
+  criticalRatePerMinute: integer('critical_rate_per_minute'),
   createdAt: ts('created_at').notNull().default(now()),
 });
 

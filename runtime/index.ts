@@ -282,6 +282,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         retry: retrySettings(config),
         webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
         rateLimit: { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
+        criticalRatePerMinute: config.CRITICAL_RATE_PER_MINUTE,
         tenantGate: { concurrency: config.TENANT_MAX_CONCURRENT_REQUESTS, maxWaiting: 1000 },
         broadcastBatches: config.BROADCAST_BATCHES,
         temporalUi: { url: config.TEMPORAL_UI_URL ?? devServer?.uiUrl, namespace: config.TEMPORAL_NAMESPACE },

@@ -1,4 +1,5 @@
 // The notification workflow on the time-skipping test server, driven through the API.
+import { defaultPayloadConverter } from '@temporalio/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { notificationStartOptions, prepareNotification } from '../usecases/accept.js';
 import { canonicalJson, sha256 } from '../usecases/ids.js';
@@ -61,6 +62,31 @@ describe('notification workflow', () => {
 
     const inbox = await h.call('GET', '/v1/recipients/user-42/inbox');
     expect(inbox.body).toMatchObject({ unread: 1, data: [{ notificationId: res.body.id, title: 'Order 7 shipped', body: 'It is on its way, Ann.', read: false }] });
+  });
+
+  it("gives each delivery activity its own channel's content and address only", async () => {
+    h = await startHarness();
+    await seed(h, { email: 'ann@example.com', phone: '+14155550100' });
+    const res = await send(h);
+    expect(res.status).toBe(202);
+    await h.handle(res.body.id).result();
+
+    const history = await h.handle(res.body.id).fetchHistory();
+    const inputs = Object.fromEntries(
+      (history.events ?? []).flatMap((e) => {
+        const a = e.activityTaskScheduledEventAttributes;
+        return a ? [[a.activityType!.name!, defaultPayloadConverter.fromPayload<any>(a.input!.payloads![0])]] : [];
+      }),
+    );
+    expect(Object.keys(inputs).sort()).toEqual(['deliverInapp', 'deliverWebhook']);
+    expect(inputs.deliverWebhook.content).toEqual({ webhook: { event: 'order.shipped', order: '{{ order.id }}' } });
+    expect(inputs.deliverWebhook.recipient).toMatchObject({ id: 'user-42', webhookUrl: `${h.hook.url}/hooks`, email: null, phone: null, slack: null, pagerRoutingKey: null });
+    expect(inputs.deliverInapp.content).toEqual({ inapp: { title: 'Order {{ order.id }} shipped', body: 'It is on its way, {{ name }}.' } });
+    expect(inputs.deliverInapp.recipient).toMatchObject({ id: 'user-42', webhookUrl: null, email: null, phone: null, slack: null, pagerRoutingKey: null });
+    expect(await deliveryStatuses(h, res.body.id)).toEqual([
+      ['webhook', 'sent'],
+      ['inapp', 'sent'],
+    ]);
   });
 });
 

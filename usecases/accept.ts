@@ -6,7 +6,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, Workflo
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { broadcastRecipients, broadcasts, deliveries, idempotencyKeys, notificationEvents, notifications, recipients, templates } from '../db/schema.js';
-import { digestData } from '../domain/digest.js';
+import { digestData, jsonBytes } from '../domain/digest.js';
 import { addressFor } from '../domain/preferences.js';
 import { broadcastPriority, notificationPriority, startsEagerly, type FairnessWeights } from '../domain/priority.js';
 import type { Channel, NotificationInput, NotificationStatus, Priority, RetrySettings } from '../domain/types.js';
@@ -20,6 +20,7 @@ import { toRecipient } from './recipients.js';
 import { broadcastSearchAttributes, notificationSearchAttributes, workflowIds } from '../domain/workflow-ids.js';
 import { type BroadcastInput } from '../domain/broadcast.js';
 import { LIMITS, MAX_BROADCAST_RECIPIENTS, type BroadcastRequest, type NotificationRequest } from './schemas.js';
+import { checkRunPayload, DIGEST_DATA_BYTES } from './payload-size.js';
 import { contentFor, findTemplateVersion, loadTemplateVersion, missingTemplateVariables, missingVariablesError } from './templates.js';
 
 /**
@@ -76,6 +77,11 @@ export async function prepareNotification(
   }
   const missing = missingTemplateVariables(chosen.content, channels, opts.templateData ?? body.data);
   if (missing.length) throw missingVariablesError(missing);
+  // The wake loads the recipient as toRecipient() shapes it, with the preferences beside it.
+  checkRunPayload(
+    { content: chosen.content, channels, dataBytes: body.digest ? DIGEST_DATA_BYTES : jsonBytes(body.data), digest: Boolean(body.digest), recipient: { recipient, preferences: recipientRow.preferences } },
+    { template: version.key, locale: chosen.locale },
+  );
   if (body.sendAt && Number.isNaN(Date.parse(body.sendAt))) throw invalidInput('sendAt is not a valid date', [{ path: 'sendAt', message: 'invalid date' }]);
   return {
     tenantId,
@@ -314,6 +320,12 @@ export async function prepareBroadcast(db: Db, tenantId: string, body: Broadcast
     for (const m of missingTemplateVariables(l.content, channels, body.data)) missing.add(m);
   }
   if (missing.size) throw missingVariablesError([...missing].sort());
+  // Each recipient's run carries its locale's content and the data (their own snapshot is not known yet).
+  const dataBytes = jsonBytes(body.data);
+  for (const l of locales) {
+    const channels = body.channels ? l.channels.filter((ch) => body.channels!.includes(ch)) : l.channels;
+    checkRunPayload({ content: l.content, channels, dataBytes }, { template: version.key, locale: l.locale });
+  }
 
   let recipientIds: string[];
   if (body.recipients) {

@@ -5,6 +5,7 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -13,6 +14,7 @@ import {
   ApplicationFailure,
 } from '@temporalio/workflow';
 import type { Activities, DeliverArgs, DeliverResult, DeliveryRecord, RecipientSnapshot, WakeResult } from '../activities/index.js';
+import { channelContent, channelRecipient } from '../domain/delivery.js';
 import { ErrorType } from '../domain/errors.js';
 import type { WakeDecision } from '../domain/preferences.js';
 import { notificationPriority, type TaskPriority } from '../domain/priority.js';
@@ -40,6 +42,9 @@ const { loadRecipient, wake, recordStatus, recordDelivery, claimThrottleSlot } =
   scheduleToCloseTimeout: '24 hours',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
+
+/** patched(): delivery activities are given their own channel's content and address only. */
+const DELIVERY_CHANNEL_CONTENT = 'delivery-channel-content';
 
 /** Statuses an operator filters runs by in the Temporal UI: upserted when they are reached. */
 const VISIBLE_STATUSES: readonly NotificationStatus[] = ['scheduled', 'held', ...TERMINAL_STATUSES];
@@ -202,14 +207,17 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
         maximumAttempts: retry.maximumAttempts,
       },
     });
+    // Each channel gets only its own content and address (domain/delivery.ts); runs started
+    // before this change pass the whole locale content and recipient, as they did.
+    const own = patched(DELIVERY_CHANNEL_CONTENT);
     const args: DeliverArgs = {
       tenantId: input.tenantId,
       notificationId: input.notificationId,
       deliveryId: `${input.notificationId}.${channel}`,
       channel,
-      recipient: snapshot.recipient,
+      recipient: own ? channelRecipient(snapshot.recipient, channel) : snapshot.recipient,
       template: input.template,
-      content: snapshot.content,
+      content: own ? channelContent(snapshot.content, channel) : snapshot.content,
       data: input.data,
       category: input.category,
     };

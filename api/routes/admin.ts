@@ -7,11 +7,30 @@ import type { AppDeps } from '../deps.js';
 import { newId, newWebhookSecret } from '../../usecases/ids.js';
 import { notFound } from '../problem.js';
 import { ResourceId } from '../../usecases/schemas.js';
+import { MAX_CRITICAL_RATE_PER_MINUTE, type CriticalRate } from '../critical-rate.js';
 
-const TenantBody = z.object({ name: z.string().trim().min(1).max(200).meta({ pattern: '\\S' }) });
+const CriticalRatePerMinute = z
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_CRITICAL_RATE_PER_MINUTE)
+  .nullable()
+  .meta({
+    description:
+      'Critical notifications (and new incidents) this tenant may send per minute, per API instance; null: the CRITICAL_RATE_PER_MINUTE setting (default 60). Past it, 429.',
+    examples: [600],
+  });
+const TenantName = z.string().trim().min(1).max(200).meta({ pattern: '\\S' });
+const TenantBody = z.object({ name: TenantName, criticalRatePerMinute: CriticalRatePerMinute.optional() });
+const TenantSettingsBody = z
+  .object({ name: TenantName.optional(), criticalRatePerMinute: CriticalRatePerMinute.optional() })
+  .strict()
+  .refine((b) => b.name !== undefined || b.criticalRatePerMinute !== undefined, 'give name, criticalRatePerMinute or both')
+  .meta({ minProperties: 1 });
+const TenantSettings = z.object({ id: z.string(), name: z.string(), criticalRatePerMinute: z.number().int().nullable() }).openapi('TenantSettings');
 const IdParam = z.object({ id: ResourceId });
 
-export function adminRoutes({ db }: AppDeps, keys: KeyCache) {
+export function adminRoutes({ db }: AppDeps, keys: KeyCache, critical: CriticalRate) {
   const app = router();
 
   const createTenant = createRoute({
@@ -22,20 +41,48 @@ export function adminRoutes({ db }: AppDeps, keys: KeyCache) {
     security: security.admin,
     request: { body: jsonBody(TenantBody) },
     responses: {
-      201: json(z.object({ id: z.string(), name: z.string(), apiKey: z.string(), webhookSecret: z.string() }).openapi('Tenant'), 'The tenant, its first API key and its webhook signing secret'),
+      201: json(
+        z.object({ id: z.string(), name: z.string(), apiKey: z.string(), webhookSecret: z.string(), criticalRatePerMinute: z.number().int().nullable() }).openapi('Tenant'),
+        'The tenant, its first API key and its webhook signing secret',
+      ),
       ...adminProblems(),
     },
   });
   app.openapi(createTenant, async (c) => {
-    const { name } = c.req.valid('json');
+    const { name, criticalRatePerMinute = null } = c.req.valid('json');
     const id = newId('ten');
     const webhookSecret = newWebhookSecret();
     const key = newApiKey();
     await db.transaction(async (tx) => {
-      await tx.insert(tenants).values({ id, name, webhookSecret });
+      await tx.insert(tenants).values({ id, name, webhookSecret, criticalRatePerMinute });
       await tx.insert(apiKeys).values({ prefix: key.prefix, tenantId: id, hash: key.hash });
     });
-    return c.json({ id, name, apiKey: key.key, webhookSecret }, 201);
+    return c.json({ id, name, apiKey: key.key, webhookSecret, criticalRatePerMinute }, 201);
+  });
+
+  const updateTenant = createRoute({
+    method: 'patch',
+    path: '/tenants/{id}',
+    summary: "Change a tenant's name or settings",
+    description: 'Only the fields given change; `criticalRatePerMinute: null` returns the tenant to the CRITICAL_RATE_PER_MINUTE setting.',
+    security: security.admin,
+    request: { params: IdParam, body: jsonBody(TenantSettingsBody) },
+    responses: { 200: json(TenantSettings, 'The tenant as it is now'), ...adminProblems() },
+  });
+  app.openapi(updateTenant, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const [row] = await db
+      .update(tenants)
+      .set({
+        ...(body.name !== undefined ? { name: body.name } : {}),
+        ...(body.criticalRatePerMinute !== undefined ? { criticalRatePerMinute: body.criticalRatePerMinute } : {}),
+      })
+      .where(eq(tenants.id, id))
+      .returning({ id: tenants.id, name: tenants.name, criticalRatePerMinute: tenants.criticalRatePerMinute });
+    if (!row) throw notFound('Tenant');
+    critical.forget(id);
+    return c.json(row, 200);
   });
 
   const issueKey = createRoute({

@@ -22,6 +22,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Db } from '../../db/client.js';
 import { incidentEvents, incidents } from '../../db/schema.js';
 import { incidentPriority } from '../../domain/priority.js';
+import { withCriticalTurn, type CriticalRate } from '../critical-rate.js';
 import type { incidentWorkflow } from '../../workflows/escalation.js';
 import { INCIDENT_SEVERITIES, IncidentRejection, type IncidentInput, type IncidentSeverity, type IncidentState, type IncidentStatus, type TimelineEvent } from '../../domain/incidents.js';
 import { SA, workflowIds } from '../../domain/workflow-ids.js';
@@ -144,7 +145,7 @@ export async function withinDeadline<T>(client: Client, ms: number, what: string
   }
 }
 
-export function incidentRoutes(deps: AppDeps) {
+export function incidentRoutes(deps: AppDeps, critical: CriticalRate) {
   const { db, temporal } = deps;
   const now = deps.now ?? Date.now;
   const app = router<Env>();
@@ -255,15 +256,19 @@ export function incidentRoutes(deps: AppDeps) {
     }
   }
 
-  async function trigger(input: IncidentInput, workflowId: string): Promise<{ id: string; status: string }> {
-    return (input.dedupKey !== null && (await joinOpen(input, workflowId))) || startOrJoin(input, workflowId);
+  /** A trigger that opens a new incident takes a turn of the tenant's critical rate; a join does not. */
+  async function trigger(input: IncidentInput, workflowId: string): Promise<{ result: { id: string; status: string }; headers: Record<string, string> }> {
+    const joined = input.dedupKey !== null && (await joinOpen(input, workflowId));
+    if (joined) return { result: joined, headers: {} };
+    return withCriticalTurn(critical, input.tenantId, true, () => startOrJoin(input, workflowId), (answer) => answer.id === input.incidentId);
   }
 
   const triggerRoute = createRoute({
     method: 'post',
     path: '/',
     summary: 'Trigger an incident',
-    description: 'While an incident with the same `dedupKey` is open, the trigger joins it and answers its id.',
+    description:
+      'While an incident with the same `dedupKey` is open, the trigger joins it and answers its id. A trigger that opens a new incident takes a turn of the tenant’s critical rate: past it, 429 `critical_rate_exceeded`.',
     security: security.tenant,
     request: { body: jsonBody(IncidentBody) },
     responses: { 202: json(Triggered, 'Triggered, or joined to the open incident'), ...tenantProblems() },
@@ -284,8 +289,8 @@ export function incidentRoutes(deps: AppDeps) {
       details: body.details ?? null,
       ...(deps.incidentTuning?.maxHistoryEvents ? { maxHistoryEvents: deps.incidentTuning.maxHistoryEvents } : {}),
     };
-    const answer = await trigger(input, workflowIds.incident(tenantId, body.dedupKey ?? id));
-    return c.json({ id: answer.id, status: answer.status as IncidentStatus }, 202);
+    const { result: answer, headers } = await trigger(input, workflowIds.incident(tenantId, body.dedupKey ?? id));
+    return c.json({ id: answer.id, status: answer.status as IncidentStatus }, 202, headers);
   });
 
   const get = createRoute({

@@ -13,6 +13,7 @@ import type { AppDeps, Env } from '../deps.js';
 import { badRequest, conflict, notFound } from '../problem.js';
 import { NotificationBody, Pagination, RecipientId, ResourceId } from '../../usecases/schemas.js';
 import { idempotencyKeyOf } from '../validate.js';
+import { withCriticalTurn, type CriticalRate } from '../critical-rate.js';
 
 const IdParam = z.object({ id: ResourceId });
 const ListQuery = Pagination.extend({ recipient: RecipientId.optional(), status: z.enum(NOTIFICATION_STATUSES).optional() });
@@ -106,7 +107,7 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   return { createdAt, id: m[2] };
 }
 
-export function notificationRoutes(deps: AppDeps) {
+export function notificationRoutes(deps: AppDeps, critical: CriticalRate) {
   const { db, temporal } = deps;
   const app = router<Env>();
 
@@ -114,14 +115,19 @@ export function notificationRoutes(deps: AppDeps) {
     method: 'post',
     path: '/',
     summary: 'Send a notification',
-    description: 'Validates everything at once: a 400 names each field and nothing is started. The template’s latest version is pinned.',
+    description:
+      'Validates everything at once: a 400 names each field and nothing is started (also when the run would carry more than 480 KiB: template content of its channels, data and recipient). The template’s latest version is pinned. A `critical` one takes a turn of the tenant’s critical rate (CRITICAL_RATE_PER_MINUTE or its own setting): past it, 429 `critical_rate_exceeded` and nothing is accepted.',
     security: security.tenant,
     request: { headers: IdempotencyHeader, body: jsonBody(NotificationBody) },
     responses: { 202: json(Accepted, 'Accepted (or, for a digest, joined to the open window: its id)'), ...tenantProblems(409) },
   });
   app.openapi(send, async (c) => {
-    const accepted = await acceptNotification(deps, c.get('tenantId'), c.req.valid('json'), { idempotencyKey: idempotencyKeyOf(c) });
-    return c.json(accepted, 202);
+    const tenantId = c.get('tenantId');
+    const body = c.req.valid('json');
+    const { result, headers } = await withCriticalTurn(critical, tenantId, body.priority === 'critical', () =>
+      acceptNotification(deps, tenantId, body, { idempotencyKey: idempotencyKeyOf(c) }),
+    );
+    return c.json(result, 202, headers);
   });
 
   const get = createRoute({

@@ -1,0 +1,1 @@
+ALTER TABLE "tenants" ADD COLUMN "critical_rate_per_minute" integer;

@@ -1,0 +1,29 @@
+// What one delivery activity is given: its own channel's content and its own address, never the
+// other channels' (README: Limits). A six-channel notification used to hand every channel the
+// whole locale content, so one workflow task's six commands could pass Temporal's 4 MB message
+// limit; and a provider call has no use for the recipient's other addresses. Pure: the workflow
+// builds delivery arguments with it, and acceptance sizes the payloads they will be.
+import type { Channel, ChannelContent, Recipient } from './types.js';
+
+/** The channel's part of a locale's content (empty when the template has none for it). */
+export function channelContent(content: ChannelContent, channel: Channel): ChannelContent {
+  const own = content[channel];
+  return own === undefined ? {} : ({ [channel]: own } as ChannelContent);
+}
+
+/** Where each channel's address sits in a recipient (in-app's is the recipient id itself). */
+const ADDRESS_FIELDS = ['email', 'phone', 'slack', 'webhookUrl', 'pagerRoutingKey'] as const;
+const ADDRESS_FIELD: Partial<Record<Channel, (typeof ADDRESS_FIELDS)[number]>> = {
+  email: 'email',
+  sms: 'phone',
+  slack: 'slack',
+  webhook: 'webhookUrl',
+  pager: 'pagerRoutingKey',
+};
+
+/** The recipient as one channel sees it: id, locale, zone and name, and that channel's address only. */
+export function channelRecipient(recipient: Recipient, channel: Channel): Recipient {
+  const out: Recipient = { ...recipient };
+  for (const field of ADDRESS_FIELDS) if (ADDRESS_FIELD[channel] !== field) out[field] = null;
+  return out;
+}
