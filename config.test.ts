@@ -41,3 +41,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ TEMPORAL_METRICS_PORT: '70000' })).toThrow(/TEMPORAL_METRICS_PORT/);
   });
 });
+
+describe('TOCSIN_ENCRYPTION_KEYS', () => {
+  it('reads id:base64key lists, the first key first, and refuses a malformed one by name without echoing it', () => {
+    const a = Buffer.alloc(32, 1).toString('base64');
+    const b = Buffer.alloc(32, 2).toString('base64');
+    expect(loadConfig({}).TOCSIN_ENCRYPTION_KEYS).toBeUndefined();
+    expect(loadConfig({ TOCSIN_ENCRYPTION_KEYS: ' ' }).TOCSIN_ENCRYPTION_KEYS).toBeUndefined();
+    expect(loadConfig({ TOCSIN_ENCRYPTION_KEYS: `new:${a},old:${b}` }).TOCSIN_ENCRYPTION_KEYS?.map((k) => k.id)).toEqual(['new', 'old']);
+    const short = Buffer.alloc(20, 3).toString('base64');
+    expect(() => loadConfig({ TOCSIN_ENCRYPTION_KEYS: `k1:${short}` })).toThrow(/TOCSIN_ENCRYPTION_KEYS: must be comma-separated id:base64key .*32 bytes/);
+    expect(() => loadConfig({ TOCSIN_ENCRYPTION_KEYS: `k1:${short}` })).toThrow(expect.objectContaining({ message: expect.not.stringContaining(short) }));
+  });
+});

@@ -2,6 +2,7 @@
 // receives the parsed Config.
 import { z } from 'zod';
 import { parseAllowList } from './usecases/webhook-address.js';
+import { parseEncryptionKeys } from './usecases/payload-codec.js';
 import { parseFairnessWeights } from './domain/priority.js';
 import { LOG_LEVELS } from './telemetry/log.js';
 
@@ -55,6 +56,17 @@ const ConfigSchema = z.object({
   /** Make this worker's version the deployment's current one once it polls. */
   TEMPORAL_SET_CURRENT_VERSION: z.stringbool().default(true),
   ADMIN_TOKEN: optionalString,
+  // The payload codec's keys (usecases/payload-codec.ts): the first seals, all open. Unset: keys
+  // generated into DATA_DIR, except with TEMPORAL_ADDRESS, where every process must share them.
+  TOCSIN_ENCRYPTION_KEYS: optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    try {
+      return parseEncryptionKeys(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `must be comma-separated id:base64key (32-byte keys, the first encrypts): ${(err as Error).message}` });
+      return z.NEVER;
+    }
+  }),
   EMAIL_FROM: z.string().default('Tocsin <notifications@localhost>'),
   RESEND_API_KEY: optionalString,
   RESEND_BASE_URL: optionalString,

@@ -29,6 +29,7 @@ import { scheduleRoutes } from './routes/schedules.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { acceptableInput } from './validate.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { codecRoutes } from './routes/codec.js';
 import { requestTelemetry } from './telemetry.js';
 import { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../telemetry/log.js';
@@ -75,6 +76,7 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   app.route('/', healthRoutes(deps));
   app.route('/metrics', metricsRoutes(deps, metrics));
   app.route('/dashboard', dashboardRoutes(deps));
+  app.route('/codec', codecRoutes(deps));
   const critical = criticalRate(deps.db, deps.criticalRatePerMinute);
   app.route('/v1/admin', adminRoutes(deps, keys, critical));
   // Slack signs its requests itself: `authenticate` lets /v1/slack/ through.

@@ -1,5 +1,6 @@
 import type { Db } from '../db/client.js';
 import type { Channel, RetrySettings } from '../domain/types.js';
+import type { PayloadCodec } from '@temporalio/common';
 import type { TemporalDeps } from '../usecases/temporal.js';
 import type { InboxStreams } from './inbox-streams.js';
 
@@ -10,6 +11,8 @@ export interface AppDeps {
     ping(): Promise<void>;
   };
   adminToken: string;
+  /** The payload codec that /codec/decode and /codec/encode serve, and the browser origins (the Temporal UI's) allowed to call them. */
+  codec?: { codec: PayloadCodec; corsOrigins: readonly string[] };
   /** Which channels have their provider configured, for /readyz. */
   channels: Record<Channel, 'configured' | 'unconfigured'>;
   /** Retry settings pinned into each notification at acceptance. */

@@ -21,6 +21,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureCli } from '../scripts/setup-temporal.mjs';
+import { formatEncryptionKeys, generateEncryptionKey } from '../usecases/payload-codec.js';
 import { startPgCluster, type PgCluster } from '../scripts/pg-cluster.js';
 import {
   awaitFinished,
@@ -176,7 +177,7 @@ async function postgresFault(providers: Providers, dataDir: string): Promise<Omi
     temporal = await startDevServer({ cliPath: ensureCli(), port: await freePort(), uiPort: await freePort(), namespace: 'default', logFile: join(dataDir, 'temporal.log') });
     const port = await freePort();
     const api = `http://127.0.0.1:${port}`;
-    const env = { ...providers.env, DATA_DIR: dataDir, DATABASE_URL: cluster.url, TEMPORAL_ADDRESS: temporal.address, HOST: '127.0.0.1', PORT: String(port), ADMIN_TOKEN: ADMIN };
+    const env = { ...providers.env, DATA_DIR: dataDir, DATABASE_URL: cluster.url, TEMPORAL_ADDRESS: temporal.address, HOST: '127.0.0.1', PORT: String(port), ADMIN_TOKEN: ADMIN, TOCSIN_ENCRYPTION_KEYS: formatEncryptionKeys([generateEncryptionKey()]) };
     // The worker first: it applies the migrations, then the API starts on a migrated database.
     const worker = spawnTocsin('runtime/worker.ts', env, join(dataDir, 'worker.log'));
     procs.push(worker);

@@ -81,6 +81,8 @@ async function main() {
       workflowsPath: fileURLToPath(new URL('./bare-workflow.ts', import.meta.url)),
       // Same address guard and allow list (WEBHOOK_ALLOWED_HOSTS from bench/run.ts) as Tocsin's sender.
       activities: createBareActivities({ webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS }),
+      // The same payload codec as Tocsin's worker, so the comparison includes its cost on both sides.
+      dataConverter: running.dataConverter,
       ...tuning,
     });
     bare = { worker, connection, run: worker.run() };

@@ -3,7 +3,7 @@
 // scripts all go through here. The worker side (worker/, @temporalio/worker, the dev server) is
 // loaded only when asked for, so the API process never loads it (test/layers.test.ts checks).
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
@@ -22,6 +22,8 @@ import type { RetrySettings } from '../domain/types.js';
 import { ALLOW_LIST_HINT } from '../usecases/webhook-address.js';
 import { createLogger, type LogFormat, type Logger } from '../telemetry/log.js';
 import { startTracing, type Tracing } from '../telemetry/tracing.js';
+import { EncryptionCodec, encryptedDataConverter, formatEncryptionKeys, generateEncryptionKey, parseEncryptionKeys, type EncryptionKey } from '../usecases/payload-codec.js';
+import type { DataConverter } from '@temporalio/common';
 
 export interface StartOptions {
   api?: boolean;
@@ -49,6 +51,10 @@ export interface Running {
   temporalAddress: string;
   adminToken: string;
   database: Database;
+  /** The payload codec's data converter: a Client needs it to read or start Tocsin's runs. */
+  dataConverter: DataConverter;
+  /** The codec itself (its keys), for the codec server and tests. */
+  codec: EncryptionCodec;
   /** The embedded dev server's process id, while it runs. */
   devServerPid?: () => number | undefined;
   stop(): Promise<void>;
@@ -91,6 +97,26 @@ export function senderOptions(config: Config) {
   };
 }
 
+/** The API's address as a browser on this machine reaches it (a wildcard host means loopback). */
+function browserBase(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
+
+/**
+ * Origins that may call the codec endpoints from a browser: the Temporal Web UI's. A loopback UI
+ * is reached as localhost or 127.0.0.1 alike, so both are allowed.
+ */
+export function codecCorsOrigins(uiUrl: string | undefined): string[] {
+  if (!uiUrl) return [];
+  const url = new URL(uiUrl);
+  const origins = [url.origin];
+  if (url.hostname === 'localhost' || url.hostname === '127.0.0.1') {
+    for (const h of ['localhost', '127.0.0.1']) origins.push(`${url.protocol}//${h}${url.port ? `:${url.port}` : ''}`);
+  }
+  return [...new Set(origins)];
+}
+
 /** ADMIN_TOKEN, or one generated once and kept in DATA_DIR so it survives restarts. */
 function adminToken(config: Config): { token: string; generated: boolean } {
   if (config.ADMIN_TOKEN) return { token: config.ADMIN_TOKEN, generated: false };
@@ -103,6 +129,42 @@ function adminToken(config: Config): { token: string; generated: boolean } {
   return { token, generated: true };
 }
 
+/**
+ * The payload codec's keys: TOCSIN_ENCRYPTION_KEYS, or (without it) keys generated once into
+ * DATA_DIR/encryption-keys (mode 0600) and read again at every start. With TEMPORAL_ADDRESS (an
+ * existing cluster, API and workers perhaps on several machines) the variable is required: keys
+ * generated per machine would leave each process unable to read the others' payloads.
+ */
+export function encryptionKeys(config: Config): { keys: EncryptionKey[]; file?: string } {
+  if (config.TOCSIN_ENCRYPTION_KEYS) return { keys: config.TOCSIN_ENCRYPTION_KEYS };
+  if (config.TEMPORAL_ADDRESS)
+    throw new Error(
+      'TOCSIN_ENCRYPTION_KEYS is required with TEMPORAL_ADDRESS: every API and worker process must encrypt Temporal payloads with the same keys. ' +
+        'Set it to id:base64key, e.g. TOCSIN_ENCRYPTION_KEYS=k1:$(openssl rand -base64 32) (README: "Payloads at rest").',
+    );
+  const dir = resolve(config.DATA_DIR);
+  const file = join(dir, 'encryption-keys');
+  mkdirSync(dir, { recursive: true });
+  if (!existsSync(file)) {
+    // Written aside, then linked into place: of two processes starting on one DATA_DIR (npm run
+    // api and npm run worker) one key wins, and neither ever reads a half-written file.
+    const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    writeFileSync(aside, `${formatEncryptionKeys([generateEncryptionKey()])}\n`, { mode: 0o600 });
+    try {
+      linkSync(aside, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      unlinkSync(aside);
+    }
+  }
+  try {
+    return { keys: parseEncryptionKeys(readFileSync(file, 'utf8').trim()), file };
+  } catch (err) {
+    throw new Error(`${file} (the generated TOCSIN_ENCRYPTION_KEYS) is unreadable: ${(err as Error).message}`);
+  }
+}
+
 export async function startTocsin(config: Config, opts: StartOptions = {}): Promise<Running> {
   const logger = opts.logger ?? createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT ?? 'json' });
   const log = opts.log ?? ((m: string) => logger.info(m));
@@ -112,6 +174,8 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     stops.length = 0;
   };
   try {
+    const codec = new EncryptionCodec(encryptionKeys(config).keys);
+    const dataConverter = encryptedDataConverter(codec);
     let devServer: DevServer | undefined;
     let temporalAddress = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_DEV_PORT}`;
     if (!config.TEMPORAL_ADDRESS && opts.embeddedTemporal) {
@@ -124,6 +188,9 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         namespace: config.TEMPORAL_NAMESPACE,
         dbFile: join(resolve(config.DATA_DIR), 'temporal.db'),
         logFile: join(resolve(config.DATA_DIR), 'temporal.log'),
+        // The Web UI shows payloads through our codec server (README: "Payloads at rest"); with
+        // PORT=0 the API's port is not known yet, and the UI shows them encrypted.
+        uiCodecEndpoint: opts.api && config.PORT !== 0 ? `${browserBase(config.HOST, config.PORT)}/codec` : undefined,
         // Killed or crashed, it is started again on the same state file: the worker and the
         // API reconnect by themselves, and every run carries on (README: "Faults").
         onRestart: log,
@@ -179,6 +246,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         tuning: workerTuning(config),
         version,
         tracing: tracing?.worker,
+        dataConverter,
       });
       const running = worker.run();
       running.catch((err) => logger.error({ err }, 'worker stopped'));
@@ -199,7 +267,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
       // connection: the first workflow task runs here at once, without a trip through matching.
       const connection = workerConnection ?? Connection.lazy(apiConnectionOptions(temporalAddress));
       if (!workerConnection) stops.push(() => (connection as Connection).close());
-      const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, interceptors: { workflow: tracing?.clientInterceptors ?? [] } });
+      const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter, interceptors: { workflow: tracing?.clientInterceptors ?? [] } });
       // One LISTEN for the process, fanned out to the inbox's SSE streams.
       const inboxStreams = createInboxStreams({
         listen: database.listen,
@@ -216,6 +284,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
           ping: async () => void (await connection.workflowService.getSystemInfo({})),
         },
         adminToken: admin.token,
+        codec: { codec, corsOrigins: codecCorsOrigins(config.TEMPORAL_UI_URL ?? devServer?.uiUrl) },
         channels: channelReadiness(senderOpts),
         retry: retrySettings(config),
         webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
@@ -249,7 +318,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
       const { port } = server.address() as AddressInfo;
       apiUrl = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
     }
-    return { apiUrl, uiUrl: devServer?.uiUrl, temporalAddress, adminToken: admin.token, database, devServerPid: devServer?.pid, stop };
+    return { apiUrl, uiUrl: devServer?.uiUrl, temporalAddress, adminToken: admin.token, database, dataConverter, codec, devServerPid: devServer?.pid, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -37,6 +37,8 @@ Tocsin is ready (${ready.seconds} s)
   API          ${ready.apiUrl}   (GET /readyz)
   Dashboard    ${ready.dashboard}?token=<admin token>   (metrics: GET /metrics)
   Temporal UI  ${ready.temporalUi ?? `(external Temporal at ${ready.temporal})`}
+  Payloads     encrypted (TOCSIN_ENCRYPTION_KEYS${config.TOCSIN_ENCRYPTION_KEYS ? '' : ` generated in ${config.DATA_DIR}/encryption-keys`}); to read them in the UI,
+               open ${ready.apiUrl}/codec/session?token=<admin token> (README: Payloads at rest)
   Temporal     ${ready.temporal}, namespace ${ready.namespace}, task queue ${ready.taskQueue}
   Database     ${ready.database}
   Admin token  ${config.ADMIN_TOKEN ? '(ADMIN_TOKEN from the environment)' : running.adminToken}

@@ -97,8 +97,17 @@ describe('docker-compose.yml', () => {
   });
 
   it('links the dashboard to the Temporal UI it publishes', () => {
-    const [hostPort] = services['temporal-ui'].ports![0].split(':');
+    const [, hostPort] = services['temporal-ui'].ports![0].split(':');
     expect(services.api.environment!.TEMPORAL_UI_URL).toBe(`\${TEMPORAL_UI_URL:-http://localhost:${hostPort}}`);
+  });
+
+  it('keeps the Temporal UI on loopback, decoding payloads through the codec server with the same keys everywhere', () => {
+    const ui = services['temporal-ui'];
+    expect(ui.ports).toHaveLength(1);
+    expect(ui.ports![0]).toMatch(/^127\.0\.0\.1:\d+:8080$/);
+    expect(ui.environment!.TEMPORAL_CODEC_ENDPOINT).toBe('${TEMPORAL_CODEC_ENDPOINT:-http://localhost:${TOCSIN_PORT:-3000}/codec}');
+    expect(ui.environment!.TEMPORAL_CODEC_INCLUDE_CREDENTIALS).toBe('true');
+    for (const name of ['api', 'worker', 'migrate']) expect(services[name].environment?.TOCSIN_ENCRYPTION_KEYS, name).toMatch(/^\$\{TOCSIN_ENCRYPTION_KEYS:\?/);
   });
 });
 

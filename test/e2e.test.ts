@@ -71,7 +71,7 @@ describe('the whole stack on embedded defaults (PGlite + dev server)', () => {
     // Findable in the Temporal UI: list by our search attributes.
     const connection = await Connection.connect({ address: running.temporalAddress });
     try {
-      const client = new Client({ connection });
+      const client = new Client({ connection, dataConverter: running.dataConverter });
       const runs = await until(
         async () => {
           const out = [];
@@ -95,7 +95,7 @@ describe('the whole stack on embedded defaults (PGlite + dev server)', () => {
     // Temporal's own state survived too: the finished run is still there.
     const conn = await Connection.connect({ address: running.temporalAddress });
     try {
-      const desc = await new Client({ connection: conn }).workflow.getHandle(`notification:${first.tenantId}:${first.notificationId}`).describe();
+      const desc = await new Client({ connection: conn, dataConverter: running.dataConverter }).workflow.getHandle(`notification:${first.tenantId}:${first.notificationId}`).describe();
       expect(desc.status.name).toBe('COMPLETED');
     } finally {
       await conn.close();

@@ -12,7 +12,7 @@ import { CHANNELS, type Channel, type RetrySettings } from '../domain/types.js';
 import { workflowIds } from '../domain/workflow-ids.js';
 import { startFakeWebhook } from './fakes/webhook.js';
 import { registerSearchAttributes } from '../worker/index.js';
-import { LOCAL_RECEIVERS, localEnv, openTestDatabase, testWorker, timeSkippingEnv, uniqueQueue } from './support.js';
+import { LOCAL_RECEIVERS, localEnv, openTestDatabase, testCodec, testDataConverter, testWorker, timeSkippingEnv, uniqueQueue } from './support.js';
 
 export const ADMIN = 'test-admin-token';
 
@@ -72,11 +72,12 @@ export async function startHarness(
       inboxStreams,
       db: db.db,
       temporal: {
-        client: opts.clientInterceptors ? new Client({ connection: env.connection, interceptors: { workflow: opts.clientInterceptors } }) : env.client,
+        client: opts.clientInterceptors ? new Client({ connection: env.connection, dataConverter: testDataConverter, interceptors: { workflow: opts.clientInterceptors } }) : env.client,
         taskQueue,
         ping: async () => {},
       },
       adminToken: ADMIN,
+      codec: { codec: testCodec, corsOrigins: [] },
       channels: Object.fromEntries(CHANNELS.map((c) => [c, 'configured'])) as Record<Channel, 'configured'>,
       retry: opts.retry ?? fastRetry,
       // The fake receivers listen on loopback, which webhooks may reach only when allowed.

@@ -10,7 +10,7 @@ import { createWebhookSender } from '../activities/channels/webhook.js';
 import { registerSearchAttributes } from '../worker/index.js';
 import { workflowIds } from '../domain/workflow-ids.js';
 import { ADMIN, seed, startHarness, type Harness } from './harness.js';
-import { LOCAL_RECEIVERS, localEnv, uniqueQueue } from './support.js';
+import { LOCAL_RECEIVERS, localEnv, testDataConverter, uniqueQueue } from './support.js';
 import { until } from './until.js';
 
 let h: Harness;
@@ -46,6 +46,7 @@ async function drain(done: () => Promise<unknown>): Promise<void> {
     connection: dev.nativeConnection,
     namespace: dev.namespace ?? 'default',
     taskQueue,
+    dataConverter: testDataConverter,
     workflowBundle: { codePath: inject('workflowBundlePath') },
     maxConcurrentWorkflowTaskExecutions: 2,
     maxConcurrentWorkflowTaskPolls: 1,

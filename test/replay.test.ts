@@ -1,7 +1,9 @@
 // Replays every committed history (test/replay/<workflowType>/*.json, written by
 // `npm run record-histories`) against the current workflow bundle: a change to a workflow's
 // commands that is not behind patched() fails here with a nondeterminism error, before it can
-// break the runs that are waiting in production.
+// break the runs that are waiting in production. The histories were recorded before the payload
+// codec (their payloads are in clear) and replay with it, as production's workers do: runs started
+// before the codec finish after the upgrade (test/codec-upgrade.test.ts runs one across it).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +11,7 @@ import { Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
 import * as workflows from '../workflows/index.js';
 import { historyFromJson } from './replay/history-json.js';
-import { quietTemporalLogs } from './support.js';
+import { quietTemporalLogs, testDataConverter } from './support.js';
 
 const replayDir = fileURLToPath(new URL('./replay/', import.meta.url));
 const workflowTypes = Object.entries(workflows)
@@ -43,7 +45,7 @@ describe('replay of recorded histories', () => {
     quietTemporalLogs();
     const files = Object.entries(recorded).flatMap(([type, names]) => names.map((name) => `${type}/${name}`));
     const results = Worker.runReplayHistories(
-      { workflowBundle: { codePath: inject('workflowBundlePath') }, replayName: 'tocsin-replay' },
+      { workflowBundle: { codePath: inject('workflowBundlePath') }, replayName: 'tocsin-replay', dataConverter: testDataConverter },
       files.map((file) => ({
         workflowId: file,
         history: historyFromJson(JSON.parse(readFileSync(join(replayDir, file), 'utf8'))),

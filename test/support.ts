@@ -21,6 +21,15 @@ import { quietSdkLogs } from '../worker/index.js';
 import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigArgs, freePort } from '../worker/dev-server.js';
 import { loadConfig } from '../config.js';
 import { startTocsin, type Running } from '../runtime/index.js';
+import { EncryptionCodec, encryptedDataConverter, parseEncryptionKeys } from '../usecases/payload-codec.js';
+
+/**
+ * The suites' payload codec: every test client and worker encrypts as production does (a fixed
+ * key, so a failing test's histories can be read back with TEST_ENCRYPTION_KEYS).
+ */
+export const TEST_ENCRYPTION_KEYS = `test-1:${Buffer.alloc(32, 7).toString('base64')}`;
+export const testCodec = new EncryptionCodec(parseEncryptionKeys(TEST_ENCRYPTION_KEYS));
+export const testDataConverter = encryptedDataConverter(testCodec);
 
 /** Keeps the SDK's core logs to warnings, so test output stays readable. */
 export const quietTemporalLogs = quietSdkLogs;
@@ -70,6 +79,7 @@ export async function timeSkippingEnv() {
   const create = () =>
     TestWorkflowEnvironment.createTimeSkipping({
       server: { executable: { type: 'existing-path', path: inject('temporalTestServerPath') } },
+      client: { dataConverter: testDataConverter },
     });
   // The SDK waits only ~5 s for the JVM to answer; on a loaded machine give it a second try.
   const env = await create().catch(() => create());
@@ -80,6 +90,7 @@ export async function timeSkippingEnv() {
 export function localEnv() {
   quietTemporalLogs();
   return TestWorkflowEnvironment.createLocal({
+    client: { dataConverter: testDataConverter },
     server: {
       executable: { type: 'existing-path', path: inject('temporalCliPath') },
       searchAttributes: undefined,
@@ -117,6 +128,7 @@ export async function testWorker(
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     taskQueue,
+    dataConverter: testDataConverter,
     workflowBundle: { codePath: bundlePath ?? inject('workflowBundlePath') },
     activities: createActivities({
       db: db.db,
@@ -157,8 +169,9 @@ export async function startTestStack(dataDir: string, env: Record<string, string
 export function offlineAppDeps(db: Database['db'], connection: Connection, more: Partial<AppDeps> = {}): AppDeps {
   return {
     db,
-    temporal: { client: new Client({ connection }), taskQueue: 'unused', ping: async () => {} },
+    temporal: { client: new Client({ connection, dataConverter: testDataConverter }), taskQueue: 'unused', ping: async () => {} },
     adminToken: 'admin-secret',
+    codec: { codec: testCodec, corsOrigins: [] },
     channels: Object.fromEntries(CHANNELS.map((c) => [c, 'configured'])) as AppDeps['channels'],
     retry: { initialIntervalSeconds: 1, backoffCoefficient: 2, maximumIntervalSeconds: 10, maximumAttempts: 3, expirationSeconds: 60 },
     ...more,

@@ -12,6 +12,7 @@ import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTracing, workflowTracingModule, type Tracing } from '../telemetry/tracing.js';
 import { tracingOptions, workflowsPath } from '../worker/index.js';
+import { FAILURE_CONVERTER_PATH } from '../usecases/payload-codec.js';
 import { seed, startHarness, waitForState, type Harness } from './harness.js';
 import { historyFromJson } from './replay/history-json.js';
 import { quietTemporalLogs } from './support.js';
@@ -29,7 +30,7 @@ beforeAll(async () => {
   bundleDir = mkdtempSync(join(tmpdir(), 'tocsin-traced-'));
   bundlePath = join(bundleDir, 'workflows.js');
   const silent = { info() {}, warn() {}, error() {}, debug() {}, trace() {}, log() {} };
-  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: [workflowTracingModule], logger: silent as never });
+  const { code } = await bundleWorkflowCode({ workflowsPath, failureConverterPath: FAILURE_CONVERTER_PATH, workflowInterceptorModules: [workflowTracingModule], logger: silent as never });
   writeFileSync(bundlePath, code);
   h = await startHarness({ clientInterceptors: tracing.clientInterceptors, worker: { bundlePath, ...tracingOptions(tracing.worker, true) } });
   await seed(h);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../config.js';
 import { startTocsin, type Running } from '../runtime/index.js';
 import { defaultBuildId } from '../worker/versioning.js';
-import { localEnv, uniqueQueue } from './support.js';
+import { localEnv, TEST_ENCRYPTION_KEYS, uniqueQueue } from './support.js';
 import { until } from './until.js';
 
 let dev: TestWorkflowEnvironment;
@@ -24,6 +24,8 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'tocsin-versioning-'));
   const config = loadConfig({
     TEMPORAL_ADDRESS: dev.address,
+    // Required with TEMPORAL_ADDRESS; the same keys as the suite's client (dev.client).
+    TOCSIN_ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS,
     TEMPORAL_TASK_QUEUE: taskQueue,
     TEMPORAL_DEPLOYMENT_NAME: deploymentName,
     TEMPORAL_BUILD_ID: buildId,

@@ -11,6 +11,8 @@ export interface DevServerOptions {
   ip?: string;
   port: number;
   uiPort: number;
+  /** The codec server the Web UI decodes payloads with (`--ui-codec-endpoint`), e.g. http://127.0.0.1:3000/codec. */
+  uiCodecEndpoint?: string;
   namespace: string;
   /** SQLite file that keeps the server's state across restarts; in memory when omitted. */
   dbFile?: string;
@@ -98,6 +100,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     mkdirSync(dirname(opts.dbFile), { recursive: true });
     args.push('--db-filename', opts.dbFile);
   }
+  if (opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   for (const sa of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', sa);
   args.push(...dynamicConfigArgs());
   const address = `${ip}:${opts.port}`;

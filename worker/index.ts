@@ -66,6 +66,8 @@ export interface WorkerDeps {
   version?: WorkerDeploymentVersion;
   /** Tracing interceptors and sink (telemetry/tracing.ts); a prebuilt bundle must hold the workflow interceptors already. */
   tracing?: Pick<WorkerOptions, 'interceptors' | 'sinks'>;
+  /** The payload codec (usecases/payload-codec.ts): what this worker writes to Temporal is encrypted. */
+  dataConverter?: WorkerOptions['dataConverter'];
 }
 
 export type WorkerTuning = Pick<
@@ -96,6 +98,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
+    ...(deps.dataConverter ? { dataConverter: deps.dataConverter } : {}),
     activities: createActivities({ db: deps.db, senders: deps.senders, slack: deps.slack, pager: deps.pager }),
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
     ...deps.tuning,
