@@ -11,6 +11,7 @@ import type { FakeServer } from './fakes/server.js';
 import { verifyWebhook } from './fakes/webhook.js';
 import { slackError, startFakeSlack } from './fakes/slack.js';
 import { ADMIN, startHarness, type Harness } from './harness.js';
+import { decodePayload } from './support.js';
 
 const SIGNING_SECRET = 'slack-signing-secret-for-tests';
 
@@ -107,6 +108,13 @@ async function history(h: Harness, key: string) {
   /** The start of every workflow task completed, by its place in the chain. */
   const taskSeqs: number[] = [];
   const chain = await runs(h, key);
+  // The notification activities' inputs, decoded (the suites' workers encrypt every payload).
+  const inputs = new Map<unknown, any>();
+  for (const events of chain)
+    for (const e of events) {
+      const s = e.activityTaskScheduledEventAttributes;
+      if (s?.activityType?.name === 'notifyIncidentStep') inputs.set(e, await decodePayload(s.input!.payloads![0]));
+    }
   let seq = 0;
   chain.forEach((events) => {
     const started = new Map<string, (typeof timers)[number]>();
@@ -120,7 +128,7 @@ async function history(h: Harness, key: string) {
       if (e.workflowTaskCompletedEventAttributes) taskSeqs.push((taskSeq = seq));
       const s = e.activityTaskScheduledEventAttributes;
       if (s?.activityType?.name === 'notifyIncidentStep') {
-        const args = JSON.parse(Buffer.from(s.input!.payloads![0].data!).toString());
+        const args = inputs.get(e);
         notified.push({ channel: args.step.channel, target: args.step.target, dedupKey: args.dedupKey, at: ms(e.eventTime), clock, seq, taskSeq });
       }
       const t = e.timerStartedEventAttributes;

@@ -1,5 +1,4 @@
 // The notification workflow on the time-skipping test server, driven through the API.
-import { defaultPayloadConverter } from '@temporalio/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { notificationStartOptions, prepareNotification } from '../usecases/accept.js';
 import { canonicalJson, sha256 } from '../usecases/ids.js';
@@ -8,6 +7,7 @@ import { idempotencyKeys } from '../db/schema.js';
 import { verifyWebhook } from './fakes/webhook.js';
 import { activityStartTimes, fastRetry, seed, startHarness, waitForState, type Harness } from './harness.js';
 import { until } from './until.js';
+import { decodePayload } from './support.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -73,10 +73,12 @@ describe('notification workflow', () => {
 
     const history = await h.handle(res.body.id).fetchHistory();
     const inputs = Object.fromEntries(
-      (history.events ?? []).flatMap((e) => {
-        const a = e.activityTaskScheduledEventAttributes;
-        return a ? [[a.activityType!.name!, defaultPayloadConverter.fromPayload<any>(a.input!.payloads![0])]] : [];
-      }),
+      await Promise.all(
+        (history.events ?? []).flatMap((e) => {
+          const a = e.activityTaskScheduledEventAttributes;
+          return a ? [decodePayload(a.input!.payloads![0]).then((input) => [a.activityType!.name!, input])] : [];
+        }),
+      ),
     );
     expect(Object.keys(inputs).sort()).toEqual(['deliverInapp', 'deliverWebhook']);
     expect(inputs.deliverWebhook.content).toEqual({ webhook: { event: 'order.shipped', order: '{{ order.id }}' } });

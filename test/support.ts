@@ -21,6 +21,7 @@ import { quietSdkLogs } from '../worker/index.js';
 import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigArgs, freePort } from '../worker/dev-server.js';
 import { loadConfig } from '../config.js';
 import { startTocsin, type Running } from '../runtime/index.js';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { EncryptionCodec, encryptedDataConverter, parseEncryptionKeys } from '../usecases/payload-codec.js';
 
 /**
@@ -30,6 +31,12 @@ import { EncryptionCodec, encryptedDataConverter, parseEncryptionKeys } from '..
 export const TEST_ENCRYPTION_KEYS = `test-1:${Buffer.alloc(32, 7).toString('base64')}`;
 export const testCodec = new EncryptionCodec(parseEncryptionKeys(TEST_ENCRYPTION_KEYS));
 export const testDataConverter = encryptedDataConverter(testCodec);
+
+/** A payload from a history the suites' workers wrote (encrypted), as the value it holds. */
+export async function decodePayload<T = any>(payload: Payload): Promise<T> {
+  const [plain] = await testCodec.decode([payload]);
+  return defaultPayloadConverter.fromPayload<T>(plain);
+}
 
 /** Keeps the SDK's core logs to warnings, so test output stays readable. */
 export const quietTemporalLogs = quietSdkLogs;
