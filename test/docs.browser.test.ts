@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.js';
 import { startTocsin, type Running } from '../runtime/index.js';
 import { freePort } from '../worker/dev-server.js';
+import { TEST_ENCRYPTION_KEYS } from './support.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
@@ -25,7 +26,7 @@ describe('the API reference in headless Chromium', () => {
 
   beforeAll(async () => {
     // Temporal's address is a free port nobody listens on: the API connects lazily, and /docs never calls it.
-    const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` });
+    const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`, TOCSIN_ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS });
     running = await startTocsin(config, { api: true, log: () => {} });
     browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   });

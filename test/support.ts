@@ -150,23 +150,32 @@ export async function testWorker(
  * on free ports, in `dataDir`, with the suite's prebuilt workflow bundle; `env` adds settings.
  */
 export async function startTestStack(dataDir: string, env: Record<string, string> = {}): Promise<Running> {
-  const config = loadConfig({
-    DATA_DIR: dataDir,
-    PORT: '0',
-    TEMPORAL_DEV_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    LOG_LEVEL: 'warn',
-    WEBHOOK_ALLOWED_HOSTS: LOCAL_RECEIVERS.join(','),
-    ...env,
-  });
-  return startTocsin(config, {
-    api: true,
-    worker: true,
-    embeddedTemporal: true,
-    temporalCliPath: inject('temporalCliPath'),
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    log: () => {},
-  });
+  // Ports are picked free, but between the pick and the dev server's bind another suite's
+  // process may take one (the dev server also binds ports of its own choosing): it then exits
+  // at once, and a second pick starts it. Any other failure is the test's.
+  for (let attempt = 1; ; attempt++) {
+    const config = loadConfig({
+      DATA_DIR: dataDir,
+      PORT: '0',
+      TEMPORAL_DEV_PORT: String(await freePort()),
+      TEMPORAL_UI_PORT: String(await freePort()),
+      LOG_LEVEL: 'warn',
+      WEBHOOK_ALLOWED_HOSTS: LOCAL_RECEIVERS.join(','),
+      ...env,
+    });
+    try {
+      return await startTocsin(config, {
+        api: true,
+        worker: true,
+        embeddedTemporal: true,
+        temporalCliPath: inject('temporalCliPath'),
+        workflowBundle: { codePath: inject('workflowBundlePath') },
+        log: () => {},
+      });
+    } catch (err) {
+      if (attempt >= 3 || !/dev server exited early/.test(String((err as Error)?.message))) throw err;
+    }
+  }
 }
 
 /**
