@@ -39,9 +39,12 @@ export function problems<S extends ProblemStatus>(...statuses: S[]) {
 
 /** What any operation under /v1 may answer whatever it does: bad input anywhere, a body over 1 MiB, outages. */
 const ALWAYS = [400, 413, 415, 503] as const;
-/** …and with a tenant's API key: bad credentials, unknown resources, the rate limit. */
+/**
+ * …and with a tenant's API key or the admin token: bad credentials, unknown resources, and 429
+ * (a tenant's rate limit, or UNAUTH_RATE_PER_SECOND for an address sending bad credentials).
+ */
 export const tenantProblems = (...more: ProblemStatus[]) => problems(...ALWAYS, 401, 404, 429, ...more);
-export const adminProblems = (...more: ProblemStatus[]) => problems(...ALWAYS, 401, 404, ...more);
+export const adminProblems = (...more: ProblemStatus[]) => problems(...ALWAYS, 401, 404, 429, ...more);
 
 /** An ISO 8601 time in an answer. */
 export const Timestamp = z.string().openapi({ format: 'date-time' });

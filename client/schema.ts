@@ -643,6 +643,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Rate limited: `Retry-After` and the IETF `RateLimit` headers say when to retry */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description PostgreSQL or Temporal is unreachable: retry after `Retry-After` */
                 503: {
                     headers: {
@@ -753,6 +762,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Rate limited: `Retry-After` and the IETF `RateLimit` headers say when to retry */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description PostgreSQL or Temporal is unreachable: retry after `Retry-After` */
                 503: {
                     headers: {
@@ -847,6 +865,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Rate limited: `Retry-After` and the IETF `RateLimit` headers say when to retry */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description PostgreSQL or Temporal is unreachable: retry after `Retry-After` */
                 503: {
                     headers: {
@@ -932,6 +959,15 @@ export interface paths {
                 };
                 /** @description The body is not JSON */
                 415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited: `Retry-After` and the IETF `RateLimit` headers say when to retry */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
