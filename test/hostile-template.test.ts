@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
 import { apiConnectionOptions } from '../api/temporal.js';
 import type { Database } from '../db/client.js';
-import { PARSE_LIMIT, RENDER_LIMIT_MS, renderContent } from '../domain/templates.js';
+import { PARSE_LIMIT, renderContent } from '../domain/templates.js';
 import { CHANNELS } from '../domain/types.js';
 import { prepareNotification } from '../usecases/accept.js';
 import { NotificationBody } from '../usecases/schemas.js';
@@ -137,9 +137,10 @@ describe('a 10,000-variable template', () => {
     const shown = JSON.stringify(costs);
     // Each the typical one of five, so that one scheduling hiccup of a shared machine is not
     // taken for the code's cost. Acceptance (the API's part of a send, 1–4 s before variables
-    // were found in linear time) within issue 18's bound; the delivery's rendering (a worker's
-    // part: LiquidJS visits each of the 10,000 outputs) within the render bound.
+    // were found in linear time) and the delivery's rendering (a worker's part: 50–300 ms while
+    // LiquidJS's renderer visited each of the 10,000 outputs; now a plain template's outputs
+    // are read straight from the data) both within issue 18's bound.
     expect(median(costs.accept), shown).toBeLessThan(SEND_BOUND_MS);
-    expect(median(costs.render), shown).toBeLessThan(RENDER_LIMIT_MS);
+    expect(median(costs.render), shown).toBeLessThan(SEND_BOUND_MS);
   });
 });
