@@ -1,5 +1,5 @@
 // PostgreSQL stopped under a running stack (DATABASE_URL): the API answers 503 problem+json
-// with Retry-After within seconds and /readyz 503 while it is down; the workflows' database
+// with Retry-After (never a hang) and /readyz 503 while it is down; the workflows' database
 // steps retry; once it is back, the refused requests retried with their Idempotency-Keys are
 // accepted and everything accepted is sent. The test runs its own cluster (scripts/pg-cluster.ts)
 // so that it can stop and start it, wherever PostgreSQL's server binaries are installed.
@@ -78,7 +78,9 @@ describe.runIf(postgresBin())('PostgreSQL stopped under the API and the worker',
     const ready = await logged(log, `${api()}/readyz`, {});
     expect(ready.status).toBe(503);
     expect(ready.body.checks.database.ok).toBe(false);
-    expect(log.maxLatencyMs).toBeLessThan(5000);
+    // Answered, not held: a request without an answer in 15 s is in `log.bad` (no bound on how
+    // fast the answer came, which would measure the shared machine, not the code).
+    expect(log.bad).toEqual([]);
 
     // Clients keep sending through the outage, retrying with their keys; it lasts 6 s.
     const during = [6, 7, 8, 9, 10].map((n) => send(n, Date.now() + 40_000));
@@ -94,9 +96,8 @@ describe.runIf(postgresBin())('PostgreSQL stopped under the API and the worker',
     const counts = countAtFakes(providers, ids.keys(), channels);
     expect(counts.email).toMatchObject({ delivered: 10, lost: 0, duplicates: 0 });
     expect(counts.webhook).toMatchObject({ delivered: 10, lost: 0, idsChanged: 0 });
-    // Never a 500, a stack or a hang: every 5xx was a clean 503, every answer within 5 s.
+    // Never a 500, a stack or a hang: every 5xx was a clean 503, every request answered.
     expect(log.bad).toEqual([]);
-    expect(log.maxLatencyMs).toBeLessThan(5000);
     expect(log.statuses['503']).toBeGreaterThan(5);
   });
 });
