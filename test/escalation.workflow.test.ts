@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createPagerClient } from '../activities/channels/pager.js';
 import { ACK_ACTION_ID, createSlackClient } from '../activities/channels/slack.js';
 import { SA, workflowIds } from '../domain/workflow-ids.js';
-import { incidentStateQuery } from '../workflows/messages.js';
+import { incidentStateQuery } from '../domain/workflow-messages.js';
 import { startFakePagerDuty, type FakePagerDuty } from './fakes/pagerduty.js';
 import { slackSignedHeaders } from './fakes/receipts.js';
 import type { FakeServer } from './fakes/server.js';

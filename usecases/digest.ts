@@ -6,7 +6,7 @@ import { notifications } from '../db/schema.js';
 import type { DigestArrival } from '../domain/digest.js';
 import { notificationPriority } from '../domain/priority.js';
 import { SA, workflowIds } from '../domain/workflow-ids.js';
-import { cancelDigestUpdate, digestArrivalQuery, digestArrivalSignal } from '../workflows/messages.js';
+import { cancelDigestUpdate, digestArrivalQuery, digestArrivalSignal } from '../domain/workflow-messages.js';
 import { type DigestJoin, type DigestWorkflowInput } from '../domain/digest.js';
 import type { TemporalDeps } from './temporal.js';
 

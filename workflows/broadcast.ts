@@ -16,7 +16,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
 import type { BroadcastStart } from '../activities/fanout.js';
 import type { NotificationInput, NotificationStatus } from '../domain/types.js';
-import { broadcastProgressQuery, cancelBroadcastSignal, cancelNotificationSignal } from './messages.js';
+import { broadcastProgressQuery, cancelBroadcastSignal, cancelNotificationSignal } from '../domain/workflow-messages.js';
 import { workflowIds } from '../domain/workflow-ids.js';
 import { type BroadcastInput, type BroadcastProgress } from '../domain/broadcast.js';
 import { notificationChild } from './children.js';

@@ -14,7 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { MAX_DIGEST_CARRY_BYTES, MAX_DIGEST_WINDOW_BYTES, digestData, joinWindow, windowBytes, type DigestWindow } from '../domain/digest.js';
-import { cancelDigestUpdate, digestArrivalQuery, digestArrivalSignal } from './messages.js';
+import { cancelDigestUpdate, digestArrivalQuery, digestArrivalSignal } from '../domain/workflow-messages.js';
 import { type DigestJoin, type DigestWorkflowInput } from '../domain/digest.js';
 import { notificationChild } from './children.js';
 import type { notificationWorkflow } from './notification.js';

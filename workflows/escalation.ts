@@ -26,7 +26,7 @@ import type { EscalationActivities, IncidentRecord, NotifyStepResult, PagerEvent
 import type { Incident, SlackMessageRef } from '../activities/channels/slack.js';
 import { IncidentRejection, type IncidentCarry, type IncidentInput, type IncidentState, type IncidentStatus, type TimelineEvent, type TimelineType } from '../domain/incidents.js';
 import { SA, workflowIds } from '../domain/workflow-ids.js';
-import { acknowledgeIncidentUpdate, incidentStateQuery, resolveIncidentUpdate, triggerIncidentSignal, triggerIncidentUpdate, unacknowledgeIncidentUpdate } from './messages.js';
+import { acknowledgeIncidentUpdate, incidentStateQuery, resolveIncidentUpdate, triggerIncidentSignal, triggerIncidentUpdate, unacknowledgeIncidentUpdate } from '../domain/workflow-messages.js';
 
 /** Database records: retried until the database answers; never cancelled. */
 const { recordIncident } = proxyActivities<EscalationActivities>({

@@ -21,7 +21,7 @@ import { notificationPriority, type TaskPriority } from '../domain/priority.js';
 import { finalStatus } from '../domain/status.js';
 import { TERMINAL_STATUSES, type Channel, type DeliveryStatus, type NotificationInput, type NotificationStatus } from '../domain/types.js';
 import { SA, workflowIds } from '../domain/workflow-ids.js';
-import { cancelNotificationSignal, cancelNotificationUpdate, notificationStatusQuery } from './messages.js';
+import { cancelNotificationSignal, cancelNotificationUpdate, notificationStatusQuery } from '../domain/workflow-messages.js';
 import { type NotificationState } from '../domain/types.js';
 
 const DELIVER: Record<Channel, keyof Activities> = {

@@ -4,7 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Db } from '../../db/client.js';
 import { broadcasts, notifications } from '../../db/schema.js';
 import { BROADCAST_STATUSES, broadcastCounts, type BroadcastStatus } from '../../domain/broadcast.js';
-import { cancelBroadcastSignal } from '../../workflows/messages.js';
+import { cancelBroadcastSignal } from '../../domain/workflow-messages.js';
 import { workflowIds } from '../../domain/workflow-ids.js';
 import { type BroadcastInput } from '../../domain/broadcast.js';
 import { broadcastInputOf, broadcastStartOptions, prepareBroadcast, recordBroadcast } from '../../usecases/accept.js';

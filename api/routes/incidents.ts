@@ -26,7 +26,7 @@ import { withCriticalTurn, type CriticalRate } from '../critical-rate.js';
 import type { incidentWorkflow } from '../../workflows/escalation.js';
 import { INCIDENT_SEVERITIES, IncidentRejection, type IncidentInput, type IncidentSeverity, type IncidentState, type IncidentStatus, type TimelineEvent } from '../../domain/incidents.js';
 import { SA, workflowIds } from '../../domain/workflow-ids.js';
-import { acknowledgeIncidentUpdate, incidentStateQuery, resolveIncidentUpdate, triggerIncidentSignal, unacknowledgeIncidentUpdate } from '../../workflows/messages.js';
+import { acknowledgeIncidentUpdate, incidentStateQuery, resolveIncidentUpdate, triggerIncidentSignal, unacknowledgeIncidentUpdate } from '../../domain/workflow-messages.js';
 import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { newId } from '../../usecases/ids.js';

@@ -6,7 +6,7 @@ import { deliveries, notifications } from '../../db/schema.js';
 import { CHANNELS, NOTIFICATION_STATUSES, PRIORITIES, TERMINAL_STATUSES, type Channel, type NotificationStatus, type Priority } from '../../domain/types.js';
 import { acceptNotification } from '../../usecases/accept.js';
 import { cancelDigestWindow } from '../../usecases/digest.js';
-import { cancelNotificationUpdate } from '../../workflows/messages.js';
+import { cancelNotificationUpdate } from '../../domain/workflow-messages.js';
 import { workflowIds } from '../../domain/workflow-ids.js';
 import { idempotencyHeader, json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';

@@ -6,7 +6,7 @@ import { WorkflowUpdateStage } from '@temporalio/client';
 import { createRoute, z } from '@hono/zod-openapi';
 import { ACK_ACTION_ID } from '../../activities/channels/slack.js';
 import { cleanText } from '../../domain/text.js';
-import { acknowledgeIncidentUpdate } from '../../workflows/messages.js';
+import { acknowledgeIncidentUpdate } from '../../domain/workflow-messages.js';
 import { problems, router, security } from '../contract.js';
 import type { AppDeps } from '../deps.js';
 import { badRequest, Problem } from '../problem.js';

@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import { createPagerClient } from '../../activities/channels/pager.js';
 import { createSlackClient } from '../../activities/channels/slack.js';
 import { registerSearchAttributes } from '../../worker/index.js';
-import { broadcastProgressQuery } from '../../workflows/messages.js';
+import { broadcastProgressQuery } from '../../domain/workflow-messages.js';
 import { workflowIds } from '../../domain/workflow-ids.js';
 import { startFakePagerDuty } from '../fakes/pagerduty.js';
 import { startFakeSlack } from '../fakes/slack.js';

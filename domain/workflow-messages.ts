@@ -1,10 +1,11 @@
-// Signals, queries and updates of Tocsin's workflows; nothing else. The types they carry live in
+// Signals, queries and updates of Tocsin's workflows; nothing else: what workflows handle and
+// use-cases send (both import it here, below them). The types they carry live in
 // domain/ (types.ts, incidents.ts, digest.ts, broadcast.ts).
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { BroadcastProgress } from '../domain/broadcast.js';
-import type { DigestArrival, DigestJoin } from '../domain/digest.js';
-import type { IncidentState, IncidentStatus } from '../domain/incidents.js';
-import type { NotificationState, NotificationStatus } from '../domain/types.js';
+import type { BroadcastProgress } from './broadcast.js';
+import type { DigestArrival, DigestJoin } from './digest.js';
+import type { IncidentState, IncidentStatus } from './incidents.js';
+import type { NotificationState, NotificationStatus } from './types.js';
 
 export const notificationStatusQuery = defineQuery<NotificationState>('status');
 /** Cancels the notification; answers with the status it ended in. */
