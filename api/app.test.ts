@@ -12,7 +12,7 @@ import { createApp } from './app.js';
 let db: Database;
 let app: ReturnType<typeof createApp>;
 let connection: Connection;
-let logged: unknown[] = [];
+const logged: unknown[] = [];
 const ADMIN = 'admin-secret';
 
 beforeAll(async () => {
@@ -111,17 +111,21 @@ describe('tenants see only their own data', () => {
 });
 
 describe('validation: clear 4xx problems that change nothing', () => {
-  let t: { apiKey: string };
-  beforeAll(async () => {
-    t = await newTenant();
+  /** Each test's own tenant, with recipient user-42 and template order-shipped: no test sees another's rows. */
+  async function validationTenant() {
+    const t = await newTenant();
     await req('PUT', '/v1/recipients/user-42', { token: t.apiKey, body: { email: 'ann@example.com', webhookUrl: 'https://hooks.example.com/x' } });
     await req('POST', '/v1/templates', {
       token: t.apiKey,
       body: { key: 'order-shipped', content: { en: { email: { subject: 'Order {{ order.id }}', html: '<b>{{ name }}</b>' }, webhook: { id: '{{ order.id }}' } }, fr: { email: { subject: 'Commande {{ order.id }}' } } } },
     });
-  });
+    return t;
+  }
+  const notificationsOf = (tenantId: string) => db.db.query.notifications.findMany({ where: (n, { eq }) => eq(n.tenantId, tenantId) });
+  const keysOf = (tenantId: string) => db.db.query.idempotencyKeys.findMany({ where: (k, { eq }) => eq(k.tenantId, tenantId) });
 
   it('names each invalid recipient field', async () => {
+    const t = await validationTenant();
     const r = await req('PUT', '/v1/recipients/user-42', { token: t.apiKey, body: { phone: '0155', timezone: 'Mars/Base', locale: 'not a locale!', email: 'nope' } });
     expect(r.status).toBe(400);
     expect(r.body.errors.map((e: any) => e.path).sort()).toEqual(['email', 'locale', 'phone', 'timezone']);
@@ -131,6 +135,7 @@ describe('validation: clear 4xx problems that change nothing', () => {
   });
 
   it('validates preferences and clears quiet hours with null', async () => {
+    const t = await validationTenant();
     const bad = await req('PUT', '/v1/recipients/user-42/preferences', { token: t.apiKey, body: { quietHours: { start: '25:00', end: '07:00' }, channels: { fax: false } } });
     expect(bad.status).toBe(400);
     const ok = await req('PUT', '/v1/recipients/user-42/preferences', { token: t.apiKey, body: { channels: { sms: false }, quietHours: { start: '22:00', end: '07:00', timezone: 'Europe/Berlin' } } });
@@ -141,6 +146,7 @@ describe('validation: clear 4xx problems that change nothing', () => {
   });
 
   it('versions templates, previews them with locale fallback and HTML escaping, and names missing variables', async () => {
+    const t = await validationTenant();
     expect((await req('POST', '/v1/templates', { token: t.apiKey, body: { key: 'order-shipped', content: { en: { sms: { text: 'x' } } } } })).status).toBe(409);
     const bad = await req('POST', '/v1/templates', { token: t.apiKey, body: { key: 'broken', content: { en: { sms: { text: 'Hi {% if x %}' } } } } });
     expect(bad.status).toBe(400);
@@ -160,11 +166,10 @@ describe('validation: clear 4xx problems that change nothing', () => {
     expect((await req('GET', '/v1/templates/order-shipped', { token: t.apiKey })).body.version).toBe(2);
     expect((await req('GET', '/v1/templates/order-shipped/versions/1', { token: t.apiKey })).body.content.en.email.subject).toBe('Order {{ order.id }}');
     expect((await req('GET', '/v1/templates/order-shipped/versions/9', { token: t.apiKey })).status).toBe(404);
-    // Back to v1's shape for the notification tests below.
-    await req('PUT', '/v1/templates/order-shipped', { token: t.apiKey, body: { content: { en: { email: { subject: 'Order {{ order.id }}', html: '<b>{{ name }}</b>' }, webhook: { id: '{{ order.id }}' } } } } });
   });
 
   it('refuses bad notifications at once, naming the field, and starts nothing', async () => {
+    const t = await validationTenant();
     const cases: Array<[unknown, string]> = [
       [{ recipient: 'nobody', template: 'order-shipped' }, 'recipient'],
       [{ recipient: 'user-42', template: 'nope' }, 'template'],
@@ -184,26 +189,30 @@ describe('validation: clear 4xx problems that change nothing', () => {
     }
     const long = await req('POST', '/v1/notifications', { token: t.apiKey, body: cases[0][0], headers: { 'idempotency-key': 'k'.repeat(256) } });
     expect(long.status).toBe(400);
-    expect(await db.db.query.notifications.findMany()).toHaveLength(0);
+    expect(await notificationsOf(t.id)).toHaveLength(0);
+    expect(await keysOf(t.id)).toHaveLength(0);
   });
 
   it('answers 503 without a stack trace and writes no notification when Temporal cannot start the workflow', async () => {
+    const t = await validationTenant();
+    const loggedBefore = logged.length;
     const r = await req('POST', '/v1/notifications', { token: t.apiKey, body: { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 1 }, name: 'x' } }, headers: { 'idempotency-key': 'abc' } });
     expect(r.status).toBe(503);
     expect(r.headers.get('retry-after')).toBe('5');
     expect(JSON.stringify(r.body)).not.toMatch(/at .*\.ts/);
-    expect(await db.db.query.notifications.findMany()).toHaveLength(0);
+    expect(await notificationsOf(t.id)).toHaveLength(0);
     // The key stays claimed for the id it named: had the start happened after all, a retry with
     // the key joins that run instead of starting a second notification.
-    const keys = await db.db.query.idempotencyKeys.findMany();
+    const keys = await keysOf(t.id);
     expect(keys.map((k) => k.key)).toEqual(['abc']);
     const again = await req('POST', '/v1/notifications', { token: t.apiKey, body: { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 1 }, name: 'x' } }, headers: { 'idempotency-key': 'abc' } });
     expect(again.status).toBe(503);
-    expect(await db.db.query.idempotencyKeys.findMany()).toEqual(keys);
-    expect(logged.length).toBeGreaterThan(0);
+    expect(await keysOf(t.id)).toEqual(keys);
+    expect(logged.length).toBeGreaterThan(loggedBefore);
   });
 
   it('maps malformed JSON to 400, a non-JSON body to 415, a body over 1 MiB to 413 and unknown routes to 404', async () => {
+    const t = await validationTenant();
     const malformed = await req('PUT', '/v1/recipients/u2', { token: t.apiKey, raw: '{"email":' });
     expect(malformed.status).toBe(400);
     expect(malformed.type).toContain('application/problem+json');
