@@ -76,25 +76,28 @@ describe('plain templates', () => {
     const d = { v: Array.from({ length: 10_000 }, (_, i) => `<${i}>`) };
     const expected = d.v.map((x) => x.replace('<', '&lt;').replace('>', '&gt;')).join('');
     const html = (s: string) => (render('email', s, d) as { rendered?: { email: { html: string } } }).rendered?.email.html;
-    // Counted in CPU time of this process, a measure of work rather than of the machine's load.
-    // The least of three, so that a collection of garbage is not taken for the path's cost.
-    const cpu = (fn: () => unknown) =>
-      Math.min(
-        ...[1, 2, 3].map(() => {
-          const before = process.cpuUsage();
-          fn();
-          const used = process.cpuUsage(before);
-          return (used.user + used.system) / 1000;
-        }),
-      );
+    // Counted in CPU time of this process, a measure of work rather than of the machine's load;
+    // the two paths take turns, and each keeps its least of seven, so that a collection of
+    // garbage or another process's burst on the same core is not taken for a path's cost.
+    const cpu = (fn: () => unknown) => {
+      const before = process.cpuUsage();
+      fn();
+      const used = process.cpuUsage(before);
+      return (used.user + used.system) / 1000;
+    };
     html(src); // parsed once (cached), as every later send finds it
-    let same = false;
-    const plain = cpu(() => (same = html(src) === expected));
-    expect(same).toBe(true);
     html(viaLiquid(src));
-    const liquid = cpu(() => (same = html(viaLiquid(src)) === expected));
+    let same = true;
+    let plain = Infinity;
+    let liquid = Infinity;
+    for (let i = 0; i < 7; i++) {
+      plain = Math.min(plain, cpu(() => (same &&= html(src) === expected)));
+      liquid = Math.min(liquid, cpu(() => (same &&= html(viaLiquid(src)) === expected)));
+    }
     expect(same).toBe(true);
-    // LiquidJS's renderer costs 5–25 µs an output; the plain path well under 1 µs.
-    expect(plain, `plain ${plain} ms, LiquidJS ${liquid} ms`).toBeLessThan(liquid / 4);
+    // LiquidJS's renderer costs 5–25 µs an output; the plain path well under 1 µs (a tenth of
+    // LiquidJS's cost on an idle machine; half is asserted, as caches shared with a busy
+    // neighbour slow the lighter path most).
+    expect(plain, `plain ${plain} ms, LiquidJS ${liquid} ms`).toBeLessThan(liquid / 2);
   });
 });

@@ -40,7 +40,7 @@ describe('npm start SIGKILLed as a whole process tree mid-send, then started aga
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('loses no notification and sends no email, SMS or Slack message twice', { timeout: 150_000 }, async () => {
+  it('loses no notification and sends no email, SMS or Slack message twice', { timeout: 300_000 }, async () => {
     const { env, api } = await npmStartEnv(providers, dataDir, 'chaos-admin');
     const start = () => {
       const p = spawnTocsin('scripts/start.ts', env, join(dataDir, 'tocsin.log'));
