@@ -1,16 +1,15 @@
 // Bearer credentials: the admin token for /v1/admin/*, tenant API keys for the rest, checked
 // before any body is read. Keys are stored as SHA-256 hashes and compared in constant time.
 // Answers to requests without valid credentials are limited per client address.
-import { and, eq, isNull } from 'drizzle-orm';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Db } from '../db/client.js';
-import { apiKeys } from '../db/schema.js';
+import { liveApiKey } from '../db/tenants.js';
 import { Lru } from '../domain/lru.js';
 import type { Env } from './deps.js';
-import { constantTimeEqual, secret, sha256 } from '../usecases/ids.js';
+import { constantTimeEqual, sha256 } from '../usecases/ids.js';
 import { clientAddress } from './client-address.js';
 import { Problem } from './problem.js';
 
@@ -22,13 +21,7 @@ export function bearer(header: string | undefined): string | null {
   return m ? m[1] : null;
 }
 
-/** `tsk_<12 chars>_<secret>`: the first part is the prefix that names a key for revocation. */
-export function newApiKey(): { key: string; prefix: string; hash: string } {
-  const prefix = secret('tsk', 9);
-  const key = `${prefix}_${secret('s', 24).slice(2)}`;
-  return { key, prefix, hash: sha256(key) };
-}
-
+/** The prefix of a key in the form usecases/tenants.ts `newApiKey` makes. */
 function prefixOf(key: string): string | null {
   const m = key.match(/^(tsk_[A-Za-z0-9_-]{12})_/);
   return m ? m[1] : null;
@@ -190,13 +183,7 @@ export type UnauthenticatedAnswers = ReturnType<typeof unauthenticatedAnswers>;
  */
 export function authenticate(opts: { db: Db; adminToken: string; keys: KeyCache; answers: UnauthenticatedAnswers; signedPrefixes: readonly string[] }): MiddlewareHandler<Env> {
   const { db, adminToken, keys, answers, signedPrefixes } = opts;
-  const query = (prefix: string) => async () => {
-    const [row] = await db
-      .select({ hash: apiKeys.hash, tenantId: apiKeys.tenantId })
-      .from(apiKeys)
-      .where(and(eq(apiKeys.prefix, prefix), isNull(apiKeys.revokedAt)));
-    return row;
-  };
+  const query = (prefix: string) => () => liveApiKey(db, prefix);
   return async (c, next) => {
     const path = c.req.path;
     if (signedPrefixes.some((p) => path.startsWith(p))) return next();

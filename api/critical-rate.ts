@@ -10,10 +10,9 @@
 //
 // Past it, 429 problem+json with Retry-After and the IETF RateLimit fields for the "critical"
 // policy; nothing is accepted. A request refused for another reason (400, 503) gives its turn back.
-import { eq } from 'drizzle-orm';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Db } from '../db/client.js';
-import { tenants } from '../db/schema.js';
+import { criticalRateSetting } from '../db/tenants.js';
 import { Lru } from '../domain/lru.js';
 import { Problem } from './problem.js';
 
@@ -54,8 +53,7 @@ export function criticalRate(db: Db, perMinute = DEFAULT_CRITICAL_RATE_PER_MINUT
   async function rateOf(tenantId: string): Promise<number> {
     let own = settings.get(tenantId);
     if (own === undefined) {
-      const [row] = await db.select({ rate: tenants.criticalRatePerMinute }).from(tenants).where(eq(tenants.id, tenantId));
-      own = row?.rate ?? null;
+      own = (await criticalRateSetting(db, tenantId)) ?? null;
       settings.set(tenantId, own);
     }
     return own ?? perMinute;

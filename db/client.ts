@@ -29,6 +29,9 @@ export interface Database {
   listen(channel: string, onNotify: (payload: string) => void, onListen?: () => void): Promise<() => Promise<void>>;
 }
 
+/** A round trip to the database: rejects while it cannot answer. */
+export const ping = async (db: Db) => void (await db.execute(sql`select 1`));
+
 export const migrationsFolder = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
 /**
@@ -80,7 +83,7 @@ export function openDatabase(opts: DatabaseOptions): Database {
       db,
       kind: 'postgres',
       migrate: () => withMigrationLock(opts.url!, () => migratePostgres(drizzlePostgres(client), { migrationsFolder })),
-      ping: async () => void (await db.execute(sql`select 1`)),
+      ping: () => ping(db),
       close: () => client.end({ timeout: 5 }),
       listen: async (channel, onNotify, onListen) => {
         const { unlisten } = await client.listen(channel, onNotify, onListen);
@@ -101,7 +104,7 @@ export function openDatabase(opts: DatabaseOptions): Database {
     db,
     kind: 'pglite',
     migrate: () => (migrations = migrations.catch(() => {}).then(() => migratePglite(drizzlePglite(client), { migrationsFolder }))),
-    ping: async () => void (await db.execute(sql`select 1`)),
+    ping: () => ping(db),
     close: () => client.close(),
     listen: async (channel, onNotify, onListen) => {
       const stop = await client.listen(channel, onNotify);

@@ -1,12 +1,10 @@
-import { and, eq, isNull } from 'drizzle-orm';
 import { createRoute, z } from '@hono/zod-openapi';
-import { apiKeys, tenants } from '../../db/schema.js';
-import { newApiKey, type KeyCache } from '../auth.js';
+import type { KeyCache } from '../auth.js';
 import { adminProblems, json, jsonBody, router, security } from '../contract.js';
 import type { AppDeps } from '../deps.js';
-import { newId, newWebhookSecret } from '../../usecases/ids.js';
 import { notFound } from '../problem.js';
 import { ResourceId } from '../../usecases/schemas.js';
+import { changeTenantSettings, createTenant, issueApiKey, revokeTenantApiKey } from '../../usecases/tenants.js';
 import { MAX_CRITICAL_RATE_PER_MINUTE, type CriticalRate } from '../critical-rate.js';
 
 const CriticalRatePerMinute = z
@@ -33,7 +31,7 @@ const IdParam = z.object({ id: ResourceId });
 export function adminRoutes({ db }: AppDeps, keys: KeyCache, critical: CriticalRate) {
   const app = router();
 
-  const createTenant = createRoute({
+  const postTenant = createRoute({
     method: 'post',
     path: '/tenants',
     summary: 'Create a tenant',
@@ -48,17 +46,11 @@ export function adminRoutes({ db }: AppDeps, keys: KeyCache, critical: CriticalR
       ...adminProblems(),
     },
   });
-  app.openapi(createTenant, async (c) => {
+  app.openapi(postTenant, async (c) => {
     const { name, criticalRatePerMinute = null } = c.req.valid('json');
-    const id = newId('ten');
-    const webhookSecret = newWebhookSecret();
-    const key = newApiKey();
-    await db.transaction(async (tx) => {
-      await tx.insert(tenants).values({ id, name, webhookSecret, criticalRatePerMinute });
-      await tx.insert(apiKeys).values({ prefix: key.prefix, tenantId: id, hash: key.hash });
-    });
-    keys.created(key.prefix);
-    return c.json({ id, name, apiKey: key.key, webhookSecret, criticalRatePerMinute }, 201);
+    const { keyPrefix, ...tenant } = await createTenant(db, { name, criticalRatePerMinute });
+    keys.created(keyPrefix);
+    return c.json(tenant, 201);
   });
 
   const updateTenant = createRoute({
@@ -72,15 +64,7 @@ export function adminRoutes({ db }: AppDeps, keys: KeyCache, critical: CriticalR
   });
   app.openapi(updateTenant, async (c) => {
     const { id } = c.req.valid('param');
-    const body = c.req.valid('json');
-    const [row] = await db
-      .update(tenants)
-      .set({
-        ...(body.name !== undefined ? { name: body.name } : {}),
-        ...(body.criticalRatePerMinute !== undefined ? { criticalRatePerMinute: body.criticalRatePerMinute } : {}),
-      })
-      .where(eq(tenants.id, id))
-      .returning({ id: tenants.id, name: tenants.name, criticalRatePerMinute: tenants.criticalRatePerMinute });
+    const row = await changeTenantSettings(db, id, c.req.valid('json'));
     if (!row) throw notFound('Tenant');
     critical.forget(id);
     return c.json(row, 200);
@@ -97,12 +81,10 @@ export function adminRoutes({ db }: AppDeps, keys: KeyCache, critical: CriticalR
   });
   app.openapi(issueKey, async (c) => {
     const { id } = c.req.valid('param');
-    const [tenant] = await db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, id));
-    if (!tenant) throw notFound('Tenant');
-    const key = newApiKey();
-    await db.insert(apiKeys).values({ prefix: key.prefix, tenantId: id, hash: key.hash });
-    keys.created(key.prefix);
-    return c.json({ apiKey: key.key, keyPrefix: key.prefix }, 201);
+    const key = await issueApiKey(db, id);
+    if (!key) throw notFound('Tenant');
+    keys.created(key.keyPrefix);
+    return c.json(key, 201);
   });
 
   const revokeKey = createRoute({
@@ -117,12 +99,7 @@ export function adminRoutes({ db }: AppDeps, keys: KeyCache, critical: CriticalR
     revokeKey,
     async (c) => {
       const { id, keyPrefix } = c.req.valid('param');
-      const revoked = await db
-        .update(apiKeys)
-        .set({ revokedAt: new Date() })
-        .where(and(eq(apiKeys.tenantId, id), eq(apiKeys.prefix, keyPrefix), isNull(apiKeys.revokedAt)))
-        .returning({ prefix: apiKeys.prefix });
-      if (revoked.length === 0) throw notFound('API key');
+      if (!(await revokeTenantApiKey(db, id, keyPrefix))) throw notFound('API key');
       keys.revoked(keyPrefix);
       return c.body(null, 204);
     },

@@ -1,5 +1,5 @@
-import { sql } from 'drizzle-orm';
 import { createRoute, z } from '@hono/zod-openapi';
+import { ping } from '../../db/client.js';
 import { CHANNELS } from '../../domain/types.js';
 import { json, router, security } from '../contract.js';
 import type { AppDeps } from '../deps.js';
@@ -45,7 +45,7 @@ export function healthRoutes(deps: AppDeps) {
         return { ok: false as const, error: (err as Error).message };
       }
     };
-    const [database, temporal] = await Promise.all([check(async () => void (await deps.db.execute(sql`select 1`))), check(deps.temporal.ping)]);
+    const [database, temporal] = await Promise.all([check(() => ping(deps.db)), check(deps.temporal.ping)]);
     const ready = database.ok && temporal.ok;
     const failed = [!database.ok && 'database', !temporal.ok && 'temporal'].filter(Boolean);
     return c.json(

@@ -3,12 +3,11 @@
 // possibly in other processes than this API, and the database is where every process records
 // what happened, so any API replica answers the same truth and a restart resets nothing.
 // Process metrics (process_*, nodejs_*) and tocsin_http_* are this API process's own.
-import { sql } from 'drizzle-orm';
 import { createRoute, z } from '@hono/zod-openapi';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValueWithName } from 'prom-client';
-import { rowsOf, type Db } from '../../db/client.js';
+import type { Db } from '../../db/client.js';
+import { metricsRows } from '../../db/reports.js';
 import { broadcastCounts } from '../../domain/broadcast.js';
-import { readyAt } from '../../usecases/dashboard.js';
 import { adminAuth } from '../auth.js';
 import { Problem } from '../problem.js';
 import type { AppDeps, Env } from '../deps.js';
@@ -19,29 +18,6 @@ export const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300
 
 type Row = Record<string, unknown>;
 const num = (v: unknown) => Number(v ?? 0);
-
-/** One scrape's counts, read from the database in a few grouped queries. */
-async function snapshot(db: Db) {
-  const q = async (query: ReturnType<typeof sql>) => rowsOf<Row>(await db.execute(query));
-  const buckets = LATENCY_BUCKETS.map((b, i) => `count(*) filter (where s <= ${b}) as b${i}`).join(', ');
-  const [notificationRows, deliveryRows, attemptRows, latencyRows, incidentRows, broadcastRows, progressRows] = await Promise.all([
-    q(sql`select priority, broadcast_id is not null as broadcast, status, count(*)::int as n from notifications group by 1, 2, 3`),
-    q(sql`select channel, status, sent_at is not null as sent, count(*)::int as n from deliveries group by 1, 2, 3`),
-    q(sql`select d.channel, coalesce(a.error_code, 'unknown') as code, count(*)::int as n
-          from delivery_attempts a join deliveries d on d.id = a.delivery_id where a.outcome = 'failed' group by 1, 2`),
-    // From when the notification could first be sent, as the dashboard measures it (acceptance,
-    // or the end of a deliberate wait), to the delivery's send.
-    q(sql`select channel, count(*)::int as n, coalesce(sum(s), 0)::float8 as sum, ${sql.raw(buckets)}
-          from (select d.channel, greatest(0, extract(epoch from d.sent_at - ${readyAt}))::float8 as s
-                from deliveries d join notifications n on n.id = d.notification_id where d.sent_at is not null) x
-          group by 1`),
-    q(sql`select severity, status, count(*)::int as n from incidents where status <> 'resolved' group by 1, 2`),
-    q(sql`select status, count(*)::int as n from broadcasts group by 1`),
-    q(sql`select b.id, b.total, n.status, count(n.id)::int as n
-          from broadcasts b left join notifications n on n.broadcast_id = b.id where b.status = 'running' group by 1, 2, 3`),
-  ]);
-  return { notificationRows, deliveryRows, attemptRows, latencyRows, incidentRows, broadcastRows, progressRows };
-}
 
 /** A histogram whose buckets come whole from a query (prom-client's Histogram only observes). */
 class SnapshotHistogram {
@@ -89,7 +65,7 @@ export function tocsinMetrics(db: Db, registry = new Registry()) {
     registry,
     /** Reads the database and renders every series. */
     async scrape(): Promise<string> {
-      const s = await snapshot(db);
+      const s = await metricsRows(db, LATENCY_BUCKETS);
       for (const m of [accepted, notificationsNow, deliveries, deliveriesNow, failedAttempts, incidentsOpen, broadcasts, progress]) m.reset();
       for (const r of s.notificationRows) {
         accepted.inc({ priority: String(r.priority), source: r.broadcast ? 'broadcast' : 'api' }, num(r.n));
