@@ -2,13 +2,14 @@
 // One POST per event: `trigger` opens an alert under a dedup key, `acknowledge` and `resolve`
 // act on the same key. https://developer.pagerduty.com/docs/events-api-v2/trigger-events/
 import { ErrorType } from '../../domain/errors.js';
+import { INCIDENT_SEVERITIES, type IncidentSeverity } from '../../domain/incidents.js';
 import { httpFailure, permanent } from '../errors.js';
 import type { ChannelSender, SendRequest } from './types.js';
 
 export const DEFAULT_PAGER_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
 
-export const PAGER_SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
-export type PagerSeverity = (typeof PAGER_SEVERITIES)[number];
+/** PagerDuty's severities, which incidents take as theirs. */
+type PagerSeverity = IncidentSeverity;
 
 /** PagerDuty's limits: summary ≤ 1024 characters, dedup_key ≤ 255. */
 const MAX_SUMMARY = 1024;
@@ -91,7 +92,7 @@ export function createPagerClient(opts: { eventsUrl?: string; timeoutMs?: number
 }
 
 function isSeverity(v: unknown): v is PagerSeverity {
-  return typeof v === 'string' && (PAGER_SEVERITIES as readonly string[]).includes(v);
+  return typeof v === 'string' && (INCIDENT_SEVERITIES as readonly string[]).includes(v);
 }
 
 /**

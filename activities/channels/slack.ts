@@ -8,6 +8,7 @@
 // message it finds instead of posting again.
 import { type types, webApi } from '@slack/bolt';
 import { ErrorType } from '../../domain/errors.js';
+import type { IncidentSeverity, IncidentStatus } from '../../domain/incidents.js';
 import { escapeSlack } from '../../domain/text.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { httpFailure, permanent } from '../errors.js';
@@ -53,8 +54,8 @@ export function classifySlackError(err: unknown): Error {
 export interface Incident {
   incidentId: string;
   summary: string;
-  severity: 'critical' | 'error' | 'warning' | 'info';
-  status: 'triggered' | 'acknowledged' | 'resolved' | 'exhausted';
+  severity: IncidentSeverity;
+  status: IncidentStatus;
   /** Who acknowledged or resolved it, when known. */
   by?: string;
 }
