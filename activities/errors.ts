@@ -63,7 +63,7 @@ function sqlState(err: unknown): string | undefined {
  * fails for good, since writing the same thing again fails again; anything else (a lost
  * connection, a restart, a lock timeout) stays retryable.
  */
-export function classifyDatabaseError(err: unknown): unknown {
+function classifyDatabaseError(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
   const state = sqlState(err);
   if (!state || !/^(22|23|54)/.test(state)) return err;

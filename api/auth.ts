@@ -40,10 +40,10 @@ export function adminAuth(token: string): MiddlewareHandler {
  * stops at once (it is forgotten); through another instance, within this time. An unknown
  * prefix is remembered as long.
  */
-export const API_KEY_CACHE_MS = 10_000;
+const API_KEY_CACHE_MS = 10_000;
 
 /** Prefixes each of the two caches holds at most (about 100 bytes an entry). */
-export const API_KEY_CACHE_ENTRIES = 10_000;
+const API_KEY_CACHE_ENTRIES = 10_000;
 
 type KeyRow = { hash: string; tenantId: string };
 
@@ -101,11 +101,11 @@ export const createKeyCache = () => new KeyCache();
  * UNAUTH_RATE_PER_SECOND answers a second per client address (api/client-address.ts) to
  * requests without valid credentials; TRUSTED_PROXY_HOPS says whose address that is.
  */
-export interface UnauthenticatedLimit {
+interface UnauthenticatedLimit {
   perSecond: number;
   trustedProxyHops: number;
 }
-export const DEFAULT_UNAUTHENTICATED_LIMIT: UnauthenticatedLimit = { perSecond: 20, trustedProxyHops: 0 };
+const DEFAULT_UNAUTHENTICATED_LIMIT: UnauthenticatedLimit = { perSecond: 20, trustedProxyHops: 0 };
 
 const seconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000));
 
@@ -172,7 +172,7 @@ export function unauthenticatedAnswers(settings: UnauthenticatedLimit = DEFAULT_
     },
   };
 }
-export type UnauthenticatedAnswers = ReturnType<typeof unauthenticatedAnswers>;
+type UnauthenticatedAnswers = ReturnType<typeof unauthenticatedAnswers>;
 
 /**
  * Credentials, checked before anything reads the request's body (api/app.ts mounts this ahead

@@ -5,7 +5,7 @@ import { OpenAPIHono, z, type RouteConfig } from '@hono/zod-openapi';
 import type { Env as HonoEnv } from 'hono';
 import { fromZod } from './problem.js';
 
-export const ProblemSchema = z
+const ProblemSchema = z
   .object({
     type: z.string(),
     title: z.string(),
@@ -28,7 +28,7 @@ const DESCRIPTIONS: Record<number, string> = {
   503: 'PostgreSQL or Temporal is unreachable: retry after `Retry-After`',
 };
 
-export type ProblemStatus = 400 | 401 | 404 | 409 | 413 | 415 | 422 | 429 | 503;
+type ProblemStatus = 400 | 401 | 404 | 409 | 413 | 415 | 422 | 429 | 503;
 
 /** problem+json responses for these statuses. */
 export function problems<S extends ProblemStatus>(...statuses: S[]) {

@@ -16,7 +16,7 @@ import { criticalRateSetting } from '../db/tenants.js';
 import { Lru } from '../domain/lru.js';
 import { Problem } from './problem.js';
 
-export const DEFAULT_CRITICAL_RATE_PER_MINUTE = 60;
+const DEFAULT_CRITICAL_RATE_PER_MINUTE = 60;
 /** The largest per-tenant setting the admin API takes. */
 export const MAX_CRITICAL_RATE_PER_MINUTE = 1_000_000;
 
@@ -25,7 +25,7 @@ const WINDOW_SECONDS = 60;
 const SETTING_TTL_MS = 30_000;
 
 /** One turn taken: give it back when nothing was accepted after all. */
-export interface CriticalTurn {
+interface CriticalTurn {
   /** The RateLimit fields after this turn, for the answer. */
   headers: Record<string, string>;
   giveBack(): Promise<void>;

@@ -7,18 +7,18 @@ import type { Database } from '../db/client.js';
 import { INBOX_CHANNEL, inboxKey, inboxKeyOf } from '../db/inbox-notify.js';
 import { Problem } from './problem.js';
 
-export interface InboxStreamSettings {
+interface InboxStreamSettings {
   /** Streams one tenant may hold open in this instance (SSE_MAX_STREAMS_PER_TENANT). */
   perTenant: number;
   /** Streams one recipient's inbox may have open in this instance (SSE_MAX_STREAMS_PER_RECIPIENT). */
   perRecipient: number;
 }
 
-export const DEFAULT_INBOX_STREAMS: InboxStreamSettings = { perTenant: 100, perRecipient: 5 };
+const DEFAULT_INBOX_STREAMS: InboxStreamSettings = { perTenant: 100, perRecipient: 5 };
 /** A listening stream looks for new rows this often even without a notification. */
-export const SAFETY_POLL_MS = 30_000;
+const SAFETY_POLL_MS = 30_000;
 /** How often a stream looks without a listener. */
-export const POLL_MS = 1000;
+const POLL_MS = 1000;
 /** Retry-After of a 429: a slot frees when a stream closes, which no one can foretell. */
 const RETRY_AFTER_SECONDS = 5;
 
@@ -30,7 +30,7 @@ export interface InboxStreamsOptions extends Partial<InboxStreamSettings> {
 }
 
 /** One open stream's slot. */
-export interface InboxStream {
+interface InboxStream {
   /** Resolves when new rows may be there: notified, the poll's time came, or the stream ended. */
   next(): Promise<void>;
   /** Ended by close() here or by the hub's close(). */

@@ -14,7 +14,7 @@ import { isValidSlackRequest } from '@slack/bolt';
 import { Resend } from 'resend';
 
 /** The Svix headers of a Resend webhook (the `webhook-*` names of Standard Webhooks also do). */
-export interface SvixHeaders {
+interface SvixHeaders {
   id?: string;
   timestamp?: string;
   signature?: string;

@@ -15,14 +15,14 @@ import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRes } from 'rate-limit
 import type { Env } from './deps.js';
 import { Problem } from './problem.js';
 
-export interface RateLimitSettings {
+interface RateLimitSettings {
   /** Sustained requests per second per tenant (RATE_LIMIT_PER_SECOND). */
   perSecond: number;
   /** Requests a tenant may make at once (RATE_LIMIT_BURST), at least `perSecond`. */
   burst: number;
 }
 
-export const DEFAULT_RATE_LIMIT: RateLimitSettings = { perSecond: 1000, burst: 2000 };
+const DEFAULT_RATE_LIMIT: RateLimitSettings = { perSecond: 1000, burst: 2000 };
 
 const seconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000));
 

@@ -8,14 +8,14 @@ import type { MiddlewareHandler } from 'hono';
 import type { Env } from './deps.js';
 import { Problem } from './problem.js';
 
-export interface TenantGateSettings {
+interface TenantGateSettings {
   /** Requests of one tenant worked on at once (TENANT_MAX_CONCURRENT_REQUESTS). */
   concurrency: number;
   /** Requests of one tenant that may wait for a turn; more answer 429. */
   maxWaiting: number;
 }
 
-export const DEFAULT_TENANT_GATE: TenantGateSettings = { concurrency: 8, maxWaiting: 1000 };
+const DEFAULT_TENANT_GATE: TenantGateSettings = { concurrency: 8, maxWaiting: 1000 };
 
 interface Line {
   active: number;

@@ -14,7 +14,7 @@ export function idempotencyKeyOf(c: Context): string | undefined {
 }
 
 /** How deep any JSON body may nest; `data` has its own, tighter bound (usecases/schemas.ts). */
-export const MAX_BODY_DEPTH = 64;
+const MAX_BODY_DEPTH = 64;
 
 const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json\b/i;
 const refuse = (path: string, message: string) => badRequest(`${path}: ${message}`, [{ path, message }]);

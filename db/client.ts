@@ -55,7 +55,7 @@ async function withMigrationLock(url: string, fn: () => Promise<void>): Promise<
   }
 }
 
-export interface DatabaseOptions {
+interface DatabaseOptions {
   /** postgres://… for a real PostgreSQL; otherwise PGlite. */
   url?: string;
   /** PGlite data directory; in memory when omitted. */

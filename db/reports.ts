@@ -13,7 +13,7 @@ const readyAt = sql`greatest(n.created_at, coalesce(n.send_at, n.created_at), co
     where h.notification_id = n.id and h.status = 'held'), n.created_at))`;
 const latencyMs = sql`extract(epoch from (d.sent_at - ${readyAt})) * 1000`;
 
-export interface DashboardLimits {
+interface DashboardLimits {
   windowMinutes: number;
   openIncidents: number;
   recentFailures: number;

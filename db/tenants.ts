@@ -3,7 +3,7 @@ import { and, eq, isNull } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { apiKeys, tenants } from './schema.js';
 
-export interface ApiKeyRow {
+interface ApiKeyRow {
   prefix: string;
   tenantId: string;
   hash: string;

@@ -4,7 +4,7 @@ import type { Channel, NotificationStatus, Priority, RetrySettings } from './typ
 export const BROADCAST_STATUSES = ['running', 'completed', 'cancelled'] as const;
 export type BroadcastStatus = (typeof BROADCAST_STATUSES)[number];
 
-export interface BroadcastCounts {
+interface BroadcastCounts {
   total: number;
   sent: number;
   failed: number;

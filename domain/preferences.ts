@@ -2,9 +2,9 @@
 import type { Channel, Preferences, Priority, Recipient } from './types.js';
 import { quietHoursRelease } from './quiet-hours.js';
 
-export type SkipReason = 'opted_out' | 'category_disabled' | 'no_address';
+type SkipReason = 'opted_out' | 'category_disabled' | 'no_address';
 
-export interface ChannelDecision {
+interface ChannelDecision {
   channel: Channel;
   allowed: boolean;
   reason?: SkipReason;
@@ -32,7 +32,7 @@ export function addressFor(recipient: Recipient, channel: Channel): string | nul
  * Applies explicit opt-outs (channel-wide and per category) and address availability.
  * Priority never overrides an explicit opt-out, `critical` included.
  */
-export function resolveChannels(
+function resolveChannels(
   requested: readonly Channel[],
   recipient: Recipient,
   prefs: Preferences,

@@ -3,13 +3,13 @@
 import type { Priority } from './types.js';
 
 /** Temporal's priority keys: 1 dispatches first; the server's default (no key) is 3. */
-export const PRIORITY_KEYS: Readonly<Record<Priority, number>> = { critical: 1, high: 2, normal: 3, low: 4 };
+const PRIORITY_KEYS: Readonly<Record<Priority, number>> = { critical: 1, high: 2, normal: 3, low: 4 };
 
 /** Recipients of a broadcast go after every single send, whatever the broadcast's priority. */
 export const BULK_PRIORITY_KEY = 5;
 
 /** Incidents page people: they are dispatched with critical sends. */
-export const INCIDENT_PRIORITY_KEY = PRIORITY_KEYS.critical;
+const INCIDENT_PRIORITY_KEY = PRIORITY_KEYS.critical;
 
 /**
  * Where the API shares its process with a worker (`npm start`), runs of these lanes start
@@ -36,7 +36,7 @@ export interface TaskPriority {
 /** Operator-configured fairness weights by tenant id (`TENANT_FAIRNESS_WEIGHTS`). */
 export type FairnessWeights = Readonly<Record<string, number>>;
 
-export function taskPriority(tenantId: string, priorityKey: number, weights?: FairnessWeights): TaskPriority {
+function taskPriority(tenantId: string, priorityKey: number, weights?: FairnessWeights): TaskPriority {
   const weight = weights?.[tenantId];
   return { priorityKey, fairnessKey: tenantId, ...(weight !== undefined && weight !== 1 ? { fairnessWeight: weight } : {}) };
 }

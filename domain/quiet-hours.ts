@@ -30,7 +30,7 @@ export function isValidTimeZone(tz: string): boolean {
   }
 }
 
-export interface LocalParts {
+interface LocalParts {
   year: number;
   month: number;
   day: number;
@@ -39,7 +39,7 @@ export interface LocalParts {
   second: number;
 }
 
-export function localParts(instantMs: number, timeZone: string): LocalParts {
+function localParts(instantMs: number, timeZone: string): LocalParts {
   const parts: Record<string, number> = {};
   for (const p of formatter(timeZone).formatToParts(new Date(instantMs))) {
     if (p.type !== 'literal') parts[p.type] = Number(p.value);

@@ -18,7 +18,7 @@ export const RENDER_LIMIT_MS = 300;
 /** Allocations LiquidJS counts (array items, string lengths from filters) in one field's render. */
 export const MEMORY_LIMIT = 10_000_000;
 /** Characters of rendered output per field. */
-export const OUTPUT_LIMIT = 1_000_000;
+const OUTPUT_LIMIT = 1_000_000;
 
 const baseOptions = {
   parseLimit: PARSE_LIMIT,
@@ -121,7 +121,7 @@ function briefly(err: unknown): string {
 // bounded by an estimate of the bytes it holds, not by its count of entries.
 
 /** Bytes the cache of parsed templates (and their variables) may hold, estimated per entry. */
-export const TEMPLATE_CACHE_BYTES = 64 * 1024 * 1024;
+const TEMPLATE_CACHE_BYTES = 64 * 1024 * 1024;
 /**
  * Heap bytes one `{{ … }}` or `{% … %}` costs once parsed (tokens, values, filters): about
  * 1,200 measured on LiquidJS 10.30 (`node --expose-gc`, heapUsed over ten parses of 5,000

@@ -7,7 +7,7 @@
 const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** How long a provider's or receiver's text may be once stored (error bodies, messages). */
-export const MAX_STORED_TEXT = 1000;
+const MAX_STORED_TEXT = 1000;
 
 /** Why `s` cannot be stored, or null when it can. */
 export function unstorable(s: string): string | null {
@@ -36,7 +36,7 @@ export function cleanOptional<T extends string | null | undefined>(s: T, max = M
   return (typeof s === 'string' ? cleanText(s, max) : s) as T;
 }
 
-export interface JsonProblem {
+interface JsonProblem {
   /** Dotted path from the root, array indexes as numbers: `data.items.3.name`. */
   path: string[];
   message: string;

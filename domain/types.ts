@@ -51,7 +51,7 @@ export interface Preferences {
   quietHours?: QuietHours | null;
 }
 
-export interface EmailContent {
+interface EmailContent {
   subject: string;
   html?: string;
   text?: string;
@@ -79,7 +79,7 @@ export interface Recipient {
   name: string | null;
 }
 
-export interface RetryPolicySettings {
+interface RetryPolicySettings {
   initialIntervalSeconds: number;
   backoffCoefficient: number;
   maximumIntervalSeconds: number;

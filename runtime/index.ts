@@ -25,7 +25,7 @@ import { startTracing, type Tracing } from '../telemetry/tracing.js';
 import { EncryptionCodec, encryptedDataConverter, formatEncryptionKeys, generateEncryptionKey, parseEncryptionKeys, type EncryptionKey } from '../usecases/payload-codec.js';
 import type { DataConverter } from '@temporalio/common';
 
-export interface StartOptions {
+interface StartOptions {
   api?: boolean;
   worker?: boolean;
   /** Start the embedded dev server when TEMPORAL_ADDRESS is unset (npm start). */
@@ -69,7 +69,7 @@ export function initTelemetry(config: Config, opts: { format?: LogFormat } = {})
   return createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT ?? opts.format ?? 'json' });
 }
 
-export function retrySettings(config: Config): RetrySettings {
+function retrySettings(config: Config): RetrySettings {
   return {
     initialIntervalSeconds: config.DELIVERY_INITIAL_INTERVAL_SECONDS,
     backoffCoefficient: config.DELIVERY_BACKOFF_COEFFICIENT,
@@ -80,7 +80,7 @@ export function retrySettings(config: Config): RetrySettings {
   };
 }
 
-export function senderOptions(config: Config) {
+function senderOptions(config: Config) {
   return {
     emailFrom: config.EMAIL_FROM,
     resendApiKey: config.RESEND_API_KEY,

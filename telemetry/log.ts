@@ -15,7 +15,7 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFormat = 'json' | 'pretty';
 
-export interface LogOptions {
+interface LogOptions {
   level?: LogLevel;
   format?: LogFormat;
   /** Where lines go (tests capture them); default stdout. */

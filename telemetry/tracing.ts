@@ -34,7 +34,7 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
-export interface TracingOptions {
+interface TracingOptions {
   /** OTEL_EXPORTER_OTLP_ENDPOINT: spans go to <endpoint>/v1/traces over OTLP/HTTP. */
   endpoint?: string;
   serviceName?: string;

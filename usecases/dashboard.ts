@@ -6,20 +6,20 @@ import type { Db } from '../db/client.js';
 import { dashboardRows } from '../db/reports.js';
 
 /** The window the rates, series and percentiles cover. */
-export const DASHBOARD_WINDOW_MINUTES = 60;
+const DASHBOARD_WINDOW_MINUTES = 60;
 /** The latest failed deliveries, of the last day at most (an index range, not every failure ever). */
 const RECENT_FAILURES = 20;
 const RECENT_FAILURES_HOURS = 24;
 const OPEN_INCIDENTS = 50;
 
-export interface Percentiles {
+interface Percentiles {
   count: number;
   p50Ms: number | null;
   p95Ms: number | null;
   p99Ms: number | null;
 }
 
-export interface ChannelSummary extends Percentiles {
+interface ChannelSummary extends Percentiles {
   channel: string;
   sent: number;
   failed: number;
@@ -30,7 +30,7 @@ export interface ChannelSummary extends Percentiles {
   failureRate: number;
 }
 
-export interface DashboardData {
+interface DashboardData {
   /** Server time (database clock) the data was read at, ISO 8601. */
   at: string;
   windowMinutes: number;
@@ -61,7 +61,7 @@ export interface DashboardData {
   }>;
 }
 
-export interface TemporalUiLink {
+interface TemporalUiLink {
   /** Base URL of the Temporal Web UI; unset: no links. */
   url?: string;
   namespace: string;

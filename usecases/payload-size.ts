@@ -22,7 +22,7 @@ import type { Channel, ChannelContent } from '../domain/types.js';
 
 export const MAX_RUN_PAYLOAD_BYTES = 480 * 1024;
 
-export interface RunPayload {
+interface RunPayload {
   /** The template's content in the locale the run will use. */
   content: ChannelContent;
   /** The channels the run delivers on. */

@@ -34,7 +34,7 @@ export const TemplateVersionNumber = z.number().int().min(1).max(INT4_MAX);
 export const ResourceId = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1–64 of A-Za-z0-9._:-');
 
 /** A map with at most `max` entries. */
-export const boundedRecord = <K extends z.core.$ZodRecordKey, V extends z.ZodType>(key: K, value: V, max: number = LIMITS.recordEntries) =>
+const boundedRecord = <K extends z.core.$ZodRecordKey, V extends z.ZodType>(key: K, value: V, max: number = LIMITS.recordEntries) =>
   z
     .record(key, value)
     .refine((r) => Object.keys(r).length <= max, `must have at most ${max} entries`)
@@ -111,7 +111,7 @@ export const RecipientBody = z
   .strict();
 
 /** Entries of one `POST /v1/recipients/bulk`: one multi-row statement, well under PostgreSQL's parameter limit. */
-export const MAX_BULK_RECIPIENTS = 1000;
+const MAX_BULK_RECIPIENTS = 1000;
 
 /**
  * `POST /v1/recipients/bulk`: each entry is a PUT body with its `id`. Errors name the entry's
@@ -157,7 +157,7 @@ export const PreferencesBody = z
   .strict();
 
 const Text = z.string().max(100_000);
-export const ChannelContentBody = z
+const ChannelContentBody = z
   .object({
     email: z.object({ subject: Text.min(1), html: Text.optional(), text: Text.optional() }).strict().optional(),
     sms: z.object({ text: Text.min(1) }).strict().optional(),

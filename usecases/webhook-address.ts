@@ -18,14 +18,14 @@ export interface WebhookAllowList {
   ranges: ReadonlyArray<[Ip, number]>;
 }
 
-export const EMPTY_ALLOW_LIST: WebhookAllowList = { hosts: new Set(), ranges: [] };
+const EMPTY_ALLOW_LIST: WebhookAllowList = { hosts: new Set(), ranges: [] };
 
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})?(\.[a-z0-9_]([a-z0-9_-]{0,62})?)*$/;
 
 const normalizeHost = (host: string) => host.toLowerCase().replace(/\.$/, '');
 
 /** `[::1]` → `::1`: URL keeps IPv6 literals in brackets. */
-export const unbracket = (host: string) => (host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host);
+const unbracket = (host: string) => (host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host);
 
 /**
  * Parses the comma-separated WEBHOOK_ALLOWED_HOSTS (`localhost,127.0.0.1,10.0.0.0/8,fd00::/8`);
@@ -74,7 +74,7 @@ export function refuseAddress(address: string, list: WebhookAllowList): string |
   return `${address} (${range === 'invalid' ? 'not an IP address' : range})`;
 }
 
-export type WebhookTarget =
+type WebhookTarget =
   | { ok: true; url: URL; /** Host without brackets. */ host: string; /** Set when the host is an IP literal. */ literal?: string; /** The host is named in the allow list. */ hostAllowed: boolean }
   | { ok: false; reason: string };
 

@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_FLAGS } from '../domain/workflow-ids.js';
 
-export interface DevServerOptions {
+interface DevServerOptions {
   cliPath: string;
   ip?: string;
   port: number;

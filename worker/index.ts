@@ -50,7 +50,7 @@ export function quietSdkLogs(): void {
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
-export interface WorkerDeps {
+interface WorkerDeps {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
@@ -70,7 +70,7 @@ export interface WorkerDeps {
   dataConverter?: WorkerOptions['dataConverter'];
 }
 
-export type WorkerTuning = Pick<
+type WorkerTuning = Pick<
   WorkerOptions,
   | 'maxConcurrentActivityTaskExecutions'
   | 'maxConcurrentLocalActivityExecutions'

@@ -6,7 +6,7 @@ import { ErrorType } from '../../domain/errors.js';
 import { httpFailure, permanent } from '../errors.js';
 import type { BatchEmail, ChannelSender, SendRequest } from './types.js';
 
-export interface EmailOptions {
+interface EmailOptions {
   apiKey?: string;
   /** Resend's API base (regional endpoints, proxies, tests). Default: https://api.resend.com */
   baseUrl?: string;

@@ -11,7 +11,7 @@ import { createSmsSender } from './sms.js';
 import type { ChannelSender } from './types.js';
 import { createWebhookSender } from './webhook.js';
 
-export interface ProviderOptions {
+interface ProviderOptions {
   emailFrom: string;
   resendApiKey?: string;
   resendBaseUrl?: string;
@@ -30,12 +30,12 @@ export interface ProviderOptions {
   onWebhookBlocked?: (reason: string) => void;
 }
 
-export interface SenderOptions extends ProviderOptions {
+interface SenderOptions extends ProviderOptions {
   db: Db;
 }
 
 export type Senders = Partial<Record<Channel, ChannelSender>>;
-export type ChannelReadiness = Record<Channel, 'configured' | 'unconfigured'>;
+type ChannelReadiness = Record<Channel, 'configured' | 'unconfigured'>;
 
 /** Every channel except in-app, which needs only the database. */
 function createProviderSenders(opts: ProviderOptions): Omit<Senders, 'inapp'> {

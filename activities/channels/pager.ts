@@ -15,13 +15,13 @@ type PagerSeverity = IncidentSeverity;
 const MAX_SUMMARY = 1024;
 const MAX_DEDUP_KEY = 255;
 
-export interface PagerEvent {
+interface PagerEvent {
   routingKey: string;
   dedupKey: string;
   signal?: AbortSignal;
 }
 
-export interface PagerTrigger extends PagerEvent {
+interface PagerTrigger extends PagerEvent {
   summary: string;
   severity: PagerSeverity;
   source: string;

@@ -14,7 +14,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { httpFailure, permanent } from '../errors.js';
 import type { ChannelSender, SendRequest } from './types.js';
 
-export interface SlackOptions {
+interface SlackOptions {
   botToken?: string;
   /** Slack's Web API base (proxies, tests). Default: https://slack.com/api/ */
   apiUrl?: string;
@@ -30,7 +30,7 @@ const TRANSIENT_ERRORS = new Set(['ratelimited', 'internal_error', 'fatal_error'
 const ADDRESS_ERRORS = new Set(['channel_not_found', 'user_not_found', 'is_archived', 'user_disabled', 'cannot_dm_bot']);
 
 /** Maps a WebClient error to a classified failure (see activities/errors.ts). */
-export function classifySlackError(err: unknown): Error {
+function classifySlackError(err: unknown): Error {
   if (err instanceof webApi.WebAPIRateLimitedError) {
     return httpFailure('slack', 429, 'ratelimited', String(err.retryAfter));
   }
@@ -99,7 +99,7 @@ export function incidentBlocks(incident: Incident): types.KnownBlock[] {
 }
 
 /** Plain-text fallback for notifications and screen readers. */
-export function incidentText(incident: Incident): string {
+function incidentText(incident: Incident): string {
   // Slack notifies from this text too: the summary is escaped here as in the blocks.
   return `[${incident.severity}] ${escapeSlack(incident.summary)} (${incident.status})`;
 }
@@ -117,7 +117,7 @@ export const SLACK_ADOPT_SKEW_MS = 60_000;
 const HISTORY_PAGES = 10;
 const HISTORY_PAGE_SIZE = 200;
 
-export interface DeliveryMetadata {
+interface DeliveryMetadata {
   event_type: typeof DELIVERY_EVENT_TYPE;
   event_payload: { delivery_id: string; notification_id: string };
 }

@@ -15,7 +15,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { httpFailure, permanent } from '../errors.js';
 import type { ChannelSender, EarlierAttempts, SendRequest } from './types.js';
 
-export interface SmsOptions {
+interface SmsOptions {
   accountSid?: string;
   authToken?: string;
   from?: string;
@@ -27,13 +27,13 @@ export interface SmsOptions {
 }
 
 /** Twilio error codes for a number that is invalid, unreachable or has opted out. */
-export const INVALID_ADDRESS_CODES = new Set([21211, 21214, 21217, 21408, 21610, 21612, 21614]);
+const INVALID_ADDRESS_CODES = new Set([21211, 21214, 21217, 21408, 21610, 21612, 21614]);
 
 /**
  * How far before the first attempt's scheduled time (Temporal's clock) a message created by
  * Twilio (Twilio's clock, whole seconds) still counts as this delivery's: clock skew.
  */
-export const SMS_ADOPT_SKEW_MS = 60_000;
+const SMS_ADOPT_SKEW_MS = 60_000;
 /** Messages read at most per lookup (newest first), in pages of this size. */
 const LOOKUP_LIMIT = 500;
 const LOOKUP_PAGE_SIZE = 100;

@@ -59,7 +59,7 @@ export interface BatchEmail {
   text?: string;
 }
 
-export interface BatchResult {
+interface BatchResult {
   provider: string;
   /** The provider's message id of each email, in the order sent. */
   providerMessageIds: string[];

@@ -40,7 +40,7 @@ export function signWebhook(secret: string, id: string, body: string, at: Date):
 }
 
 /** Every address a host name resolves to (getaddrinfo, as the connection would see them). */
-export type ResolveHost = (host: string) => Promise<LookupAddress[]>;
+type ResolveHost = (host: string) => Promise<LookupAddress[]>;
 
 const resolveWithDns: ResolveHost = (host) =>
   new Promise((ok, fail) => dnsLookup(host, { all: true, verbatim: true }, (err, addresses) => (err ? fail(err) : ok(addresses))));
@@ -76,7 +76,7 @@ async function readCapped(res: IncomingMessage, limit: number): Promise<string> 
   return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
 }
 
-export interface WebhookSenderOptions {
+interface WebhookSenderOptions {
   timeoutMs?: number;
   now?: () => number;
   /** WEBHOOK_ALLOWED_HOSTS: hosts, addresses and CIDR ranges exempt from the address guard. */

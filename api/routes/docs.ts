@@ -10,7 +10,7 @@ import { gzip } from 'node:zlib';
 import { createRoute, z } from '@hono/zod-openapi';
 import { router, security } from '../contract.js';
 
-export const SCALAR_SCRIPT_PATH = '/docs/scalar.js';
+const SCALAR_SCRIPT_PATH = '/docs/scalar.js';
 
 /** Where the bundle is; resolved when the routes are built, so a missing package fails at start, not on a visit. */
 const scalarBundlePath = () => createRequire(import.meta.url).resolve('@scalar/api-reference/browser/standalone.js');
