@@ -2,6 +2,9 @@
 // across continue-as-new, and what queries and updates answer.
 import type { EscalationStep } from './types.js';
 
+/** The action id of the incident message's Acknowledge button (Slack interactivity). */
+export const ACK_ACTION_ID = 'tocsin_ack';
+
 export const INCIDENT_SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
 export type IncidentSeverity = (typeof INCIDENT_SEVERITIES)[number];
 export type IncidentStatus = 'triggered' | 'acknowledged' | 'resolved' | 'exhausted';
@@ -95,3 +98,6 @@ export const IncidentRejection = {
   OtherIncident: 'incident_superseded',
 } as const;
 
+
+/** workflows/escalation.ts `incidentWorkflow`, as the API starts it by name (the API never loads workflow code). */
+export type IncidentWorkflow = (input: IncidentInput, carried?: IncidentCarry) => Promise<IncidentState>;

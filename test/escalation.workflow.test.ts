@@ -2,7 +2,8 @@
 // faked at the HTTP level and reached through the real clients.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPagerClient } from '../activities/channels/pager.js';
-import { ACK_ACTION_ID, createSlackClient } from '../activities/channels/slack.js';
+import { createSlackClient } from '../activities/channels/slack.js';
+import { ACK_ACTION_ID } from '../domain/incidents.js';
 import { SA, workflowIds } from '../domain/workflow-ids.js';
 import { incidentStateQuery } from '../domain/workflow-messages.js';
 import { startFakePagerDuty, type FakePagerDuty } from './fakes/pagerduty.js';

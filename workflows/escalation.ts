@@ -24,7 +24,7 @@ import {
 } from '@temporalio/workflow';
 import type { EscalationActivities, IncidentRecord, NotifyStepResult, PagerEventArgs } from '../activities/escalation.js';
 import type { Incident, SlackMessageRef } from '../activities/channels/slack.js';
-import { IncidentRejection, type IncidentCarry, type IncidentInput, type IncidentState, type IncidentStatus, type TimelineEvent, type TimelineType } from '../domain/incidents.js';
+import { IncidentRejection, type IncidentCarry, type IncidentInput, type IncidentState, type IncidentWorkflow, type IncidentStatus, type TimelineEvent, type TimelineType } from '../domain/incidents.js';
 import { SA, workflowIds } from '../domain/workflow-ids.js';
 import { acknowledgeIncidentUpdate, incidentStateQuery, resolveIncidentUpdate, triggerIncidentSignal, triggerIncidentUpdate, unacknowledgeIncidentUpdate } from '../domain/workflow-messages.js';
 
@@ -462,6 +462,8 @@ export async function incidentWorkflow(input: IncidentInput, carried?: IncidentC
   await recording;
   return snapshot();
 }
+// The API starts this run by name, typed by domain/incidents.ts `IncidentWorkflow`: they must agree.
+incidentWorkflow satisfies IncidentWorkflow;
 
 /** Resolves every page with its dedup key and marks every Slack message resolved. */
 export async function incidentResolutionWorkflow(args: {

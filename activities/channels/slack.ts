@@ -8,7 +8,7 @@
 // message it finds instead of posting again.
 import { type types, webApi } from '@slack/bolt';
 import { ErrorType } from '../../domain/errors.js';
-import type { IncidentSeverity, IncidentStatus } from '../../domain/incidents.js';
+import { ACK_ACTION_ID, type IncidentSeverity, type IncidentStatus } from '../../domain/incidents.js';
 import { escapeSlack } from '../../domain/text.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { httpFailure, permanent } from '../errors.js';
@@ -20,9 +20,6 @@ interface SlackOptions {
   apiUrl?: string;
   timeoutMs?: number;
 }
-
-/** The action id of the incident message's Acknowledge button (Slack interactivity). */
-export const ACK_ACTION_ID = 'tocsin_ack';
 
 /** Platform errors worth retrying: Slack's side failed, not our request. */
 const TRANSIENT_ERRORS = new Set(['ratelimited', 'internal_error', 'fatal_error', 'service_unavailable', 'request_timeout']);

@@ -23,8 +23,7 @@ import type { Db } from '../../db/client.js';
 import { incidentEvents, incidents } from '../../db/schema.js';
 import { incidentPriority } from '../../domain/priority.js';
 import { withCriticalTurn, type CriticalRate } from '../critical-rate.js';
-import type { incidentWorkflow } from '../../workflows/escalation.js';
-import { INCIDENT_SEVERITIES, IncidentRejection, type IncidentInput, type IncidentSeverity, type IncidentState, type IncidentStatus, type TimelineEvent } from '../../domain/incidents.js';
+import { INCIDENT_SEVERITIES, IncidentRejection, type IncidentInput, type IncidentWorkflow, type IncidentSeverity, type IncidentState, type IncidentStatus, type TimelineEvent } from '../../domain/incidents.js';
 import { SA, workflowIds } from '../../domain/workflow-ids.js';
 import { acknowledgeIncidentUpdate, incidentStateQuery, resolveIncidentUpdate, triggerIncidentSignal, unacknowledgeIncidentUpdate } from '../../domain/workflow-messages.js';
 import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
@@ -209,7 +208,7 @@ export function incidentRoutes(deps: AppDeps, critical: CriticalRate) {
       const handle = await withinDeadline(temporal.client, UPDATE_DEADLINE_MS, 'trigger', async () => {
         for (let race = 1; ; race++) {
           try {
-            return await temporal.client.workflow.signalWithStart<typeof incidentWorkflow, [{ incidentId: string }]>('incidentWorkflow', {
+            return await temporal.client.workflow.signalWithStart<IncidentWorkflow, [{ incidentId: string }]>('incidentWorkflow', {
               workflowId,
               taskQueue: temporal.taskQueue,
               args: [input],

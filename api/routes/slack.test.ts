@@ -2,7 +2,7 @@
 // @slack/bolt's verifier before anything is read; requests are signed here as Slack signs them.
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACK_ACTION_ID } from '../../activities/channels/slack.js';
+import { ACK_ACTION_ID } from '../../domain/incidents.js';
 import { CHANNELS } from '../../domain/types.js';
 import { slackSignedHeaders } from '../../test/fakes/receipts.js';
 import { openTestDatabase } from '../../test/support.js';

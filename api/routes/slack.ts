@@ -4,7 +4,7 @@
 // timestamp more than five minutes old as a replay.
 import { WorkflowUpdateStage } from '@temporalio/client';
 import { createRoute, z } from '@hono/zod-openapi';
-import { ACK_ACTION_ID } from '../../activities/channels/slack.js';
+import { ACK_ACTION_ID } from '../../domain/incidents.js';
 import { cleanText } from '../../domain/text.js';
 import { acknowledgeIncidentUpdate } from '../../domain/workflow-messages.js';
 import { problems, router, security } from '../contract.js';
