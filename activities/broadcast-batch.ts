@@ -18,7 +18,7 @@ import { renderContent, TemplateRenderError } from '../domain/templates.js';
 import { cleanText } from '../domain/text.js';
 import type { Channel, ChannelContent, DeliveryStatus, NotificationStatus, Preferences } from '../domain/types.js';
 import { contentFor, loadTemplateVersion } from '../usecases/templates.js';
-import { toRecipient } from '../usecases/recipients.js';
+import { toRecipient } from '../db/recipients.js';
 import { workflowIds } from '../domain/workflow-ids.js';
 import { type BroadcastInput } from '../domain/broadcast.js';
 import { describeError, permanent } from './errors.js';

@@ -17,7 +17,7 @@ import { type BroadcastInput } from '../domain/broadcast.js';
 import { type DigestJoin } from '../domain/digest.js';
 import { type ScheduledRun } from '../domain/schedules.js';
 import { permanent } from './errors.js';
-import { toRecipient } from '../usecases/recipients.js';
+import { toRecipient } from '../db/recipients.js';
 
 /** One recipient of a broadcast page to start a notification workflow for. */
 export interface BroadcastStart {

@@ -36,7 +36,7 @@ const RANK: Record<string, number> = {
 const TOP = 6;
 /**
  * Files that still build their own queries, as the code had them before db/ took the queries
- * over aggregate by aggregate (tenants, keys and reports so far). The list only shrinks.
+ * over aggregate by aggregate (tenants, keys, recipients, escalation policies and reports so far). The list only shrinks.
  */
 const QUERIES_NOT_YET_IN_DB = new Set([
   'activities/broadcast-batch.ts',
@@ -47,17 +47,14 @@ const QUERIES_NOT_YET_IN_DB = new Set([
   'activities/records.ts',
   'activities/throttle.ts',
   'api/routes/broadcasts.ts',
-  'api/routes/escalation-policies.ts',
   'api/routes/inbox.ts',
   'api/routes/incidents.ts',
   'api/routes/notifications.ts',
   'api/routes/receipts.ts',
-  'api/routes/recipients.ts',
   'api/routes/templates.ts',
   'usecases/accept.ts',
   'usecases/digest.ts',
   'usecases/idempotency.ts',
-  'usecases/recipients.ts',
   'usecases/templates.ts',
 ]);
 

@@ -16,7 +16,7 @@ import type { TemporalDeps } from './temporal.js';
 
 import { claimIdempotencyKey, requestHash } from './idempotency.js';
 import { newId } from './ids.js';
-import { toRecipient } from './recipients.js';
+import { toRecipient } from '../db/recipients.js';
 import { broadcastSearchAttributes, notificationSearchAttributes, workflowIds } from '../domain/workflow-ids.js';
 import { type BroadcastInput } from '../domain/broadcast.js';
 import { LIMITS, MAX_BROADCAST_RECIPIENTS, type BroadcastRequest, type NotificationRequest } from './schemas.js';

@@ -1,10 +1,8 @@
 // Escalation policies: ordered steps, each a channel, a target and an acknowledgement timeout,
 // and `repeat` more passes over them (bounded: POLICY_LIMITS in usecases/schemas.ts). An incident
 // pins its policy when it is triggered.
-import { and, eq, sql } from 'drizzle-orm';
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Db } from '../../db/client.js';
-import { escalationPolicies } from '../../db/schema.js';
+import { findPolicy, putPolicy, type EscalationPolicyRow } from '../../db/escalation-policies.js';
 import type { EscalationStep } from '../../domain/types.js';
 import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
@@ -32,15 +30,7 @@ export interface EscalationPolicy {
   repeat: number;
 }
 
-export async function findPolicy(db: Db, tenantId: string, key: string) {
-  const [row] = await db
-    .select()
-    .from(escalationPolicies)
-    .where(and(eq(escalationPolicies.tenantId, tenantId), eq(escalationPolicies.key, key)));
-  return row;
-}
-
-function present(row: typeof escalationPolicies.$inferSelect) {
+function present(row: EscalationPolicyRow) {
   return { key: row.key, steps: row.steps, repeat: row.repeat, updatedAt: row.updatedAt.toISOString() };
 }
 
@@ -62,15 +52,7 @@ export function escalationPolicyRoutes({ db, webhookAllowedHosts }: AppDeps) {
     const { key } = c.req.valid('param');
     const body = c.req.valid('json');
     checkWebhookUrl(...body.steps.flatMap((step, i) => (step.channel === 'webhook' ? [[`steps.${i}.target`, step.target] as [string, string]] : [])));
-    const [row] = await db
-      .insert(escalationPolicies)
-      .values({ tenantId, key, steps: body.steps, repeat: body.repeat })
-      .onConflictDoUpdate({
-        target: [escalationPolicies.tenantId, escalationPolicies.key],
-        set: { steps: body.steps, repeat: body.repeat, updatedAt: sql`now()` },
-      })
-      .returning();
-    return c.json(present(row), 200);
+    return c.json(present(await putPolicy(db, tenantId, key, body)), 200);
   });
 
   const get = createRoute({

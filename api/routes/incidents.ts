@@ -31,7 +31,8 @@ import type { AppDeps, Env } from '../deps.js';
 import { newId } from '../../usecases/ids.js';
 import { badRequest, conflict, notFound, Problem } from '../problem.js';
 import { JsonObject, ResourceId } from '../../usecases/schemas.js';
-import { PolicyKey, findPolicy } from './escalation-policies.js';
+import { PolicyKey } from './escalation-policies.js';
+import { findPolicy } from '../../db/escalation-policies.js';
 
 const IdParam = z.object({ id: ResourceId });
 const Actor = z.string().trim().min(1).max(200).meta({ pattern: '\\S' });

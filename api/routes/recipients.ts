@@ -1,7 +1,5 @@
-import { and, eq, sql } from 'drizzle-orm';
 import { createRoute, z } from '@hono/zod-openapi';
-import { toRecipient, upsertRecipients } from '../../usecases/recipients.js';
-import { recipients } from '../../db/schema.js';
+import { findRecipient, setPreferences, toRecipient, upsertRecipients, type RecipientRow } from '../../db/recipients.js';
 import type { Preferences } from '../../domain/types.js';
 import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
@@ -35,7 +33,7 @@ const PreferencesView = z
   })
   .openapi('Preferences');
 
-function present(row: typeof recipients.$inferSelect) {
+function present(row: RecipientRow) {
   return { ...toRecipient(row), createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() };
 }
 
@@ -44,10 +42,7 @@ export function recipientRoutes({ db, webhookAllowedHosts }: AppDeps) {
   const checkWebhookUrl = webhookUrlGuard(webhookAllowedHosts);
 
   const find = async (tenantId: string, id: string) => {
-    const [row] = await db
-      .select()
-      .from(recipients)
-      .where(and(eq(recipients.tenantId, tenantId), eq(recipients.id, id)));
+    const row = await findRecipient(db, tenantId, id);
     if (!row) throw notFound('Recipient');
     return row;
   };
@@ -115,13 +110,9 @@ export function recipientRoutes({ db, webhookAllowedHosts }: AppDeps) {
       ...(body.categories ? { categories: body.categories } : {}),
       ...(body.quietHours ? { quietHours: body.quietHours } : {}),
     };
-    const updated = await db
-      .update(recipients)
-      .set({ preferences: prefs, updatedAt: sql`now()` })
-      .where(and(eq(recipients.tenantId, tenantId), eq(recipients.id, recipientId)))
-      .returning({ preferences: recipients.preferences });
-    if (updated.length === 0) throw notFound('Recipient');
-    return c.json(presentPrefs(updated[0].preferences), 200);
+    const stored = await setPreferences(db, tenantId, recipientId, prefs);
+    if (!stored) throw notFound('Recipient');
+    return c.json(presentPrefs(stored), 200);
   });
 
   const getPreferences = createRoute({

@@ -1,10 +1,12 @@
-// Recipients as the rest of the system sees them, and how the API stores them.
-import { sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
-import { recipients } from '../db/schema.js';
-import type { Recipient } from '../domain/types.js';
+// Recipients: the row as the rest of the system sees it, and how the API stores and reads them.
+import { and, eq, sql } from 'drizzle-orm';
+import type { Preferences, Recipient } from '../domain/types.js';
+import type { Db } from './client.js';
+import { recipients } from './schema.js';
 
-export function toRecipient(row: typeof recipients.$inferSelect): Recipient {
+export type RecipientRow = typeof recipients.$inferSelect;
+
+export function toRecipient(row: RecipientRow): Recipient {
   return {
     id: row.id,
     email: row.email,
@@ -60,4 +62,22 @@ export async function upsertRecipients(db: Db, tenantId: string, inputs: readonl
     .values(rows)
     .onConflictDoUpdate({ target: [recipients.tenantId, recipients.id], set: { ...set, updatedAt: sql`now()` } })
     .returning();
+}
+
+export async function findRecipient(db: Db, tenantId: string, id: string): Promise<RecipientRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(recipients)
+    .where(and(eq(recipients.tenantId, tenantId), eq(recipients.id, id)));
+  return row;
+}
+
+/** Replaces a recipient's preferences; undefined when there is no such recipient. */
+export async function setPreferences(db: Db, tenantId: string, id: string, preferences: Preferences): Promise<Preferences | undefined> {
+  const [row] = await db
+    .update(recipients)
+    .set({ preferences, updatedAt: sql`now()` })
+    .where(and(eq(recipients.tenantId, tenantId), eq(recipients.id, id)))
+    .returning({ preferences: recipients.preferences });
+  return row?.preferences;
 }
