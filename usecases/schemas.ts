@@ -168,7 +168,10 @@ const ChannelContentBody = z
   })
   .strict();
 
-export const TemplateKey = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1–128 of A-Za-z0-9._-');
+/** The form of every key a tenant names (templates, digests, throttles, schedules, escalation policies). */
+const Key = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1–128 of A-Za-z0-9._-');
+export const TemplateKey = Key;
+export const PolicyKey = Key;
 
 export const TemplateBody = z.object({
   defaultLocale: Locale.default('en'),
@@ -177,11 +180,10 @@ export const TemplateBody = z.object({
     .meta({ minProperties: 1 }),
 });
 
-const SpecKey = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1–128 of A-Za-z0-9._-');
 /** Joins notifications for one recipient and key into one, sent when the window closes. */
 export const DigestSpec = z
   .object({
-    key: SpecKey,
+    key: Key,
     windowSeconds: z.number().int().min(1).max(7 * 86400),
     maxItems: z.number().int().min(1).max(MAX_DIGEST_ITEMS).optional(),
   })
@@ -189,7 +191,7 @@ export const DigestSpec = z
 /** At most `limit` notifications per recipient and key in any `windowSeconds`. */
 export const ThrottleSpec = z
   .object({
-    key: SpecKey,
+    key: Key,
     limit: z.number().int().min(1).max(100_000),
     windowSeconds: z.number().int().min(1).max(31 * 86400),
   })
@@ -239,7 +241,7 @@ export const BroadcastBody = z
   .meta({ oneOf: [{ required: ['recipients'] }, { required: ['all'] }] });
 export type BroadcastRequest = z.infer<typeof BroadcastBody>;
 
-export const ScheduleId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1–128 of A-Za-z0-9._-');
+export const ScheduleId = Key;
 export const ScheduleBody = z
   .object({
     cron: z.string().min(1).max(200).optional(),

@@ -7,12 +7,11 @@ import type { EscalationStep } from '../../domain/types.js';
 import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { notFound } from '../problem.js';
-import { PolicyBody } from '../../usecases/schemas.js';
+import { PolicyBody, PolicyKey } from '../../usecases/schemas.js';
 import { webhookUrlGuard } from '../webhook-url.js';
 
 export { PolicyBody };
 
-export const PolicyKey = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1–128 of A-Za-z0-9._-');
 
 const Param = z.object({ key: PolicyKey });
 const PolicyView = z

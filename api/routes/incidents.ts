@@ -30,8 +30,7 @@ import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../
 import type { AppDeps, Env } from '../deps.js';
 import { newId } from '../../usecases/ids.js';
 import { badRequest, conflict, notFound, Problem } from '../problem.js';
-import { JsonObject, ResourceId } from '../../usecases/schemas.js';
-import { PolicyKey } from './escalation-policies.js';
+import { JsonObject, PolicyKey, ResourceId } from '../../usecases/schemas.js';
 import { findPolicy } from '../../db/escalation-policies.js';
 
 const IdParam = z.object({ id: ResourceId });
