@@ -25,7 +25,7 @@ import { describeError, permanent } from './errors.js';
 import type { BatchEmail, ChannelSender } from './channels/types.js';
 import { RESEND_BATCH_LIMIT } from './channels/email.js';
 import { finalStatus } from '../domain/status.js';
-import { deliveryId } from './records.js';
+import { deliveryId } from '../domain/delivery.js';
 import type { BroadcastStart } from './fanout.js';
 
 /**

@@ -16,9 +16,9 @@ import type { ChannelSender, EarlierAttempts, SendResult } from './channels/type
 import type { PagerClient } from './channels/pager.js';
 import type { SlackClient } from './channels/slack.js';
 import { createEscalationActivities } from './escalation.js';
-import { deliveryId, recordStatement, type DeliveryRecord } from './records.js';
+import { recordStatement, type DeliveryRecord } from './records.js';
 
-export { deliveryId, type DeliveryRecord };
+export type { DeliveryRecord };
 import { createFanoutActivities } from './fanout.js';
 import { createBroadcastBatchActivities, type BroadcastBatchDeps } from './broadcast-batch.js';
 import { createThrottleActivities } from './throttle.js';

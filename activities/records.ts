@@ -4,6 +4,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { DeliveryStatus, NotificationStatus } from '../domain/types.js';
 import type { Channel } from '../domain/types.js';
+import { deliveryId } from '../domain/delivery.js';
 import { cleanOptional } from '../domain/text.js';
 
 export interface DeliveryRecord {
@@ -15,10 +16,6 @@ export interface DeliveryRecord {
   error?: { code: string; message: string } | null;
   /** The attempt that sent it: recorded as that attempt's outcome. */
   attempt?: number;
-}
-
-export function deliveryId(notificationId: string, channel: Channel): string {
-  return `${notificationId}.${channel}`;
 }
 
 /**

@@ -5,6 +5,11 @@
 // builds delivery arguments with it, and acceptance sizes the payloads they will be.
 import type { Channel, ChannelContent, Recipient } from './types.js';
 
+/** A delivery's id: one per notification and channel, the provider calls' idempotency key. */
+export function deliveryId(notificationId: string, channel: Channel): string {
+  return `${notificationId}.${channel}`;
+}
+
 /** The channel's part of a locale's content (empty when the template has none for it). */
 export function channelContent(content: ChannelContent, channel: Channel): ChannelContent {
   const own = content[channel];

@@ -9,6 +9,7 @@ import { broadcastRecipients, broadcasts, deliveries, idempotencyKeys, notificat
 import { digestData, jsonBytes } from '../domain/digest.js';
 import { addressFor } from '../domain/preferences.js';
 import { broadcastPriority, notificationPriority, startsEagerly, type FairnessWeights } from '../domain/priority.js';
+import { deliveryId } from '../domain/delivery.js';
 import type { Channel, NotificationInput, NotificationStatus, Priority, RetrySettings } from '../domain/types.js';
 import { invalidInput, RequestError, unavailable, type FieldError } from '../domain/errors.js';
 import { joinDigest } from './digest.js';
@@ -143,7 +144,7 @@ export async function recordNotifications(db: Db, records: NotificationRecord[])
     const ids = new Set(inserted.map((r) => r.id));
     const fresh = records.filter((r) => ids.has(r.input.notificationId));
     const rows = fresh.flatMap(({ input }) =>
-      input.channels.map((channel, position) => ({ id: `${input.notificationId}.${channel}`, notificationId: input.notificationId, position, channel, status: 'pending' })),
+      input.channels.map((channel, position) => ({ id: deliveryId(input.notificationId, channel), notificationId: input.notificationId, position, channel, status: 'pending' })),
     );
     if (rows.length) await tx.insert(deliveries).values(rows);
     if (fresh.length)

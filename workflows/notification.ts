@@ -14,7 +14,7 @@ import {
   ApplicationFailure,
 } from '@temporalio/workflow';
 import type { Activities, DeliverArgs, DeliverResult, DeliveryRecord, RecipientSnapshot, WakeResult } from '../activities/index.js';
-import { channelContent, channelRecipient } from '../domain/delivery.js';
+import { channelContent, channelRecipient, deliveryId } from '../domain/delivery.js';
 import { ErrorType } from '../domain/errors.js';
 import type { WakeDecision } from '../domain/preferences.js';
 import { notificationPriority, type TaskPriority } from '../domain/priority.js';
@@ -213,7 +213,7 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
     const args: DeliverArgs = {
       tenantId: input.tenantId,
       notificationId: input.notificationId,
-      deliveryId: `${input.notificationId}.${channel}`,
+      deliveryId: deliveryId(input.notificationId, channel),
       channel,
       recipient: own ? channelRecipient(snapshot.recipient, channel) : snapshot.recipient,
       template: input.template,
