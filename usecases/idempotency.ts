@@ -1,8 +1,7 @@
 // Idempotency-Key: the first request with a key claims it for the resource it creates; a repeat
 // with the same body answers that resource, with another body 409. Keys expire after a day.
-import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { idempotencyKeys } from '../db/schema.js';
+import { deleteIdempotencyKey, findIdempotencyKey, insertIdempotencyKey } from '../db/idempotency-keys.js';
 import { conflictWith, RequestError } from '../domain/errors.js';
 import { canonicalJson, sha256 } from './ids.js';
 
@@ -14,21 +13,11 @@ export const requestHash = (body: unknown) => sha256(canonicalJson(body));
 /** Claims a key for resource `id`: null when it is new (and now ours), else the id it already names. */
 export async function claimIdempotencyKey(db: Db, nowMs: number, tenantId: string, key: string, hash: string, id: string): Promise<string | null> {
   for (let i = 0; i < 3; i++) {
-    const inserted = await db
-      .insert(idempotencyKeys)
-      .values({ tenantId, key, requestHash: hash, resourceId: id })
-      .onConflictDoNothing()
-      .returning({ id: idempotencyKeys.resourceId });
-    if (inserted.length) return null;
-    const [existing] = await db
-      .select()
-      .from(idempotencyKeys)
-      .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, key)));
+    if (await insertIdempotencyKey(db, { tenantId, key, requestHash: hash, resourceId: id })) return null;
+    const existing = await findIdempotencyKey(db, tenantId, key);
     if (!existing) continue;
     if (existing.createdAt.getTime() < nowMs - IDEMPOTENCY_TTL_MS) {
-      await db
-        .delete(idempotencyKeys)
-        .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, key), eq(idempotencyKeys.createdAt, existing.createdAt)));
+      await deleteIdempotencyKey(db, tenantId, key, existing.createdAt);
       continue;
     }
     if (existing.requestHash !== hash) throw conflictWith('This Idempotency-Key was used with a different request body');
@@ -39,5 +28,5 @@ export async function claimIdempotencyKey(db: Db, nowMs: number, tenantId: strin
 
 /** Gives a claimed key up again (nothing was created), so that a retry can succeed. */
 export async function releaseIdempotencyKey(db: Db, tenantId: string, key: string): Promise<void> {
-  await db.delete(idempotencyKeys).where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, key)));
+  await deleteIdempotencyKey(db, tenantId, key);
 }
