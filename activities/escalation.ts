@@ -3,12 +3,12 @@
 // and resolve. Built by a factory like every activity: tests hand in fakes.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import * as s from '../db/schema.js';
+import { recordIncident as writeIncidentRecord } from '../db/incidents.js';
+import { webhookSecretOf } from '../db/tenants.js';
 import { ErrorType } from '../domain/errors.js';
 import type { Channel, ChannelContent, EscalationStep, Recipient } from '../domain/types.js';
-import type { IncidentSeverity, IncidentStatus, TimelineEvent } from '../domain/incidents.js';
+import type { IncidentRecord, IncidentSeverity } from '../domain/incidents.js';
 import type { PagerClient } from './channels/pager.js';
 import { DELIVERY_EVENT_TYPE, SLACK_ADOPT_SKEW_MS, slackTs, type Incident, type SlackClient, type SlackMessageRef } from './channels/slack.js';
 import type { ChannelSender, SendResult } from './channels/types.js';
@@ -24,27 +24,7 @@ export interface EscalationDeps {
   pager?: PagerClient | null;
 }
 
-export interface IncidentRecord {
-  incidentId: string;
-  /** The event's position in the timeline, assigned by the workflow: a retry writes nothing twice. */
-  seq: number;
-  status: IncidentStatus;
-  step: number;
-  cycle: number;
-  event: TimelineEvent;
-  /** Further events recorded with this one (a burst of `deduplicated`), each under its own seq. */
-  more?: Array<{ seq: number; event: TimelineEvent }>;
-  /** With the first record: the incident row to create. */
-  open?: {
-    tenantId: string;
-    policyKey: string;
-    summary: string;
-    severity: IncidentSeverity;
-    dedupKey: string | null;
-    details: Record<string, unknown> | null;
-    workflowId: string;
-  };
-}
+export type { IncidentRecord };
 
 export interface NotifyStepArgs {
   tenantId: string;
@@ -114,45 +94,7 @@ export function createEscalationActivities(deps: EscalationDeps) {
 
   /** Creates the incident (first record), moves its status, appends the timeline event. */
   async function recordIncident(rec: IncidentRecord): Promise<void> {
-    await db.transaction(async (tx) => {
-      if (rec.open) {
-        await tx
-          .insert(s.incidents)
-          .values({
-            id: rec.incidentId,
-            tenantId: rec.open.tenantId,
-            policyKey: rec.open.policyKey,
-            summary: rec.open.summary,
-            severity: rec.open.severity,
-            dedupKey: rec.open.dedupKey,
-            details: rec.open.details,
-            status: rec.status,
-            step: rec.step,
-            cycle: rec.cycle,
-            workflowId: rec.open.workflowId,
-            createdAt: new Date(rec.event.at),
-          })
-          .onConflictDoNothing({ target: s.incidents.id });
-      }
-      await tx
-        .update(s.incidents)
-        .set({ status: rec.status, step: rec.step, cycle: rec.cycle, updatedAt: sql`now()` })
-        .where(eq(s.incidents.id, rec.incidentId));
-      await tx
-        .insert(s.incidentEvents)
-        .values(
-          [{ seq: rec.seq, event: rec.event }, ...(rec.more ?? [])].map(({ seq, event }) => ({
-            incidentId: rec.incidentId,
-            seq,
-            type: event.type,
-            channel: event.channel ?? null,
-            target: event.target ?? null,
-            by: event.by ?? null,
-            at: new Date(event.at),
-          })),
-        )
-        .onConflictDoNothing({ target: [s.incidentEvents.incidentId, s.incidentEvents.seq] });
-    });
+    await writeIncidentRecord(db, rec);
   }
 
   /** Notifies one step's target. One attempt: Temporal owns the retries. */
@@ -201,15 +143,12 @@ export function createEscalationActivities(deps: EscalationDeps) {
     }
     const sender = deps.senders[channel];
     if (!sender) throw unconfigured(channel);
-    const [tenant] = await db
-      .select({ id: s.tenants.id, webhookSecret: s.tenants.webhookSecret })
-      .from(s.tenants)
-      .where(eq(s.tenants.id, a.tenantId));
-    if (!tenant) throw permanent(ErrorType.NotFound, 'The tenant no longer exists');
+    const webhookSecret = await webhookSecretOf(db, a.tenantId);
+    if (webhookSecret === undefined) throw permanent(ErrorType.NotFound, 'The tenant no longer exists');
     return sender.send({
       deliveryId: a.notifyId,
       notificationId: a.incidentId,
-      tenant,
+      tenant: { id: a.tenantId, webhookSecret },
       recipient: stepRecipient(a.step),
       address: target,
       template: { key: 'incident', version: 1 },

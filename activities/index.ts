@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import { and, eq, ne, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../db/client.js';
 import * as s from '../db/schema.js';
+import { webhookSecretOf } from '../db/tenants.js';
 import { channelContent } from '../domain/delivery.js';
 import { ErrorType } from '../domain/errors.js';
 import { addressFor, decideOnWake, type WakeDecision } from '../domain/preferences.js';
@@ -187,9 +188,8 @@ export function createActivities(deps: ActivityDeps) {
   async function tenantOf(tenantId: string): Promise<{ id: string; webhookSecret: string }> {
     let secret = tenantSecrets.get(tenantId);
     if (secret === undefined) {
-      const [t] = await db.select({ webhookSecret: s.tenants.webhookSecret }).from(s.tenants).where(eq(s.tenants.id, tenantId));
-      if (!t) throw permanent(ErrorType.NotFound, 'The tenant no longer exists');
-      secret = t.webhookSecret;
+      secret = await webhookSecretOf(db, tenantId);
+      if (secret === undefined) throw permanent(ErrorType.NotFound, 'The tenant no longer exists');
       tenantSecrets.set(tenantId, secret);
     }
     return { id: tenantId, webhookSecret: secret };

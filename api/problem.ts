@@ -70,6 +70,8 @@ export function fromRequestError(err: RequestError): Problem {
   switch (err.kind) {
     case 'invalid':
       return new Problem(400, err.message, err.errors);
+    case 'missing':
+      return new Problem(404, err.message);
     case 'conflict':
       return new Problem(409, err.message, err.errors, err.retryAfterSeconds ? { 'retry-after': String(err.retryAfterSeconds) } : {});
     case 'unavailable':

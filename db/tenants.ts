@@ -45,6 +45,12 @@ export async function tenantExists(db: Db, id: string): Promise<boolean> {
   return row !== undefined;
 }
 
+/** The secret the tenant's webhooks are signed with; undefined when there is no such tenant. */
+export async function webhookSecretOf(db: Db, tenantId: string): Promise<string | undefined> {
+  const [row] = await db.select({ webhookSecret: tenants.webhookSecret }).from(tenants).where(eq(tenants.id, tenantId));
+  return row?.webhookSecret;
+}
+
 /** The tenant's own critical rate, null when it follows the setting, undefined when there is no such tenant. */
 export async function criticalRateSetting(db: Db, tenantId: string): Promise<number | null | undefined> {
   const [row] = await db.select({ rate: tenants.criticalRatePerMinute }).from(tenants).where(eq(tenants.id, tenantId));

@@ -51,11 +51,11 @@ export interface FieldError {
 
 /**
  * What a use-case refuses, in its own words; only the HTTP layer turns these into problems
- * (400, 409, 503), and activities into non-retryable failures.
+ * (400, 404, 409, 503), and activities into non-retryable failures.
  */
 export class RequestError extends Error {
   constructor(
-    readonly kind: 'invalid' | 'conflict' | 'unavailable',
+    readonly kind: 'invalid' | 'missing' | 'conflict' | 'unavailable',
     message: string,
     readonly errors: FieldError[] = [],
     /** For `unavailable`: when a retry may succeed. */
@@ -67,6 +67,8 @@ export class RequestError extends Error {
 }
 
 export const invalidInput = (message: string, errors: FieldError[] = []) => new RequestError('invalid', message, errors);
+/** `what` (the tenant's own resource, by the id in the request) does not exist: 404. */
+export const missing = (what: string) => new RequestError('missing', `${what} was not found`);
 export const conflictWith = (message: string) => new RequestError('conflict', message);
 export const unavailable = (message: string, cause: unknown, retryAfterSeconds = 5) =>
   Object.assign(new RequestError('unavailable', message, [], retryAfterSeconds), { cause });

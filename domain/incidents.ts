@@ -7,7 +7,8 @@ export const ACK_ACTION_ID = 'tocsin_ack';
 
 export const INCIDENT_SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
 export type IncidentSeverity = (typeof INCIDENT_SEVERITIES)[number];
-export type IncidentStatus = 'triggered' | 'acknowledged' | 'resolved' | 'exhausted';
+export const INCIDENT_STATUSES = ['triggered', 'acknowledged', 'resolved', 'exhausted'] as const;
+export type IncidentStatus = (typeof INCIDENT_STATUSES)[number];
 export type TimelineType =
   | 'triggered'
   | 'notified'
@@ -98,6 +99,28 @@ export const IncidentRejection = {
   OtherIncident: 'incident_superseded',
 } as const;
 
+/** One timeline write (activities/escalation.ts recordIncident), idempotent by the workflow-assigned seq. */
+export interface IncidentRecord {
+  incidentId: string;
+  /** The event's position in the timeline, assigned by the workflow: a retry writes nothing twice. */
+  seq: number;
+  status: IncidentStatus;
+  step: number;
+  cycle: number;
+  event: TimelineEvent;
+  /** Further events recorded with this one (a burst of `deduplicated`), each under its own seq. */
+  more?: Array<{ seq: number; event: TimelineEvent }>;
+  /** With the first record: the incident row to create. */
+  open?: {
+    tenantId: string;
+    policyKey: string;
+    summary: string;
+    severity: IncidentSeverity;
+    dedupKey: string | null;
+    details: Record<string, unknown> | null;
+    workflowId: string;
+  };
+}
 
 /** workflows/escalation.ts `incidentWorkflow`, as the API starts it by name (the API never loads workflow code). */
 export type IncidentWorkflow = (input: IncidentInput, carried?: IncidentCarry) => Promise<IncidentState>;

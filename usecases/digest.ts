@@ -1,5 +1,5 @@
 // Digests from the accepting side: joining a window through signal-with-start, and cancelling one.
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { notifications } from '../db/schema.js';
@@ -8,6 +8,7 @@ import { notificationPriority } from '../domain/priority.js';
 import { SA, workflowIds } from '../domain/workflow-ids.js';
 import { cancelDigestUpdate, digestArrivalQuery, digestArrivalSignal } from '../domain/workflow-messages.js';
 import { type DigestJoin, type DigestWorkflowInput } from '../domain/digest.js';
+import { signalWithStartThenQuery } from './signal-with-start.js';
 import type { TemporalDeps } from './temporal.js';
 
 /**
@@ -37,19 +38,8 @@ export async function joinDigest(temporal: TemporalDeps, arrival: DigestArrival)
         { key: SA.kind, value: 'digest' },
       ],
     });
-  let handle;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      handle = await signalWithStart();
-      break;
-    } catch (err) {
-      // Two starts raced (the time-skipping test server is not atomic here): nothing was
-      // signalled, and the next attempt finds the workflow the other one started.
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError) || attempt >= 5) throw err;
-    }
-  }
-  const join = await temporal.client.workflow.getHandle(workflowId, handle.signaledRunId).query(digestArrivalQuery, arrival.input.notificationId);
-  if (!join) throw new Error(`digest ${workflowId} run ${handle.signaledRunId} does not know arrival ${arrival.input.notificationId}`);
+  const join = await signalWithStartThenQuery(temporal.client, workflowId, signalWithStart, digestArrivalQuery, arrival.input.notificationId);
+  if (!join) throw new Error(`digest ${workflowId} does not know arrival ${arrival.input.notificationId}`);
   return join;
 }
 

@@ -2,16 +2,14 @@
 // signs each request (v0 HMAC-SHA256 of `v0:<timestamp>:<raw body>` with the app's signing
 // secret), checked by @slack/bolt's verifier (../provider-signatures.ts), which refuses a
 // timestamp more than five minutes old as a replay.
-import { WorkflowUpdateStage } from '@temporalio/client';
 import { createRoute, z } from '@hono/zod-openapi';
 import { ACK_ACTION_ID } from '../../domain/incidents.js';
 import { cleanText } from '../../domain/text.js';
-import { acknowledgeIncidentUpdate } from '../../domain/workflow-messages.js';
 import { problems, router, security } from '../contract.js';
 import type { AppDeps } from '../deps.js';
 import { badRequest, Problem } from '../problem.js';
 import { isValidSlackSignature } from '../provider-signatures.js';
-import { findIncident, rejectionOf, withinDeadline } from './incidents.js';
+import { acknowledgeFromSlack } from '../../usecases/incidents.js';
 
 /** Slack gives up after 3 s; the acknowledgement only has to be accepted by then. */
 const ACCEPT_DEADLINE_MS = 2_500;
@@ -39,7 +37,6 @@ const interactivity = createRoute({
 });
 
 export function slackRoutes(deps: AppDeps) {
-  const { db, temporal } = deps;
   const now = deps.now ?? Date.now;
   const app = router();
 
@@ -64,19 +61,7 @@ export function slackRoutes(deps: AppDeps) {
 
     for (const action of actions) {
       if (action.action_id !== ACK_ACTION_ID || !action.value) continue;
-      const incident = await findIncident(db, cleanText(action.value));
-      if (!incident || incident.status === 'resolved' || incident.status === 'acknowledged') continue;
-      try {
-        // Accepted is enough to answer: the workflow has stopped escalating by then.
-        await withinDeadline(temporal.client, ACCEPT_DEADLINE_MS, 'acknowledgement', () =>
-          temporal.client.workflow
-            .getHandle(incident.workflowId)
-            .startUpdate(acknowledgeIncidentUpdate, { args: [{ incidentId: incident.id, by }], waitForStage: WorkflowUpdateStage.ACCEPTED }),
-        );
-      } catch (err) {
-        // Resolved in the meantime: nothing left to acknowledge.
-        if (!rejectionOf(err)) throw err;
-      }
+      await acknowledgeFromSlack(deps, cleanText(action.value), by, ACCEPT_DEADLINE_MS);
     }
     return c.body(null, 200);
   });
