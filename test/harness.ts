@@ -138,17 +138,23 @@ export async function seed(h: Harness, recipient: Record<string, unknown> = {}, 
   if (t.status !== 201) throw new Error(`seed template: ${JSON.stringify(t.body)}`);
 }
 
-/** Polls the workflow's status query until `pred` holds. */
-export async function waitForState(h: Harness, id: string, pred: (s: any) => boolean, timeoutMs = 20_000): Promise<any> {
+/**
+ * Polls the workflow's status query until `pred` holds. The timeout only guards against a hang
+ * (a loaded machine can take tens of seconds for a few activities on the test server); what a
+ * test checks is the state, and a timeout names the last one seen.
+ */
+export async function waitForState(h: Harness, id: string, pred: (s: any) => boolean, timeoutMs = 45_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;
+  let last: unknown = 'not started';
   for (;;) {
     try {
       const s = await h.handle(id).query('status');
       if (pred(s)) return s;
+      last = s;
     } catch {
       // Not started yet.
     }
-    if (Date.now() > deadline) throw new Error(`state of ${id} never matched`);
+    if (Date.now() > deadline) throw new Error(`state of ${id} never matched; last seen: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
