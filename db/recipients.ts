@@ -1,5 +1,5 @@
 // Recipients: the row as the rest of the system sees it, and how the API stores and reads them.
-import { and, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Preferences, Recipient } from '../domain/types.js';
 import type { Db } from './client.js';
 import { recipients } from './schema.js';
@@ -80,4 +80,19 @@ export async function setPreferences(db: Db, tenantId: string, id: string, prefe
     .where(and(eq(recipients.tenantId, tenantId), eq(recipients.id, id)))
     .returning({ preferences: recipients.preferences });
   return row?.preferences;
+}
+
+/** Which of `ids` are the tenant's recipients. */
+export async function existingRecipientIds(db: Db, tenantId: string, ids: readonly string[]): Promise<Set<string>> {
+  const found = await db
+    .select({ id: recipients.id })
+    .from(recipients)
+    .where(and(eq(recipients.tenantId, tenantId), inArray(recipients.id, [...ids])));
+  return new Set(found.map((r) => r.id));
+}
+
+/** Every recipient id of the tenant, in order. */
+export async function allRecipientIds(db: Db, tenantId: string): Promise<string[]> {
+  const rows = await db.select({ id: recipients.id }).from(recipients).where(eq(recipients.tenantId, tenantId)).orderBy(asc(recipients.id));
+  return rows.map((r) => r.id);
 }

@@ -45,7 +45,6 @@ const QUERIES_NOT_YET_IN_DB = new Set([
   'activities/index.ts',
   'activities/records.ts',
   'activities/throttle.ts',
-  'api/routes/broadcasts.ts',
   'api/routes/inbox.ts',
   'api/routes/notifications.ts',
   'api/routes/receipts.ts',

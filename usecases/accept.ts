@@ -1,14 +1,14 @@
-// Acceptance of notification and broadcast requests: validation against the tenant's data,
+// Acceptance of notification requests: validation against the tenant's data,
 // pinning of what the workflow will use, and the rows that record it. The HTTP routes and the
 // runs of schedules (activities) both accept through here, so a scheduled send is accepted
 // exactly as a POST would be.
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowStartOptions } from '@temporalio/client';
-import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { broadcastRecipients, broadcasts, deliveries, idempotencyKeys, notificationEvents, notifications, recipients, templates } from '../db/schema.js';
+import { deliveries, idempotencyKeys, notificationEvents, notifications, recipients, templates } from '../db/schema.js';
 import { digestData, jsonBytes } from '../domain/digest.js';
 import { addressFor } from '../domain/preferences.js';
-import { broadcastPriority, notificationPriority, startsEagerly, type FairnessWeights } from '../domain/priority.js';
+import { notificationPriority, startsEagerly, type FairnessWeights } from '../domain/priority.js';
 import { deliveryId } from '../domain/delivery.js';
 import type { Channel, NotificationInput, NotificationStatus, Priority, RetrySettings } from '../domain/types.js';
 import { invalidInput, RequestError, unavailable, type FieldError } from '../domain/errors.js';
@@ -18,9 +18,8 @@ import type { TemporalDeps } from './temporal.js';
 import { claimIdempotencyKey, requestHash } from './idempotency.js';
 import { newId } from './ids.js';
 import { toRecipient } from '../db/recipients.js';
-import { broadcastSearchAttributes, notificationSearchAttributes, workflowIds } from '../domain/workflow-ids.js';
-import { type BroadcastInput } from '../domain/broadcast.js';
-import { LIMITS, MAX_BROADCAST_RECIPIENTS, type BroadcastRequest, type NotificationRequest } from './schemas.js';
+import { notificationSearchAttributes, workflowIds } from '../domain/workflow-ids.js';
+import { LIMITS, type NotificationRequest } from './schemas.js';
 import { checkRunPayload, DIGEST_DATA_BYTES } from './payload-size.js';
 import { contentFor, findTemplateVersion, loadTemplateVersion, missingTemplateVariables, missingVariablesError } from './templates.js';
 
@@ -285,156 +284,6 @@ export async function acceptNotification(
   if (!repeat) return { id, status: 'accepted' };
   const [row] = await db.select({ status: notifications.status }).from(notifications).where(eq(notifications.id, id));
   return { id, status: (row?.status ?? 'accepted') as NotificationStatus };
-}
-
-// Broadcasts.
-
-/** A broadcast's `data` is copied into every recipient's notification: keep it small. */
-const MAX_BROADCAST_DATA_BYTES = 16 * 1024;
-const ID_CHUNK = 5000;
-
-export interface BroadcastPlan {
-  template: { key: string; version: number };
-  channels: Channel[] | null;
-  /** The audience, in the order it will be sent to. */
-  recipientIds: string[];
-}
-
-/**
- * Validates a broadcast request: the template exists and has the asked-for channels, `data`
- * has every variable of every locale, every listed recipient exists. Throws a 400 Problem.
- */
-export async function prepareBroadcast(db: Db, tenantId: string, body: BroadcastRequest): Promise<BroadcastPlan> {
-  const version = await findTemplateVersion(db, tenantId, body.template);
-  if (!version) throw invalidInput(`Template ${body.template} does not exist`, [{ path: 'template', message: 'unknown template' }]);
-  if (new TextEncoder().encode(JSON.stringify(body.data)).length > MAX_BROADCAST_DATA_BYTES)
-    throw invalidInput(`data is larger than ${MAX_BROADCAST_DATA_BYTES / 1024} KiB`, [{ path: 'data', message: 'too large for a broadcast' }]);
-  const locales = Object.keys(version.content).map((l) => contentFor(version, l));
-  const errors: FieldError[] = [];
-  (body.channels ?? []).forEach((ch, i) => {
-    if (!locales.some((l) => l.channels.includes(ch))) errors.push({ path: `channels.${i}`, message: `template ${body.template} has no ${ch} content` });
-  });
-  if (errors.length) throw invalidInput(errors.map((e) => e.message).join('; '), errors);
-  const missing = new Set<string>();
-  for (const l of locales) {
-    const channels = body.channels ? l.channels.filter((ch) => body.channels!.includes(ch)) : l.channels;
-    for (const m of missingTemplateVariables(l.content, channels, body.data)) missing.add(m);
-  }
-  if (missing.size) throw missingVariablesError([...missing].sort());
-  // Each recipient's run carries its locale's content and the data (their own snapshot is not known yet).
-  const dataBytes = jsonBytes(body.data);
-  for (const l of locales) {
-    const channels = body.channels ? l.channels.filter((ch) => body.channels!.includes(ch)) : l.channels;
-    checkRunPayload({ content: l.content, channels, dataBytes }, { template: version.key, locale: l.locale });
-  }
-
-  let recipientIds: string[];
-  if (body.recipients) {
-    recipientIds = [...new Set(body.recipients)];
-    const unknown: string[] = [];
-    for (let i = 0; i < recipientIds.length; i += ID_CHUNK) {
-      const chunk = recipientIds.slice(i, i + ID_CHUNK);
-      const found = await db
-        .select({ id: recipients.id })
-        .from(recipients)
-        .where(and(eq(recipients.tenantId, tenantId), inArray(recipients.id, chunk)));
-      const known = new Set(found.map((r) => r.id));
-      unknown.push(...chunk.filter((id) => !known.has(id)));
-    }
-    if (unknown.length)
-      throw invalidInput(`${unknown.length} recipient(s) do not exist: ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', …' : ''}`, [
-        { path: 'recipients', message: `unknown recipients: ${unknown.slice(0, 10).join(', ')}` },
-      ]);
-  } else {
-    const rows = await db.select({ id: recipients.id }).from(recipients).where(eq(recipients.tenantId, tenantId)).orderBy(asc(recipients.id));
-    recipientIds = rows.map((r) => r.id);
-    if (recipientIds.length === 0) throw invalidInput('The tenant has no recipients', [{ path: 'all', message: 'no recipients' }]);
-    if (recipientIds.length > MAX_BROADCAST_RECIPIENTS)
-      throw invalidInput(`A broadcast reaches at most ${MAX_BROADCAST_RECIPIENTS} recipients`, [{ path: 'all', message: 'too many recipients' }]);
-  }
-  return { template: { key: version.key, version: version.version }, channels: body.channels ?? null, recipientIds };
-}
-
-export interface BroadcastTuning {
-  pageSize: number;
-  maxInFlight: number;
-}
-export const DEFAULT_BROADCAST_TUNING: BroadcastTuning = { pageSize: 500, maxInFlight: 1000 };
-
-/** Records a prepared broadcast and its numbered audience; answers the workflow's pinned input. */
-/** The pinned input of a recorded broadcast, as it was started (or as a restart must start it). */
-export function broadcastInputOf(row: typeof broadcasts.$inferSelect, retry: RetrySettings, tuning?: BroadcastTuning): BroadcastInput {
-  return {
-    tenantId: row.tenantId,
-    broadcastId: row.id,
-    template: { key: row.templateKey, version: row.templateVersion },
-    data: row.data,
-    channels: row.channels as Channel[] | null,
-    category: row.category,
-    priority: row.priority as Priority,
-    retry,
-    total: row.total,
-    ...(tuning ?? DEFAULT_BROADCAST_TUNING),
-  };
-}
-
-export async function recordBroadcast(
-  db: Db,
-  tenantId: string,
-  body: BroadcastRequest,
-  plan: BroadcastPlan,
-  opts: { id: string; retry: RetrySettings; tuning?: BroadcastTuning },
-): Promise<BroadcastInput> {
-  const input: BroadcastInput = {
-    tenantId,
-    broadcastId: opts.id,
-    template: plan.template,
-    data: body.data,
-    channels: plan.channels,
-    category: body.category ?? null,
-    priority: body.priority,
-    retry: opts.retry,
-    total: plan.recipientIds.length,
-    ...(opts.tuning ?? DEFAULT_BROADCAST_TUNING),
-  };
-  await db.transaction(async (tx) => {
-    const inserted = await tx
-      .insert(broadcasts)
-      .values({
-        id: input.broadcastId,
-        tenantId,
-        templateKey: input.template.key,
-        templateVersion: input.template.version,
-        data: input.data,
-        channels: input.channels,
-        category: input.category,
-        priority: input.priority,
-        audience: body.all ? 'all' : 'list',
-        total: input.total,
-        status: 'running',
-        workflowId: workflowIds.broadcast(tenantId, input.broadcastId),
-      })
-      .onConflictDoNothing()
-      .returning({ id: broadcasts.id });
-    if (inserted.length === 0) return; // a retried activity: recorded already
-    for (let i = 0; i < plan.recipientIds.length; i += ID_CHUNK)
-      await tx
-        .insert(broadcastRecipients)
-        .values(plan.recipientIds.slice(i, i + ID_CHUNK).map((recipientId, j) => ({ broadcastId: input.broadcastId, seq: i + j, recipientId })));
-  });
-  return input;
-}
-
-/** How the broadcast workflow of an accepted broadcast is started. */
-export function broadcastStartOptions(input: BroadcastInput, taskQueue: string, weights?: FairnessWeights) {
-  return {
-    taskQueue,
-    workflowId: workflowIds.broadcast(input.tenantId, input.broadcastId),
-    args: [input] as [BroadcastInput],
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    typedSearchAttributes: broadcastSearchAttributes(input),
-    priority: broadcastPriority(input, weights),
-  } satisfies WorkflowStartOptions;
 }
 
 /** A refusal whose field paths are prefixed (`notification.recipient`), for nested bodies. */

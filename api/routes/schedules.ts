@@ -13,7 +13,8 @@ import {
 import { createRoute, z } from '@hono/zod-openapi';
 import { SA, workflowIds } from '../../domain/workflow-ids.js';
 import { type ScheduledRun, type ScheduledRunResult } from '../../domain/schedules.js';
-import { prefixErrors, prepareBroadcast, prepareNotification } from '../../usecases/accept.js';
+import { prefixErrors, prepareNotification } from '../../usecases/accept.js';
+import { prepareBroadcast } from '../../usecases/broadcasts.js';
 import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { badRequest, notFound } from '../problem.js';
