@@ -29,15 +29,8 @@ export const TERMINAL_STATUSES: readonly NotificationStatus[] = [
   'suppressed',
 ];
 
-export type DeliveryStatus =
-  | 'pending'
-  | 'sending'
-  | 'sent'
-  | 'delivered'
-  | 'failed'
-  | 'bounced'
-  | 'skipped'
-  | 'cancelled';
+export const DELIVERY_STATUSES = ['pending', 'sending', 'sent', 'delivered', 'failed', 'bounced', 'skipped', 'cancelled'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 export interface QuietHours {
   start: string; // HH:MM

@@ -1,8 +1,7 @@
 // Digests from the accepting side: joining a window through signal-with-start, and cancelling one.
 import { WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
-import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { notifications } from '../db/schema.js';
+import { findNotification } from '../db/notifications.js';
 import type { DigestArrival } from '../domain/digest.js';
 import { notificationPriority } from '../domain/priority.js';
 import { SA, workflowIds } from '../domain/workflow-ids.js';
@@ -54,10 +53,7 @@ export async function cancelDigestWindow(
   tenantId: string,
   notificationId: string,
 ): Promise<'cancelled' | 'handed_off' | 'not_digest'> {
-  const [row] = await db
-    .select({ workflowId: notifications.workflowId })
-    .from(notifications)
-    .where(and(eq(notifications.tenantId, tenantId), eq(notifications.id, notificationId)));
+  const row = await findNotification(db, tenantId, notificationId);
   if (!row?.workflowId.startsWith('digest:')) return 'not_digest';
   try {
     const { status } = await temporal.client.workflow.getHandle(row.workflowId).executeUpdate(cancelDigestUpdate, { args: [notificationId] });

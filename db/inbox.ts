@@ -1,0 +1,70 @@
+// A recipient's in-app inbox: pages newest first, counts, read marks, deletes, and the rows
+// past a position for the SSE stream.
+import { and, count, desc, eq, gt, lt, sql } from 'drizzle-orm';
+import type { Db } from './client.js';
+import { inboxMessages } from './schema.js';
+
+export type InboxMessageRow = typeof inboxMessages.$inferSelect;
+
+const mine = (tenantId: string, rid: string) => and(eq(inboxMessages.tenantId, tenantId), eq(inboxMessages.recipientId, rid))!;
+
+export async function inboxCounts(db: Db, tenantId: string, rid: string): Promise<{ total: number; unread: number }> {
+  const [r] = await db
+    .select({ total: count(), unread: sql<number>`count(*) filter (where not ${inboxMessages.read})`.mapWith(Number) })
+    .from(inboxMessages)
+    .where(mine(tenantId, rid));
+  return { total: Number(r.total), unread: r.unread };
+}
+
+/** Up to `limit` messages newest first, before position `beforeSeq`, read or unread only when `read` is given. */
+export async function inboxPage(db: Db, tenantId: string, rid: string, filter: { read?: boolean; beforeSeq?: number }, limit: number): Promise<InboxMessageRow[]> {
+  const conds = [mine(tenantId, rid)];
+  if (filter.read !== undefined) conds.push(eq(inboxMessages.read, filter.read));
+  if (filter.beforeSeq !== undefined) conds.push(lt(inboxMessages.seq, filter.beforeSeq));
+  return db
+    .select()
+    .from(inboxMessages)
+    .where(and(...conds))
+    .orderBy(desc(inboxMessages.seq))
+    .limit(limit);
+}
+
+/** Up to `limit` messages after position `afterSeq`, oldest first (the stream's next rows). */
+export async function inboxAfter(db: Db, tenantId: string, rid: string, afterSeq: number, limit: number): Promise<InboxMessageRow[]> {
+  return db
+    .select()
+    .from(inboxMessages)
+    .where(and(mine(tenantId, rid), gt(inboxMessages.seq, afterSeq)))
+    .orderBy(inboxMessages.seq)
+    .limit(limit);
+}
+
+/** The position of the newest message, 0 for an empty inbox. */
+export async function lastInboxSeq(db: Db, tenantId: string, rid: string): Promise<number> {
+  const [last] = await db.select({ seq: inboxMessages.seq }).from(inboxMessages).where(mine(tenantId, rid)).orderBy(desc(inboxMessages.seq)).limit(1);
+  return last?.seq ?? 0;
+}
+
+/** Marks unread messages read (one, by id, or all); answers how many were unread, or null when that one message does not exist. */
+export async function markInboxRead(db: Db, tenantId: string, rid: string, messageId?: string): Promise<number | null> {
+  const where = messageId === undefined ? mine(tenantId, rid) : and(mine(tenantId, rid), eq(inboxMessages.id, messageId))!;
+  if (messageId !== undefined) {
+    const [exists] = await db.select({ read: inboxMessages.read }).from(inboxMessages).where(where);
+    if (!exists) return null;
+  }
+  const updated = await db
+    .update(inboxMessages)
+    .set({ read: true })
+    .where(and(where, eq(inboxMessages.read, false)))
+    .returning({ id: inboxMessages.id });
+  return updated.length;
+}
+
+/** Deletes one message; false when there was none. */
+export async function deleteInboxMessage(db: Db, tenantId: string, rid: string, messageId: string): Promise<boolean> {
+  const deleted = await db
+    .delete(inboxMessages)
+    .where(and(mine(tenantId, rid), eq(inboxMessages.id, messageId)))
+    .returning({ id: inboxMessages.id });
+  return deleted.length > 0;
+}
