@@ -45,10 +45,7 @@ const QUERIES_NOT_YET_IN_DB = new Set([
   'activities/index.ts',
   'activities/records.ts',
   'activities/throttle.ts',
-  'api/routes/receipts.ts',
-  'api/routes/templates.ts',
   'usecases/accept.ts',
-  'usecases/templates.ts',
 ]);
 
 /** The typed client stands alone: it imports only itself, and anything may import it. */

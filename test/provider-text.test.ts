@@ -3,7 +3,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyReceipt } from '../api/routes/receipts.js';
+import { applyReceipt } from '../usecases/receipts.js';
 import type { Database } from '../db/client.js';
 import * as s from '../db/schema.js';
 import { unstorable } from '../domain/text.js';

@@ -2,15 +2,14 @@
 // once published, so versions are cached by (tenant, key, version), in at most
 // VERSION_CACHE_BYTES (estimated); only "which version is the latest" is read from the
 // database each time. Their parsed form and variables are cached by domain/templates.ts.
-import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { templateVersions, templates } from '../db/schema.js';
-import { invalidInput } from '../domain/errors.js';
+import { insertTemplate, insertTemplateVersion, latestTemplateVersion, templateVersionRow, type TemplateVersionRow } from '../db/templates.js';
+import { conflictWith, invalidInput } from '../domain/errors.js';
 import { byteLru } from '../domain/lru.js';
-import { missingVariables, selectLocale, TemplateSyntaxError } from '../domain/templates.js';
-import { CHANNELS, type Channel, type ChannelContent } from '../domain/types.js';
+import { missingVariables, selectLocale, TemplateRenderError, TemplateSyntaxError, validateTemplateContent } from '../domain/templates.js';
+import { CHANNELS, type Channel, type ChannelContent, type TemplateContent } from '../domain/types.js';
 
-export type TemplateVersionRow = typeof templateVersions.$inferSelect;
+export type { TemplateVersionRow };
 
 /** Bytes the cache of template versions may hold: sixteen of the largest versions (1 MiB of JSON each), thousands of ordinary ones. */
 export const VERSION_CACHE_BYTES = 32 * 1024 * 1024;
@@ -24,10 +23,7 @@ export async function loadTemplateVersion(db: Db, tenantId: string, key: string,
   const ck = cacheKey(tenantId, key, version);
   const hit = versions.get(ck);
   if (hit) return hit;
-  const [row] = await db
-    .select()
-    .from(templateVersions)
-    .where(and(eq(templateVersions.tenantId, tenantId), eq(templateVersions.key, key), eq(templateVersions.version, version)));
+  const row = await templateVersionRow(db, tenantId, key, version);
   if (row) versions.set(ck, row);
   return row ?? null;
 }
@@ -35,12 +31,8 @@ export async function loadTemplateVersion(db: Db, tenantId: string, key: string,
 /** The pinned version of a template (latest when `version` is omitted), or null. */
 export async function findTemplateVersion(db: Db, tenantId: string, key: string, version?: number): Promise<TemplateVersionRow | null> {
   if (version === undefined) {
-    const [t] = await db
-      .select({ latest: templates.latestVersion })
-      .from(templates)
-      .where(and(eq(templates.tenantId, tenantId), eq(templates.key, key)));
-    if (!t) return null;
-    version = t.latest;
+    version = await latestTemplateVersion(db, tenantId, key);
+    if (version === undefined) return null;
   }
   return loadTemplateVersion(db, tenantId, key, version);
 }
@@ -72,4 +64,31 @@ export function missingTemplateVariables(content: ChannelContent, channels: read
       { path: 'template', message: `${err.path} does not parse` },
     ]);
   }
+}
+
+/** Content every locale of which parses and renders within the bounds, with content for its default locale; else a 400. */
+function checkContent(content: TemplateContent, defaultLocale: string) {
+  if (!Object.keys(content).some((l) => l.toLowerCase() === defaultLocale.toLowerCase()))
+    throw invalidInput(`defaultLocale ${defaultLocale} has no content`, [{ path: 'defaultLocale', message: 'must be one of the content locales' }]);
+  try {
+    validateTemplateContent(content);
+  } catch (err) {
+    if (err instanceof TemplateSyntaxError) throw invalidInput(err.message, [{ path: err.path, message: err.message }]);
+    if (err instanceof TemplateRenderError) throw invalidInput(err.message, [{ path: err.path, message: err.reason }]);
+    throw err;
+  }
+}
+
+/** Creates a template as its version 1; a key already taken is a conflict. */
+export async function createTemplate(db: Db, tenantId: string, t: { key: string; defaultLocale: string; content: TemplateContent }): Promise<{ key: string; version: number }> {
+  checkContent(t.content, t.defaultLocale);
+  if (!(await insertTemplate(db, tenantId, t.key, t.defaultLocale, t.content)))
+    throw conflictWith(`Template ${t.key} already exists; PUT /v1/templates/${t.key} publishes a new version`);
+  return { key: t.key, version: 1 };
+}
+
+/** Publishes a template's next version (version 1 of a new template). */
+export async function publishTemplate(db: Db, tenantId: string, key: string, t: { defaultLocale: string; content: TemplateContent }): Promise<{ key: string; version: number }> {
+  checkContent(t.content, t.defaultLocale);
+  return { key, version: await insertTemplateVersion(db, tenantId, key, t.defaultLocale, t.content) };
 }

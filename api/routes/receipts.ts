@@ -9,85 +9,17 @@
 //   resend's own verifier (../provider-signatures.ts); a timestamp more than five minutes off
 //   is refused as a replay.
 //
-// Every receipt is recorded in `receipts` under a provider-unique id before it is applied, in
-// one transaction, so a duplicate changes nothing. A receipt only moves a delivery forward:
-// sent → delivered | failed | bounced, and delivered → bounced (an asynchronous bounce can follow
-// the receiving server's acceptance); a late `sent` or `delivered` never undoes a final status.
-import { and, eq, inArray, sql } from 'drizzle-orm';
+// usecases/receipts.ts records and applies each receipt; the routes verify and parse.
 import { createRoute, z } from '@hono/zod-openapi';
 import twilio from 'twilio';
-import type { Db } from '../../db/client.js';
-import { deliveries, receipts } from '../../db/schema.js';
 import { ErrorType } from '../../domain/errors.js';
-import { cleanText } from '../../domain/text.js';
-import type { DeliveryStatus } from '../../domain/types.js';
 import { json, problems, router, security } from '../contract.js';
 import type { AppDeps } from '../deps.js';
 import { badRequest, Problem } from '../problem.js';
 import { isValidResendWebhook } from '../provider-signatures.js';
+import { applyReceipt, type Change, type ReceiptOutcome } from '../../usecases/receipts.js';
 
 export const TWILIO_RECEIPT_PATH = '/v1/receipts/twilio';
-
-/** What a receipt does to its delivery; null: recorded, nothing changes. */
-type Change = { status: 'delivered' } | { status: 'failed' | 'bounced'; error: { code: string; message: string } };
-
-/** The statuses each change may leave: nothing moves backwards or out of another final status. */
-const MOVABLE_FROM: Record<Change['status'], DeliveryStatus[]> = {
-  delivered: ['pending', 'sending', 'sent'],
-  failed: ['pending', 'sending', 'sent'],
-  bounced: ['pending', 'sending', 'sent', 'delivered'],
-};
-
-interface Receipt {
-  /** Unique per provider event: duplicates of it change nothing. */
-  id: string;
-  provider: 'twilio' | 'resend';
-  providerMessageId: string;
-  /** The provider's own status or event type, as recorded. */
-  event: string;
-  change: Change | null;
-}
-
-/** applied: the delivery moved; unchanged: nothing to move (or already further on); unmatched: no delivery has that message id (yet). */
-export type ReceiptOutcome = 'applied' | 'unchanged' | 'duplicate' | 'unmatched' | 'ignored';
-
-/** A receipt's provider text (ids, statuses, bounce messages) as the database can hold it. */
-function cleanReceipt(r: Receipt): Receipt {
-  const change = r.change && r.change.status !== 'delivered' ? { ...r.change, error: { code: cleanText(r.change.error.code, 100), message: cleanText(r.change.error.message) } } : r.change;
-  return { ...r, id: cleanText(r.id, 300), providerMessageId: cleanText(r.providerMessageId, 255), event: cleanText(r.event, 100), change };
-}
-
-export async function applyReceipt(db: Db, receipt: Receipt): Promise<ReceiptOutcome> {
-  const r = cleanReceipt(receipt);
-  return db.transaction(async (tx) => {
-    const [delivery] = await tx
-      .select({ id: deliveries.id })
-      .from(deliveries)
-      .where(and(eq(deliveries.provider, r.provider), eq(deliveries.providerMessageId, r.providerMessageId)))
-      .limit(1);
-    const recorded = await tx
-      .insert(receipts)
-      .values({ id: r.id, deliveryId: delivery?.id ?? null, status: r.event })
-      .onConflictDoNothing()
-      .returning({ id: receipts.id });
-    if (recorded.length === 0) return 'duplicate';
-    if (!delivery) return 'unmatched';
-    if (!r.change) return 'unchanged';
-    const change = r.change;
-    const moved = await tx
-      .update(deliveries)
-      .set({
-        status: change.status,
-        ...(change.status === 'delivered'
-          ? { deliveredAt: sql`coalesce(${deliveries.deliveredAt}, now())`, errorCode: null, errorMessage: null }
-          : { errorCode: change.error.code, errorMessage: change.error.message }),
-        updatedAt: sql`now()`,
-      })
-      .where(and(eq(deliveries.id, delivery.id), inArray(deliveries.status, MOVABLE_FROM[change.status])))
-      .returning({ id: deliveries.id });
-    return moved.length ? 'applied' : 'unchanged';
-  });
-}
 
 /** A form body as Twilio's validator expects it: repeated keys become arrays. */
 function formParams(raw: string): Record<string, string | string[]> {

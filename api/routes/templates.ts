@@ -1,12 +1,11 @@
-import { and, eq, sql } from 'drizzle-orm';
+// The template routes: parse, authorize, and hand to usecases/templates.ts.
 import { createRoute, z } from '@hono/zod-openapi';
-import { templateVersions, templates } from '../../db/schema.js';
-import { renderContent, TemplateRenderError, TemplateSyntaxError, validateTemplateContent } from '../../domain/templates.js';
-import { contentFor, findTemplateVersion, missingTemplateVariables, missingVariablesError, type TemplateVersionRow } from '../../usecases/templates.js';
+import { renderContent, TemplateRenderError } from '../../domain/templates.js';
+import { contentFor, createTemplate, findTemplateVersion, missingTemplateVariables, missingVariablesError, publishTemplate, type TemplateVersionRow } from '../../usecases/templates.js';
 import type { TemplateContent } from '../../domain/types.js';
 import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
-import { badRequest, conflict, notFound, unprocessable } from '../problem.js';
+import { badRequest, notFound, unprocessable } from '../problem.js';
 import { INT4_MAX, JsonObject, Locale, TemplateBody, TemplateKey, TemplateVersionNumber } from '../../usecases/schemas.js';
 
 const KeyParam = z.object({ key: TemplateKey });
@@ -42,18 +41,6 @@ function present(row: VersionRow) {
   };
 }
 
-function checkContent(content: TemplateContent, defaultLocale: string) {
-  if (!Object.keys(content).some((l) => l.toLowerCase() === defaultLocale.toLowerCase()))
-    throw badRequest(`defaultLocale ${defaultLocale} has no content`, [{ path: 'defaultLocale', message: 'must be one of the content locales' }]);
-  try {
-    validateTemplateContent(content);
-  } catch (err) {
-    if (err instanceof TemplateSyntaxError) throw badRequest(err.message, [{ path: err.path, message: err.message }]);
-    if (err instanceof TemplateRenderError) throw badRequest(err.message, [{ path: err.path, message: err.reason }]);
-    throw err;
-  }
-}
-
 export function templateRoutes({ db }: AppDeps) {
   const app = router<Env>();
 
@@ -69,19 +56,7 @@ export function templateRoutes({ db }: AppDeps) {
   app.openapi(create, async (c) => {
     const tenantId = c.get('tenantId');
     const { key, defaultLocale, content } = c.req.valid('json');
-    checkContent(content as TemplateContent, defaultLocale);
-    const created = await db.transaction(async (tx) => {
-      const inserted = await tx
-        .insert(templates)
-        .values({ tenantId, key, latestVersion: 1 })
-        .onConflictDoNothing()
-        .returning({ key: templates.key });
-      if (inserted.length === 0) return false;
-      await tx.insert(templateVersions).values({ tenantId, key, version: 1, defaultLocale, content: content as TemplateContent });
-      return true;
-    });
-    if (!created) throw conflict(`Template ${key} already exists; PUT /v1/templates/${key} publishes a new version`);
-    return c.json({ key, version: 1 }, 201);
+    return c.json(await createTemplate(db, tenantId, { key, defaultLocale, content: content as TemplateContent }), 201);
   });
 
   const publish = createRoute({
@@ -97,20 +72,7 @@ export function templateRoutes({ db }: AppDeps) {
     const { key } = c.req.valid('param');
     const { defaultLocale, content, key: bodyKey } = c.req.valid('json');
     if (bodyKey !== undefined && bodyKey !== key) throw badRequest('key in the body differs from the path', [{ path: 'key', message: 'must match the path' }]);
-    checkContent(content as TemplateContent, defaultLocale);
-    const version = await db.transaction(async (tx) => {
-      // Row lock through the update: concurrent publishes get consecutive versions.
-      const [row] = await tx
-        .update(templates)
-        .set({ latestVersion: sql`${templates.latestVersion} + 1`, updatedAt: sql`now()` })
-        .where(and(eq(templates.tenantId, tenantId), eq(templates.key, key)))
-        .returning({ v: templates.latestVersion });
-      const v = row?.v ?? 1;
-      if (!row) await tx.insert(templates).values({ tenantId, key, latestVersion: 1 });
-      await tx.insert(templateVersions).values({ tenantId, key, version: v, defaultLocale, content: content as TemplateContent });
-      return v;
-    });
-    return c.json({ key, version }, 200);
+    return c.json(await publishTemplate(db, tenantId, key, { defaultLocale, content: content as TemplateContent }), 200);
   });
 
   const latest = createRoute({

@@ -1,0 +1,49 @@
+// Receipts: each recorded once under its provider-unique id, and applied to the delivery whose
+// provider message id it names, in one transaction.
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { DeliveryStatus } from '../domain/types.js';
+import type { Db } from './client.js';
+import { deliveries, receipts } from './schema.js';
+
+/** A receipt's effect on its delivery; null: recorded, nothing changes. */
+export type DeliveryChange = { status: 'delivered' } | { status: 'failed' | 'bounced'; error: { code: string; message: string } };
+
+/**
+ * Records the receipt (`id` unique per provider event) and moves its delivery when the
+ * delivery's status is one of `movableFrom`. `duplicate`: recorded before, nothing done;
+ * `unmatched`: no delivery has that message id (yet); `unchanged`: nothing to move.
+ */
+export async function recordReceipt(
+  db: Db,
+  r: { id: string; provider: string; providerMessageId: string; event: string; change: DeliveryChange | null },
+  movableFrom: readonly DeliveryStatus[],
+): Promise<'applied' | 'unchanged' | 'duplicate' | 'unmatched'> {
+  return db.transaction(async (tx) => {
+    const [delivery] = await tx
+      .select({ id: deliveries.id })
+      .from(deliveries)
+      .where(and(eq(deliveries.provider, r.provider), eq(deliveries.providerMessageId, r.providerMessageId)))
+      .limit(1);
+    const recorded = await tx
+      .insert(receipts)
+      .values({ id: r.id, deliveryId: delivery?.id ?? null, status: r.event })
+      .onConflictDoNothing()
+      .returning({ id: receipts.id });
+    if (recorded.length === 0) return 'duplicate';
+    if (!delivery) return 'unmatched';
+    if (!r.change) return 'unchanged';
+    const change = r.change;
+    const moved = await tx
+      .update(deliveries)
+      .set({
+        status: change.status,
+        ...(change.status === 'delivered'
+          ? { deliveredAt: sql`coalesce(${deliveries.deliveredAt}, now())`, errorCode: null, errorMessage: null }
+          : { errorCode: change.error.code, errorMessage: change.error.message }),
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(deliveries.id, delivery.id), inArray(deliveries.status, [...movableFrom])))
+      .returning({ id: deliveries.id });
+    return moved.length ? 'applied' : 'unchanged';
+  });
+}
