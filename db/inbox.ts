@@ -68,3 +68,9 @@ export async function deleteInboxMessage(db: Db, tenantId: string, rid: string, 
     .returning({ id: inboxMessages.id });
   return deleted.length > 0;
 }
+
+/** Adds a notification's inbox message; false when that notification's message is there already. */
+export async function addInboxMessage(db: Db, row: typeof inboxMessages.$inferInsert): Promise<boolean> {
+  const added = await db.insert(inboxMessages).values(row).onConflictDoNothing({ target: inboxMessages.notificationId }).returning({ id: inboxMessages.id });
+  return added.length > 0;
+}

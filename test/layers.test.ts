@@ -40,11 +40,9 @@ const TOP = 6;
  */
 const QUERIES_NOT_YET_IN_DB = new Set([
   'activities/broadcast-batch.ts',
-  'activities/channels/inapp.ts',
   'activities/fanout.ts',
   'activities/index.ts',
   'activities/records.ts',
-  'activities/throttle.ts',
   'usecases/accept.ts',
 ]);
 

@@ -2,7 +2,7 @@
 // streams (db/inbox-notify.ts). Idempotent per notification.
 import type { Db } from '../../db/client.js';
 import { notifyInbox } from '../../db/inbox-notify.js';
-import { inboxMessages } from '../../db/schema.js';
+import { addInboxMessage } from '../../db/inbox.js';
 import { cleanText } from '../../domain/text.js';
 import type { ChannelSender } from './types.js';
 
@@ -13,22 +13,18 @@ export function createInappSender(db: Db): ChannelSender {
     async send(req) {
       const content = req.content.inapp ?? { title: '', body: '' };
       const id = `msg_${req.notificationId}`;
-      const added = await db
-        .insert(inboxMessages)
-        .values({
-          id,
-          tenantId: req.tenant.id,
-          recipientId: req.recipient.id,
-          notificationId: req.notificationId,
-          // Rendered text is storable unless a filter cut a surrogate pair in two: cleaned, not capped.
-          title: cleanText(content.title, 100_000),
-          body: cleanText(content.body, 100_000),
-          category: req.category,
-        })
-        .onConflictDoNothing({ target: inboxMessages.notificationId })
-        .returning({ id: inboxMessages.id });
+      const added = await addInboxMessage(db, {
+        id,
+        tenantId: req.tenant.id,
+        recipientId: req.recipient.id,
+        notificationId: req.notificationId,
+        // Rendered text is storable unless a filter cut a surrogate pair in two: cleaned, not capped.
+        title: cleanText(content.title, 100_000),
+        body: cleanText(content.body, 100_000),
+        category: req.category,
+      });
       // The recipient's open streams wake now (the row is committed), not at their next poll.
-      if (added.length) await notifyInbox(db, req.tenant.id, [req.recipient.id]);
+      if (added) await notifyInbox(db, req.tenant.id, [req.recipient.id]);
       return { provider: 'tocsin', providerMessageId: id };
     },
   };
