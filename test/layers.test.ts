@@ -36,7 +36,7 @@ const RANK: Record<string, number> = {
 const TOP = 6;
 /**
  * Files that still build their own queries, as the code had them before db/ took the queries
- * over aggregate by aggregate (tenants, keys, recipients, escalation policies, idempotency keys and reports so far). The list only shrinks.
+ * over aggregate by aggregate (all but the notification records, broadcast pages and acceptance's record so far). The list only shrinks.
  */
 const QUERIES_NOT_YET_IN_DB = new Set([
   'activities/broadcast-batch.ts',
