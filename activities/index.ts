@@ -10,7 +10,7 @@ import { addressFor, decideOnWake, type WakeDecision } from '../domain/preferenc
 import { Lru } from '../domain/lru.js';
 import { renderContent, TemplateRenderError } from '../domain/templates.js';
 import type { Channel, ChannelContent, NotificationInput, NotificationStatus, Preferences, Recipient } from '../domain/types.js';
-import { recordAcceptedStatement } from '../usecases/accept.js';
+import { recordAcceptedStatement } from '../db/notifications.js';
 import { contentFor, loadTemplateVersion } from '../usecases/templates.js';
 import { describeError, permanent, unconfigured, withDatabaseErrorsClassified } from './errors.js';
 import type { ChannelSender, EarlierAttempts, SendResult } from './channels/types.js';

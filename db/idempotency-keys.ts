@@ -24,3 +24,11 @@ export async function deleteIdempotencyKey(db: Db, tenantId: string, key: string
   const claim = and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, key));
   await db.delete(idempotencyKeys).where(createdAt ? and(claim, eq(idempotencyKeys.createdAt, createdAt)) : claim);
 }
+
+/** Points a claimed key at another resource (a digest arrival answers the window it joined). */
+export async function pointIdempotencyKey(db: Db, tenantId: string, key: string, resourceId: string): Promise<void> {
+  await db
+    .update(idempotencyKeys)
+    .set({ resourceId })
+    .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, key)));
+}

@@ -1,7 +1,11 @@
-// Notifications as the API reads them: one by id, a page newest first, their deliveries.
-import { and, desc, eq, inArray, lt, or } from 'drizzle-orm';
+// Notifications: the records of accepted ones (with their pending deliveries and first event),
+// and the reads the API makes: one by id, a page newest first, their deliveries.
+import { and, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { deliveryId } from '../domain/delivery.js';
+import type { NotificationInput, NotificationStatus } from '../domain/types.js';
 import type { Db } from './client.js';
-import { deliveries, notifications } from './schema.js';
+import { deliveries, notificationEvents, notifications, recipients, templates } from './schema.js';
+import type { RecipientRow } from './recipients.js';
 
 export type NotificationRow = typeof notifications.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;
@@ -46,4 +50,108 @@ export async function notificationPage(
     .where(and(...conds))
     .orderBy(desc(notifications.createdAt), desc(notifications.id))
     .limit(limit);
+}
+
+/** The recipient and the latest version number of a template, in one round trip (acceptance); undefined without the recipient. */
+export async function recipientWithLatestTemplate(
+  db: Db,
+  tenantId: string,
+  recipientId: string,
+  templateKey: string,
+): Promise<{ recipient: RecipientRow; latest: number | null } | undefined> {
+  const [found] = await db
+    .select({
+      recipient: recipients,
+      latest: sql<number | null>`(select ${templates.latestVersion} from ${templates} where ${templates.tenantId} = ${tenantId} and ${templates.key} = ${templateKey})`,
+    })
+    .from(recipients)
+    .where(and(eq(recipients.tenantId, tenantId), eq(recipients.id, recipientId)));
+  return found;
+}
+
+export async function notificationStatus(db: Db, id: string): Promise<NotificationStatus | undefined> {
+  const [row] = await db.select({ status: notifications.status }).from(notifications).where(eq(notifications.id, id));
+  return row?.status as NotificationStatus | undefined;
+}
+
+export interface NotificationRecord {
+  input: NotificationInput;
+  workflowId: string;
+  status?: NotificationStatus;
+  reason?: string | null;
+  releaseAt?: string | null;
+  broadcastId?: string | null;
+}
+
+/**
+ * Writes accepted notifications (row, pending deliveries, first event) in one transaction.
+ * Rows that exist already are left alone, so a retried page or a second writer changes
+ * nothing. Answers the ids it wrote.
+ */
+export async function recordNotifications(db: Db, records: NotificationRecord[]): Promise<Set<string>> {
+  if (records.length === 0) return new Set();
+  return db.transaction(async (tx) => {
+    const inserted = await tx
+      .insert(notifications)
+      .values(
+        records.map(({ input, ...r }) => ({
+          id: input.notificationId,
+          tenantId: input.tenantId,
+          recipientId: input.recipientId,
+          templateKey: input.template.key,
+          templateVersion: input.template.version,
+          category: input.category,
+          priority: input.priority,
+          strategy: input.strategy,
+          channels: input.channels,
+          data: input.data,
+          status: r.status ?? 'accepted',
+          reason: r.reason ?? null,
+          sendAt: input.sendAt ? new Date(input.sendAt) : null,
+          releaseAt: r.releaseAt ? new Date(r.releaseAt) : null,
+          workflowId: r.workflowId,
+          broadcastId: r.broadcastId ?? null,
+        })),
+      )
+      .onConflictDoNothing()
+      .returning({ id: notifications.id });
+    const ids = new Set(inserted.map((r) => r.id));
+    const fresh = records.filter((r) => ids.has(r.input.notificationId));
+    const rows = fresh.flatMap(({ input }) =>
+      input.channels.map((channel, position) => ({ id: deliveryId(input.notificationId, channel), notificationId: input.notificationId, position, channel, status: 'pending' })),
+    );
+    if (rows.length) await tx.insert(deliveries).values(rows);
+    if (fresh.length)
+      await tx
+        .insert(notificationEvents)
+        .values(fresh.map((r) => ({ notificationId: r.input.notificationId, status: r.status ?? 'accepted', reason: r.reason ?? null })));
+    return ids;
+  });
+}
+
+/**
+ * The accepted notification's row, its pending deliveries and its first event, in one
+ * statement; nothing when the row exists already. The API writes it after the start (so a
+ * read right after the 202 finds it) and the workflow's first local activity writes it too
+ * (so a run whose API died before writing still has its record): whichever comes first wins.
+ */
+export function recordAcceptedStatement(input: NotificationInput, workflowId: string): SQL {
+  return sql`with n as (
+      insert into notifications (id, tenant_id, recipient_id, template_key, template_version, category, priority, strategy, channels, data, status, send_at, workflow_id)
+      values (${input.notificationId}, ${input.tenantId}, ${input.recipientId}, ${input.template.key}, ${input.template.version}, ${input.category},
+        ${input.priority}, ${input.strategy}, ${JSON.stringify(input.channels)}::jsonb, ${JSON.stringify(input.data)}::jsonb, 'accepted',
+        ${input.sendAt}::timestamptz, ${workflowId})
+      on conflict do nothing
+      returning id
+    ), d as (
+      insert into deliveries (id, notification_id, position, channel, status)
+      select n.id || '.' || c.channel, n.id, c.position - 1, c.channel, 'pending'
+      from n, jsonb_array_elements_text(${JSON.stringify(input.channels)}::jsonb) with ordinality as c(channel, position)
+    ), e as (
+      insert into notification_events (notification_id, status) select id, 'accepted' from n
+    )`;
+}
+
+export async function recordAccepted(db: Db, input: NotificationInput, workflowId: string): Promise<void> {
+  await db.execute(sql`${recordAcceptedStatement(input, workflowId)} select count(*) from n`);
 }

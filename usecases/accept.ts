@@ -2,16 +2,15 @@
 // pinning of what the workflow will use, and the rows that record it. The HTTP routes and the
 // runs of schedules (activities) both accept through here, so a scheduled send is accepted
 // exactly as a POST would be.
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowStartOptions } from '@temporalio/client';
-import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type WorkflowStartOptions } from '@temporalio/client';
 import type { Db } from '../db/client.js';
-import { deliveries, idempotencyKeys, notificationEvents, notifications, recipients, templates } from '../db/schema.js';
+import { pointIdempotencyKey } from '../db/idempotency-keys.js';
+import { notificationStatus, recipientWithLatestTemplate, recordAccepted, recordNotifications } from '../db/notifications.js';
 import { digestData, jsonBytes } from '../domain/digest.js';
 import { addressFor } from '../domain/preferences.js';
 import { notificationPriority, startsEagerly, type FairnessWeights } from '../domain/priority.js';
-import { deliveryId } from '../domain/delivery.js';
-import type { Channel, NotificationInput, NotificationStatus, Priority, RetrySettings } from '../domain/types.js';
-import { invalidInput, RequestError, unavailable, type FieldError } from '../domain/errors.js';
+import type { Channel, NotificationInput, NotificationStatus, RetrySettings } from '../domain/types.js';
+import { invalidInput, RequestError, unavailable } from '../domain/errors.js';
 import { joinDigest } from './digest.js';
 import type { TemporalDeps } from './temporal.js';
 
@@ -21,7 +20,7 @@ import { toRecipient } from '../db/recipients.js';
 import { notificationSearchAttributes, workflowIds } from '../domain/workflow-ids.js';
 import { LIMITS, type NotificationRequest } from './schemas.js';
 import { checkRunPayload, DIGEST_DATA_BYTES } from './payload-size.js';
-import { contentFor, findTemplateVersion, loadTemplateVersion, missingTemplateVariables, missingVariablesError } from './templates.js';
+import { contentFor, loadTemplateVersion, missingTemplateVariables, missingVariablesError } from './templates.js';
 
 /**
  * `sendAt` lies between a day ago (a client's clock a little behind) and a year ahead: a
@@ -48,13 +47,7 @@ export async function prepareNotification(
   opts: { id: string; retry: RetrySettings; templateData?: unknown },
 ): Promise<NotificationInput> {
   // The recipient and the template's latest version number in one round trip.
-  const [found] = await db
-    .select({
-      recipient: recipients,
-      latest: sql<number | null>`(select ${templates.latestVersion} from ${templates} where ${templates.tenantId} = ${tenantId} and ${templates.key} = ${body.template})`,
-    })
-    .from(recipients)
-    .where(and(eq(recipients.tenantId, tenantId), eq(recipients.id, body.recipient)));
+  const found = await recipientWithLatestTemplate(db, tenantId, body.recipient, body.template);
   if (!found) throw invalidInput(`Recipient ${body.recipient} does not exist`, [{ path: 'recipient', message: 'unknown recipient' }]);
   const recipientRow = found.recipient;
   const version = found.latest === null ? null : await loadTemplateVersion(db, tenantId, body.template, Number(found.latest));
@@ -99,61 +92,6 @@ export async function prepareNotification(
   };
 }
 
-export interface NotificationRecord {
-  input: NotificationInput;
-  workflowId: string;
-  status?: NotificationStatus;
-  reason?: string | null;
-  releaseAt?: string | null;
-  broadcastId?: string | null;
-}
-
-/**
- * Writes accepted notifications (row, pending deliveries, first event) in one transaction.
- * Rows that exist already are left alone, so a retried page or a second writer changes
- * nothing. Answers the ids it wrote.
- */
-export async function recordNotifications(db: Db, records: NotificationRecord[]): Promise<Set<string>> {
-  if (records.length === 0) return new Set();
-  return db.transaction(async (tx) => {
-    const inserted = await tx
-      .insert(notifications)
-      .values(
-        records.map(({ input, ...r }) => ({
-          id: input.notificationId,
-          tenantId: input.tenantId,
-          recipientId: input.recipientId,
-          templateKey: input.template.key,
-          templateVersion: input.template.version,
-          category: input.category,
-          priority: input.priority,
-          strategy: input.strategy,
-          channels: input.channels,
-          data: input.data,
-          status: r.status ?? 'accepted',
-          reason: r.reason ?? null,
-          sendAt: input.sendAt ? new Date(input.sendAt) : null,
-          releaseAt: r.releaseAt ? new Date(r.releaseAt) : null,
-          workflowId: r.workflowId,
-          broadcastId: r.broadcastId ?? null,
-        })),
-      )
-      .onConflictDoNothing()
-      .returning({ id: notifications.id });
-    const ids = new Set(inserted.map((r) => r.id));
-    const fresh = records.filter((r) => ids.has(r.input.notificationId));
-    const rows = fresh.flatMap(({ input }) =>
-      input.channels.map((channel, position) => ({ id: deliveryId(input.notificationId, channel), notificationId: input.notificationId, position, channel, status: 'pending' })),
-    );
-    if (rows.length) await tx.insert(deliveries).values(rows);
-    if (fresh.length)
-      await tx
-        .insert(notificationEvents)
-        .values(fresh.map((r) => ({ notificationId: r.input.notificationId, status: r.status ?? 'accepted', reason: r.reason ?? null })));
-    return ids;
-  });
-}
-
 /** How the notification workflow of an accepted input is started (API, schedules). */
 export function notificationStartOptions(input: NotificationInput, taskQueue: string, eager = false, weights?: FairnessWeights) {
   return {
@@ -167,33 +105,6 @@ export function notificationStartOptions(input: NotificationInput, taskQueue: st
     priority: notificationPriority(input, { weights }),
     ...(eager ? { requestEagerStart: true } : {}),
   } satisfies WorkflowStartOptions;
-}
-
-/**
- * The accepted notification's row, its pending deliveries and its first event, in one
- * statement; nothing when the row exists already. The API writes it after the start (so a
- * read right after the 202 finds it) and the workflow's first local activity writes it too
- * (so a run whose API died before writing still has its record): whichever comes first wins.
- */
-export function recordAcceptedStatement(input: NotificationInput, workflowId: string): SQL {
-  return sql`with n as (
-      insert into notifications (id, tenant_id, recipient_id, template_key, template_version, category, priority, strategy, channels, data, status, send_at, workflow_id)
-      values (${input.notificationId}, ${input.tenantId}, ${input.recipientId}, ${input.template.key}, ${input.template.version}, ${input.category},
-        ${input.priority}, ${input.strategy}, ${JSON.stringify(input.channels)}::jsonb, ${JSON.stringify(input.data)}::jsonb, 'accepted',
-        ${input.sendAt}::timestamptz, ${workflowId})
-      on conflict do nothing
-      returning id
-    ), d as (
-      insert into deliveries (id, notification_id, position, channel, status)
-      select n.id || '.' || c.channel, n.id, c.position - 1, c.channel, 'pending'
-      from n, jsonb_array_elements_text(${JSON.stringify(input.channels)}::jsonb) with ordinality as c(channel, position)
-    ), e as (
-      insert into notification_events (notification_id, status) select id, 'accepted' from n
-    )`;
-}
-
-export async function recordAccepted(db: Db, input: NotificationInput, workflowId: string): Promise<void> {
-  await db.execute(sql`${recordAcceptedStatement(input, workflowId)} select count(*) from n`);
 }
 
 /** Validates and records a notification in one go (a schedule's run, which then starts it). */
@@ -262,10 +173,7 @@ export async function acceptNotification(
       { input: join.input, workflowId: workflowIds.digest(tenantId, input.recipientId, body.digest.key), status: 'scheduled', releaseAt: join.releaseAt },
     ]);
     if (opts.idempotencyKey !== undefined && join.notificationId !== input.notificationId)
-      await db
-        .update(idempotencyKeys)
-        .set({ resourceId: join.notificationId })
-        .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, opts.idempotencyKey)));
+      await pointIdempotencyKey(db, tenantId, opts.idempotencyKey, join.notificationId);
     return { id: join.notificationId, status: 'scheduled' };
   }
 
@@ -282,8 +190,7 @@ export async function acceptNotification(
     // The run is started and writes this record itself: the notification is accepted.
   }
   if (!repeat) return { id, status: 'accepted' };
-  const [row] = await db.select({ status: notifications.status }).from(notifications).where(eq(notifications.id, id));
-  return { id, status: (row?.status ?? 'accepted') as NotificationStatus };
+  return { id, status: (await notificationStatus(db, id)) ?? 'accepted' };
 }
 
 /** A refusal whose field paths are prefixed (`notification.recipient`), for nested bodies. */
