@@ -3,7 +3,7 @@
 // without one a run Temporal says does not exist leaves the broadcast cancelled, nothing sent.
 import { afterEach, describe, expect, it } from 'vitest';
 import { broadcasts, recipients } from '../db/schema.js';
-import { startHarness, type Harness } from './harness.js';
+import { loseStartAnswers, startHarness, type Harness } from './harness.js';
 import { until } from './until.js';
 
 let h: Harness | undefined;
@@ -24,15 +24,7 @@ describe('accepting a broadcast', () => {
   it('a start whose answer is lost answers 503, keeps the broadcast, and the retry with the same key joins the run that did start', async () => {
     let lose = true;
     h = await startHarness({
-      clientInterceptors: [
-        {
-          async startWithDetails(input, next) {
-            const out = await next(input);
-            if (lose) throw new Error('14 UNAVAILABLE: the connection dropped before the answer');
-            return out;
-          },
-        },
-      ],
+      clientInterceptors: [loseStartAnswers(() => lose)],
     });
     await setUp(h);
     const first = await h.call('POST', '/v1/broadcasts', request, { 'idempotency-key': 'b1' });

@@ -5,7 +5,7 @@ import { canonicalJson, sha256 } from '../usecases/ids.js';
 import { NotificationBody } from '../usecases/schemas.js';
 import { idempotencyKeys } from '../db/schema.js';
 import { verifyWebhook } from './fakes/webhook.js';
-import { activityStartTimes, fastRetry, seed, startHarness, waitForState, type Harness } from './harness.js';
+import { activityStartTimes, fastRetry, loseStartAnswers, seed, startHarness, waitForState, type Harness } from './harness.js';
 import { until } from './until.js';
 import { decodePayload } from './support.js';
 
@@ -357,15 +357,7 @@ describe('nothing accepted is lost, nothing is left without its record', () => {
   it('a start whose answer is lost answers 503, deletes nothing, and the retry joins the run that did start', async () => {
     let lose = true;
     h = await startHarness({
-      clientInterceptors: [
-        {
-          async startWithDetails(input, next) {
-            const out = await next(input);
-            if (lose) throw new Error('14 UNAVAILABLE: the connection dropped before the answer');
-            return out;
-          },
-        },
-      ],
+      clientInterceptors: [loseStartAnswers(() => lose)],
     });
     await seed(h);
     const first = await send(h, {}, { 'idempotency-key': 'k3' });
