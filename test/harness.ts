@@ -138,6 +138,17 @@ export async function seed(h: Harness, recipient: Record<string, unknown> = {}, 
   if (t.status !== 201) throw new Error(`seed template: ${JSON.stringify(t.body)}`);
 }
 
+/** A client interceptor whose workflow starts reach the server but whose answers are lost while `lose()` holds. */
+export function loseStartAnswers(lose: () => boolean): WorkflowClientInterceptor {
+  return {
+    async startWithDetails(input, next) {
+      const out = await next(input);
+      if (lose()) throw new Error('14 UNAVAILABLE: the connection dropped before the answer');
+      return out;
+    },
+  };
+}
+
 /**
  * Polls the workflow's status query until `pred` holds. The timeout only guards against a hang
  * (a loaded machine can take tens of seconds for a few activities on the test server); what a
