@@ -82,13 +82,20 @@ export async function setPreferences(db: Db, tenantId: string, id: string, prefe
   return row?.preferences;
 }
 
+/** Recipient ids looked up per query (within the driver's bind-parameter limit). */
+const ID_CHUNK = 5000;
+
 /** Which of `ids` are the tenant's recipients. */
 export async function existingRecipientIds(db: Db, tenantId: string, ids: readonly string[]): Promise<Set<string>> {
-  const found = await db
-    .select({ id: recipients.id })
-    .from(recipients)
-    .where(and(eq(recipients.tenantId, tenantId), inArray(recipients.id, [...ids])));
-  return new Set(found.map((r) => r.id));
+  const known = new Set<string>();
+  for (let i = 0; i < ids.length; i += ID_CHUNK) {
+    const found = await db
+      .select({ id: recipients.id })
+      .from(recipients)
+      .where(and(eq(recipients.tenantId, tenantId), inArray(recipients.id, ids.slice(i, i + ID_CHUNK))));
+    for (const r of found) known.add(r.id);
+  }
+  return known;
 }
 
 /** Every recipient id of the tenant, in order. */

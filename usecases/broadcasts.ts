@@ -21,8 +21,6 @@ import { contentFor, findTemplateVersion, missingTemplateVariables, missingVaria
 
 /** A broadcast's `data` is copied into every recipient's notification: keep it small. */
 const MAX_BROADCAST_DATA_BYTES = 16 * 1024;
-/** Recipient ids checked per query. */
-const ID_CHUNK = 5000;
 
 export interface BroadcastPlan {
   template: { key: string; version: number };
@@ -38,36 +36,30 @@ export interface BroadcastPlan {
 export async function prepareBroadcast(db: Db, tenantId: string, body: BroadcastRequest): Promise<BroadcastPlan> {
   const version = await findTemplateVersion(db, tenantId, body.template);
   if (!version) throw invalidInput(`Template ${body.template} does not exist`, [{ path: 'template', message: 'unknown template' }]);
-  if (new TextEncoder().encode(JSON.stringify(body.data)).length > MAX_BROADCAST_DATA_BYTES)
+  // Each recipient's run carries its locale's content and the data (their own snapshot is not known yet).
+  const dataBytes = jsonBytes(body.data);
+  if (dataBytes > MAX_BROADCAST_DATA_BYTES)
     throw invalidInput(`data is larger than ${MAX_BROADCAST_DATA_BYTES / 1024} KiB`, [{ path: 'data', message: 'too large for a broadcast' }]);
   const locales = Object.keys(version.content).map((l) => contentFor(version, l));
+  /** Each locale's channels this broadcast sends. */
+  const sent = locales.map((l) => (body.channels ? l.channels.filter((ch) => body.channels!.includes(ch)) : l.channels));
   const errors: FieldError[] = [];
   (body.channels ?? []).forEach((ch, i) => {
     if (!locales.some((l) => l.channels.includes(ch))) errors.push({ path: `channels.${i}`, message: `template ${body.template} has no ${ch} content` });
   });
   if (errors.length) throw invalidInput(errors.map((e) => e.message).join('; '), errors);
   const missing = new Set<string>();
-  for (const l of locales) {
-    const channels = body.channels ? l.channels.filter((ch) => body.channels!.includes(ch)) : l.channels;
-    for (const m of missingTemplateVariables(l.content, channels, body.data)) missing.add(m);
-  }
+  locales.forEach((l, i) => {
+    for (const m of missingTemplateVariables(l.content, sent[i], body.data)) missing.add(m);
+  });
   if (missing.size) throw missingVariablesError([...missing].sort());
-  // Each recipient's run carries its locale's content and the data (their own snapshot is not known yet).
-  const dataBytes = jsonBytes(body.data);
-  for (const l of locales) {
-    const channels = body.channels ? l.channels.filter((ch) => body.channels!.includes(ch)) : l.channels;
-    checkRunPayload({ content: l.content, channels, dataBytes }, { template: version.key, locale: l.locale });
-  }
+  locales.forEach((l, i) => checkRunPayload({ content: l.content, channels: sent[i], dataBytes }, { template: version.key, locale: l.locale }));
 
   let recipientIds: string[];
   if (body.recipients) {
     recipientIds = [...new Set(body.recipients)];
-    const unknown: string[] = [];
-    for (let i = 0; i < recipientIds.length; i += ID_CHUNK) {
-      const chunk = recipientIds.slice(i, i + ID_CHUNK);
-      const known = await existingRecipientIds(db, tenantId, chunk);
-      unknown.push(...chunk.filter((id) => !known.has(id)));
-    }
+    const known = await existingRecipientIds(db, tenantId, recipientIds);
+    const unknown = recipientIds.filter((id) => !known.has(id));
     if (unknown.length)
       throw invalidInput(`${unknown.length} recipient(s) do not exist: ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', …' : ''}`, [
         { path: 'recipients', message: `unknown recipients: ${unknown.slice(0, 10).join(', ')}` },
@@ -169,14 +161,6 @@ export interface BroadcastDeps {
   broadcastBatches?: boolean;
 }
 
-export interface BroadcastView extends ReturnType<typeof broadcastCounts> {
-  id: string;
-  status: BroadcastStatus;
-  template: string;
-  templateVersion: number;
-  createdAt: string;
-  updatedAt: string;
-}
 
 /**
  * Starts a recorded broadcast's workflow; one already started (or finished) is left alone. A
@@ -201,6 +185,8 @@ async function certainlyNotStarted(deps: BroadcastDeps, workflowId: string): Pro
     return err instanceof WorkflowNotFoundError;
   }
 }
+
+const RETRY_WITH_KEY = 'The workflow service did not confirm the start. Retry with the same Idempotency-Key to be sure of one broadcast.';
 
 /**
  * Accepts a broadcast: validates it, claims its Idempotency-Key, records it with its numbered
@@ -231,7 +217,7 @@ export async function acceptBroadcast(
         try {
           await startBroadcast(deps, broadcastInputOf(row, deps.retry, deps.broadcastTuning));
         } catch (err) {
-          throw unavailable('The workflow service did not confirm the start. Retry with the same Idempotency-Key to be sure of one broadcast.', err);
+          throw unavailable(RETRY_WITH_KEY, err);
         }
       }
       return { id: row.id, status: row.status as BroadcastStatus, total: row.total };
@@ -242,7 +228,7 @@ export async function acceptBroadcast(
     await startBroadcast(deps, input);
   } catch (err) {
     if (opts.idempotencyKey !== undefined)
-      throw unavailable('The workflow service did not confirm the start. Retry with the same Idempotency-Key to be sure of one broadcast.', err);
+      throw unavailable(RETRY_WITH_KEY, err);
     if (await certainlyNotStarted(deps, workflowIds.broadcast(tenantId, id))) {
       await markBroadcastCancelled(db, tenantId, id);
       throw unavailable(`The workflow service could not start broadcast ${id}; nothing was sent. Retry later.`, err);
@@ -253,13 +239,13 @@ export async function acceptBroadcast(
 }
 
 /** A broadcast with its live progress, counted from its notifications' statuses. */
-export async function broadcastView(db: Db, tenantId: string, id: string): Promise<BroadcastView> {
+export async function broadcastView(db: Db, tenantId: string, id: string) {
   const b = await findBroadcast(db, id, tenantId);
   if (!b) throw missing('Broadcast');
   return viewOf(b, await broadcastNotificationCounts(db, id));
 }
 
-function viewOf(b: BroadcastRow, byStatus: Record<string, number>): BroadcastView {
+function viewOf(b: BroadcastRow, byStatus: Record<string, number>) {
   const status = b.status as BroadcastStatus;
   return {
     id: b.id,
@@ -277,7 +263,7 @@ function viewOf(b: BroadcastRow, byStatus: Record<string, number>): BroadcastVie
  * starts no further recipient and cancels every notification not yet sent. A completed one is
  * a conflict.
  */
-export async function cancelBroadcast(deps: Pick<BroadcastDeps, 'db' | 'temporal'>, tenantId: string, id: string): Promise<BroadcastView> {
+export async function cancelBroadcast(deps: Pick<BroadcastDeps, 'db' | 'temporal'>, tenantId: string, id: string) {
   const { db, temporal } = deps;
   const cancelled = await markBroadcastCancelled(db, tenantId, id);
   const current = await broadcastView(db, tenantId, id);

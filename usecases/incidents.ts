@@ -18,7 +18,7 @@ import type { Db } from '../db/client.js';
 import { findPolicy } from '../db/escalation-policies.js';
 import { duplicateCount, findIncident, incidentTimeline, openIncidentOf } from '../db/incidents.js';
 import { conflictWith, invalidInput, missing, RequestError, unavailable } from '../domain/errors.js';
-import { IncidentRejection, type IncidentInput, type IncidentSeverity, type IncidentState, type IncidentStatus, type IncidentWorkflow, type TimelineEvent } from '../domain/incidents.js';
+import { IncidentRejection, type IncidentInput, type IncidentSeverity, type IncidentState, type IncidentStatus, type IncidentWorkflow } from '../domain/incidents.js';
 import { incidentPriority } from '../domain/priority.js';
 import { SA, workflowIds } from '../domain/workflow-ids.js';
 import { acknowledgeIncidentUpdate, incidentStateQuery, resolveIncidentUpdate, triggerIncidentSignal, unacknowledgeIncidentUpdate } from '../domain/workflow-messages.js';
@@ -41,21 +41,6 @@ export interface IncidentRequest {
   severity: IncidentSeverity;
   dedupKey?: string;
   details?: Record<string, unknown>;
-}
-
-export interface IncidentView {
-  id: string;
-  status: IncidentStatus;
-  step: number;
-  cycle: number;
-  timeline: TimelineEvent[];
-  policy: string;
-  summary: string;
-  severity: IncidentSeverity;
-  dedupKey: string | null;
-  details: Record<string, unknown> | null;
-  createdAt: string;
-  updatedAt: string;
 }
 
 export interface Triggered {
@@ -106,7 +91,7 @@ async function awaitRecorded<T>(what: string, check: () => Promise<T | undefined
 }
 
 /** The incident with its timeline; `asOf`, an update's answer, cuts it at that moment. */
-export async function incidentView(db: Db, tenantId: string, id: string, asOf?: IncidentState): Promise<IncidentView> {
+export async function incidentView(db: Db, tenantId: string, id: string, asOf?: IncidentState) {
   const row = await findIncident(db, id, tenantId);
   if (!row) throw missing('Incident');
   return {
@@ -236,7 +221,7 @@ const ACTIONS = {
 } as const;
 
 /** Acknowledges, unacknowledges or resolves an incident; answers the incident as the update left it (the escalation may move on at once). */
-export async function actOnIncident(deps: IncidentDeps, tenantId: string, id: string, action: IncidentAction, by: string | undefined): Promise<IncidentView> {
+export async function actOnIncident(deps: IncidentDeps, tenantId: string, id: string, action: IncidentAction, by: string | undefined) {
   const { db, temporal } = deps;
   const row = await findIncident(db, id, tenantId);
   if (!row) throw missing('Incident');

@@ -83,8 +83,10 @@ export async function listNotifications(
  */
 export async function cancelNotification(deps: { db: Db; temporal: TemporalDeps }, tenantId: string, id: string): Promise<{ status: 'cancelled' }> {
   const { db, temporal } = deps;
-  const current = await notificationView(db, tenantId, id);
-  if (TERMINAL_STATUSES.includes(current.status)) {
+  // The row alone: a cancel needs its status, not its deliveries.
+  const current = await findNotification(db, tenantId, id);
+  if (!current) throw missing('Notification');
+  if (TERMINAL_STATUSES.includes(current.status as NotificationStatus)) {
     if (current.status === 'cancelled') return { status: 'cancelled' };
     throw conflictWith(`The notification has already finished (${current.status})`);
   }
@@ -96,7 +98,8 @@ export async function cancelNotification(deps: { db: Db; temporal: TemporalDeps 
     ({ status } = await handle.executeUpdate(cancelNotificationUpdate));
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
-      const after = await notificationView(db, tenantId, current.id);
+      const after = await findNotification(db, tenantId, current.id);
+      if (!after) throw missing('Notification');
       if (after.status === 'cancelled') return { status: 'cancelled' };
       throw conflictWith(`The notification has already finished (${after.status})`);
     }
