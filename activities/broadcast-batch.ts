@@ -7,25 +7,21 @@
 // notification workflows.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, asc, eq, gte, inArray, lt } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { notifyInbox } from '../db/inbox-notify.js';
-import { broadcastRecipients, deliveries, deliveryAttempts, inboxMessages, notificationEvents, notifications, recipients } from '../db/schema.js';
+import { audiencePage, writeBroadcastOutcomes, type BroadcastDelivery, type BroadcastOutcome } from '../db/broadcasts.js';
+import { existingNotificationIds } from '../db/notifications.js';
+import { recipientsById } from '../db/recipients.js';
 import { broadcastNotificationId } from '../domain/broadcast.js';
 import { ErrorType } from '../domain/errors.js';
 import { addressFor, decideOnWake } from '../domain/preferences.js';
 import { renderContent, TemplateRenderError } from '../domain/templates.js';
-import { cleanText } from '../domain/text.js';
-import type { Channel, ChannelContent, DeliveryStatus, NotificationStatus, Preferences } from '../domain/types.js';
+import type { Channel, ChannelContent } from '../domain/types.js';
 import { contentFor, loadTemplateVersion } from '../usecases/templates.js';
-import { toRecipient } from '../db/recipients.js';
-import { workflowIds } from '../domain/workflow-ids.js';
 import { type BroadcastInput } from '../domain/broadcast.js';
 import { describeError, permanent } from './errors.js';
 import type { BatchEmail, ChannelSender } from './channels/types.js';
 import { RESEND_BATCH_LIMIT } from './channels/email.js';
 import { finalStatus } from '../domain/status.js';
-import { deliveryId } from '../domain/delivery.js';
 import type { BroadcastStart } from './fanout.js';
 
 /**
@@ -57,109 +53,13 @@ export interface BroadcastPageResult {
   nextSeq: number;
 }
 
-interface OutcomeDelivery {
-  channel: Channel;
-  status: DeliveryStatus;
-  errorCode?: string | null;
-  errorMessage?: string | null;
-  /** Sent: by whom, under which provider message id. */
-  sent?: { provider: string; providerMessageId: string };
-  /** Tried once and refused (its attempt is recorded failed). */
-  refused?: boolean;
-}
-
 /** The idempotency key of a chunk's email batch: stable across retries of the page. */
 export function emailBatchKey(b: { tenantId: string; broadcastId: string }, firstSeq: number): string {
   return `tocsin-broadcast/${b.tenantId}/${b.broadcastId}/${firstSeq}`;
 }
 
-/** One recipient's rows, whatever its outcome. */
-interface Outcome {
-  notificationId: string;
-  recipientId: string;
-  channels: Channel[];
-  status: NotificationStatus;
-  reason: string | null;
-  deliveries: OutcomeDelivery[];
-  events: NotificationStatus[];
-  inbox?: { title: string; body: string };
-}
-
 export function createBroadcastBatchActivities({ db, senders, afterBroadcastChunk }: BroadcastBatchDeps) {
   const emailSender = senders?.email?.sendBatch ? senders.email : undefined;
-  /** Writes a chunk's outcomes in one transaction; rows that exist already are left alone. */
-  async function write(b: BroadcastInput, outcomes: Outcome[]): Promise<void> {
-    if (outcomes.length === 0) return;
-    await db.transaction(async (tx) => {
-      const inserted = await tx
-        .insert(notifications)
-        .values(
-          outcomes.map((o) => ({
-            id: o.notificationId,
-            tenantId: b.tenantId,
-            recipientId: o.recipientId,
-            templateKey: b.template.key,
-            templateVersion: b.template.version,
-            category: b.category,
-            priority: b.priority,
-            strategy: 'all',
-            channels: o.channels,
-            data: b.data,
-            status: o.status,
-            reason: o.reason,
-            workflowId: workflowIds.notification(b.tenantId, o.notificationId),
-            broadcastId: b.broadcastId,
-          })),
-        )
-        .onConflictDoNothing()
-        .returning({ id: notifications.id });
-      const ids = new Set(inserted.map((r) => r.id));
-      const fresh = outcomes.filter((o) => ids.has(o.notificationId));
-      if (fresh.length === 0) return;
-      const now = new Date();
-      const ds = fresh.flatMap((o) =>
-        o.deliveries.map((d, position) => ({
-          id: deliveryId(o.notificationId, d.channel),
-          notificationId: o.notificationId,
-          position,
-          channel: d.channel,
-          status: d.status,
-          attempts: d.sent || d.refused ? 1 : 0,
-          provider: d.sent?.provider ?? null,
-          providerMessageId: d.sent?.providerMessageId ?? null,
-          errorCode: d.errorCode ?? null,
-          errorMessage: d.errorMessage ?? null,
-          sentAt: d.sent ? now : null,
-        })),
-      );
-      if (ds.length) await tx.insert(deliveries).values(ds);
-      const attempts = ds
-        .filter((d) => d.attempts > 0)
-        .map((d) => (d.sentAt ? { deliveryId: d.id, attempt: 1, outcome: 'sent' } : { deliveryId: d.id, attempt: 1, outcome: 'failed', errorCode: d.errorCode, errorMessage: d.errorMessage }));
-      if (attempts.length) await tx.insert(deliveryAttempts).values(attempts).onConflictDoNothing();
-      await tx.insert(notificationEvents).values(fresh.flatMap((o) => o.events.map((status) => ({ notificationId: o.notificationId, status, reason: status === o.status ? o.reason : null }))));
-      const inbox = fresh.filter((o) => o.inbox);
-      // The inbox's SSE streams wake at commit (db/inbox-notify.ts) and read these rows like any other.
-      if (inbox.length) {
-        await tx
-          .insert(inboxMessages)
-          .values(
-            inbox.map((o) => ({
-              id: `msg_${o.notificationId}`,
-              tenantId: b.tenantId,
-              recipientId: o.recipientId,
-              notificationId: o.notificationId,
-              title: cleanText(o.inbox!.title, 100_000),
-              body: cleanText(o.inbox!.body, 100_000),
-              category: b.category,
-            })),
-          )
-          .onConflictDoNothing({ target: inboxMessages.notificationId });
-        await notifyInbox(tx, b.tenantId, inbox.map((o) => o.recipientId));
-      }
-    });
-  }
-
   /**
    * Sends a chunk's emails in one batch call and records each answer on its delivery: sent with
    * Resend's message id, or failed when Resend refuses the batch for good (all of it: strict
@@ -168,13 +68,9 @@ export function createBroadcastBatchActivities({ db, senders, afterBroadcastChun
    * attempt already wrote sends nothing: a retry never sends an email twice (Resend answers a
    * repeated key with the same body with the first answer, without sending).
    */
-  async function sendEmails(b: BroadcastInput, firstSeq: number, emails: Array<{ notificationId: string; delivery: OutcomeDelivery; email: BatchEmail }>): Promise<void> {
+  async function sendEmails(b: BroadcastInput, firstSeq: number, emails: Array<{ notificationId: string; delivery: BroadcastDelivery; email: BatchEmail }>): Promise<void> {
     if (emails.length === 0 || !emailSender?.sendBatch) return;
-    const done = await db
-      .select({ id: notifications.id })
-      .from(notifications)
-      .where(inArray(notifications.id, emails.map((e) => e.notificationId)));
-    const written = new Set(done.map((r) => r.id));
+    const written = await existingNotificationIds(db, emails.map((e) => e.notificationId));
     const todo = emails.filter((e) => !written.has(e.notificationId));
     if (todo.length === 0) return;
     const ctx = Context.current();
@@ -204,11 +100,7 @@ export function createBroadcastBatchActivities({ db, senders, afterBroadcastChun
     const resumed = ctx.info.heartbeatDetails as PageProgress | undefined;
     const progress: PageProgress = resumed && resumed.nextSeq >= a.fromSeq ? { nextSeq: resumed.nextSeq, start: [...resumed.start] } : { nextSeq: a.fromSeq, start: [] };
     const endSeq = a.fromSeq + b.pageSize;
-    const page = await db
-      .select()
-      .from(broadcastRecipients)
-      .where(and(eq(broadcastRecipients.broadcastId, b.broadcastId), gte(broadcastRecipients.seq, progress.nextSeq), lt(broadcastRecipients.seq, endSeq)))
-      .orderBy(asc(broadcastRecipients.seq));
+    const page = await audiencePage(db, b.broadcastId, progress.nextSeq, endSeq);
     if (page.length === 0) return { start: progress.start, nextSeq: Math.min(endSeq, b.total) };
     const version = await loadTemplateVersion(db, b.tenantId, b.template.key, b.template.version);
     if (!version) throw permanent(ErrorType.NotFound, `Template ${b.template.key} v${b.template.version} no longer exists`);
@@ -229,19 +121,15 @@ export function createBroadcastBatchActivities({ db, senders, afterBroadcastChun
       }
       return r;
     };
-    const renderFailed = (channel: Channel, error?: string): OutcomeDelivery => ({ channel, status: 'failed', errorCode: ErrorType.TemplateRenderFailed, errorMessage: error ?? null });
+    const renderFailed = (channel: Channel, error?: string): BroadcastDelivery => ({ channel, status: 'failed', errorCode: ErrorType.TemplateRenderFailed, errorMessage: error ?? null });
 
     for (let i = 0; i < page.length; i += CHUNK) {
       const chunk = page.slice(i, i + CHUNK);
-      const rows = await db
-        .select()
-        .from(recipients)
-        .where(and(eq(recipients.tenantId, b.tenantId), inArray(recipients.id, chunk.map((p) => p.recipientId))));
-      const byId = new Map(rows.map((r) => [r.id, { recipient: toRecipient(r), preferences: (r.preferences ?? {}) as Preferences }]));
-      const outcomes: Outcome[] = [];
+      const byId = await recipientsById(db, b.tenantId, chunk.map((p) => p.recipientId));
+      const outcomes: BroadcastOutcome[] = [];
       // Sent here (in-app, email): their status, events and inbox message once the email batch answered.
-      const bulk: Outcome[] = [];
-      const emails: Array<{ notificationId: string; delivery: OutcomeDelivery; email: BatchEmail }> = [];
+      const bulk: BroadcastOutcome[] = [];
+      const emails: Array<{ notificationId: string; delivery: BroadcastDelivery; email: BatchEmail }> = [];
       for (const { seq, recipientId } of chunk) {
         const notificationId = broadcastNotificationId(b.broadcastId, seq);
         const base = { notificationId, recipientId, channels: [] as Channel[], deliveries: [] };
@@ -271,8 +159,8 @@ export function createBroadcastBatchActivities({ db, senders, afterBroadcastChun
           progress.start.push({ notificationId, recipientId, channels });
           continue;
         }
-        const sending = new Map<Channel, OutcomeDelivery>();
-        let inbox: Outcome['inbox'];
+        const sending = new Map<Channel, BroadcastDelivery>();
+        let inbox: BroadcastOutcome['inbox'];
         for (const ch of decision.allowed) {
           const r = renderOnce(recipient.locale, ch as 'inapp' | 'email', chosen.content);
           if (!r.content) {
@@ -287,13 +175,13 @@ export function createBroadcastBatchActivities({ db, senders, afterBroadcastChun
               sending.set(ch, { channel: ch, status: 'failed', errorCode: ErrorType.ProviderRejected, errorMessage: `template ${b.template.key} has no email body` });
               continue;
             }
-            const delivery: OutcomeDelivery = { channel: ch, status: 'sending' };
+            const delivery: BroadcastDelivery = { channel: ch, status: 'sending' };
             sending.set(ch, delivery);
             emails.push({ notificationId, delivery, email: { to: addressFor(recipient, 'email')!, subject: email.subject, ...body } });
           }
         }
         const ordered = channels.map((ch) => sending.get(ch) ?? skipped.find((s) => s.channel === ch)!);
-        const outcome: Outcome = { ...base, channels, status: 'sending', reason: null, deliveries: ordered, events: [], ...(inbox ? { inbox } : {}) };
+        const outcome: BroadcastOutcome = { ...base, channels, status: 'sending', reason: null, deliveries: ordered, events: [], ...(inbox ? { inbox } : {}) };
         outcomes.push(outcome);
         bulk.push(outcome);
       }
@@ -302,7 +190,7 @@ export function createBroadcastBatchActivities({ db, senders, afterBroadcastChun
         o.status = finalStatus(o.deliveries.map((d) => d.status), false);
         o.events = ['accepted', 'sending', o.status];
       }
-      await write(b, outcomes);
+      await writeBroadcastOutcomes(db, b, outcomes);
       progress.nextSeq = chunk[chunk.length - 1].seq + 1;
       ctx.heartbeat(progress);
       await afterBroadcastChunk?.({ broadcastId: b.broadcastId, nextSeq: progress.nextSeq, attempt: ctx.info.attempt });

@@ -1,16 +1,16 @@
 // Activities of the digest, broadcast and schedule workflows: the rows of digest windows,
 // pages of a broadcast's audience, progress counts, and the acceptance of scheduled sends.
-import { and, asc, count, eq, gt, gte, inArray, notInArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../db/client.js';
-import { broadcastRecipients, broadcasts, deliveries, notificationEvents, notifications, recipients } from '../db/schema.js';
+import { audiencePage, countBroadcastNotifications as countNotifications, finishBroadcast, openBroadcastNotifications as openNotifications } from '../db/broadcasts.js';
+import { cancelUnstarted, closeDigestWindow as closeWindow, recordNotifications, type NotificationRecord } from '../db/notifications.js';
+import { recipientsById } from '../db/recipients.js';
 import { broadcastNotificationId, type BroadcastStatus } from '../domain/broadcast.js';
 import { ErrorType } from '../domain/errors.js';
 import { addressFor } from '../domain/preferences.js';
-import { TERMINAL_STATUSES, type Channel, type NotificationInput, type NotificationStatus } from '../domain/types.js';
+import { type Channel, type NotificationInput, type NotificationStatus } from '../domain/types.js';
 import { RequestError } from '../domain/errors.js';
 import { acceptScheduled } from '../usecases/accept.js';
-import { recordNotifications, type NotificationRecord } from '../db/notifications.js';
 import { prepareBroadcast, recordBroadcast } from '../usecases/broadcasts.js';
 import { contentFor, loadTemplateVersion } from '../usecases/templates.js';
 import { BroadcastBody, NotificationBody } from '../usecases/schemas.js';
@@ -19,7 +19,6 @@ import { type BroadcastInput } from '../domain/broadcast.js';
 import { type DigestJoin } from '../domain/digest.js';
 import { type ScheduledRun } from '../domain/schedules.js';
 import { permanent } from './errors.js';
-import { toRecipient } from '../db/recipients.js';
 
 /** One recipient of a broadcast page to start a notification workflow for. */
 export interface BroadcastStart {
@@ -45,10 +44,7 @@ export function createFanoutActivities({ db }: { db: Db }) {
 
   /** The window closed: its row gets the joined items and passes to its notification workflow. */
   async function closeDigestWindow(a: { tenantId: string; notificationId: string; data: Record<string, unknown> }): Promise<void> {
-    await db
-      .update(notifications)
-      .set({ data: a.data, releaseAt: null, workflowId: workflowIds.notification(a.tenantId, a.notificationId), updatedAt: sql`now()` })
-      .where(eq(notifications.id, a.notificationId));
+    await closeWindow(db, a.notificationId, a.data, workflowIds.notification(a.tenantId, a.notificationId));
   }
 
   // Broadcasts.
@@ -60,20 +56,11 @@ export function createFanoutActivities({ db }: { db: Db }) {
    */
   async function prepareBroadcastPage(a: { broadcast: BroadcastInput; fromSeq: number }): Promise<{ start: BroadcastStart[]; nextSeq: number }> {
     const b = a.broadcast;
-    const page = await db
-      .select()
-      .from(broadcastRecipients)
-      .where(and(eq(broadcastRecipients.broadcastId, b.broadcastId), gte(broadcastRecipients.seq, a.fromSeq)))
-      .orderBy(asc(broadcastRecipients.seq))
-      .limit(b.pageSize);
+    const page = await audiencePage(db, b.broadcastId, a.fromSeq, a.fromSeq + b.pageSize);
     if (page.length === 0) return { start: [], nextSeq: b.total };
     const version = await loadTemplateVersion(db, b.tenantId, b.template.key, b.template.version);
     if (!version) throw permanent(ErrorType.NotFound, `Template ${b.template.key} v${b.template.version} no longer exists`);
-    const rows = await db
-      .select()
-      .from(recipients)
-      .where(and(eq(recipients.tenantId, b.tenantId), inArray(recipients.id, page.map((p) => p.recipientId))));
-    const byId = new Map(rows.map((r) => [r.id, toRecipient(r)]));
+    const byId = await recipientsById(db, b.tenantId, page.map((p) => p.recipientId));
 
     const records: NotificationRecord[] = [];
     const start: BroadcastStart[] = [];
@@ -94,7 +81,7 @@ export function createFanoutActivities({ db }: { db: Db }) {
         throttle: null,
       };
       const record = { input, workflowId: workflowIds.notification(b.tenantId, notificationId), broadcastId: b.broadcastId };
-      const recipient = byId.get(recipientId);
+      const recipient = byId.get(recipientId)?.recipient;
       if (!recipient) {
         records.push({ ...record, status: 'failed', reason: 'recipient_deleted' });
         continue;
@@ -114,61 +101,22 @@ export function createFanoutActivities({ db }: { db: Db }) {
 
   /** How many of a broadcast's notifications are in the given statuses (all unfinished ones by default). */
   async function countBroadcastNotifications(a: { broadcastId: string; statuses?: NotificationStatus[] }): Promise<number> {
-    const [{ n }] = await db
-      .select({ n: count() })
-      .from(notifications)
-      .where(
-        and(
-          eq(notifications.broadcastId, a.broadcastId),
-          a.statuses ? inArray(notifications.status, a.statuses) : notInArray(notifications.status, [...TERMINAL_STATUSES]),
-        ),
-      );
-    return n;
+    return countNotifications(db, a.broadcastId, a.statuses);
   }
 
   /** The next unfinished notifications of a broadcast, by id after `afterId`. */
   async function openBroadcastNotifications(a: { broadcastId: string; afterId: string | null; limit: number }): Promise<string[]> {
-    const rows = await db
-      .select({ id: notifications.id })
-      .from(notifications)
-      .where(
-        and(
-          eq(notifications.broadcastId, a.broadcastId),
-          notInArray(notifications.status, [...TERMINAL_STATUSES]),
-          a.afterId ? gt(notifications.id, a.afterId) : undefined,
-        ),
-      )
-      .orderBy(asc(notifications.id))
-      .limit(a.limit);
-    return rows.map((r) => r.id);
+    return openNotifications(db, a.broadcastId, a.afterId, a.limit);
   }
 
   /** Cancels notifications that were written but whose workflow never started. */
   async function cancelUnstartedNotifications(a: { ids: string[] }): Promise<number> {
-    if (a.ids.length === 0) return 0;
-    return db.transaction(async (tx) => {
-      const done = await tx
-        .update(notifications)
-        .set({ status: 'cancelled', updatedAt: sql`now()` })
-        .where(and(inArray(notifications.id, a.ids), eq(notifications.status, 'accepted')))
-        .returning({ id: notifications.id });
-      const ids = done.map((r) => r.id);
-      if (ids.length === 0) return 0;
-      await tx
-        .update(deliveries)
-        .set({ status: 'cancelled', updatedAt: sql`now()` })
-        .where(and(inArray(deliveries.notificationId, ids), eq(deliveries.status, 'pending')));
-      await tx.insert(notificationEvents).values(ids.map((notificationId) => ({ notificationId, status: 'cancelled' })));
-      return ids.length;
-    });
+    return cancelUnstarted(db, a.ids);
   }
 
   /** A running broadcast ends completed or cancelled, once: the API may have cancelled it first. */
   async function setBroadcastStatus(a: { broadcastId: string; status: BroadcastStatus }): Promise<void> {
-    await db
-      .update(broadcasts)
-      .set({ status: a.status, updatedAt: sql`now()` })
-      .where(and(eq(broadcasts.id, a.broadcastId), eq(broadcasts.status, 'running')));
+    await finishBroadcast(db, a.broadcastId, a.status);
   }
 
   // Schedules: each run accepts its stored request as the API would have.

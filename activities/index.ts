@@ -1,8 +1,9 @@
 // Activities come from this factory: no module-level singletons, so tests hand in fakes.
 import { Context } from '@temporalio/activity';
-import { and, eq, ne, sql } from 'drizzle-orm';
-import { rowsOf, type Db } from '../db/client.js';
-import * as s from '../db/schema.js';
+import type { Db } from '../db/client.js';
+import { firstAttemptAt, providerMessageHeldElsewhere, recordFailedAttempt, recordOutcome, type DeliveryRecord } from '../db/deliveries.js';
+import { recipientRecordingAccepted } from '../db/notifications.js';
+import { toRecipient } from '../db/recipients.js';
 import { webhookSecretOf } from '../db/tenants.js';
 import { channelContent } from '../domain/delivery.js';
 import { ErrorType } from '../domain/errors.js';
@@ -10,14 +11,12 @@ import { addressFor, decideOnWake, type WakeDecision } from '../domain/preferenc
 import { Lru } from '../domain/lru.js';
 import { renderContent, TemplateRenderError } from '../domain/templates.js';
 import type { Channel, ChannelContent, NotificationInput, NotificationStatus, Preferences, Recipient } from '../domain/types.js';
-import { recordAcceptedStatement } from '../db/notifications.js';
 import { contentFor, loadTemplateVersion } from '../usecases/templates.js';
 import { describeError, permanent, unconfigured, withDatabaseErrorsClassified } from './errors.js';
 import type { ChannelSender, EarlierAttempts, SendResult } from './channels/types.js';
 import type { PagerClient } from './channels/pager.js';
 import type { SlackClient } from './channels/slack.js';
 import { createEscalationActivities } from './escalation.js';
-import { recordStatement, type DeliveryRecord } from './records.js';
 
 export type { DeliveryRecord };
 import { createFanoutActivities } from './fanout.js';
@@ -108,21 +107,9 @@ export function createActivities(deps: ActivityDeps) {
     channels?: readonly Channel[];
     record?: { input: NotificationInput; workflowId: string };
   }): Promise<RecipientSnapshot | null> {
-    const select = sql`select * from recipients where tenant_id = ${args.tenantId} and id = ${args.recipientId}`;
-    const result = await db.execute(args.record ? sql`${recordAcceptedStatement(args.record.input, args.record.workflowId)} ${select}` : select);
-    const [row] = rowsOf<Record<string, any>>(result);
+    const row = await recipientRecordingAccepted(db, args.tenantId, args.recipientId, args.record);
     if (!row) return null;
-    const recipient: Recipient = {
-      id: row.id,
-      email: row.email,
-      phone: row.phone,
-      slack: row.slack,
-      webhookUrl: row.webhook_url,
-      pagerRoutingKey: row.pager_routing_key,
-      locale: row.locale,
-      timezone: row.timezone,
-      name: row.name,
-    };
+    const recipient = toRecipient(row);
     const version = await loadTemplateVersion(db, args.tenantId, args.template.key, args.template.version);
     if (!version) throw permanent(ErrorType.NotFound, `Template ${args.template.key} v${args.template.version} no longer exists`);
     const { content } = contentFor(version, recipient.locale);
@@ -155,32 +142,19 @@ export function createActivities(deps: ActivityDeps) {
         ...decision.skipped.map((d) => ({ channel: d.channel, status: 'skipped' as const, reason: d.reason })),
         ...starting.map((channel) => ({ channel, status: 'sending' as const })),
       ];
-      await db.execute(recordStatement(input.notificationId, deliveries, { status: 'sending', reason: null, releaseAt: null }));
+      await recordOutcome(db, input.notificationId, deliveries, { status: 'sending', reason: null, releaseAt: null });
     }
     return { snapshot, decision };
   }
 
   /** Records one delivery's outcome as soon as it is known, so receipts can find it. */
   async function recordDelivery(args: { notificationId: string; delivery: DeliveryRecord }): Promise<void> {
-    await db.execute(recordStatement(args.notificationId, [args.delivery]));
+    await recordOutcome(db, args.notificationId, [args.delivery]);
   }
 
   /** Records the notification's status, its event and the deliveries' outcomes that come with it. */
   async function recordStatus(rec: StatusRecord): Promise<void> {
-    await db.execute(recordStatement(rec.notificationId, rec.deliveries ?? [], { status: rec.status, reason: rec.reason ?? null, releaseAt: rec.releaseAt }));
-  }
-
-  /** A failed attempt: its row, and the delivery's attempt count and last error. */
-  async function recordFailedAttempt(id: string, attempt: number, error: { code: string; message: string }) {
-    const failure = { errorCode: error.code, errorMessage: error.message };
-    await db
-      .insert(s.deliveryAttempts)
-      .values({ deliveryId: id, attempt, outcome: 'failed', ...failure })
-      .onConflictDoUpdate({ target: [s.deliveryAttempts.deliveryId, s.deliveryAttempts.attempt], set: { outcome: 'failed', ...failure, at: sql`now()` } });
-    await db
-      .update(s.deliveries)
-      .set({ attempts: sql`greatest(${s.deliveries.attempts}, ${attempt})`, ...failure, updatedAt: sql`now()` })
-      .where(and(eq(s.deliveries.id, id), sql`${s.deliveries.status} in ('pending', 'sending')`));
+    await recordOutcome(db, rec.notificationId, rec.deliveries ?? [], { status: rec.status, reason: rec.reason ?? null, releaseAt: rec.releaseAt });
   }
 
   /** The tenant's webhook signing secret, cached briefly (a rotation reaches sends within a minute). */
@@ -208,24 +182,13 @@ export function createActivities(deps: ActivityDeps) {
     else {
       // A first attempt almost never has an earlier one: with the database unreachable it
       // sends rather than waits, as it did before it asked.
-      const [row] = await db
-        .select({ at: sql<Date | string | null>`min(${s.deliveryAttempts.at})` })
-        .from(s.deliveryAttempts)
-        .where(eq(s.deliveryAttempts.deliveryId, args.deliveryId))
-        .catch(() => []);
-      if (row?.at) since = new Date(new Date(row.at).getTime() - ATTEMPT_START_TO_CLOSE_MS);
+      const first = await firstAttemptAt(db, args.deliveryId).catch(() => null);
+      if (first) since = new Date(first.getTime() - ATTEMPT_START_TO_CLOSE_MS);
     }
     if (!since) return undefined;
     return {
       since,
-      claimedElsewhere: async (providerMessageId) => {
-        const rows = await db
-          .select({ id: s.deliveries.id })
-          .from(s.deliveries)
-          .where(and(eq(s.deliveries.provider, sender.provider), eq(s.deliveries.providerMessageId, providerMessageId), ne(s.deliveries.id, args.deliveryId)))
-          .limit(1);
-        return rows.length > 0;
-      },
+      claimedElsewhere: (providerMessageId) => providerMessageHeldElsewhere(db, args.deliveryId, sender.provider, providerMessageId),
     };
   }
 
@@ -270,7 +233,7 @@ export function createActivities(deps: ActivityDeps) {
       });
       return { ...result, attempt };
     } catch (err) {
-      await recordFailedAttempt(args.deliveryId, attempt, describeError(err)).catch(() => {});
+      await recordFailedAttempt(db, args.deliveryId, attempt, describeError(err)).catch(() => {});
       throw err;
     }
   }

@@ -1,9 +1,9 @@
 // Notifications: the records of accepted ones (with their pending deliveries and first event),
 // and the reads the API makes: one by id, a page newest first, their deliveries.
-import { and, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import { deliveryId } from '../domain/delivery.js';
 import type { NotificationInput, NotificationStatus } from '../domain/types.js';
-import type { Db } from './client.js';
+import { rowsOf, type Db } from './client.js';
 import { deliveries, notificationEvents, notifications, recipients, templates } from './schema.js';
 import type { RecipientRow } from './recipients.js';
 
@@ -135,7 +135,7 @@ export async function recordNotifications(db: Db, records: NotificationRecord[])
  * read right after the 202 finds it) and the workflow's first local activity writes it too
  * (so a run whose API died before writing still has its record): whichever comes first wins.
  */
-export function recordAcceptedStatement(input: NotificationInput, workflowId: string): SQL {
+function recordAcceptedStatement(input: NotificationInput, workflowId: string): SQL {
   return sql`with n as (
       insert into notifications (id, tenant_id, recipient_id, template_key, template_version, category, priority, strategy, channels, data, status, send_at, workflow_id)
       values (${input.notificationId}, ${input.tenantId}, ${input.recipientId}, ${input.template.key}, ${input.template.version}, ${input.category},
@@ -154,4 +154,53 @@ export function recordAcceptedStatement(input: NotificationInput, workflowId: st
 
 export async function recordAccepted(db: Db, input: NotificationInput, workflowId: string): Promise<void> {
   await db.execute(sql`${recordAcceptedStatement(input, workflowId)} select count(*) from n`);
+}
+
+/**
+ * The recipient's row as of now; with `accepted` (a run's first step), the notification's
+ * accepted record is written in the same statement unless it exists.
+ */
+export async function recipientRecordingAccepted(
+  db: Db,
+  tenantId: string,
+  recipientId: string,
+  accepted?: { input: NotificationInput; workflowId: string },
+): Promise<RecipientRow | undefined> {
+  const select = sql`select ${sql.join(
+    Object.entries(getTableColumns(recipients)).map(([key, column]) => sql`${sql.identifier(column.name)} as ${sql.identifier(key)}`),
+    sql`, `,
+  )} from recipients where tenant_id = ${tenantId} and id = ${recipientId}`;
+  const [row] = rowsOf<RecipientRow>(await db.execute(accepted ? sql`${recordAcceptedStatement(accepted.input, accepted.workflowId)} ${select}` : select));
+  return row;
+}
+
+/** A digest window closed: its row gets the joined items and passes to its notification workflow. */
+export async function closeDigestWindow(db: Db, id: string, data: Record<string, unknown>, workflowId: string): Promise<void> {
+  await db.update(notifications).set({ data, releaseAt: null, workflowId, updatedAt: sql`now()` }).where(eq(notifications.id, id));
+}
+
+/** Cancels those of `ids` still accepted (written, never started), with their pending deliveries; how many. */
+export async function cancelUnstarted(db: Db, ids: readonly string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  return db.transaction(async (tx) => {
+    const done = await tx
+      .update(notifications)
+      .set({ status: 'cancelled', updatedAt: sql`now()` })
+      .where(and(inArray(notifications.id, [...ids]), eq(notifications.status, 'accepted')))
+      .returning({ id: notifications.id });
+    const cancelled = done.map((r) => r.id);
+    if (cancelled.length === 0) return 0;
+    await tx
+      .update(deliveries)
+      .set({ status: 'cancelled', updatedAt: sql`now()` })
+      .where(and(inArray(deliveries.notificationId, cancelled), eq(deliveries.status, 'pending')));
+    await tx.insert(notificationEvents).values(cancelled.map((notificationId) => ({ notificationId, status: 'cancelled' })));
+    return cancelled.length;
+  });
+}
+
+/** Which of `ids` have a notification row. */
+export async function existingNotificationIds(db: Db, ids: readonly string[]): Promise<Set<string>> {
+  const rows = await db.select({ id: notifications.id }).from(notifications).where(inArray(notifications.id, [...ids]));
+  return new Set(rows.map((r) => r.id));
 }

@@ -85,6 +85,15 @@ export async function setPreferences(db: Db, tenantId: string, id: string, prefe
 /** Recipient ids looked up per query (within the driver's bind-parameter limit). */
 const ID_CHUNK = 5000;
 
+/** Those of `ids` (one page of an audience) that are the tenant's recipients, by id, with their preferences. */
+export async function recipientsById(db: Db, tenantId: string, ids: readonly string[]): Promise<Map<string, { recipient: Recipient; preferences: Preferences }>> {
+  const rows = await db
+    .select()
+    .from(recipients)
+    .where(and(eq(recipients.tenantId, tenantId), inArray(recipients.id, [...ids])));
+  return new Map(rows.map((r) => [r.id, { recipient: toRecipient(r), preferences: (r.preferences ?? {}) as Preferences }]));
+}
+
 /** Which of `ids` are the tenant's recipients. */
 export async function existingRecipientIds(db: Db, tenantId: string, ids: readonly string[]): Promise<Set<string>> {
   const known = new Set<string>();

@@ -1,11 +1,13 @@
-// The workflow's records of a notification, each in one statement: its status (with an event)
-// and the outcome of any of its deliveries. Local activities run these inside workflow tasks,
-// so a write is one round trip to the database, never a transaction of several.
-import { sql, type SQL } from 'drizzle-orm';
-import type { DeliveryStatus, NotificationStatus } from '../domain/types.js';
-import type { Channel } from '../domain/types.js';
+// Deliveries as the workflow records them, each write in one statement: a notification's status
+// (with an event) and the outcome of any of its deliveries. Local activities run these inside
+// workflow tasks, so a write is one round trip to the database, never a transaction of several.
+// And the attempts: a failed one's record, and what a retry asks about earlier ones.
+import { and, eq, ne, sql } from 'drizzle-orm';
+import type { Channel, DeliveryStatus, NotificationStatus } from '../domain/types.js';
 import { deliveryId } from '../domain/delivery.js';
 import { cleanOptional } from '../domain/text.js';
+import type { Db } from './client.js';
+import { deliveries, deliveryAttempts } from './schema.js';
 
 export interface DeliveryRecord {
   channel: Channel;
@@ -45,12 +47,13 @@ function deliveryRow(notificationId: string, d: DeliveryRecord) {
  * may already have moved a delivery on: delivered and bounced are never overwritten, and a
  * delivery a receipt marked failed is not marked sent.
  */
-export function recordStatement(
+export async function recordOutcome(
+  db: Db,
   notificationId: string,
-  deliveries: DeliveryRecord[],
+  outcomes: DeliveryRecord[],
   status?: { status: NotificationStatus; reason: string | null; releaseAt?: string | null },
-): SQL {
-  const rows = JSON.stringify(deliveries.map((d) => deliveryRow(notificationId, d)));
+): Promise<void> {
+  const rows = JSON.stringify(outcomes.map((d) => deliveryRow(notificationId, d)));
   const notification = status
     ? sql`, n as (
         update notifications set status = ${status.status}, reason = ${status.reason},
@@ -62,7 +65,7 @@ export function recordStatement(
         insert into notification_events (notification_id, status, reason) select id, ${status.status}, ${status.reason} from n
       )`
     : sql``;
-  return sql`with x as (
+  await db.execute(sql`with x as (
       select * from jsonb_to_recordset(${rows}::jsonb) as x(id text, status text, set_provider boolean, provider text, set_pmid boolean,
         pmid text, set_error boolean, error_code text, error_message text, sent boolean, attempt integer)
     ), d as (
@@ -83,5 +86,37 @@ export function recordStatement(
       select x.id, x.attempt, x.status from x where x.attempt is not null
       on conflict (delivery_id, attempt) do update set outcome = excluded.outcome, error_code = null, error_message = null
     )${notification}
-    select 1`;
+    select 1`);
+}
+
+/** A failed attempt: its row, and the delivery's attempt count and last error. */
+export async function recordFailedAttempt(db: Db, id: string, attempt: number, error: { code: string; message: string }): Promise<void> {
+  const failure = { errorCode: error.code, errorMessage: error.message };
+  await db
+    .insert(deliveryAttempts)
+    .values({ deliveryId: id, attempt, outcome: 'failed', ...failure })
+    .onConflictDoUpdate({ target: [deliveryAttempts.deliveryId, deliveryAttempts.attempt], set: { outcome: 'failed', ...failure, at: sql`now()` } });
+  await db
+    .update(deliveries)
+    .set({ attempts: sql`greatest(${deliveries.attempts}, ${attempt})`, ...failure, updatedAt: sql`now()` })
+    .where(and(eq(deliveries.id, id), sql`${deliveries.status} in ('pending', 'sending')`));
+}
+
+/** When the delivery's first recorded attempt was, if it has one. */
+export async function firstAttemptAt(db: Db, id: string): Promise<Date | null> {
+  const [row] = await db
+    .select({ at: sql<Date | string | null>`min(${deliveryAttempts.at})` })
+    .from(deliveryAttempts)
+    .where(eq(deliveryAttempts.deliveryId, id));
+  return row?.at ? new Date(row.at) : null;
+}
+
+/** Whether another delivery than `id` already holds this provider's message id. */
+export async function providerMessageHeldElsewhere(db: Db, id: string, provider: string, providerMessageId: string): Promise<boolean> {
+  const rows = await db
+    .select({ id: deliveries.id })
+    .from(deliveries)
+    .where(and(eq(deliveries.provider, provider), eq(deliveries.providerMessageId, providerMessageId), ne(deliveries.id, id)))
+    .limit(1);
+  return rows.length > 0;
 }
