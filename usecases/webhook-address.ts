@@ -7,6 +7,7 @@
 // Pure (no I/O): the API checks literal addresses with it at PUT, the webhook sender checks each
 // address a name resolves to at send time (activities/channels/webhook.ts).
 import ipaddr from 'ipaddr.js';
+import { invalidInput, type FieldError } from '../domain/errors.js';
 
 type Ip = ipaddr.IPv4 | ipaddr.IPv6;
 
@@ -104,3 +105,26 @@ export function checkWebhookUrl(value: string, list: WebhookAllowList = EMPTY_AL
 /** The hint operators see when a webhook is refused. */
 export const ALLOW_LIST_HINT =
   'webhooks may not reach loopback, private, link-local, CGNAT, multicast or reserved addresses; to allow a local receiver, list it in WEBHOOK_ALLOWED_HOSTS (comma-separated hosts, IPs or CIDRs, e.g. WEBHOOK_ALLOWED_HOSTS=localhost,127.0.0.1,10.0.0.0/8)';
+
+const lists = new WeakMap<readonly string[], WebhookAllowList>();
+
+/**
+ * Refuses, with one 400 naming every field, the webhook URLs given (as [field path, URL] pairs)
+ * that may not receive webhooks: checked as far as can be without DNS (a host name is checked
+ * when a send resolves it). `allowedHosts` is the operator's WEBHOOK_ALLOWED_HOSTS.
+ */
+export function refuseWebhookUrls(allowedHosts: readonly string[] | undefined, ...urls: Array<[path: string, url: string | null | undefined]>): void {
+  let allow = EMPTY_ALLOW_LIST;
+  if (allowedHosts) {
+    allow = lists.get(allowedHosts) ?? parseAllowList(allowedHosts);
+    lists.set(allowedHosts, allow);
+  }
+  const errors: FieldError[] = [];
+  for (const [path, url] of urls) {
+    if (!url) continue;
+    const target = checkWebhookUrl(url, allow);
+    if (!target.ok)
+      errors.push({ path, message: `${target.reason}: webhooks may not reach loopback, private, link-local, CGNAT, multicast or reserved addresses (the operator can allow some with WEBHOOK_ALLOWED_HOSTS)` });
+  }
+  if (errors.length > 0) throw invalidInput(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
+}

@@ -1,11 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { findRecipient, setPreferences, toRecipient, upsertRecipients, type RecipientRow } from '../../db/recipients.js';
+import { toRecipient, type RecipientRow } from '../../db/recipients.js';
 import type { Preferences } from '../../domain/types.js';
+import { getRecipient, putRecipient, putRecipients, setRecipientPreferences } from '../../usecases/recipients.js';
 import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
-import { notFound } from '../problem.js';
 import { BulkRecipientsBody, PreferencesBody, RecipientBody, RecipientId } from '../../usecases/schemas.js';
-import { webhookUrlGuard } from '../webhook-url.js';
 
 const Param = z.object({ recipientId: RecipientId });
 
@@ -37,15 +36,8 @@ function present(row: RecipientRow) {
   return { ...toRecipient(row), createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() };
 }
 
-export function recipientRoutes({ db, webhookAllowedHosts }: AppDeps) {
+export function recipientRoutes(deps: AppDeps) {
   const app = router<Env>();
-  const checkWebhookUrl = webhookUrlGuard(webhookAllowedHosts);
-
-  const find = async (tenantId: string, id: string) => {
-    const row = await findRecipient(db, tenantId, id);
-    if (!row) throw notFound('Recipient');
-    return row;
-  };
 
   // Before the `/:recipientId` routes, so that `bulk` is never read as a recipient id.
   const bulk = createRoute({
@@ -58,10 +50,7 @@ export function recipientRoutes({ db, webhookAllowedHosts }: AppDeps) {
     responses: { 200: json(z.object({ upserted: z.number().int() }), 'Written'), ...tenantProblems() },
   });
   app.openapi(bulk, async (c) => {
-    const list = c.req.valid('json').recipients;
-    checkWebhookUrl(...list.map((r, i): [string, string | null | undefined] => [`recipients.${i}.webhookUrl`, r.webhookUrl]));
-    const rows = await upsertRecipients(db, c.get('tenantId'), list);
-    return c.json({ upserted: rows.length }, 200);
+    return c.json({ upserted: await putRecipients(deps, c.get('tenantId'), c.req.valid('json').recipients) }, 200);
   });
 
   const put = createRoute({
@@ -74,9 +63,7 @@ export function recipientRoutes({ db, webhookAllowedHosts }: AppDeps) {
     responses: { 200: json(RecipientView, 'The stored recipient'), ...tenantProblems() },
   });
   app.openapi(put, async (c) => {
-    const body = c.req.valid('json');
-    checkWebhookUrl(['webhookUrl', body.webhookUrl]);
-    const [row] = await upsertRecipients(db, c.get('tenantId'), [{ ...body, id: c.req.valid('param').recipientId }]);
+    const row = await putRecipient(deps, c.get('tenantId'), { ...c.req.valid('json'), id: c.req.valid('param').recipientId });
     return c.json(present(row), 200);
   });
 
@@ -89,7 +76,7 @@ export function recipientRoutes({ db, webhookAllowedHosts }: AppDeps) {
     responses: { 200: json(RecipientView, 'The recipient'), ...tenantProblems() },
   });
   app.openapi(get, async (c) => {
-    return c.json(present(await find(c.get('tenantId'), c.req.valid('param').recipientId)), 200);
+    return c.json(present(await getRecipient(deps, c.get('tenantId'), c.req.valid('param').recipientId)), 200);
   });
 
   const putPreferences = createRoute({
@@ -102,16 +89,7 @@ export function recipientRoutes({ db, webhookAllowedHosts }: AppDeps) {
     responses: { 200: json(PreferencesView, 'The stored preferences'), ...tenantProblems() },
   });
   app.openapi(putPreferences, async (c) => {
-    const tenantId = c.get('tenantId');
-    const { recipientId } = c.req.valid('param');
-    const body = c.req.valid('json');
-    const prefs: Preferences = {
-      ...(body.channels ? { channels: body.channels } : {}),
-      ...(body.categories ? { categories: body.categories } : {}),
-      ...(body.quietHours ? { quietHours: body.quietHours } : {}),
-    };
-    const stored = await setPreferences(db, tenantId, recipientId, prefs);
-    if (!stored) throw notFound('Recipient');
+    const stored = await setRecipientPreferences(deps, c.get('tenantId'), c.req.valid('param').recipientId, c.req.valid('json'));
     return c.json(presentPrefs(stored), 200);
   });
 
@@ -124,7 +102,7 @@ export function recipientRoutes({ db, webhookAllowedHosts }: AppDeps) {
     responses: { 200: json(PreferencesView, 'The preferences'), ...tenantProblems() },
   });
   app.openapi(getPreferences, async (c) => {
-    const row = await find(c.get('tenantId'), c.req.valid('param').recipientId);
+    const row = await getRecipient(deps, c.get('tenantId'), c.req.valid('param').recipientId);
     return c.json(presentPrefs(row.preferences), 200);
   });
 
