@@ -47,14 +47,14 @@ interface PageProgress {
   start: BroadcastStart[];
 }
 
-export interface BroadcastPageResult {
+interface BroadcastPageResult {
   /** Recipients to start an ordinary notification workflow for (quiet hours, other channels). */
   start: BroadcastStart[];
   nextSeq: number;
 }
 
 /** The idempotency key of a chunk's email batch: stable across retries of the page. */
-export function emailBatchKey(b: { tenantId: string; broadcastId: string }, firstSeq: number): string {
+function emailBatchKey(b: { tenantId: string; broadcastId: string }, firstSeq: number): string {
   return `tocsin-broadcast/${b.tenantId}/${b.broadcastId}/${firstSeq}`;
 }
 

@@ -14,7 +14,7 @@ import { DELIVERY_EVENT_TYPE, SLACK_ADOPT_SKEW_MS, slackTs, type Incident, type 
 import type { ChannelSender, SendResult } from './channels/types.js';
 import { permanent, unconfigured } from './errors.js';
 
-export interface EscalationDeps {
+interface EscalationDeps {
   db: Db;
   /** SMS, email and webhook steps go through the notification channels' senders. */
   senders: Partial<Record<Channel, ChannelSender>>;
@@ -26,7 +26,7 @@ export interface EscalationDeps {
 
 export type { IncidentRecord };
 
-export interface NotifyStepArgs {
+interface NotifyStepArgs {
   tenantId: string;
   incidentId: string;
   /** Unique per notification of a step: the email idempotency key and webhook event id. */
@@ -53,14 +53,14 @@ export interface PagerEventArgs {
   dedupKey: string;
 }
 
-export interface SlackUpdateArgs {
+interface SlackUpdateArgs {
   channel: string;
   ts: string;
   incident: Incident;
 }
 
 /** What an incident's SMS, email and webhook notifications say. */
-export function incidentContent(a: NotifyStepArgs): ChannelContent {
+function incidentContent(a: NotifyStepArgs): ChannelContent {
   const head = `[${a.severity}] ${a.summary}`;
   const where = `Incident ${a.incidentId}, policy ${a.policyKey}, step ${a.stepIndex + 1}${a.cycle ? `, pass ${a.cycle + 1}` : ''}`;
   const details = a.details ? `\n\nDetails:\n${JSON.stringify(a.details, null, 2)}` : '';

@@ -56,7 +56,7 @@ export interface DeliverArgs {
   category: string | null;
 }
 
-export interface StatusRecord {
+interface StatusRecord {
   tenantId: string;
   notificationId: string;
   status: NotificationStatus;

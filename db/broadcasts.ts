@@ -11,7 +11,7 @@ import { notifyInbox } from './inbox-notify.js';
 import { broadcastRecipients, broadcasts, deliveries, deliveryAttempts, inboxMessages, notificationEvents, notifications } from './schema.js';
 
 export type BroadcastRow = typeof broadcasts.$inferSelect;
-export type NewBroadcastRow = typeof broadcasts.$inferInsert;
+type NewBroadcastRow = typeof broadcasts.$inferInsert;
 
 /** Rows of the audience written per statement. */
 const ID_CHUNK = 5000;

@@ -3,7 +3,7 @@ import { and, eq } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { idempotencyKeys } from './schema.js';
 
-export type IdempotencyKeyRow = typeof idempotencyKeys.$inferSelect;
+type IdempotencyKeyRow = typeof idempotencyKeys.$inferSelect;
 
 /** Whether the key was free and now names `resourceId`. */
 export async function insertIdempotencyKey(db: Db, row: { tenantId: string; key: string; requestHash: string; resourceId: string }): Promise<boolean> {

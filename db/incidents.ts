@@ -5,7 +5,7 @@ import type { IncidentRecord, IncidentSeverity, IncidentStatus, TimelineEvent } 
 import type { Db } from './client.js';
 import { incidentEvents, incidents } from './schema.js';
 
-export type IncidentRow = typeof incidents.$inferSelect;
+type IncidentRow = typeof incidents.$inferSelect;
 
 /** An incident by id; within a tenant when `tenantId` is given (the Slack button knows none). */
 export async function findIncident(db: Db, id: string, tenantId?: string): Promise<IncidentRow | undefined> {

@@ -114,7 +114,7 @@ export async function acceptScheduled(db: Db, tenantId: string, body: Notificati
   return input;
 }
 
-export interface AcceptDeps {
+interface AcceptDeps {
   db: Db;
   temporal: TemporalDeps;
   /** Retry settings pinned into each notification. */

@@ -22,7 +22,7 @@ import { contentFor, findTemplateVersion, missingTemplateVariables, missingVaria
 /** A broadcast's `data` is copied into every recipient's notification: keep it small. */
 const MAX_BROADCAST_DATA_BYTES = 16 * 1024;
 
-export interface BroadcastPlan {
+interface BroadcastPlan {
   template: { key: string; version: number };
   channels: Channel[] | null;
   /** The audience, in the order it will be sent to. */
@@ -73,14 +73,14 @@ export async function prepareBroadcast(db: Db, tenantId: string, body: Broadcast
   return { template: { key: version.key, version: version.version }, channels: body.channels ?? null, recipientIds };
 }
 
-export interface BroadcastTuning {
+interface BroadcastTuning {
   pageSize: number;
   maxInFlight: number;
 }
-export const DEFAULT_BROADCAST_TUNING: BroadcastTuning = { pageSize: 500, maxInFlight: 1000 };
+const DEFAULT_BROADCAST_TUNING: BroadcastTuning = { pageSize: 500, maxInFlight: 1000 };
 
 /** The pinned input of a recorded broadcast, as it was started (or as a restart must start it). */
-export function broadcastInputOf(row: BroadcastRow, retry: RetrySettings, tuning?: BroadcastTuning): BroadcastInput {
+function broadcastInputOf(row: BroadcastRow, retry: RetrySettings, tuning?: BroadcastTuning): BroadcastInput {
   return {
     tenantId: row.tenantId,
     broadcastId: row.id,
@@ -149,7 +149,7 @@ function broadcastStartOptions(input: BroadcastInput, taskQueue: string, weights
 }
 
 
-export interface BroadcastDeps {
+interface BroadcastDeps {
   db: Db;
   temporal: TemporalDeps;
   /** Retry settings pinned into each recipient's notification. */

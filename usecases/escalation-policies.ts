@@ -7,7 +7,7 @@ import { missing } from '../domain/errors.js';
 import type { EscalationStep } from '../domain/types.js';
 import { refuseWebhookUrls } from './webhook-address.js';
 
-export interface PolicyDeps {
+interface PolicyDeps {
   db: Db;
   /** The operator's WEBHOOK_ALLOWED_HOSTS. */
   webhookAllowedHosts?: readonly string[];

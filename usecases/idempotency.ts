@@ -25,8 +25,3 @@ export async function claimIdempotencyKey(db: Db, nowMs: number, tenantId: strin
   }
   throw Object.assign(new RequestError('conflict', 'This Idempotency-Key is being used concurrently; retry', [], 1));
 }
-
-/** Gives a claimed key up again (nothing was created), so that a retry can succeed. */
-export async function releaseIdempotencyKey(db: Db, tenantId: string, key: string): Promise<void> {
-  await deleteIdempotencyKey(db, tenantId, key);
-}

@@ -26,7 +26,7 @@ import { newId } from './ids.js';
 import { signalWithStartThenQuery } from './signal-with-start.js';
 import type { TemporalDeps } from './temporal.js';
 
-export interface IncidentDeps {
+interface IncidentDeps {
   db: Db;
   temporal: TemporalDeps;
   now?: () => number;
@@ -35,7 +35,7 @@ export interface IncidentDeps {
 }
 
 /** What a trigger asks for (the API's request body). */
-export interface IncidentRequest {
+interface IncidentRequest {
   policy: string;
   summary: string;
   severity: IncidentSeverity;

@@ -18,7 +18,7 @@ const MOVABLE_FROM: Record<Change['status'], DeliveryStatus[]> = {
   bounced: ['pending', 'sending', 'sent', 'delivered'],
 };
 
-export interface Receipt {
+interface Receipt {
   /** Unique per provider event: duplicates of it change nothing. */
   id: string;
   provider: 'twilio' | 'resend';

@@ -6,7 +6,7 @@ import { missing } from '../domain/errors.js';
 import type { Preferences } from '../domain/types.js';
 import { refuseWebhookUrls } from './webhook-address.js';
 
-export interface RecipientDeps {
+interface RecipientDeps {
   db: Db;
   /** The operator's WEBHOOK_ALLOWED_HOSTS. */
   webhookAllowedHosts?: readonly string[];

@@ -21,7 +21,7 @@ import { prepareBroadcast } from './broadcasts.js';
 import type { ScheduleRequest } from './schemas.js';
 import type { TemporalDeps } from './temporal.js';
 
-export interface ScheduleDeps {
+interface ScheduleDeps {
   db: Db;
   temporal: TemporalDeps;
   retry: RetrySettings;

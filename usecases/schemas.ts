@@ -73,7 +73,7 @@ export const RecipientId = z
  * An IANA time zone the runtime knows. The document gives the names' shape, not the list: that
  * comes with the runtime's ICU version, and the generated client must not change with it.
  */
-export const TimeZone = z
+const TimeZone = z
   .string()
   .max(64)
   .refine(isValidTimeZone, 'must be an IANA timezone')

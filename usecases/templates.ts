@@ -12,7 +12,7 @@ import { CHANNELS, type Channel, type ChannelContent, type TemplateContent } fro
 export type { TemplateVersionRow };
 
 /** Bytes the cache of template versions may hold: sixteen of the largest versions (1 MiB of JSON each), thousands of ordinary ones. */
-export const VERSION_CACHE_BYTES = 32 * 1024 * 1024;
+const VERSION_CACHE_BYTES = 32 * 1024 * 1024;
 /** A version's heap size, estimated: two bytes per character of its content's JSON, and its row. */
 const versionBytes = (key: string, row: TemplateVersionRow) => 2 * (key.length + JSON.stringify(row.content).length) + 512;
 const versions = byteLru<string, TemplateVersionRow>(VERSION_CACHE_BYTES, versionBytes);

@@ -19,7 +19,7 @@ import { badRequest, Problem } from '../problem.js';
 import { isValidResendWebhook } from '../provider-signatures.js';
 import { applyReceipt, type Change, type ReceiptOutcome } from '../../usecases/receipts.js';
 
-export const TWILIO_RECEIPT_PATH = '/v1/receipts/twilio';
+const TWILIO_RECEIPT_PATH = '/v1/receipts/twilio';
 
 /** A form body as Twilio's validator expects it: repeated keys become arrays. */
 function formParams(raw: string): Record<string, string | string[]> {
