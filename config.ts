@@ -75,6 +75,13 @@ const ConfigSchema = z.object({
   TWILIO_AUTH_TOKEN: optionalString,
   TWILIO_FROM: optionalString,
   TWILIO_API_BASE_URL: optionalString,
+  /** The WhatsApp sender number on Twilio (`+14155238886` or `whatsapp:+14155238886`); with the Twilio account, enables `whatsapp`. */
+  TWILIO_WHATSAPP_FROM: optionalString,
+  /** Email over SMTP (nodemailer) when RESEND_API_KEY is unset: `smtp://user:pass@host:port` or `smtps://…`. */
+  SMTP_URL: optionalString.refine((v) => v === undefined || /^smtps?:\/\/[^/]+/.test(v), 'must be smtp://user:pass@host:port or smtps://…'),
+  TELEGRAM_BOT_TOKEN: optionalString,
+  /** Replaces https://api.telegram.org (a local Bot API server, tests). */
+  TELEGRAM_API_URL: optionalString,
   SLACK_BOT_TOKEN: optionalString,
   SLACK_SIGNING_SECRET: optionalString,
   SLACK_API_URL: optionalString,

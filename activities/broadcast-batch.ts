@@ -20,7 +20,7 @@ import { contentFor, loadTemplateVersion } from '../usecases/templates.js';
 import { type BroadcastInput } from '../domain/broadcast.js';
 import { describeError, permanent } from './errors.js';
 import type { BatchEmail, ChannelSender } from './channels/types.js';
-import { RESEND_BATCH_LIMIT } from './channels/email.js';
+import { emailBody, RESEND_BATCH_LIMIT } from './channels/email.js';
 import { finalStatus } from '../domain/status.js';
 import type { BroadcastStart } from './fanout.js';
 
@@ -170,7 +170,7 @@ export function createBroadcastBatchActivities({ db, senders, afterBroadcastChun
             inbox = { title: r.content.inapp?.title ?? '', body: r.content.inapp?.body ?? '' };
           } else {
             const email = r.content.email;
-            const body = email?.html ? { html: email.html, text: email.text || undefined } : email?.text ? { text: email.text } : null;
+            const body = emailBody(email);
             if (!email || !body) {
               sending.set(ch, { channel: ch, status: 'failed', errorCode: ErrorType.ProviderRejected, errorMessage: `template ${b.template.key} has no email body` });
               continue;

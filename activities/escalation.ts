@@ -83,6 +83,8 @@ function stepRecipient(step: EscalationStep): Recipient {
     slack: null,
     webhookUrl: step.channel === 'webhook' ? step.target : null,
     pagerRoutingKey: null,
+    whatsapp: null,
+    telegramChatId: null,
     locale: 'en',
     timezone: 'UTC',
     name: null,

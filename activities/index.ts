@@ -249,6 +249,8 @@ export function createActivities(deps: ActivityDeps) {
     deliverWebhook: (a: DeliverArgs) => deliver({ ...a, channel: 'webhook' }),
     deliverInapp: (a: DeliverArgs) => deliver({ ...a, channel: 'inapp' }),
     deliverPager: (a: DeliverArgs) => deliver({ ...a, channel: 'pager' }),
+    deliverWhatsapp: (a: DeliverArgs) => deliver({ ...a, channel: 'whatsapp' }),
+    deliverTelegram: (a: DeliverArgs) => deliver({ ...a, channel: 'telegram' }),
     ...createEscalationActivities(deps),
     ...createThrottleActivities(deps),
     ...createFanoutActivities(deps),

@@ -14,7 +14,7 @@ export function createBareActivities(opts: { webhookAllowedHosts?: readonly stri
         deliveryId: `${input.id}:webhook`,
         notificationId: input.id,
         tenant: { id: 'bench', webhookSecret },
-        recipient: { id: 'r1', email: null, phone: null, slack: null, webhookUrl: input.url, pagerRoutingKey: null, locale: 'en', timezone: 'UTC', name: null },
+        recipient: { id: 'r1', email: null, phone: null, slack: null, webhookUrl: input.url, pagerRoutingKey: null, whatsapp: null, telegramChatId: null, locale: 'en', timezone: 'UTC', name: null },
         address: input.url,
         template: { key: 'bench', version: 1 },
         content: { webhook: { event: 'bench' } },

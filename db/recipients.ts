@@ -14,6 +14,8 @@ export function toRecipient(row: RecipientRow): Recipient {
     slack: row.slack,
     webhookUrl: row.webhookUrl,
     pagerRoutingKey: row.pagerRoutingKey,
+    whatsapp: row.whatsapp,
+    telegramChatId: row.telegramChatId,
     locale: row.locale,
     timezone: row.timezone,
     name: row.name,
@@ -28,13 +30,15 @@ export interface RecipientInput {
   slack?: string | null;
   webhookUrl?: string | null;
   pagerRoutingKey?: string | null;
+  whatsapp?: string | null;
+  telegramChatId?: string | null;
   locale?: string;
   timezone?: string;
   name?: string | null;
 }
 
 /** The columns a PUT replaces; preferences and createdAt are not among them. */
-const REPLACED = ['email', 'phone', 'slack', 'webhookUrl', 'pagerRoutingKey', 'locale', 'timezone', 'name'] as const;
+const REPLACED = ['email', 'phone', 'slack', 'webhookUrl', 'pagerRoutingKey', 'whatsapp', 'telegramChatId', 'locale', 'timezone', 'name'] as const;
 
 /**
  * Creates or replaces `inputs` (distinct ids) in one statement, so all are written or none:
@@ -52,6 +56,8 @@ export async function upsertRecipients(db: Db, tenantId: string, inputs: readonl
     slack: r.slack ?? null,
     webhookUrl: r.webhookUrl ?? null,
     pagerRoutingKey: r.pagerRoutingKey ?? null,
+    whatsapp: r.whatsapp ?? null,
+    telegramChatId: r.telegramChatId ?? null,
     locale: r.locale ?? 'en',
     timezone: r.timezone ?? 'UTC',
     name: r.name ?? null,

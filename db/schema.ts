@@ -52,6 +52,8 @@ export const recipients = pgTable(
     slack: text('slack'),
     webhookUrl: text('webhook_url'),
     pagerRoutingKey: text('pager_routing_key'),
+    whatsapp: text('whatsapp'),
+    telegramChatId: text('telegram_chat_id'),
     locale: text('locale').notNull().default('en'),
     timezone: text('timezone').notNull().default('UTC'),
     name: text('name'),

@@ -17,13 +17,15 @@ export function channelContent(content: ChannelContent, channel: Channel): Chann
 }
 
 /** Where each channel's address sits in a recipient (in-app's is the recipient id itself). */
-const ADDRESS_FIELDS = ['email', 'phone', 'slack', 'webhookUrl', 'pagerRoutingKey'] as const;
+const ADDRESS_FIELDS = ['email', 'phone', 'slack', 'webhookUrl', 'pagerRoutingKey', 'whatsapp', 'telegramChatId'] as const;
 const ADDRESS_FIELD: Partial<Record<Channel, (typeof ADDRESS_FIELDS)[number]>> = {
   email: 'email',
   sms: 'phone',
   slack: 'slack',
   webhook: 'webhookUrl',
   pager: 'pagerRoutingKey',
+  whatsapp: 'whatsapp',
+  telegram: 'telegramChatId',
 };
 
 /** The recipient as one channel sees it: id, locale, zone and name, and that channel's address only. */

@@ -25,6 +25,10 @@ export function addressFor(recipient: Recipient, channel: Channel): string | nul
       return recipient.pagerRoutingKey;
     case 'inapp':
       return recipient.id;
+    case 'whatsapp':
+      return recipient.whatsapp;
+    case 'telegram':
+      return recipient.telegramChatId;
   }
 }
 

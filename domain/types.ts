@@ -1,6 +1,6 @@
 // Types shared by the API, the workflows and the activities. Pure: no I/O, no Node built-ins.
 
-export const CHANNELS = ['email', 'sms', 'slack', 'webhook', 'inapp', 'pager'] as const;
+export const CHANNELS = ['email', 'sms', 'slack', 'webhook', 'inapp', 'pager', 'whatsapp', 'telegram'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
 export const PRIORITIES = ['low', 'normal', 'high', 'critical'] as const;
@@ -56,6 +56,8 @@ export interface ChannelContent {
   inapp?: { title: string; body: string };
   webhook?: Record<string, unknown>;
   pager?: { summary: string };
+  whatsapp?: { text: string };
+  telegram?: { text: string };
 }
 /** Template content by locale. */
 export type TemplateContent = Record<string, ChannelContent>;
@@ -67,6 +69,10 @@ export interface Recipient {
   slack: string | null;
   webhookUrl: string | null;
   pagerRoutingKey: string | null;
+  /** E.164, sent to as `whatsapp:+…`. */
+  whatsapp: string | null;
+  /** A Telegram chat id (a number, or `@channel` for a public channel). */
+  telegramChatId: string | null;
   locale: string;
   timezone: string;
   name: string | null;

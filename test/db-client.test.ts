@@ -44,7 +44,7 @@ describe.each(testDatabaseKinds)('database on %s', (kind) => {
       deliveryId: 'n1.inapp',
       notificationId: 'n1',
       tenant: { id: 't1', webhookSecret: 'w' },
-      recipient: { id: 'r1', email: null, phone: null, slack: null, webhookUrl: null, pagerRoutingKey: null, locale: 'en', timezone: 'UTC', name: null },
+      recipient: { id: 'r1', email: null, phone: null, slack: null, webhookUrl: null, pagerRoutingKey: null, whatsapp: null, telegramChatId: null, locale: 'en', timezone: 'UTC', name: null },
       address: 'r1',
       template: { key: 'k', version: 1 },
       content: { inapp: { title: 'T', body: 'B' } },

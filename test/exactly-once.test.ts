@@ -151,7 +151,7 @@ describe('a send the provider accepted but whose answer was lost: SMS and Slack 
     twilio.enqueue({ acceptThen: 'drop' });
     slack.enqueue({ acceptThen: 'drop' });
     const n = await notify(['sms', 'slack']);
-    const recipient = { id: 'user-42', email: null, phone: PHONE, slack: SLACK_CHANNEL, webhookUrl: null, pagerRoutingKey: null, locale: 'en', timezone: 'UTC', name: null };
+    const recipient = { id: 'user-42', email: null, phone: PHONE, slack: SLACK_CHANNEL, webhookUrl: null, pagerRoutingKey: null, whatsapp: null, telegramChatId: null, locale: 'en', timezone: 'UTC', name: null };
     const args = (channel: 'sms' | 'slack'): DeliverArgs => ({
       tenantId: h.tenantId,
       notificationId: n.body.id,

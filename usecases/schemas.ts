@@ -94,16 +94,21 @@ export const Priority = z.enum(PRIORITIES);
 /** An http(s) URL. */
 const WebUrl = z.url({ protocol: /^https?$/ }).max(2048).meta({ pattern: '^https?://' });
 
+/** A phone number in E.164 form. */
+const E164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be E.164, e.g. +14155550100');
+
 export const RecipientBody = z
   .object({
     email: z.email().max(320).meta({ pattern: EMAIL_PATTERN }).nullish(),
-    phone: z
-      .string()
-      .regex(/^\+[1-9]\d{6,14}$/, 'must be E.164, e.g. +14155550100')
-      .nullish(),
+    phone: E164.nullish(),
     slack: z.string().min(1).max(200).nullish(),
     webhookUrl: WebUrl.nullish(),
     pagerRoutingKey: z.string().min(1).max(200).nullish(),
+    whatsapp: E164.nullish(),
+    telegramChatId: z
+      .string()
+      .regex(/^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$/, 'must be a chat id (digits, negative for groups) or @channelname')
+      .nullish(),
     locale: Locale.optional(),
     timezone: TimeZone.optional(),
     name: z.string().max(200).nullish(),
@@ -165,6 +170,8 @@ const ChannelContentBody = z
     inapp: z.object({ title: Text, body: Text }).strict().optional(),
     webhook: JsonObject.optional(),
     pager: z.object({ summary: Text.min(1) }).strict().optional(),
+    whatsapp: z.object({ text: Text.min(1) }).strict().optional(),
+    telegram: z.object({ text: Text.min(1) }).strict().optional(),
   })
   .strict();
 
@@ -303,7 +310,7 @@ export const PolicyBody = z
         z.discriminatedUnion('channel', [
           policyStep('slack', z.string().min(1).max(200)),
           policyStep('pager', z.string().min(1).max(255)),
-          policyStep('sms', z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be E.164, e.g. +14155550100')),
+          policyStep('sms', E164),
           policyStep('email', z.email().max(320).meta({ pattern: EMAIL_PATTERN })),
           policyStep('webhook', WebUrl),
         ]),

@@ -31,6 +31,8 @@ const DELIVER: Record<Channel, keyof Activities> = {
   webhook: 'deliverWebhook',
   inapp: 'deliverInapp',
   pager: 'deliverPager',
+  whatsapp: 'deliverWhatsapp',
+  telegram: 'deliverTelegram',
 };
 
 // Short database steps run as local activities, inside the workflow task that needs them (and

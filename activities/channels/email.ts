@@ -30,6 +30,11 @@ function classify(error: ErrorResponse, headers: Record<string, string> | null):
   return httpFailure('resend', error.statusCode, detail, headers?.['retry-after']);
 }
 
+/** An email's body as the template gives it (html, text or both), or null when it has neither. */
+export function emailBody(email: { html?: string; text?: string } | undefined): { html: string; text?: string } | { text: string } | null {
+  return email?.html ? { html: email.html, text: email.text || undefined } : email?.text ? { text: email.text } : null;
+}
+
 export function createEmailSender(opts: EmailOptions): ChannelSender | null {
   if (!opts.apiKey) return null;
   // The base URL is passed explicitly: without it the SDK falls back to process.env.RESEND_BASE_URL.
@@ -39,7 +44,7 @@ export function createEmailSender(opts: EmailOptions): ChannelSender | null {
     provider: 'resend',
     async send(req: SendRequest) {
       const email = req.content.email;
-      const body = email?.html ? { html: email.html, text: email.text || undefined } : email?.text ? { text: email.text } : null;
+      const body = emailBody(email);
       if (!email || !body) throw permanent(ErrorType.ProviderRejected, `template ${req.template.key} has no email body`);
       req.signal.throwIfAborted();
       const payload: CreateEmailOptions = { from: opts.from, to: req.address, subject: email.subject, ...body };

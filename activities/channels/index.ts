@@ -7,7 +7,9 @@ import { createEmailSender } from './email.js';
 import { createInappSender } from './inapp.js';
 import { createPagerClient, createPagerSender, DEFAULT_PAGER_EVENTS_URL } from './pager.js';
 import { createSlackSender } from './slack.js';
-import { createSmsSender } from './sms.js';
+import { createSmsSender, createWhatsappSender } from './sms.js';
+import { createSmtpSender } from './smtp.js';
+import { createTelegramSender } from './telegram.js';
 import type { ChannelSender } from './types.js';
 import { createWebhookSender } from './webhook.js';
 
@@ -19,6 +21,11 @@ interface ProviderOptions {
   twilioAuthToken?: string;
   twilioFrom?: string;
   twilioApiBaseUrl?: string;
+  twilioWhatsappFrom?: string;
+  /** Email over SMTP, used when there is no Resend key. */
+  smtpUrl?: string;
+  telegramBotToken?: string;
+  telegramApiUrl?: string;
   slackBotToken?: string;
   slackApiUrl?: string;
   pagerEventsUrl?: string;
@@ -39,15 +46,17 @@ type ChannelReadiness = Record<Channel, 'configured' | 'unconfigured'>;
 
 /** Every channel except in-app, which needs only the database. */
 function createProviderSenders(opts: ProviderOptions): Omit<Senders, 'inapp'> {
+  const twilio = {
+    accountSid: opts.twilioAccountSid,
+    authToken: opts.twilioAuthToken,
+    apiBaseUrl: opts.twilioApiBaseUrl,
+    statusCallbackUrl: opts.publicBaseUrl ? `${opts.publicBaseUrl.replace(/\/+$/, '')}/v1/receipts/twilio` : undefined,
+  };
   const candidates = {
-    email: createEmailSender({ apiKey: opts.resendApiKey, baseUrl: opts.resendBaseUrl, from: opts.emailFrom }),
-    sms: createSmsSender({
-      accountSid: opts.twilioAccountSid,
-      authToken: opts.twilioAuthToken,
-      from: opts.twilioFrom,
-      apiBaseUrl: opts.twilioApiBaseUrl,
-      statusCallbackUrl: opts.publicBaseUrl ? `${opts.publicBaseUrl.replace(/\/+$/, '')}/v1/receipts/twilio` : undefined,
-    }),
+    email: createEmailSender({ apiKey: opts.resendApiKey, baseUrl: opts.resendBaseUrl, from: opts.emailFrom }) ?? createSmtpSender({ url: opts.smtpUrl, from: opts.emailFrom }),
+    sms: createSmsSender({ ...twilio, from: opts.twilioFrom }),
+    whatsapp: createWhatsappSender({ ...twilio, from: opts.twilioWhatsappFrom }),
+    telegram: createTelegramSender({ botToken: opts.telegramBotToken, apiUrl: opts.telegramApiUrl }),
     slack: createSlackSender({ botToken: opts.slackBotToken, apiUrl: opts.slackApiUrl }),
     webhook: createWebhookSender({ allowedHosts: opts.webhookAllowedHosts, onBlocked: opts.onWebhookBlocked }),
     pager: createPagerSender(createPagerClient({ eventsUrl: opts.pagerEventsUrl ?? DEFAULT_PAGER_EVENTS_URL })),

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rejection, sendRequest } from '../../test/fakes/send-request.js';
 import { type FakeTwilio, startFakeTwilio, twilioError } from '../../test/fakes/twilio.js';
-import { createSmsSender, createTwilioClient } from './sms.js';
+import { createSmsSender, createTwilioClient, createWhatsappSender } from './sms.js';
 import type { ChannelSender, EarlierAttempts } from './types.js';
 
 const SID = `AC${'0123456789abcdef'.repeat(2)}`;
@@ -205,5 +205,52 @@ describe('sms channel (twilio SDK against a fake Twilio)', () => {
       expect(sent.adopted).toBeUndefined();
       expect(twilio.messages).toHaveLength(1);
     });
+  });
+});
+
+describe('whatsapp channel (Twilio Messages with whatsapp: numbers, against a fake Twilio)', () => {
+  let twilio: FakeTwilio;
+  let sender: ChannelSender;
+  const whatsapp = (overrides = {}) => sendRequest({ address: '+14155550123', content: { whatsapp: { text: 'Order 7 shipped' } }, ...overrides });
+
+  beforeEach(async () => {
+    twilio = await startFakeTwilio();
+    sender = createWhatsappSender({ accountSid: SID, authToken: TOKEN, from: '+14155238886', apiBaseUrl: twilio.url, statusCallbackUrl: 'http://tocsin.test/v1/receipts/twilio' })!;
+  });
+  afterEach(() => twilio.close());
+
+  it('is unconfigured without TWILIO_WHATSAPP_FROM', () => {
+    expect(createWhatsappSender({ accountSid: SID, authToken: TOKEN })).toBeNull();
+  });
+
+  it('creates a Message from and to whatsapp: numbers, with the whatsapp text and the status callback', async () => {
+    const result = await sender.send(whatsapp());
+    expect(twilio.requests[0].body).toEqual({
+      To: 'whatsapp:+14155550123',
+      From: 'whatsapp:+14155238886',
+      Body: 'Order 7 shipped',
+      StatusCallback: 'http://tocsin.test/v1/receipts/twilio',
+    });
+    expect(result.provider).toBe('twilio');
+    // A sender number given with its prefix is not prefixed twice.
+    const prefixed = createWhatsappSender({ accountSid: SID, authToken: TOKEN, from: 'whatsapp:+14155238886', apiBaseUrl: twilio.url })!;
+    await prefixed.send(whatsapp());
+    expect(twilio.requests[1].body.From).toBe('whatsapp:+14155238886');
+  });
+
+  it('an answer lost after Twilio accepted: the retry finds that whatsapp: message and sends nothing', async () => {
+    twilio.enqueue({ acceptThen: 'drop' });
+    await rejection(sender.send(whatsapp()));
+    expect(twilio.messages).toHaveLength(1);
+    const retried = await sender.send(whatsapp({ earlier: { since: new Date(Date.now() - 1000), claimedElsewhere: async () => false } }));
+    expect(retried).toEqual({ provider: 'twilio', providerMessageId: twilio.messages[0].sid, adopted: true });
+    expect(twilio.messages).toHaveLength(1);
+  });
+
+  it('a template without whatsapp text fails for good without calling Twilio', async () => {
+    const err = (await rejection(sender.send(sendRequest({ address: '+14155550123' })))) as ApplicationFailure;
+    expect(err.type).toBe('provider_rejected');
+    expect(err.message).toContain('no whatsapp text');
+    expect(twilio.requests).toHaveLength(0);
   });
 });

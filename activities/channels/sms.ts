@@ -1,4 +1,5 @@
-// SMS channel: Twilio Messages through the twilio SDK. The SDK's own 429 retries stay off so
+// SMS and WhatsApp channels: Twilio Messages through the twilio SDK (WhatsApp's numbers are
+// `whatsapp:+…` on both ends, otherwise the same API, callbacks and lookups). The SDK's own 429 retries stay off so
 // Temporal owns every retry; TWILIO_API_BASE_URL goes through the SDK's pluggable HTTP client.
 //
 // Twilio has no idempotency key, so a retry first asks Twilio whether an earlier attempt's
@@ -113,10 +114,21 @@ export function createTwilioClient(
 }
 
 export function createSmsSender(opts: SmsOptions): ChannelSender | null {
+  return createTwilioMessagesSender('sms', opts);
+}
+
+/** WhatsApp through Twilio: `from` is the WhatsApp sender number (TWILIO_WHATSAPP_FROM), with or without `whatsapp:`. */
+export function createWhatsappSender(opts: SmsOptions): ChannelSender | null {
+  return createTwilioMessagesSender('whatsapp', opts);
+}
+
+function createTwilioMessagesSender(channel: 'sms' | 'whatsapp', opts: SmsOptions): ChannelSender | null {
   if (!opts.accountSid || !opts.authToken || !opts.from) return null;
   const slot = new AsyncLocalStorage<HeaderSlot>();
   const client = createTwilioClient({ ...opts, accountSid: opts.accountSid, authToken: opts.authToken }, slot);
-  const from = opts.from;
+  /** Twilio's form of a number on this channel. */
+  const onChannel = (number: string) => (channel === 'whatsapp' ? `whatsapp:${number.replace(/^whatsapp:/, '')}` : number);
+  const from = onChannel(opts.from);
 
   /**
    * The sid of the message an earlier attempt sent to `to` with `body`, or null. DateSent>
@@ -138,17 +150,18 @@ export function createSmsSender(opts: SmsOptions): ChannelSender | null {
   }
 
   return {
-    channel: 'sms',
+    channel,
     provider: 'twilio',
     adoptsEarlierSends: true,
     async send(req: SendRequest) {
-      const body = req.content.sms?.text;
-      if (!body) throw permanent(ErrorType.ProviderRejected, `template ${req.template.key} has no sms text`);
+      const body = req.content[channel]?.text;
+      if (!body) throw permanent(ErrorType.ProviderRejected, `template ${req.template.key} has no ${channel} text`);
+      const to = onChannel(req.address);
       req.signal.throwIfAborted();
       if (req.earlier) {
         const headers: HeaderSlot = {};
         try {
-          const sid = await slot.run(headers, () => findEarlier(req.address, body, req.earlier!));
+          const sid = await slot.run(headers, () => findEarlier(to, body, req.earlier!));
           if (sid) return { provider: 'twilio', providerMessageId: sid, adopted: true };
         } catch (err) {
           const failure = classify(err, headers.headers);
@@ -162,7 +175,7 @@ export function createSmsSender(opts: SmsOptions): ChannelSender | null {
       try {
         const message = await slot.run(headers, () =>
           client.messages.create({
-            to: req.address,
+            to,
             from,
             body,
             ...(opts.statusCallbackUrl ? { statusCallback: opts.statusCallbackUrl } : {}),

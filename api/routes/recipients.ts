@@ -16,6 +16,8 @@ const RecipientView = z
     slack: z.string().nullable(),
     webhookUrl: z.string().nullable(),
     pagerRoutingKey: z.string().nullable(),
+    whatsapp: z.string().nullable(),
+    telegramChatId: z.string().nullable(),
     locale: z.string(),
     timezone: z.string(),
     name: z.string().nullable(),

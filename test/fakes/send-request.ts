@@ -17,6 +17,8 @@ export function sendRequest(overrides: Partial<SendRequest> = {}): SendRequest {
       slack: 'C0123456789',
       webhookUrl: null,
       pagerRoutingKey: 'R0UTINGKEY0000000000000000000001',
+      whatsapp: null,
+      telegramChatId: null,
       locale: 'en',
       timezone: 'UTC',
       name: 'Ann',
