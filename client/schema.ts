@@ -1264,6 +1264,8 @@ export interface paths {
                             /** Format: uri */
                             webhookUrl?: string | null;
                             pagerRoutingKey?: string | null;
+                            whatsapp?: string | null;
+                            telegramChatId?: string | null;
                             locale?: string;
                             timezone?: components["schemas"]["TimeZone"];
                             name?: string | null;
@@ -1471,6 +1473,8 @@ export interface paths {
                         /** Format: uri */
                         webhookUrl?: string | null;
                         pagerRoutingKey?: string | null;
+                        whatsapp?: string | null;
+                        telegramChatId?: string | null;
                         locale?: string;
                         timezone?: components["schemas"]["TimeZone"];
                         name?: string | null;
@@ -1675,6 +1679,8 @@ export interface paths {
                             webhook?: boolean;
                             inapp?: boolean;
                             pager?: boolean;
+                            whatsapp?: boolean;
+                            telegram?: boolean;
                         };
                         categories?: {
                             [key: string]: {
@@ -1686,6 +1692,8 @@ export interface paths {
                                     webhook?: boolean;
                                     inapp?: boolean;
                                     pager?: boolean;
+                                    whatsapp?: boolean;
+                                    telegram?: boolean;
                                 };
                             };
                         };
@@ -2454,6 +2462,12 @@ export interface paths {
                                 pager?: {
                                     summary: string;
                                 };
+                                whatsapp?: {
+                                    text: string;
+                                };
+                                telegram?: {
+                                    text: string;
+                                };
                             };
                         };
                         key: string;
@@ -2684,6 +2698,12 @@ export interface paths {
                                 };
                                 pager?: {
                                     summary: string;
+                                };
+                                whatsapp?: {
+                                    text: string;
+                                };
+                                telegram?: {
+                                    text: string;
                                 };
                             };
                         };
@@ -3131,7 +3151,7 @@ export interface paths {
                         data?: {
                             [key: string]: unknown;
                         };
-                        channels?: ("email" | "sms" | "slack" | "webhook" | "inapp" | "pager")[];
+                        channels?: ("email" | "sms" | "slack" | "webhook" | "inapp" | "pager" | "whatsapp" | "telegram")[];
                         /**
                          * @default all
                          * @enum {string}
@@ -4292,7 +4312,7 @@ export interface paths {
                         data?: {
                             [key: string]: unknown;
                         };
-                        channels?: ("email" | "sms" | "slack" | "webhook" | "inapp" | "pager")[];
+                        channels?: ("email" | "sms" | "slack" | "webhook" | "inapp" | "pager" | "whatsapp" | "telegram")[];
                         category?: string;
                         /**
                          * @default normal
@@ -4730,7 +4750,7 @@ export interface paths {
                             data?: {
                                 [key: string]: unknown;
                             };
-                            channels?: ("email" | "sms" | "slack" | "webhook" | "inapp" | "pager")[];
+                            channels?: ("email" | "sms" | "slack" | "webhook" | "inapp" | "pager" | "whatsapp" | "telegram")[];
                             /**
                              * @default all
                              * @enum {string}
@@ -4767,7 +4787,7 @@ export interface paths {
                             data?: {
                                 [key: string]: unknown;
                             };
-                            channels?: ("email" | "sms" | "slack" | "webhook" | "inapp" | "pager")[];
+                            channels?: ("email" | "sms" | "slack" | "webhook" | "inapp" | "pager" | "whatsapp" | "telegram")[];
                             category?: string;
                             /**
                              * @default normal
@@ -5194,6 +5214,10 @@ export interface components {
                 inapp: "configured" | "unconfigured";
                 /** @enum {string} */
                 pager: "configured" | "unconfigured";
+                /** @enum {string} */
+                whatsapp: "configured" | "unconfigured";
+                /** @enum {string} */
+                telegram: "configured" | "unconfigured";
             };
         };
         /** @description RFC 9457 problem details */
@@ -5251,6 +5275,8 @@ export interface components {
             slack: string | null;
             webhookUrl: string | null;
             pagerRoutingKey: string | null;
+            whatsapp: string | null;
+            telegramChatId: string | null;
             locale: string;
             timezone: string;
             name: string | null;
@@ -5335,7 +5361,7 @@ export interface components {
             updatedAt: string;
             deliveries: {
                 /** @enum {string} */
-                channel: "email" | "sms" | "slack" | "webhook" | "inapp" | "pager";
+                channel: "email" | "sms" | "slack" | "webhook" | "inapp" | "pager" | "whatsapp" | "telegram";
                 /** @enum {string} */
                 status: "pending" | "sending" | "sent" | "delivered" | "failed" | "bounced" | "skipped" | "cancelled";
                 attempts: number;

@@ -5,11 +5,15 @@
 import type { Client } from '@temporalio/client';
 import { createPagerClient } from '../../activities/channels/pager.js';
 import { createSlackClient } from '../../activities/channels/slack.js';
+import { createWhatsappSender } from '../../activities/channels/sms.js';
+import { createTelegramSender } from '../../activities/channels/telegram.js';
 import { registerSearchAttributes } from '../../worker/index.js';
 import { broadcastProgressQuery } from '../../domain/workflow-messages.js';
 import { workflowIds } from '../../domain/workflow-ids.js';
 import { startFakePagerDuty } from '../fakes/pagerduty.js';
 import { startFakeSlack } from '../fakes/slack.js';
+import { startFakeTelegram } from '../fakes/telegram.js';
+import { startFakeTwilio } from '../fakes/twilio.js';
 import { seed, startHarness, waitForState, type Harness } from '../harness.js';
 import { localEnv, testWorker, uniqueQueue } from '../support.js';
 import { until } from '../until.js';
@@ -74,6 +78,39 @@ const notifications: ScenarioGroup = {
       await finish('cancelled', cancelled);
     } finally {
       await h.close();
+    }
+  },
+};
+
+/** The channels added after the first six: a delivery activity each (deliverTelegram, deliverWhatsapp). */
+const newChannels: ScenarioGroup = {
+  name: 'notificationWorkflow on telegram and whatsapp',
+  async run(save) {
+    const telegram = await startFakeTelegram();
+    const twilio = await startFakeTwilio();
+    const h = await startHarness({
+      senders: {
+        telegram: createTelegramSender({ botToken: '123456789:replay-token', apiUrl: telegram.url })!,
+        whatsapp: createWhatsappSender({ accountSid: `AC${'0'.repeat(32)}`, authToken: 'replay', from: '+14155238886', apiBaseUrl: twilio.url })!,
+      },
+    });
+    try {
+      ok(await h.call('PUT', '/v1/recipients/user-42', { whatsapp: '+14155550123', telegramChatId: '987654321' }), 200, 'recipient');
+      ok(
+        await h.call('POST', '/v1/templates', {
+          key: 'order-shipped',
+          content: { en: { telegram: { text: 'Order {{ order.id }} shipped' }, whatsapp: { text: 'Order {{ order.id }} shipped' } } },
+        }),
+        201,
+        'template',
+      );
+      const id = ok(await h.call('POST', '/v1/notifications', { ...order, channels: ['telegram', 'whatsapp'] }), 202, 'send').id as string;
+      await h.handle(id).result();
+      if (telegram.messages.length !== 1 || twilio.messages.length !== 1) throw new Error('telegram-whatsapp: each provider should have one message');
+      await save(h.env.client, 'notificationWorkflow', 'telegram-whatsapp', workflowIds.notification(h.tenantId, id));
+    } finally {
+      await h.close();
+      await Promise.all([telegram.close(), twilio.close()]);
     }
   },
 };
@@ -305,4 +342,4 @@ const schedules: ScenarioGroup = {
   },
 };
 
-export const scenarioGroups: ScenarioGroup[] = [notifications, incidents, digests, broadcasts, batchBroadcasts, schedules];
+export const scenarioGroups: ScenarioGroup[] = [notifications, newChannels, incidents, digests, broadcasts, batchBroadcasts, schedules];
