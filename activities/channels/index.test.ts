@@ -22,6 +22,8 @@ describe('createSenders / channelReadiness', () => {
       webhook: 'configured',
       inapp: 'configured',
       pager: 'configured',
+      whatsapp: 'unconfigured',
+      telegram: 'unconfigured',
     });
     const senders = createSenders({ emailFrom: 'n@example.com', db: {} as Db });
     expect(Object.keys(senders).sort()).toEqual(['inapp', 'pager', 'webhook']);
@@ -35,8 +37,10 @@ describe('createSenders / channelReadiness', () => {
       twilioAuthToken: 't',
       twilioFrom: '+15005550006',
       slackBotToken: 'xoxb-x',
+      twilioWhatsappFrom: '+14155238886',
+      telegramBotToken: '123:abc',
     };
-    expect(Object.values(channelReadiness(opts))).toEqual(Array(6).fill('configured'));
+    expect(Object.values(channelReadiness(opts))).toEqual(Array(8).fill('configured'));
     const senders = createSenders({ ...opts, db: {} as Db });
     expect(Object.fromEntries(Object.entries(senders).map(([c, s]) => [c, s!.provider]))).toEqual({
       email: 'resend',
@@ -45,7 +49,16 @@ describe('createSenders / channelReadiness', () => {
       webhook: 'webhook',
       pager: 'pagerduty',
       inapp: 'tocsin',
+      whatsapp: 'twilio',
+      telegram: 'telegram',
     });
+  });
+
+  it('email goes over SMTP when SMTP_URL is set and there is no Resend key; Resend wins when both are', () => {
+    const smtp = { emailFrom: 'n@example.com', smtpUrl: 'smtp://u:p@127.0.0.1:2525' };
+    expect(createSenders({ ...smtp, db: {} as Db }).email?.provider).toBe('smtp');
+    expect(channelReadiness(smtp).email).toBe('configured');
+    expect(createSenders({ ...smtp, resendApiKey: 're_x', db: {} as Db }).email?.provider).toBe('resend');
   });
 
   it('points Twilio’s status callback at our receipts route', async () => {
