@@ -79,6 +79,11 @@ const ConfigSchema = z.object({
   TWILIO_WHATSAPP_FROM: optionalString,
   /** Email over SMTP (nodemailer) when RESEND_API_KEY is unset: `smtp://user:pass@host:port` or `smtps://…`. */
   SMTP_URL: optionalString.refine((v) => v === undefined || /^smtps?:\/\/[^/]+/.test(v), 'must be smtp://user:pass@host:port or smtps://…'),
+  /** SMS through Vonage when Twilio's SMS settings are unset. */
+  VONAGE_API_KEY: optionalString,
+  VONAGE_API_SECRET: optionalString,
+  VONAGE_FROM: optionalString,
+  VONAGE_BASE_URL: optionalString,
   TELEGRAM_BOT_TOKEN: optionalString,
   /** Replaces https://api.telegram.org (a local Bot API server, tests). */
   TELEGRAM_API_URL: optionalString,

@@ -1,6 +1,6 @@
 // The channels added after the first six, end to end as `npm start` runs them: email over SMTP
-// (SMTP_URL, no Resend key) to a real SMTP server, WhatsApp through Twilio Messages and Telegram's
-// Bot API, each pointed at its fake in test/fakes, driven over real HTTP.
+// (SMTP_URL, no Resend key) to a real SMTP server, SMS through Vonage (no TWILIO_FROM), WhatsApp
+// through Twilio Messages and Telegram's Bot API, each pointed at its fake in test/fakes, driven over real HTTP.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import type { Running } from '../runtime/index.js';
 import { startFakeSmtp, type FakeSmtp } from './fakes/smtp.js';
 import { startFakeTelegram, type FakeTelegram } from './fakes/telegram.js';
 import { startFakeTwilio, type FakeTwilio } from './fakes/twilio.js';
+import { startFakeVonage, type FakeVonage } from './fakes/vonage.js';
 import { quietTemporalLogs, startTestStack } from './support.js';
 import { until } from './until.js';
 
@@ -19,14 +20,16 @@ const TWILIO_WHATSAPP_FROM = '+14155238886';
 const TELEGRAM_BOT_TOKEN = `123456789:${randomBytes(16).toString('hex')}`;
 const SMTP_PASSWORD = `smtp-${randomBytes(8).toString('hex')}`;
 const EMAIL_FROM = 'Acme <notifications@acme.example>';
-const RECIPIENT = { name: 'Ann', email: 'ann@example.com', whatsapp: '+14155550123', telegramChatId: '987654321' };
+const VONAGE_API_SECRET = `vonage-${randomBytes(8).toString('hex')}`;
+const RECIPIENT = { name: 'Ann', email: 'ann@example.com', phone: '+14155550188', whatsapp: '+14155550123', telegramChatId: '987654321' };
 
-describe('email over SMTP, WhatsApp and Telegram end to end against their fakes', () => {
+describe('email over SMTP, SMS through Vonage, WhatsApp and Telegram end to end against their fakes', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-channels-more-'));
   let running: Running | undefined;
   let smtp: FakeSmtp;
   let twilio: FakeTwilio;
   let telegram: FakeTelegram;
+  let vonage: FakeVonage;
   let apiKey: string;
 
   async function request(method: string, path: string, token: string | null, body?: unknown) {
@@ -50,7 +53,7 @@ describe('email over SMTP, WhatsApp and Telegram end to end against their fakes'
 
   beforeAll(async () => {
     quietTemporalLogs();
-    [smtp, twilio, telegram] = await Promise.all([startFakeSmtp({ user: 'acme', pass: SMTP_PASSWORD }), startFakeTwilio(), startFakeTelegram()]);
+    [smtp, twilio, telegram, vonage] = await Promise.all([startFakeSmtp({ user: 'acme', pass: SMTP_PASSWORD }), startFakeTwilio(), startFakeTelegram(), startFakeVonage()]);
     running = await startTestStack(dataDir, {
       TEMPORAL_TASK_QUEUE: 'channels-more-e2e',
       EMAIL_FROM,
@@ -59,6 +62,10 @@ describe('email over SMTP, WhatsApp and Telegram end to end against their fakes'
       TWILIO_AUTH_TOKEN,
       TWILIO_WHATSAPP_FROM,
       TWILIO_API_BASE_URL: twilio.url,
+      VONAGE_API_KEY: 'acme-key',
+      VONAGE_API_SECRET,
+      VONAGE_FROM: 'Acme',
+      VONAGE_BASE_URL: vonage.url,
       TELEGRAM_BOT_TOKEN,
       TELEGRAM_API_URL: telegram.url,
       DELIVERY_INITIAL_INTERVAL_SECONDS: '1',
@@ -68,12 +75,13 @@ describe('email over SMTP, WhatsApp and Telegram end to end against their fakes'
     apiKey = created.body.apiKey;
     const put = await api('PUT', '/v1/recipients/user-42', RECIPIENT);
     expect(put.status).toBe(200);
-    expect(put.body).toMatchObject({ whatsapp: RECIPIENT.whatsapp, telegramChatId: RECIPIENT.telegramChatId, phone: null });
+    expect(put.body).toMatchObject({ whatsapp: RECIPIENT.whatsapp, telegramChatId: RECIPIENT.telegramChatId, phone: RECIPIENT.phone, slack: null });
     const template = await api('POST', '/v1/templates', {
       key: 'order-shipped',
       content: {
         en: {
           email: { subject: 'Order {{ order.id }} shipped', html: '<p>Order <b>{{ order.id }}</b> is on its way.</p>', text: 'Order {{ order.id }} is on its way.' },
+          sms: { text: 'Order {{ order.id }} shipped (SMS)' },
           whatsapp: { text: 'Order {{ order.id }} shipped (WhatsApp)' },
           telegram: { text: 'Order {{ order.id }} shipped (Telegram)' },
         },
@@ -84,20 +92,20 @@ describe('email over SMTP, WhatsApp and Telegram end to end against their fakes'
 
   afterAll(async () => {
     await running?.stop();
-    await Promise.all([smtp, twilio, telegram].map((f) => f?.close()));
+    await Promise.all([smtp, twilio, telegram, vonage].map((f) => f?.close()));
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('/readyz lists email (SMTP), whatsapp and telegram as configured, and sms (no TWILIO_FROM) as not', async () => {
+  it('/readyz lists email (SMTP), sms (Vonage), whatsapp and telegram as configured, and slack as not', async () => {
     const ready = await request('GET', '/readyz', null);
-    expect(ready.body.channels).toMatchObject({ email: 'configured', whatsapp: 'configured', telegram: 'configured', sms: 'unconfigured' });
+    expect(ready.body.channels).toMatchObject({ email: 'configured', sms: 'configured', whatsapp: 'configured', telegram: 'configured', slack: 'unconfigured' });
   });
 
-  it('one notification on the three channels reaches each provider exactly once, in its wire format', async () => {
-    const n = await notify(['email', 'whatsapp', 'telegram']);
+  it('one notification on the four channels reaches each provider exactly once, in its wire format', async () => {
+    const n = await notify(['email', 'sms', 'whatsapp', 'telegram']);
     expect(n.status).toBe('sent');
     const d = Object.fromEntries(n.deliveries.map((x: any) => [x.channel, x]));
-    for (const ch of ['email', 'whatsapp', 'telegram']) expect(d[ch]).toMatchObject({ status: 'sent', attempts: 1, error: null });
+    for (const ch of ['email', 'sms', 'whatsapp', 'telegram']) expect(d[ch]).toMatchObject({ status: 'sent', attempts: 1, error: null });
 
     // Email: one SMTP transaction the server accepted, authenticated, with the delivery's Message-ID.
     const mails = smtp.messages.filter((m) => m.source.includes(`<${n.id}.email@tocsin>`));
@@ -105,6 +113,11 @@ describe('email over SMTP, WhatsApp and Telegram end to end against their fakes'
     expect(mails[0]).toMatchObject({ user: 'acme', from: 'notifications@acme.example', to: [RECIPIENT.email] });
     expect(mails[0].source).toMatch(/^Subject: Order 7 shipped\r?$/m);
     expect(d.email).toMatchObject({ provider: 'smtp', providerMessageId: `<${n.id}.email@tocsin>` });
+
+    // SMS: Vonage's /sms/json, with basic auth and the delivery id as client-ref.
+    const sms = vonage.messages.filter((m) => m.clientRef === `${n.id}.sms`);
+    expect(sms).toEqual([{ to: RECIPIENT.phone.slice(1), from: 'Acme', text: 'Order 7 shipped (SMS)', clientRef: `${n.id}.sms`, messageId: expect.any(String), auth: `Basic ${Buffer.from(`acme-key:${VONAGE_API_SECRET}`).toString('base64')}` }]);
+    expect(d.sms).toMatchObject({ provider: 'vonage', providerMessageId: sms[0].messageId });
 
     // WhatsApp: a Twilio Message between whatsapp: numbers.
     const wa = twilio.messages.filter((m) => m.to === `whatsapp:${RECIPIENT.whatsapp}`);
@@ -142,7 +155,7 @@ describe('email over SMTP, WhatsApp and Telegram end to end against their fakes'
     expect((await api('GET', '/v1/recipients/user-8')).status).toBe(404);
   });
 
-  it('the SMTP password and the bot token are in no file under DATA_DIR', () => {
+  it('the SMTP password, the Vonage secret and the bot token are in no file under DATA_DIR', () => {
     const files: string[] = [];
     const walk = (dir: string) => {
       for (const name of readdirSync(dir)) {
@@ -158,6 +171,7 @@ describe('email over SMTP, WhatsApp and Telegram end to end against their fakes'
       const content = readFileSync(f).toString('latin1');
       expect(content.includes(SMTP_PASSWORD), f).toBe(false);
       expect(content.includes(secret), f).toBe(false);
+      expect(content.includes(VONAGE_API_SECRET), f).toBe(false);
     }
   });
 });

@@ -54,6 +54,12 @@ describe('createSenders / channelReadiness', () => {
     });
   });
 
+  it('sms goes through Vonage when Twilio is not configured; Twilio wins when both are', () => {
+    const vonage = { emailFrom: 'n@example.com', vonageApiKey: 'k', vonageApiSecret: 's', vonageFrom: 'Acme' };
+    expect(createSenders({ ...vonage, db: {} as Db }).sms?.provider).toBe('vonage');
+    expect(createSenders({ ...vonage, twilioAccountSid: SID, twilioAuthToken: 't', twilioFrom: '+15005550006', db: {} as Db }).sms?.provider).toBe('twilio');
+  });
+
   it('email goes over SMTP when SMTP_URL is set and there is no Resend key; Resend wins when both are', () => {
     const smtp = { emailFrom: 'n@example.com', smtpUrl: 'smtp://u:p@127.0.0.1:2525' };
     expect(createSenders({ ...smtp, db: {} as Db }).email?.provider).toBe('smtp');

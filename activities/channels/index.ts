@@ -10,6 +10,7 @@ import { createSlackSender } from './slack.js';
 import { createSmsSender, createWhatsappSender } from './sms.js';
 import { createSmtpSender } from './smtp.js';
 import { createTelegramSender } from './telegram.js';
+import { createVonageSender } from './vonage.js';
 import type { ChannelSender } from './types.js';
 import { createWebhookSender } from './webhook.js';
 
@@ -24,6 +25,11 @@ interface ProviderOptions {
   twilioWhatsappFrom?: string;
   /** Email over SMTP, used when there is no Resend key. */
   smtpUrl?: string;
+  /** SMS through Vonage, used when Twilio's SMS settings are missing. */
+  vonageApiKey?: string;
+  vonageApiSecret?: string;
+  vonageFrom?: string;
+  vonageBaseUrl?: string;
   telegramBotToken?: string;
   telegramApiUrl?: string;
   slackBotToken?: string;
@@ -54,7 +60,9 @@ function createProviderSenders(opts: ProviderOptions): Omit<Senders, 'inapp'> {
   };
   const candidates = {
     email: createEmailSender({ apiKey: opts.resendApiKey, baseUrl: opts.resendBaseUrl, from: opts.emailFrom }) ?? createSmtpSender({ url: opts.smtpUrl, from: opts.emailFrom }),
-    sms: createSmsSender({ ...twilio, from: opts.twilioFrom }),
+    sms:
+      createSmsSender({ ...twilio, from: opts.twilioFrom }) ??
+      createVonageSender({ apiKey: opts.vonageApiKey, apiSecret: opts.vonageApiSecret, from: opts.vonageFrom, baseUrl: opts.vonageBaseUrl }),
     whatsapp: createWhatsappSender({ ...twilio, from: opts.twilioWhatsappFrom }),
     telegram: createTelegramSender({ botToken: opts.telegramBotToken, apiUrl: opts.telegramApiUrl }),
     slack: createSlackSender({ botToken: opts.slackBotToken, apiUrl: opts.slackApiUrl }),
