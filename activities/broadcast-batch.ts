@@ -23,6 +23,7 @@ import type { BatchEmail, ChannelSender } from './channels/types.js';
 import { emailBody, RESEND_BATCH_LIMIT } from './channels/email.js';
 import { finalStatus } from '../domain/status.js';
 import type { BroadcastStart } from './fanout.js';
+import type { IntegrationProviders } from './providers.js';
 
 /**
  * Recipients written per transaction, and at most one email batch call each; progress is
@@ -34,6 +35,8 @@ export interface BroadcastBatchDeps {
   db: Db;
   /** The email sender's batch send (`sendBatch`) delivers email recipients here; without it they get their own workflow. */
   senders?: Partial<Record<Channel, ChannelSender>>;
+  /** A tenant with email integrations has its email recipients sent one by one through them (their own workflows). */
+  integrations?: Pick<IntegrationProviders, 'has'> | null;
   /**
    * Called after each chunk of a page is committed (tests inject a failure here to kill a
    * batch mid-page); unset in production.
@@ -58,7 +61,7 @@ function emailBatchKey(b: { tenantId: string; broadcastId: string }, firstSeq: n
   return `tocsin-broadcast/${b.tenantId}/${b.broadcastId}/${firstSeq}`;
 }
 
-export function createBroadcastBatchActivities({ db, senders, afterBroadcastChunk }: BroadcastBatchDeps) {
+export function createBroadcastBatchActivities({ db, senders, integrations, afterBroadcastChunk }: BroadcastBatchDeps) {
   const emailSender = senders?.email?.sendBatch ? senders.email : undefined;
   /**
    * Sends a chunk's emails in one batch call and records each answer on its delivery: sent with
@@ -104,6 +107,7 @@ export function createBroadcastBatchActivities({ db, senders, afterBroadcastChun
     if (page.length === 0) return { start: progress.start, nextSeq: Math.min(endSeq, b.total) };
     const version = await loadTemplateVersion(db, b.tenantId, b.template.key, b.template.version);
     if (!version) throw permanent(ErrorType.NotFound, `Template ${b.template.key} v${b.template.version} no longer exists`);
+    const batchEmail = emailSender !== undefined && !(await integrations?.has(b.tenantId, 'email'));
 
     // Rendered once per locale and channel: broadcast data is the same for every recipient.
     const rendered = new Map<string, { content?: ChannelContent; error?: string }>();
@@ -151,7 +155,7 @@ export function createBroadcastBatchActivities({ db, senders, afterBroadcastChun
           outcomes.push({ ...base, channels, status: 'suppressed', reason: 'preferences', deliveries: skipped, events: ['accepted', 'suppressed'] });
           continue;
         }
-        const here = decision.allowed.every((ch) => ch === 'inapp' || (ch === 'email' && emailSender));
+        const here = decision.allowed.every((ch) => ch === 'inapp' || (ch === 'email' && batchEmail));
         if (decision.release !== null || !here) {
           // Deferred per recipient (quiet hours) or sent on channels other than in-app and email
           // (or email with no batch sender): its own workflow, for all its channels.

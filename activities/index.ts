@@ -22,6 +22,7 @@ export type { DeliveryRecord };
 import { createFanoutActivities } from './fanout.js';
 import { createBroadcastBatchActivities, type BroadcastBatchDeps } from './broadcast-batch.js';
 import { createThrottleActivities } from './throttle.js';
+import type { IntegrationProviders } from './providers.js';
 
 export interface ActivityDeps {
   db: Db;
@@ -31,6 +32,8 @@ export interface ActivityDeps {
   slack?: SlackClient | null;
   /** Escalation's pages (trigger, acknowledge, resolve); unset: pager steps fail unconfigured. */
   pager?: PagerClient | null;
+  /** Tenants' own providers (integrations), tried before `senders`; unset: only the platform's senders. */
+  integrations?: IntegrationProviders | null;
   /** Test hook: runs after each committed chunk of a broadcast page (activities/broadcast-batch.ts). */
   afterBroadcastChunk?: BroadcastBatchDeps['afterBroadcastChunk'];
 }
@@ -211,27 +214,33 @@ export function createActivities(deps: ActivityDeps) {
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
     try {
-      const sender = deps.senders[args.channel];
-      if (!sender) throw unconfigured(args.channel);
+      if (!deps.integrations && !deps.senders[args.channel]) throw unconfigured(args.channel);
       const address = addressFor(args.recipient, args.channel);
       if (!address) throw permanent(ErrorType.NoAddress, `The recipient has no ${args.channel} address`);
       const content = render(args);
-      const earlier = await earlierAttempts(args, sender, ctx.info);
-      ctx.heartbeat();
-      const result = await sender.send({
-        deliveryId: args.deliveryId,
-        notificationId: args.notificationId,
-        tenant: args.channel === 'webhook' ? await tenantOf(args.tenantId) : { id: args.tenantId, webhookSecret: '' },
-        recipient: args.recipient,
-        address,
-        template: args.template,
-        content,
-        data: args.data,
-        category: args.category,
-        signal: ctx.cancellationSignal,
-        ...(earlier ? { earlier } : {}),
-      });
-      return { ...result, attempt };
+      const tenant = args.channel === 'webhook' ? await tenantOf(args.tenantId) : { id: args.tenantId, webhookSecret: '' };
+      const send = async (sender: ChannelSender) => {
+        const earlier = await earlierAttempts(args, sender, ctx.info);
+        ctx.heartbeat();
+        return sender.send({
+          deliveryId: args.deliveryId,
+          notificationId: args.notificationId,
+          tenant,
+          recipient: args.recipient,
+          address,
+          template: args.template,
+          content,
+          data: args.data,
+          category: args.category,
+          signal: ctx.cancellationSignal,
+          ...(earlier ? { earlier } : {}),
+        });
+      };
+      const viaIntegration = deps.integrations ? await deps.integrations.send(args.tenantId, args.channel, attempt, send) : null;
+      if (viaIntegration) return { ...viaIntegration, attempt };
+      const sender = deps.senders[args.channel];
+      if (!sender) throw unconfigured(args.channel);
+      return { ...(await send(sender)), attempt };
     } catch (err) {
       await recordFailedAttempt(db, args.deliveryId, attempt, describeError(err)).catch(() => {});
       throw err;

@@ -21,6 +21,7 @@ import { notificationRoutes } from './routes/notifications.js';
 import { recipientRoutes } from './routes/recipients.js';
 import { templateRoutes } from './routes/templates.js';
 import { escalationPolicyRoutes } from './routes/escalation-policies.js';
+import { integrationRoutes } from './routes/integrations.js';
 import { incidentRoutes } from './routes/incidents.js';
 import { slackRoutes } from './routes/slack.js';
 import { receiptRoutes } from './routes/receipts.js';
@@ -101,6 +102,7 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   tenant.route('/incidents', incidentRoutes(deps, critical));
   tenant.route('/broadcasts', broadcastRoutes(deps));
   tenant.route('/schedules', scheduleRoutes(deps));
+  tenant.route('/integrations', integrationRoutes(deps));
   app.route('/v1', tenant);
 
   // The document of everything above, generated once from the routes' own schemas.

@@ -2,6 +2,7 @@ import type { Db } from '../db/client.js';
 import type { Channel, RetrySettings } from '../domain/types.js';
 import type { PayloadCodec } from '@temporalio/common';
 import type { TemporalDeps } from '../usecases/temporal.js';
+import type { EncryptionKey } from '../usecases/payload-codec.js';
 import type { InboxStreams } from './inbox-streams.js';
 
 export interface AppDeps {
@@ -13,6 +14,8 @@ export interface AppDeps {
   adminToken: string;
   /** The payload codec that /codec/decode and /codec/encode serve, and the browser origins (the Temporal UI's) allowed to call them. */
   codec?: { codec: PayloadCodec; corsOrigins: readonly string[] };
+  /** TOCSIN_ENCRYPTION_KEYS: integrations' credentials are sealed with the first (unset: integrations answer 503). */
+  encryptionKeys?: readonly EncryptionKey[];
   /** Which channels have their provider configured, for /readyz. */
   channels: Record<Channel, 'configured' | 'unconfigured'>;
   /** Retry settings pinned into each notification at acceptance. */

@@ -327,3 +327,29 @@ export const broadcastRecipients = pgTable(
   },
   (t) => [primaryKey({ columns: [t.broadcastId, t.seq] })],
 );
+
+/**
+ * A tenant's own provider for one channel (README: "Integrations"). `credentials` is sealed
+ * (usecases/credentials.ts: envelope encryption under TOCSIN_ENCRYPTION_KEYS), never clear;
+ * `masked` is what answers show. `health` is the circuit breaker's last state, as workers saw it.
+ */
+export const integrations = pgTable(
+  'integrations',
+  {
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    id: text('id').notNull(),
+    channel: text('channel').notNull(),
+    provider: text('provider').notNull(),
+    credentials: text('credentials').notNull(),
+    masked: jsonb('masked').$type<Record<string, string>>().notNull(),
+    settings: jsonb('settings').$type<{ from?: string; baseUrl?: string; ratePerSecond?: number; breakerFailures?: number; breakerCooldownSeconds?: number }>().notNull().default({}),
+    priority: integer('priority').notNull().default(1),
+    enabled: boolean('enabled').notNull().default(true),
+    health: jsonb('health').$type<{ state: 'closed' | 'open' | 'half_open'; failures: number; openedAt: string | null }>().notNull().default({ state: 'closed', failures: 0, openedAt: null }),
+    createdAt: ts('created_at').notNull().default(now()),
+    updatedAt: ts('updated_at').notNull().default(now()),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] }), index('integrations_channel').on(t.tenantId, t.channel, t.priority)],
+);

@@ -15,11 +15,13 @@ import { apiConnectionOptions } from '../api/temporal.js';
 import { channelReadiness, createSenders } from '../activities/channels/index.js';
 import { createPagerClient } from '../activities/channels/pager.js';
 import { createSlackClient } from '../activities/channels/slack.js';
+import { createIntegrationProviders } from '../activities/providers.js';
 import type { Config } from '../config.js';
 import type { DevServer } from '../worker/dev-server.js';
 import { openDatabase, type Database } from '../db/client.js';
 import type { RetrySettings } from '../domain/types.js';
 import { ALLOW_LIST_HINT } from '../usecases/webhook-address.js';
+import { rewrapIntegrationCredentials } from '../usecases/integrations.js';
 import { createLogger, type LogFormat, type Logger } from '../telemetry/log.js';
 import { startTracing, type Tracing } from '../telemetry/tracing.js';
 import { EncryptionCodec, encryptedDataConverter, formatEncryptionKeys, generateEncryptionKey, parseEncryptionKeys, type EncryptionKey } from '../usecases/payload-codec.js';
@@ -182,7 +184,8 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     stops.length = 0;
   };
   try {
-    const codec = new EncryptionCodec(encryptionKeys(config).keys);
+    const keys = encryptionKeys(config).keys;
+    const codec = new EncryptionCodec(keys);
     const dataConverter = encryptedDataConverter(codec);
     let devServer: DevServer | undefined;
     let temporalAddress = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_DEV_PORT}`;
@@ -225,6 +228,10 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     const database = openDatabase({ url: config.DATABASE_URL, dataDir: join(resolve(config.DATA_DIR), 'pglite') });
     stops.push(() => database.close());
     await database.migrate();
+    // A new first key in TOCSIN_ENCRYPTION_KEYS: integrations' credentials move under it.
+    const rotation = await rewrapIntegrationCredentials({ db: database.db, encryptionKeys: keys });
+    if (rotation.rewrapped || rotation.unreadable)
+      logger.warn(`integration credentials: ${rotation.rewrapped} re-sealed under key "${keys[0].id}"${rotation.unreadable ? `, ${rotation.unreadable} sealed under a key no longer listed` : ''}`);
 
     // The first webhook the address guard refuses in this process tells the operator how to
     // allow a local receiver; later ones are only in the delivery's error.
@@ -250,6 +257,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         senders: createSenders(senderOpts),
         slack: createSlackClient({ botToken: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL }),
         pager: createPagerClient({ eventsUrl: config.PAGERDUTY_EVENTS_URL }),
+        integrations: createIntegrationProviders(database.db, { keys, emailFrom: config.EMAIL_FROM, publicBaseUrl: config.publicBaseUrl }),
         workflowBundle: opts.workflowBundle,
         tuning: workerTuning(config),
         version,
@@ -293,6 +301,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         },
         adminToken: admin.token,
         codec: { codec, corsOrigins: codecCorsOrigins(config.TEMPORAL_UI_URL ?? devServer?.uiUrl) },
+        encryptionKeys: keys,
         channels: channelReadiness(senderOpts),
         retry: retrySettings(config),
         webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS,

@@ -335,3 +335,57 @@ export const PolicyBody = z
       });
     }
   });
+
+export const IntegrationId = Key;
+
+/** Which providers an integration may name for each channel (README: "Integrations"). */
+export const INTEGRATION_PROVIDERS = {
+  email: ['resend', 'smtp'],
+  sms: ['twilio', 'vonage'],
+  whatsapp: ['twilio'],
+  telegram: ['telegram'],
+  slack: ['slack'],
+} as const;
+export type IntegrationChannel = keyof typeof INTEGRATION_PROVIDERS;
+export type IntegrationProvider = (typeof INTEGRATION_PROVIDERS)[IntegrationChannel][number];
+
+const Secret = z.string().min(1).max(4096);
+/** Each provider's credentials: exactly these fields. */
+const CREDENTIALS = {
+  resend: z.object({ apiKey: Secret }).strict(),
+  smtp: z.object({ url: z.string().regex(/^smtps?:\/\/[^/\s]+\/?$/, 'must be smtp://user:pass@host:port or smtps://…').max(2048) }).strict(),
+  twilio: z.object({ accountSid: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits'), authToken: Secret, from: z.string().min(1).max(100).optional() }).strict(),
+  vonage: z.object({ apiKey: Secret, apiSecret: Secret, from: z.string().min(1).max(100).optional() }).strict(),
+  telegram: z.object({ botToken: z.string().regex(/^\d+:[A-Za-z0-9_-]+$/, 'must be a bot token as @BotFather gives it (123456:ABC…)') }).strict(),
+  slack: z.object({ botToken: Secret, signingSecret: Secret.optional() }).strict(),
+} satisfies Record<IntegrationProvider, z.ZodType>;
+
+export const IntegrationBody = z
+  .object({
+    channel: z.enum(Object.keys(INTEGRATION_PROVIDERS) as [IntegrationChannel, ...IntegrationChannel[]]),
+    provider: z.enum(Object.keys(CREDENTIALS) as [IntegrationProvider, ...IntegrationProvider[]]),
+    credentials: z.record(z.string(), z.string()),
+    settings: z
+      .object({
+        from: z.string().min(1).max(320).optional(),
+        baseUrl: WebUrl.optional(),
+        ratePerSecond: z.number().positive().max(10_000).optional(),
+        breakerFailures: z.number().int().min(1).max(1000).optional(),
+        breakerCooldownSeconds: z.number().int().min(1).max(86_400).optional(),
+      })
+      .strict()
+      .default({}),
+    priority: z.number().int().min(1).max(100).default(1),
+    enabled: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    const allowed: readonly string[] = INTEGRATION_PROVIDERS[b.channel];
+    if (!allowed.includes(b.provider)) {
+      ctx.addIssue({ code: 'custom', path: ['provider'], message: `a ${b.channel} integration's provider is one of ${allowed.join(', ')}` });
+      return;
+    }
+    const parsed = CREDENTIALS[b.provider].safeParse(b.credentials);
+    if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: ['credentials', ...issue.path.map(String)], message: issue.message });
+  });
+export type IntegrationRequest = z.infer<typeof IntegrationBody>;

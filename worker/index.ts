@@ -5,6 +5,7 @@ import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { makeTelemetryFilterString, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import type { ChannelSender } from '../activities/channels/types.js';
+import type { IntegrationProviders } from '../activities/providers.js';
 import type { PagerClient } from '../activities/channels/pager.js';
 import type { SlackClient } from '../activities/channels/slack.js';
 import type { Config } from '../config.js';
@@ -59,6 +60,8 @@ interface WorkerDeps {
   /** Escalation's Slack and pager clients (see ActivityDeps). */
   slack?: SlackClient | null;
   pager?: PagerClient | null;
+  /** Tenants' own providers (activities/providers.ts). */
+  integrations?: IntegrationProviders | null;
   /** A prebuilt bundle (tests build it once); otherwise the workflows are bundled here. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   tuning?: WorkerTuning;
@@ -99,7 +102,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     ...(deps.dataConverter ? { dataConverter: deps.dataConverter } : {}),
-    activities: createActivities({ db: deps.db, senders: deps.senders, slack: deps.slack, pager: deps.pager }),
+    activities: createActivities({ db: deps.db, senders: deps.senders, slack: deps.slack, pager: deps.pager, integrations: deps.integrations }),
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
     ...deps.tuning,
     ...workerInterceptors(deps.tracing, deps.workflowBundle !== undefined),

@@ -1,0 +1,167 @@
+// Which provider a delivery goes through: the tenant's enabled integrations of its channel in
+// priority order (README: "Integrations"), else the platform's sender. With integrations, a
+// delivery attempt starts at the next one after the provider the previous attempt used (attempt
+// n starts at integration (n - 1) mod count), so a transient failure moves the next attempt to
+// the next provider; a permanent refusal ends the delivery (Temporal does not retry it).
+//
+// Each integration has a circuit breaker (cockatiel) in this worker: after `breakerFailures`
+// (5) consecutive transient failures it opens for `breakerCooldownSeconds` (30), and attempts
+// skip it without calling it; then one trial call closes or reopens it. Its state changes are
+// written to the integration's `health`, which GET /v1/integrations shows. Credentials are
+// opened here, in the worker, from the sealed row: they are never in a workflow's payloads.
+import { ApplicationFailure } from '@temporalio/common';
+import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
+import type { Db } from '../db/client.js';
+import { integrationsOf, recordIntegrationHealth, type IntegrationRow } from '../db/integrations.js';
+import { ErrorType } from '../domain/errors.js';
+import type { Channel } from '../domain/types.js';
+import { openCredentials } from '../usecases/credentials.js';
+import type { EncryptionKey } from '../usecases/payload-codec.js';
+import { createEmailSender } from './channels/email.js';
+import { createSlackSender } from './channels/slack.js';
+import { createSmsSender, createWhatsappSender } from './channels/sms.js';
+import { createSmtpSender } from './channels/smtp.js';
+import { createTelegramSender } from './channels/telegram.js';
+import type { ChannelSender } from './channels/types.js';
+import { createVonageSender } from './channels/vonage.js';
+
+export interface IntegrationOptions {
+  /** TOCSIN_ENCRYPTION_KEYS: opens the integrations' sealed credentials. */
+  keys: readonly EncryptionKey[];
+  /** EMAIL_FROM, for email integrations without `settings.from`. */
+  emailFrom: string;
+  /** Where Twilio's status callbacks go (PUBLIC_BASE_URL). */
+  publicBaseUrl?: string;
+}
+
+/** A tenant's integrations are read again after this long (a PUT reaches sends within it). */
+const INTEGRATIONS_TTL_MS = 5_000;
+const DEFAULT_BREAKER_FAILURES = 5;
+const DEFAULT_BREAKER_COOLDOWN_SECONDS = 30;
+
+/** One integration, ready to send: its sender and its breaker. */
+interface Provider {
+  row: IntegrationRow;
+  sender: ChannelSender;
+  breaker: CircuitBreakerPolicy;
+  failures: number;
+}
+
+/** A transient failure counts towards the breaker; a permanent refusal is the message's, not the provider's. */
+const transient = (err: unknown) => !(err instanceof ApplicationFailure && err.nonRetryable);
+
+function senderFor(row: IntegrationRow, credentials: Record<string, string>, opts: IntegrationOptions): ChannelSender | null {
+  const { settings } = row;
+  const statusCallbackUrl = opts.publicBaseUrl ? `${opts.publicBaseUrl.replace(/\/+$/, '')}/v1/receipts/twilio` : undefined;
+  const twilio = { accountSid: credentials.accountSid, authToken: credentials.authToken, apiBaseUrl: settings.baseUrl, statusCallbackUrl, from: settings.from ?? credentials.from };
+  switch (`${row.channel}:${row.provider}`) {
+    case 'email:resend':
+      return createEmailSender({ apiKey: credentials.apiKey, baseUrl: settings.baseUrl, from: settings.from ?? opts.emailFrom });
+    case 'email:smtp':
+      return createSmtpSender({ url: credentials.url, from: settings.from ?? opts.emailFrom });
+    case 'sms:twilio':
+      return createSmsSender(twilio);
+    case 'whatsapp:twilio':
+      return createWhatsappSender(twilio);
+    case 'sms:vonage':
+      return createVonageSender({ apiKey: credentials.apiKey, apiSecret: credentials.apiSecret, from: settings.from ?? credentials.from, baseUrl: settings.baseUrl });
+    case 'telegram:telegram':
+      return createTelegramSender({ botToken: credentials.botToken, apiUrl: settings.baseUrl });
+    case 'slack:slack':
+      return createSlackSender({ botToken: credentials.botToken, apiUrl: settings.baseUrl });
+    default:
+      return null;
+  }
+}
+
+export function createIntegrationProviders(db: Db, opts: IntegrationOptions) {
+  /** Built providers by tenant and integration id, rebuilt when the row changes. */
+  const built = new Map<string, Provider>();
+  const lists = new Map<string, { at: number; rows: IntegrationRow[] }>();
+
+  async function rowsOf(tenantId: string, channel: Channel): Promise<IntegrationRow[]> {
+    const key = `${tenantId}\u0000${channel}`;
+    const cached = lists.get(key);
+    if (cached && Date.now() - cached.at < INTEGRATIONS_TTL_MS) return cached.rows;
+    const rows = (await integrationsOf(db, tenantId, channel)).filter((r) => r.enabled);
+    lists.set(key, { at: Date.now(), rows });
+    return rows;
+  }
+
+  function providerOf(row: IntegrationRow): Provider {
+    const key = `${row.tenantId}\u0000${row.id}`;
+    const existing = built.get(key);
+    if (existing && existing.row.updatedAt.getTime() === row.updatedAt.getTime() && existing.row.credentials === row.credentials) return existing;
+    let credentials: Record<string, string>;
+    try {
+      credentials = openCredentials(opts.keys, { tenantId: row.tenantId, integrationId: row.id }, row.credentials);
+    } catch (err) {
+      throw ApplicationFailure.create({ type: ErrorType.ChannelUnconfigured, message: `integration ${row.id}: its credentials cannot be opened (${(err as Error).message})`, nonRetryable: false });
+    }
+    const sender = senderFor(row, credentials, opts);
+    if (!sender) throw ApplicationFailure.create({ type: ErrorType.ChannelUnconfigured, message: `integration ${row.id}: ${row.provider} cannot send ${row.channel}`, nonRetryable: true });
+    const breaker = circuitBreaker(handleWhen(transient), {
+      halfOpenAfter: (row.settings.breakerCooldownSeconds ?? DEFAULT_BREAKER_COOLDOWN_SECONDS) * 1000,
+      breaker: new ConsecutiveBreaker(row.settings.breakerFailures ?? DEFAULT_BREAKER_FAILURES),
+    });
+    const provider: Provider = { row, sender, breaker, failures: 0 };
+    let openedAt: string | null = null;
+    const show = (state: 'closed' | 'open' | 'half_open') =>
+      void recordIntegrationHealth(db, row.tenantId, row.id, { state, failures: provider.failures, openedAt }).catch(() => undefined);
+    breaker.onBreak(() => {
+      openedAt = new Date().toISOString();
+      show('open');
+    });
+    breaker.onHalfOpen(() => show('half_open'));
+    breaker.onReset(() => {
+      openedAt = null;
+      show('closed');
+    });
+    breaker.onFailure(({ handled }) => {
+      if (!handled) return;
+      provider.failures++;
+      if (breaker.state === CircuitState.Closed) show('closed');
+    });
+    breaker.onSuccess(() => {
+      if (provider.failures === 0) return;
+      provider.failures = 0;
+      if (breaker.state === CircuitState.Closed) show('closed');
+    });
+    built.set(key, provider);
+    return provider;
+  }
+
+  /**
+   * Sends through the tenant's integrations of the channel, starting where attempt `attempt`
+   * starts, skipping any whose breaker is open; null when the tenant has none (the platform
+   * sender's turn).
+   */
+  async function send<T>(tenantId: string, channel: Channel, attempt: number, call: (sender: ChannelSender) => Promise<T>): Promise<T | null> {
+    const rows = await rowsOf(tenantId, channel);
+    if (rows.length === 0) return null;
+    const start = (attempt - 1) % rows.length;
+    for (let i = 0; i < rows.length; i++) {
+      const provider = providerOf(rows[(start + i) % rows.length]);
+      try {
+        return await provider.breaker.execute(() => call(provider.sender));
+      } catch (err) {
+        if (err instanceof BrokenCircuitError) continue; // open: skipped without a call
+        throw err;
+      }
+    }
+    throw ApplicationFailure.create({
+      type: ErrorType.ProviderUnavailable,
+      message: `every ${channel} integration's circuit is open`,
+      nonRetryable: false,
+    });
+  }
+
+  /** Whether the tenant has an enabled integration of the channel (its sends go through it, one by one). */
+  async function has(tenantId: string, channel: Channel): Promise<boolean> {
+    return (await rowsOf(tenantId, channel)).length > 0;
+  }
+
+  return { send, has };
+}
+
+export type IntegrationProviders = ReturnType<typeof createIntegrationProviders>;
