@@ -236,7 +236,9 @@ export function createActivities(deps: ActivityDeps) {
           ...(earlier ? { earlier } : {}),
         });
       };
-      const viaIntegration = deps.integrations ? await deps.integrations.send(args.tenantId, args.channel, attempt, send) : null;
+      const viaIntegration = deps.integrations
+        ? await deps.integrations.send(args.tenantId, args.channel, attempt, send, { signal: ctx.cancellationSignal, heartbeat: () => ctx.heartbeat() })
+        : null;
       if (viaIntegration) return { ...viaIntegration, attempt };
       const sender = deps.senders[args.channel];
       if (!sender) throw unconfigured(args.channel);

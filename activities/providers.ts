@@ -9,10 +9,11 @@
 // skip it without calling it; then one trial call closes or reopens it. Its state changes are
 // written to the integration's `health`, which GET /v1/integrations shows. Credentials are
 // opened here, in the worker, from the sealed row: they are never in a workflow's payloads.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
 import type { Db } from '../db/client.js';
-import { integrationsOf, recordIntegrationHealth, type IntegrationRow } from '../db/integrations.js';
+import { claimPace, integrationsOf, recordIntegrationHealth, type IntegrationRow } from '../db/integrations.js';
 import { ErrorType } from '../domain/errors.js';
 import type { Channel } from '../domain/types.js';
 import { openCredentials } from '../usecases/credentials.js';
@@ -38,6 +39,8 @@ export interface IntegrationOptions {
 const INTEGRATIONS_TTL_MS = 5_000;
 const DEFAULT_BREAKER_FAILURES = 5;
 const DEFAULT_BREAKER_COOLDOWN_SECONDS = 30;
+/** The longest an attempt waits for its turn under an integration's rate. */
+const MAX_PACE_WAIT_MS = 30_000;
 
 /** One integration, ready to send: its sender and its breaker. */
 interface Provider {
@@ -47,8 +50,15 @@ interface Provider {
   failures: number;
 }
 
-/** A transient failure counts towards the breaker; a permanent refusal is the message's, not the provider's. */
-const transient = (err: unknown) => !(err instanceof ApplicationFailure && err.nonRetryable);
+/** Failures that are no answer of the provider's: a wait for the rate, a cancelled wait. */
+const notTheProviders = new WeakSet<object>();
+
+/**
+ * A transient failure counts towards the breaker; a permanent refusal is the message's, not the
+ * provider's, and a wait for the integration's rate or a cancellation is neither.
+ */
+const transient = (err: unknown) =>
+  !(err instanceof ApplicationFailure && err.nonRetryable) && !(typeof err === 'object' && err !== null && notTheProviders.has(err)) && !(err instanceof Error && err.name === 'AbortError');
 
 function senderFor(row: IntegrationRow, credentials: Record<string, string>, opts: IntegrationOptions): ChannelSender | null {
   const { settings } = row;
@@ -136,14 +146,23 @@ export function createIntegrationProviders(db: Db, opts: IntegrationOptions) {
    * starts, skipping any whose breaker is open; null when the tenant has none (the platform
    * sender's turn).
    */
-  async function send<T>(tenantId: string, channel: Channel, attempt: number, call: (sender: ChannelSender) => Promise<T>): Promise<T | null> {
+  async function send<T>(
+    tenantId: string,
+    channel: Channel,
+    attempt: number,
+    call: (sender: ChannelSender) => Promise<T>,
+    waiting: { signal?: AbortSignal; heartbeat?: () => void } = {},
+  ): Promise<T | null> {
     const rows = await rowsOf(tenantId, channel);
     if (rows.length === 0) return null;
     const start = (attempt - 1) % rows.length;
     for (let i = 0; i < rows.length; i++) {
       const provider = providerOf(rows[(start + i) % rows.length]);
       try {
-        return await provider.breaker.execute(() => call(provider.sender));
+        return await provider.breaker.execute(async () => {
+          await pace(provider.row, waiting);
+          return call(provider.sender);
+        });
       } catch (err) {
         if (err instanceof BrokenCircuitError) continue; // open: skipped without a call
         throw err;
@@ -154,6 +173,33 @@ export function createIntegrationProviders(db: Db, opts: IntegrationOptions) {
       message: `every ${channel} integration's circuit is open`,
       nonRetryable: false,
     });
+  }
+
+  /**
+   * Waits for the integration's turn under `settings.ratePerSecond`: at most ⌊rate⌋ sends (at
+   * least 1) in any window of ⌊rate⌋ / rate seconds plus a tenth (the margin keeps a provider
+   * that counts on its own clock under the rate), across every worker (db/integrations.ts
+   * claimPace). An activity waits up to MAX_PACE_WAIT_MS; a longer queue is a retry after the
+   * wait, which Temporal schedules (and which counts as an attempt).
+   */
+  async function pace(row: IntegrationRow, waiting: { signal?: AbortSignal; heartbeat?: () => void }): Promise<void> {
+    const rate = row.settings.ratePerSecond;
+    if (!rate) return;
+    const limit = Math.max(1, Math.floor(rate));
+    const windowMs = Math.ceil(((1000 * limit) / rate) * 1.1);
+    let waited = 0;
+    for (;;) {
+      const wait = await claimPace(db, row.tenantId, row.id, limit, windowMs);
+      if (wait === 0) return;
+      if (waited + wait > MAX_PACE_WAIT_MS) {
+        const later = ApplicationFailure.create({ type: ErrorType.ProviderUnavailable, message: `integration ${row.id} is at its rate of ${rate}/s`, nonRetryable: false, nextRetryDelay: wait });
+        notTheProviders.add(later);
+        throw later;
+      }
+      await sleep(wait, undefined, { signal: waiting.signal });
+      waited += wait;
+      waiting.heartbeat?.();
+    }
   }
 
   /** Whether the tenant has an enabled integration of the channel (its sends go through it, one by one). */

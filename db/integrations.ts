@@ -1,8 +1,8 @@
 // Integrations: a tenant's own providers per channel, their sealed credentials and the circuit
 // breakers' last state.
-import { and, asc, eq, ne, sql } from 'drizzle-orm';
-import type { Db } from './client.js';
-import { integrations } from './schema.js';
+import { and, asc, eq, lte, ne, sql } from 'drizzle-orm';
+import { rowsOf, type Db } from './client.js';
+import { integrationSends, integrations } from './schema.js';
 
 export type IntegrationRow = typeof integrations.$inferSelect;
 export type IntegrationHealth = IntegrationRow['health'];
@@ -63,4 +63,29 @@ export async function replaceSealedCredentials(db: Db, tenantId: string, id: str
     .update(integrations)
     .set({ credentials: after })
     .where(and(eq(integrations.tenantId, tenantId), eq(integrations.id, id), eq(integrations.credentials, before)));
+}
+
+/**
+ * Takes one send of an integration's pace: at most `limit` sends in any `windowMs`, on the
+ * database's clock, across every worker (claims of one integration are serialized by a
+ * transaction-scoped advisory lock). Answers 0 when the send may go now (and records it), else
+ * how many ms until the oldest send in the window leaves it.
+ */
+export async function claimPace(db: Db, tenantId: string, integrationId: string, limit: number, windowMs: number): Promise<number> {
+  const key = and(eq(integrationSends.tenantId, tenantId), eq(integrationSends.integrationId, integrationId));
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`pace\u0001${tenantId}\u0001${integrationId}`}, 0))`);
+    const since = sql`clock_timestamp() - ${`${windowMs} milliseconds`}::interval`;
+    await tx.delete(integrationSends).where(and(key, lte(integrationSends.at, since)));
+    const [row] = rowsOf<{ n: number | string; left: number | string | null }>(
+      await tx.execute(sql`select count(*) as n,
+          greatest(1, ceil(extract(epoch from (min(at) + ${`${windowMs} milliseconds`}::interval - clock_timestamp())) * 1000))::int as left
+        from integration_sends where tenant_id = ${tenantId} and integration_id = ${integrationId} and at > ${since}`),
+    );
+    if (Number(row.n) < limit) {
+      await tx.insert(integrationSends).values({ tenantId, integrationId, at: sql`clock_timestamp()` });
+      return 0;
+    }
+    return Number(row.left);
+  });
 }

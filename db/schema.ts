@@ -353,3 +353,14 @@ export const integrations = pgTable(
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.id] }), index('integrations_channel').on(t.tenantId, t.channel, t.priority)],
 );
+
+/** Sends through an integration with `ratePerSecond`, kept for its pacing window (db/integrations.ts claimPace). */
+export const integrationSends = pgTable(
+  'integration_sends',
+  {
+    tenantId: text('tenant_id').notNull(),
+    integrationId: text('integration_id').notNull(),
+    at: ts('at').notNull(),
+  },
+  (t) => [index('integration_sends_window').on(t.tenantId, t.integrationId, t.at)],
+);

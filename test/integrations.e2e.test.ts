@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Running } from '../runtime/index.js';
 import { resendError, startFakeResend, type FakeResend } from './fakes/resend.js';
+import { startFakeTwilio, type FakeTwilio } from './fakes/twilio.js';
 import { quietTemporalLogs, startTestStack } from './support.js';
 import { until } from './until.js';
 
@@ -23,6 +24,7 @@ describe('integrations: a tenant’s own email providers, failover and circuit b
   let running: Running | undefined;
   let primary: FakeResend;
   let backup: FakeResend;
+  let twilio: FakeTwilio;
   let apiKey: string;
 
   async function request(method: string, path: string, token: string | null, body?: unknown) {
@@ -54,7 +56,7 @@ describe('integrations: a tenant’s own email providers, failover and circuit b
 
   beforeAll(async () => {
     quietTemporalLogs();
-    [primary, backup] = await Promise.all([startFakeResend(), startFakeResend()]);
+    [primary, backup, twilio] = await Promise.all([startFakeResend(), startFakeResend(), startFakeTwilio()]);
     running = await start(KEY_1);
     const created = await request('POST', '/v1/admin/tenants', running.adminToken, { name: 'Acme' });
     apiKey = created.body.apiKey;
@@ -65,7 +67,7 @@ describe('integrations: a tenant’s own email providers, failover and circuit b
 
   afterAll(async () => {
     await running?.stop();
-    await Promise.all([primary, backup].map((f) => f?.close()));
+    await Promise.all([primary, backup, twilio].map((f) => f?.close()));
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -148,6 +150,41 @@ describe('integrations: a tenant’s own email providers, failover and circuit b
     expect(n.deliveries[0]).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'provider_rejected' } });
     expect(callsFor(primary, key)).toHaveLength(1);
     expect(callsFor(backup, key)).toHaveLength(0);
+  });
+
+  it('a 100-recipient SMS broadcast through an integration with ratePerSecond 10 never has more than 10 calls in any second at the provider', async () => {
+    const recipients = Array.from({ length: 100 }, (_, i) => ({ id: `sms-${i}`, phone: `+1415555${String(1000 + i)}` }));
+    expect((await api('POST', '/v1/recipients/bulk', { recipients })).status).toBe(200);
+    expect((await api('POST', '/v1/templates', { key: 'sms-news', content: { en: { sms: { text: 'News {{ n }}' } } } })).status).toBe(201);
+    const put = await api('PUT', '/v1/integrations/sms-twilio', {
+      channel: 'sms',
+      provider: 'twilio',
+      credentials: { accountSid: `AC${'ab'.repeat(16)}`, authToken: 'tw-auth-token-0123456789', from: '+15005550006' },
+      settings: { baseUrl: twilio.url, ratePerSecond: 10 },
+    });
+    expect(put.status).toBe(200);
+    const b = await api('POST', '/v1/broadcasts', { recipients: recipients.map((r) => r.id), template: 'sms-news', data: { n: 1 }, channels: ['sms'] });
+    expect(b.status).toBe(202);
+    const done = await until(
+      () => api('GET', `/v1/broadcasts/${b.body.id}`),
+      (r) => r.body.status === 'completed',
+      120_000,
+    );
+    expect(done.body).toMatchObject({ total: 100, sent: 100 });
+    const creates = twilio.requests.filter((r) => r.method === 'POST').map((r) => r.receivedAt).sort((x, y) => x - y);
+    expect(creates).toHaveLength(100);
+    expect(new Set(twilio.messages.map((m) => m.to)).size).toBe(100);
+    // At most 10 in any window of one second, wherever it starts.
+    let busiest = 0;
+    for (let i = 0, j = 0; i < creates.length; i++) {
+      while (creates[i] - creates[j] >= 1000) j++;
+      busiest = Math.max(busiest, i - j + 1);
+    }
+    expect(busiest).toBeLessThanOrEqual(10);
+    expect(busiest).toBeGreaterThanOrEqual(5);
+    // 100 at 10 a second cannot take less than 9 s (rate, not machine speed).
+    expect(creates[99] - creates[0]).toBeGreaterThanOrEqual(9_000);
+    console.log(`100 SMS through a 10/s integration: ${((creates[99] - creates[0]) / 1000).toFixed(1)} s from the first call to the last, at most ${busiest} in any second`);
   });
 
   it('a rotated TOCSIN_ENCRYPTION_KEYS re-seals the credentials and sends keep working; no file under DATA_DIR holds them in clear', async () => {

@@ -89,7 +89,7 @@ export async function timeSkippingEnv() {
       client: { dataConverter: testDataConverter },
     });
   // The SDK waits only ~5 s for the JVM to answer (not configurable); on a loaded machine (the
-  // suite beside a benchmark) a start can miss that, so a missed start is tried again, up to 4
+  // suite beside a benchmark) a start can miss that, so a missed start is tried again, up to 8
   // times. Any other failure is the test's.
   let env;
   for (let attempt = 1; ; attempt++) {
@@ -97,7 +97,7 @@ export async function timeSkippingEnv() {
       env = await create();
       break;
     } catch (err) {
-      if (attempt >= 4 || !/did not start within/.test(String((err as Error)?.message))) throw err;
+      if (attempt >= 8 || !/did not start within/.test(String((err as Error)?.message))) throw err;
     }
   }
   await registerSearchAttributes(env.connection, env.namespace ?? 'default');

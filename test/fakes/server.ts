@@ -6,6 +6,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 
 export interface RecordedRequest {
+  /** When the request arrived whole (Date.now()). */
+  receivedAt: number;
   method: string;
   /** Path without the query string. */
   path: string;
@@ -122,6 +124,7 @@ export async function startFakeServer(
       const url = new URL(req.url ?? '/', 'http://fake');
       const headers = flatHeaders(req);
       const recorded: RecordedRequest = {
+        receivedAt: Date.now(),
         method: req.method ?? 'GET',
         path: url.pathname,
         query: Object.fromEntries(url.searchParams),
