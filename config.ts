@@ -84,6 +84,21 @@ const ConfigSchema = z.object({
   VONAGE_API_SECRET: optionalString,
   VONAGE_FROM: optionalString,
   VONAGE_BASE_URL: optionalString,
+  /** Push through FCM HTTP v1: the service account's JSON, or a path to it. */
+  FCM_SERVICE_ACCOUNT: optionalString,
+  FCM_BASE_URL: optionalString,
+  /** Push through APNs (HTTP/2, token auth): the p8 key (PEM or a path), its id, the team id and the app's bundle id. */
+  APNS_KEY: optionalString,
+  APNS_KEY_ID: optionalString,
+  APNS_TEAM_ID: optionalString,
+  APNS_TOPIC: optionalString,
+  APNS_BASE_URL: optionalString,
+  /** Web Push with VAPID: the application server's keys (base64url) and a mailto: or https: contact. */
+  VAPID_PUBLIC_KEY: optionalString,
+  VAPID_PRIVATE_KEY: optionalString,
+  VAPID_SUBJECT: optionalString,
+  /** Certificates (PEM, or a path to them) trusted for Web Push endpoints besides the system's. */
+  WEBPUSH_CA: optionalString,
   TELEGRAM_BOT_TOKEN: optionalString,
   /** Replaces https://api.telegram.org (a local Bot API server, tests). */
   TELEGRAM_API_URL: optionalString,

@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import type { Db } from '../db/client.js';
 import { firstAttemptAt, providerMessageHeldElsewhere, recordFailedAttempt, recordOutcome, type DeliveryRecord } from '../db/deliveries.js';
 import { recipientRecordingAccepted } from '../db/notifications.js';
+import { devicesOf } from '../db/devices.js';
 import { toRecipient } from '../db/recipients.js';
 import { webhookSecretOf } from '../db/tenants.js';
 import { channelContent } from '../domain/delivery.js';
@@ -138,7 +139,7 @@ export function createActivities(deps: ActivityDeps) {
       ...(args.record ? { record: { input, workflowId: args.record.workflowId } } : {}),
     });
     if (!snapshot) return { snapshot: null, decision: null };
-    const decision = decideOnWake(input, snapshot.recipient, snapshot.preferences, args.at);
+    const decision = await withoutDevicelessPush(input.tenantId, snapshot.recipient.id, decideOnWake(input, snapshot.recipient, snapshot.preferences, args.at));
     if (decision.allowed.length > 0 && decision.release === null) {
       const starting = input.strategy === 'all' ? decision.allowed : decision.allowed.slice(0, 1);
       const deliveries: DeliveryRecord[] = [
@@ -148,6 +149,12 @@ export function createActivities(deps: ActivityDeps) {
       await recordOutcome(db, input.notificationId, deliveries, { status: 'sending', reason: null, releaseAt: null });
     }
     return { snapshot, decision };
+  }
+
+  /** Push to a recipient without a device is skipped (`no_device`), as a channel without an address is. */
+  async function withoutDevicelessPush(tenantId: string, recipientId: string, decision: WakeDecision): Promise<WakeDecision> {
+    if (!decision.allowed.includes('push') || (await devicesOf(db, tenantId, recipientId)).length > 0) return decision;
+    return { ...decision, allowed: decision.allowed.filter((c) => c !== 'push'), skipped: [...decision.skipped, { channel: 'push', reason: 'no_device' }] };
   }
 
   /** Records one delivery's outcome as soon as it is known, so receipts can find it. */
@@ -262,6 +269,7 @@ export function createActivities(deps: ActivityDeps) {
     deliverPager: (a: DeliverArgs) => deliver({ ...a, channel: 'pager' }),
     deliverWhatsapp: (a: DeliverArgs) => deliver({ ...a, channel: 'whatsapp' }),
     deliverTelegram: (a: DeliverArgs) => deliver({ ...a, channel: 'telegram' }),
+    deliverPush: (a: DeliverArgs) => deliver({ ...a, channel: 'push' }),
     ...createEscalationActivities(deps),
     ...createThrottleActivities(deps),
     ...createFanoutActivities(deps),

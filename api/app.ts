@@ -22,6 +22,7 @@ import { recipientRoutes } from './routes/recipients.js';
 import { templateRoutes } from './routes/templates.js';
 import { escalationPolicyRoutes } from './routes/escalation-policies.js';
 import { integrationRoutes } from './routes/integrations.js';
+import { deviceRoutes } from './routes/devices.js';
 import { incidentRoutes } from './routes/incidents.js';
 import { slackRoutes } from './routes/slack.js';
 import { receiptRoutes } from './routes/receipts.js';
@@ -96,6 +97,7 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   tenant.use('*', tenantGate(deps.tenantGate));
   tenant.route('/recipients', recipientRoutes(deps));
   tenant.route('/recipients', inboxRoutes(deps));
+  tenant.route('/recipients', deviceRoutes(deps));
   tenant.route('/templates', templateRoutes(deps));
   tenant.route('/notifications', notificationRoutes(deps, critical));
   tenant.route('/escalation-policies', escalationPolicyRoutes(deps));

@@ -2,7 +2,7 @@
 // and the reads the API makes: one by id, a page newest first, their deliveries.
 import { and, desc, eq, getTableColumns, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import { deliveryId } from '../domain/delivery.js';
-import type { NotificationInput, NotificationStatus } from '../domain/types.js';
+import type { NotificationInput, NotificationStatus, Priority } from '../domain/types.js';
 import { rowsOf, type Db } from './client.js';
 import { deliveries, notificationEvents, notifications, recipients, templates } from './schema.js';
 import type { RecipientRow } from './recipients.js';
@@ -203,4 +203,10 @@ export async function cancelUnstarted(db: Db, ids: readonly string[]): Promise<n
 export async function existingNotificationIds(db: Db, ids: readonly string[]): Promise<Set<string>> {
   const rows = await db.select({ id: notifications.id }).from(notifications).where(inArray(notifications.id, [...ids]));
   return new Set(rows.map((r) => r.id));
+}
+
+/** A notification's priority (push maps it to each provider's urgency). */
+export async function notificationPriority(db: Db, id: string): Promise<Priority | undefined> {
+  const [row] = await db.select({ priority: notifications.priority }).from(notifications).where(eq(notifications.id, id));
+  return row?.priority as Priority | undefined;
 }

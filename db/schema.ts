@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import {
   bigserial,
+  foreignKey,
   boolean,
   index,
   integer,
@@ -363,4 +364,24 @@ export const integrationSends = pgTable(
     at: ts('at').notNull(),
   },
   (t) => [index('integration_sends_window').on(t.tenantId, t.integrationId, t.at)],
+);
+
+/** A recipient's push devices: an FCM or APNs token, or a Web Push subscription. */
+export const devices = pgTable(
+  'devices',
+  {
+    tenantId: text('tenant_id').notNull(),
+    recipientId: text('recipient_id').notNull(),
+    id: text('id').notNull(),
+    provider: text('provider').$type<'fcm' | 'apns' | 'webpush'>().notNull(),
+    token: text('token'),
+    subscription: jsonb('subscription').$type<{ endpoint: string; keys: { p256dh: string; auth: string } }>(),
+    platform: text('platform'),
+    createdAt: ts('created_at').notNull().default(now()),
+    updatedAt: ts('updated_at').notNull().default(now()),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.recipientId, t.id] }),
+    foreignKey({ columns: [t.tenantId, t.recipientId], foreignColumns: [recipients.tenantId, recipients.id] }).onDelete('cascade'),
+  ],
 );

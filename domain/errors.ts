@@ -9,6 +9,8 @@ export const ErrorType = {
   ProviderUnavailable: 'provider_unavailable',
   /** The recipient has no address for the channel. Permanent. */
   NoAddress: 'no_address',
+  /** A push recipient has no device left (each was reported gone). Permanent. */
+  NoDevice: 'no_device',
   /** The address is invalid or unreachable (e.g. Twilio 21211, 21614). Permanent. */
   InvalidAddress: 'invalid_address',
   /** A template or recipient referenced by a pinned input no longer exists. Permanent. */

@@ -2,7 +2,7 @@
 import type { Channel, Preferences, Priority, Recipient } from './types.js';
 import { quietHoursRelease } from './quiet-hours.js';
 
-type SkipReason = 'opted_out' | 'category_disabled' | 'no_address';
+type SkipReason = 'opted_out' | 'category_disabled' | 'no_address' | 'no_device';
 
 interface ChannelDecision {
   channel: Channel;
@@ -24,6 +24,8 @@ export function addressFor(recipient: Recipient, channel: Channel): string | nul
     case 'pager':
       return recipient.pagerRoutingKey;
     case 'inapp':
+    case 'push':
+      // Their addresses are the recipient's own: its inbox, its devices (looked up when sent).
       return recipient.id;
     case 'whatsapp':
       return recipient.whatsapp;

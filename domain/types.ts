@@ -1,6 +1,6 @@
 // Types shared by the API, the workflows and the activities. Pure: no I/O, no Node built-ins.
 
-export const CHANNELS = ['email', 'sms', 'slack', 'webhook', 'inapp', 'pager', 'whatsapp', 'telegram'] as const;
+export const CHANNELS = ['email', 'sms', 'slack', 'webhook', 'inapp', 'pager', 'whatsapp', 'telegram', 'push'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
 export const PRIORITIES = ['low', 'normal', 'high', 'critical'] as const;
@@ -58,6 +58,7 @@ export interface ChannelContent {
   pager?: { summary: string };
   whatsapp?: { text: string };
   telegram?: { text: string };
+  push?: { title: string; body: string; url?: string; data?: Record<string, string> };
 }
 /** Template content by locale. */
 export type TemplateContent = Record<string, ChannelContent>;

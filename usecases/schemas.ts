@@ -172,6 +172,15 @@ const ChannelContentBody = z
     pager: z.object({ summary: Text.min(1) }).strict().optional(),
     whatsapp: z.object({ text: Text.min(1) }).strict().optional(),
     telegram: z.object({ text: Text.min(1) }).strict().optional(),
+    push: z
+      .object({
+        title: Text.min(1).max(1000),
+        body: Text.max(4000),
+        url: z.string().max(2048).optional(),
+        data: boundedRecord(z.string().min(1).max(100), z.string().max(1000)).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -389,3 +398,27 @@ export const IntegrationBody = z
     if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: ['credentials', ...issue.path.map(String)], message: issue.message });
   });
 export type IntegrationRequest = z.infer<typeof IntegrationBody>;
+
+export const DeviceId = Key;
+/** `PUT /v1/recipients/{rid}/devices/{deviceId}`: an FCM or APNs token, or a Web Push subscription. */
+export const DeviceBody = z
+  .object({
+    provider: z.enum(['fcm', 'apns', 'webpush']),
+    token: z.string().min(1).max(4096).optional(),
+    subscription: z
+      .object({
+        endpoint: z.url({ protocol: /^https?$/ }).max(2048),
+        keys: z.object({ p256dh: z.string().regex(/^[A-Za-z0-9_-]{80,100}={0,2}$/, 'must be the subscription’s P-256 public key, base64url'), auth: z.string().regex(/^[A-Za-z0-9_-]{16,24}={0,2}$/, 'must be the subscription’s 16-byte auth secret, base64url') }).strict(),
+      })
+      .strict()
+      .optional(),
+    platform: z.string().min(1).max(50).optional(),
+  })
+  .strict()
+  .superRefine((d, ctx) => {
+    if (d.provider === 'webpush' && !d.subscription) ctx.addIssue({ code: 'custom', path: ['subscription'], message: 'a webpush device needs its subscription' });
+    if (d.provider === 'webpush' && d.token) ctx.addIssue({ code: 'custom', path: ['token'], message: 'a webpush device has a subscription, not a token' });
+    if (d.provider !== 'webpush' && !d.token) ctx.addIssue({ code: 'custom', path: ['token'], message: `an ${d.provider} device needs its token` });
+    if (d.provider !== 'webpush' && d.subscription) ctx.addIssue({ code: 'custom', path: ['subscription'], message: `an ${d.provider} device has a token, not a subscription` });
+  });
+export type DeviceRequest = z.infer<typeof DeviceBody>;

@@ -33,6 +33,7 @@ const DELIVER: Record<Channel, keyof Activities> = {
   pager: 'deliverPager',
   whatsapp: 'deliverWhatsapp',
   telegram: 'deliverTelegram',
+  push: 'deliverPush',
 };
 
 // Short database steps run as local activities, inside the workflow task that needs them (and

@@ -1,6 +1,7 @@
 // Builds every channel's sender from plain options (the worker maps Config onto them). A
 // channel whose credentials are missing gets no sender: its deliveries fail
 // `channel_unconfigured` and /readyz reports it unconfigured.
+import { readFileSync } from 'node:fs';
 import type { Db } from '../../db/client.js';
 import { CHANNELS, type Channel } from '../../domain/types.js';
 import { createEmailSender } from './email.js';
@@ -11,6 +12,11 @@ import { createSmsSender, createWhatsappSender } from './sms.js';
 import { createSmtpSender } from './smtp.js';
 import { createTelegramSender } from './telegram.js';
 import { createVonageSender } from './vonage.js';
+import { createApnsProvider } from './push/apns.js';
+import { createFcmProvider } from './push/fcm.js';
+import { createPushSender } from './push/index.js';
+import type { PushProvider } from './push/types.js';
+import { createWebPushProvider } from './push/webpush.js';
 import type { ChannelSender } from './types.js';
 import { createWebhookSender } from './webhook.js';
 
@@ -30,6 +36,19 @@ interface ProviderOptions {
   vonageApiSecret?: string;
   vonageFrom?: string;
   vonageBaseUrl?: string;
+  /** Push: FCM's service account (JSON or a path) and base URL, APNs' p8 key and ids, Web Push's VAPID keys. */
+  fcmServiceAccount?: string;
+  fcmBaseUrl?: string;
+  apnsKey?: string;
+  apnsKeyId?: string;
+  apnsTeamId?: string;
+  apnsTopic?: string;
+  apnsBaseUrl?: string;
+  vapidPublicKey?: string;
+  vapidPrivateKey?: string;
+  vapidSubject?: string;
+  /** Extra certificates (PEM or a path) trusted for Web Push endpoints. */
+  webpushCa?: string;
   telegramBotToken?: string;
   telegramApiUrl?: string;
   slackBotToken?: string;
@@ -50,8 +69,22 @@ interface SenderOptions extends ProviderOptions {
 export type Senders = Partial<Record<Channel, ChannelSender>>;
 type ChannelReadiness = Record<Channel, 'configured' | 'unconfigured'>;
 
-/** Every channel except in-app, which needs only the database. */
-function createProviderSenders(opts: ProviderOptions): Omit<Senders, 'inapp'> {
+/** The push providers whose settings are given. */
+function pushProviders(opts: ProviderOptions): PushProvider[] {
+  return [
+    createFcmProvider({ serviceAccount: opts.fcmServiceAccount, baseUrl: opts.fcmBaseUrl }),
+    createApnsProvider({ key: opts.apnsKey, keyId: opts.apnsKeyId, teamId: opts.apnsTeamId, topic: opts.apnsTopic, baseUrl: opts.apnsBaseUrl }),
+    createWebPushProvider({
+      publicKey: opts.vapidPublicKey,
+      privateKey: opts.vapidPrivateKey,
+      subject: opts.vapidSubject,
+      ca: opts.webpushCa && !opts.webpushCa.includes('BEGIN CERTIFICATE') ? readFileSync(opts.webpushCa, 'utf8') : opts.webpushCa,
+    }),
+  ].filter((p): p is PushProvider => p !== null);
+}
+
+/** Every channel except in-app and push, which need the database too. */
+function createProviderSenders(opts: ProviderOptions): Omit<Senders, 'inapp' | 'push'> {
   const twilio = {
     accountSid: opts.twilioAccountSid,
     authToken: opts.twilioAuthToken,
@@ -69,21 +102,23 @@ function createProviderSenders(opts: ProviderOptions): Omit<Senders, 'inapp'> {
     webhook: createWebhookSender({ allowedHosts: opts.webhookAllowedHosts, onBlocked: opts.onWebhookBlocked }),
     pager: createPagerSender(createPagerClient({ eventsUrl: opts.pagerEventsUrl ?? DEFAULT_PAGER_EVENTS_URL })),
   };
-  const senders: Omit<Senders, 'inapp'> = {};
-  for (const [channel, sender] of Object.entries(candidates) as [Exclude<Channel, 'inapp'>, ChannelSender | null][]) {
+  const senders: Omit<Senders, 'inapp' | 'push'> = {};
+  for (const [channel, sender] of Object.entries(candidates) as [Exclude<Channel, 'inapp' | 'push'>, ChannelSender | null][]) {
     if (sender) senders[channel] = sender;
   }
   return senders;
 }
 
 export function createSenders(opts: SenderOptions): Senders {
-  return { ...createProviderSenders(opts), inapp: createInappSender(opts.db) };
+  const push = createPushSender(opts.db, pushProviders(opts));
+  return { ...createProviderSenders(opts), inapp: createInappSender(opts.db), ...(push ? { push } : {}) };
 }
 
 /** Which channels have what they need to send; the database is not needed to tell. */
 export function channelReadiness(opts: ProviderOptions): ChannelReadiness {
-  const senders: Senders = createProviderSenders(opts);
+  const senders: Omit<Senders, 'inapp' | 'push'> = createProviderSenders(opts);
+  const push = pushProviders(opts).length > 0;
   return Object.fromEntries(
-    CHANNELS.map((c) => [c, c === 'inapp' || senders[c] ? 'configured' : 'unconfigured']),
+    CHANNELS.map((c) => [c, c === 'inapp' || (c === 'push' ? push : c in senders) ? 'configured' : 'unconfigured']),
   ) as ChannelReadiness;
 }

@@ -3,6 +3,7 @@
 // scripted one from a queue, so a test can inject 5xx, 429 + Retry-After, 4xx, slow answers
 // and dropped connections.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface RecordedRequest {
@@ -15,6 +16,8 @@ export interface RecordedRequest {
   /** Header names lower-cased, as node:http gives them. */
   headers: Record<string, string>;
   rawBody: string;
+  /** The body as received, for binary bodies (an encrypted push). */
+  rawBytes: Buffer;
   /** JSON bodies parsed; form bodies as an object of strings (repeated keys become arrays). */
   body: any;
   /** The status the fake answered with; unset while unanswered or when the socket was dropped. */
@@ -110,17 +113,22 @@ function write(res: ServerResponse, reply: Reply, recorded?: RecordedRequest): v
 export async function startFakeServer(
   handle: (req: RecordedRequest) => Reply,
   errorBody: (status: number) => unknown = () => undefined,
+  /** Runs first, for checks that are asynchronous (a signature); it may annotate the request. */
+  prepare?: (req: RecordedRequest) => Promise<void>,
+  /** Serve HTTPS with this key and certificate (test/fakes/tls.ts) instead of HTTP. */
+  tls?: { key: string; cert: string },
 ): Promise<FakeServer> {
   const requests: RecordedRequest[] = [];
   const queue: ScriptedResponse[] = [];
   let standing: ScriptedResponse = {};
   const timers = new Set<NodeJS.Timeout>();
 
-  const server = createServer((req, res) => {
+  const server = (tls ? createHttpsServer.bind(null, tls) : createServer)((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const rawBody = Buffer.concat(chunks).toString('utf8');
+    req.on('end', async () => {
+      const rawBytes = Buffer.concat(chunks);
+      const rawBody = rawBytes.toString('utf8');
       const url = new URL(req.url ?? '/', 'http://fake');
       const headers = flatHeaders(req);
       const recorded: RecordedRequest = {
@@ -130,9 +138,11 @@ export async function startFakeServer(
         query: Object.fromEntries(url.searchParams),
         headers,
         rawBody,
+        rawBytes,
         body: parseBody(rawBody, headers['content-type']),
       };
       requests.push(recorded);
+      if (prepare) await prepare(recorded);
       const script = queue.shift() ?? standing;
       if (script.acceptThen) {
         const reply = handle(recorded);
@@ -180,7 +190,7 @@ export async function startFakeServer(
   const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
     enqueue: (...responses) => void queue.push(...responses),
     setDefault: (response) => void (standing = response ?? {}),

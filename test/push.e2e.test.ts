@@ -1,0 +1,138 @@
+// Push end to end, as `npm start` runs it: a recipient's devices through the API, and one
+// notification reaching FCM (HTTP v1 with a service-account token), APNs (HTTP/2 with a p8
+// provider token) and a Web Push service (VAPID, aes128gcm that the fake decrypts) exactly once
+// each; a device its provider reports gone is removed at once; push to a recipient without a
+// device is skipped `no_device`.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import webpush from 'web-push';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Running } from '../runtime/index.js';
+import { startFakeApns, startFakeFcm, startFakeWebPush, type FakeApns, type FakeFcm, type FakeWebPush, type TestSubscription } from './fakes/push.js';
+import { selfSignedCertificate } from './fakes/tls.js';
+import { quietTemporalLogs, startTestStack } from './support.js';
+import { until } from './until.js';
+
+const TOPIC = 'com.acme.app';
+const APNS_TOKEN = 'c0ffee'.repeat(10) + 'abcd';
+
+describe('push through FCM, APNs and Web Push end to end', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-push-'));
+  const vapid = webpush.generateVAPIDKeys();
+  let running: Running | undefined;
+  let fcm: FakeFcm;
+  let apns: FakeApns;
+  let web: FakeWebPush;
+  let sub: TestSubscription;
+  let apiKey: string;
+
+  async function request(method: string, path: string, token: string | null, body?: unknown) {
+    const res = await fetch(`${running!.apiUrl}${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  }
+  const api = (method: string, path: string, body?: unknown) => request(method, path, apiKey, body);
+  async function notify(recipient: string, priority = 'high') {
+    const sent = await api('POST', '/v1/notifications', { recipient, template: 'order-shipped', data: { order: { id: 7 } }, channels: ['push'], priority });
+    expect(sent.status).toBe(202);
+    return until(
+      () => api('GET', `/v1/notifications/${sent.body.id}`),
+      (r) => ['sent', 'failed', 'suppressed'].includes(r.body.status),
+    ).then((r) => r.body);
+  }
+
+  beforeAll(async () => {
+    quietTemporalLogs();
+    const tls = selfSignedCertificate();
+    [fcm, apns, web] = await Promise.all([startFakeFcm(), startFakeApns(TOPIC), startFakeWebPush(vapid.publicKey, tls)]);
+    running = await startTestStack(dataDir, {
+      TEMPORAL_TASK_QUEUE: 'push-e2e',
+      FCM_SERVICE_ACCOUNT: fcm.serviceAccount,
+      FCM_BASE_URL: fcm.url,
+      APNS_KEY: apns.key,
+      APNS_KEY_ID: apns.keyId,
+      APNS_TEAM_ID: apns.teamId,
+      APNS_TOPIC: TOPIC,
+      APNS_BASE_URL: apns.url,
+      VAPID_PUBLIC_KEY: vapid.publicKey,
+      VAPID_PRIVATE_KEY: vapid.privateKey,
+      VAPID_SUBJECT: 'mailto:ops@acme.example',
+      WEBPUSH_CA: tls.cert,
+      DELIVERY_INITIAL_INTERVAL_SECONDS: '1',
+    });
+    const created = await request('POST', '/v1/admin/tenants', running.adminToken, { name: 'Acme' });
+    apiKey = created.body.apiKey;
+    for (const id of ['user-42', 'user-7']) expect((await api('PUT', `/v1/recipients/${id}`, { name: 'Ann' })).status).toBe(200);
+    const template = await api('POST', '/v1/templates', {
+      key: 'order-shipped',
+      content: { en: { push: { title: 'Order {{ order.id }} shipped', body: 'On its way.', url: 'https://shop.example/orders/{{ order.id }}', data: { orderId: '{{ order.id }}' } } } },
+    });
+    expect(template.status).toBe(201);
+    sub = web.subscribe('browser-1');
+  });
+
+  afterAll(async () => {
+    await running?.stop();
+    await Promise.all([fcm, apns, web].map((f) => f?.close()));
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('registers devices per recipient, and refuses a malformed one or a private Web Push endpoint', async () => {
+    expect((await api('PUT', '/v1/recipients/user-42/devices/phone-android', { provider: 'fcm', token: 'fcm-token-1', platform: 'android' })).status).toBe(200);
+    expect((await api('PUT', '/v1/recipients/user-42/devices/phone-ios', { provider: 'apns', token: APNS_TOKEN, platform: 'ios' })).status).toBe(200);
+    const browser = await api('PUT', '/v1/recipients/user-42/devices/browser', { provider: 'webpush', subscription: { endpoint: sub.endpoint, keys: sub.keys } });
+    expect(browser.status).toBe(200);
+    expect(browser.body).toMatchObject({ id: 'browser', provider: 'webpush', subscription: { endpoint: sub.endpoint } });
+    const list = await api('GET', '/v1/recipients/user-42/devices');
+    expect(list.body.data.map((d: any) => d.id).sort()).toEqual(['browser', 'phone-android', 'phone-ios']);
+
+    const noToken = await api('PUT', '/v1/recipients/user-42/devices/x', { provider: 'apns' });
+    expect(noToken.status).toBe(400);
+    expect(noToken.body.errors.map((e: any) => e.path)).toEqual(['token']);
+    const privateEndpoint = await api('PUT', '/v1/recipients/user-42/devices/x', { provider: 'webpush', subscription: { endpoint: 'https://10.0.0.5/push/1', keys: sub.keys } });
+    expect(privateEndpoint.status).toBe(400);
+    expect(privateEndpoint.body.errors[0].path).toBe('subscription.endpoint');
+    expect((await api('PUT', '/v1/recipients/nobody/devices/x', { provider: 'fcm', token: 't' })).status).toBe(404);
+    expect((await api('DELETE', '/v1/recipients/user-42/devices/x')).status).toBe(404);
+  });
+
+  it('one notification reaches each device exactly once, in each provider’s wire format', async () => {
+    const n = await notify('user-42');
+    expect(n.status).toBe('sent');
+    expect(n.deliveries[0]).toMatchObject({ channel: 'push', status: 'sent', attempts: 1 });
+    expect(fcm.messages).toHaveLength(1);
+    expect(fcm.messages[0].message).toMatchObject({ token: 'fcm-token-1', notification: { title: 'Order 7 shipped', body: 'On its way.' }, data: { orderId: '7' }, android: { priority: 'HIGH', collapse_key: `${n.id}.push` } });
+    expect(apns.requests).toHaveLength(1);
+    expect(apns.requests[0]).toMatchObject({ token: APNS_TOKEN, kid: apns.keyId, headers: { 'apns-topic': TOPIC, 'apns-priority': '10', 'apns-collapse-id': `${n.id}.push` } });
+    expect(apns.requests[0].payload.aps.alert).toEqual({ title: 'Order 7 shipped', body: 'On its way.' });
+    expect(web.received).toHaveLength(1);
+    expect(web.received[0]).toMatchObject({ id: 'browser-1', urgency: 'high', payload: { title: 'Order 7 shipped', body: 'On its way.', url: 'https://shop.example/orders/7', data: { orderId: '7' } } });
+  });
+
+  it('a device its provider reports gone is removed at once; the others still get the push', async () => {
+    fcm.gone.add('fcm-token-1');
+    const n = await notify('user-42', 'normal');
+    expect(n.status).toBe('sent');
+    expect(apns.requests.at(-1)!.headers['apns-priority']).toBe('5');
+    expect(web.received.at(-1)!.urgency).toBe('normal');
+    const list = await api('GET', '/v1/recipients/user-42/devices');
+    expect(list.body.data.map((d: any) => d.id).sort()).toEqual(['browser', 'phone-ios']);
+  });
+
+  it('push to a recipient without a device is skipped no_device; when every device is gone the delivery fails no_device', async () => {
+    const none = await notify('user-7');
+    expect(none.deliveries[0]).toMatchObject({ channel: 'push', status: 'skipped', error: { code: 'no_device' } });
+    expect(none.status).toBe('suppressed');
+
+    expect((await api('PUT', '/v1/recipients/user-7/devices/old', { provider: 'fcm', token: 'fcm-stale' })).status).toBe(200);
+    fcm.gone.add('fcm-stale');
+    const stale = await notify('user-7');
+    expect(stale.deliveries[0]).toMatchObject({ channel: 'push', status: 'failed', error: { code: 'no_device' } });
+    expect((await api('GET', '/v1/recipients/user-7/devices')).body.data).toEqual([]);
+  });
+});
