@@ -1681,6 +1681,7 @@ export interface paths {
                             pager?: boolean;
                             whatsapp?: boolean;
                             telegram?: boolean;
+                            push?: boolean;
                         };
                         categories?: {
                             [key: string]: {
@@ -1694,6 +1695,7 @@ export interface paths {
                                     pager?: boolean;
                                     whatsapp?: boolean;
                                     telegram?: boolean;
+                                    push?: boolean;
                                 };
                             };
                         };
@@ -2413,6 +2415,315 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/recipients/{recipientId}/devices/{deviceId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Register or replace a push device of a recipient
+         * @description An FCM or APNs `token`, or a Web Push `subscription`. A device its provider reports gone is removed at once.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    recipientId: string;
+                    deviceId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        provider: "fcm" | "apns" | "webpush";
+                        token?: string;
+                        subscription?: {
+                            /** Format: uri */
+                            endpoint: string;
+                            keys: {
+                                p256dh: string;
+                                auth: string;
+                            };
+                        };
+                        platform?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The stored device */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Device"];
+                    };
+                };
+                /** @description Invalid input: `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or wrong credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (also another tenant’s resource) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is larger than 1 MiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited: `Retry-After` and the IETF `RateLimit` headers say when to retry */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description PostgreSQL or Temporal is unreachable: retry after `Retry-After` */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Remove a push device */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    recipientId: string;
+                    deviceId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Removed */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Invalid input: `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or wrong credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (also another tenant’s resource) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is larger than 1 MiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited: `Retry-After` and the IETF `RateLimit` headers say when to retry */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description PostgreSQL or Temporal is unreachable: retry after `Retry-After` */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recipients/{recipientId}/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A recipient’s push devices */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    recipientId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Its devices, oldest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["Device"][];
+                        };
+                    };
+                };
+                /** @description Invalid input: `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or wrong credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (also another tenant’s resource) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is larger than 1 MiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited: `Retry-After` and the IETF `RateLimit` headers say when to retry */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description PostgreSQL or Temporal is unreachable: retry after `Retry-After` */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/templates": {
         parameters: {
             query?: never;
@@ -2467,6 +2778,14 @@ export interface paths {
                                 };
                                 telegram?: {
                                     text: string;
+                                };
+                                push?: {
+                                    title: string;
+                                    body: string;
+                                    url?: string;
+                                    data?: {
+                                        [key: string]: string;
+                                    };
                                 };
                             };
                         };
@@ -2704,6 +3023,14 @@ export interface paths {
                                 };
                                 telegram?: {
                                     text: string;
+                                };
+                                push?: {
+                                    title: string;
+                                    body: string;
+                                    url?: string;
+                                    data?: {
+                                        [key: string]: string;
+                                    };
                                 };
                             };
                         };
@@ -3151,7 +3478,7 @@ export interface paths {
                         data?: {
                             [key: string]: unknown;
                         };
-                        channels?: ("email" | "sms" | "slack" | "webhook" | "inapp" | "pager" | "whatsapp" | "telegram")[];
+                        channels?: ("email" | "sms" | "slack" | "webhook" | "inapp" | "pager" | "whatsapp" | "telegram" | "push")[];
                         /**
                          * @default all
                          * @enum {string}
@@ -4312,7 +4639,7 @@ export interface paths {
                         data?: {
                             [key: string]: unknown;
                         };
-                        channels?: ("email" | "sms" | "slack" | "webhook" | "inapp" | "pager" | "whatsapp" | "telegram")[];
+                        channels?: ("email" | "sms" | "slack" | "webhook" | "inapp" | "pager" | "whatsapp" | "telegram" | "push")[];
                         category?: string;
                         /**
                          * @default normal
@@ -4750,7 +5077,7 @@ export interface paths {
                             data?: {
                                 [key: string]: unknown;
                             };
-                            channels?: ("email" | "sms" | "slack" | "webhook" | "inapp" | "pager" | "whatsapp" | "telegram")[];
+                            channels?: ("email" | "sms" | "slack" | "webhook" | "inapp" | "pager" | "whatsapp" | "telegram" | "push")[];
                             /**
                              * @default all
                              * @enum {string}
@@ -4787,7 +5114,7 @@ export interface paths {
                             data?: {
                                 [key: string]: unknown;
                             };
-                            channels?: ("email" | "sms" | "slack" | "webhook" | "inapp" | "pager" | "whatsapp" | "telegram")[];
+                            channels?: ("email" | "sms" | "slack" | "webhook" | "inapp" | "pager" | "whatsapp" | "telegram" | "push")[];
                             category?: string;
                             /**
                              * @default normal
@@ -5531,6 +5858,8 @@ export interface components {
                 whatsapp: "configured" | "unconfigured";
                 /** @enum {string} */
                 telegram: "configured" | "unconfigured";
+                /** @enum {string} */
+                push: "configured" | "unconfigured";
             };
         };
         /** @description RFC 9457 problem details */
@@ -5626,6 +5955,24 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
         };
+        Device: {
+            id: string;
+            /** @enum {string} */
+            provider: "fcm" | "apns" | "webpush";
+            token?: string;
+            subscription?: {
+                endpoint: string;
+                keys: {
+                    p256dh: string;
+                    auth: string;
+                };
+            };
+            platform: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
         Template: {
             key: string;
             version: number;
@@ -5674,7 +6021,7 @@ export interface components {
             updatedAt: string;
             deliveries: {
                 /** @enum {string} */
-                channel: "email" | "sms" | "slack" | "webhook" | "inapp" | "pager" | "whatsapp" | "telegram";
+                channel: "email" | "sms" | "slack" | "webhook" | "inapp" | "pager" | "whatsapp" | "telegram" | "push";
                 /** @enum {string} */
                 status: "pending" | "sending" | "sent" | "delivered" | "failed" | "bounced" | "skipped" | "cancelled";
                 attempts: number;

@@ -132,6 +132,7 @@ describe('every channel end to end against the providers’ fakes', () => {
       // Their settings are not given here (test/channels-more.e2e.test.ts gives them).
       whatsapp: 'unconfigured',
       telegram: 'unconfigured',
+      push: 'unconfigured',
     });
   });
 

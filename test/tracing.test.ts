@@ -15,7 +15,7 @@ import { tracingOptions, workflowsPath } from '../worker/index.js';
 import { FAILURE_CONVERTER_PATH } from '../usecases/payload-codec.js';
 import { seed, startHarness, waitForState, type Harness } from './harness.js';
 import { historyFromJson } from './replay/history-json.js';
-import { quietTemporalLogs } from './support.js';
+import { quietTemporalLogs, testDataConverter } from './support.js';
 
 const exporter = new InMemorySpanExporter();
 let tracing: Tracing;
@@ -91,7 +91,7 @@ describe('traces', () => {
       .flatMap((d) => readdirSync(join(replayDir, d.name)).filter((f) => f.endsWith('.json')).map((f) => `${d.name}/${f}`));
     expect(files.length).toBeGreaterThan(0);
     const results = Worker.runReplayHistories(
-      { workflowBundle: { codePath: bundlePath }, replayName: 'tocsin-replay-traced', sinks: tracing.worker.sinks },
+      { workflowBundle: { codePath: bundlePath }, replayName: 'tocsin-replay-traced', sinks: tracing.worker.sinks, dataConverter: testDataConverter },
       files.map((file) => ({ workflowId: file, history: historyFromJson(JSON.parse(readFileSync(join(replayDir, file), 'utf8'))) })),
     );
     const failures: string[] = [];

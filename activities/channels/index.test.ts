@@ -24,6 +24,7 @@ describe('createSenders / channelReadiness', () => {
       pager: 'configured',
       whatsapp: 'unconfigured',
       telegram: 'unconfigured',
+      push: 'unconfigured',
     });
     const senders = createSenders({ emailFrom: 'n@example.com', db: {} as Db });
     expect(Object.keys(senders).sort()).toEqual(['inapp', 'pager', 'webhook']);
@@ -39,8 +40,11 @@ describe('createSenders / channelReadiness', () => {
       slackBotToken: 'xoxb-x',
       twilioWhatsappFrom: '+14155238886',
       telegramBotToken: '123:abc',
+      vapidPublicKey: 'BPub',
+      vapidPrivateKey: 'priv',
+      vapidSubject: 'mailto:ops@example.com',
     };
-    expect(Object.values(channelReadiness(opts))).toEqual(Array(8).fill('configured'));
+    expect(Object.values(channelReadiness(opts))).toEqual(Array(9).fill('configured'));
     const senders = createSenders({ ...opts, db: {} as Db });
     expect(Object.fromEntries(Object.entries(senders).map(([c, s]) => [c, s!.provider]))).toEqual({
       email: 'resend',
@@ -51,6 +55,7 @@ describe('createSenders / channelReadiness', () => {
       inapp: 'tocsin',
       whatsapp: 'twilio',
       telegram: 'telegram',
+      push: 'webpush',
     });
   });
 

@@ -46,7 +46,9 @@ function classify(err: unknown): Error {
   const e = err as { response?: unknown; message?: string; getMessages?: () => VonageMessage[] };
   // MessageSendAllFailure: the SDK throws the answer whose only message was refused.
   if (typeof e?.getMessages === 'function') return refusal(e.getMessages()[0]);
-  if (e?.response instanceof Response) return httpFailure('vonage', e.response.status, e.response.statusText, e.response.headers.get('retry-after'));
+  // An HTTP error (VetchError): its response carries the status, whatever fetch made it.
+  const res = e?.response as { status?: unknown; statusText?: string; headers?: { get?: (name: string) => string | null } } | undefined;
+  if (typeof res?.status === 'number') return httpFailure('vonage', res.status, res.statusText ?? '', res.headers?.get?.('retry-after') ?? null);
   // No HTTP answer. A fresh Error: the SDK's error carries the request, with its credentials.
   return new Error(`vonage request failed: ${e?.message?.slice(0, 200) ?? 'no answer'}`);
 }

@@ -84,7 +84,7 @@ const notifications: ScenarioGroup = {
 
 /** The channels added after the first six: a delivery activity each (deliverTelegram, deliverWhatsapp). */
 const newChannels: ScenarioGroup = {
-  name: 'notificationWorkflow on telegram and whatsapp',
+  name: 'notificationWorkflow on telegram, whatsapp and push',
   async run(save) {
     const telegram = await startFakeTelegram();
     const twilio = await startFakeTwilio();
@@ -99,7 +99,13 @@ const newChannels: ScenarioGroup = {
       ok(
         await h.call('POST', '/v1/templates', {
           key: 'order-shipped',
-          content: { en: { telegram: { text: 'Order {{ order.id }} shipped' }, whatsapp: { text: 'Order {{ order.id }} shipped' } } },
+          content: {
+            en: {
+              telegram: { text: 'Order {{ order.id }} shipped' },
+              whatsapp: { text: 'Order {{ order.id }} shipped' },
+              push: { title: 'Order {{ order.id }} shipped', body: 'On its way.' },
+            },
+          },
         }),
         201,
         'template',
@@ -108,6 +114,10 @@ const newChannels: ScenarioGroup = {
       await h.handle(id).result();
       if (telegram.messages.length !== 1 || twilio.messages.length !== 1) throw new Error('telegram-whatsapp: each provider should have one message');
       await save(h.env.client, 'notificationWorkflow', 'telegram-whatsapp', workflowIds.notification(h.tenantId, id));
+      // Push to a recipient without a device: skipped at wake (no_device), nothing sent.
+      const noDevice = ok(await h.call('POST', '/v1/notifications', { ...order, channels: ['push'] }), 202, 'send').id as string;
+      await h.handle(noDevice).result();
+      await save(h.env.client, 'notificationWorkflow', 'push-no-device', workflowIds.notification(h.tenantId, noDevice));
     } finally {
       await h.close();
       await Promise.all([telegram.close(), twilio.close()]);
