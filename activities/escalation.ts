@@ -59,7 +59,7 @@ interface SlackUpdateArgs {
   incident: Incident;
 }
 
-/** What an incident's SMS, email and webhook notifications say. */
+/** What an incident's SMS, WhatsApp, Telegram, push, email and webhook notifications say. */
 function incidentContent(a: NotifyStepArgs): ChannelContent {
   const head = `[${a.severity}] ${a.summary}`;
   const where = `Incident ${a.incidentId}, policy ${a.policyKey}, step ${a.stepIndex + 1}${a.cycle ? `, pass ${a.cycle + 1}` : ''}`;
@@ -67,6 +67,9 @@ function incidentContent(a: NotifyStepArgs): ChannelContent {
   return {
     email: { subject: `Tocsin ${head}`, text: `${head}\n${where}${details}\n\nAcknowledge it in Slack or with POST /v1/incidents/${a.incidentId}/acknowledge.` },
     sms: { text: `Tocsin ${head} (incident ${a.incidentId})` },
+    whatsapp: { text: `Tocsin ${head} (incident ${a.incidentId})` },
+    telegram: { text: `Tocsin ${head}\n${where}` },
+    push: { title: `Tocsin ${head}`, body: where, data: { incidentId: a.incidentId } },
     webhook: {
       event: 'incident.escalation',
       incident: { id: a.incidentId, summary: a.summary, severity: a.severity, status: 'triggered', policy: a.policyKey, step: a.stepIndex, cycle: a.cycle },
@@ -83,8 +86,8 @@ function stepRecipient(step: EscalationStep): Recipient {
     slack: null,
     webhookUrl: step.channel === 'webhook' ? step.target : null,
     pagerRoutingKey: null,
-    whatsapp: null,
-    telegramChatId: null,
+    whatsapp: step.channel === 'whatsapp' ? step.target : null,
+    telegramChatId: step.channel === 'telegram' ? step.target : null,
     locale: 'en',
     timezone: 'UTC',
     name: null,
@@ -157,6 +160,7 @@ export function createEscalationActivities(deps: EscalationDeps) {
       content: incidentContent(a),
       data: { incidentId: a.incidentId, summary: a.summary, severity: a.severity, details: a.details },
       category: 'incident',
+      priority: a.severity === 'critical' ? 'critical' : 'high',
       signal: ctx.cancellationSignal,
     });
   }

@@ -122,8 +122,11 @@ export interface DigestSpec {
   maxItems?: number;
 }
 
+/** The channels an escalation step notifies on; `push` goes to the devices of the recipient named as target. */
+export const ESCALATION_CHANNELS = ['slack', 'pager', 'sms', 'email', 'webhook', 'whatsapp', 'telegram', 'push'] as const;
+
 export interface EscalationStep {
-  channel: 'slack' | 'pager' | 'sms' | 'email' | 'webhook';
+  channel: (typeof ESCALATION_CHANNELS)[number];
   target: string;
   ackTimeoutSeconds: number;
 }

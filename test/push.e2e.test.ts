@@ -124,6 +124,23 @@ describe('push through FCM, APNs and Web Push end to end', () => {
     expect(list.body.data.map((d: any) => d.id).sort()).toEqual(['browser', 'phone-ios']);
   });
 
+  it('an escalation step pushes to the on-call recipient’s devices, critical as high urgency', async () => {
+    const policy = await api('PUT', '/v1/escalation-policies/on-call', { steps: [{ channel: 'push', target: 'user-42', ackTimeoutSeconds: 300 }] });
+    expect(policy.status).toBe(200);
+    const [apnsBefore, webBefore] = [apns.requests.length, web.received.length];
+    const incident = await api('POST', '/v1/incidents', { policy: 'on-call', summary: 'Disk full on db-1', severity: 'critical' });
+    expect(incident.status).toBe(202);
+    await until(
+      () => api('GET', `/v1/incidents/${incident.body.id}`),
+      (r) => r.body.timeline.some((e: any) => e.type === 'notified'),
+    );
+    expect(apns.requests.slice(apnsBefore)).toHaveLength(1);
+    expect(apns.requests.at(-1)!).toMatchObject({ headers: { 'apns-priority': '10' }, payload: { aps: { alert: { title: 'Tocsin [critical] Disk full on db-1' } }, incidentId: incident.body.id } });
+    expect(web.received.slice(webBefore)).toHaveLength(1);
+    expect(web.received.at(-1)!).toMatchObject({ urgency: 'high', payload: { title: 'Tocsin [critical] Disk full on db-1' } });
+    expect((await api('POST', `/v1/incidents/${incident.body.id}/resolve`, { by: 'ann' })).status).toBe(200);
+  });
+
   it('push to a recipient without a device is skipped no_device; when every device is gone the delivery fails no_device', async () => {
     const none = await notify('user-7');
     expect(none.deliveries[0]).toMatchObject({ channel: 'push', status: 'skipped', error: { code: 'no_device' } });

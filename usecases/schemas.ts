@@ -94,6 +94,9 @@ export const Priority = z.enum(PRIORITIES);
 /** An http(s) URL. */
 const WebUrl = z.url({ protocol: /^https?$/ }).max(2048).meta({ pattern: '^https?://' });
 
+/** A Telegram chat: its id (negative for groups) or a public channel's @name. */
+const TelegramChatId = z.string().regex(/^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$/, 'must be a chat id (digits, negative for groups) or @channelname');
+
 /** A phone number in E.164 form. */
 const E164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be E.164, e.g. +14155550100');
 
@@ -105,10 +108,7 @@ export const RecipientBody = z
     webhookUrl: WebUrl.nullish(),
     pagerRoutingKey: z.string().min(1).max(200).nullish(),
     whatsapp: E164.nullish(),
-    telegramChatId: z
-      .string()
-      .regex(/^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$/, 'must be a chat id (digits, negative for groups) or @channelname')
-      .nullish(),
+    telegramChatId: TelegramChatId.nullish(),
     locale: Locale.optional(),
     timezone: TimeZone.optional(),
     name: z.string().max(200).nullish(),
@@ -322,6 +322,9 @@ export const PolicyBody = z
           policyStep('sms', E164),
           policyStep('email', z.email().max(320).meta({ pattern: EMAIL_PATTERN })),
           policyStep('webhook', WebUrl),
+          policyStep('whatsapp', E164),
+          policyStep('telegram', TelegramChatId),
+          policyStep('push', RecipientId),
         ]),
       )
       .min(1, 'must have at least 1 step')

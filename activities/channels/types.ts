@@ -1,4 +1,4 @@
-import type { Channel, ChannelContent, Recipient } from '../../domain/types.js';
+import type { Channel, ChannelContent, Priority, Recipient } from '../../domain/types.js';
 
 /** What a channel needs to send one delivery. */
 export interface SendRequest {
@@ -13,6 +13,8 @@ export interface SendRequest {
   content: ChannelContent;
   data: Record<string, unknown>;
   category: string | null;
+  /** The notification's priority when the caller knows it (escalations); push looks it up otherwise. */
+  priority?: Priority;
   /** Aborts when Temporal cancels the activity. */
   signal: AbortSignal;
   /**

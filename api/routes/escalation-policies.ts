@@ -1,6 +1,7 @@
 // Escalation policies (usecases/escalation-policies.ts).
 import { createRoute, z } from '@hono/zod-openapi';
 import type { EscalationPolicyRow } from '../../db/escalation-policies.js';
+import { ESCALATION_CHANNELS } from '../../domain/types.js';
 import { getEscalationPolicy, putEscalationPolicy } from '../../usecases/escalation-policies.js';
 import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
@@ -10,7 +11,7 @@ const Param = z.object({ key: PolicyKey });
 const PolicyView = z
   .object({
     key: z.string(),
-    steps: z.array(z.object({ channel: z.enum(['slack', 'pager', 'sms', 'email', 'webhook']), target: z.string(), ackTimeoutSeconds: z.number().int() })),
+    steps: z.array(z.object({ channel: z.enum(ESCALATION_CHANNELS), target: z.string(), ackTimeoutSeconds: z.number().int() })),
     repeat: z.number().int(),
     updatedAt: Timestamp,
   })

@@ -2,6 +2,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { withCriticalTurn, type CriticalRate } from '../critical-rate.js';
 import { INCIDENT_SEVERITIES, INCIDENT_STATUSES } from '../../domain/incidents.js';
+import { ESCALATION_CHANNELS } from '../../domain/types.js';
 import { actOnIncident, incidentView, triggerIncident, type IncidentAction } from '../../usecases/incidents.js';
 import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
@@ -30,7 +31,7 @@ const IncidentView = z
       z.object({
         at: Timestamp,
         type: z.enum(['triggered', 'notified', 'escalated', 'acknowledged', 'unacknowledged', 'resolved', 'exhausted', 'deduplicated']),
-        channel: z.enum(['slack', 'pager', 'sms', 'email', 'webhook']).optional(),
+        channel: z.enum(ESCALATION_CHANNELS).optional(),
         target: z.string().optional(),
         by: z.string().optional(),
       }),

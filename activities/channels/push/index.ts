@@ -31,7 +31,7 @@ export function createPushSender(db: Db, providers: Array<PushProvider | null>):
         body: push.body,
         ...(push.url ? { url: push.url } : {}),
         ...(push.data ? { data: push.data } : {}),
-        urgency: pushUrgency((await notificationPriority(db, req.notificationId)) ?? 'normal'),
+        urgency: pushUrgency(req.priority ?? (await notificationPriority(db, req.notificationId)) ?? 'normal'),
         collapseKey: req.deliveryId,
         ttlSeconds: PUSH_TTL_SECONDS,
         signal: req.signal,
