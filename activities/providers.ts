@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
 import type { Db } from '../db/client.js';
-import { claimPace, integrationsOf, recordIntegrationHealth, type IntegrationRow } from '../db/integrations.js';
+import { claimPace, finishPace, integrationsOf, recordIntegrationHealth, type IntegrationRow } from '../db/integrations.js';
 import { ErrorType } from '../domain/errors.js';
 import type { Channel } from '../domain/types.js';
 import { openCredentials } from '../usecases/credentials.js';
@@ -160,8 +160,12 @@ export function createIntegrationProviders(db: Db, opts: IntegrationOptions) {
       const provider = providerOf(rows[(start + i) % rows.length]);
       try {
         return await provider.breaker.execute(async () => {
-          await pace(provider.row, waiting);
-          return call(provider.sender);
+          const claim = await pace(provider.row, waiting);
+          try {
+            return await call(provider.sender);
+          } finally {
+            if (claim !== null) await finishPace(db, claim).catch(() => undefined);
+          }
         });
       } catch (err) {
         if (err instanceof BrokenCircuitError) continue; // open: skipped without a call
@@ -177,27 +181,28 @@ export function createIntegrationProviders(db: Db, opts: IntegrationOptions) {
 
   /**
    * Waits for the integration's turn under `settings.ratePerSecond`: at most ⌊rate⌋ sends (at
-   * least 1) in any window of ⌊rate⌋ / rate seconds plus a tenth (the margin keeps a provider
-   * that counts on its own clock under the rate), across every worker (db/integrations.ts
-   * claimPace). An activity waits up to MAX_PACE_WAIT_MS; a longer queue is a retry after the
-   * wait, which Temporal schedules (and which counts as an attempt).
+   * least 1) in any window of ⌊rate⌋ / rate seconds, across every worker, counted from each
+   * send's claim to its end plus the window (db/integrations.ts claimPace), so the provider never
+   * sees more than the rate whatever the network's delays. An attempt waits up to
+   * MAX_PACE_WAIT_MS; a longer queue is a retry after the wait, which Temporal schedules (and
+   * which counts as an attempt). Answers the claim to finish after the send, if any.
    */
-  async function pace(row: IntegrationRow, waiting: { signal?: AbortSignal; heartbeat?: () => void }): Promise<void> {
+  async function pace(row: IntegrationRow, waiting: { signal?: AbortSignal; heartbeat?: () => void }): Promise<number | null> {
     const rate = row.settings.ratePerSecond;
-    if (!rate) return;
+    if (!rate) return null;
     const limit = Math.max(1, Math.floor(rate));
-    const windowMs = Math.ceil(((1000 * limit) / rate) * 1.1);
+    const windowMs = Math.ceil((1000 * limit) / rate);
     let waited = 0;
     for (;;) {
-      const wait = await claimPace(db, row.tenantId, row.id, limit, windowMs);
-      if (wait === 0) return;
-      if (waited + wait > MAX_PACE_WAIT_MS) {
-        const later = ApplicationFailure.create({ type: ErrorType.ProviderUnavailable, message: `integration ${row.id} is at its rate of ${rate}/s`, nonRetryable: false, nextRetryDelay: wait });
+      const turn = await claimPace(db, row.tenantId, row.id, limit, windowMs);
+      if ('claim' in turn) return turn.claim;
+      if (waited + turn.waitMs > MAX_PACE_WAIT_MS) {
+        const later = ApplicationFailure.create({ type: ErrorType.ProviderUnavailable, message: `integration ${row.id} is at its rate of ${rate}/s`, nonRetryable: false, nextRetryDelay: turn.waitMs });
         notTheProviders.add(later);
         throw later;
       }
-      await sleep(wait, undefined, { signal: waiting.signal });
-      waited += wait;
+      await sleep(turn.waitMs, undefined, { signal: waiting.signal });
+      waited += turn.waitMs;
       waiting.heartbeat?.();
     }
   }

@@ -1,6 +1,6 @@
 // Integrations: a tenant's own providers per channel, their sealed credentials and the circuit
 // breakers' last state.
-import { and, asc, eq, lte, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, ne, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from './client.js';
 import { integrationSends, integrations } from './schema.js';
 
@@ -65,27 +65,38 @@ export async function replaceSealedCredentials(db: Db, tenantId: string, id: str
     .where(and(eq(integrations.tenantId, tenantId), eq(integrations.id, id), eq(integrations.credentials, before)));
 }
 
+/** How long an unfinished send counts against the pace: longer than an attempt runs (its worker died). */
+const IN_FLIGHT_MS = 120_000;
+
 /**
- * Takes one send of an integration's pace: at most `limit` sends in any `windowMs`, on the
- * database's clock, across every worker (claims of one integration are serialized by a
- * transaction-scoped advisory lock). Answers 0 when the send may go now (and records it), else
- * how many ms until the oldest send in the window leaves it.
+ * Takes one send of an integration's pace: at most `limit` sends within any `windowMs`, across
+ * every worker (claims of one integration are serialized by a transaction-scoped advisory lock,
+ * on the database's clock). A send counts from its claim until `windowMs` after it ended
+ * (finishPace), so two sends `limit` apart reach the provider at least `windowMs` apart however
+ * long each took on the way. Answers the claim's id when the send may go now, else how many ms
+ * to wait.
  */
-export async function claimPace(db: Db, tenantId: string, integrationId: string, limit: number, windowMs: number): Promise<number> {
-  const key = and(eq(integrationSends.tenantId, tenantId), eq(integrationSends.integrationId, integrationId));
+export async function claimPace(db: Db, tenantId: string, integrationId: string, limit: number, windowMs: number): Promise<{ claim: number } | { waitMs: number }> {
   return db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`pace\u0001${tenantId}\u0001${integrationId}`}, 0))`);
-    const since = sql`clock_timestamp() - ${`${windowMs} milliseconds`}::interval`;
-    await tx.delete(integrationSends).where(and(key, lte(integrationSends.at, since)));
+    const window = sql`${`${windowMs} milliseconds`}::interval`;
+    const inFlight = sql`${`${IN_FLIGHT_MS} milliseconds`}::interval`;
+    await tx.execute(sql`delete from integration_sends where tenant_id = ${tenantId} and integration_id = ${integrationId}
+      and ((done and at <= clock_timestamp() - ${window}) or (not done and at <= clock_timestamp() - ${inFlight}))`);
     const [row] = rowsOf<{ n: number | string; left: number | string | null }>(
       await tx.execute(sql`select count(*) as n,
-          greatest(1, ceil(extract(epoch from (min(at) + ${`${windowMs} milliseconds`}::interval - clock_timestamp())) * 1000))::int as left
-        from integration_sends where tenant_id = ${tenantId} and integration_id = ${integrationId} and at > ${since}`),
+          greatest(1, ceil(extract(epoch from min(case when done then at + ${window} else clock_timestamp() + interval '50 milliseconds' end) - clock_timestamp()) * 1000))::int as left
+        from integration_sends where tenant_id = ${tenantId} and integration_id = ${integrationId}`),
     );
     if (Number(row.n) < limit) {
-      await tx.insert(integrationSends).values({ tenantId, integrationId, at: sql`clock_timestamp()` });
-      return 0;
+      const [claim] = await tx.insert(integrationSends).values({ tenantId, integrationId, at: sql`clock_timestamp()` }).returning({ id: integrationSends.id });
+      return { claim: claim.id };
     }
-    return Number(row.left);
+    return { waitMs: Number(row.left) };
   });
+}
+
+/** The send of `claim` ended (sent or not): it counts for one more window from now. */
+export async function finishPace(db: Db, claim: number): Promise<void> {
+  await db.update(integrationSends).set({ at: sql`clock_timestamp()`, done: true }).where(eq(integrationSends.id, claim));
 }

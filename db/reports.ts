@@ -117,7 +117,7 @@ type Row = Record<string, unknown>;
 export async function metricsRows(db: Db, latencyBuckets: readonly number[]) {
   const q = async (query: ReturnType<typeof sql>) => rowsOf<Row>(await db.execute(query));
   const buckets = latencyBuckets.map((b, i) => `count(*) filter (where s <= ${b}) as b${i}`).join(', ');
-  const [notificationRows, deliveryRows, attemptRows, latencyRows, incidentRows, broadcastRows, progressRows] = await Promise.all([
+  const [notificationRows, deliveryRows, attemptRows, latencyRows, incidentRows, broadcastRows, progressRows, integrationRows] = await Promise.all([
     q(sql`select priority, broadcast_id is not null as broadcast, status, count(*)::int as n from notifications group by 1, 2, 3`),
     q(sql`select channel, status, sent_at is not null as sent, count(*)::int as n from deliveries group by 1, 2, 3`),
     q(sql`select d.channel, coalesce(a.error_code, 'unknown') as code, count(*)::int as n
@@ -132,7 +132,8 @@ export async function metricsRows(db: Db, latencyBuckets: readonly number[]) {
     q(sql`select status, count(*)::int as n from broadcasts group by 1`),
     q(sql`select b.id, b.total, n.status, count(n.id)::int as n
           from broadcasts b left join notifications n on n.broadcast_id = b.id where b.status = 'running' group by 1, 2, 3`),
+    q(sql`select tenant_id, id, channel, health->>'state' as state from integrations`),
   ]);
-  return { notificationRows, deliveryRows, attemptRows, latencyRows, incidentRows, broadcastRows, progressRows };
+  return { notificationRows, deliveryRows, attemptRows, latencyRows, incidentRows, broadcastRows, progressRows, integrationRows };
 }
 

@@ -355,13 +355,18 @@ export const integrations = pgTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.id] }), index('integrations_channel').on(t.tenantId, t.channel, t.priority)],
 );
 
-/** Sends through an integration with `ratePerSecond`, kept for its pacing window (db/integrations.ts claimPace). */
+/**
+ * Sends through an integration with `ratePerSecond`, kept for its pacing window (db/integrations.ts
+ * claimPace): `at` is the claim while the send is in flight (`done` false), then its end.
+ */
 export const integrationSends = pgTable(
   'integration_sends',
   {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
     tenantId: text('tenant_id').notNull(),
     integrationId: text('integration_id').notNull(),
     at: ts('at').notNull(),
+    done: boolean('done').notNull().default(false),
   },
   (t) => [index('integration_sends_window').on(t.tenantId, t.integrationId, t.at)],
 );

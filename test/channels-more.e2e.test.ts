@@ -168,7 +168,13 @@ describe('email over SMTP, SMS through Vonage, WhatsApp and Telegram end to end 
     expect(files.length).toBeGreaterThan(0);
     const secret = TELEGRAM_BOT_TOKEN.split(':')[1];
     for (const f of files) {
-      const content = readFileSync(f).toString('latin1');
+      let content: string;
+      try {
+        content = readFileSync(f).toString('latin1');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // a journal the server removed meanwhile
+        throw err;
+      }
       expect(content.includes(SMTP_PASSWORD), f).toBe(false);
       expect(content.includes(secret), f).toBe(false);
       expect(content.includes(VONAGE_API_SECRET), f).toBe(false);

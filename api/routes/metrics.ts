@@ -59,6 +59,12 @@ export function tocsinMetrics(db: Db, registry = new Registry()) {
   registry.registerMetric(latency as never);
   const incidentsOpen = new Gauge({ name: 'tocsin_incidents_open', help: 'Incidents not resolved, by severity and status', labelNames: ['severity', 'status'], registers });
   const broadcasts = new Gauge({ name: 'tocsin_broadcasts', help: 'Broadcasts by status', labelNames: ['status'], registers });
+  const breakers = new Gauge({
+    name: 'tocsin_integration_circuit_open',
+    help: "1 while an integration's circuit breaker is open or half-open (its last state as a worker wrote it), else 0",
+    labelNames: ['tenant', 'integration', 'channel'],
+    registers,
+  });
   const progress = new Gauge({ name: 'tocsin_broadcast_recipients', help: 'Recipients of each running broadcast, by state (sent, failed, suppressed, cancelled, pending)', labelNames: ['broadcast', 'state'], registers });
 
   return {
@@ -66,7 +72,7 @@ export function tocsinMetrics(db: Db, registry = new Registry()) {
     /** Reads the database and renders every series. */
     async scrape(): Promise<string> {
       const s = await metricsRows(db, LATENCY_BUCKETS);
-      for (const m of [accepted, notificationsNow, deliveries, deliveriesNow, failedAttempts, incidentsOpen, broadcasts, progress]) m.reset();
+      for (const m of [accepted, notificationsNow, deliveries, deliveriesNow, failedAttempts, incidentsOpen, broadcasts, progress, breakers]) m.reset();
       for (const r of s.notificationRows) {
         accepted.inc({ priority: String(r.priority), source: r.broadcast ? 'broadcast' : 'api' }, num(r.n));
         notificationsNow.inc({ status: String(r.status) }, num(r.n));
@@ -81,6 +87,7 @@ export function tocsinMetrics(db: Db, registry = new Registry()) {
       latency.set(s.latencyRows, 'channel');
       for (const r of s.incidentRows) incidentsOpen.set({ severity: String(r.severity), status: String(r.status) }, num(r.n));
       for (const r of s.broadcastRows) broadcasts.set({ status: String(r.status) }, num(r.n));
+      for (const r of s.integrationRows) breakers.set({ tenant: String(r.tenant_id), integration: String(r.id), channel: String(r.channel) }, r.state === 'closed' ? 0 : 1);
       const byBroadcast = new Map<string, { total: number; byStatus: Record<string, number> }>();
       for (const r of s.progressRows) {
         const b = byBroadcast.get(String(r.id)) ?? { total: num(r.total), byStatus: {} };
