@@ -3,14 +3,14 @@
 // sealed (never in clear under DATA_DIR, never answered), and a key rotation that keeps sends
 // working. The providers are fake Resend APIs on local ports.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Running } from '../runtime/index.js';
 import { resendError, startFakeResend, type FakeResend } from './fakes/resend.js';
 import { startFakeTwilio, type FakeTwilio } from './fakes/twilio.js';
-import { quietTemporalLogs, startTestStack } from './support.js';
+import { filesHolding, quietTemporalLogs, stackRequests, startTestStack } from './support.js';
 import { until } from './until.js';
 
 const KEY_1 = `one:${randomBytes(32).toString('base64')}`;
@@ -27,15 +27,7 @@ describe('integrations: a tenant’s own email providers, failover and circuit b
   let twilio: FakeTwilio;
   let apiKey: string;
 
-  async function request(method: string, path: string, token: string | null, body?: unknown) {
-    const res = await fetch(`${running!.apiUrl}${path}`, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  }
+  const request = stackRequests(() => running);
   const api = (method: string, path: string, body?: unknown) => request(method, path, apiKey, body);
   async function email(to = 'ann@example.com') {
     const sent = await api('POST', '/v1/notifications', { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 7 } }, channels: ['email'] });
@@ -200,26 +192,7 @@ describe('integrations: a tenant’s own email providers, failover and circuit b
     expect(n.status).toBe('sent');
     expect(callsFor(primary, key)).toHaveLength(1);
 
-    const files: string[] = [];
-    const walk = (dir: string) => {
-      for (const name of readdirSync(dir)) {
-        const path = join(dir, name);
-        if (statSync(path).isDirectory()) walk(path);
-        else files.push(path);
-      }
-    };
-    walk(dataDir);
-    expect(files.some((f) => f.endsWith('temporal.db'))).toBe(true);
-    for (const f of files) {
-      let content: string;
-      try {
-        content = readFileSync(f).toString('latin1');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // a journal the server removed meanwhile
-        throw err;
-      }
-      expect(content.includes(PRIMARY_KEY), f).toBe(false);
-      expect(content.includes(BACKUP_KEY), f).toBe(false);
-    }
+    expect(filesHolding(dataDir, ['SQLite format 3']).some((f) => f.endsWith('temporal.db'))).toBe(true);
+    expect(filesHolding(dataDir, [PRIMARY_KEY, BACKUP_KEY])).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Running } from '../runtime/index.js';
 import { startFakeApns, startFakeFcm, startFakeWebPush, type FakeApns, type FakeFcm, type FakeWebPush, type TestSubscription } from './fakes/push.js';
 import { selfSignedCertificate } from './fakes/tls.js';
-import { quietTemporalLogs, startTestStack } from './support.js';
+import { quietTemporalLogs, stackRequests, startTestStack } from './support.js';
 import { until } from './until.js';
 
 const TOPIC = 'com.acme.app';
@@ -27,15 +27,7 @@ describe('push through FCM, APNs and Web Push end to end', () => {
   let sub: TestSubscription;
   let apiKey: string;
 
-  async function request(method: string, path: string, token: string | null, body?: unknown) {
-    const res = await fetch(`${running!.apiUrl}${path}`, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  }
+  const request = stackRequests(() => running);
   const api = (method: string, path: string, body?: unknown) => request(method, path, apiKey, body);
   async function notify(recipient: string, priority = 'high') {
     const sent = await api('POST', '/v1/notifications', { recipient, template: 'order-shipped', data: { order: { id: 7 } }, channels: ['push'], priority });

@@ -1,6 +1,8 @@
 // Shared test plumbing: databases (PGlite, or a fresh PostgreSQL database when
 // DATABASE_URL is set), Temporal environments and a worker on the prebuilt bundle.
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client, type Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { AppDeps } from '../api/deps.js';
@@ -202,4 +204,40 @@ export function offlineAppDeps(db: Database['db'], connection: Connection, more:
     retry: { initialIntervalSeconds: 1, backoffCoefficient: 2, maximumIntervalSeconds: 10, maximumAttempts: 3, expirationSeconds: 60 },
     ...more,
   };
+}
+
+/** JSON requests to a running stack's API (`stack()` is read at each call: a test may restart it). */
+export function stackRequests(stack: () => Running | undefined) {
+  return async function request(method: string, path: string, token: string | null, body?: unknown): Promise<{ status: number; body: any }> {
+    const res = await fetch(`${stack()!.apiUrl}${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+}
+
+/** The files under `dir` whose bytes hold any of `secrets` (a file removed while reading, a journal, is skipped). */
+export function filesHolding(dir: string, secrets: readonly string[]): string[] {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else {
+        let content: string;
+        try {
+          content = readFileSync(path).toString('latin1');
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+          throw err;
+        }
+        if (secrets.some((s) => content.includes(s))) found.push(path);
+      }
+    }
+  };
+  walk(dir);
+  return found;
 }
