@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Running } from '../runtime/index.js';
+import { Writable } from 'node:stream';
+import { createLogger } from '../telemetry/log.js';
 import { resendError, startFakeResend, type FakeResend } from './fakes/resend.js';
 import { startFakeTwilio, type FakeTwilio } from './fakes/twilio.js';
 import { filesHolding, quietTemporalLogs, stackRequests, startTestStack } from './support.js';
@@ -45,8 +47,15 @@ describe('integrations: a tenant’s own email providers, failover and circuit b
   const integration = (id: string, base: FakeResend, apiKeyValue: string, priority: number, settings: Record<string, unknown> = {}) =>
     api('PUT', `/v1/integrations/${id}`, { channel: 'email', provider: 'resend', credentials: { apiKey: apiKeyValue }, settings: { baseUrl: base.url, ...settings }, priority });
 
+  /** Every line the stack logs, at debug level. */
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'debug', destination: new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }) });
   const start = (keys: string) =>
-    startTestStack(dataDir, { TEMPORAL_TASK_QUEUE: 'integrations-e2e', EMAIL_FROM, TOCSIN_ENCRYPTION_KEYS: keys, DELIVERY_INITIAL_INTERVAL_SECONDS: '1', DELIVERY_MAX_INTERVAL_SECONDS: '1' });
+    startTestStack(
+      dataDir,
+      { TEMPORAL_TASK_QUEUE: 'integrations-e2e', EMAIL_FROM, TOCSIN_ENCRYPTION_KEYS: keys, DELIVERY_INITIAL_INTERVAL_SECONDS: '1', DELIVERY_MAX_INTERVAL_SECONDS: '1' },
+      { logger },
+    );
 
   beforeAll(async () => {
     quietTemporalLogs();
@@ -185,7 +194,7 @@ describe('integrations: a tenant’s own email providers, failover and circuit b
     console.log(`100 SMS through a 10/s integration: ${((creates[99] - creates[0]) / 1000).toFixed(1)} s from the first call to the last, at most ${busiest} in any second`);
   });
 
-  it('a rotated TOCSIN_ENCRYPTION_KEYS re-seals the credentials and sends keep working; no file under DATA_DIR holds them in clear', async () => {
+  it('a rotated TOCSIN_ENCRYPTION_KEYS re-seals the credentials and sends keep working; no file under DATA_DIR and no log line holds them in clear', async () => {
     await running!.stop();
     running = await start(`${KEY_2},${KEY_1}`);
     const { n, key } = await email();
@@ -194,5 +203,9 @@ describe('integrations: a tenant’s own email providers, failover and circuit b
 
     expect(filesHolding(dataDir, ['SQLite format 3']).some((f) => f.endsWith('temporal.db'))).toBe(true);
     expect(filesHolding(dataDir, [PRIMARY_KEY, BACKUP_KEY])).toEqual([]);
+    // Nor any line logged at debug level, the rotation's included.
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.some((l) => /integration credentials: 3 re-sealed under key/.test(l))).toBe(true);
+    expect(lines.filter((l) => l.includes(PRIMARY_KEY) || l.includes(BACKUP_KEY))).toEqual([]);
   });
 });

@@ -23,6 +23,7 @@ import { quietSdkLogs } from '../worker/index.js';
 import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigArgs, freePort } from '../worker/dev-server.js';
 import { loadConfig } from '../config.js';
 import { startTocsin, type Running } from '../runtime/index.js';
+import type { Logger } from '../telemetry/log.js';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { EncryptionCodec, encryptedDataConverter, parseEncryptionKeys } from '../usecases/payload-codec.js';
 
@@ -161,7 +162,7 @@ export async function testWorker(
  * The whole stack as `npm start` boots it (embedded dev server, worker and API in this process),
  * on free ports, in `dataDir`, with the suite's prebuilt workflow bundle; `env` adds settings.
  */
-export async function startTestStack(dataDir: string, env: Record<string, string> = {}): Promise<Running> {
+export async function startTestStack(dataDir: string, env: Record<string, string> = {}, opts: { logger?: Logger } = {}): Promise<Running> {
   // Ports are picked free, but between the pick and the dev server's bind another suite's
   // process may take one (the dev server also binds ports of its own choosing): it then exits
   // at once, and a second pick starts it. Any other failure is the test's.
@@ -183,6 +184,7 @@ export async function startTestStack(dataDir: string, env: Record<string, string
         temporalCliPath: inject('temporalCliPath'),
         workflowBundle: { codePath: inject('workflowBundlePath') },
         log: () => {},
+        ...(opts.logger ? { logger: opts.logger } : {}),
       });
     } catch (err) {
       if (attempt >= 3 || !/dev server exited early/.test(String((err as Error)?.message))) throw err;
