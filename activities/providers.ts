@@ -17,6 +17,7 @@ import { claimPace, finishPace, integrationsOf, recordIntegrationHealth, type In
 import { ErrorType } from '../domain/errors.js';
 import type { Channel } from '../domain/types.js';
 import { openCredentials } from '../usecases/credentials.js';
+import { INTEGRATION_PROVIDERS } from '../usecases/schemas.js';
 import type { EncryptionKey } from '../usecases/payload-codec.js';
 import { createEmailSender } from './channels/email.js';
 import { createSlackSender } from './channels/slack.js';
@@ -90,6 +91,8 @@ export function createIntegrationProviders(db: Db, opts: IntegrationOptions) {
   const lists = new Map<string, { at: number; rows: IntegrationRow[] }>();
 
   async function rowsOf(tenantId: string, channel: Channel): Promise<IntegrationRow[]> {
+    // Channels no integration can serve (in-app, webhooks, paging, push) never ask the database.
+    if (!Object.hasOwn(INTEGRATION_PROVIDERS, channel)) return [];
     const key = `${tenantId}\u0000${channel}`;
     const cached = lists.get(key);
     if (cached && Date.now() - cached.at < INTEGRATIONS_TTL_MS) return cached.rows;
