@@ -3948,6 +3948,21 @@ export interface paths {
                             /** Format: uri */
                             target: string;
                             ackTimeoutSeconds: number;
+                        } | {
+                            /** @enum {string} */
+                            channel: "whatsapp";
+                            target: string;
+                            ackTimeoutSeconds: number;
+                        } | {
+                            /** @enum {string} */
+                            channel: "telegram";
+                            target: string;
+                            ackTimeoutSeconds: number;
+                        } | {
+                            /** @enum {string} */
+                            channel: "push";
+                            target: string;
+                            ackTimeoutSeconds: number;
                         })[];
                         /** @default 0 */
                         repeat?: number;
@@ -6041,7 +6056,7 @@ export interface components {
             key: string;
             steps: {
                 /** @enum {string} */
-                channel: "slack" | "pager" | "sms" | "email" | "webhook";
+                channel: "slack" | "pager" | "sms" | "email" | "webhook" | "whatsapp" | "telegram" | "push";
                 target: string;
                 ackTimeoutSeconds: number;
             }[];
@@ -6061,7 +6076,7 @@ export interface components {
                 /** @enum {string} */
                 type: "triggered" | "notified" | "escalated" | "acknowledged" | "unacknowledged" | "resolved" | "exhausted" | "deduplicated";
                 /** @enum {string} */
-                channel?: "slack" | "pager" | "sms" | "email" | "webhook";
+                channel?: "slack" | "pager" | "sms" | "email" | "webhook" | "whatsapp" | "telegram" | "push";
                 target?: string;
                 by?: string;
             }[];
