@@ -15,6 +15,7 @@ import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, h
 import type { Db } from '../db/client.js';
 import { claimPace, finishPace, integrationsOf, recordIntegrationHealth, type IntegrationRow } from '../db/integrations.js';
 import { ErrorType } from '../domain/errors.js';
+import { Lru } from '../domain/lru.js';
 import type { Channel } from '../domain/types.js';
 import { openCredentials } from '../usecases/credentials.js';
 import { INTEGRATION_PROVIDERS } from '../usecases/schemas.js';
@@ -88,16 +89,17 @@ function senderFor(row: IntegrationRow, credentials: Record<string, string>, opt
 export function createIntegrationProviders(db: Db, opts: IntegrationOptions) {
   /** Built providers by tenant and integration id, rebuilt when the row changes. */
   const built = new Map<string, Provider>();
-  const lists = new Map<string, { at: number; rows: IntegrationRow[] }>();
+  /** Each tenant's enabled integrations of a channel, read again after INTEGRATIONS_TTL_MS. */
+  const lists = new Lru<string, IntegrationRow[]>(10_000, INTEGRATIONS_TTL_MS);
 
   async function rowsOf(tenantId: string, channel: Channel): Promise<IntegrationRow[]> {
     // Channels no integration can serve (in-app, webhooks, paging, push) never ask the database.
     if (!Object.hasOwn(INTEGRATION_PROVIDERS, channel)) return [];
     const key = `${tenantId}\u0000${channel}`;
     const cached = lists.get(key);
-    if (cached && Date.now() - cached.at < INTEGRATIONS_TTL_MS) return cached.rows;
+    if (cached) return cached;
     const rows = (await integrationsOf(db, tenantId, channel)).filter((r) => r.enabled);
-    lists.set(key, { at: Date.now(), rows });
+    lists.set(key, rows);
     return rows;
   }
 

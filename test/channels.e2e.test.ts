@@ -15,7 +15,7 @@ import type { FakeServer } from './fakes/server.js';
 import { startFakeSlack } from './fakes/slack.js';
 import { startFakeTwilio, twilioError } from './fakes/twilio.js';
 import { startFakeWebhook, verifyWebhook } from './fakes/webhook.js';
-import { quietTemporalLogs, startTestStack } from './support.js';
+import { quietTemporalLogs, stackRequests, startTestStack } from './support.js';
 import { until } from './until.js';
 
 const RESEND_API_KEY = 're_test_0123456789';
@@ -46,15 +46,7 @@ describe('every channel end to end against the providers’ fakes', () => {
   let publicBaseUrl: string;
   let tenant: { id: string; apiKey: string; webhookSecret: string };
 
-  async function request(method: string, path: string, token: string | null, body?: unknown) {
-    const res = await fetch(`${running!.apiUrl}${path}`, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  }
+  const request = stackRequests(() => running);
   const api = (method: string, path: string, body?: unknown) => request(method, path, tenant.apiKey, body);
 
   /** Sends a notification and waits until the workflow has finished it. */
