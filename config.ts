@@ -107,6 +107,13 @@ const ConfigSchema = z.object({
   SLACK_API_URL: optionalString,
   PAGERDUTY_EVENTS_URL: z.string().default('https://events.pagerduty.com/v2/enqueue'),
   PUBLIC_BASE_URL: optionalString,
+  /** Browser origins (comma-separated) that may call /v1/me/* with a recipient token. */
+  CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? '').split(',').map((o) => o.trim()).filter(Boolean)),
+  /** Notifications, deliveries, attempts, events and inbox items older than this are deleted daily. */
+  RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** Hosts, IPs and CIDRs that webhooks may reach although they are private or loopback. */
   WEBHOOK_ALLOWED_HOSTS: z
     .string()

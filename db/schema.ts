@@ -196,6 +196,8 @@ export const inboxMessages = pgTable(
     body: text('body').notNull(),
     category: text('category'),
     read: boolean('read').notNull().default(false),
+    archived: boolean('archived').notNull().default(false),
+    url: text('url'),
     seq: bigserial('seq', { mode: 'number' }).notNull(),
     createdAt: ts('created_at').notNull().default(now()),
   },
@@ -389,4 +391,70 @@ export const devices = pgTable(
     primaryKey({ columns: [t.tenantId, t.recipientId, t.id] }),
     foreignKey({ columns: [t.tenantId, t.recipientId], foreignColumns: [recipients.tenantId, recipients.id] }).onDelete('cascade'),
   ],
+);
+
+/**
+ * A tenant's secrets for recipient tokens (usecases/recipient-tokens.ts), sealed like
+ * integration credentials. The newest unretired one signs; every unretired one verifies.
+ */
+export const recipientTokenKeys = pgTable(
+  'recipient_token_keys',
+  {
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    kid: text('kid').notNull(),
+    secret: text('secret').notNull(),
+    createdAt: ts('created_at').notNull().default(now()),
+    retiredAt: ts('retired_at'),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.kid] })],
+);
+
+/**
+ * Addresses a tenant must not send to on a channel. `addressHash` (db/suppressions.ts
+ * addressHash) is the key, so a suppression outlives the erasure of its address.
+ */
+export const suppressions = pgTable(
+  'suppressions',
+  {
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    channel: text('channel').notNull(),
+    addressHash: text('address_hash').notNull(),
+    /** Null once the person was erased. */
+    address: text('address'),
+    reason: text('reason').$type<'unsubscribed' | 'stop' | 'hard_bounce' | 'complaint' | 'manual'>().notNull(),
+    createdAt: ts('created_at').notNull().default(now()),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.channel, t.addressHash] }), index('suppressions_listing').on(t.tenantId, t.channel, t.createdAt)],
+);
+
+/** Lifecycle events for tenants (`recipient.unsubscribed`, …), kept for the lifecycle webhooks. */
+export const lifecycleEvents = pgTable(
+  'lifecycle_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    recipientId: text('recipient_id'),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: ts('created_at').notNull().default(now()),
+  },
+  (t) => [index('lifecycle_events_tenant').on(t.tenantId, t.id), index('lifecycle_events_created').on(t.createdAt)],
+);
+
+/** Erasures asked for (DELETE /v1/recipients/{rid}) and when each finished. */
+export const erasures = pgTable(
+  'erasures',
+  {
+    tenantId: text('tenant_id').notNull(),
+    recipientId: text('recipient_id').notNull(),
+    requestedAt: ts('requested_at').notNull().default(now()),
+    finishedAt: ts('finished_at'),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.recipientId, t.requestedAt] })],
 );

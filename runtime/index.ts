@@ -22,6 +22,7 @@ import { openDatabase, type Database } from '../db/client.js';
 import type { RetrySettings } from '../domain/types.js';
 import { ALLOW_LIST_HINT } from '../usecases/webhook-address.js';
 import { rewrapIntegrationCredentials } from '../usecases/integrations.js';
+import { rewrapTokenKeys } from '../usecases/recipient-tokens.js';
 import { createLogger, type LogFormat, type Logger } from '../telemetry/log.js';
 import { startTracing, type Tracing } from '../telemetry/tracing.js';
 import { EncryptionCodec, encryptedDataConverter, formatEncryptionKeys, generateEncryptionKey, parseEncryptionKeys, type EncryptionKey } from '../usecases/payload-codec.js';
@@ -243,6 +244,9 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     const rotation = await rewrapIntegrationCredentials({ db: database.db, encryptionKeys: keys });
     if (rotation.rewrapped || rotation.unreadable)
       logger.warn(`integration credentials: ${rotation.rewrapped} re-sealed under key "${keys[0].id}"${rotation.unreadable ? `, ${rotation.unreadable} sealed under a key no longer listed` : ''}`);
+    const tokenRotation = await rewrapTokenKeys({ db: database.db, encryptionKeys: keys });
+    if (tokenRotation.rewrapped || tokenRotation.unreadable)
+      logger.warn(`recipient token secrets: ${tokenRotation.rewrapped} re-sealed under key "${keys[0].id}"${tokenRotation.unreadable ? `, ${tokenRotation.unreadable} sealed under a key no longer listed` : ''}`);
 
     // The first webhook the address guard refuses in this process tells the operator how to
     // allow a local receiver; later ones are only in the delivery's error.
