@@ -25,6 +25,10 @@ export const workflowIds = {
   /** A Temporal Schedule; its runs are `scheduled:<tenant>:<id>-<time>` (Temporal appends the time). */
   schedule: (tenantId: string, id: string) => `schedule:${tenantId}:${id}`,
   scheduledRun: (tenantId: string, id: string) => `scheduled:${tenantId}:${id}`,
+  /** One per erased recipient: a second DELETE while it runs joins it. */
+  erasure: (tenantId: string, recipientId: string) => `erasure:${tenantId}:${recipientId}`,
+  /** The daily retention pass's Temporal Schedule (one per namespace and task queue). */
+  retentionSchedule: (taskQueue: string) => `tocsin-retention:${taskQueue}`,
 };
 
 /** The search attributes of a notification workflow, wherever it is started from. */

@@ -23,6 +23,7 @@ import type { RetrySettings } from '../domain/types.js';
 import { ALLOW_LIST_HINT } from '../usecases/webhook-address.js';
 import { rewrapIntegrationCredentials } from '../usecases/integrations.js';
 import { rewrapTokenKeys } from '../usecases/recipient-tokens.js';
+import { ensureRetentionSchedule } from '../usecases/erasure.js';
 import { createLogger, type LogFormat, type Logger } from '../telemetry/log.js';
 import { startTracing, type Tracing } from '../telemetry/tracing.js';
 import { EncryptionCodec, encryptedDataConverter, formatEncryptionKeys, generateEncryptionKey, parseEncryptionKeys, type EncryptionKey } from '../usecases/payload-codec.js';
@@ -284,6 +285,11 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
       stops.push(async () => {
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running.catch(() => {});
+      });
+      // The daily retention pass (RETENTION_DAYS) as a Temporal Schedule, kept by every worker.
+      await ensureRetentionSchedule(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }), {
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        days: config.RETENTION_DAYS,
       });
       if (version && config.TEMPORAL_SET_CURRENT_VERSION) {
         await setCurrentVersion(connection, config.TEMPORAL_NAMESPACE, version);

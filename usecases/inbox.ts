@@ -1,6 +1,7 @@
 // The in-app inbox as the API shows it: messages newest first with a cursor, read marks, deletes.
 import type { Db } from '../db/client.js';
 import { deleteInboxMessage, inboxCounts, inboxPage, markInboxRead, type InboxMessageRow } from '../db/inbox.js';
+import { findRecipient } from '../db/recipients.js';
 import { invalidInput, missing } from '../domain/errors.js';
 
 export function presentInboxMessage(m: InboxMessageRow) {
@@ -27,6 +28,8 @@ function decodeSeqCursor(cursor: string): number {
 export async function listInbox(db: Db, tenantId: string, rid: string, q: { unread?: 'true' | 'false'; cursor?: string; limit: number }) {
   const read = q.unread === 'true' ? false : q.unread === 'false' ? true : undefined;
   const rows = await inboxPage(db, tenantId, rid, { read, beforeSeq: q.cursor ? decodeSeqCursor(q.cursor) : undefined }, q.limit + 1);
+  // An empty inbox of a recipient that does not exist (never did, or erased) is a 404.
+  if (rows.length === 0 && !(await findRecipient(db, tenantId, rid))) throw missing('Recipient');
   const page = rows.slice(0, q.limit);
   const { unread } = await inboxCounts(db, tenantId, rid);
   return {

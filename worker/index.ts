@@ -4,6 +4,7 @@ import { Connection } from '@temporalio/client';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { makeTelemetryFilterString, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
+import { createErasureActivities } from '../activities/erasure.js';
 import type { ChannelSender } from '../activities/channels/types.js';
 import type { IntegrationProviders } from '../activities/providers.js';
 import type { PagerClient } from '../activities/channels/pager.js';
@@ -102,7 +103,10 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     ...(deps.dataConverter ? { dataConverter: deps.dataConverter } : {}),
-    activities: createActivities({ db: deps.db, senders: deps.senders, slack: deps.slack, pager: deps.pager, integrations: deps.integrations }),
+    activities: {
+      ...createActivities({ db: deps.db, senders: deps.senders, slack: deps.slack, pager: deps.pager, integrations: deps.integrations }),
+      ...createErasureActivities({ db: deps.db, connection: deps.connection, namespace: deps.namespace, taskQueue: deps.taskQueue }),
+    },
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
     ...deps.tuning,
     ...workerInterceptors(deps.tracing, deps.workflowBundle !== undefined),

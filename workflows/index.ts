@@ -20,6 +20,8 @@ import { digestWorkflow } from './digest.js';
 import { incidentResolutionWorkflow, incidentWorkflow } from './escalation.js';
 import { notificationWorkflow } from './notification.js';
 import { scheduledSendWorkflow } from './schedule.js';
+import { erasureWorkflow } from './erasure.js';
+import { retentionWorkflow } from './retention.js';
 
 /**
  * The behaviour, declared only when the run started on a versioned worker: the server rejects a
@@ -35,5 +37,8 @@ setWorkflowOptions(versioned('AUTO_UPGRADE'), digestWorkflow);
 setWorkflowOptions(versioned('AUTO_UPGRADE'), broadcastWorkflow);
 setWorkflowOptions(versioned('AUTO_UPGRADE'), broadcastBatchWorkflow);
 setWorkflowOptions(versioned('PINNED'), scheduledSendWorkflow);
+// Erasure and retention run for minutes: pinned.
+setWorkflowOptions(versioned('PINNED'), erasureWorkflow);
+setWorkflowOptions(versioned('PINNED'), retentionWorkflow);
 
-export { notificationWorkflow, incidentResolutionWorkflow, incidentWorkflow, digestWorkflow, broadcastWorkflow, broadcastBatchWorkflow, scheduledSendWorkflow };
+export { notificationWorkflow, incidentResolutionWorkflow, incidentWorkflow, digestWorkflow, broadcastWorkflow, broadcastBatchWorkflow, scheduledSendWorkflow, erasureWorkflow, retentionWorkflow };

@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { toRecipient, type RecipientRow } from '../../db/recipients.js';
 import type { Preferences } from '../../domain/types.js';
 import { getRecipient, putRecipient, putRecipients, setRecipientPreferences } from '../../usecases/recipients.js';
+import { requestErasure } from '../../usecases/erasure.js';
 import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
 import { BulkRecipientsBody, PreferencesBody, RecipientBody, RecipientId } from '../../usecases/schemas.js';
@@ -80,6 +81,18 @@ export function recipientRoutes(deps: AppDeps) {
   app.openapi(get, async (c) => {
     return c.json(present(await getRecipient(deps, c.get('tenantId'), c.req.valid('param').recipientId)), 200);
   });
+
+  const erase = createRoute({
+    method: 'delete',
+    path: '/{recipientId}',
+    summary: 'Erase a recipient (GDPR Art. 17)',
+    description:
+      'The recipient, its preferences, devices and inbox go at once (GET answers 404). An erasure workflow then cancels its running notifications, deletes the Temporal histories of its notifications and digests and the rows of its notifications, deliveries and attempts, within a minute. Suppressions of its addresses stay, as hashes only. Asking again while it runs joins it.',
+    security: security.tenant,
+    request: { params: Param },
+    responses: { 202: json(z.object({ status: z.literal('erasing') }), 'The erasure has begun'), ...tenantProblems() },
+  });
+  app.openapi(erase, async (c) => c.json(await requestErasure(deps, c.get('tenantId'), c.req.valid('param').recipientId), 202));
 
   const putPreferences = createRoute({
     method: 'put',
