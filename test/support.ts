@@ -10,6 +10,7 @@ import { CHANNELS } from '../domain/types.js';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import postgres from 'postgres';
 import { inject } from 'vitest';
+import { createErasureActivities } from '../activities/erasure.js';
 import { createActivities } from '../activities/index.js';
 import type { ActivityDeps } from '../activities/index.js';
 import type { ChannelSender } from '../activities/channels/types.js';
@@ -150,11 +151,14 @@ export async function testWorker(
     taskQueue,
     dataConverter: testDataConverter,
     workflowBundle: { codePath: bundlePath ?? inject('workflowBundlePath') },
-    activities: createActivities({
-      db: db.db,
-      senders: senders ?? { inapp: createInappSender(db.db), webhook: createWebhookSender({ allowedHosts: LOCAL_RECEIVERS }) },
-      ...extra,
-    }),
+    activities: {
+      ...createActivities({
+        db: db.db,
+        senders: senders ?? { inapp: createInappSender(db.db), webhook: createWebhookSender({ allowedHosts: LOCAL_RECEIVERS }) },
+        ...extra,
+      }),
+      ...createErasureActivities({ db: db.db, connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue }),
+    },
   });
 }
 

@@ -48,31 +48,36 @@ export async function cancelRecipientNotifications(deps: { db: Db; temporal: Tem
   return running.length;
 }
 
-/** Deletes a Temporal execution's history (all its runs); one already gone is fine. */
-async function deleteHistory(client: Client, namespace: string, workflowId: string): Promise<void> {
+/** Deletes a Temporal execution's history (all its runs): false when it was gone already. */
+async function deleteHistory(client: Client, namespace: string, workflowId: string): Promise<boolean> {
   try {
     await client.workflowService.deleteWorkflowExecution({ namespace, workflowExecution: { workflowId } });
+    return true;
   } catch (err) {
-    if ((err as { code?: number }).code === 5 /* NOT_FOUND */ || err instanceof WorkflowNotFoundError) return;
+    if ((err as { code?: number }).code === 5 /* NOT_FOUND */ || err instanceof WorkflowNotFoundError) return false;
     throw err;
   }
 }
 
-/**
- * Deletes the histories of a page of the recipient's runs (notifications, then digests found by
- * their search attributes) and the notifications' rows: answers how many went, 0 when done.
- */
-export async function deleteRecipientRuns(deps: { db: Db; client: Client; namespace: string }, input: ErasureInput): Promise<number> {
+/** Deletes the histories and rows of a page of the recipient's notifications: answers how many went, 0 when none is left. */
+export async function deleteRecipientNotifications(deps: { db: Db; client: Client; namespace: string }, input: ErasureInput): Promise<number> {
   const rows = await notificationsOfRecipient(deps.db, input.tenantId, input.recipientId, PAGE);
   for (const row of rows) await deleteHistory(deps.client, deps.namespace, row.workflowId);
   await deleteNotifications(deps.db, input.tenantId, rows.map((r) => r.id));
-  if (rows.length > 0) return rows.length;
-  // Runs only the search attributes know of: digests, and notifications whose row never landed.
+  return rows.length;
+}
+
+/**
+ * Deletes every run that the search attributes name as the recipient's (digests, and any
+ * notification whose row never landed), in one pass over the list: visibility shows a deleted
+ * run for a moment after, so the list is not read again. `beat` is called per run (heartbeats).
+ */
+export async function deleteListedRuns(deps: { client: Client; namespace: string }, input: ErasureInput, beat: () => void = () => {}): Promise<number> {
   const query = `${SA.tenant.name} = ${JSON.stringify(input.tenantId)} AND ${SA.recipient.name} = ${JSON.stringify(input.recipientId)}`;
   let deleted = 0;
   for await (const run of deps.client.workflow.list({ query, pageSize: PAGE })) {
-    await deleteHistory(deps.client, deps.namespace, run.workflowId);
-    if (++deleted >= PAGE) break;
+    if (await deleteHistory(deps.client, deps.namespace, run.workflowId)) deleted++;
+    beat();
   }
   return deleted;
 }

@@ -352,4 +352,43 @@ const schedules: ScenarioGroup = {
   },
 };
 
-export const scenarioGroups: ScenarioGroup[] = [notifications, newChannels, incidents, digests, broadcasts, batchBroadcasts, schedules];
+const erasureAndRetention: ScenarioGroup = {
+  name: 'erasureWorkflow and retentionWorkflow',
+  async run(save) {
+    // The dev server: erasure deletes histories and lists runs by search attribute.
+    const dev = await localEnv();
+    let h: Harness | undefined;
+    let stopWorker = async () => {};
+    try {
+      await registerSearchAttributes(dev.connection, dev.namespace ?? 'default');
+      const taskQueue = uniqueQueue('erasure');
+      h = await startHarness({ app: { temporal: { client: dev.client, taskQueue, ping: async () => {} } } });
+      const worker = await testWorker(dev, h.db, taskQueue);
+      const running = worker.run();
+      stopWorker = async () => {
+        worker.shutdown();
+        await running;
+      };
+      await seed(h);
+      const x = h;
+      // One sent, one held for an hour: the erasure cancels the held one and deletes both.
+      const sent = ok(await x.call('POST', '/v1/notifications', order), 202, 'send').id as string;
+      await until(async () => ok(await x.call('GET', `/v1/notifications/${sent}`), 200, 'get'), (b) => b.status === 'sent', 60_000, 100);
+      const held = ok(await x.call('POST', '/v1/notifications', { ...order, sendAt: new Date(Date.now() + 3_600_000).toISOString() }), 202, 'send later').id as string;
+      await until(async () => ok(await x.call('GET', `/v1/notifications/${held}`), 200, 'get'), (b) => b.status === 'scheduled', 60_000, 100);
+      ok(await x.call('DELETE', `/v1/recipients/${order.recipient}`), 202, 'erase');
+      const erasure = dev.client.workflow.getHandle(workflowIds.erasure(x.tenantId, order.recipient));
+      await erasure.result();
+      await save(dev.client, 'erasureWorkflow', 'sent-and-held', erasure.workflowId);
+      const retention = await dev.client.workflow.start('retentionWorkflow', { taskQueue, workflowId: `retention-${taskQueue}`, args: [{ days: 30 }] });
+      await retention.result();
+      await save(dev.client, 'retentionWorkflow', 'one-pass', retention.workflowId);
+    } finally {
+      await stopWorker();
+      await h?.close();
+      await dev.teardown();
+    }
+  },
+};
+
+export const scenarioGroups: ScenarioGroup[] = [notifications, newChannels, incidents, digests, broadcasts, batchBroadcasts, schedules, erasureAndRetention];
