@@ -133,7 +133,7 @@ describe('push through FCM, APNs and Web Push end to end', () => {
     expect((await api('POST', `/v1/incidents/${incident.body.id}/resolve`, { by: 'ann' })).status).toBe(200);
   });
 
-  it('push to a recipient without a device is skipped no_device; when every device is gone the delivery fails no_device', async () => {
+  it('push to a recipient without a device is skipped no_device, and so is one whose every device turns out gone', async () => {
     const none = await notify('user-7');
     expect(none.deliveries[0]).toMatchObject({ channel: 'push', status: 'skipped', error: { code: 'no_device' } });
     expect(none.status).toBe('suppressed');
@@ -141,7 +141,9 @@ describe('push through FCM, APNs and Web Push end to end', () => {
     expect((await api('PUT', '/v1/recipients/user-7/devices/old', { provider: 'fcm', token: 'fcm-stale' })).status).toBe(200);
     fcm.gone.add('fcm-stale');
     const stale = await notify('user-7');
-    expect(stale.deliveries[0]).toMatchObject({ channel: 'push', status: 'failed', error: { code: 'no_device' } });
+    expect(stale.deliveries[0]).toMatchObject({ channel: 'push', status: 'skipped', error: { code: 'no_device' } });
+    expect(stale.status).toBe('suppressed');
+    expect(fcm.requests.filter((r) => JSON.stringify(r.body).includes('fcm-stale'))).toHaveLength(1);
     expect((await api('GET', '/v1/recipients/user-7/devices')).body.data).toEqual([]);
   });
 });

@@ -48,6 +48,8 @@ const { loadRecipient, wake, recordStatus, recordDelivery, claimThrottleSlot } =
 
 /** patched(): delivery activities are given their own channel's content and address only. */
 const DELIVERY_CHANNEL_CONTENT = 'delivery-channel-content';
+/** patched(): a push whose every device its provider reported gone is skipped (`no_device`), not failed. */
+const PUSH_GONE_SKIPPED = 'push-gone-skipped';
 
 /** Statuses an operator filters runs by in the Temporal UI: upserted when they are reached. */
 const VISIBLE_STATUSES: readonly NotificationStatus[] = ['scheduled', 'held', ...TERMINAL_STATUSES];
@@ -230,7 +232,11 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
       const res = await (acts[DELIVER[channel]] as (a: DeliverArgs) => Promise<DeliverResult>)(args);
       rec = decide(channel, 'sent', { provider: res.provider, providerMessageId: res.providerMessageId, error: null, attempt: res.attempt });
     } catch (err) {
-      rec = isCancellation(err) ? decide(channel, 'cancelled') : decide(channel, 'failed', { error: failureOf(err) });
+      const error = isCancellation(err) ? null : failureOf(err);
+      if (error === null) rec = decide(channel, 'cancelled');
+      // No device left to take it, as when the recipient had none at wake (the contract's `skipped`).
+      else if (error.code === ErrorType.NoDevice && patched(PUSH_GONE_SKIPPED)) rec = decide(channel, 'skipped', { reason: ErrorType.NoDevice });
+      else rec = decide(channel, 'failed', { error });
     }
     if (recordEach) await CancellationScope.nonCancellable(() => recordDelivery({ notificationId: input.notificationId, delivery: rec }));
     return rec;

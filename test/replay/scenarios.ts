@@ -13,6 +13,9 @@ import { workflowIds } from '../../domain/workflow-ids.js';
 import { startFakePagerDuty } from '../fakes/pagerduty.js';
 import { startFakeSlack } from '../fakes/slack.js';
 import { startFakeTelegram } from '../fakes/telegram.js';
+import { startFakeFcm } from '../fakes/push.js';
+import { createPushSender } from '../../activities/channels/push/index.js';
+import { createFcmProvider } from '../../activities/channels/push/fcm.js';
 import { startFakeTwilio } from '../fakes/twilio.js';
 import { seed, startHarness, waitForState, type Harness } from '../harness.js';
 import { localEnv, testWorker, uniqueQueue } from '../support.js';
@@ -391,4 +394,42 @@ const erasureAndRetention: ScenarioGroup = {
   },
 };
 
-export const scenarioGroups: ScenarioGroup[] = [notifications, newChannels, incidents, digests, broadcasts, batchBroadcasts, schedules, erasureAndRetention];
+const pushGone: ScenarioGroup = {
+  name: 'notificationWorkflow push to devices all gone',
+  async run(save) {
+    // On the dev server with a worker whose push sender reads the harness's database.
+    const dev = await localEnv();
+    const fcm = await startFakeFcm();
+    let h: Harness | undefined;
+    let stopWorker = async () => {};
+    try {
+      await registerSearchAttributes(dev.connection, dev.namespace ?? 'default');
+      const taskQueue = uniqueQueue('push-gone');
+      h = await startHarness({ app: { temporal: { client: dev.client, taskQueue, ping: async () => {} } } });
+      const push = createPushSender(h.db.db, [createFcmProvider({ serviceAccount: fcm.serviceAccount, baseUrl: fcm.url })])!;
+      const worker = await testWorker(dev, h.db, taskQueue, { push });
+      const running = worker.run();
+      stopWorker = async () => {
+        worker.shutdown();
+        await running;
+      };
+      const x = h;
+      ok(await x.call('PUT', '/v1/recipients/user-42', {}), 200, 'recipient');
+      ok(await x.call('POST', '/v1/templates', { key: 'order-shipped', content: { en: { push: { title: 'Order {{ order.id }} shipped', body: 'On its way.' } } } }), 201, 'template');
+      ok(await x.call('PUT', '/v1/recipients/user-42/devices/old', { provider: 'fcm', token: 'fcm-stale' }), 200, 'device');
+      fcm.gone.add('fcm-stale');
+      const id = ok(await x.call('POST', '/v1/notifications', { ...order, channels: ['push'] }), 202, 'send').id as string;
+      const done = await until(async () => ok(await x.call('GET', `/v1/notifications/${id}`), 200, 'get'), (b) => b.status === 'suppressed' || b.status === 'failed', 60_000, 100);
+      if (done.deliveries[0].status !== 'skipped') throw new Error(`push-all-gone: expected skipped, got ${JSON.stringify(done.deliveries)}`);
+      await dev.client.workflow.getHandle(workflowIds.notification(x.tenantId, id)).result();
+      await save(dev.client, 'notificationWorkflow', 'push-all-gone', workflowIds.notification(x.tenantId, id));
+    } finally {
+      await stopWorker();
+      await h?.close();
+      await fcm.close();
+      await dev.teardown();
+    }
+  },
+};
+
+export const scenarioGroups: ScenarioGroup[] = [notifications, newChannels, pushGone, incidents, digests, broadcasts, batchBroadcasts, schedules, erasureAndRetention];
