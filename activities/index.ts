@@ -14,6 +14,7 @@ import { renderContent, TemplateRenderError } from '../domain/templates.js';
 import type { Channel, ChannelContent, NotificationInput, NotificationStatus, Preferences, Recipient } from '../domain/types.js';
 import { contentFor, loadTemplateVersion } from '../usecases/templates.js';
 import { describeError, permanent, unconfigured, withDatabaseErrorsClassified } from './errors.js';
+import { createPushSender, type PushSender } from './channels/push/index.js';
 import type { ChannelSender, EarlierAttempts, SendResult } from './channels/types.js';
 import type { PagerClient } from './channels/pager.js';
 import type { SlackClient } from './channels/slack.js';
@@ -213,6 +214,20 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   /**
+   * The platform's sender of the channel; for push, with the tenant's own push providers (its
+   * fcm, apns or webpush integrations) in place of the platform's of the same name: a push goes
+   * to every device, each through its own provider, so push integrations are chosen per device,
+   * not as a chain.
+   */
+  async function platformSender(channel: Channel, tenantId: string): Promise<ChannelSender | undefined> {
+    const platform = deps.senders[channel];
+    if (channel !== 'push' || !deps.integrations) return platform;
+    const own = await deps.integrations.pushProviders(tenantId);
+    if (own.length === 0) return platform;
+    return platform && 'withProviders' in platform ? (platform as PushSender).withProviders(own) : (createPushSender(db, own) ?? undefined);
+  }
+
+  /**
    * Sends one delivery on one channel: one attempt (retries belong to Temporal) with what the
    * workflow already knows, so a success costs no database write here; the workflow records
    * it. A failed attempt is recorded at once, so the delivery shows its last error.
@@ -247,7 +262,7 @@ export function createActivities(deps: ActivityDeps) {
         ? await deps.integrations.send(args.tenantId, args.channel, attempt, send, { signal: ctx.cancellationSignal, heartbeat: () => ctx.heartbeat() })
         : null;
       if (viaIntegration) return { ...viaIntegration, attempt };
-      const sender = deps.senders[args.channel];
+      const sender = await platformSender(args.channel, args.tenantId);
       if (!sender) throw unconfigured(args.channel);
       return { ...(await send(sender)), attempt };
     } catch (err) {

@@ -26,6 +26,11 @@ import { createSmsSender, createWhatsappSender } from './channels/sms.js';
 import { createSmtpSender } from './channels/smtp.js';
 import { createTelegramSender } from './channels/telegram.js';
 import type { ChannelSender } from './channels/types.js';
+import { createApnsProvider } from './channels/push/apns.js';
+import { createFcmProvider } from './channels/push/fcm.js';
+import type { PushProvider } from './channels/push/types.js';
+import { createWebPushProvider } from './channels/push/webpush.js';
+import { webpushCaPem } from './channels/index.js';
 import { createVonageSender } from './channels/vonage.js';
 
 export interface IntegrationOptions {
@@ -35,6 +40,8 @@ export interface IntegrationOptions {
   emailFrom: string;
   /** Where Twilio's status callbacks go (PUBLIC_BASE_URL). */
   publicBaseUrl?: string;
+  /** WEBPUSH_CA (PEM, or a path to it): trusted for Web Push endpoints besides the system's, as for the platform's provider. */
+  webpushCa?: string;
 }
 
 /** A tenant's integrations are read again after this long (a PUT reaches sends within it). */
@@ -86,6 +93,20 @@ function senderFor(row: IntegrationRow, credentials: Record<string, string>, opt
   }
 }
 
+function pushProviderFor(row: IntegrationRow, credentials: Record<string, string>, opts: IntegrationOptions): PushProvider | null {
+  const baseUrl = row.settings.baseUrl;
+  switch (row.provider) {
+    case 'fcm':
+      return createFcmProvider({ serviceAccount: credentials.serviceAccount, baseUrl });
+    case 'apns':
+      return createApnsProvider({ key: credentials.key, keyId: credentials.keyId, teamId: credentials.teamId, topic: credentials.topic, baseUrl });
+    case 'webpush':
+      return createWebPushProvider({ publicKey: credentials.publicKey, privateKey: credentials.privateKey, subject: credentials.subject, ca: webpushCaPem(opts.webpushCa) });
+    default:
+      return null;
+  }
+}
+
 export function createIntegrationProviders(db: Db, opts: IntegrationOptions) {
   /** Built providers by tenant and integration id, rebuilt when the row changes. */
   const built = new Map<string, Provider>();
@@ -103,16 +124,19 @@ export function createIntegrationProviders(db: Db, opts: IntegrationOptions) {
     return rows;
   }
 
+  function credentialsOf(row: IntegrationRow): Record<string, string> {
+    try {
+      return openCredentials(opts.keys, { tenantId: row.tenantId, integrationId: row.id }, row.credentials);
+    } catch (err) {
+      throw ApplicationFailure.create({ type: ErrorType.ChannelUnconfigured, message: `integration ${row.id}: its credentials cannot be opened (${(err as Error).message})`, nonRetryable: false });
+    }
+  }
+
   function providerOf(row: IntegrationRow): Provider {
     const key = `${row.tenantId}\u0000${row.id}`;
     const existing = built.get(key);
     if (existing && existing.row.updatedAt.getTime() === row.updatedAt.getTime() && existing.row.credentials === row.credentials) return existing;
-    let credentials: Record<string, string>;
-    try {
-      credentials = openCredentials(opts.keys, { tenantId: row.tenantId, integrationId: row.id }, row.credentials);
-    } catch (err) {
-      throw ApplicationFailure.create({ type: ErrorType.ChannelUnconfigured, message: `integration ${row.id}: its credentials cannot be opened (${(err as Error).message})`, nonRetryable: false });
-    }
+    const credentials = credentialsOf(row);
     const sender = senderFor(row, credentials, opts);
     if (!sender) throw ApplicationFailure.create({ type: ErrorType.ChannelUnconfigured, message: `integration ${row.id}: ${row.provider} cannot send ${row.channel}`, nonRetryable: true });
     const breaker = circuitBreaker(handleWhen(transient), {
@@ -158,6 +182,8 @@ export function createIntegrationProviders(db: Db, opts: IntegrationOptions) {
     call: (sender: ChannelSender) => Promise<T>,
     waiting: { signal?: AbortSignal; heartbeat?: () => void } = {},
   ): Promise<T | null> {
+    // Push integrations are chosen per device by the push sender (pushProviders), not as a chain.
+    if (channel === 'push') return null;
     const rows = await rowsOf(tenantId, channel);
     if (rows.length === 0) return null;
     const start = (attempt - 1) % rows.length;
@@ -212,12 +238,37 @@ export function createIntegrationProviders(db: Db, opts: IntegrationOptions) {
     }
   }
 
+  /** Built push providers by tenant and integration id, rebuilt when the row changes. */
+  const builtPush = new Map<string, { row: IntegrationRow; provider: PushProvider }>();
+
+  /**
+   * The tenant's own push providers: of each of fcm, apns and webpush, its enabled integration
+   * first in priority order. The push sender uses each for the devices of its provider, in
+   * place of the platform's.
+   */
+  async function pushProviders(tenantId: string): Promise<PushProvider[]> {
+    const rows = await rowsOf(tenantId, 'push');
+    const first = new Map<string, IntegrationRow>();
+    for (const row of rows) if (!first.has(row.provider)) first.set(row.provider, row);
+    return [...first.values()].map((row) => {
+      const key = `${row.tenantId}\u0000${row.id}`;
+      const existing = builtPush.get(key);
+      if (existing && existing.row.updatedAt.getTime() === row.updatedAt.getTime() && existing.row.credentials === row.credentials) return existing.provider;
+      const credentials = credentialsOf(row);
+      const provider = pushProviderFor(row, credentials, opts);
+      if (!provider) throw ApplicationFailure.create({ type: ErrorType.ChannelUnconfigured, message: `integration ${row.id}: ${row.provider} cannot send push`, nonRetryable: true });
+      void existing?.provider.close?.().catch(() => undefined);
+      builtPush.set(key, { row, provider });
+      return provider;
+    });
+  }
+
   /** Whether the tenant has an enabled integration of the channel (its sends go through it, one by one). */
   async function has(tenantId: string, channel: Channel): Promise<boolean> {
     return (await rowsOf(tenantId, channel)).length > 0;
   }
 
-  return { send, has };
+  return { send, has, pushProviders };
 }
 
 export type IntegrationProviders = ReturnType<typeof createIntegrationProviders>;

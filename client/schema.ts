@@ -5531,9 +5531,9 @@ export interface paths {
                 content: {
                     "application/json": {
                         /** @enum {string} */
-                        channel: "email" | "sms" | "whatsapp" | "telegram" | "slack";
+                        channel: "email" | "sms" | "whatsapp" | "telegram" | "slack" | "push";
                         /** @enum {string} */
-                        provider: "resend" | "smtp" | "twilio" | "vonage" | "telegram" | "slack";
+                        provider: "resend" | "smtp" | "twilio" | "vonage" | "telegram" | "slack" | "fcm" | "apns" | "webpush";
                         credentials: {
                             [key: string]: string;
                         };

@@ -146,4 +146,42 @@ describe('push through FCM, APNs and Web Push end to end', () => {
     expect(fcm.requests.filter((r) => JSON.stringify(r.body).includes('fcm-stale'))).toHaveLength(1);
     expect((await api('GET', '/v1/recipients/user-7/devices')).body.data).toEqual([]);
   });
+  it("a tenant's own FCM integration takes its devices' pushes in place of the platform's, its credentials masked", async () => {
+    const own = await startFakeFcm('globex-app');
+    try {
+      const other = await request('POST', '/v1/admin/tenants', running!.adminToken, { name: 'Globex' });
+      const call = (method: string, path: string, body?: unknown) => request(method, path, other.body.apiKey, body);
+      expect((await call('PUT', '/v1/recipients/g-1', { name: 'Gia' })).status).toBe(200);
+      expect((await call('POST', '/v1/templates', { key: 'hello', content: { en: { push: { title: 'Hello', body: 'From Globex' } } } })).status).toBe(201);
+      expect((await call('PUT', '/v1/recipients/g-1/devices/pixel', { provider: 'fcm', token: 'globex-token' })).status).toBe(200);
+
+      const bad = await call('PUT', '/v1/integrations/bad', { channel: 'push', provider: 'apns', credentials: { key: 'not a key', keyId: 'short', teamId: 'ABCDE12345', topic: 'com.globex' } });
+      expect(bad.status).toBe(400);
+      expect(bad.body.errors.map((e: any) => e.path).sort()).toEqual(['credentials.key', 'credentials.keyId']);
+      const put = await call('PUT', '/v1/integrations/own-fcm', { channel: 'push', provider: 'fcm', credentials: { serviceAccount: own.serviceAccount }, settings: { baseUrl: own.url } });
+      expect(put.status).toBe(200);
+      const privateKey = JSON.parse(own.serviceAccount).private_key as string;
+      expect(JSON.stringify(put.body)).not.toContain(privateKey.slice(60, 120));
+      expect(JSON.stringify((await call('GET', '/v1/integrations')).body)).not.toContain(privateKey.slice(60, 120));
+
+      const send = async () => {
+        const sent = await call('POST', '/v1/notifications', { recipient: 'g-1', template: 'hello', data: {}, channels: ['push'] });
+        expect(sent.status).toBe(202);
+        return until(() => call('GET', `/v1/notifications/${sent.body.id}`), (r) => ['sent', 'failed', 'suppressed'].includes(r.body.status)).then((r) => r.body);
+      };
+      const platformBefore = fcm.messages.length;
+      expect((await send()).status).toBe('sent');
+      expect(own.messages.map((m) => m.message.token)).toEqual(['globex-token']);
+      expect(fcm.messages.length).toBe(platformBefore);
+
+      // Without it, the platform's FCM takes them again (a worker reads integrations again within 5 s).
+      expect((await call('DELETE', '/v1/integrations/own-fcm')).status).toBe(204);
+      await new Promise((r) => setTimeout(r, 5_500));
+      expect((await send()).status).toBe('sent');
+      expect(own.messages).toHaveLength(1);
+      expect(fcm.messages.slice(platformBefore).map((m) => m.message.token)).toEqual(['globex-token']);
+    } finally {
+      await own.close();
+    }
+  });
 });

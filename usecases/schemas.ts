@@ -357,6 +357,8 @@ export const INTEGRATION_PROVIDERS = {
   whatsapp: ['twilio'],
   telegram: ['telegram'],
   slack: ['slack'],
+  // Push integrations replace the platform's provider of their name for the tenant's devices.
+  push: ['fcm', 'apns', 'webpush'],
 } as const;
 export type IntegrationChannel = keyof typeof INTEGRATION_PROVIDERS;
 export type IntegrationProvider = (typeof INTEGRATION_PROVIDERS)[IntegrationChannel][number];
@@ -370,6 +372,30 @@ const CREDENTIALS = {
   vonage: z.object({ apiKey: Secret, apiSecret: Secret, from: z.string().min(1).max(100).optional() }).strict(),
   telegram: z.object({ botToken: z.string().regex(/^\d+:[A-Za-z0-9_-]+$/, 'must be a bot token as @BotFather gives it (123456:ABC…)') }).strict(),
   slack: z.object({ botToken: Secret, signingSecret: Secret.optional() }).strict(),
+  fcm: z
+    .object({
+      serviceAccount: z
+        .string()
+        .max(16_384)
+        .refine((v) => {
+          try {
+            const a = JSON.parse(v) as Record<string, unknown>;
+            return typeof a.client_email === 'string' && typeof a.private_key === 'string' && typeof a.project_id === 'string';
+          } catch {
+            return false;
+          }
+        }, 'must be the service account JSON (with project_id, client_email and private_key)'),
+    })
+    .strict(),
+  apns: z
+    .object({
+      key: z.string().max(4096).regex(/-----BEGIN PRIVATE KEY-----/, 'must be the p8 key (PEM)'),
+      keyId: z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character key id'),
+      teamId: z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character team id'),
+      topic: z.string().min(1).max(255),
+    })
+    .strict(),
+  webpush: z.object({ publicKey: Secret, privateKey: Secret, subject: z.string().regex(/^(mailto:|https:\/\/)/, 'must be a mailto: or https: URL').max(320) }).strict(),
 } satisfies Record<IntegrationProvider, z.ZodType>;
 
 export const IntegrationBody = z

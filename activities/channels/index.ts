@@ -70,6 +70,9 @@ export type Senders = Partial<Record<Channel, ChannelSender>>;
 type ChannelReadiness = Record<Channel, 'configured' | 'unconfigured'>;
 
 /** The push providers whose settings are given. */
+/** WEBPUSH_CA as PEM: the value itself, or the file it names. */
+export const webpushCaPem = (value: string | undefined) => (value && !value.includes('BEGIN CERTIFICATE') ? readFileSync(value, 'utf8') : value);
+
 function pushProviders(opts: ProviderOptions): PushProvider[] {
   return [
     createFcmProvider({ serviceAccount: opts.fcmServiceAccount, baseUrl: opts.fcmBaseUrl }),
@@ -78,7 +81,7 @@ function pushProviders(opts: ProviderOptions): PushProvider[] {
       publicKey: opts.vapidPublicKey,
       privateKey: opts.vapidPrivateKey,
       subject: opts.vapidSubject,
-      ca: opts.webpushCa && !opts.webpushCa.includes('BEGIN CERTIFICATE') ? readFileSync(opts.webpushCa, 'utf8') : opts.webpushCa,
+      ca: webpushCaPem(opts.webpushCa),
     }),
   ].filter((p): p is PushProvider => p !== null);
 }

@@ -16,10 +16,17 @@ import { DeviceGone, pushUrgency, type PushProvider } from './types.js';
 /** How long a provider may hold a push for an offline device. */
 const PUSH_TTL_SECONDS = 24 * 3600;
 
-export function createPushSender(db: Db, providers: Array<PushProvider | null>): ChannelSender | null {
+/** The push sender: a ChannelSender that can also send with a tenant's own providers in place of these. */
+export interface PushSender extends ChannelSender {
+  /** The same sender where each of `own` replaces the provider of its name (a tenant's integrations). */
+  withProviders(own: readonly PushProvider[]): PushSender;
+}
+
+export function createPushSender(db: Db, providers: ReadonlyArray<PushProvider | null>): PushSender | null {
   const byName = new Map(providers.filter((p): p is PushProvider => p !== null).map((p) => [p.name, p]));
   if (byName.size === 0) return null;
   return {
+    withProviders: (own) => createPushSender(db, [...byName.values(), ...own])!,
     channel: 'push',
     provider: [...byName.keys()].join('+'),
     async send(req: SendRequest) {
