@@ -1,11 +1,11 @@
 // Suppressions: per tenant and channel, keyed by the address's hash (db/suppressions-hash.ts), so
 // a suppression outlives the erasure of its address. The wake's check is one lookup by primary
 // key for every channel of the notification.
-import { and, desc, eq, inArray, lt, ne, or, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, ne, or } from 'drizzle-orm';
 import type { SuppressionReason } from '../domain/suppressions.js';
 import type { Db } from './client.js';
 import { recordLifecycleEvent } from './lifecycle-events.js';
-import { receipts, recipients, suppressions } from './schema.js';
+import { lifecycleEvents, receipts, recipients, suppressions } from './schema.js';
 import { addressHash, normaliseAddress } from './suppressions-hash.js';
 
 export type SuppressionRow = typeof suppressions.$inferSelect;
@@ -73,18 +73,34 @@ export async function liftSuppression(db: Db, tenantId: string, channel: string,
   return kept ? 'stop' : 'none';
 }
 
-/** Which of these (channel, address) pairs the tenant has suppressed: one lookup by primary key. */
+/**
+ * Which of these (channel, address) pairs the tenant has suppressed: one statement, an index scan
+ * of the primary key (tenant = , channel in, hash in); pairs it names across (a channel with
+ * another's hash) are dropped here.
+ */
 export async function suppressedChannels(db: Db, tenantId: string, targets: ReadonlyArray<{ channel: string; address: string }>): Promise<Set<string>> {
   if (targets.length === 0) return new Set();
-  const pairs = sql.join(
-    targets.map((t) => sql`(${t.channel}, ${addressHash(t.channel, t.address)})`),
-    sql`, `,
-  );
+  const wanted = new Set(targets.map((t) => `${t.channel}\u0000${addressHash(t.channel, t.address)}`));
   const rows = await db
-    .select({ channel: suppressions.channel })
+    .select({ channel: suppressions.channel, addressHash: suppressions.addressHash })
     .from(suppressions)
-    .where(and(eq(suppressions.tenantId, tenantId), sql`(${suppressions.channel}, ${suppressions.addressHash}) in (${pairs})`));
-  return new Set(rows.map((r) => r.channel));
+    .where(
+      and(
+        eq(suppressions.tenantId, tenantId),
+        inArray(suppressions.channel, [...new Set(targets.map((t) => t.channel))]),
+        inArray(suppressions.addressHash, [...new Set(targets.map((t) => addressHash(t.channel, t.address)))]),
+      ),
+    );
+  return new Set(rows.filter((r) => wanted.has(`${r.channel}\u0000${r.addressHash}`)).map((r) => r.channel));
+}
+
+/** Tenants per statement of an inbound keyword: its rows stay far below PostgreSQL's 65,535 parameters. */
+const TENANTS_PER_STATEMENT = 1000;
+
+function chunks<T>(list: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
 }
 
 /**
@@ -96,6 +112,8 @@ export async function suppressedChannels(db: Db, tenantId: string, targets: Read
  *   tenant where something changed, naming each recipient of that number (none: one event
  *   without a recipient). `event` is the events' data: it carries no number.
  * - `start`: the tenants' `stop` suppressions of `number` on `channels` lifted.
+ *
+ * The platform's number concerns every tenant without an integration: the tenants go in chunks.
  */
 export async function applyInboundKeyword(
   db: Db,
@@ -104,45 +122,46 @@ export async function applyInboundKeyword(
   return db.transaction(async (tx) => {
     const recorded = await tx.insert(receipts).values({ id: args.receiptId, deliveryId: null, status: `inbound:${args.keyword}` }).onConflictDoNothing().returning({ id: receipts.id });
     if (recorded.length === 0) return { duplicate: true, tenants: [] };
-    if (args.tenantIds.length === 0) return { duplicate: false, tenants: [] };
     const address = normaliseAddress('sms', args.number);
-    if (args.keyword === 'start') {
-      const lifted = await tx
-        .delete(suppressions)
-        .where(
-          and(
-            inArray(suppressions.tenantId, [...args.tenantIds]),
-            inArray(suppressions.channel, [...args.channels]),
-            inArray(suppressions.addressHash, args.channels.map((c) => addressHash(c, address))),
-            eq(suppressions.reason, 'stop'),
-          ),
-        )
-        .returning({ tenantId: suppressions.tenantId });
-      return { duplicate: false, tenants: [...new Set(lifted.map((r) => r.tenantId))] };
-    }
-    const rows = args.tenantIds.flatMap((tenantId) =>
-      args.channels.map((channel) => ({ tenantId, channel, addressHash: addressHash(channel, address), address, reason: 'stop' as const })),
-    );
-    const changed = await tx
-      .insert(suppressions)
-      .values(rows)
-      .onConflictDoUpdate({
-        target: [suppressions.tenantId, suppressions.channel, suppressions.addressHash],
-        set: { reason: 'stop' },
-        setWhere: ne(suppressions.reason, 'stop'),
-      })
-      .returning({ tenantId: suppressions.tenantId });
-    const tenants = [...new Set(changed.map((r) => r.tenantId))];
-    if (tenants.length === 0) return { duplicate: false, tenants };
-    const people = await tx
-      .select({ tenantId: recipients.tenantId, id: recipients.id })
-      .from(recipients)
-      .where(and(inArray(recipients.tenantId, tenants), or(eq(recipients.phone, address), eq(recipients.whatsapp, address))));
-    for (const tenantId of tenants) {
-      const ids = people.filter((p) => p.tenantId === tenantId).map((p) => p.id);
-      for (const recipientId of ids.length ? ids : [null]) {
-        await recordLifecycleEvent(tx, { tenantId, type: 'recipient.unsubscribed', recipientId, data: args.event });
+    const hashes = args.channels.map((c) => addressHash(c, address));
+    const tenants: string[] = [];
+    for (const tenantIds of chunks(args.tenantIds, TENANTS_PER_STATEMENT)) {
+      if (args.keyword === 'start') {
+        const lifted = await tx
+          .delete(suppressions)
+          .where(
+            and(
+              inArray(suppressions.tenantId, tenantIds),
+              inArray(suppressions.channel, [...args.channels]),
+              inArray(suppressions.addressHash, hashes),
+              eq(suppressions.reason, 'stop'),
+            ),
+          )
+          .returning({ tenantId: suppressions.tenantId });
+        tenants.push(...new Set(lifted.map((r) => r.tenantId)));
+        continue;
       }
+      const changed = await tx
+        .insert(suppressions)
+        .values(tenantIds.flatMap((tenantId) => args.channels.map((channel) => ({ tenantId, channel, addressHash: addressHash(channel, address), address, reason: 'stop' as const }))))
+        .onConflictDoUpdate({
+          target: [suppressions.tenantId, suppressions.channel, suppressions.addressHash],
+          set: { reason: 'stop' },
+          setWhere: ne(suppressions.reason, 'stop'),
+        })
+        .returning({ tenantId: suppressions.tenantId });
+      const stopped = [...new Set(changed.map((r) => r.tenantId))];
+      if (stopped.length === 0) continue;
+      tenants.push(...stopped);
+      const people = await tx
+        .select({ tenantId: recipients.tenantId, id: recipients.id })
+        .from(recipients)
+        .where(and(inArray(recipients.tenantId, stopped), or(eq(recipients.phone, address), eq(recipients.whatsapp, address))));
+      const events = stopped.flatMap((tenantId) => {
+        const ids = people.filter((p) => p.tenantId === tenantId).map((p) => p.id);
+        return (ids.length ? ids : [null]).map((recipientId) => ({ tenantId, type: 'recipient.unsubscribed', recipientId, data: args.event }));
+      });
+      await tx.insert(lifecycleEvents).values(events);
     }
     return { duplicate: false, tenants };
   });
