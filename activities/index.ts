@@ -4,13 +4,13 @@ import type { Db } from '../db/client.js';
 import { firstAttemptAt, providerMessageHeldElsewhere, recordFailedAttempt, recordOutcome, type DeliveryRecord } from '../db/deliveries.js';
 import { recipientRecordingAccepted } from '../db/notifications.js';
 import { devicesOf } from '../db/devices.js';
-import { recordProviderStop, suppressedChannels } from '../db/suppressions.js';
+import { recordProviderStop, suppressedAmong } from '../db/suppressions.js';
 import { toRecipient } from '../db/recipients.js';
 import { webhookSecretOf } from '../db/tenants.js';
 import { channelContent } from '../domain/delivery.js';
 import { ErrorType } from '../domain/errors.js';
 import { addressFor, decideOnWake, type WakeDecision } from '../domain/preferences.js';
-import { isSuppressible, PHONE_CHANNELS } from '../domain/suppressions.js';
+import { PHONE_CHANNELS, suppressionTargets, withoutSuppressed } from '../domain/suppressions.js';
 import { Lru } from '../domain/lru.js';
 import { renderContent, TemplateRenderError } from '../domain/templates.js';
 import type { Channel, ChannelContent, NotificationInput, NotificationStatus, Preferences, Recipient } from '../domain/types.js';
@@ -143,7 +143,7 @@ export function createActivities(deps: ActivityDeps) {
     });
     if (!snapshot) return { snapshot: null, decision: null };
     const decided = decideOnWake(input, snapshot.recipient, snapshot.preferences, args.at);
-    const decision = await withoutDevicelessPush(input.tenantId, snapshot.recipient.id, await withoutSuppressed(input.tenantId, snapshot.recipient, decided));
+    const decision = await withoutDevicelessPush(input.tenantId, snapshot.recipient.id, await withoutSuppressedChannels(input.tenantId, snapshot.recipient, decided));
     if (decision.allowed.length > 0 && decision.release === null) {
       const starting = input.strategy === 'all' ? decision.allowed : decision.allowed.slice(0, 1);
       const deliveries: DeliveryRecord[] = [
@@ -163,23 +163,13 @@ export function createActivities(deps: ActivityDeps) {
 
   /**
    * A channel whose address the tenant suppressed (README: "Suppressions") is skipped
-   * (`suppressed`), as a channel without an address is: one lookup by primary key for every
-   * channel of the wake, none when no channel has a suppressible address.
+   * (`suppressed`): one lookup by primary key for every channel of the wake, none when no
+   * channel has a suppressible address.
    */
-  async function withoutSuppressed(tenantId: string, recipient: Recipient, decision: WakeDecision): Promise<WakeDecision> {
-    const targets = decision.allowed.flatMap((channel) => {
-      const address = isSuppressible(channel) ? addressFor(recipient, channel) : null;
-      return address ? [{ channel, address }] : [];
-    });
+  async function withoutSuppressedChannels(tenantId: string, recipient: Recipient, decision: WakeDecision): Promise<WakeDecision> {
+    const targets = suppressionTargets(recipient, decision.allowed);
     if (targets.length === 0) return decision;
-    const suppressed = await suppressedChannels(db, tenantId, targets);
-    if (suppressed.size === 0) return decision;
-    const allowed = decision.allowed.filter((c) => !suppressed.has(c));
-    return {
-      allowed,
-      skipped: [...decision.skipped, ...decision.allowed.filter((c) => suppressed.has(c)).map((channel) => ({ channel, reason: ErrorType.Suppressed }))],
-      release: allowed.length === 0 ? null : decision.release,
-    };
+    return withoutSuppressed(decision, recipient, await suppressedAmong(db, tenantId, targets));
   }
 
   /** Records one delivery's outcome as soon as it is known, so receipts can find it. */

@@ -74,13 +74,13 @@ export async function liftSuppression(db: Db, tenantId: string, channel: string,
 }
 
 /**
- * Which of these (channel, address) pairs the tenant has suppressed: one statement, an index scan
- * of the primary key (tenant = , channel in, hash in); pairs it names across (a channel with
- * another's hash) are dropped here.
+ * Which of these (channel, address) pairs the tenant has suppressed, as a test: one statement,
+ * an index scan of the primary key (tenant =, channel in, hash in); pairs it names across (a
+ * channel with another's hash) are dropped here.
  */
-export async function suppressedChannels(db: Db, tenantId: string, targets: ReadonlyArray<{ channel: string; address: string }>): Promise<Set<string>> {
-  if (targets.length === 0) return new Set();
-  const wanted = new Set(targets.map((t) => `${t.channel}\u0000${addressHash(t.channel, t.address)}`));
+export async function suppressedAmong(db: Db, tenantId: string, targets: ReadonlyArray<{ channel: string; address: string }>): Promise<(channel: string, address: string) => boolean> {
+  if (targets.length === 0) return () => false;
+  const key = (channel: string, hash: string) => `${channel}\u0000${hash}`;
   const rows = await db
     .select({ channel: suppressions.channel, addressHash: suppressions.addressHash })
     .from(suppressions)
@@ -91,7 +91,8 @@ export async function suppressedChannels(db: Db, tenantId: string, targets: Read
         inArray(suppressions.addressHash, [...new Set(targets.map((t) => addressHash(t.channel, t.address)))]),
       ),
     );
-  return new Set(rows.filter((r) => wanted.has(`${r.channel}\u0000${r.addressHash}`)).map((r) => r.channel));
+  const found = new Set(rows.map((r) => key(r.channel, r.addressHash)));
+  return (channel, address) => found.has(key(channel, addressHash(channel, address)));
 }
 
 /** Tenants per statement of an inbound keyword: its rows stay far below PostgreSQL's 65,535 parameters. */

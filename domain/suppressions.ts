@@ -1,6 +1,9 @@
 // Suppressions: addresses a tenant must not send to on a channel (README: "Suppressions"), and
 // the keywords a person texts to Tocsin's numbers (STOP, START, HELP).
-import type { Channel } from './types.js';
+import type { WakeDecision } from './preferences.js';
+import type { Channel, Recipient } from './types.js';
+import { ErrorType } from './errors.js';
+import { addressFor } from './preferences.js';
 
 /**
  * The channels whose address is a person's own (an email, a phone number, a WhatsApp number, a
@@ -32,4 +35,27 @@ export function inboundKeyword(body: string): InboundKeyword {
   if (START_WORDS.has(word)) return 'start';
   if (HELP_WORDS.has(word)) return 'help';
   return null;
+}
+
+/** The addresses of `channels` that could be suppressed: each suppressible channel with an address. */
+export function suppressionTargets(recipient: Recipient, channels: readonly Channel[]): Array<{ channel: SuppressibleChannel; address: string }> {
+  return channels.flatMap((channel) => {
+    const address = isSuppressible(channel) ? addressFor(recipient, channel) : null;
+    return address && isSuppressible(channel) ? [{ channel, address }] : [];
+  });
+}
+
+/**
+ * A wake's decision with the channels whose address is suppressed skipped (`suppressed`), as a
+ * channel without an address is; with none left to send, nothing waits for quiet hours either.
+ */
+export function withoutSuppressed(decision: WakeDecision, recipient: Recipient, suppressed: (channel: string, address: string) => boolean): WakeDecision {
+  const off = new Set(suppressionTargets(recipient, decision.allowed).filter((t) => suppressed(t.channel, t.address)).map((t) => t.channel as Channel));
+  if (off.size === 0) return decision;
+  const allowed = decision.allowed.filter((c) => !off.has(c));
+  return {
+    allowed,
+    skipped: [...decision.skipped, ...decision.allowed.filter((c) => off.has(c)).map((channel) => ({ channel, reason: ErrorType.Suppressed }))],
+    release: allowed.length === 0 ? null : decision.release,
+  };
 }

@@ -122,7 +122,7 @@ describe('suppressions end to end: STOP, START, HELP, manual, 21610, bounces', (
     const forged = await inbound(phone, 'STOP', 'not-the-auth-token');
     expect(forged.status).toBe(401);
     expect(forged.type).toContain('application/problem+json');
-    expect(await listed()).toEqual([]);
+    expect((await listed()).filter((s) => s.address === phone)).toEqual([]);
 
     const stop = await inbound(phone, ' stop ');
     expect(stop.status).toBe(200);
@@ -143,7 +143,7 @@ describe('suppressions end to end: STOP, START, HELP, manual, 21610, bounces', (
     expect(help.text).toMatch(/<Response><Message>.*STOP.*<\/Message><\/Response>$/);
 
     expect((await inbound(phone, 'START')).status).toBe(200);
-    expect(await listed()).toEqual([]);
+    expect((await listed()).filter((s) => s.address === phone)).toEqual([]);
     expect((await notify('stopper', ['sms'])).status).toBe('sent');
     expect(smsTo(phone)).toHaveLength(2);
   });
@@ -164,6 +164,23 @@ describe('suppressions end to end: STOP, START, HELP, manual, 21610, bounces', (
     const after = await notify('manual', ['email']);
     expect(after.status).toBe('sent');
     expect(resend.emails.size).toBe(emailsBefore + 1);
+  });
+
+  it('a broadcast’s batched emails skip a suppressed address too', async () => {
+    expect((await api('PUT', '/v1/recipients/bc-ok', { email: 'bc-ok@example.com' })).status).toBe(200);
+    expect((await api('PUT', '/v1/recipients/bc-off', { email: 'bc-off@example.com' })).status).toBe(200);
+    expect((await api('POST', '/v1/suppressions', { channel: 'email', address: 'bc-off@example.com' })).status).toBe(201);
+    const accepted = await api('POST', '/v1/broadcasts', { recipients: ['bc-ok', 'bc-off'], template: 'hello', channels: ['email'] });
+    expect(accepted.status).toBe(202);
+    await until(() => api('GET', `/v1/broadcasts/${accepted.body.id}`), (r) => r.body.status === 'completed');
+    const of = async (rid: string) => (await api('GET', `/v1/notifications?recipient=${rid}`)).body.data[0];
+    expect(byChannel(await of('bc-ok')).email).toMatchObject({ status: 'sent' });
+    const off = await of('bc-off');
+    expect(off.status).toBe('suppressed');
+    expect(byChannel(off).email).toMatchObject({ status: 'skipped', error: { code: 'suppressed' } });
+    const batched = resend.requests.filter((r) => r.path === '/emails/batch').flatMap((r) => r.body as any[]);
+    expect(batched.map((e) => e.to)).toContain('bc-ok@example.com');
+    expect(JSON.stringify(resend.requests.map((r) => r.body))).not.toContain('bc-off@example.com');
   });
 
   it('Twilio 21610 on a send records a stop: that delivery fails, the next is skipped', async () => {
@@ -196,7 +213,8 @@ describe('suppressions end to end: STOP, START, HELP, manual, 21610, bounces', (
     expect((await resendWebhook('email.complained', byChannel(complained).email.providerMessageId, 'angry@example.com')).status).toBe(200);
     expect((await resendWebhook('email.bounced', byChannel(soft).email.providerMessageId, 'full@example.com', { bounce: { type: 'Transient', subType: 'MailboxFull' } })).status).toBe(200);
 
-    const email = await listed('email');
+    const mine = ['gone@example.com', 'angry@example.com', 'full@example.com'];
+    const email = (await listed('email')).filter((s) => mine.includes(s.address));
     expect(email.map((s) => [s.address, s.reason]).sort()).toEqual([
       ['angry@example.com', 'complaint'],
       ['gone@example.com', 'hard_bounce'],
