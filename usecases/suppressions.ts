@@ -6,6 +6,7 @@ import { tenantsWithoutIntegration, twilioIntegrations } from '../db/integration
 import { addSuppression, applyInboundKeyword, liftSuppression, suppressionPage, type SuppressionCursor, type SuppressionRow } from '../db/suppressions.js';
 import { conflictWith, invalidInput, missing } from '../domain/errors.js';
 import { PHONE_CHANNELS, type SuppressibleChannel, type SuppressionReason } from '../domain/suppressions.js';
+import { Lru } from '../domain/lru.js';
 import { openCredentials } from './credentials.js';
 import type { EncryptionKey } from './payload-codec.js';
 
@@ -71,38 +72,59 @@ export interface NumberSenders {
 
 const bare = (number: string) => number.trim().replace(/^whatsapp:/, '');
 
+/** Opened integration credentials kept (their number and token), by integration. */
+const OPENED_MAX = 10_000;
+
 /**
- * The tenants that send on `channel` from `number`, grouped by the Twilio account (auth token)
- * that owns it, which is the one that signs the webhooks of messages to it:
+ * Who sends on a channel from a number (`owners(channel, number)`), grouped by the Twilio account
+ * (auth token) that owns it, which is the one that signs the webhooks of messages to it:
  * - the platform's number (TWILIO_FROM for SMS, TWILIO_WHATSAPP_FROM for WhatsApp): every tenant
  *   without an enabled integration for that channel (theirs go through the platform's sender),
  *   under TWILIO_AUTH_TOKEN;
  * - a tenant's enabled Twilio integration for the channel whose `from` is the number: that
  *   tenant, under the integration's own auth token.
  * A request is believed only for the groups whose token verifies it, so a tenant's own
- * credentials can never speak for the platform's number or another tenant's.
+ * credentials never speak for the platform's number or another tenant's. Each integration's
+ * credentials are opened once per version of its row (as the worker's providers do); tenants
+ * are looked up only once a group verified.
  */
-export async function sendersOfNumber(db: Db, keys: readonly EncryptionKey[], platform: PlatformTwilio, channel: 'sms' | 'whatsapp', number: string): Promise<NumberSenders[]> {
-  const groups: Array<{ authToken: string; platform: boolean; tenantIds: string[] }> = [];
-  const platformFrom = channel === 'sms' ? platform.smsFrom : platform.whatsappFrom;
-  if (platform.authToken && platformFrom && bare(platformFrom) === bare(number)) groups.push({ authToken: platform.authToken, platform: true, tenantIds: [] });
-  for (const row of await twilioIntegrations(db, channel)) {
-    let credentials: Record<string, string>;
-    try {
-      credentials = openCredentials(keys, { tenantId: row.tenantId, integrationId: row.id }, row.credentials);
-    } catch {
-      continue; // sealed under a key no longer listed: it cannot send either
-    }
-    const from = row.settings.from ?? credentials.from;
-    if (!from || !credentials.authToken || bare(from) !== bare(number)) continue;
-    const same = groups.find((g) => g.authToken === credentials.authToken);
-    if (same) same.tenantIds.push(row.tenantId);
-    else groups.push({ authToken: credentials.authToken, platform: false, tenantIds: [row.tenantId] });
+export function numberOwners(db: Db, keys: readonly EncryptionKey[], platform: PlatformTwilio) {
+  const opened = new Lru<string, { updatedAt: number; own: { from: string; authToken: string } | null }>(OPENED_MAX);
+
+  async function integrationNumbers(channel: 'sms' | 'whatsapp') {
+    return (await twilioIntegrations(db, channel)).flatMap((row) => {
+      const key = `${row.tenantId}\u0000${row.id}`;
+      let entry = opened.get(key);
+      if (entry?.updatedAt !== row.updatedAt.getTime()) {
+        entry = { updatedAt: row.updatedAt.getTime(), own: null };
+        try {
+          const credentials = openCredentials(keys, { tenantId: row.tenantId, integrationId: row.id }, row.credentials);
+          const from = row.settings.from ?? credentials.from;
+          if (from && credentials.authToken) entry.own = { from: bare(from), authToken: credentials.authToken };
+        } catch {
+          // sealed under a key no longer listed: it cannot send either
+        }
+        opened.set(key, entry);
+      }
+      return entry.own ? [{ ...entry.own, tenantId: row.tenantId }] : [];
+    });
   }
-  return groups.map((g) => ({
-    authToken: g.authToken,
-    tenantIds: async () => [...(g.platform ? await tenantsWithoutIntegration(db, channel) : []), ...g.tenantIds],
-  }));
+
+  return async function owners(channel: 'sms' | 'whatsapp', number: string): Promise<NumberSenders[]> {
+    const groups: Array<{ authToken: string; platform: boolean; tenantIds: string[] }> = [];
+    const platformFrom = channel === 'sms' ? platform.smsFrom : platform.whatsappFrom;
+    if (platform.authToken && platformFrom && bare(platformFrom) === bare(number)) groups.push({ authToken: platform.authToken, platform: true, tenantIds: [] });
+    for (const own of await integrationNumbers(channel)) {
+      if (own.from !== bare(number)) continue;
+      const same = groups.find((g) => g.authToken === own.authToken);
+      if (same) same.tenantIds.push(own.tenantId);
+      else groups.push({ authToken: own.authToken, platform: false, tenantIds: [own.tenantId] });
+    }
+    return groups.map((g) => ({
+      authToken: g.authToken,
+      tenantIds: async () => [...(g.platform ? await tenantsWithoutIntegration(db, channel) : []), ...g.tenantIds],
+    }));
+  };
 }
 
 /**

@@ -26,7 +26,7 @@ import { badRequest, Problem } from '../problem.js';
 import { isValidResendWebhook } from '../provider-signatures.js';
 import { inboundKeyword } from '../../domain/suppressions.js';
 import { applyReceipt, type Change, type ReceiptOutcome, type ReceiptSuppression } from '../../usecases/receipts.js';
-import { applyKeyword, sendersOfNumber } from '../../usecases/suppressions.js';
+import { applyKeyword, numberOwners } from '../../usecases/suppressions.js';
 
 const TWILIO_RECEIPT_PATH = '/v1/receipts/twilio';
 const TWILIO_INBOUND_PATH = '/v1/receipts/twilio/inbound';
@@ -175,6 +175,11 @@ const resendReceipt = createRoute({
 export function receiptRoutes(deps: AppDeps) {
   const { db } = deps;
   const app = router();
+  const owners = numberOwners(db, deps.encryptionKeys ?? [], {
+    authToken: deps.secrets?.twilioAuthToken,
+    smsFrom: deps.secrets?.twilioFrom,
+    whatsappFrom: deps.secrets?.twilioWhatsappFrom,
+  });
 
   app.openapi(twilioReceipt, async (c) => {
     const raw = await c.req.text();
@@ -208,10 +213,7 @@ export function receiptRoutes(deps: AppDeps) {
     // number; nothing is acted on before a token verifies it).
     const to = typeof params.To === 'string' && TwilioNumber.safeParse(params.To).success ? params.To : null;
     const channel = to?.startsWith('whatsapp:') ? 'whatsapp' : 'sms';
-    const owners = to
-      ? await sendersOfNumber(db, deps.encryptionKeys ?? [], { authToken: deps.secrets?.twilioAuthToken, smsFrom: deps.secrets?.twilioFrom, whatsappFrom: deps.secrets?.twilioWhatsappFrom }, channel, to)
-      : [];
-    const believed = owners.filter((o) => verifies(o.authToken));
+    const believed = (to ? await owners(channel, to) : []).filter((o) => verifies(o.authToken));
     // A number of the platform's account that no tenant sends from: verified, nobody to act for.
     const platformToken = deps.secrets?.twilioAuthToken;
     if (believed.length === 0 && !(platformToken && verifies(platformToken))) {
