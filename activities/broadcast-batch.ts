@@ -11,9 +11,11 @@ import type { Db } from '../db/client.js';
 import { audiencePage, writeBroadcastOutcomes, type BroadcastDelivery, type BroadcastOutcome } from '../db/broadcasts.js';
 import { existingNotificationIds } from '../db/notifications.js';
 import { recipientsById } from '../db/recipients.js';
+import { suppressedAmong } from '../db/suppressions.js';
 import { broadcastNotificationId } from '../domain/broadcast.js';
 import { ErrorType } from '../domain/errors.js';
 import { addressFor, decideOnWake } from '../domain/preferences.js';
+import { suppressionTargets, withoutSuppressed } from '../domain/suppressions.js';
 import { renderContent, TemplateRenderError } from '../domain/templates.js';
 import type { Channel, ChannelContent } from '../domain/types.js';
 import { contentFor, loadTemplateVersion } from '../usecases/templates.js';
@@ -130,6 +132,9 @@ export function createBroadcastBatchActivities({ db, senders, integrations, afte
     for (let i = 0; i < page.length; i += CHUNK) {
       const chunk = page.slice(i, i + CHUNK);
       const byId = await recipientsById(db, b.tenantId, chunk.map((p) => p.recipientId));
+      // Suppressed email addresses of the chunk, in one lookup: skipped here, as a wake skips
+      // them (the other channels are checked by their own workflow's wake).
+      const suppressed = batchEmail ? await suppressedAmong(db, b.tenantId, [...byId.values()].flatMap(({ recipient }) => suppressionTargets(recipient, ['email']))) : () => false;
       const outcomes: BroadcastOutcome[] = [];
       // Sent here (in-app, email): their status, events and inbox message once the email batch answered.
       const bulk: BroadcastOutcome[] = [];
@@ -149,7 +154,7 @@ export function createBroadcastBatchActivities({ db, senders, integrations, afte
           outcomes.push({ ...base, status: 'suppressed', reason: 'no_channel', events: ['suppressed'] });
           continue;
         }
-        const decision = decideOnWake({ channels, category: b.category, priority: b.priority }, recipient, preferences, a.at);
+        const decision = withoutSuppressed(decideOnWake({ channels, category: b.category, priority: b.priority }, recipient, preferences, a.at), recipient, suppressed);
         const skipped = decision.skipped.map((d) => ({ channel: d.channel, status: 'skipped' as const, errorCode: d.reason }));
         if (decision.allowed.length === 0) {
           outcomes.push({ ...base, channels, status: 'suppressed', reason: 'preferences', deliveries: skipped, events: ['accepted', 'suppressed'] });

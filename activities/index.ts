@@ -4,11 +4,13 @@ import type { Db } from '../db/client.js';
 import { firstAttemptAt, providerMessageHeldElsewhere, recordFailedAttempt, recordOutcome, type DeliveryRecord } from '../db/deliveries.js';
 import { recipientRecordingAccepted } from '../db/notifications.js';
 import { devicesOf } from '../db/devices.js';
+import { recordProviderStop, suppressedAmong } from '../db/suppressions.js';
 import { toRecipient } from '../db/recipients.js';
 import { webhookSecretOf } from '../db/tenants.js';
 import { channelContent } from '../domain/delivery.js';
 import { ErrorType } from '../domain/errors.js';
 import { addressFor, decideOnWake, type WakeDecision } from '../domain/preferences.js';
+import { PHONE_CHANNELS, suppressionTargets, withoutSuppressed } from '../domain/suppressions.js';
 import { Lru } from '../domain/lru.js';
 import { renderContent, TemplateRenderError } from '../domain/templates.js';
 import type { Channel, ChannelContent, NotificationInput, NotificationStatus, Preferences, Recipient } from '../domain/types.js';
@@ -16,6 +18,7 @@ import { contentFor, loadTemplateVersion } from '../usecases/templates.js';
 import { describeError, permanent, unconfigured, withDatabaseErrorsClassified } from './errors.js';
 import { createPushSender, type PushSender } from './channels/push/index.js';
 import type { ChannelSender, EarlierAttempts, SendResult } from './channels/types.js';
+import { isOptedOutFailure } from './channels/sms.js';
 import type { PagerClient } from './channels/pager.js';
 import type { SlackClient } from './channels/slack.js';
 import { createEscalationActivities } from './escalation.js';
@@ -140,7 +143,8 @@ export function createActivities(deps: ActivityDeps) {
       ...(args.record ? { record: { input, workflowId: args.record.workflowId } } : {}),
     });
     if (!snapshot) return { snapshot: null, decision: null };
-    const decision = await withoutDevicelessPush(input.tenantId, snapshot.recipient.id, decideOnWake(input, snapshot.recipient, snapshot.preferences, args.at));
+    const decided = decideOnWake(input, snapshot.recipient, snapshot.preferences, args.at);
+    const decision = await withoutDevicelessPush(input.tenantId, snapshot.recipient.id, await withoutSuppressedChannels(input.tenantId, snapshot.recipient, decided));
     if (decision.allowed.length > 0 && decision.release === null) {
       const starting = input.strategy === 'all' ? decision.allowed : decision.allowed.slice(0, 1);
       const deliveries: DeliveryRecord[] = [
@@ -156,6 +160,17 @@ export function createActivities(deps: ActivityDeps) {
   async function withoutDevicelessPush(tenantId: string, recipientId: string, decision: WakeDecision): Promise<WakeDecision> {
     if (!decision.allowed.includes('push') || (await devicesOf(db, tenantId, recipientId)).length > 0) return decision;
     return { ...decision, allowed: decision.allowed.filter((c) => c !== 'push'), skipped: [...decision.skipped, { channel: 'push', reason: 'no_device' }] };
+  }
+
+  /**
+   * A channel whose address the tenant suppressed (README: "Suppressions") is skipped
+   * (`suppressed`): one lookup by primary key for every channel of the wake, none when no
+   * channel has a suppressible address.
+   */
+  async function withoutSuppressedChannels(tenantId: string, recipient: Recipient, decision: WakeDecision): Promise<WakeDecision> {
+    const targets = suppressionTargets(recipient, decision.allowed);
+    if (targets.length === 0) return decision;
+    return withoutSuppressed(decision, recipient, await suppressedAmong(db, tenantId, targets));
   }
 
   /** Records one delivery's outcome as soon as it is known, so receipts can find it. */
@@ -267,6 +282,18 @@ export function createActivities(deps: ActivityDeps) {
       return { ...(await send(sender)), attempt };
     } catch (err) {
       await recordFailedAttempt(db, args.deliveryId, attempt, describeError(err)).catch(() => {});
+      // Twilio refused: the number texted STOP to the sender. It is suppressed for the tenant, as
+      // an inbound STOP would have done (a failed write fails the attempt, retryably, to record it).
+      const number = addressFor(args.recipient, args.channel);
+      if ((args.channel === 'sms' || args.channel === 'whatsapp') && number && isOptedOutFailure(err)) {
+        await recordProviderStop(db, {
+          tenantId: args.tenantId,
+          recipientId: args.recipient.id,
+          channels: PHONE_CHANNELS,
+          number,
+          event: { channel: args.channel, channels: [...PHONE_CHANNELS], reason: 'stop' },
+        });
+      }
       throw err;
     }
   }

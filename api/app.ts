@@ -26,6 +26,7 @@ import { deviceRoutes } from './routes/devices.js';
 import { incidentRoutes } from './routes/incidents.js';
 import { slackRoutes } from './routes/slack.js';
 import { receiptRoutes } from './routes/receipts.js';
+import { suppressionRoutes } from './routes/suppressions.js';
 import { broadcastRoutes } from './routes/broadcasts.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { dashboardRoutes } from './routes/dashboard.js';
@@ -105,6 +106,7 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   tenant.route('/broadcasts', broadcastRoutes(deps));
   tenant.route('/schedules', scheduleRoutes(deps));
   tenant.route('/integrations', integrationRoutes(deps));
+  tenant.route('/suppressions', suppressionRoutes(deps));
   app.route('/v1', tenant);
 
   // The document of everything above, generated once from the routes' own schemas.

@@ -21,7 +21,15 @@ export interface AppDeps {
   /** Retry settings pinned into each notification at acceptance. */
   retry: RetrySettings;
   /** Receipts and Slack interactivity verify with these (see api/routes/receipts.ts). */
-  secrets?: { slackSigningSecret?: string; twilioAuthToken?: string; resendWebhookSecret?: string; publicBaseUrl?: string };
+  secrets?: {
+    slackSigningSecret?: string;
+    twilioAuthToken?: string;
+    /** TWILIO_FROM and TWILIO_WHATSAPP_FROM: whose inbound STOPs concern every tenant without its own integration. */
+    twilioFrom?: string;
+    twilioWhatsappFrom?: string;
+    resendWebhookSecret?: string;
+    publicBaseUrl?: string;
+  };
   now?: () => number;
   /** Broadcast paging and in-flight bound (see usecases/accept.ts); defaults suit 100,000 recipients. */
   broadcastTuning?: { pageSize: number; maxInFlight: number };

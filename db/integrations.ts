@@ -2,7 +2,7 @@
 // breakers' last state.
 import { and, asc, eq, ne, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from './client.js';
-import { integrationSends, integrations } from './schema.js';
+import { integrationSends, integrations, tenants } from './schema.js';
 
 export type IntegrationRow = typeof integrations.$inferSelect;
 export type IntegrationHealth = IntegrationRow['health'];
@@ -99,4 +99,23 @@ export async function claimPace(db: Db, tenantId: string, integrationId: string,
 /** The send of `claim` ended (sent or not): it counts for one more window from now. */
 export async function finishPace(db: Db, claim: number): Promise<void> {
   await db.update(integrationSends).set({ at: sql`clock_timestamp()`, done: true }).where(eq(integrationSends.id, claim));
+}
+
+/** Every enabled Twilio integration of the channel, over all tenants (who sends from a number). */
+export async function twilioIntegrations(db: Db, channel: string): Promise<IntegrationRow[]> {
+  return db
+    .select()
+    .from(integrations)
+    .where(and(eq(integrations.channel, channel), eq(integrations.provider, 'twilio'), eq(integrations.enabled, true)));
+}
+
+/** The tenants without an enabled integration of the channel: theirs go through the platform's sender. */
+export async function tenantsWithoutIntegration(db: Db, channel: string): Promise<string[]> {
+  const rows = await db
+    .select({ id: tenants.id })
+    .from(tenants)
+    .where(
+      sql`not exists (select 1 from ${integrations} where ${integrations.tenantId} = ${tenants.id} and ${integrations.channel} = ${channel} and ${integrations.enabled})`,
+    );
+  return rows.map((r) => r.id);
 }

@@ -11,6 +11,8 @@ export const ErrorType = {
   NoAddress: 'no_address',
   /** A push recipient has no device left (each was reported gone). Permanent. */
   NoDevice: 'no_device',
+  /** The tenant suppressed the address (a STOP, a bounce, a complaint, by hand): skipped, never sent. */
+  Suppressed: 'suppressed',
   /** The address is invalid or unreachable (e.g. Twilio 21211, 21614). Permanent. */
   InvalidAddress: 'invalid_address',
   /** A template or recipient referenced by a pinned input no longer exists. Permanent. */

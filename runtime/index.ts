@@ -336,6 +336,8 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         secrets: {
           slackSigningSecret: config.SLACK_SIGNING_SECRET,
           twilioAuthToken: config.TWILIO_AUTH_TOKEN,
+          twilioFrom: config.TWILIO_FROM,
+          twilioWhatsappFrom: config.TWILIO_WHATSAPP_FROM,
           resendWebhookSecret: config.RESEND_WEBHOOK_SECRET,
           publicBaseUrl: config.publicBaseUrl,
         },

@@ -4,12 +4,13 @@
 // sent → delivered | failed | bounced, and delivered → bounced (an asynchronous bounce can follow
 // the receiving server's acceptance); a late `sent` or `delivered` never undoes a final status.
 import type { Db } from '../db/client.js';
-import { recordReceipt, type DeliveryChange } from '../db/receipts.js';
+import { recordReceipt, type DeliveryChange, type ReceiptSuppression } from '../db/receipts.js';
 import { cleanText } from '../domain/text.js';
 import type { DeliveryStatus } from '../domain/types.js';
 
 /** What a receipt does to its delivery; null: recorded, nothing changes. */
 export type Change = DeliveryChange;
+export type { ReceiptSuppression };
 
 /** The statuses each change may leave: nothing moves backwards or out of another final status. */
 const MOVABLE_FROM: Record<Change['status'], DeliveryStatus[]> = {
@@ -26,6 +27,8 @@ interface Receipt {
   /** The provider's own status or event type, as recorded. */
   event: string;
   change: Change | null;
+  /** Addresses not to send to again (a hard bounce, a complaint): suppressed for the delivery's tenant. */
+  suppress?: ReceiptSuppression | null;
 }
 
 /** applied: the delivery moved; unchanged: nothing to move (or already further on); unmatched: no delivery has that message id (yet). */

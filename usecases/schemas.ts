@@ -6,6 +6,7 @@ import { MAX_DIGEST_ITEMS } from '../domain/digest.js';
 import { cronTooFrequent, MIN_SCHEDULE_INTERVAL_SECONDS } from '../domain/schedules.js';
 import { jsonDepth } from '../domain/text.js';
 import { CHANNELS, PRIORITIES, type EscalationStep } from '../domain/types.js';
+import { SUPPRESSIBLE_CHANNELS } from '../domain/suppressions.js';
 
 /** The bounds a request is held to, each named in the 400 that enforces it (README: Limits). */
 export const LIMITS = {
@@ -451,3 +452,26 @@ export const DeviceBody = z
     if (d.provider !== 'webpush' && d.subscription) ctx.addIssue({ code: 'custom', path: ['subscription'], message: `an ${d.provider} device has a token, not a subscription` });
   });
 export type DeviceRequest = z.infer<typeof DeviceBody>;
+
+// Suppressions (api/routes/suppressions.ts).
+
+export const SuppressibleChannel = z.enum(SUPPRESSIBLE_CHANNELS);
+/** Each suppressible channel's address, as recipients carry it. */
+export const SUPPRESSION_ADDRESS: Record<(typeof SUPPRESSIBLE_CHANNELS)[number], z.ZodType<string>> = {
+  email: z.email().max(320),
+  sms: E164,
+  whatsapp: E164,
+  telegram: TelegramChatId,
+};
+/** `POST /v1/suppressions`: an address of one channel (an email, an E.164 number, a Telegram chat). */
+export const SuppressionBody = z
+  .object({
+    channel: SuppressibleChannel,
+    address: z.string().min(1).max(320).meta({ description: 'email: an email address; sms and whatsapp: an E.164 number; telegram: a chat id or @channel' }),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    const parsed = SUPPRESSION_ADDRESS[b.channel].safeParse(b.address);
+    if (!parsed.success) ctx.addIssue({ code: 'custom', path: ['address'], message: `must be a ${b.channel} address: ${parsed.error.issues[0]?.message ?? 'invalid'}` });
+  });
+export type SuppressionRequest = z.infer<typeof SuppressionBody>;

@@ -30,6 +30,13 @@ interface SmsOptions {
 /** Twilio error codes for a number that is invalid, unreachable or has opted out. */
 const INVALID_ADDRESS_CODES = new Set([21211, 21214, 21217, 21408, 21610, 21612, 21614]);
 
+/** Twilio's "Attempt to send to unsubscribed recipient": the person texted STOP to the sending number. */
+const TWILIO_UNSUBSCRIBED = 21610;
+/** The failures classify() made of a 21610: the delivery activity records a `stop` for the number. */
+const optedOut = new WeakSet<object>();
+/** Whether a send failed because the number opted out of the sender (Twilio 21610). */
+export const isOptedOutFailure = (err: unknown): boolean => typeof err === 'object' && err !== null && optedOut.has(err);
+
 /**
  * How far before the first attempt's scheduled time (Temporal's clock) a message created by
  * Twilio (Twilio's clock, whole seconds) still counts as this delivery's: clock skew.
@@ -86,7 +93,9 @@ function classify(err: unknown, headers: Record<string, unknown> | undefined): E
   }
   const detail = `${err.code ?? 'error'}: ${err.message}`;
   if (err.code !== undefined && INVALID_ADDRESS_CODES.has(err.code)) {
-    return permanent(ErrorType.InvalidAddress, `twilio answered ${err.status}: ${detail}`);
+    const failure = permanent(ErrorType.InvalidAddress, `twilio answered ${err.status}: ${detail}`);
+    if (err.code === TWILIO_UNSUBSCRIBED) optedOut.add(failure);
+    return failure;
   }
   const retryAfter = headers?.['retry-after'];
   return httpFailure('twilio', err.status, detail, typeof retryAfter === 'string' ? retryAfter : null);

@@ -9,6 +9,13 @@
 //   resend's own verifier (../provider-signatures.ts); a timestamp more than five minutes off
 //   is refused as a replay.
 //
+// - Twilio inbound messages (`/v1/receipts/twilio/inbound`, the "A message comes in" webhook of
+//   a number tenants send from): STOP, START and HELP (usecases/suppressions.ts). Twilio signs
+//   them with the auth token of the account that owns the receiving number: the platform's
+//   (TWILIO_AUTH_TOKEN) for TWILIO_FROM / TWILIO_WHATSAPP_FROM, a tenant integration's own for
+//   the integration's number. Each group of tenants is acted for only if its own account's token
+//   verifies the request, so no tenant's credentials can speak for another's number.
+//
 // usecases/receipts.ts records and applies each receipt; the routes verify and parse.
 import { createRoute, z } from '@hono/zod-openapi';
 import twilio from 'twilio';
@@ -17,9 +24,15 @@ import { json, problems, router, security } from '../contract.js';
 import type { AppDeps } from '../deps.js';
 import { badRequest, Problem } from '../problem.js';
 import { isValidResendWebhook } from '../provider-signatures.js';
-import { applyReceipt, type Change, type ReceiptOutcome } from '../../usecases/receipts.js';
+import { inboundKeyword } from '../../domain/suppressions.js';
+import { applyReceipt, type Change, type ReceiptOutcome, type ReceiptSuppression } from '../../usecases/receipts.js';
+import { applyKeyword, numberOwners } from '../../usecases/suppressions.js';
 
 const TWILIO_RECEIPT_PATH = '/v1/receipts/twilio';
+const TWILIO_INBOUND_PATH = '/v1/receipts/twilio/inbound';
+
+/** What HELP answers: where the messages come from and the keywords that work. */
+export const SMS_HELP_TEXT = 'You get these messages because you are subscribed to notifications. Reply STOP to stop them, START to get them again.';
 
 /** A form body as Twilio's validator expects it: repeated keys become arrays. */
 function formParams(raw: string): Record<string, string | string[]> {
@@ -29,6 +42,32 @@ function formParams(raw: string): Record<string, string | string[]> {
     out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }
   return out;
+}
+
+/**
+ * The URL Twilio signed: the one it was given (PUBLIC_BASE_URL + path, with the request's query),
+ * not the one a proxy forwards to us.
+ */
+function twilioSignedUrl(requestUrl: string, path: string, publicBaseUrl: string | undefined): string {
+  const query = requestUrl.includes('?') ? requestUrl.slice(requestUrl.indexOf('?')) : '';
+  const base = publicBaseUrl?.replace(/\/+$/, '');
+  return base ? `${base}${path}${query}` : requestUrl;
+}
+
+/** A phone number as Twilio writes it on SMS (`+1…`) or WhatsApp (`whatsapp:+1…`). */
+const TwilioNumber = z.string().regex(/^(whatsapp:)?\+[1-9]\d{6,14}$/, 'must be an E.164 number, with whatsapp: on WhatsApp');
+const TwilioInbound = z.object({
+  MessageSid: z.string().regex(/^[A-Za-z0-9]{2,64}$/, 'must be a Twilio message sid'),
+  From: TwilioNumber,
+  To: TwilioNumber,
+  Body: z.string().max(10_000).default(''),
+});
+
+/** A TwiML answer: a message back to the sender, or nothing. */
+function twiml(message?: string): Response {
+  const response = new twilio.twiml.MessagingResponse();
+  if (message) response.message(message);
+  return new Response(response.toString(), { status: 200, headers: { 'content-type': 'text/xml; charset=utf-8' } });
 }
 
 const TwilioCallback = z.object({
@@ -55,6 +94,7 @@ const ResendEvent = z.object({ type: z.string().min(1).max(100), data: z.unknown
 const ProviderText = z.string().max(100_000);
 const ResendEmailData = z.object({
   email_id: z.string().min(1).max(128),
+  to: z.union([z.array(ProviderText).max(100), ProviderText]).optional(),
   bounce: z.object({ message: ProviderText.optional(), type: ProviderText.optional(), subType: ProviderText.optional() }).partial().optional(),
   failed: z.object({ reason: ProviderText.optional() }).optional(),
 });
@@ -76,6 +116,25 @@ function resendChange(type: string, data: z.infer<typeof ResendEmailData>): Chan
   }
 }
 
+/** The plain address of `ann@example.com` or `Ann <ann@example.com>`, if it is one. */
+function plainAddress(to: string): string | null {
+  const address = (/<([^<>]+)>\s*$/.exec(to)?.[1] ?? to).trim();
+  return z.email().max(320).safeParse(address).success ? address : null;
+}
+
+/**
+ * What a Resend event suppresses for the delivery's tenant: the addresses it was sent to, after
+ * a hard bounce (`email.bounced` is a permanent rejection; a `bounce.type` of Transient or
+ * Undetermined, should Resend send one, is not) or a complaint.
+ */
+function resendSuppression(type: string, data: z.infer<typeof ResendEmailData>): ReceiptSuppression | null {
+  const addresses = (Array.isArray(data.to) ? data.to : data.to ? [data.to] : []).map(plainAddress).filter((a): a is string => a !== null);
+  if (addresses.length === 0) return null;
+  if (type === 'email.complained') return { channel: 'email', addresses, reason: 'complaint' };
+  if (type === 'email.bounced' && !/^(transient|soft|undetermined)$/i.test(data.bounce?.type ?? '')) return { channel: 'email', addresses, reason: 'hard_bounce' };
+  return null;
+}
+
 /** Receipts are verified against their raw bytes, so their bodies are not parsed before the handler. */
 const Outcome = z.object({ outcome: z.enum(['applied', 'unchanged', 'duplicate', 'unmatched', 'ignored']) });
 const twilioReceipt = createRoute({
@@ -85,6 +144,24 @@ const twilioReceipt = createRoute({
   security: security.none,
   request: { body: { required: true, content: { 'application/x-www-form-urlencoded': { schema: { type: 'object', properties: { MessageSid: { type: 'string' }, MessageStatus: { type: 'string' }, ErrorCode: { type: 'string' } } } } } } },
   responses: { 200: json(Outcome, 'Recorded, or ignored (also for an unknown message, so that Twilio stops calling back)'), ...problems(400, 401, 413, 503) },
+});
+const twilioInbound = createRoute({
+  method: 'post',
+  path: '/twilio/inbound',
+  summary: 'Twilio inbound messages to a sending number: STOP, START, HELP (X-Twilio-Signature)',
+  description:
+    'STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE or OPT OUT suppress SMS and WhatsApp to the sender for every tenant that sends from the receiving number (reason `stop`); START or UNSTOP lift that; HELP answers a help text. Once per MessageSid.',
+  security: security.none,
+  request: {
+    body: {
+      required: true,
+      content: { 'application/x-www-form-urlencoded': { schema: { type: 'object', properties: { MessageSid: { type: 'string' }, From: { type: 'string' }, To: { type: 'string' }, Body: { type: 'string' } } } } },
+    },
+  },
+  responses: {
+    200: { description: 'TwiML: `<Response><Message>…</Message></Response>` for HELP, else an empty `<Response/>`', content: { 'text/xml': { schema: z.string() } } },
+    ...problems(400, 401, 413, 503),
+  },
 });
 const resendReceipt = createRoute({
   method: 'post',
@@ -98,15 +175,16 @@ const resendReceipt = createRoute({
 export function receiptRoutes(deps: AppDeps) {
   const { db } = deps;
   const app = router();
+  const owners = numberOwners(db, deps.encryptionKeys ?? [], {
+    authToken: deps.secrets?.twilioAuthToken,
+    smsFrom: deps.secrets?.twilioFrom,
+    whatsappFrom: deps.secrets?.twilioWhatsappFrom,
+  });
 
   app.openapi(twilioReceipt, async (c) => {
     const raw = await c.req.text();
     const token = deps.secrets?.twilioAuthToken;
-    // Twilio signs the URL it was given (PUBLIC_BASE_URL…), not the one a proxy forwards to us.
-    const requestUrl = c.req.url;
-    const query = requestUrl.includes('?') ? requestUrl.slice(requestUrl.indexOf('?')) : '';
-    const base = deps.secrets?.publicBaseUrl?.replace(/\/+$/, '');
-    const signedUrl = base ? `${base}${TWILIO_RECEIPT_PATH}${query}` : requestUrl;
+    const signedUrl = twilioSignedUrl(c.req.url, TWILIO_RECEIPT_PATH, deps.secrets?.publicBaseUrl);
     const params = formParams(raw);
     if (!token || !twilio.validateRequest(token, c.req.header('x-twilio-signature') ?? '', signedUrl, params)) {
       throw new Problem(401, 'The Twilio request signature is missing or invalid');
@@ -123,6 +201,35 @@ export function receiptRoutes(deps: AppDeps) {
     });
     // 200 even when the message is unknown: Twilio would otherwise keep calling back.
     return c.json({ outcome }, 200);
+  });
+
+  app.openapi(twilioInbound, async (c) => {
+    const raw = await c.req.text();
+    const params = formParams(raw);
+    const signature = c.req.header('x-twilio-signature') ?? '';
+    const signedUrl = twilioSignedUrl(c.req.url, TWILIO_INBOUND_PATH, deps.secrets?.publicBaseUrl);
+    const verifies = (authToken: string) => signature !== '' && twilio.validateRequest(authToken, signature, signedUrl, params);
+    // Who sends from the receiving number, by the account that owns it (the body names the
+    // number; nothing is acted on before a token verifies it).
+    const to = typeof params.To === 'string' && TwilioNumber.safeParse(params.To).success ? params.To : null;
+    const channel = to?.startsWith('whatsapp:') ? 'whatsapp' : 'sms';
+    const believed = (to ? await owners(channel, to) : []).filter((o) => verifies(o.authToken));
+    // A number of the platform's account that no tenant sends from: verified, nobody to act for.
+    const platformToken = deps.secrets?.twilioAuthToken;
+    if (believed.length === 0 && !(platformToken && verifies(platformToken))) {
+      throw new Problem(401, 'The Twilio request signature is missing or invalid');
+    }
+    const parsed = TwilioInbound.safeParse(params);
+    if (!parsed.success) throw badRequest('The request is not a Twilio inbound message', parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
+    const { MessageSid, From, Body } = parsed.data;
+    const keyword = inboundKeyword(Body);
+    if (keyword === 'help') return twiml(SMS_HELP_TEXT);
+    if (keyword === 'stop' || keyword === 'start') {
+      const tenantIds = (await Promise.all(believed.map((o) => o.tenantIds()))).flat();
+      await applyKeyword(db, { messageSid: MessageSid, keyword, channel, from: From, tenantIds });
+    }
+    // Twilio answers STOP and START itself (its opt-out handling); any other message is not ours to answer.
+    return twiml();
   });
 
   app.openapi(resendReceipt, async (c) => {
@@ -150,6 +257,7 @@ export function receiptRoutes(deps: AppDeps) {
       providerMessageId: data.data.email_id,
       event: event.data.type,
       change: resendChange(event.data.type, data.data),
+      suppress: resendSuppression(event.data.type, data.data),
     });
     return c.json({ outcome }, 200);
   });
