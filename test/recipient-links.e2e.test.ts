@@ -115,6 +115,19 @@ describe('one-click unsubscribe end to end', () => {
     expect(resendRequestOf(plain).headers).toBeUndefined();
   });
 
+  it('a retried email carries the same link (Resend sees the same body under the delivery’s idempotency key)', async () => {
+    // The first attempt is accepted but its answer is lost: the retry repeats the key.
+    resend.enqueue({ acceptThen: 'drop' });
+    const n = await notify(acme.apiKey, { recipient: 'bob', category: 'alerts', data: { title: 'Retried' } });
+    expect(n.status).toBe('sent');
+    expect(n.deliveries[0].attempts).toBe(2);
+    const tries = resend.requests.filter((r) => r.path === '/emails' && JSON.stringify(r.body).includes('Retried'));
+    expect(tries).toHaveLength(2);
+    expect(tries[1].rawBody).toBe(tries[0].rawBody);
+    expect(tries[1].status).toBe(200);
+    expect([...resend.emails.values()].filter((e) => e.subject === 'Retried')).toHaveLength(1);
+  });
+
   it('a broadcast with a category carries the headers in its batch send, one link per person', async () => {
     const call = api(acme.apiKey);
     const b = await call('POST', '/v1/broadcasts', { recipients: ['bob', 'ann'], template: 'news', data: { title: 'Weekly' }, channels: ['email'], category: 'weekly' });
