@@ -173,6 +173,12 @@ describe.each(testDatabaseKinds)('recipient links on %s', (kind) => {
     const before = await prefs();
     expect((await html('POST', `/preferences/${expired.token}`, { channels: 'email' })).status).toBe(401);
     expect(await prefs()).toEqual(before);
+    // A body that is not a form, with a valid token: 415, nothing saved.
+    for (const [type, body] of [['application/json', '{"channels":"email"}'], ['text/plain', 'channels=email']]) {
+      const r = await app.request(`/preferences/${token}`, { method: 'POST', headers: { 'content-type': type }, body });
+      expect(r.status, type).toBe(415);
+    }
+    expect(await prefs()).toEqual(before);
     // A preference token does not unsubscribe.
     expect((await html('POST', `/unsubscribe/${token}`, { 'List-Unsubscribe': 'One-Click' })).status).toBe(401);
   });

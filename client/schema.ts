@@ -698,6 +698,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Rate limited: `Retry-After` and the IETF `RateLimit` headers say when to retry */
                 429: {
                     headers: {
@@ -861,6 +870,15 @@ export interface paths {
                 };
                 /** @description The body is larger than 1 MiB */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is not JSON */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };

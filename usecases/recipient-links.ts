@@ -4,7 +4,7 @@
 // (usecases/recipient-tokens.ts) of its own purpose, so a preference link does not unsubscribe
 // and an unsubscribe link opens no page of preferences.
 import { findRecipient, optOutOfCategory, recentCategories, type RecipientRow } from '../db/recipients.js';
-import { missing } from '../domain/errors.js';
+import { missing, unavailable } from '../domain/errors.js';
 import type { Preferences } from '../domain/types.js';
 import { issueRecipientToken, verifyRecipientToken, type RecipientClaims, type RecipientTokenDeps } from './recipient-tokens.js';
 import { setRecipientPreferences } from './recipients.js';
@@ -19,6 +19,7 @@ const base = (url: string) => url.replace(/\/+$/, '');
 /** A signed link to the recipient's preference page; 404 for an unknown recipient. */
 export async function preferenceLink(deps: RecipientLinkDeps, tenantId: string, recipientId: string, ttlSeconds?: number): Promise<{ url: string; expiresAt: Date }> {
   if (!(await findRecipient(deps.db, tenantId, recipientId))) throw missing('Recipient');
+  if (deps.encryptionKeys.length === 0) throw unavailable('Preference links need TOCSIN_ENCRYPTION_KEYS to seal token secrets', undefined);
   const { token, expiresAt } = await issueRecipientToken(deps, { tenantId, recipientId, purpose: 'preferences', ...(ttlSeconds ? { ttlSeconds } : {}) });
   return { url: `${base(deps.publicBaseUrl)}/preferences/${token}`, expiresAt };
 }

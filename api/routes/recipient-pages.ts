@@ -8,7 +8,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { toRecipient } from '../../db/recipients.js';
-import { RequestError, unavailable } from '../../domain/errors.js';
+import { RequestError } from '../../domain/errors.js';
 import { CHANNELS, type Channel, type Preferences } from '../../domain/types.js';
 import {
   preferencePage,
@@ -38,9 +38,9 @@ const form = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { 'application/x-www-form-urlencoded': { schema }, 'multipart/form-data': { schema } },
 });
 
+/** Without TOCSIN_ENCRYPTION_KEYS no token secret opens, so no link is valid (the runtime always sets them). */
 function tokenDeps(deps: AppDeps): RecipientTokenDeps {
-  if (!deps.encryptionKeys?.length) throw unavailable('Recipient links need TOCSIN_ENCRYPTION_KEYS to open token secrets', undefined);
-  return { db: deps.db, encryptionKeys: deps.encryptionKeys, ...(deps.now ? { now: deps.now } : {}) };
+  return { db: deps.db, encryptionKeys: deps.encryptionKeys ?? [], ...(deps.now ? { now: deps.now } : {}) };
 }
 
 /**
@@ -52,7 +52,7 @@ function tokenGuard<C extends RecipientClaims>(deps: AppDeps, answers: Answers, 
   return async (c, next) => {
     if (await answers.spent(c)) throw await answers.refuse(c);
     const token = c.req.param('token') ?? '';
-    const claims = token.length <= MAX_TOKEN_LENGTH ? await verify(tokenDeps(deps), token) : null;
+    const claims = token.length <= MAX_TOKEN_LENGTH && deps.encryptionKeys?.length ? await verify(tokenDeps(deps), token) : null;
     if (!claims) {
       const refused = await answers.refuse(c);
       if (refused.status === 429) throw refused;
@@ -99,7 +99,7 @@ const preferencesPost = createRoute({
     400: html('Refused: the page again, naming what to correct'),
     401: html('The link expired or is not valid'),
     404: html('The recipient no longer exists'),
-    ...problems(413, 429, 503),
+    ...problems(413, 415, 429, 503),
   },
 });
 
@@ -232,7 +232,7 @@ const unsubscribePost = createRoute({
     200: html('Unsubscribed (or already)'),
     401: html('The link expired or is not valid'),
     404: html('The recipient no longer exists'),
-    ...problems(400, 413, 429, 503),
+    ...problems(400, 413, 415, 429, 503),
   },
 });
 
