@@ -21,9 +21,9 @@ h1 { font-size: 1.5rem; margin: 0 0 1rem; }
 fieldset { border: 1px solid #8884; border-radius: .5rem; margin: 0 0 1.25rem; padding: .75rem 1rem 1rem; }
 legend { font-weight: 600; padding: 0 .25rem; }
 label { display: inline-flex; gap: .4rem; align-items: center; margin: .2rem 1rem .2rem 0; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: .3rem .5rem .3rem 0; vertical-align: middle; }
-td.cat { font-weight: 500; word-break: break-word; }
+.category { padding: .5rem 0; border-top: 1px solid #8882; }
+.category h3 { font-size: 1rem; margin: 0 0 .2rem; overflow-wrap: anywhere; }
+.category .by { color: #888; font-size: .9rem; margin-right: .4rem; }
 .notice { border-radius: .5rem; padding: .6rem .9rem; margin: 0 0 1rem; }
 .saved { background: #1a7f3722; border: 1px solid #1a7f37; }
 .error { background: #cf222e22; border: 1px solid #cf222e; }
@@ -136,10 +136,9 @@ export function preferencePageHtml(v: PreferencePageView): string {
   const categoryRows = v.categories
     .map((cat, i) => {
       const entry = p.categories?.[cat];
-      const cells = v.channels
-        .map((ch) => `<td>${checkbox(`cat.${i}.ch.${ch}`, entry?.channels?.[ch] !== false, CHANNEL_LABELS[ch])}</td>`)
-        .join('');
-      return `<tr><td class="cat"><input type="hidden" name="cat.${i}" value="${escapeHtml(cat)}">${escapeHtml(cat)}</td><td>${checkbox(`cat.${i}.on`, entry?.enabled !== false, 'Receive')}</td>${cells}</tr>`;
+      const boxes = v.channels.map((ch) => checkbox(`cat.${i}.ch.${ch}`, entry?.channels?.[ch] !== false, CHANNEL_LABELS[ch])).join('\n');
+      return `<div class="category"><h3>${escapeHtml(cat)}</h3><input type="hidden" name="cat.${i}" value="${escapeHtml(cat)}">
+${checkbox(`cat.${i}.on`, entry?.enabled !== false, 'Receive')}${boxes ? `<br><span class="by">by</span>${boxes}` : ''}</div>`;
     })
     .join('\n');
   const stored = p.quietHours;
@@ -158,7 +157,7 @@ ${channelBoxes || '<p>No channel reaches you yet.</p>'}
 <fieldset><legend>Categories</legend>
 ${
   v.categories.length
-    ? `<p class="hint">Turn a category off to receive none of it, or only on some channels.</p>\n<table><tbody>\n${categoryRows}\n</tbody></table>`
+    ? `<p class="hint">Turn a category off to receive none of it, or some of its channels off.</p>\n${categoryRows}`
     : '<p>No categories yet.</p>'
 }
 </fieldset>

@@ -78,6 +78,8 @@ describe('the hosted preference page in headless Chromium', () => {
       expect(res!.status()).toBe(200);
       expect(await page.title()).toBe('Notification preferences');
       expect(await page.$eval('h1', (e) => e.textContent)).toBe('Notification preferences');
+      // The inline stylesheet is allowed by its hash in the CSP (else the button would be unstyled).
+      expect(await page.$eval('button[type=submit]', (e) => getComputedStyle(e).backgroundColor)).toBe('rgb(9, 105, 218)');
 
       await page.click('input[name="channel.sms"]');
       await page.click(await categoryBox(page, 'marketing', 'on'));
