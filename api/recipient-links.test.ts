@@ -155,6 +155,13 @@ describe.each(testDatabaseKinds)('recipient links on %s', (kind) => {
     expect(refused.text).toContain('Quiet hours “From” must be HH:MM');
     expect(refused.text).toContain('time zone must be an IANA timezone');
     expect(await prefs()).toEqual(before);
+
+    // Text the database cannot hold (NUL) in a category's name: a page with the reason, never a
+    // 5xx. (An unpaired surrogate cannot arrive: form decoding turns bad UTF-8 into U+FFFD.)
+    const nul = await html('POST', url, { channels: 'email', 'cat.0': 'a\u0000b' });
+    expect(nul.status).toBe(400);
+    expect(nul.text).toContain('must not contain NUL');
+    expect(await prefs()).toEqual(before);
   });
 
   it('an expired, forged or other-purpose token answers the "link expired" page (401); a POST with one saves nothing', async () => {

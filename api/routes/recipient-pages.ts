@@ -9,6 +9,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { toRecipient } from '../../db/recipients.js';
 import { RequestError } from '../../domain/errors.js';
+import { unstorable } from '../../domain/text.js';
 import { CHANNELS, type Channel, type Preferences } from '../../domain/types.js';
 import {
   preferencePage,
@@ -118,6 +119,11 @@ const MAX_FORM_CATEGORIES = 1000;
  */
 function preferencesFromForm(f: Record<string, string | string[]>, stored: Preferences) {
   const errors: string[] = [];
+  // Text the database cannot hold (NUL, an unpaired surrogate) is the form's fault: named, not stored.
+  for (const [name, value] of Object.entries(f)) {
+    const why = [name, ...(Array.isArray(value) ? value : [value])].map(unstorable).find(Boolean);
+    if (why) return { preferences: null, errors: [`A field ${why}`], quiet: { on: false, start: '', end: '', timezone: '' } };
+  }
   const shown = (field(f, 'channels') ?? '').split(',').filter(Boolean);
   const unknown = shown.filter((ch) => !(CHANNELS as readonly string[]).includes(ch));
   if (unknown.length) errors.push(`Unknown channel: ${unknown.join(', ')}`);
