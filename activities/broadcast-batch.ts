@@ -43,7 +43,7 @@ export interface BroadcastBatchDeps {
    * batch mid-page); unset in production.
    */
   afterBroadcastChunk?: (a: { broadcastId: string; nextSeq: number; attempt: number }) => void | Promise<void>;
-  /** One-click unsubscribe links for a broadcast with a category (activities/index.ts emailUnsubscribeUrl). */
+  /** One-click unsubscribe links for a broadcast with a category (activities/unsubscribe-links.ts). */
   recipientLinks?: RecipientLinkOptions | null;
 }
 

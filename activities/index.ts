@@ -46,7 +46,6 @@ export interface ActivityDeps {
   recipientLinks?: RecipientLinkOptions | null;
 }
 
-
 /** What a delivery attempt needs; the workflow already knows all of it, so no lookups. */
 export interface DeliverArgs {
   tenantId: string;

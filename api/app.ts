@@ -34,8 +34,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { codecRoutes } from './routes/codec.js';
 import { preferenceLinkRoutes } from './routes/preference-links.js';
 import { preferencePageRoutes, unsubscribeRoutes } from './routes/recipient-pages.js';
-import { loggedPath } from './telemetry.js';
-import { requestTelemetry } from './telemetry.js';
+import { loggedPath, requestTelemetry } from './telemetry.js';
 import { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../telemetry/log.js';
 

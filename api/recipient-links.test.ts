@@ -213,6 +213,11 @@ describe.each(testDatabaseKinds)('recipient links on %s', (kind) => {
     expect(after.categories.deals).toEqual({ channels: { email: false } });
     expect(after.channels).toEqual(before.channels);
     expect(after.quietHours).toEqual(before.quietHours);
+    // The link opened again says so, still changing nothing.
+    const reopened = await html('GET', `/unsubscribe/${token}`);
+    expect(reopened.status).toBe(200);
+    expect(reopened.text).toContain('You had already unsubscribed');
+    expect(await prefs()).toEqual(after);
 
     // Idempotent, concurrent repeats included: one event, no personal address in it.
     const again = await Promise.all([1, 2, 3].map(() => html('POST', `/unsubscribe/${token}`, { 'List-Unsubscribe': 'One-Click' })));
@@ -239,6 +244,7 @@ describe.each(testDatabaseKinds)('recipient links on %s', (kind) => {
     await db.db.delete(recipients).where(and(eq(recipients.tenantId, tenantId), eq(recipients.id, 'gone')));
     expect((await html('POST', `/unsubscribe/${token}`, { 'List-Unsubscribe': 'One-Click' })).status).toBe(404);
     expect((await html('GET', `/preferences/${pt}`)).status).toBe(404);
+    expect((await html('GET', `/unsubscribe/${token}`)).status).toBe(404);
   });
 });
 

@@ -79,6 +79,14 @@ export async function verifyUnsubscribeToken(deps: RecipientTokenDeps, token: st
   return claims as RecipientClaims & { category: string; channel: string };
 }
 
+/** Whether the token's recipient is already out of its category on its channel (reads only); 404 when the recipient is gone. */
+export async function isUnsubscribed(deps: RecipientTokenDeps, claims: RecipientClaims & { category: string; channel: string }): Promise<boolean> {
+  const recipient = await findRecipient(deps.db, claims.tenantId, claims.recipientId);
+  if (!recipient) throw missing('Recipient');
+  const entry = (recipient.preferences as Preferences).categories?.[claims.category];
+  return (entry?.channels as Record<string, boolean> | undefined)?.[claims.channel] === false;
+}
+
 /**
  * Opts the token's recipient out of its category on its channel at once (idempotent: a repeat
  * answers 'already' and records nothing); 404 when the recipient is gone.

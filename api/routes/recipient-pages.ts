@@ -12,6 +12,7 @@ import { RequestError } from '../../domain/errors.js';
 import { unstorable } from '../../domain/text.js';
 import { CHANNELS, type Channel, type Preferences } from '../../domain/types.js';
 import {
+  isUnsubscribed,
   preferencePage,
   savePreferencePage,
   unsubscribe,
@@ -247,10 +248,14 @@ type UnsubscribeClaims = NonNullable<Awaited<ReturnType<typeof verifyUnsubscribe
 export function unsubscribeRoutes(deps: AppDeps, answers: Answers) {
   const app = router<PageEnv<UnsubscribeClaims>>();
   app.use('/:token', tokenGuard(deps, answers, verifyUnsubscribeToken));
-  app.openapi(unsubscribeGet, (c) => {
-    const { category, channel } = c.get('claims');
-    return page(c, 200, 'Unsubscribe', unsubscribePageHtml({ action: c.req.path, category, channel }));
-  }) as never;
+  app.openapi(unsubscribeGet, (c) =>
+    orGone(c, async () => {
+      const claims = c.get('claims');
+      const already = await isUnsubscribed(tokenDeps(deps), claims);
+      const view = { action: c.req.path, category: claims.category, channel: claims.channel, ...(already ? { done: 'already' as const } : {}) };
+      return page(c, 200, already ? 'Unsubscribed' : 'Unsubscribe', unsubscribePageHtml(view));
+    }),
+  ) as never;
   app.openapi(unsubscribePost, (c) =>
     orGone(c, async () => {
       const claims = c.get('claims');
