@@ -83,8 +83,10 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   app.route('/codec', codecRoutes(deps));
   // A recipient's links, outside /v1 and without an API key: the token in the path is the
   // credential, checked (and bad ones counted per address as above) before a body is read.
-  app.route('/preferences', preferencePageRoutes(deps, answers));
-  app.route('/unsubscribe', unsubscribeRoutes(deps, answers));
+  // A valid link's requests count against its tenant's rate, with the tenant's API requests.
+  const tenantLimit = tenantRateLimit(deps.rateLimit);
+  app.route('/preferences', preferencePageRoutes(deps, answers, tenantLimit));
+  app.route('/unsubscribe', unsubscribeRoutes(deps, answers, tenantLimit));
   const critical = criticalRate(deps.db, deps.criticalRatePerMinute);
   app.route('/v1/admin', adminRoutes(deps, keys, critical));
   // Slack signs its requests itself: `authenticate` lets /v1/slack/ through.
@@ -98,7 +100,7 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   tenant.use('*', requireTenant(answers));
   // Per-tenant rate limit of this instance, after auth so that the key is the tenant id
   // (api/rate-limit.ts: 429 with Retry-After and the IETF RateLimit fields).
-  tenant.use('*', tenantRateLimit(deps.rateLimit));
+  tenant.use('*', tenantLimit);
   // Each tenant's requests take turns: a flood waits behind itself, not in front of others.
   tenant.use('*', tenantGate(deps.tenantGate));
   tenant.route('/recipients', recipientRoutes(deps));

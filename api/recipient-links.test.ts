@@ -265,6 +265,7 @@ describe('recipient links and the unauthenticated limit', () => {
           channels: Object.fromEntries(CHANNELS.map((c) => [c, 'configured'])) as AppDeps['channels'],
           retry: { initialIntervalSeconds: 1, backoffCoefficient: 2, maximumIntervalSeconds: 10, maximumAttempts: 3, expirationSeconds: 60 },
           unauthenticated: { perSecond: 3, trustedProxyHops: 0 },
+          rateLimit: { perSecond: 2, burst: 2 },
         },
         { logger },
       );
@@ -274,6 +275,18 @@ describe('recipient links and the unauthenticated limit', () => {
       expect(statuses.slice(3)).toEqual([429, 429]);
       expect(lines.join('\n')).toContain('/unsubscribe/{token}');
       expect(lines.join('\n')).not.toContain('bad-token');
+
+      // A valid link's requests count against its tenant's rate, like its API requests (after
+      // the second in which this address spent its unauthenticated answers).
+      await new Promise((ok) => setTimeout(ok, 1100));
+      const tenant = await app.request('/v1/admin/tenants', { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: '{"name":"Busy"}' });
+      const { id } = (await tenant.json()) as { id: string };
+      const { token } = await issueRecipientToken({ db: db.db, encryptionKeys: parseEncryptionKeys(TEST_ENCRYPTION_KEYS) }, { tenantId: id, recipientId: 'r', purpose: 'unsubscribe', category: 'c', channel: 'email' });
+      const valid: number[] = [];
+      for (let i = 0; i < 4; i++) valid.push((await app.request(`/unsubscribe/${token}`)).status);
+      expect(valid.slice(0, 2)).toEqual([404, 404]); // no such recipient: counted all the same
+      expect(valid.slice(2)).toEqual([429, 429]);
+      expect(lines.join('\n')).not.toContain(token);
     } finally {
       await connection.close().catch(() => {});
       await db.close();

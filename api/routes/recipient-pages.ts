@@ -23,11 +23,12 @@ import type { RecipientClaims, RecipientTokenDeps } from '../../usecases/recipie
 import { PreferencesBody } from '../../usecases/schemas.js';
 import type { unauthenticatedAnswers } from '../auth.js';
 import { problems, router, security } from '../contract.js';
-import type { AppDeps } from '../deps.js';
+import type { AppDeps, Env } from '../deps.js';
 import { expiredPage, page, pageChannels, preferencePageHtml, unsubscribePageHtml } from '../recipient-pages.js';
 
 type Answers = ReturnType<typeof unauthenticatedAnswers>;
-type PageEnv<C> = { Variables: { claims: C } };
+type PageEnv<C> = { Variables: { claims: C; tenantId: string } };
+type TenantLimit = MiddlewareHandler<Env>;
 
 /** The longest token path segment read: a JWT of ours is a few hundred characters. */
 const MAX_TOKEN_LENGTH = 2048;
@@ -48,9 +49,15 @@ function tokenDeps(deps: AppDeps): RecipientTokenDeps {
 /**
  * Verifies the path's token before anything reads the body. An address that has spent its
  * unauthenticated answers this second gets 429 without a lookup; a bad token is counted against
- * it and answered with the "link expired" page (401), or 429 past the limit.
+ * it and answered with the "link expired" page (401), or 429 past the limit. A valid token's
+ * request counts against its tenant's rate (RATE_LIMIT_PER_SECOND), as an API request does.
  */
-function tokenGuard<C extends RecipientClaims>(deps: AppDeps, answers: Answers, verify: (d: RecipientTokenDeps, token: string) => Promise<C | null>): MiddlewareHandler<PageEnv<C>> {
+function tokenGuard<C extends RecipientClaims>(
+  deps: AppDeps,
+  answers: Answers,
+  tenantLimit: TenantLimit,
+  verify: (d: RecipientTokenDeps, token: string) => Promise<C | null>,
+): MiddlewareHandler<PageEnv<C>> {
   return async (c, next) => {
     if (await answers.spent(c)) throw await answers.refuse(c);
     const token = c.req.param('token') ?? '';
@@ -62,7 +69,8 @@ function tokenGuard<C extends RecipientClaims>(deps: AppDeps, answers: Answers, 
       return expiredPage(c, 401, headers);
     }
     c.set('claims', claims);
-    await next();
+    c.set('tenantId', claims.tenantId);
+    await tenantLimit(c as never, next);
   };
 }
 
@@ -175,9 +183,9 @@ function describePath(path: readonly PropertyKey[]): string {
   return p.join('.') || 'The form';
 }
 
-export function preferencePageRoutes(deps: AppDeps, answers: Answers) {
+export function preferencePageRoutes(deps: AppDeps, answers: Answers, tenantLimit: TenantLimit) {
   const app = router<PageEnv<RecipientClaims>>();
-  app.use('/:token', tokenGuard(deps, answers, verifyPreferenceToken));
+  app.use('/:token', tokenGuard(deps, answers, tenantLimit, verifyPreferenceToken));
   const action = (c: { req: { path: string } }) => c.req.path;
 
   app.openapi(preferencesGet, (c) =>
@@ -245,9 +253,9 @@ const unsubscribePost = createRoute({
 
 type UnsubscribeClaims = NonNullable<Awaited<ReturnType<typeof verifyUnsubscribeToken>>>;
 
-export function unsubscribeRoutes(deps: AppDeps, answers: Answers) {
+export function unsubscribeRoutes(deps: AppDeps, answers: Answers, tenantLimit: TenantLimit) {
   const app = router<PageEnv<UnsubscribeClaims>>();
-  app.use('/:token', tokenGuard(deps, answers, verifyUnsubscribeToken));
+  app.use('/:token', tokenGuard(deps, answers, tenantLimit, verifyUnsubscribeToken));
   app.openapi(unsubscribeGet, (c) =>
     orGone(c, async () => {
       const claims = c.get('claims');
