@@ -26,6 +26,7 @@ import { emailBody, RESEND_BATCH_LIMIT } from './channels/email.js';
 import { finalStatus } from '../domain/status.js';
 import type { BroadcastStart } from './fanout.js';
 import type { IntegrationProviders } from './providers.js';
+import { emailUnsubscribeUrl, type RecipientLinkOptions } from './unsubscribe-links.js';
 
 /**
  * Recipients written per transaction, and at most one email batch call each; progress is
@@ -44,6 +45,8 @@ export interface BroadcastBatchDeps {
    * batch mid-page); unset in production.
    */
   afterBroadcastChunk?: (a: { broadcastId: string; nextSeq: number; attempt: number }) => void | Promise<void>;
+  /** One-click unsubscribe links for a broadcast with a category (activities/unsubscribe-links.ts). */
+  recipientLinks?: RecipientLinkOptions | null;
 }
 
 /** Where a page stands: heartbeated after each committed chunk, so a retry resumes there. */
@@ -63,7 +66,7 @@ function emailBatchKey(b: { tenantId: string; broadcastId: string }, firstSeq: n
   return `tocsin-broadcast/${b.tenantId}/${b.broadcastId}/${firstSeq}`;
 }
 
-export function createBroadcastBatchActivities({ db, senders, integrations, afterBroadcastChunk }: BroadcastBatchDeps) {
+export function createBroadcastBatchActivities({ db, senders, integrations, afterBroadcastChunk, recipientLinks }: BroadcastBatchDeps) {
   const emailSender = senders?.email?.sendBatch ? senders.email : undefined;
   /**
    * Sends a chunk's emails in one batch call and records each answer on its delivery: sent with
@@ -186,7 +189,8 @@ export function createBroadcastBatchActivities({ db, senders, integrations, afte
             }
             const delivery: BroadcastDelivery = { channel: ch, status: 'sending' };
             sending.set(ch, delivery);
-            emails.push({ notificationId, delivery, email: { to: addressFor(recipient, 'email')!, subject: email.subject, ...body } });
+            const unsubscribeUrl = await emailUnsubscribeUrl(db, recipientLinks, { tenantId: b.tenantId, recipientId, category: b.category, scheduledMs: ctx.info.scheduledTimestampMs });
+            emails.push({ notificationId, delivery, email: { to: addressFor(recipient, 'email')!, subject: email.subject, ...body, ...(unsubscribeUrl ? { unsubscribeUrl } : {}) } });
           }
         }
         const ordered = channels.map((ch) => sending.get(ch) ?? skipped.find((s) => s.channel === ch)!);

@@ -15,6 +15,7 @@ import { Lru } from '../domain/lru.js';
 import { renderContent, TemplateRenderError } from '../domain/templates.js';
 import type { Channel, ChannelContent, NotificationInput, NotificationStatus, Preferences, Recipient } from '../domain/types.js';
 import { contentFor, loadTemplateVersion } from '../usecases/templates.js';
+import { emailUnsubscribeUrl, type RecipientLinkOptions } from './unsubscribe-links.js';
 import { describeError, permanent, unconfigured, withDatabaseErrorsClassified } from './errors.js';
 import { createPushSender, type PushSender } from './channels/push/index.js';
 import type { ChannelSender, EarlierAttempts, SendResult } from './channels/types.js';
@@ -23,7 +24,7 @@ import type { PagerClient } from './channels/pager.js';
 import type { SlackClient } from './channels/slack.js';
 import { createEscalationActivities } from './escalation.js';
 
-export type { DeliveryRecord };
+export type { DeliveryRecord, RecipientLinkOptions };
 import { createFanoutActivities } from './fanout.js';
 import { createBroadcastBatchActivities, type BroadcastBatchDeps } from './broadcast-batch.js';
 import { createThrottleActivities } from './throttle.js';
@@ -41,6 +42,12 @@ export interface ActivityDeps {
   integrations?: IntegrationProviders | null;
   /** Test hook: runs after each committed chunk of a broadcast page (activities/broadcast-batch.ts). */
   afterBroadcastChunk?: BroadcastBatchDeps['afterBroadcastChunk'];
+  /**
+   * What the worker signs one-click unsubscribe links with (TOCSIN_ENCRYPTION_KEYS open the
+   * tenants' token secrets) and where they point (PUBLIC_BASE_URL). Unset: emails carry no
+   * List-Unsubscribe header.
+   */
+  recipientLinks?: RecipientLinkOptions | null;
 }
 
 /** What a delivery attempt needs; the workflow already knows all of it, so no lookups. */
@@ -256,6 +263,10 @@ export function createActivities(deps: ActivityDeps) {
       if (!address) throw permanent(ErrorType.NoAddress, `The recipient has no ${args.channel} address`);
       const content = render(args);
       const tenant = args.channel === 'webhook' ? await tenantOf(args.tenantId) : { id: args.tenantId, webhookSecret: '' };
+      const unsubscribe =
+        args.channel === 'email'
+          ? await emailUnsubscribeUrl(db, deps.recipientLinks, { tenantId: args.tenantId, recipientId: args.recipient.id, category: args.category, scheduledMs: ctx.info.scheduledTimestampMs })
+          : undefined;
       const send = async (sender: ChannelSender) => {
         const earlier = await earlierAttempts(args, sender, ctx.info);
         ctx.heartbeat();
@@ -269,6 +280,7 @@ export function createActivities(deps: ActivityDeps) {
           content,
           data: args.data,
           category: args.category,
+          ...(unsubscribe ? { unsubscribeUrl: unsubscribe } : {}),
           signal: ctx.cancellationSignal,
           ...(earlier ? { earlier } : {}),
         });

@@ -33,7 +33,9 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { acceptableInput } from './validate.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { codecRoutes } from './routes/codec.js';
-import { requestTelemetry } from './telemetry.js';
+import { preferenceLinkRoutes } from './routes/preference-links.js';
+import { preferencePageRoutes, unsubscribeRoutes } from './routes/recipient-pages.js';
+import { loggedPath, requestTelemetry } from './telemetry.js';
 import { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../telemetry/log.js';
 
@@ -80,6 +82,12 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   app.route('/metrics', metricsRoutes(deps, metrics));
   app.route('/dashboard', dashboardRoutes(deps));
   app.route('/codec', codecRoutes(deps));
+  // A recipient's links, outside /v1 and without an API key: the token in the path is the
+  // credential, checked (and bad ones counted per address as above) before a body is read.
+  // A valid link's requests count against its tenant's rate, with the tenant's API requests.
+  const tenantLimit = tenantRateLimit(deps.rateLimit);
+  app.route('/preferences', preferencePageRoutes(deps, answers, tenantLimit));
+  app.route('/unsubscribe', unsubscribeRoutes(deps, answers, tenantLimit));
   const critical = criticalRate(deps.db, deps.criticalRatePerMinute);
   app.route('/v1/admin', adminRoutes(deps, keys, critical));
   // Slack signs its requests itself: `authenticate` lets /v1/slack/ through.
@@ -93,12 +101,13 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   tenant.use('*', requireTenant(answers));
   // Per-tenant rate limit of this instance, after auth so that the key is the tenant id
   // (api/rate-limit.ts: 429 with Retry-After and the IETF RateLimit fields).
-  tenant.use('*', tenantRateLimit(deps.rateLimit));
+  tenant.use('*', tenantLimit);
   // Each tenant's requests take turns: a flood waits behind itself, not in front of others.
   tenant.use('*', tenantGate(deps.tenantGate));
   tenant.route('/recipients', recipientRoutes(deps));
   tenant.route('/recipients', inboxRoutes(deps));
   tenant.route('/recipients', deviceRoutes(deps));
+  tenant.route('/recipients', preferenceLinkRoutes(deps));
   tenant.route('/templates', templateRoutes(deps));
   tenant.route('/notifications', notificationRoutes(deps, critical));
   tenant.route('/escalation-policies', escalationPolicyRoutes(deps));
@@ -131,12 +140,12 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
       // a schema worth closing (logged without the value).
       const refused = dataExceptionOf(err);
       if (refused) {
-        logger.warn({ sqlstate: refused.sqlstate }, `the database refused a value of ${c.req.method} ${c.req.path}`);
+        logger.warn({ sqlstate: refused.sqlstate }, `the database refused a value of ${c.req.method} ${loggedPath(c.req.path)}`);
         err = refusedValue(refused);
       }
     }
     if (err instanceof Problem) {
-      if (err.status >= 500) log(`${err.status} on ${c.req.method} ${c.req.path}: ${err.detail}`, err.cause);
+      if (err.status >= 500) log(`${err.status} on ${c.req.method} ${loggedPath(c.req.path)}: ${err.detail}`, err.cause);
       return problemResponse(c, err);
     }
     if (err instanceof HTTPException) {
@@ -146,7 +155,7 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
       if (status < 500) return problemResponse(c, new Problem(status as Problem['status'], err.message || 'Bad request'));
     }
     if (err instanceof SyntaxError) return problemResponse(c, new Problem(400, 'The request body is not valid JSON', [{ path: '(body)', message: 'malformed JSON' }]));
-    log(`unhandled error on ${c.req.method} ${c.req.path}`, err);
+    log(`unhandled error on ${c.req.method} ${loggedPath(c.req.path)}`, err);
     return problemResponse(c, new Problem(500, 'An internal error occurred; it has been logged'));
   });
   return app;

@@ -27,7 +27,7 @@ export function requestTelemetry(logger: Logger, registry?: Registry): Middlewar
     const parent = propagation.extract(context.active(), Object.fromEntries(c.req.raw.headers));
     const span = trace.getTracer(TRACER_NAME).startSpan(
       c.req.method,
-      { kind: SpanKind.SERVER, attributes: { 'http.request.method': c.req.method, 'url.path': c.req.path, 'tocsin.request_id': reqId } },
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': c.req.method, 'url.path': loggedPath(c.req.path), 'tocsin.request_id': reqId } },
       parent,
     );
     try {
@@ -51,8 +51,16 @@ export function requestTelemetry(logger: Logger, registry?: Registry): Middlewar
       span.end();
       // The path without its query: a query may carry a token (the dashboard's ?token=).
       const ms = Math.round((performance.now() - started) * 10) / 10;
-      withLogContext({ reqId }, () => logger.info({ method: c.req.method, path: c.req.path, status, ms }, 'request'));
+      withLogContext({ reqId }, () => logger.info({ method: c.req.method, path: loggedPath(c.req.path), status, ms }, 'request'));
     }
   };
   return [requestId(), observe as MiddlewareHandler];
+}
+
+/**
+ * A request's path as logs and traces show it: the token of a recipient's link
+ * (`/preferences/{token}`, `/unsubscribe/{token}`) is a credential and stays out.
+ */
+export function loggedPath(path: string): string {
+  return path.replace(/^\/(preferences|unsubscribe)\/[^/]*/, '/$1/{token}');
 }

@@ -1,8 +1,9 @@
 // Recipients: the row as the rest of the system sees it, and how the API stores and reads them.
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Preferences, Recipient } from '../domain/types.js';
-import type { Db } from './client.js';
-import { recipients } from './schema.js';
+import { rowsOf, type Db } from './client.js';
+import { recordLifecycleEvent } from './lifecycle-events.js';
+import { notifications, recipients } from './schema.js';
 
 export type RecipientRow = typeof recipients.$inferSelect;
 
@@ -117,4 +118,58 @@ export async function existingRecipientIds(db: Db, tenantId: string, ids: readon
 export async function allRecipientIds(db: Db, tenantId: string): Promise<string[]> {
   const rows = await db.select({ id: recipients.id }).from(recipients).where(eq(recipients.tenantId, tenantId)).orderBy(asc(recipients.id));
   return rows.map((r) => r.id);
+}
+
+/**
+ * Opts a recipient out of one category on one channel (`categories[category].channels[channel] =
+ * false`), leaving the rest of its preferences as they are, and records a
+ * `recipient.unsubscribed` lifecycle event in the same transaction. One statement decides: of
+ * concurrent calls (a mail provider's one-click POST retried, the person's own click) one
+ * changes it and records the event, the others find it done. Answers 'unsubscribed',
+ * 'already' (it was already out), or undefined when there is no such recipient.
+ */
+export async function optOutOfCategory(
+  db: Db,
+  o: { tenantId: string; recipientId: string; category: string; channel: string },
+): Promise<'unsubscribed' | 'already' | undefined> {
+  const p = recipients.preferences;
+  const cat = sql`${o.category}::text`;
+  const ch = sql`${o.channel}::text`;
+  const categories = sql`coalesce(${p} -> 'categories', '{}'::jsonb)`;
+  const entry = sql`coalesce(${p} -> 'categories' -> ${cat}, '{}'::jsonb)`;
+  const channels = sql`coalesce(${p} -> 'categories' -> ${cat} -> 'channels', '{}'::jsonb)`;
+  return db.transaction(async (tx) => {
+    const [changed] = await tx
+      .update(recipients)
+      .set({
+        preferences: sql`${p} || jsonb_build_object('categories', ${categories} || jsonb_build_object(${cat}, ${entry} || jsonb_build_object('channels', ${channels} || jsonb_build_object(${ch}, false))))`,
+        updatedAt: sql`now()`,
+      })
+      .where(
+        and(
+          eq(recipients.tenantId, o.tenantId),
+          eq(recipients.id, o.recipientId),
+          sql`(${p} -> 'categories' -> ${cat} -> 'channels' ->> ${ch}) is distinct from 'false'`,
+        ),
+      )
+      .returning({ id: recipients.id });
+    if (!changed) return (await findRecipient(tx, o.tenantId, o.recipientId)) ? 'already' : undefined;
+    await recordLifecycleEvent(tx, { tenantId: o.tenantId, type: 'recipient.unsubscribed', recipientId: o.recipientId, data: { category: o.category, channel: o.channel } });
+    return 'unsubscribed';
+  });
+}
+
+/**
+ * The categories a preference page offers besides those in the recipient's preferences: those of
+ * the tenant's latest 1,000 notifications and of the recipient's latest 200 (both read through
+ * their indexes, so the cost is bounded however many notifications the tenant has), at most `max`.
+ */
+export async function recentCategories(db: Db, tenantId: string, recipientId: string, max = 50): Promise<string[]> {
+  const rows = await db.execute(sql`
+    select distinct category from (
+      (select category from ${notifications} where tenant_id = ${tenantId} order by created_at desc limit 1000)
+      union all
+      (select category from ${notifications} where tenant_id = ${tenantId} and recipient_id = ${recipientId} order by created_at desc limit 200)
+    ) recent where category is not null order by category limit ${max}`);
+  return rowsOf<{ category: string }>(rows).map((r) => r.category);
 }

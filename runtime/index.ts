@@ -274,6 +274,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         slack: createSlackClient({ botToken: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL }),
         pager: createPagerClient({ eventsUrl: config.PAGERDUTY_EVENTS_URL }),
         integrations: createIntegrationProviders(database.db, { keys, emailFrom: config.EMAIL_FROM, publicBaseUrl: config.publicBaseUrl, webpushCa: config.WEBPUSH_CA }),
+        recipientLinks: { encryptionKeys: keys, publicBaseUrl: config.publicBaseUrl },
         workflowBundle: opts.workflowBundle,
         tuning: workerTuning(config),
         version,

@@ -30,6 +30,15 @@ function classify(error: ErrorResponse, headers: Record<string, string> | null):
   return httpFailure('resend', error.statusCode, detail, headers?.['retry-after']);
 }
 
+/**
+ * The RFC 8058 one-click unsubscribe headers of an email with an unsubscribe URL (an email of a
+ * notification with a category); none for one without (transactional email).
+ */
+export function unsubscribeHeaders(url: string | undefined): Record<string, string> | undefined {
+  if (!url) return undefined;
+  return { 'List-Unsubscribe': `<${url}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' };
+}
+
 /** An email's body as the template gives it (html, text or both), or null when it has neither. */
 export function emailBody(email: { html?: string; text?: string } | undefined): { html: string; text?: string } | { text: string } | null {
   return email?.html ? { html: email.html, text: email.text || undefined } : email?.text ? { text: email.text } : null;
@@ -47,7 +56,8 @@ export function createEmailSender(opts: EmailOptions): ChannelSender | null {
       const body = emailBody(email);
       if (!email || !body) throw permanent(ErrorType.ProviderRejected, `template ${req.template.key} has no email body`);
       req.signal.throwIfAborted();
-      const payload: CreateEmailOptions = { from: opts.from, to: req.address, subject: email.subject, ...body };
+      const listHeaders = unsubscribeHeaders(req.unsubscribeUrl);
+      const payload: CreateEmailOptions = { from: opts.from, to: req.address, subject: email.subject, ...body, ...(listHeaders ? { headers: listHeaders } : {}) };
       const { data, error, headers } = await resend.emails.send(payload, {
         idempotencyKey: req.deliveryId,
         signal: req.signal,
@@ -63,9 +73,11 @@ export function createEmailSender(opts: EmailOptions): ChannelSender | null {
       if (emails.length === 0) return { provider: 'resend', providerMessageIds: [] };
       if (emails.length > RESEND_BATCH_LIMIT) throw new RangeError(`a Resend batch holds at most ${RESEND_BATCH_LIMIT} emails, not ${emails.length}`);
       signal.throwIfAborted();
-      const payload: CreateBatchOptions = emails.map((e) =>
-        e.html ? { from: opts.from, to: e.to, subject: e.subject, html: e.html, text: e.text || undefined } : { from: opts.from, to: e.to, subject: e.subject, text: e.text ?? '' },
-      );
+      const payload: CreateBatchOptions = emails.map((e) => {
+        const listHeaders = unsubscribeHeaders(e.unsubscribeUrl);
+        const common = { from: opts.from, to: e.to, subject: e.subject, ...(listHeaders ? { headers: listHeaders } : {}) };
+        return e.html ? { ...common, html: e.html, text: e.text || undefined } : { ...common, text: e.text ?? '' };
+      });
       const { data, error, headers } = await resend.batch.send(payload, { idempotencyKey, signal });
       if (error) throw classify(error, headers);
       const ids = data.data.map((d) => d.id);

@@ -54,7 +54,11 @@ export function createSmtpSender(opts: SmtpOptions): ChannelSender | null {
       req.signal.throwIfAborted();
       let info: { messageId: string; rejected: unknown[] };
       try {
-        info = await transport.sendMail({ from: opts.from, to: req.address, subject: email.subject, ...body, messageId: `<${req.deliveryId}@tocsin>`, signal: req.signal });
+        // nodemailer's `list` writes List-Unsubscribe (as <url>); the RFC 8058 Post header beside it.
+        const unsubscribe = req.unsubscribeUrl
+          ? { list: { unsubscribe: req.unsubscribeUrl }, headers: { 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } }
+          : {};
+        info = await transport.sendMail({ from: opts.from, to: req.address, subject: email.subject, ...body, ...unsubscribe, messageId: `<${req.deliveryId}@tocsin>`, signal: req.signal });
       } catch (err) {
         req.signal.throwIfAborted();
         throw classify(err);

@@ -13,6 +13,11 @@ export interface SendRequest {
   content: ChannelContent;
   data: Record<string, unknown>;
   category: string | null;
+  /**
+   * Email of a notification with a category: the one-click unsubscribe URL (RFC 8058) that the
+   * email carries as `List-Unsubscribe`, with `List-Unsubscribe-Post: List-Unsubscribe=One-Click`.
+   */
+  unsubscribeUrl?: string;
   /** The notification's priority when the caller knows it (escalations); push looks it up otherwise. */
   priority?: Priority;
   /** Aborts when Temporal cancels the activity. */
@@ -59,6 +64,8 @@ export interface BatchEmail {
   subject: string;
   html?: string;
   text?: string;
+  /** As SendRequest.unsubscribeUrl: set for a broadcast with a category. */
+  unsubscribeUrl?: string;
 }
 
 interface BatchResult {
