@@ -161,6 +161,8 @@ export function createEscalationActivities(deps: EscalationDeps) {
       data: { incidentId: a.incidentId, summary: a.summary, severity: a.severity, details: a.details },
       category: 'incident',
       priority: a.severity === 'critical' ? 'critical' : 'high',
+      // One incident, one notice on a device: each step's push replaces the one before.
+      collapseKey: `incident-${a.incidentId}`,
       signal: ctx.cancellationSignal,
     });
   }

@@ -127,7 +127,10 @@ describe('push through FCM, APNs and Web Push end to end', () => {
       (r) => r.body.timeline.some((e: any) => e.type === 'notified'),
     );
     expect(apns.requests.slice(apnsBefore)).toHaveLength(1);
-    expect(apns.requests.at(-1)!).toMatchObject({ headers: { 'apns-priority': '10' }, payload: { aps: { alert: { title: 'Tocsin [critical] Disk full on db-1' } }, incidentId: incident.body.id } });
+    expect(apns.requests.at(-1)!).toMatchObject({
+      headers: { 'apns-priority': '10', 'apns-collapse-id': `incident-${incident.body.id}` },
+      payload: { aps: { alert: { title: 'Tocsin [critical] Disk full on db-1' } }, incidentId: incident.body.id },
+    });
     expect(web.received.slice(webBefore)).toHaveLength(1);
     expect(web.received.at(-1)!).toMatchObject({ urgency: 'high', payload: { title: 'Tocsin [critical] Disk full on db-1' } });
     expect((await api('POST', `/v1/incidents/${incident.body.id}/resolve`, { by: 'ann' })).status).toBe(200);

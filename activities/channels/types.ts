@@ -18,6 +18,12 @@ export interface SendRequest {
    * email carries as `List-Unsubscribe`, with `List-Unsubscribe-Post: List-Unsubscribe=One-Click`.
    */
   unsubscribeUrl?: string;
+  /**
+   * Push: the collapse key (APNs `apns-collapse-id`, FCM `collapse_key`, Web Push `Topic`) when
+   * the caller has one of its own: an incident's, so each escalation push replaces the one before
+   * on the device. Unset: the delivery's id (a retried push shows once).
+   */
+  collapseKey?: string;
   /** The notification's priority when the caller knows it (escalations); push looks it up otherwise. */
   priority?: Priority;
   /** Aborts when Temporal cancels the activity. */

@@ -39,7 +39,7 @@ export function createPushSender(db: Db, providers: ReadonlyArray<PushProvider |
         ...(push.url ? { url: push.url } : {}),
         ...(push.data ? { data: push.data } : {}),
         urgency: pushUrgency(req.priority ?? (await notificationPriority(db, req.notificationId)) ?? 'normal'),
-        collapseKey: req.deliveryId,
+        collapseKey: req.collapseKey ?? req.deliveryId,
         ttlSeconds: PUSH_TTL_SECONDS,
         signal: req.signal,
       };
