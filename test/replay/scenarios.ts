@@ -16,6 +16,8 @@ import { startFakeTelegram } from '../fakes/telegram.js';
 import { startFakeFcm } from '../fakes/push.js';
 import { createPushSender } from '../../activities/channels/push/index.js';
 import { createFcmProvider } from '../../activities/channels/push/fcm.js';
+import type { ChannelSender } from '../../activities/channels/types.js';
+import type { Channel } from '../../domain/types.js';
 import { startFakeTwilio } from '../fakes/twilio.js';
 import { seed, startHarness, waitForState, type Harness } from '../harness.js';
 import { localEnv, testWorker, uniqueQueue } from '../support.js';
@@ -321,24 +323,38 @@ const batchBroadcasts: ScenarioGroup = {
   },
 };
 
+/**
+ * A harness whose API starts runs on the dev server (Schedules, history deletion and visibility
+ * lists are only there), with a worker on that server over the harness's database; `senders`
+ * may read that database. Everything is stopped after `body`.
+ */
+async function onDevServer(queue: string, body: (h: Harness, dev: Awaited<ReturnType<typeof localEnv>>, taskQueue: string) => Promise<void>, senders?: (db: Harness['db']) => Partial<Record<Channel, ChannelSender>>) {
+  const dev = await localEnv();
+  let h: Harness | undefined;
+  let stopWorker = async () => {};
+  try {
+    await registerSearchAttributes(dev.connection, dev.namespace ?? 'default');
+    const taskQueue = uniqueQueue(queue);
+    h = await startHarness({ app: { temporal: { client: dev.client, taskQueue, ping: async () => {} } } });
+    const worker = await testWorker(dev, h.db, taskQueue, senders?.(h.db));
+    const running = worker.run();
+    stopWorker = async () => {
+      worker.shutdown();
+      await running;
+    };
+    await body(h, dev, taskQueue);
+  } finally {
+    await stopWorker();
+    await h?.close();
+    await dev.teardown();
+  }
+}
+
 const schedules: ScenarioGroup = {
   name: 'scheduledSendWorkflow',
   async run(save) {
-    const dev = await localEnv();
-    let h: Harness | undefined;
-    let stopWorker = async () => {};
-    try {
-      await registerSearchAttributes(dev.connection, dev.namespace ?? 'default');
-      const taskQueue = uniqueQueue('schedules');
-      h = await startHarness({ app: { temporal: { client: dev.client, taskQueue, ping: async () => {} } } });
-      const worker = await testWorker(dev, h.db, taskQueue);
-      const running = worker.run();
-      stopWorker = async () => {
-        worker.shutdown();
-        await running;
-      };
-      await seed(h);
-      const x = h;
+    await onDevServer('schedules', async (x, dev) => {
+      await seed(x);
       const run = async (scenario: string, id: string, body: Record<string, unknown>) => {
         ok(await x.call('PUT', `/v1/schedules/${id}`, { cron: '0 8 * * MON', timezone: 'Europe/Berlin', ...body }), 200, 'schedule');
         ok(await x.call('POST', `/v1/schedules/${id}/trigger`), 202, 'trigger');
@@ -347,33 +363,15 @@ const schedules: ScenarioGroup = {
       };
       await run('notification', 'weekly-order', { notification: order });
       await run('broadcast', 'weekly-news', { broadcast: { recipients: ['user-42'], template: 'order-shipped', data: { order: { id: 8 }, name: 'All' } } });
-    } finally {
-      await stopWorker();
-      await h?.close();
-      await dev.teardown();
-    }
+    });
   },
 };
 
 const erasureAndRetention: ScenarioGroup = {
   name: 'erasureWorkflow and retentionWorkflow',
   async run(save) {
-    // The dev server: erasure deletes histories and lists runs by search attribute.
-    const dev = await localEnv();
-    let h: Harness | undefined;
-    let stopWorker = async () => {};
-    try {
-      await registerSearchAttributes(dev.connection, dev.namespace ?? 'default');
-      const taskQueue = uniqueQueue('erasure');
-      h = await startHarness({ app: { temporal: { client: dev.client, taskQueue, ping: async () => {} } } });
-      const worker = await testWorker(dev, h.db, taskQueue);
-      const running = worker.run();
-      stopWorker = async () => {
-        worker.shutdown();
-        await running;
-      };
-      await seed(h);
-      const x = h;
+    await onDevServer('erasure', async (x, dev, taskQueue) => {
+      await seed(x);
       // One sent, one held for an hour: the erasure cancels the held one and deletes both.
       const sent = ok(await x.call('POST', '/v1/notifications', order), 202, 'send').id as string;
       await until(async () => ok(await x.call('GET', `/v1/notifications/${sent}`), 200, 'get'), (b) => b.status === 'sent', 60_000, 100);
@@ -386,48 +384,32 @@ const erasureAndRetention: ScenarioGroup = {
       const retention = await dev.client.workflow.start('retentionWorkflow', { taskQueue, workflowId: `retention-${taskQueue}`, args: [{ days: 30 }] });
       await retention.result();
       await save(dev.client, 'retentionWorkflow', 'one-pass', retention.workflowId);
-    } finally {
-      await stopWorker();
-      await h?.close();
-      await dev.teardown();
-    }
+    });
   },
 };
 
 const pushGone: ScenarioGroup = {
   name: 'notificationWorkflow push to devices all gone',
   async run(save) {
-    // On the dev server with a worker whose push sender reads the harness's database.
-    const dev = await localEnv();
     const fcm = await startFakeFcm();
-    let h: Harness | undefined;
-    let stopWorker = async () => {};
     try {
-      await registerSearchAttributes(dev.connection, dev.namespace ?? 'default');
-      const taskQueue = uniqueQueue('push-gone');
-      h = await startHarness({ app: { temporal: { client: dev.client, taskQueue, ping: async () => {} } } });
-      const push = createPushSender(h.db.db, [createFcmProvider({ serviceAccount: fcm.serviceAccount, baseUrl: fcm.url })])!;
-      const worker = await testWorker(dev, h.db, taskQueue, { push });
-      const running = worker.run();
-      stopWorker = async () => {
-        worker.shutdown();
-        await running;
-      };
-      const x = h;
-      ok(await x.call('PUT', '/v1/recipients/user-42', {}), 200, 'recipient');
-      ok(await x.call('POST', '/v1/templates', { key: 'order-shipped', content: { en: { push: { title: 'Order {{ order.id }} shipped', body: 'On its way.' } } } }), 201, 'template');
-      ok(await x.call('PUT', '/v1/recipients/user-42/devices/old', { provider: 'fcm', token: 'fcm-stale' }), 200, 'device');
-      fcm.gone.add('fcm-stale');
-      const id = ok(await x.call('POST', '/v1/notifications', { ...order, channels: ['push'] }), 202, 'send').id as string;
-      const done = await until(async () => ok(await x.call('GET', `/v1/notifications/${id}`), 200, 'get'), (b) => b.status === 'suppressed' || b.status === 'failed', 60_000, 100);
-      if (done.deliveries[0].status !== 'skipped') throw new Error(`push-all-gone: expected skipped, got ${JSON.stringify(done.deliveries)}`);
-      await dev.client.workflow.getHandle(workflowIds.notification(x.tenantId, id)).result();
-      await save(dev.client, 'notificationWorkflow', 'push-all-gone', workflowIds.notification(x.tenantId, id));
+      await onDevServer(
+        'push-gone',
+        async (x, dev) => {
+          ok(await x.call('PUT', '/v1/recipients/user-42', {}), 200, 'recipient');
+          ok(await x.call('POST', '/v1/templates', { key: 'order-shipped', content: { en: { push: { title: 'Order {{ order.id }} shipped', body: 'On its way.' } } } }), 201, 'template');
+          ok(await x.call('PUT', '/v1/recipients/user-42/devices/old', { provider: 'fcm', token: 'fcm-stale' }), 200, 'device');
+          fcm.gone.add('fcm-stale');
+          const id = ok(await x.call('POST', '/v1/notifications', { ...order, channels: ['push'] }), 202, 'send').id as string;
+          await dev.client.workflow.getHandle(workflowIds.notification(x.tenantId, id)).result();
+          const done = ok(await x.call('GET', `/v1/notifications/${id}`), 200, 'get');
+          if (done.deliveries[0].status !== 'skipped') throw new Error(`push-all-gone: expected skipped, got ${JSON.stringify(done.deliveries)}`);
+          await save(dev.client, 'notificationWorkflow', 'push-all-gone', workflowIds.notification(x.tenantId, id));
+        },
+        (db) => ({ push: createPushSender(db.db, [createFcmProvider({ serviceAccount: fcm.serviceAccount, baseUrl: fcm.url })])! }),
+      );
     } finally {
-      await stopWorker();
-      await h?.close();
       await fcm.close();
-      await dev.teardown();
     }
   },
 };
