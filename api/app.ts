@@ -32,6 +32,10 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { acceptableInput } from './validate.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { codecRoutes } from './routes/codec.js';
+import { meRoutes, recipientTokenDeps, recipientTokenRoutes } from './routes/me.js';
+import { inboxElementRoutes } from './routes/inbox-element.js';
+import { createInboxStreams } from './inbox-streams.js';
+import { cors } from 'hono/cors';
 import { requestTelemetry } from './telemetry.js';
 import { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../telemetry/log.js';
@@ -69,7 +73,20 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   const signed = ['/v1/receipts/', '/v1/slack/'];
   const keys = createKeyCache();
   const answers = unauthenticatedAnswers(deps.unauthenticated);
-  app.use('/v1/*', authenticate({ db: deps.db, adminToken: deps.adminToken, keys, answers, signedPrefixes: signed }));
+  // Browsers on CORS_ORIGINS may call /v1/me/* with a recipient token: the preflight is answered
+  // here, before credentials (it carries none). No cookies: the token is the only credential.
+  app.use(
+    '/v1/me/*',
+    cors({
+      origin: [...(deps.corsOrigins ?? [])],
+      allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+      allowHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID'],
+      exposeHeaders: ['Retry-After', 'RateLimit', 'RateLimit-Policy'],
+      credentials: false,
+      maxAge: 600,
+    }),
+  );
+  app.use('/v1/*', authenticate({ db: deps.db, adminToken: deps.adminToken, keys, answers, signedPrefixes: signed, recipientTokens: recipientTokenDeps(deps) }));
   app.use('*', sizeLimit);
   // Input every route can hold (api/validate.ts): JSON bodies, no NUL or unpaired surrogate in
   // a body, path or query, bounded nesting. Receipts and Slack verify their raw bodies first.
@@ -79,6 +96,7 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   app.route('/metrics', metricsRoutes(deps, metrics));
   app.route('/dashboard', dashboardRoutes(deps));
   app.route('/codec', codecRoutes(deps));
+  app.route('/', inboxElementRoutes());
   const critical = criticalRate(deps.db, deps.criticalRatePerMinute);
   app.route('/v1/admin', adminRoutes(deps, keys, critical));
   // Slack signs its requests itself: `authenticate` lets /v1/slack/ through.
@@ -86,17 +104,31 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   // Delivery receipts are signed by their providers (Twilio, Resend via Svix): let through too.
   app.route('/v1/receipts', receiptRoutes(deps));
 
+  // Per-tenant rate limit of this instance, after auth so that the key is the tenant id
+  // (api/rate-limit.ts: 429 with Retry-After and the IETF RateLimit fields); a tenant's
+  // recipients (/v1/me) spend the same budget.
+  const rateLimit = tenantRateLimit(deps.rateLimit);
+  // Each tenant's requests take turns: a flood waits behind itself, not in front of others.
+  const gate = tenantGate(deps.tenantGate);
+  // One hub for the inbox streams of the tenant's routes and the recipient's own.
+  const streamed = { ...deps, inboxStreams: deps.inboxStreams ?? createInboxStreams() };
+
+  // The recipient's own side: `authenticate` took a recipient token and set tenant and recipient.
+  const me = router<Env>();
+  me.use('*', rateLimit);
+  me.use('*', gate);
+  me.route('/', meRoutes(streamed));
+  app.route('/v1/me', me);
+
   const tenant = router<Env>();
   // `authenticate` set the tenant; a path it let through unchecked (an unknown one below
   // /v1/slack/ or /v1/receipts/) has none and stops here.
   tenant.use('*', requireTenant(answers));
-  // Per-tenant rate limit of this instance, after auth so that the key is the tenant id
-  // (api/rate-limit.ts: 429 with Retry-After and the IETF RateLimit fields).
-  tenant.use('*', tenantRateLimit(deps.rateLimit));
-  // Each tenant's requests take turns: a flood waits behind itself, not in front of others.
-  tenant.use('*', tenantGate(deps.tenantGate));
+  tenant.use('*', rateLimit);
+  tenant.use('*', gate);
   tenant.route('/recipients', recipientRoutes(deps));
-  tenant.route('/recipients', inboxRoutes(deps));
+  tenant.route('/recipients', recipientTokenRoutes(deps));
+  tenant.route('/recipients', inboxRoutes(streamed));
   tenant.route('/recipients', deviceRoutes(deps));
   tenant.route('/templates', templateRoutes(deps));
   tenant.route('/notifications', notificationRoutes(deps, critical));
