@@ -3,6 +3,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { authenticate, createKeyCache, requireTenant, unauthenticatedAnswers } from './auth.js';
 import { tenantRateLimit } from './rate-limit.js';
@@ -35,7 +36,6 @@ import { codecRoutes } from './routes/codec.js';
 import { meRoutes, recipientTokenDeps, recipientTokenRoutes } from './routes/me.js';
 import { inboxElementRoutes } from './routes/inbox-element.js';
 import { createInboxStreams } from './inbox-streams.js';
-import { cors } from 'hono/cors';
 import { requestTelemetry } from './telemetry.js';
 import { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../telemetry/log.js';

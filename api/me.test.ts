@@ -195,6 +195,10 @@ describe.each(testDatabaseKinds)('/v1/me on %s', (kind) => {
     const get = await req('GET', '/v1/me/inbox/count', annToken, undefined, { origin: PAGE });
     expect(get.status).toBe(200);
     expect(get.headers.get('access-control-allow-origin')).toBe(PAGE);
+    // A refusal is readable by the page too (so it can tell an expired token from a network error).
+    const refusedGet = await req('GET', '/v1/me/inbox/count', 'expired', undefined, { origin: PAGE });
+    expect(refusedGet.status).toBe(401);
+    expect(refusedGet.headers.get('access-control-allow-origin')).toBe(PAGE);
     const tenantRoute = await app.request('/v1/recipients/ann', { method: 'OPTIONS', headers: { origin: PAGE, 'access-control-request-method': 'GET' } });
     expect(tenantRoute.headers.get('access-control-allow-origin')).toBeNull();
   });
