@@ -3,7 +3,9 @@
 // expired, forged and other-purpose tokens open nothing here; browsers on CORS_ORIGINS may call.
 import { Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createInappSender } from '../activities/channels/inapp.js';
 import { addInboxMessage } from '../db/inbox.js';
+import { sendRequest } from '../test/fakes/send-request.js';
 import { parseEncryptionKeys } from '../usecases/payload-codec.js';
 import { issueRecipientToken } from '../usecases/recipient-tokens.js';
 import { offlineAppDeps, openTestDatabase, testDatabaseKinds, TEST_ENCRYPTION_KEYS } from '../test/support.js';
@@ -233,6 +235,28 @@ describe.each(testDatabaseKinds)('/v1/me on %s', (kind) => {
     // Resuming after d1: d2 (and what comes after) again.
     expect(await read({ 'last-event-id': 'msg_d1' }, 1)).toEqual(['msg_d2']);
     abort.abort();
+  });
+
+  it('keeps the in-app content’s url when it is an http(s) URL, and drops any other', async () => {
+    expect((await req('PUT', '/v1/recipients/erin', acme.apiKey, {})).status).toBe(200);
+    const erin = (await req('POST', '/v1/recipients/erin/token', acme.apiKey, {})).body.token;
+    const deliver = (n: string, url: string) =>
+      createInappSender(db.db).send(
+        sendRequest({
+          notificationId: `ntf_${kind}_${n}`,
+          tenant: { ...sendRequest().tenant, id: acme.id },
+          recipient: { ...sendRequest().recipient, id: 'erin' },
+          content: { inapp: { title: n, body: '', url } },
+        }),
+      );
+    await deliver('link', ' https://app.example.test/docs/7?x=1 ');
+    await deliver('script', 'javascript:alert(1)');
+    await deliver('relative', '/docs/7');
+    const items = (await req('GET', '/v1/me/inbox', erin)).body.data as Array<{ title: string; url?: string }>;
+    expect(Object.fromEntries(items.map((m) => [m.title, m.url ?? null]))).toEqual({ link: 'https://app.example.test/docs/7?x=1', script: null, relative: null });
+    // Templates accept `inapp.url`.
+    const template = await req('POST', '/v1/templates', acme.apiKey, { key: `linked-${kind}`, content: { en: { inapp: { title: 'Hi', body: 'x', url: 'https://app.example.test/{{ id }}' } } } });
+    expect(template.status).toBe(201);
   });
 
   it('spends the tenant’s rate limit on /v1/me too', async () => {
