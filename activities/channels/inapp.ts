@@ -3,19 +3,9 @@
 import type { Db } from '../../db/client.js';
 import { notifyInbox } from '../../db/inbox-notify.js';
 import { addInboxMessage } from '../../db/inbox.js';
+import { inboxLink } from '../../domain/links.js';
 import { cleanText } from '../../domain/text.js';
 import type { ChannelSender } from './types.js';
-
-/** A rendered `url` worth linking to: an absolute http(s) URL, else none (never `javascript:`). */
-function linkOf(url: string | undefined): string | null {
-  if (!url) return null;
-  try {
-    const parsed = new URL(url.trim());
-    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href.slice(0, 2048) : null;
-  } catch {
-    return null;
-  }
-}
 
 export function createInappSender(db: Db): ChannelSender {
   return {
@@ -33,7 +23,7 @@ export function createInappSender(db: Db): ChannelSender {
         title: cleanText(content.title, 100_000),
         body: cleanText(content.body, 100_000),
         category: req.category,
-        url: linkOf(content.url),
+        url: inboxLink(content.url),
       });
       // The recipient's open streams wake now (the row is committed), not at their next poll.
       if (added) await notifyInbox(db, req.tenant.id, [req.recipient.id]);
