@@ -118,6 +118,8 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   me.use('*', rateLimit);
   me.use('*', gate);
   me.route('/', meRoutes(streamed));
+  // An unknown path below /v1/me ends here, not in the tenant's routes.
+  me.all('*', (c) => problemResponse(c, new Problem(404, `No route for ${c.req.method} ${c.req.path}`)));
   app.route('/v1/me', me);
 
   const tenant = router<Env>();

@@ -123,6 +123,9 @@ describe.each(testDatabaseKinds)('/v1/me on %s', (kind) => {
     ]);
     expect((await req('POST', '/v1/me/inbox/read-all', annToken)).body).toEqual({ updated: 1 });
     expect((await req('GET', '/v1/me/inbox?archived=maybe', annToken)).status).toBe(400);
+    const unknown = await req('GET', '/v1/me/recipients', annToken);
+    expect(unknown.status).toBe(404);
+    expect(unknown.type).toContain('application/problem+json');
   });
 
   it('opens nothing but /v1/me: tenant routes refuse a recipient token with 401', async () => {
