@@ -262,6 +262,24 @@ describe.each(testDatabaseKinds)('/v1/me on %s', (kind) => {
     expect(template.status).toBe(201);
   });
 
+  it('answers hostile input on every /v1/me route with a 4xx problem, never a 5xx', async () => {
+    const odd = ['%00', '%ED%A0%80', 'x'.repeat(300), '..%2F..%2Fetc', '-1', '99999999999999999999'];
+    const bodies = ['{"a":', '\u0000', '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[', '{"channels":{"email":"\ud800"}}', '{"provider":"fcm","token":"a\u0000b"}', '{"quietHours":{"start":"25:00","end":"x"}}'];
+    const cases: Array<[string, string, string | undefined]> = [];
+    for (const v of odd) {
+      cases.push(['GET', `/v1/me/inbox?limit=${v}`, undefined], ['GET', `/v1/me/inbox?cursor=${v}`, undefined], ['GET', `/v1/me/inbox?unread=${v}&archived=${v}`, undefined]);
+      cases.push(['POST', `/v1/me/inbox/${v}/read`, undefined], ['POST', `/v1/me/inbox/${v}/archive`, undefined], ['DELETE', `/v1/me/devices/${v}`, undefined]);
+    }
+    for (const b of bodies) cases.push(['PUT', '/v1/me/preferences', b], ['PUT', '/v1/me/devices/d1', b], ['POST', '/v1/recipients/ann/token', b]);
+    for (const [method, path, body] of cases) {
+      const token = path.startsWith('/v1/me') ? annToken : acme.apiKey;
+      const res = await app.request(path, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body });
+      expect(res.status, `${method} ${path} ${body ?? ''}`).toBeGreaterThanOrEqual(400);
+      expect(res.status, `${method} ${path} ${body ?? ''}`).toBeLessThan(500);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+    }
+  });
+
   it('spends the tenant’s rate limit on /v1/me too', async () => {
     const limited = createApp(offlineAppDeps(db.db, connection, { adminToken: ADMIN, encryptionKeys: keys, rateLimit: { perSecond: 2, burst: 2 } }), { log: () => {} });
     const statuses: number[] = [];
