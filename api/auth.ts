@@ -1,6 +1,6 @@
 // Bearer credentials: the admin token for /v1/admin/*, recipient tokens for /v1/me/*, tenant API
-// keys for the rest, checked before any body is read. Keys are stored as SHA-256 hashes and compared in constant time.
-// Answers to requests without valid credentials are limited per client address.
+// keys for the rest, checked before any body is read. Keys are stored as SHA-256 hashes and
+// compared in constant time; recipient tokens are JWTs (usecases/recipient-tokens.ts). Answers to requests without valid credentials are limited per client address.
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
@@ -176,7 +176,7 @@ export function unauthenticatedAnswers(settings: UnauthenticatedLimit = DEFAULT_
 type UnauthenticatedAnswers = ReturnType<typeof unauthenticatedAnswers>;
 
 /** The one path on which a recipient token may come as `?token=` (EventSource sends no headers). */
-export const ME_STREAM_PATH = '/v1/me/inbox/stream';
+const ME_STREAM_PATH = '/v1/me/inbox/stream';
 
 /**
  * Credentials, checked before anything reads the request's body (api/app.ts mounts this ahead

@@ -72,8 +72,6 @@ export async function markInbox(db: Db, mark: 'read' | 'archived', tenantId: str
   return updated.length;
 }
 
-
-
 /** Deletes one message; false when there was none. */
 export async function deleteInboxMessage(db: Db, tenantId: string, rid: string, messageId: string): Promise<boolean> {
   const deleted = await db
