@@ -1,6 +1,7 @@
 // Bearer credentials: the admin token for /v1/admin/*, recipient tokens for /v1/me/*, tenant API
 // keys for the rest, checked before any body is read. Keys are stored as SHA-256 hashes and
-// compared in constant time; recipient tokens are JWTs (usecases/recipient-tokens.ts). Answers to requests without valid credentials are limited per client address.
+// compared in constant time; recipient tokens are JWTs (usecases/recipient-tokens.ts). Answers
+// to requests without valid credentials are limited per client address.
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
