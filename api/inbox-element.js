@@ -192,7 +192,9 @@
     async show() {
       this._panel.hidden = false;
       this._bell.setAttribute('aria-expanded', 'true');
+      // Loaded the first time; afterwards drawn again, so that the times ("2 minutes ago") are current.
       if (!this._loaded) await this._load(true);
+      else this._render();
       const first = this._list.querySelector('.item') || this._panel;
       first.focus();
     }
@@ -264,7 +266,10 @@
         this._render();
         this._setUnread(Math.max(0, this._unread - 1));
         const res = await this._call('POST', `/v1/me/inbox/${encodeURIComponent(item.id)}/read`);
-        if (!res) item.read = false;
+        if (!res) {
+          item.read = false;
+          this._render();
+        }
         await this._refreshCount();
       }
       if (item.url) window.open(item.url, '_blank', 'noopener');
