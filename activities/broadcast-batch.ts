@@ -12,6 +12,7 @@ import { audiencePage, writeBroadcastOutcomes, type BroadcastDelivery, type Broa
 import { existingNotificationIds } from '../db/notifications.js';
 import { recipientsById } from '../db/recipients.js';
 import { suppressedAmong } from '../db/suppressions.js';
+import { inboxLink } from '../domain/links.js';
 import { broadcastNotificationId } from '../domain/broadcast.js';
 import { ErrorType } from '../domain/errors.js';
 import { addressFor, decideOnWake } from '../domain/preferences.js';
@@ -179,7 +180,7 @@ export function createBroadcastBatchActivities({ db, senders, integrations, afte
             sending.set(ch, renderFailed(ch, r.error));
           } else if (ch === 'inapp') {
             sending.set(ch, { channel: ch, status: 'sent', sent: { provider: 'tocsin', providerMessageId: `msg_${notificationId}` } });
-            inbox = { title: r.content.inapp?.title ?? '', body: r.content.inapp?.body ?? '' };
+            inbox = { title: r.content.inapp?.title ?? '', body: r.content.inapp?.body ?? '', url: inboxLink(r.content.inapp?.url) };
           } else {
             const email = r.content.email;
             const body = emailBody(email);

@@ -3,6 +3,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { authenticate, createKeyCache, requireTenant, unauthenticatedAnswers } from './auth.js';
 import { tenantRateLimit } from './rate-limit.js';
@@ -35,6 +36,9 @@ import { metricsRoutes } from './routes/metrics.js';
 import { codecRoutes } from './routes/codec.js';
 import { preferenceLinkRoutes } from './routes/preference-links.js';
 import { preferencePageRoutes, unsubscribeRoutes } from './routes/recipient-pages.js';
+import { meRoutes, recipientTokenDeps, recipientTokenRoutes } from './routes/me.js';
+import { inboxElementRoutes } from './routes/inbox-element.js';
+import { createInboxStreams } from './inbox-streams.js';
 import { loggedPath, requestTelemetry } from './telemetry.js';
 import { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../telemetry/log.js';
@@ -72,7 +76,20 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   const signed = ['/v1/receipts/', '/v1/slack/'];
   const keys = createKeyCache();
   const answers = unauthenticatedAnswers(deps.unauthenticated);
-  app.use('/v1/*', authenticate({ db: deps.db, adminToken: deps.adminToken, keys, answers, signedPrefixes: signed }));
+  // Browsers on CORS_ORIGINS may call /v1/me/* with a recipient token: the preflight is answered
+  // here, before credentials (it carries none). No cookies: the token is the only credential.
+  app.use(
+    '/v1/me/*',
+    cors({
+      origin: [...(deps.corsOrigins ?? [])],
+      allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+      allowHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID'],
+      exposeHeaders: ['Retry-After', 'RateLimit', 'RateLimit-Policy'],
+      credentials: false,
+      maxAge: 600,
+    }),
+  );
+  app.use('/v1/*', authenticate({ db: deps.db, adminToken: deps.adminToken, keys, answers, signedPrefixes: signed, recipientTokens: recipientTokenDeps(deps) }));
   app.use('*', sizeLimit);
   // Input every route can hold (api/validate.ts): JSON bodies, no NUL or unpaired surrogate in
   // a body, path or query, bounded nesting. Receipts and Slack verify their raw bodies first.
@@ -82,12 +99,16 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   app.route('/metrics', metricsRoutes(deps, metrics));
   app.route('/dashboard', dashboardRoutes(deps));
   app.route('/codec', codecRoutes(deps));
+  // Per-tenant rate limit of this instance, after auth so that the key is the tenant id
+  // (api/rate-limit.ts: 429 with Retry-After and the IETF RateLimit fields); a tenant's
+  // recipients (/v1/me, their links) spend the same budget.
+  const rateLimit = tenantRateLimit(deps.rateLimit);
   // A recipient's links, outside /v1 and without an API key: the token in the path is the
   // credential, checked (and bad ones counted per address as above) before a body is read.
   // A valid link's requests count against its tenant's rate, with the tenant's API requests.
-  const tenantLimit = tenantRateLimit(deps.rateLimit);
-  app.route('/preferences', preferencePageRoutes(deps, answers, tenantLimit));
-  app.route('/unsubscribe', unsubscribeRoutes(deps, answers, tenantLimit));
+  app.route('/preferences', preferencePageRoutes(deps, answers, rateLimit));
+  app.route('/unsubscribe', unsubscribeRoutes(deps, answers, rateLimit));
+  app.route('/', inboxElementRoutes());
   const critical = criticalRate(deps.db, deps.criticalRatePerMinute);
   app.route('/v1/admin', adminRoutes(deps, keys, critical));
   // Slack signs its requests itself: `authenticate` lets /v1/slack/ through.
@@ -95,17 +116,29 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   // Delivery receipts are signed by their providers (Twilio, Resend via Svix): let through too.
   app.route('/v1/receipts', receiptRoutes(deps));
 
+  // Each tenant's requests take turns: a flood waits behind itself, not in front of others.
+  const gate = tenantGate(deps.tenantGate);
+  // One hub for the inbox streams of the tenant's routes and the recipient's own.
+  const streamed = { ...deps, inboxStreams: deps.inboxStreams ?? createInboxStreams() };
+
+  // The recipient's own side: `authenticate` took a recipient token and set tenant and recipient.
+  const me = router<Env>();
+  me.use('*', rateLimit);
+  me.use('*', gate);
+  me.route('/', meRoutes(streamed));
+  // An unknown path below /v1/me ends here, not in the tenant's routes.
+  me.all('*', (c) => problemResponse(c, new Problem(404, `No route for ${c.req.method} ${c.req.path}`)));
+  app.route('/v1/me', me);
+
   const tenant = router<Env>();
   // `authenticate` set the tenant; a path it let through unchecked (an unknown one below
   // /v1/slack/ or /v1/receipts/) has none and stops here.
   tenant.use('*', requireTenant(answers));
-  // Per-tenant rate limit of this instance, after auth so that the key is the tenant id
-  // (api/rate-limit.ts: 429 with Retry-After and the IETF RateLimit fields).
-  tenant.use('*', tenantLimit);
-  // Each tenant's requests take turns: a flood waits behind itself, not in front of others.
-  tenant.use('*', tenantGate(deps.tenantGate));
+  tenant.use('*', rateLimit);
+  tenant.use('*', gate);
   tenant.route('/recipients', recipientRoutes(deps));
-  tenant.route('/recipients', inboxRoutes(deps));
+  tenant.route('/recipients', recipientTokenRoutes(deps));
+  tenant.route('/recipients', inboxRoutes(streamed));
   tenant.route('/recipients', deviceRoutes(deps));
   tenant.route('/recipients', preferenceLinkRoutes(deps));
   tenant.route('/templates', templateRoutes(deps));

@@ -1,6 +1,7 @@
-// Bearer credentials: the admin token for /v1/admin/*, tenant API keys for the rest, checked
-// before any body is read. Keys are stored as SHA-256 hashes and compared in constant time.
-// Answers to requests without valid credentials are limited per client address.
+// Bearer credentials: the admin token for /v1/admin/*, recipient tokens for /v1/me/*, tenant API
+// keys for the rest, checked before any body is read. Keys are stored as SHA-256 hashes and
+// compared in constant time; recipient tokens are JWTs (usecases/recipient-tokens.ts). Answers
+// to requests without valid credentials are limited per client address.
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
@@ -10,6 +11,7 @@ import { liveApiKey } from '../db/tenants.js';
 import { Lru } from '../domain/lru.js';
 import type { Env } from './deps.js';
 import { constantTimeEqual, sha256 } from '../usecases/ids.js';
+import { tenantKeysCached, verifyRecipientToken, type RecipientTokenDeps } from '../usecases/recipient-tokens.js';
 import { clientAddress } from './client-address.js';
 import { Problem } from './problem.js';
 
@@ -174,15 +176,27 @@ export function unauthenticatedAnswers(settings: UnauthenticatedLimit = DEFAULT_
 }
 type UnauthenticatedAnswers = ReturnType<typeof unauthenticatedAnswers>;
 
+/** The one path on which a recipient token may come as `?token=` (EventSource sends no headers). */
+const ME_STREAM_PATH = '/v1/me/inbox/stream';
+
 /**
  * Credentials, checked before anything reads the request's body (api/app.ts mounts this ahead
- * of bodies being parsed): the admin token under /v1/admin, a tenant API key elsewhere under
- * /v1, except below `signedPrefixes`, whose routes verify their providers' signatures over the
- * raw body themselves. A key answers from the KeyCache when it can; a lookup is made only for a
- * prefix not cached and an address that still has unauthenticated answers left this second.
+ * of bodies being parsed): the admin token under /v1/admin, a recipient token (purpose `me`)
+ * under /v1/me, a tenant API key elsewhere under /v1, except below `signedPrefixes`, whose
+ * routes verify their providers' signatures over the raw body themselves. A key answers from
+ * the KeyCache when it can; a lookup (of a key, or of a tenant's token secrets) is made only for
+ * one not cached and an address that still has unauthenticated answers left this second.
  */
-export function authenticate(opts: { db: Db; adminToken: string; keys: KeyCache; answers: UnauthenticatedAnswers; signedPrefixes: readonly string[] }): MiddlewareHandler<Env> {
-  const { db, adminToken, keys, answers, signedPrefixes } = opts;
+export function authenticate(opts: {
+  db: Db;
+  adminToken: string;
+  keys: KeyCache;
+  answers: UnauthenticatedAnswers;
+  signedPrefixes: readonly string[];
+  /** Verifies recipient tokens; unset (no TOCSIN_ENCRYPTION_KEYS): /v1/me opens to nothing. */
+  recipientTokens?: RecipientTokenDeps;
+}): MiddlewareHandler<Env> {
+  const { db, adminToken, keys, answers, signedPrefixes, recipientTokens } = opts;
   const query = (prefix: string) => () => liveApiKey(db, prefix);
   return async (c, next) => {
     const path = c.req.path;
@@ -190,6 +204,17 @@ export function authenticate(opts: { db: Db; adminToken: string; keys: KeyCache;
     const given = bearer(c.req.header('authorization'));
     if (path === '/v1/admin' || path.startsWith('/v1/admin/')) {
       if (!given || !constantTimeEqual(given, adminToken)) throw await answers.refuse(c);
+      return next();
+    }
+    if (path === '/v1/me' || path.startsWith('/v1/me/')) {
+      // A recipient token and nothing else: a tenant key (no JWT) verifies as nothing here.
+      const token = given ?? (path === ME_STREAM_PATH && c.req.method === 'GET' ? (c.req.query('token') ?? null) : null);
+      if (!token || token.length > 4096 || !recipientTokens) throw await answers.refuse(c);
+      if (!tenantKeysCached(recipientTokens, token) && (await answers.spent(c))) throw await answers.refuse(c);
+      const claims = await verifyRecipientToken(recipientTokens, token, 'me');
+      if (!claims) throw await answers.refuse(c);
+      c.set('tenantId', claims.tenantId);
+      c.set('recipientId', claims.recipientId);
       return next();
     }
     const prefix = given && prefixOf(given);

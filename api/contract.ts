@@ -69,6 +69,7 @@ export const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({ 
 export const security = {
   tenant: [{ apiKey: [] }],
   admin: [{ admin: [] }],
+  recipient: [{ recipientToken: [] }],
   none: [],
 } satisfies Record<string, RouteConfig['security']>;
 
@@ -94,4 +95,5 @@ export const DOCUMENT = {
 export const SECURITY_SCHEMES = {
   admin: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' },
   apiKey: { type: 'http', scheme: 'bearer', description: "A tenant's API key" },
+  recipientToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A recipient token (POST /v1/recipients/{recipientId}/token), for /v1/me/*' },
 } as const;

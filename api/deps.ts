@@ -63,6 +63,9 @@ export interface AppDeps {
    * the database's notifications. Unset: default caps, and streams poll every second.
    */
   inboxStreams?: InboxStreams;
+  /** CORS_ORIGINS: browser origins that may call /v1/me/* with a recipient token (unset: none). */
+  corsOrigins?: readonly string[];
 }
 
-export type Env = { Variables: { tenantId: string } };
+/** `recipientId` is set on /v1/me/* only, from the recipient token. */
+export type Env = { Variables: { tenantId: string; recipientId: string } };

@@ -116,7 +116,7 @@ export interface BroadcastOutcome {
   reason: string | null;
   deliveries: BroadcastDelivery[];
   events: NotificationStatus[];
-  inbox?: { title: string; body: string };
+  inbox?: { title: string; body: string; url?: string | null };
 }
 
 /** Writes a chunk's outcomes in one transaction; rows that exist already are left alone. */
@@ -183,6 +183,7 @@ export async function writeBroadcastOutcomes(db: Db, b: BroadcastInput, outcomes
             notificationId: o.notificationId,
             title: cleanText(o.inbox!.title, 100_000),
             body: cleanText(o.inbox!.body, 100_000),
+            url: o.inbox!.url ?? null,
             category: b.category,
           })),
         )

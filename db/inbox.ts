@@ -1,5 +1,5 @@
-// A recipient's in-app inbox: pages newest first, counts, read marks, deletes, and the rows
-// past a position for the SSE stream.
+// A recipient's in-app inbox: pages newest first, counts, read and archive marks, deletes, and
+// the rows past a position for the SSE stream.
 import { and, count, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { inboxMessages } from './schema.js';
@@ -8,18 +8,21 @@ export type InboxMessageRow = typeof inboxMessages.$inferSelect;
 
 const mine = (tenantId: string, rid: string) => and(eq(inboxMessages.tenantId, tenantId), eq(inboxMessages.recipientId, rid))!;
 
-export async function inboxCounts(db: Db, tenantId: string, rid: string): Promise<{ total: number; unread: number }> {
+/** Counts of the inbox; with `archived` given, of the archived (or unarchived) messages only. */
+export async function inboxCounts(db: Db, tenantId: string, rid: string, filter: { archived?: boolean } = {}): Promise<{ total: number; unread: number }> {
+  const where = filter.archived === undefined ? mine(tenantId, rid) : and(mine(tenantId, rid), eq(inboxMessages.archived, filter.archived))!;
   const [r] = await db
     .select({ total: count(), unread: sql<number>`count(*) filter (where not ${inboxMessages.read})`.mapWith(Number) })
     .from(inboxMessages)
-    .where(mine(tenantId, rid));
+    .where(where);
   return { total: Number(r.total), unread: r.unread };
 }
 
-/** Up to `limit` messages newest first, before position `beforeSeq`, read or unread only when `read` is given. */
-export async function inboxPage(db: Db, tenantId: string, rid: string, filter: { read?: boolean; beforeSeq?: number }, limit: number): Promise<InboxMessageRow[]> {
+/** Up to `limit` messages newest first, before position `beforeSeq`, read or unread only when `read` is given, archived or not only when `archived` is. */
+export async function inboxPage(db: Db, tenantId: string, rid: string, filter: { read?: boolean; archived?: boolean; beforeSeq?: number }, limit: number): Promise<InboxMessageRow[]> {
   const conds = [mine(tenantId, rid)];
   if (filter.read !== undefined) conds.push(eq(inboxMessages.read, filter.read));
+  if (filter.archived !== undefined) conds.push(eq(inboxMessages.archived, filter.archived));
   if (filter.beforeSeq !== undefined) conds.push(lt(inboxMessages.seq, filter.beforeSeq));
   return db
     .select()
@@ -45,17 +48,26 @@ export async function lastInboxSeq(db: Db, tenantId: string, rid: string): Promi
   return last?.seq ?? 0;
 }
 
-/** Marks unread messages read (one, by id, or all); answers how many were unread, or null when that one message does not exist. */
-export async function markInboxRead(db: Db, tenantId: string, rid: string, messageId?: string): Promise<number | null> {
+/** The position of one of the recipient's messages, or null when it has no such message (a stream's Last-Event-ID). */
+export async function inboxSeqOf(db: Db, tenantId: string, rid: string, messageId: string): Promise<number | null> {
+  const [row] = await db.select({ seq: inboxMessages.seq }).from(inboxMessages).where(and(mine(tenantId, rid), eq(inboxMessages.id, messageId)));
+  return row?.seq ?? null;
+}
+
+/**
+ * Sets a mark (`read` or `archived`) on messages that lack it (one, by id, or all); answers how
+ * many lacked it, or null when that one message does not exist.
+ */
+export async function markInbox(db: Db, mark: 'read' | 'archived', tenantId: string, rid: string, messageId?: string): Promise<number | null> {
   const where = messageId === undefined ? mine(tenantId, rid) : and(mine(tenantId, rid), eq(inboxMessages.id, messageId))!;
   if (messageId !== undefined) {
-    const [exists] = await db.select({ read: inboxMessages.read }).from(inboxMessages).where(where);
+    const [exists] = await db.select({ id: inboxMessages.id }).from(inboxMessages).where(where);
     if (!exists) return null;
   }
   const updated = await db
     .update(inboxMessages)
-    .set({ read: true })
-    .where(and(where, eq(inboxMessages.read, false)))
+    .set({ [mark]: true })
+    .where(and(where, eq(inboxMessages[mark], false)))
     .returning({ id: inboxMessages.id });
   return updated.length;
 }

@@ -53,7 +53,7 @@ export interface ChannelContent {
   email?: EmailContent;
   sms?: { text: string };
   slack?: { text: string };
-  inapp?: { title: string; body: string };
+  inapp?: { title: string; body: string; url?: string };
   webhook?: Record<string, unknown>;
   pager?: { summary: string };
   whatsapp?: { text: string };

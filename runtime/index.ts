@@ -332,6 +332,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         unauthenticated: { perSecond: config.UNAUTH_RATE_PER_SECOND, trustedProxyHops: config.TRUSTED_PROXY_HOPS },
         tenantGate: { concurrency: config.TENANT_MAX_CONCURRENT_REQUESTS, maxWaiting: 1000 },
         inboxStreams,
+        corsOrigins: config.CORS_ORIGINS,
         broadcastBatches: config.BROADCAST_BATCHES,
         temporalUi: { url: config.TEMPORAL_UI_URL ?? devServer?.uiUrl, namespace: config.TEMPORAL_NAMESPACE },
         secrets: {

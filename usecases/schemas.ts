@@ -168,7 +168,8 @@ const ChannelContentBody = z
     email: z.object({ subject: Text.min(1), html: Text.optional(), text: Text.optional() }).strict().optional(),
     sms: z.object({ text: Text.min(1) }).strict().optional(),
     slack: z.object({ text: Text.min(1) }).strict().optional(),
-    inapp: z.object({ title: Text, body: Text }).strict().optional(),
+    // `url`: where the item leads when opened (a template too; only an http(s) result is kept).
+    inapp: z.object({ title: Text, body: Text, url: z.string().max(2048).optional() }).strict().optional(),
     webhook: JsonObject.optional(),
     pager: z.object({ summary: Text.min(1) }).strict().optional(),
     whatsapp: z.object({ text: Text.min(1) }).strict().optional(),

@@ -3,6 +3,7 @@
 import type { Db } from '../../db/client.js';
 import { notifyInbox } from '../../db/inbox-notify.js';
 import { addInboxMessage } from '../../db/inbox.js';
+import { inboxLink } from '../../domain/links.js';
 import { cleanText } from '../../domain/text.js';
 import type { ChannelSender } from './types.js';
 
@@ -22,6 +23,7 @@ export function createInappSender(db: Db): ChannelSender {
         title: cleanText(content.title, 100_000),
         body: cleanText(content.body, 100_000),
         category: req.category,
+        url: inboxLink(content.url),
       });
       // The recipient's open streams wake now (the row is committed), not at their next poll.
       if (added) await notifyInbox(db, req.tenant.id, [req.recipient.id]);

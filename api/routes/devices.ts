@@ -6,7 +6,7 @@ import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../
 import type { AppDeps, Env } from '../deps.js';
 
 const Params = z.object({ recipientId: RecipientId, deviceId: DeviceId });
-const DeviceView = z
+export const DeviceView = z
   .object({
     id: z.string(),
     provider: z.enum(['fcm', 'apns', 'webpush']),

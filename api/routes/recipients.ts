@@ -27,7 +27,7 @@ const RecipientView = z
   })
   .openapi('Recipient');
 const Toggles = z.record(z.string(), z.boolean());
-const PreferencesView = z
+export const PreferencesView = z
   .object({
     channels: Toggles,
     categories: z.record(z.string(), z.object({ enabled: z.boolean().optional(), channels: Toggles.optional() })),
@@ -124,6 +124,6 @@ export function recipientRoutes(deps: AppDeps) {
   return app;
 }
 
-function presentPrefs(p: Preferences) {
+export function presentPrefs(p: Preferences) {
   return { channels: p.channels ?? {}, categories: p.categories ?? {}, quietHours: p.quietHours ?? null };
 }
