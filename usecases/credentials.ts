@@ -82,6 +82,33 @@ export function rewrapCredentials(keys: readonly EncryptionKey[], owner: Credent
   }
 }
 
+/**
+ * Moves each row's sealed value under the first key (a key rotation): `replace` stores the new
+ * form. A value sealed under a key no longer listed is left as it is and counted.
+ */
+export async function rewrapAll<T>(
+  keys: readonly EncryptionKey[],
+  rows: readonly T[],
+  sealed: (row: T) => { owner: CredentialOwner; value: string },
+  replace: (row: T, after: string) => Promise<void>,
+): Promise<{ rewrapped: number; unreadable: number }> {
+  let rewrapped = 0;
+  let unreadable = 0;
+  for (const row of rows) {
+    const { owner, value } = sealed(row);
+    let after: string;
+    try {
+      after = rewrapCredentials(keys, owner, value);
+    } catch {
+      unreadable++;
+      continue;
+    }
+    await replace(row, after);
+    rewrapped++;
+  }
+  return { rewrapped, unreadable };
+}
+
 /** A credential as answers show it: its first three and last four characters (`re_…4f2a`), or only `…` when short. */
 export function maskCredential(value: string): string {
   return value.length >= 12 ? `${value.slice(0, 3)}…${value.slice(-4)}` : '…';

@@ -5,7 +5,7 @@
 import type { Db } from '../db/client.js';
 import { deleteIntegration as removeIntegration, integrationsOf, integrationsSealedElsewhere, putIntegration as storeIntegration, replaceSealedCredentials, type IntegrationRow } from '../db/integrations.js';
 import { missing } from '../domain/errors.js';
-import { maskCredential, rewrapCredentials, sealCredentials } from './credentials.js';
+import { maskCredential, rewrapAll, sealCredentials } from './credentials.js';
 import type { EncryptionKey } from './payload-codec.js';
 import type { IntegrationRequest } from './schemas.js';
 import { refuseWebhookUrls } from './webhook-address.js';
@@ -66,18 +66,11 @@ export async function deleteIntegration(deps: Pick<IntegrationDeps, 'db'>, tenan
  * fail until the key is given back or the integration is put again).
  */
 export async function rewrapIntegrationCredentials(deps: Pick<IntegrationDeps, 'db' | 'encryptionKeys'>): Promise<{ rewrapped: number; unreadable: number }> {
-  let rewrapped = 0;
-  let unreadable = 0;
-  for (const row of await integrationsSealedElsewhere(deps.db, deps.encryptionKeys[0].id)) {
-    let after: string;
-    try {
-      after = rewrapCredentials(deps.encryptionKeys, { tenantId: row.tenantId, integrationId: row.id }, row.credentials);
-    } catch {
-      unreadable++;
-      continue;
-    }
-    await replaceSealedCredentials(deps.db, row.tenantId, row.id, row.credentials, after);
-    rewrapped++;
-  }
-  return { rewrapped, unreadable };
+  const rows = await integrationsSealedElsewhere(deps.db, deps.encryptionKeys[0].id);
+  return rewrapAll(
+    deps.encryptionKeys,
+    rows,
+    (r) => ({ owner: { tenantId: r.tenantId, integrationId: r.id }, value: r.credentials }),
+    (r, after) => replaceSealedCredentials(deps.db, r.tenantId, r.id, r.credentials, after),
+  );
 }

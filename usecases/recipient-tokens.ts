@@ -9,7 +9,7 @@ import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import type { Db } from '../db/client.js';
 import { addTokenKey, replaceSealedTokenKey, tokenKeysOf, tokenKeysSealedElsewhere } from '../db/recipient-token-keys.js';
 import { Lru } from '../domain/lru.js';
-import { openCredentials, rewrapCredentials, sealCredentials } from './credentials.js';
+import { openCredentials, rewrapAll, sealCredentials } from './credentials.js';
 import type { EncryptionKey } from './payload-codec.js';
 import { newId } from './ids.js';
 
@@ -146,18 +146,11 @@ export async function verifyRecipientToken(deps: RecipientTokenDeps, token: stri
 
 /** Re-seals every token secret under the first encryption key (a rotation of TOCSIN_ENCRYPTION_KEYS). */
 export async function rewrapTokenKeys(deps: Pick<RecipientTokenDeps, 'db' | 'encryptionKeys'>): Promise<{ rewrapped: number; unreadable: number }> {
-  let rewrapped = 0;
-  let unreadable = 0;
-  for (const row of await tokenKeysSealedElsewhere(deps.db, deps.encryptionKeys[0].id)) {
-    let after: string;
-    try {
-      after = rewrapCredentials(deps.encryptionKeys, ownerOf(row.tenantId, row.kid), row.secret);
-    } catch {
-      unreadable++;
-      continue;
-    }
-    await replaceSealedTokenKey(deps.db, row.tenantId, row.kid, row.secret, after);
-    rewrapped++;
-  }
-  return { rewrapped, unreadable };
+  const rows = await tokenKeysSealedElsewhere(deps.db, deps.encryptionKeys[0].id);
+  return rewrapAll(
+    deps.encryptionKeys,
+    rows,
+    (r) => ({ owner: ownerOf(r.tenantId, r.kid), value: r.secret }),
+    (r, after) => replaceSealedTokenKey(deps.db, r.tenantId, r.kid, r.secret, after),
+  );
 }
