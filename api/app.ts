@@ -36,7 +36,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { codecRoutes } from './routes/codec.js';
 import { preferenceLinkRoutes } from './routes/preference-links.js';
 import { preferencePageRoutes, unsubscribeRoutes } from './routes/recipient-pages.js';
-import { meRoutes, recipientTokenDeps, recipientTokenRoutes } from './routes/me.js';
+import { meRoutes, recipientTokenDeps, recipientTokenRoutes, tokenSecretRoutes } from './routes/me.js';
 import { inboxElementRoutes } from './routes/inbox-element.js';
 import { createInboxStreams } from './inbox-streams.js';
 import { loggedPath, requestTelemetry } from './telemetry.js';
@@ -138,6 +138,7 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   tenant.use('*', gate);
   tenant.route('/recipients', recipientRoutes(deps));
   tenant.route('/recipients', recipientTokenRoutes(deps));
+  tenant.route('/recipient-token-secrets', tokenSecretRoutes(deps));
   tenant.route('/recipients', inboxRoutes(streamed));
   tenant.route('/recipients', deviceRoutes(deps));
   tenant.route('/recipients', preferenceLinkRoutes(deps));

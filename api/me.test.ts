@@ -287,4 +287,23 @@ describe.each(testDatabaseKinds)('/v1/me on %s', (kind) => {
     expect(statuses).toContain(200);
     expect(statuses).toContain(429);
   });
+  it('rotates the signing secret: old tokens keep working until retired, then answer 401', async () => {
+    // Globex's own tokens, so that the tests above keep Acme's.
+    const before = (await req('POST', '/v1/recipients/ann/token', globex.apiKey)).body.token as string;
+    expect((await req('GET', '/v1/me/inbox/count', before)).status).toBe(200);
+    const rotated = await req('POST', '/v1/recipient-token-secrets', globex.apiKey);
+    expect(rotated).toMatchObject({ status: 201, body: { retiredOthers: false } });
+    const after = (await req('POST', '/v1/recipients/ann/token', globex.apiKey)).body.token as string;
+    expect(JSON.parse(Buffer.from(after.split('.')[0], 'base64url').toString()).kid).toBe(rotated.body.kid);
+    expect((await req('GET', '/v1/me/inbox/count', before)).status).toBe(200);
+    expect((await req('POST', '/v1/recipient-token-secrets', globex.apiKey, { retireOthers: 'yes' })).status).toBe(400);
+    const retired = await req('POST', '/v1/recipient-token-secrets', globex.apiKey, { retireOthers: true });
+    expect(retired).toMatchObject({ status: 201, body: { retiredOthers: true } });
+    expect((await req('GET', '/v1/me/inbox/count', before)).status).toBe(401);
+    expect((await req('GET', '/v1/me/inbox/count', after)).status).toBe(401);
+    const fresh = (await req('POST', '/v1/recipients/ann/token', globex.apiKey)).body.token as string;
+    expect((await req('GET', '/v1/me/inbox/count', fresh)).status).toBe(200);
+    // Another tenant's tokens are untouched.
+    expect((await req('GET', '/v1/me/inbox/count', annToken)).status).toBe(200);
+  });
 });

@@ -7,7 +7,7 @@ import { unavailable } from '../../domain/errors.js';
 import { deleteDevice, putDevice } from '../../usecases/devices.js';
 import { archiveInboxMessage, listInbox, ownInboxCounts, readAllInbox, readInboxMessage } from '../../usecases/inbox.js';
 import { issueMeToken, ME_TOKEN_MAX_TTL } from '../../usecases/me.js';
-import type { RecipientTokenDeps } from '../../usecases/recipient-tokens.js';
+import { rotateTokenKey, type RecipientTokenDeps } from '../../usecases/recipient-tokens.js';
 import { getRecipient, setRecipientPreferences } from '../../usecases/recipients.js';
 import { DeviceBody, DeviceId, Pagination, PreferencesBody, RecipientId, ResourceId } from '../../usecases/schemas.js';
 import { json, jsonBody, problems, router, security, tenantProblems, Timestamp } from '../contract.js';
@@ -46,6 +46,29 @@ export function recipientTokenRoutes(deps: AppDeps) {
     // A POST without a body is valid: the default lifetime.
     const { ttlSeconds } = c.req.valid('json') ?? {};
     return c.json(await issueMeToken(tokens, c.get('tenantId'), c.req.valid('param').recipientId, ttlSeconds), 201);
+  });
+  return app;
+}
+
+/** `/v1/recipient-token-secrets`: the tenant rotates the secret its recipient tokens are signed with. */
+export function tokenSecretRoutes(deps: AppDeps) {
+  const app = router<Env>();
+  const rotate = createRoute({
+    method: 'post',
+    path: '/',
+    summary: 'Rotate the secret recipient tokens are signed with',
+    description:
+      'A new secret signs every token issued from now on. Tokens signed by older secrets keep working until they expire, unless `retireOthers` is true: then they answer 401 at once (within 5 s on other API instances), e.g. after a token leaked.',
+    security: security.tenant,
+    request: { body: jsonBody(z.object({ retireOthers: z.boolean().default(false) }).strict(), false) },
+    responses: { 201: json(z.object({ kid: z.string(), retiredOthers: z.boolean() }).openapi('RecipientTokenSecret'), 'The new secret’s id'), ...tenantProblems() },
+  });
+  app.openapi(rotate, async (c) => {
+    const tokens = recipientTokenDeps(deps);
+    if (!tokens) throw unavailable('Recipient tokens need TOCSIN_ENCRYPTION_KEYS to seal their secrets', undefined);
+    const retireOthers = c.req.valid('json')?.retireOthers ?? false;
+    const { kid } = await rotateTokenKey(tokens, c.get('tenantId'), retireOthers);
+    return c.json({ kid, retiredOthers: retireOthers }, 201);
   });
   return app;
 }
