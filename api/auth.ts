@@ -11,7 +11,7 @@ import { liveApiKey } from '../db/tenants.js';
 import { Lru } from '../domain/lru.js';
 import type { Env } from './deps.js';
 import { constantTimeEqual, sha256 } from '../usecases/ids.js';
-import { tenantKeysCached, verifyRecipientToken, type RecipientTokenDeps } from '../usecases/recipient-tokens.js';
+import { MAX_RECIPIENT_TOKEN_LENGTH, tenantKeysCached, verifyRecipientToken, type RecipientTokenDeps } from '../usecases/recipient-tokens.js';
 import { clientAddress } from './client-address.js';
 import { Problem } from './problem.js';
 
@@ -209,7 +209,7 @@ export function authenticate(opts: {
     if (path === '/v1/me' || path.startsWith('/v1/me/')) {
       // A recipient token and nothing else: a tenant key (no JWT) verifies as nothing here.
       const token = given ?? (path === ME_STREAM_PATH && c.req.method === 'GET' ? (c.req.query('token') ?? null) : null);
-      if (!token || token.length > 4096 || !recipientTokens) throw await answers.refuse(c);
+      if (!token || token.length > MAX_RECIPIENT_TOKEN_LENGTH || !recipientTokens) throw await answers.refuse(c);
       if (!tenantKeysCached(recipientTokens, token) && (await answers.spent(c))) throw await answers.refuse(c);
       const claims = await verifyRecipientToken(recipientTokens, token, 'me');
       if (!claims) throw await answers.refuse(c);

@@ -33,6 +33,12 @@ export interface RecipientTokenDeps {
 }
 
 const ISSUER = 'tocsin';
+/**
+ * The longest token any route takes: an issued one is a few hundred characters (ids and a
+ * category are bounded). Bounding it in the routes' schemas also keeps a URL that carries one
+ * inside Node's header limit (a longer one would be the HTTP server's 431, before any route).
+ */
+export const MAX_RECIPIENT_TOKEN_LENGTH = 1024;
 /** Default and longest lifetimes by purpose, in seconds. */
 export const TOKEN_TTL: Record<TokenPurpose, { default: number; max: number }> = {
   me: { default: 3600, max: 30 * 86_400 },

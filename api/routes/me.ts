@@ -7,7 +7,7 @@ import { unavailable } from '../../domain/errors.js';
 import { deleteDevice, putDevice } from '../../usecases/devices.js';
 import { archiveInboxMessage, listInbox, ownInboxCounts, readAllInbox, readInboxMessage } from '../../usecases/inbox.js';
 import { issueMeToken, ME_TOKEN_MAX_TTL } from '../../usecases/me.js';
-import { rotateTokenKey, type RecipientTokenDeps } from '../../usecases/recipient-tokens.js';
+import { MAX_RECIPIENT_TOKEN_LENGTH, rotateTokenKey, type RecipientTokenDeps } from '../../usecases/recipient-tokens.js';
 import { getRecipient, setRecipientPreferences } from '../../usecases/recipients.js';
 import { DeviceBody, DeviceId, Pagination, PreferencesBody, RecipientId, ResourceId } from '../../usecases/schemas.js';
 import { json, jsonBody, problems, router, security, tenantProblems, Timestamp } from '../contract.js';
@@ -140,7 +140,7 @@ export function meRoutes(deps: AppDeps) {
     summary: 'Server-sent events of my inbox: `ready`, then one `message` per new message',
     description: 'EventSource cannot send headers: here the token may come as `?token=` instead.',
     security: security.recipient,
-    request: { query: z.object({ token: z.string().max(4096).optional().openapi({ description: 'The recipient token (EventSource), instead of the Authorization header' }) }) },
+    request: { query: z.object({ token: z.string().max(MAX_RECIPIENT_TOKEN_LENGTH).optional().openapi({ description: 'The recipient token (EventSource), instead of the Authorization header' }) }) },
     responses: { 200: inboxStreamResponse, ...meProblems() },
   });
   app.openapi(stream, async (c) => {

@@ -19,7 +19,7 @@ import {
   verifyPreferenceToken,
   verifyUnsubscribeToken,
 } from '../../usecases/recipient-links.js';
-import type { RecipientClaims, RecipientTokenDeps } from '../../usecases/recipient-tokens.js';
+import { MAX_RECIPIENT_TOKEN_LENGTH, type RecipientClaims, type RecipientTokenDeps } from '../../usecases/recipient-tokens.js';
 import { PreferencesBody } from '../../usecases/schemas.js';
 import type { unauthenticatedAnswers } from '../auth.js';
 import { problems, router, security } from '../contract.js';
@@ -31,9 +31,8 @@ type PageEnv<C> = { Variables: { claims: C; tenantId: string } };
 type TenantLimit = MiddlewareHandler<Env>;
 
 /** The longest token path segment read: a JWT of ours is a few hundred characters. */
-const MAX_TOKEN_LENGTH = 2048;
 
-const Token = z.object({ token: z.string().max(MAX_TOKEN_LENGTH).openapi({ description: 'The signed token of the link' }) });
+const Token = z.object({ token: z.string().max(MAX_RECIPIENT_TOKEN_LENGTH).openapi({ description: 'The signed token of the link' }) });
 const html = (description: string) => ({ description, content: { 'text/html': { schema: z.string() } } });
 const form = <T extends z.ZodType>(schema: T, description: string) => ({
   required: true,
@@ -61,7 +60,7 @@ function tokenGuard<C extends RecipientClaims>(
   return async (c, next) => {
     if (await answers.spent(c)) throw await answers.refuse(c);
     const token = c.req.param('token') ?? '';
-    const claims = token.length <= MAX_TOKEN_LENGTH && deps.encryptionKeys?.length ? await verify(tokenDeps(deps), token) : null;
+    const claims = token.length <= MAX_RECIPIENT_TOKEN_LENGTH && deps.encryptionKeys?.length ? await verify(tokenDeps(deps), token) : null;
     if (!claims) {
       const refused = await answers.refuse(c);
       if (refused.status === 429) throw refused;
