@@ -139,7 +139,9 @@ describe('requests without valid credentials', () => {
     expect(counts.get(401)).toBeGreaterThan(0);
     expect(counts.get(429)).toBeGreaterThan(0);
     // Parsing and scanning each body cost 250-450 ms before credentials came first (over 250 s
-    // for this traffic); now a refusal costs a few times what answering at once costs.
-    expect(cpuMs).toBeLessThan(4 * baseline.cpuMs);
+    // for this traffic, some 300 times the bare server); now a refusal costs a few times what
+    // answering at once costs: 3.1 to 4.1 times in full suite runs on this machine's 2 shared
+    // cores, where the bare server's own cost moves by a fifth from run to run.
+    expect(cpuMs).toBeLessThan(6 * baseline.cpuMs);
   });
 });
