@@ -107,6 +107,9 @@ function pushProviderFor(row: IntegrationRow, credentials: Record<string, string
   }
 }
 
+/** A built provider stays while its row is the one it was built from (a PUT rebuilds it). */
+const sameRow = (built: IntegrationRow, now: IntegrationRow) => built.updatedAt.getTime() === now.updatedAt.getTime() && built.credentials === now.credentials;
+
 export function createIntegrationProviders(db: Db, opts: IntegrationOptions) {
   /** Built providers by tenant and integration id, rebuilt when the row changes. */
   const built = new Map<string, Provider>();
@@ -135,7 +138,7 @@ export function createIntegrationProviders(db: Db, opts: IntegrationOptions) {
   function providerOf(row: IntegrationRow): Provider {
     const key = `${row.tenantId}\u0000${row.id}`;
     const existing = built.get(key);
-    if (existing && existing.row.updatedAt.getTime() === row.updatedAt.getTime() && existing.row.credentials === row.credentials) return existing;
+    if (existing && sameRow(existing.row, row)) return existing;
     const credentials = credentialsOf(row);
     const sender = senderFor(row, credentials, opts);
     if (!sender) throw ApplicationFailure.create({ type: ErrorType.ChannelUnconfigured, message: `integration ${row.id}: ${row.provider} cannot send ${row.channel}`, nonRetryable: true });
@@ -253,7 +256,7 @@ export function createIntegrationProviders(db: Db, opts: IntegrationOptions) {
     return [...first.values()].map((row) => {
       const key = `${row.tenantId}\u0000${row.id}`;
       const existing = builtPush.get(key);
-      if (existing && existing.row.updatedAt.getTime() === row.updatedAt.getTime() && existing.row.credentials === row.credentials) return existing.provider;
+      if (existing && sameRow(existing.row, row)) return existing.provider;
       const credentials = credentialsOf(row);
       const provider = pushProviderFor(row, credentials, opts);
       if (!provider) throw ApplicationFailure.create({ type: ErrorType.ChannelUnconfigured, message: `integration ${row.id}: ${row.provider} cannot send push`, nonRetryable: true });
