@@ -153,6 +153,9 @@ export async function writeBroadcastOutcomes(db: Db, b: BroadcastInput, outcomes
       o.deliveries.map((d, position) => ({
         id: deliveryId(o.notificationId, d.channel),
         notificationId: o.notificationId,
+        tenantId: b.tenantId,
+        templateKey: b.template.key,
+        category: b.category ?? null,
         position,
         channel: d.channel,
         status: d.status,

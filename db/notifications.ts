@@ -118,7 +118,16 @@ export async function recordNotifications(db: Db, records: NotificationRecord[])
     const ids = new Set(inserted.map((r) => r.id));
     const fresh = records.filter((r) => ids.has(r.input.notificationId));
     const rows = fresh.flatMap(({ input }) =>
-      input.channels.map((channel, position) => ({ id: deliveryId(input.notificationId, channel), notificationId: input.notificationId, position, channel, status: 'pending' })),
+      input.channels.map((channel, position) => ({
+        id: deliveryId(input.notificationId, channel),
+        notificationId: input.notificationId,
+        tenantId: input.tenantId,
+        templateKey: input.template.key,
+        category: input.category ?? null,
+        position,
+        channel,
+        status: 'pending',
+      })),
     );
     if (rows.length) await tx.insert(deliveries).values(rows);
     if (fresh.length)
@@ -144,8 +153,8 @@ function recordAcceptedStatement(input: NotificationInput, workflowId: string): 
       on conflict do nothing
       returning id
     ), d as (
-      insert into deliveries (id, notification_id, position, channel, status)
-      select n.id || '.' || c.channel, n.id, c.position - 1, c.channel, 'pending'
+      insert into deliveries (id, notification_id, tenant_id, template_key, category, position, channel, status)
+      select n.id || '.' || c.channel, n.id, ${input.tenantId}, ${input.template.key}, ${input.category}, c.position - 1, c.channel, 'pending'
       from n, jsonb_array_elements_text(${JSON.stringify(input.channels)}::jsonb) with ordinality as c(channel, position)
     ), e as (
       insert into notification_events (notification_id, status) select id, 'accepted' from n

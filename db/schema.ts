@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   foreignKey,
   boolean,
@@ -59,6 +60,8 @@ export const recipients = pgTable(
     timezone: text('timezone').notNull().default('UTC'),
     name: text('name'),
     preferences: jsonb('preferences').$type<Preferences>().notNull().default({}),
+    /** Free attributes for segments (`recipient.attributes.plan == "pro"`). */
+    attributes: jsonb('attributes').$type<Record<string, unknown>>().notNull().default({}),
     createdAt: ts('created_at').notNull().default(now()),
     updatedAt: ts('updated_at').notNull().default(now()),
   },
@@ -114,10 +117,18 @@ export const notifications = pgTable(
     workflowId: text('workflow_id').notNull(),
     /** The broadcast this notification is one recipient of, if any. */
     broadcastId: text('broadcast_id'),
+    /** The event (`POST /v1/events`) whose rule accepted it, if any. */
+    eventId: text('event_id'),
+    /** A flow's key and pinned version, when it was sent by flow rather than by template. */
+    flowKey: text('flow_key'),
+    flowVersion: integer('flow_version'),
+    /** A flow's step states (`[{id,type,status,outcome?,startedAt?,endedAt?}]`), as its run records them. */
+    steps: jsonb('steps').$type<Record<string, unknown>[]>(),
     createdAt: ts('created_at').notNull().default(now()),
     updatedAt: ts('updated_at').notNull().default(now()),
   },
   (t) => [
+    index('notifications_event_idx').on(t.eventId),
     index('notifications_tenant_created_idx').on(t.tenantId, t.createdAt, t.id),
     index('notifications_tenant_recipient_idx').on(t.tenantId, t.recipientId, t.createdAt),
     index('notifications_broadcast_idx').on(t.broadcastId, t.status),
@@ -158,9 +169,15 @@ export const deliveries = pgTable(
     errorMessage: text('error_message'),
     sentAt: ts('sent_at'),
     deliveredAt: ts('delivered_at'),
+    /** Copied from the notification for analytics (null on rows older than migration 0009's backfill). */
+    tenantId: text('tenant_id'),
+    templateKey: text('template_key'),
+    category: text('category'),
+    createdAt: ts('created_at').notNull().default(now()),
     updatedAt: ts('updated_at').notNull().default(now()),
   },
   (t) => [
+    index('deliveries_tenant_created_idx').on(t.tenantId, t.createdAt),
     uniqueIndex('deliveries_notification_channel_idx').on(t.notificationId, t.channel),
     index('deliveries_provider_message_idx').on(t.provider, t.providerMessageId),
     // The operator dashboard: deliveries by outcome over the last hour, the latest failures.
@@ -442,9 +459,15 @@ export const lifecycleEvents = pgTable(
     type: text('type').notNull(),
     recipientId: text('recipient_id'),
     data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+    /** What made it (`<notification id>:notification.sent`), so a retried activity records it once. */
+    dedupKey: text('dedup_key'),
     createdAt: ts('created_at').notNull().default(now()),
   },
-  (t) => [index('lifecycle_events_tenant').on(t.tenantId, t.id), index('lifecycle_events_created').on(t.createdAt)],
+  (t) => [
+    index('lifecycle_events_tenant').on(t.tenantId, t.id),
+    index('lifecycle_events_created').on(t.createdAt),
+    uniqueIndex('lifecycle_events_dedup').on(t.tenantId, t.dedupKey),
+  ],
 );
 
 /** Erasures asked for (DELETE /v1/recipients/{rid}) and when each finished. */
@@ -457,4 +480,168 @@ export const erasures = pgTable(
     finishedAt: ts('finished_at'),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.recipientId, t.requestedAt] })],
+);
+
+/** Topics a tenant's recipients subscribe to (rules and broadcasts address a topic's subscribers). */
+export const topics = pgTable(
+  'topics',
+  {
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    name: text('name'),
+    createdAt: ts('created_at').notNull().default(now()),
+    updatedAt: ts('updated_at').notNull().default(now()),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.key] })],
+);
+
+export const topicSubscriptions = pgTable(
+  'topic_subscriptions',
+  {
+    tenantId: text('tenant_id').notNull(),
+    topicKey: text('topic_key').notNull(),
+    recipientId: text('recipient_id').notNull(),
+    createdAt: ts('created_at').notNull().default(now()),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.topicKey, t.recipientId] }),
+    foreignKey({ columns: [t.tenantId, t.topicKey], foreignColumns: [topics.tenantId, topics.key] }).onDelete('cascade'),
+    index('topic_subscriptions_recipient').on(t.tenantId, t.recipientId),
+  ],
+);
+
+/** Rules: which notifications an event (`POST /v1/events`) accepts. `definition` is the PUT body. */
+export const rules = pgTable(
+  'rules',
+  {
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    event: text('event').notNull(),
+    definition: jsonb('definition').$type<Record<string, unknown>>().notNull(),
+    enabled: boolean('enabled').notNull().default(true),
+    createdAt: ts('created_at').notNull().default(now()),
+    updatedAt: ts('updated_at').notNull().default(now()),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.key] }), index('rules_event').on(t.tenantId, t.event)],
+);
+
+/** Events posted by producers (`POST /v1/events`) and what their rules made of them. */
+export const events = pgTable(
+  'events',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    actor: text('actor'),
+    recipients: jsonb('recipients').$type<string[]>(),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+    status: text('status').$type<'accepted' | 'processed'>().notNull().default('accepted'),
+    rules: jsonb('rules').$type<string[]>().notNull().default([]),
+    notificationCount: integer('notification_count').notNull().default(0),
+    workflowId: text('workflow_id').notNull(),
+    createdAt: ts('created_at').notNull().default(now()),
+    processedAt: ts('processed_at'),
+  },
+  (t) => [index('events_tenant_created').on(t.tenantId, t.createdAt)],
+);
+
+/**
+ * A tenant's lifecycle webhook endpoints. `secret` (and `previousSecret`, which also signs
+ * until `previousSecretExpiresAt`) are sealed like integration credentials.
+ */
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    id: text('id').notNull(),
+    url: text('url').notNull(),
+    events: jsonb('events').$type<string[]>().notNull(),
+    secret: text('secret').notNull(),
+    previousSecret: text('previous_secret'),
+    previousSecretExpiresAt: ts('previous_secret_expires_at'),
+    enabled: boolean('enabled').notNull().default(true),
+    disabledReason: text('disabled_reason'),
+    /** Since when every attempt failed; null after a success. */
+    failingSince: ts('failing_since'),
+    createdAt: ts('created_at').notNull().default(now()),
+    updatedAt: ts('updated_at').notNull().default(now()),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
+);
+
+/** One lifecycle event owed to one endpoint: pending until delivered, or failed after 3 days. */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    endpointId: text('endpoint_id').notNull(),
+    eventId: bigint('event_id', { mode: 'number' })
+      .notNull()
+      .references(() => lifecycleEvents.id, { onDelete: 'cascade' }),
+    status: text('status').$type<'pending' | 'succeeded' | 'failed'>().notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at').notNull().default(now()),
+    firstAttemptAt: ts('first_attempt_at'),
+    createdAt: ts('created_at').notNull().default(now()),
+    updatedAt: ts('updated_at').notNull().default(now()),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_endpoint_event').on(t.tenantId, t.endpointId, t.eventId),
+    index('webhook_deliveries_due').on(t.tenantId, t.endpointId, t.status, t.nextAttemptAt),
+    foreignKey({ columns: [t.tenantId, t.endpointId], foreignColumns: [webhookEndpoints.tenantId, webhookEndpoints.id] }).onDelete('cascade'),
+  ],
+);
+
+/** Every attempt to deliver a lifecycle event to an endpoint (the deliveries log). */
+export const webhookAttempts = pgTable(
+  'webhook_attempts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    deliveryId: bigint('delivery_id', { mode: 'number' })
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+    tenantId: text('tenant_id').notNull(),
+    endpointId: text('endpoint_id').notNull(),
+    statusCode: integer('status_code'),
+    error: text('error'),
+    succeeded: boolean('succeeded').notNull(),
+    at: ts('at').notNull().default(now()),
+  },
+  (t) => [index('webhook_attempts_endpoint').on(t.tenantId, t.endpointId, t.id)],
+);
+
+/** Flows: multi-step notifications as data, versioned like templates. */
+export const flows = pgTable(
+  'flows',
+  {
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    latestVersion: integer('latest_version').notNull(),
+    createdAt: ts('created_at').notNull().default(now()),
+    updatedAt: ts('updated_at').notNull().default(now()),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.key] })],
+);
+
+export const flowVersions = pgTable(
+  'flow_versions',
+  {
+    tenantId: text('tenant_id').notNull(),
+    key: text('key').notNull(),
+    version: integer('version').notNull(),
+    steps: jsonb('steps').$type<Record<string, unknown>[]>().notNull(),
+    createdAt: ts('created_at').notNull().default(now()),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.key, t.version] })],
 );
