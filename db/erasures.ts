@@ -4,11 +4,11 @@
 import { and, asc, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
 import { TERMINAL_STATUSES } from '../domain/types.js';
 import type { Db } from './client.js';
-import { erasures, inboxMessages, lifecycleEvents, notifications, recipients, suppressions, throttleClaims } from './schema.js';
+import { erasures, inboxMessages, lifecycleEvents, notifications, recipients, suppressions, throttleClaims, topicSubscriptions } from './schema.js';
 import { addressHash } from './suppressions-hash.js';
 
 /**
- * Removes the recipient and what is theirs alone, and records the erasure, in one transaction:
+ * Removes the recipient and what is theirs alone (inbox, topic subscriptions), and records the erasure, in one transaction:
  * true when there was a recipient to erase, or an erasure of it has not finished (asking again
  * resumes it); false when there is nothing to erase.
  */
@@ -34,6 +34,8 @@ export async function beginErasure(db: Db, tenantId: string, recipientId: string
     ];
     if (hashes.length > 0) await tx.update(suppressions).set({ address: null }).where(and(eq(suppressions.tenantId, tenantId), inArray(suppressions.addressHash, hashes)));
     await tx.delete(inboxMessages).where(and(eq(inboxMessages.tenantId, tenantId), eq(inboxMessages.recipientId, recipientId)));
+    // Topic subscriptions name the person too: no rule or broadcast reaches them afterwards.
+    await tx.delete(topicSubscriptions).where(and(eq(topicSubscriptions.tenantId, tenantId), eq(topicSubscriptions.recipientId, recipientId)));
     await tx.insert(erasures).values({ tenantId, recipientId });
     return true;
   });

@@ -1,5 +1,5 @@
 // Recipients: the row as the rest of the system sees it, and how the API stores and reads them.
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { Preferences, Recipient } from '../domain/types.js';
 import { rowsOf, type Db } from './client.js';
 import { recordLifecycleEvent } from './lifecycle-events.js';
@@ -36,10 +36,12 @@ export interface RecipientInput {
   locale?: string;
   timezone?: string;
   name?: string | null;
+  /** Free attributes for segments; absent: none. */
+  attributes?: Record<string, unknown>;
 }
 
 /** The columns a PUT replaces; preferences and createdAt are not among them. */
-const REPLACED = ['email', 'phone', 'slack', 'webhookUrl', 'pagerRoutingKey', 'whatsapp', 'telegramChatId', 'locale', 'timezone', 'name'] as const;
+const REPLACED = ['email', 'phone', 'slack', 'webhookUrl', 'pagerRoutingKey', 'whatsapp', 'telegramChatId', 'locale', 'timezone', 'name', 'attributes'] as const;
 
 /**
  * Creates or replaces `inputs` (distinct ids) in one statement, so all are written or none:
@@ -62,6 +64,7 @@ export async function upsertRecipients(db: Db, tenantId: string, inputs: readonl
     locale: r.locale ?? 'en',
     timezone: r.timezone ?? 'UTC',
     name: r.name ?? null,
+    attributes: r.attributes ?? {},
   }));
   const set = Object.fromEntries(REPLACED.map((key) => [key, sql`excluded.${sql.identifier(recipients[key].name)}`]));
   return db
@@ -112,6 +115,16 @@ export async function existingRecipientIds(db: Db, tenantId: string, ids: readon
     for (const r of found) known.add(r.id);
   }
   return known;
+}
+
+/** A page of the tenant's recipients in id order after `afterId` (keyset: the cost of a page does not grow with the tenant). */
+export async function recipientPage(db: Db, tenantId: string, afterId: string | null, limit: number): Promise<RecipientRow[]> {
+  return db
+    .select()
+    .from(recipients)
+    .where(and(eq(recipients.tenantId, tenantId), afterId === null ? undefined : gt(recipients.id, afterId)))
+    .orderBy(asc(recipients.id))
+    .limit(limit);
 }
 
 /** Every recipient id of the tenant, in order. */

@@ -101,6 +101,20 @@ const TelegramChatId = z.string().regex(/^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31
 /** A phone number in E.164 form. */
 const E164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be E.164, e.g. +14155550100');
 
+/** Recipient attributes (segments read them as `recipient.attributes`): small, flat enough to evaluate fast. */
+export const ATTRIBUTE_LIMITS = { bytes: 8 * 1024, keys: 50, depth: 4 } as const;
+const RecipientAttributes = z
+  .record(z.string().min(1).max(100), z.unknown())
+  .superRefine((value, ctx) => {
+    const keys = Object.keys(value).length;
+    if (keys > ATTRIBUTE_LIMITS.keys) return void ctx.addIssue({ code: 'custom', message: `must have at most ${ATTRIBUTE_LIMITS.keys} keys (it has ${keys})` });
+    const depth = jsonDepth(value);
+    if (depth > ATTRIBUTE_LIMITS.depth) return void ctx.addIssue({ code: 'custom', message: `must not nest deeper than ${ATTRIBUTE_LIMITS.depth} levels (it nests ${depth})` });
+    const bytes = Buffer.byteLength(JSON.stringify(value));
+    if (bytes > ATTRIBUTE_LIMITS.bytes) ctx.addIssue({ code: 'custom', message: `must be at most ${ATTRIBUTE_LIMITS.bytes} bytes (8 KiB) as JSON (it is ${bytes})` });
+  })
+  .meta({ maxProperties: ATTRIBUTE_LIMITS.keys, propertyNames: { minLength: 1, maxLength: 100 }, description: 'Free attributes for segments: at most 50 keys, 8 KiB as JSON, 4 levels deep' });
+
 export const RecipientBody = z
   .object({
     email: z.email().max(320).meta({ pattern: EMAIL_PATTERN }).nullish(),
@@ -113,6 +127,7 @@ export const RecipientBody = z
     locale: Locale.optional(),
     timezone: TimeZone.optional(),
     name: z.string().max(200).nullish(),
+    attributes: RecipientAttributes.optional(),
   })
   .strict();
 

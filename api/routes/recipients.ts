@@ -22,6 +22,7 @@ const RecipientView = z
     locale: z.string(),
     timezone: z.string(),
     name: z.string().nullable(),
+    attributes: z.record(z.string(), z.unknown()),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
@@ -36,7 +37,7 @@ export const PreferencesView = z
   .openapi('Preferences');
 
 function present(row: RecipientRow) {
-  return { ...toRecipient(row), createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() };
+  return { ...toRecipient(row), attributes: row.attributes ?? {}, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() };
 }
 
 export function recipientRoutes(deps: AppDeps) {

@@ -1,0 +1,45 @@
+// Events posted by producers and what their rules made of them.
+import { and, asc, eq, sql } from 'drizzle-orm';
+import type { Db } from './client.js';
+import { events, notifications } from './schema.js';
+
+export type EventRow = typeof events.$inferSelect;
+export type NewEventRow = typeof events.$inferInsert;
+
+/** Records an event; a repeat (same id) writes nothing. */
+export async function insertEvent(db: Db, row: NewEventRow): Promise<void> {
+  await db.insert(events).values(row).onConflictDoNothing();
+}
+
+export async function findEvent(db: Db, tenantId: string, id: string): Promise<EventRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(events)
+    .where(and(eq(events.tenantId, tenantId), eq(events.id, id)));
+  return row;
+}
+
+/** The rules an event matched, recorded when its run evaluates them. */
+export async function setEventRules(db: Db, id: string, ruleKeys: string[]): Promise<void> {
+  await db.update(events).set({ rules: ruleKeys }).where(eq(events.id, id));
+}
+
+/** The event's run has accepted every notification: processed, with their count. */
+export async function finishEvent(db: Db, id: string): Promise<void> {
+  await db
+    .update(events)
+    .set({
+      status: 'processed',
+      processedAt: sql`coalesce(${events.processedAt}, now())`,
+      notificationCount: sql`(select count(*)::int from ${notifications} where ${notifications.eventId} = ${id})`,
+    })
+    .where(eq(events.id, id));
+}
+
+/** The event's notifications: their count and the first `limit` ids. */
+export async function eventNotifications(db: Db, tenantId: string, id: string, limit: number): Promise<{ count: number; ids: string[] }> {
+  const where = and(eq(notifications.tenantId, tenantId), eq(notifications.eventId, id));
+  const [{ count }] = await db.select({ count: sql<number>`count(*)::int` }).from(notifications).where(where);
+  const rows = await db.select({ id: notifications.id }).from(notifications).where(where).orderBy(asc(notifications.id)).limit(limit);
+  return { count, ids: rows.map((r) => r.id) };
+}
