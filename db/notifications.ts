@@ -81,6 +81,8 @@ export interface NotificationRecord {
   reason?: string | null;
   releaseAt?: string | null;
   broadcastId?: string | null;
+  /** The event whose rule accepted it (POST /v1/events). */
+  eventId?: string | null;
 }
 
 /**
@@ -111,6 +113,7 @@ export async function recordNotifications(db: Db, records: NotificationRecord[])
           releaseAt: r.releaseAt ? new Date(r.releaseAt) : null,
           workflowId: r.workflowId,
           broadcastId: r.broadcastId ?? null,
+          eventId: r.eventId ?? null,
         })),
       )
       .onConflictDoNothing()

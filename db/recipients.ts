@@ -104,6 +104,16 @@ export async function recipientsById(db: Db, tenantId: string, ids: readonly str
   return new Map(rows.map((r) => [r.id, { recipient: toRecipient(r), preferences: (r.preferences ?? {}) as Preferences }]));
 }
 
+/** Those of `ids` that are the tenant's recipients: their rows by id. */
+export async function recipientsByIdRows(db: Db, tenantId: string, ids: readonly string[]): Promise<Map<string, RecipientRow>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .select()
+    .from(recipients)
+    .where(and(eq(recipients.tenantId, tenantId), inArray(recipients.id, [...ids])));
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
 /** Which of `ids` are the tenant's recipients. */
 export async function existingRecipientIds(db: Db, tenantId: string, ids: readonly string[]): Promise<Set<string>> {
   const known = new Set<string>();

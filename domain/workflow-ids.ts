@@ -22,6 +22,8 @@ export const workflowIds = {
   /** One per tenant, recipient and digest key: every arrival for it joins through signal-with-start. */
   digest: (tenantId: string, recipientId: string, key: string) => `digest:${tenantId}:${recipientId}:${key}`,
   broadcast: (tenantId: string, id: string) => `broadcast:${tenantId}:${id}`,
+  /** One per posted event: a re-post under one Idempotency-Key joins (or finds finished) the same run. */
+  event: (tenantId: string, id: string) => `event:${tenantId}:${id}`,
   /** A Temporal Schedule; its runs are `scheduled:<tenant>:<id>-<time>` (Temporal appends the time). */
   schedule: (tenantId: string, id: string) => `schedule:${tenantId}:${id}`,
   scheduledRun: (tenantId: string, id: string) => `scheduled:${tenantId}:${id}`,

@@ -16,11 +16,11 @@ import type { TemporalDeps } from './temporal.js';
 
 import { claimIdempotencyKey, requestHash } from './idempotency.js';
 import { newId } from './ids.js';
-import { toRecipient } from '../db/recipients.js';
+import { toRecipient, type RecipientRow } from '../db/recipients.js';
 import { notificationSearchAttributes, workflowIds } from '../domain/workflow-ids.js';
 import { LIMITS, type NotificationRequest } from './schemas.js';
 import { checkRunPayload, DIGEST_DATA_BYTES } from './payload-size.js';
-import { contentFor, loadTemplateVersion, missingTemplateVariables, missingVariablesError } from './templates.js';
+import { contentFor, loadTemplateVersion, missingTemplateVariables, missingVariablesError, type TemplateVersionRow } from './templates.js';
 
 /**
  * `sendAt` lies between a day ago (a client's clock a little behind) and a year ahead: a
@@ -49,9 +49,23 @@ export async function prepareNotification(
   // The recipient and the template's latest version number in one round trip.
   const found = await recipientWithLatestTemplate(db, tenantId, body.recipient, body.template);
   if (!found) throw invalidInput(`Recipient ${body.recipient} does not exist`, [{ path: 'recipient', message: 'unknown recipient' }]);
-  const recipientRow = found.recipient;
   const version = found.latest === null ? null : await loadTemplateVersion(db, tenantId, body.template, Number(found.latest));
   if (!version) throw invalidInput(`Template ${body.template} does not exist`, [{ path: 'template', message: 'unknown template' }]);
+  return planNotification(tenantId, body, found.recipient, version, opts);
+}
+
+/**
+ * The checks of prepareNotification once the recipient's row and the template version are at
+ * hand: an event's page (usecases/events.ts) loads a page of recipients and its rule's pinned
+ * version once, then plans each notification through here, so it is accepted exactly as a POST.
+ */
+export function planNotification(
+  tenantId: string,
+  body: NotificationRequest,
+  recipientRow: RecipientRow,
+  version: TemplateVersionRow,
+  opts: { id: string; retry: RetrySettings; templateData?: unknown },
+): NotificationInput {
   const recipient = toRecipient(recipientRow);
   const chosen = contentFor(version, recipient.locale);
   let channels: Channel[];

@@ -5,6 +5,7 @@ import { HHMM, isValidTimeZone } from '../domain/quiet-hours.js';
 import { MAX_DIGEST_ITEMS } from '../domain/digest.js';
 import { cronTooFrequent, MIN_SCHEDULE_INTERVAL_SECONDS } from '../domain/schedules.js';
 import { jsonDepth } from '../domain/text.js';
+import { MAX_CEL_LENGTH } from '../domain/cel.js';
 import { CHANNELS, PRIORITIES, type EscalationStep } from '../domain/types.js';
 import { SUPPRESSIBLE_CHANNELS } from '../domain/suppressions.js';
 
@@ -255,11 +256,65 @@ export const NotificationBody = z
   .meta({ not: { required: ['digest', 'sendAt'] } });
 export type NotificationRequest = z.infer<typeof NotificationBody>;
 
+/** A CEL expression (rules' `if` and `segment`, broadcasts' `segment`): compiled and checked where it is used. */
+export const CelExpression = z.string().min(1).max(MAX_CEL_LENGTH);
+export const TopicKey = Key;
+export const RuleKey = Key;
+/** An event's name (`order.shipped`). */
+export const EventName = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1–128 of A-Za-z0-9._:-');
+
+export const TopicBody = z.object({ name: z.string().max(200).nullish() }).strict();
+export const MAX_TOPIC_SUBSCRIBE = 1000;
+export const SubscribersBody = z
+  .object({ recipients: z.array(RecipientId).min(1).max(MAX_TOPIC_SUBSCRIBE, `must have at most ${MAX_TOPIC_SUBSCRIBE.toLocaleString('en')} entries`) })
+  .strict();
+
+export const RuleBody = z
+  .object({
+    event: EventName,
+    if: CelExpression.optional(),
+    recipients: z.union([
+      z.object({ from: z.literal('event') }).strict(),
+      z.object({ topic: Key }).strict(),
+      z.object({ segment: CelExpression }).strict(),
+    ]),
+    template: TemplateKey.optional(),
+    flow: Key.optional(),
+    channels: ChannelList.optional(),
+    category: z.string().min(1).max(100).optional(),
+    priority: Priority.default('normal'),
+    strategy: z.enum(['all', 'first-success']).default('all'),
+    digest: DigestSpec.optional(),
+    throttle: ThrottleSpec.optional(),
+    enabled: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if ((r.template === undefined) === (r.flow === undefined)) ctx.addIssue({ code: 'custom', path: ['template'], message: 'give either template or flow' });
+  })
+  .meta({ oneOf: [{ required: ['template'] }, { required: ['flow'] }] });
+export type RuleRequest = z.infer<typeof RuleBody>;
+
+export const MAX_EVENT_RECIPIENTS = 1000;
+export const EventBody = z
+  .object({
+    name: EventName,
+    actor: RecipientId.optional(),
+    recipients: z.array(RecipientId).min(1).max(MAX_EVENT_RECIPIENTS, `must have at most ${MAX_EVENT_RECIPIENTS.toLocaleString('en')} entries`).optional(),
+    data: JsonObject.default({}),
+  })
+  .strict();
+export type EventRequest = z.infer<typeof EventBody>;
+
 export const MAX_BROADCAST_RECIPIENTS = 100_000;
 export const BroadcastBody = z
   .object({
     recipients: z.array(RecipientId).min(1).max(MAX_BROADCAST_RECIPIENTS).optional(),
     all: z.literal(true).optional(),
+    /** A topic's subscribers, pinned at acceptance. */
+    topic: Key.optional(),
+    /** The recipients a CEL condition over `recipient` holds for, evaluated in pages at acceptance. */
+    segment: CelExpression.optional(),
     template: TemplateKey,
     data: JsonObject.default({}),
     channels: ChannelList.optional(),
@@ -268,10 +323,10 @@ export const BroadcastBody = z
   })
   .strict()
   .superRefine((b, ctx) => {
-    if (Boolean(b.recipients) === Boolean(b.all))
-      ctx.addIssue({ code: 'custom', path: ['recipients'], message: 'give either recipients or "all": true' });
+    if ([b.recipients, b.all, b.topic, b.segment].filter((v) => v !== undefined).length !== 1)
+      ctx.addIssue({ code: 'custom', path: ['recipients'], message: 'give one of recipients, "all": true, topic or segment' });
   })
-  .meta({ oneOf: [{ required: ['recipients'] }, { required: ['all'] }] });
+  .meta({ oneOf: [{ required: ['recipients'] }, { required: ['all'] }, { required: ['topic'] }, { required: ['segment'] }] });
 export type BroadcastRequest = z.infer<typeof BroadcastBody>;
 
 export const ScheduleId = Key;

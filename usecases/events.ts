@@ -1,0 +1,201 @@
+// Events (README: "Events and rules"): a producer posts a fact; its workflow (workflows/event.ts)
+// evaluates the tenant's enabled rules for that name and accepts one notification per rule and
+// recipient through the checks of POST /v1/notifications (planNotification), page by page:
+// recipients from the event, a topic's subscribers or a segment of the tenant's recipients, read
+// in keyset pages of at most `pageSize`, never all at once.
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
+import type { Db } from '../db/client.js';
+import { eventNotifications, finishEvent, findEvent, insertEvent, setEventRules } from '../db/events.js';
+import { recordNotifications, type NotificationRecord } from '../db/notifications.js';
+import { recipientPage, type RecipientRow } from '../db/recipients.js';
+import { enabledRulesFor } from '../db/rules.js';
+import { subscriberPage } from '../db/topics.js';
+import { CelError, compileCel, holds } from '../domain/cel.js';
+import { missing, RequestError, unavailable } from '../domain/errors.js';
+import { celEvent, celRecipient, eventNotificationId, type EventInput, type EventProgress, type EventStart, type MatchedRule } from '../domain/events.js';
+import type { NotificationInput, RetrySettings } from '../domain/types.js';
+import { SA, workflowIds } from '../domain/workflow-ids.js';
+import { planNotification } from './accept.js';
+import { claimIdempotencyKey, requestHash } from './idempotency.js';
+import { newId } from './ids.js';
+import { CEL_VARIABLES } from './rules.js';
+import type { EventRequest, NotificationRequest } from './schemas.js';
+import type { TemporalDeps } from './temporal.js';
+import { findTemplateVersion, loadTemplateVersion } from './templates.js';
+import { recipientsByIdRows } from '../db/recipients.js';
+
+/** Rules evaluated per event: more than this many enabled rules for one event name are not read. */
+export const MAX_RULES_PER_EVENT = 100;
+/** Recipients read (and at most notifications accepted) per page. */
+export const EVENT_PAGE = 1000;
+/** Ids listed by GET /v1/events/{id}. */
+const LISTED_IDS = 1000;
+
+interface EventDeps {
+  db: Db;
+  temporal: TemporalDeps;
+  retry: RetrySettings;
+  now?: () => number;
+}
+
+const RETRY_WITH_KEY = 'The workflow service did not confirm the start. Retry with the same Idempotency-Key to be sure the event is processed once.';
+
+/**
+ * Records an event and starts its workflow. With an Idempotency-Key, a repeat with the same body
+ * answers the first id (and completes a first request that died before starting its run); with
+ * another body, 409. The workflow id is the event's, so Temporal runs each event once.
+ */
+export async function acceptEvent(deps: EventDeps, tenantId: string, body: EventRequest, opts: { idempotencyKey?: string } = {}): Promise<{ id: string }> {
+  const { db, temporal } = deps;
+  const now = deps.now ?? Date.now;
+  let id = newId('evt', now());
+  if (opts.idempotencyKey !== undefined) id = (await claimIdempotencyKey(db, now(), tenantId, opts.idempotencyKey, requestHash(body), id)) ?? id;
+  const workflowId = workflowIds.event(tenantId, id);
+  await insertEvent(db, { id, tenantId, name: body.name, actor: body.actor ?? null, recipients: body.recipients ?? null, data: body.data, workflowId });
+  const input: EventInput = { tenantId, eventId: id, name: body.name, actor: body.actor ?? null, recipients: body.recipients ?? null, data: body.data, retry: deps.retry };
+  try {
+    await temporal.client.workflow.start('eventWorkflow', {
+      taskQueue: temporal.taskQueue,
+      workflowId,
+      args: [input],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      typedSearchAttributes: [
+        { key: SA.tenant, value: tenantId },
+        { key: SA.kind, value: 'event' },
+      ],
+      ...(temporal.eagerStart ? { requestEagerStart: true } : {}),
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw unavailable(opts.idempotencyKey !== undefined ? RETRY_WITH_KEY : `The workflow service did not confirm the start of event ${id}. Post it with an Idempotency-Key to retry safely.`, err);
+  }
+  return { id };
+}
+
+export async function eventView(db: Db, tenantId: string, id: string) {
+  const row = await findEvent(db, tenantId, id);
+  if (!row) throw missing('Event');
+  const notifications = await eventNotifications(db, tenantId, id, LISTED_IDS);
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    rules: row.rules,
+    notifications,
+    createdAt: row.createdAt.toISOString(),
+    processedAt: row.processedAt?.toISOString() ?? null,
+  };
+}
+
+/** The enabled rules for the event whose `if` holds, each with its template's latest version pinned. */
+async function matchRules(db: Db, event: EventInput): Promise<MatchedRule[]> {
+  const rows = await enabledRulesFor(db, event.tenantId, event.name, MAX_RULES_PER_EVENT);
+  const matched: MatchedRule[] = [];
+  const ctx = { event: celEvent(event) };
+  for (const { key, definition: rule } of rows) {
+    if (rule.if !== undefined) {
+      let program;
+      try {
+        program = compileCel(rule.if, CEL_VARIABLES.if);
+      } catch (err) {
+        if (err instanceof CelError) continue; // Checked at PUT: only a changed CEL library could get here.
+        throw err;
+      }
+      if (!holds(program, ctx).value) continue;
+    }
+    // A flow rule is accepted once flows are wired (usecases/rules.ts checkFlowReference refuses them until then).
+    if (rule.template === undefined) continue;
+    const version = await findTemplateVersion(db, event.tenantId, rule.template);
+    if (!version) continue;
+    matched.push({ key, rule, template: { key: version.key, version: version.version } });
+  }
+  return matched;
+}
+
+/** The next candidates of a rule's audience after `after`: their rows, and whether the audience ends here. */
+async function audiencePage(db: Db, event: EventInput, m: MatchedRule, after: string | null, pageSize: number): Promise<{ rows: RecipientRow[]; scanned: number; last: string | null; done: boolean }> {
+  const a = m.rule.recipients;
+  if ('from' in a) {
+    const ids = [...new Set(event.recipients ?? (event.actor ? [event.actor] : []))];
+    const byId = await recipientsByIdRows(db, event.tenantId, ids);
+    return { rows: ids.flatMap((id) => byId.get(id) ?? []), scanned: ids.length, last: null, done: true };
+  }
+  if ('topic' in a) {
+    const ids = await subscriberPage(db, event.tenantId, a.topic, after, pageSize);
+    const byId = await recipientsByIdRows(db, event.tenantId, ids);
+    return { rows: ids.flatMap((id) => byId.get(id) ?? []), scanned: ids.length, last: ids.at(-1) ?? null, done: ids.length < pageSize };
+  }
+  const rows = await recipientPage(db, event.tenantId, after, pageSize);
+  const program = compileCel(a.segment, CEL_VARIABLES.segment);
+  const ev = celEvent(event);
+  return { rows: rows.filter((r) => holds(program, { event: ev, recipient: celRecipient(r) }).value), scanned: rows.length, last: rows.at(-1)?.id ?? null, done: rows.length < pageSize };
+}
+
+/** The request a rule makes for one recipient: a POST /v1/notifications body. */
+function ruleRequest(event: EventInput, m: MatchedRule, recipientId: string): NotificationRequest {
+  const r = m.rule;
+  return {
+    recipient: recipientId,
+    template: m.template.key,
+    data: event.data,
+    ...(r.channels ? { channels: r.channels } : {}),
+    strategy: r.strategy ?? 'all',
+    ...(r.category !== undefined ? { category: r.category } : {}),
+    priority: r.priority ?? 'normal',
+    ...(r.throttle ? { throttle: r.throttle } : {}),
+  };
+}
+
+/**
+ * One step of an event's run: on the first, evaluates and pins the matching rules; then reads
+ * pages of the current rule's audience (at most `pageSize` recipients read, about one page per
+ * call) and accepts each recipient's notification as POST /v1/notifications would (a recipient
+ * the request would be refused for gets a `suppressed`/`no_channel` or `failed`/`invalid_request`
+ * record, no workflow). Ids are per (event, rule, recipient) and rows are written with
+ * `on conflict do nothing`, so a retried step writes and starts nothing twice. On the last step
+ * the event is marked processed. Answers the notifications to start and where to go on.
+ */
+export async function evaluateEventStep(db: Db, event: EventInput, progress: EventProgress, pageSize = EVENT_PAGE): Promise<{ progress: EventProgress; start: EventStart[]; done: boolean }> {
+  const p: EventProgress = { ...progress };
+  if (p.rules === null) {
+    p.rules = await matchRules(db, event);
+    await setEventRules(db, event.eventId, p.rules.map((m) => m.key));
+  }
+  const start: EventStart[] = [];
+  let read = 0;
+  while (p.ruleIndex < p.rules.length && read < pageSize) {
+    const m = p.rules[p.ruleIndex];
+    const page = await audiencePage(db, event, m, p.after, pageSize);
+    read += Math.max(page.scanned, 1);
+    const version = await loadTemplateVersion(db, event.tenantId, m.template.key, m.template.version);
+    const records: NotificationRecord[] = [];
+    for (const row of page.rows) {
+      const notificationId = eventNotificationId(event.eventId, m.key, row.id);
+      const body = ruleRequest(event, m, row.id);
+      let input: NotificationInput;
+      let status: NotificationRecord['status'];
+      let reason: string | null = null;
+      try {
+        if (!version) throw new RequestError('invalid', `Template ${m.template.key} v${m.template.version} no longer exists`);
+        input = planNotification(event.tenantId, body, row, version, { id: notificationId, retry: event.retry });
+      } catch (err) {
+        if (!(err instanceof RequestError)) throw err;
+        const noChannel = err.errors.some((e) => e.path === 'channels' || e.path.startsWith('channels.'));
+        ({ status, reason } = noChannel ? { status: 'suppressed' as const, reason: 'no_channel' } : { status: 'failed' as const, reason: 'invalid_request' });
+        input = { tenantId: event.tenantId, notificationId, recipientId: row.id, template: m.template, data: event.data, channels: [], strategy: body.strategy, category: body.category ?? null, priority: body.priority, sendAt: null, retry: event.retry, throttle: body.throttle ?? null };
+      }
+      records.push({ input, workflowId: workflowIds.notification(event.tenantId, notificationId), eventId: event.eventId, ...(status ? { status, reason } : {}) });
+      if (!status) start.push({ notificationId, recipientId: row.id, channels: input.channels, rule: p.ruleIndex });
+    }
+    await recordNotifications(db, records);
+    p.accepted += start.length;
+    if (page.done) {
+      p.ruleIndex += 1;
+      p.after = null;
+    } else p.after = page.last;
+  }
+  const done = p.ruleIndex >= p.rules.length;
+  if (done) await finishEvent(db, event.eventId);
+  return { progress: p, start, done };
+}
+
