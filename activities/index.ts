@@ -28,6 +28,7 @@ export type { DeliveryRecord, RecipientLinkOptions };
 import { createFanoutActivities } from './fanout.js';
 import { createBroadcastBatchActivities, type BroadcastBatchDeps } from './broadcast-batch.js';
 import { createThrottleActivities } from './throttle.js';
+import { createEventActivities } from './events.js';
 import type { IntegrationProviders } from './providers.js';
 
 export interface ActivityDeps {
@@ -328,6 +329,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createThrottleActivities(deps),
     ...createFanoutActivities(deps),
     ...createBroadcastBatchActivities(deps),
+    ...createEventActivities(deps),
   });
 }
 

@@ -4,7 +4,11 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowNotFoundError, type WorkflowStartOptions } from '@temporalio/client';
 import type { Db } from '../db/client.js';
 import { broadcastNotificationCounts, findBroadcast, insertBroadcast, markBroadcastCancelled, type BroadcastRow } from '../db/broadcasts.js';
-import { allRecipientIds, existingRecipientIds } from '../db/recipients.js';
+import { allRecipientIds, existingRecipientIds, recipientPage } from '../db/recipients.js';
+import { findTopic, subscriberPage } from '../db/topics.js';
+import { holds } from '../domain/cel.js';
+import { celRecipient } from '../domain/events.js';
+import { CEL_VARIABLES, checkCel } from './rules.js';
 import { broadcastCounts, type BroadcastInput, type BroadcastStatus } from '../domain/broadcast.js';
 import { jsonBytes } from '../domain/digest.js';
 import { conflictWith, invalidInput, missing, RequestError, unavailable, type FieldError } from '../domain/errors.js';
@@ -65,12 +69,46 @@ export async function prepareBroadcast(db: Db, tenantId: string, body: Broadcast
         { path: 'recipients', message: `unknown recipients: ${unknown.slice(0, 10).join(', ')}` },
       ]);
   } else {
-    recipientIds = await allRecipientIds(db, tenantId);
-    if (recipientIds.length === 0) throw invalidInput('The tenant has no recipients', [{ path: 'all', message: 'no recipients' }]);
+    const path = body.topic !== undefined ? 'topic' : body.segment !== undefined ? 'segment' : 'all';
+    recipientIds = await pinnedAudience(db, tenantId, body);
+    if (recipientIds.length === 0) throw invalidInput(`The ${path === 'all' ? 'tenant' : path} has no recipients`, [{ path, message: 'no recipients' }]);
     if (recipientIds.length > MAX_BROADCAST_RECIPIENTS)
-      throw invalidInput(`A broadcast reaches at most ${MAX_BROADCAST_RECIPIENTS} recipients`, [{ path: 'all', message: 'too many recipients' }]);
+      throw invalidInput(`A broadcast reaches at most ${MAX_BROADCAST_RECIPIENTS} recipients`, [{ path, message: 'too many recipients' }]);
   }
   return { template: { key: version.key, version: version.version }, channels: body.channels ?? null, recipientIds };
+}
+
+/** Recipients read per page when a topic or segment is pinned. */
+const AUDIENCE_PAGE = 1000;
+
+/**
+ * The audience of `all`, a topic or a segment, pinned at acceptance: read in keyset pages of
+ * AUDIENCE_PAGE (a segment's CEL evaluated per recipient), stopping one past the broadcast limit.
+ */
+async function pinnedAudience(db: Db, tenantId: string, body: BroadcastRequest): Promise<string[]> {
+  if (body.topic !== undefined) {
+    if (!(await findTopic(db, tenantId, body.topic))) throw invalidInput(`Topic ${body.topic} does not exist`, [{ path: 'topic', message: 'unknown topic' }]);
+    const ids: string[] = [];
+    for (let after: string | null = null; ids.length <= MAX_BROADCAST_RECIPIENTS; ) {
+      const page = await subscriberPage(db, tenantId, body.topic, after, AUDIENCE_PAGE);
+      ids.push(...page);
+      if (page.length < AUDIENCE_PAGE) break;
+      after = page[page.length - 1];
+    }
+    return ids;
+  }
+  if (body.segment !== undefined) {
+    const program = checkCel(body.segment, CEL_VARIABLES.broadcastSegment, 'segment');
+    const ids: string[] = [];
+    for (let after: string | null = null; ids.length <= MAX_BROADCAST_RECIPIENTS; ) {
+      const page = await recipientPage(db, tenantId, after, AUDIENCE_PAGE);
+      for (const r of page) if (holds(program, { recipient: celRecipient(r) }).value) ids.push(r.id);
+      if (page.length < AUDIENCE_PAGE) break;
+      after = page[page.length - 1].id;
+    }
+    return ids;
+  }
+  return allRecipientIds(db, tenantId);
 }
 
 interface BroadcastTuning {
@@ -126,7 +164,7 @@ export async function recordBroadcast(
       channels: input.channels,
       category: input.category,
       priority: input.priority,
-      audience: body.all ? 'all' : 'list',
+      audience: body.all ? 'all' : body.topic !== undefined ? 'topic' : body.segment !== undefined ? 'segment' : 'list',
       total: input.total,
       status: 'running',
       workflowId: workflowIds.broadcast(tenantId, input.broadcastId),
