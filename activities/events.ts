@@ -7,8 +7,8 @@ import { evaluateEventStep } from '../usecases/events.js';
 
 export function createEventActivities({ db }: { db: Db }) {
   /** One step of an event's run: see evaluateEventStep. */
-  async function evaluateEvent(a: { event: EventInput; progress: EventProgress; pageSize?: number }) {
-    return evaluateEventStep(db, a.event, a.progress, a.pageSize);
+  async function evaluateEvent(a: { event: EventInput; progress: EventProgress }) {
+    return evaluateEventStep(db, a.event, a.progress);
   }
   return { evaluateEvent };
 }

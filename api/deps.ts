@@ -33,6 +33,8 @@ export interface AppDeps {
   now?: () => number;
   /** Broadcast paging and in-flight bound (see usecases/accept.ts); defaults suit 100,000 recipients. */
   broadcastTuning?: { pageSize: number; maxInFlight: number };
+  /** Recipients read per page of an event's audience (usecases/events.ts); unset: 1,000. */
+  eventPageSize?: number;
   /** BROADCAST_BATCHES: new broadcasts run broadcastBatchWorkflow (default) or broadcastWorkflow. */
   broadcastBatches?: boolean;
   /**

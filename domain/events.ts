@@ -36,6 +36,8 @@ export interface EventInput {
   recipients: string[] | null;
   data: Record<string, unknown>;
   retry: RetrySettings;
+  /** Recipients read per page (tests page small); unset: 1,000. */
+  pageSize?: number;
 }
 
 /** Where an event's run stands: the rules it matched (pinned by its first page) and the next page. */

@@ -36,6 +36,8 @@ interface EventDeps {
   temporal: TemporalDeps;
   retry: RetrySettings;
   now?: () => number;
+  /** Recipients read per page of an event's audience (tests page small); unset: EVENT_PAGE. */
+  eventPageSize?: number;
 }
 
 const RETRY_WITH_KEY = 'The workflow service did not confirm the start. Retry with the same Idempotency-Key to be sure the event is processed once.';
@@ -52,7 +54,7 @@ export async function acceptEvent(deps: EventDeps, tenantId: string, body: Event
   if (opts.idempotencyKey !== undefined) id = (await claimIdempotencyKey(db, now(), tenantId, opts.idempotencyKey, requestHash(body), id)) ?? id;
   const workflowId = workflowIds.event(tenantId, id);
   await insertEvent(db, { id, tenantId, name: body.name, actor: body.actor ?? null, recipients: body.recipients ?? null, data: body.data, workflowId });
-  const input: EventInput = { tenantId, eventId: id, name: body.name, actor: body.actor ?? null, recipients: body.recipients ?? null, data: body.data, retry: deps.retry };
+  const input: EventInput = { tenantId, eventId: id, name: body.name, actor: body.actor ?? null, recipients: body.recipients ?? null, data: body.data, retry: deps.retry, ...(deps.eventPageSize ? { pageSize: deps.eventPageSize } : {}) };
   try {
     await temporal.client.workflow.start('eventWorkflow', {
       taskQueue: temporal.taskQueue,
@@ -155,7 +157,7 @@ function ruleRequest(event: EventInput, m: MatchedRule, recipientId: string): No
  * `on conflict do nothing`, so a retried step writes and starts nothing twice. On the last step
  * the event is marked processed. Answers the notifications to start and where to go on.
  */
-export async function evaluateEventStep(db: Db, event: EventInput, progress: EventProgress, pageSize = EVENT_PAGE): Promise<{ progress: EventProgress; start: EventStart[]; done: boolean }> {
+export async function evaluateEventStep(db: Db, event: EventInput, progress: EventProgress, pageSize = event.pageSize ?? EVENT_PAGE): Promise<{ progress: EventProgress; start: EventStart[]; done: boolean }> {
   const p: EventProgress = { ...progress };
   if (p.rules === null) {
     p.rules = await matchRules(db, event);

@@ -414,4 +414,29 @@ const pushGone: ScenarioGroup = {
   },
 };
 
-export const scenarioGroups: ScenarioGroup[] = [notifications, newChannels, pushGone, incidents, digests, broadcasts, batchBroadcasts, schedules, erasureAndRetention];
+const events: ScenarioGroup = {
+  name: 'eventWorkflow',
+  async run(save) {
+    // Pages of two: a segment of three continues as new after its first page.
+    const h = await startHarness({ app: { eventPageSize: 2 } });
+    try {
+      await seed(h);
+      for (const id of ['p-1', 'p-2', 'p-3', 'f-1']) ok(await h.call('PUT', `/v1/recipients/${id}`, { attributes: { plan: id.startsWith('p') ? 'pro' : 'free' } }), 200, 'recipient');
+      ok(await h.call('PUT', '/v1/rules/shipped', { event: 'order.shipped', if: 'event.data.order.id > 5', recipients: { from: 'event' }, template: 'order-shipped', channels: ['webhook'] }), 200, 'rule');
+      ok(await h.call('PUT', '/v1/rules/pro-news', { event: 'news', recipients: { segment: 'recipient.attributes.plan == "pro"' }, template: 'order-shipped', channels: ['inapp'] }), 200, 'rule');
+      const post = async (scenario: string, body: Record<string, unknown>) => {
+        const id = ok(await h.call('POST', '/v1/events', body), 202, 'event').id as string;
+        const workflowId = workflowIds.event(h.tenantId, id);
+        await h.env.client.workflow.getHandle(workflowId).result();
+        await save(h.env.client, 'eventWorkflow', scenario, workflowId);
+      };
+      await post('from-event', { name: 'order.shipped', actor: 'user-42', data: order.data });
+      await post('segment-pages', { name: 'news', data: order.data });
+      await post('no-match', { name: 'order.shipped', actor: 'user-42', data: { order: { id: 1 }, name: 'Ann' } });
+    } finally {
+      await h.close();
+    }
+  },
+};
+
+export const scenarioGroups: ScenarioGroup[] = [notifications, newChannels, pushGone, incidents, digests, broadcasts, batchBroadcasts, schedules, erasureAndRetention, events];
