@@ -15,6 +15,8 @@
 // Phase 2, half load: open loop at half of each one's phase-1 throughput for
 // BENCH_HALF_LOAD_SECONDS; accept latency (HTTP 202 round trip; workflow start call) from
 // each request's due time, and accepted → arrived at the receiver.
+// Phase 1 also runs the events case: BENCH_N `POST /v1/events` through one rule with one
+// recipient, the same template and receiver, as a ratio to the notifications' throughput.
 // Results: printed, and written to bench/results/notifications-<date>.md.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -27,6 +29,7 @@ import { createTocsinClient, ok } from '../client/index.js';
 import { closedLoop, openLoop, pct, type Offer, type Sent } from './load.js';
 import { startForkedStack, type ForkedStack, type Rss } from './forked-stack.js';
 import { BARE_TASK_QUEUE } from './protocol.js';
+import { eventNotificationId } from '../domain/events.js';
 import { startReceiver, type Receiver } from './receiver.js';
 
 const knobs = z
@@ -139,6 +142,15 @@ try {
     if (response.status !== 202 || !data?.id) throw new Error(`POST /v1/notifications answered ${response.status}: ${JSON.stringify(error)}`);
     return { id: data.id, acceptedAt };
   };
+  // The events case: one rule, one recipient (the actor), the same template and receiver; the
+  // receiver sees the notification, whose id is the event's rule and recipient's.
+  await ok(api.PUT('/v1/rules/{key}', { params: { path: { key: 'bench-rule' } }, body: { event: 'bench.event', recipients: { from: 'event' }, template: 'bench', channels: ['webhook'] } }));
+  const events: Offer = async (n) => {
+    const { data, error, response } = await api.POST('/v1/events', { body: { name: 'bench.event', actor: 'r1', data: { n } } });
+    const acceptedAt = performance.now();
+    if (response.status !== 202 || !data?.id) throw new Error(`POST /v1/events answered ${response.status}: ${JSON.stringify(error)}`);
+    return { id: eventNotificationId(data.id, 'bench-rule', 'r1'), acceptedAt };
+  };
   const bare =
     (phase: string): Offer =>
     async (n) => {
@@ -161,6 +173,7 @@ try {
   log(`warm-up: ${WARMUP} of each`);
   await closed(tocsin, WARMUP);
   await closed(bare('warmup'), WARMUP);
+  await closed(events, WARMUP);
   await settle(client, ready.taskQueue);
   await settle(client, BARE_TASK_QUEUE);
 
@@ -172,7 +185,11 @@ try {
   const maxBare = measure(await closed(bare('max'), N), receiver);
   await sample();
   await settle(client, BARE_TASK_QUEUE);
-  log(`  ${maxBare.throughput.toFixed(1)}/s`);
+  log(`  ${maxBare.throughput.toFixed(1)}/s; now ${N} events through one rule`);
+  const maxEvents = measure(await closed(events, N), receiver);
+  await sample();
+  await settle(client, ready.taskQueue);
+  log(`  ${maxEvents.throughput.toFixed(1)}/s (${(maxEvents.throughput / maxTocsin.throughput).toFixed(2)}× notifications)`);
 
   const rateTocsin = maxTocsin.throughput / 2;
   const rateBare = maxBare.throughput / 2;
@@ -215,6 +232,7 @@ receiver got the POST.
 | | Tocsin | bare one-activity workflow | Tocsin / bare |
 | --- | --- | --- | --- |
 | max throughput (${N} offered, ${CONCURRENCY} in flight) | ${maxTocsin.throughput.toFixed(1)} /s | ${maxBare.throughput.toFixed(1)} /s | **${r2(maxTocsin.throughput / maxBare.throughput)}×** |
+| events: max throughput, \`POST /v1/events\` through one rule to one recipient (${N} offered, ${CONCURRENCY} in flight) | ${maxEvents.throughput.toFixed(1)} /s | | **${r2(maxEvents.throughput / maxTocsin.throughput)}× Tocsin notifications** (goal ≥ 0.8×) |
 | half load, open loop, ${HALF_SECONDS} s | ${rateTocsin.toFixed(1)} /s (${halfTocsin.sent.length} sent) | ${rateBare.toFixed(1)} /s (${halfBare.sent.length} sent) | |
 | accept latency p50 (HTTP 202; start call) | ${ms(pct(halfTocsin.accept, 50))} | ${ms(pct(halfBare.accept, 50))} | ${r2(pct(halfTocsin.accept, 50) / pct(halfBare.accept, 50))} |
 | accept latency p99 | ${ms(pct(halfTocsin.accept, 99))} | ${ms(pct(halfBare.accept, 99))} | ${r2(pct(halfTocsin.accept, 99) / pct(halfBare.accept, 99))} |
