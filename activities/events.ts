@@ -1,14 +1,26 @@
-// The event workflow's step (workflows/event.ts): evaluates rules and accepts a page of
-// notifications through usecases/events.ts. A stored event that no longer validates never gets
+// The event workflow's step (workflows/event.ts): evaluates rules, accepts a page of
+// notifications and starts their workflows, through usecases/events.ts. A stored event that no longer validates never gets
 // here: the API checked it; a database error is transient and retried.
 import type { Db } from '../db/client.js';
 import type { EventInput, EventProgress } from '../domain/events.js';
 import { evaluateEventStep } from '../usecases/events.js';
+import type { TemporalDeps } from '../usecases/temporal.js';
 
-export function createEventActivities({ db }: { db: Db }) {
+export interface EventActivityDeps {
+  db: Db;
+  /**
+   * The worker's client (with its payload codec) and task queue: a step starts its accepted
+   * notifications' workflows as the API does, without a further workflow task per start.
+   */
+  temporal: TemporalDeps;
+}
+
+export function createEventActivities(deps: EventActivityDeps) {
   /** One step of an event's run: see evaluateEventStep. */
   async function evaluateEvent(a: { event: EventInput; progress: EventProgress }) {
-    return evaluateEventStep(db, a.event, a.progress);
+    return evaluateEventStep(deps, a.event, a.progress);
   }
   return { evaluateEvent };
 }
+
+export type EventActivities = ReturnType<typeof createEventActivities>;

@@ -28,7 +28,6 @@ export type { DeliveryRecord, RecipientLinkOptions };
 import { createFanoutActivities } from './fanout.js';
 import { createBroadcastBatchActivities, type BroadcastBatchDeps } from './broadcast-batch.js';
 import { createThrottleActivities } from './throttle.js';
-import { createEventActivities } from './events.js';
 import type { IntegrationProviders } from './providers.js';
 
 export interface ActivityDeps {
@@ -329,7 +328,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createThrottleActivities(deps),
     ...createFanoutActivities(deps),
     ...createBroadcastBatchActivities(deps),
-    ...createEventActivities(deps),
   });
 }
 

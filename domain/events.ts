@@ -1,6 +1,6 @@
 // Events and rules (README: "Events and rules"): what a rule asks for, what an event's workflow
 // carries, and the ids that make a re-posted event or a retried page send nothing twice. Pure.
-import type { Channel, NotificationInput, Priority, RetrySettings, Strategy, ThrottleSpec } from './types.js';
+import type { Channel, Priority, RetrySettings, Strategy, ThrottleSpec } from './types.js';
 
 /** Where a rule's recipients come from. */
 export type RuleAudience = { from: 'event' } | { topic: string } | { segment: string };
@@ -85,29 +85,3 @@ export function eventNotificationId(eventId: string, ruleKey: string, recipientI
   return `ntf_${eventId.replace(/^evt_/, '').slice(0, 25)}${digest(`${ruleKey}\u0000${recipientId}`)}${digest(`${recipientId}\u0000${ruleKey}`)}`;
 }
 
-/** One notification of an event's page to start: the rest comes from the event and the pinned rule. */
-export interface EventStart {
-  notificationId: string;
-  recipientId: string;
-  channels: Channel[];
-  /** Index into the progress's `rules`. */
-  rule: number;
-}
-
-/** The notification input of a start, as the page planned and recorded it (usecases/accept.ts planNotification). */
-export function eventNotificationInput(event: EventInput, m: MatchedRule, s: EventStart): NotificationInput {
-  return {
-    tenantId: event.tenantId,
-    notificationId: s.notificationId,
-    recipientId: s.recipientId,
-    template: m.template,
-    data: event.data,
-    channels: s.channels,
-    strategy: m.rule.strategy ?? 'all',
-    category: m.rule.category ?? null,
-    priority: m.rule.priority ?? 'normal',
-    sendAt: null,
-    retry: event.retry,
-    throttle: m.rule.throttle ?? null,
-  };
-}

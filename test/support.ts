@@ -11,6 +11,7 @@ import { Worker, type WorkerOptions } from '@temporalio/worker';
 import postgres from 'postgres';
 import { inject } from 'vitest';
 import { createErasureActivities } from '../activities/erasure.js';
+import { createEventActivities } from '../activities/events.js';
 import { createActivities } from '../activities/index.js';
 import type { ActivityDeps } from '../activities/index.js';
 import type { ChannelSender } from '../activities/channels/types.js';
@@ -158,6 +159,7 @@ export async function testWorker(
         ...extra,
       }),
       ...createErasureActivities({ db: db.db, connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue }),
+      ...createEventActivities({ db: db.db, temporal: { client: env.client, taskQueue } }),
     },
   });
 }

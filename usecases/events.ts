@@ -2,7 +2,8 @@
 // evaluates the tenant's enabled rules for that name and accepts one notification per rule and
 // recipient through the checks of POST /v1/notifications (planNotification), page by page:
 // recipients from the event, a topic's subscribers or a segment of the tenant's recipients, read
-// in keyset pages of at most `pageSize`, never all at once.
+// in keyset pages of at most `pageSize`, never all at once, and starts their notification
+// workflows as the POST does.
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { Db } from '../db/client.js';
 import { eventNotifications, finishEvent, findEvent, insertEvent, setEventRules } from '../db/events.js';
@@ -12,10 +13,10 @@ import { enabledRulesFor } from '../db/rules.js';
 import { subscriberPage } from '../db/topics.js';
 import { CelError, compileCel, holds } from '../domain/cel.js';
 import { missing, RequestError, unavailable } from '../domain/errors.js';
-import { celEvent, celRecipient, eventNotificationId, type EventInput, type EventProgress, type EventStart, type MatchedRule } from '../domain/events.js';
+import { celEvent, celRecipient, eventNotificationId, type EventInput, type EventProgress, type MatchedRule } from '../domain/events.js';
 import type { NotificationInput, RetrySettings } from '../domain/types.js';
 import { SA, workflowIds } from '../domain/workflow-ids.js';
-import { planNotification } from './accept.js';
+import { notificationStartOptions, planNotification } from './accept.js';
 import { claimIdempotencyKey, requestHash } from './idempotency.js';
 import { newId } from './ids.js';
 import { CEL_VARIABLES } from './rules.js';
@@ -153,17 +154,24 @@ function ruleRequest(event: EventInput, m: MatchedRule, recipientId: string): No
  * pages of the current rule's audience (at most `pageSize` recipients read, about one page per
  * call) and accepts each recipient's notification as POST /v1/notifications would (a recipient
  * the request would be refused for gets a `suppressed`/`no_channel` or `failed`/`invalid_request`
- * record, no workflow). Ids are per (event, rule, recipient) and rows are written with
- * `on conflict do nothing`, so a retried step writes and starts nothing twice. On the last step
- * the event is marked processed. Answers the notifications to start and where to go on.
+ * record, no workflow), then starts each accepted one's notification workflow as the POST does.
+ * Ids are per (event, rule, recipient), rows are written with `on conflict do nothing` and
+ * workflow ids are the notifications', so a retried step writes and starts nothing twice. On the
+ * last step the event is marked processed. Answers where to go on.
  */
-export async function evaluateEventStep(db: Db, event: EventInput, progress: EventProgress, pageSize = event.pageSize ?? EVENT_PAGE): Promise<{ progress: EventProgress; start: EventStart[]; done: boolean }> {
+export async function evaluateEventStep(
+  deps: { db: Db; temporal: TemporalDeps },
+  event: EventInput,
+  progress: EventProgress,
+  pageSize = event.pageSize ?? EVENT_PAGE,
+): Promise<{ progress: EventProgress; started: number; done: boolean }> {
+  const { db } = deps;
   const p: EventProgress = { ...progress };
   if (p.rules === null) {
     p.rules = await matchRules(db, event);
     await setEventRules(db, event.eventId, p.rules.map((m) => m.key));
   }
-  const start: EventStart[] = [];
+  let started = 0;
   let read = 0;
   while (p.ruleIndex < p.rules.length && read < pageSize) {
     const m = p.rules[p.ruleIndex];
@@ -171,6 +179,7 @@ export async function evaluateEventStep(db: Db, event: EventInput, progress: Eve
     read += Math.max(page.scanned, 1);
     const version = await loadTemplateVersion(db, event.tenantId, m.template.key, m.template.version);
     const records: NotificationRecord[] = [];
+    const start: NotificationInput[] = [];
     for (const row of page.rows) {
       const notificationId = eventNotificationId(event.eventId, m.key, row.id);
       const body = ruleRequest(event, m, row.id);
@@ -187,9 +196,11 @@ export async function evaluateEventStep(db: Db, event: EventInput, progress: Eve
         input = { tenantId: event.tenantId, notificationId, recipientId: row.id, template: m.template, data: event.data, channels: [], strategy: body.strategy, category: body.category ?? null, priority: body.priority, sendAt: null, retry: event.retry, throttle: body.throttle ?? null };
       }
       records.push({ input, workflowId: workflowIds.notification(event.tenantId, notificationId), eventId: event.eventId, ...(status ? { status, reason } : {}) });
-      if (!status) start.push({ notificationId, recipientId: row.id, channels: input.channels, rule: p.ruleIndex });
+      if (!status) start.push(input);
     }
     await recordNotifications(db, records);
+    await startNotifications(deps.temporal, start);
+    started += start.length;
     p.accepted += start.length;
     if (page.done) {
       p.ruleIndex += 1;
@@ -198,6 +209,28 @@ export async function evaluateEventStep(db: Db, event: EventInput, progress: Eve
   }
   const done = p.ruleIndex >= p.rules.length;
   if (done) await finishEvent(db, event.eventId);
-  return { progress: p, start, done };
+  return { progress: p, started, done };
+}
+
+/** Workflow starts in flight at once from one step. */
+const START_CONCURRENCY = 32;
+
+/**
+ * Starts the notification workflows of accepted inputs as POST /v1/notifications does
+ * (notificationStartOptions: the notification's business id, joined while it runs and never run
+ * twice), so a retried step starts nothing twice.
+ */
+async function startNotifications(temporal: TemporalDeps, inputs: NotificationInput[]): Promise<void> {
+  for (let i = 0; i < inputs.length; i += START_CONCURRENCY) {
+    await Promise.all(
+      inputs.slice(i, i + START_CONCURRENCY).map(async (input) => {
+        try {
+          await temporal.client.workflow.start('notificationWorkflow', notificationStartOptions(input, temporal.taskQueue, false, temporal.fairnessWeights));
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        }
+      }),
+    );
+  }
 }
 

@@ -1,10 +1,11 @@
 // Builds the Temporal worker from config: activities from the factory, workflows bundled.
 import { fileURLToPath } from 'node:url';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { makeTelemetryFilterString, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type RecipientLinkOptions } from '../activities/index.js';
 import { createErasureActivities } from '../activities/erasure.js';
+import { createEventActivities } from '../activities/events.js';
 import type { ChannelSender } from '../activities/channels/types.js';
 import type { IntegrationProviders } from '../activities/providers.js';
 import type { PagerClient } from '../activities/channels/pager.js';
@@ -108,6 +109,10 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     activities: {
       ...createActivities({ db: deps.db, senders: deps.senders, slack: deps.slack, pager: deps.pager, integrations: deps.integrations, recipientLinks: deps.recipientLinks }),
       ...createErasureActivities({ db: deps.db, connection: deps.connection, namespace: deps.namespace, taskQueue: deps.taskQueue }),
+      ...createEventActivities({
+        db: deps.db,
+        temporal: { client: new Client({ connection: deps.connection, namespace: deps.namespace, ...(deps.dataConverter ? { dataConverter: deps.dataConverter } : {}) }), taskQueue: deps.taskQueue },
+      }),
     },
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
     ...deps.tuning,
