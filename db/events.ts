@@ -24,11 +24,12 @@ export async function setEventRules(db: Db, id: string, ruleKeys: string[]): Pro
   await db.update(events).set({ rules: ruleKeys }).where(eq(events.id, id));
 }
 
-/** The event's run has accepted every notification: processed, with their count. */
-export async function finishEvent(db: Db, id: string): Promise<void> {
+/** The event's run has accepted every notification: processed, with their count (and the matched rules, when given). */
+export async function finishEvent(db: Db, id: string, ruleKeys?: string[]): Promise<void> {
   await db
     .update(events)
     .set({
+      ...(ruleKeys ? { rules: ruleKeys } : {}),
       status: 'processed',
       processedAt: sql`coalesce(${events.processedAt}, now())`,
       notificationCount: sql`(select count(*)::int from ${notifications} where ${notifications.eventId} = ${id})`,

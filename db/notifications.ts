@@ -147,12 +147,12 @@ export async function recordNotifications(db: Db, records: NotificationRecord[])
  * read right after the 202 finds it) and the workflow's first local activity writes it too
  * (so a run whose API died before writing still has its record): whichever comes first wins.
  */
-function recordAcceptedStatement(input: NotificationInput, workflowId: string): SQL {
+function recordAcceptedStatement(input: NotificationInput, workflowId: string, eventId: string | null = null): SQL {
   return sql`with n as (
-      insert into notifications (id, tenant_id, recipient_id, template_key, template_version, category, priority, strategy, channels, data, status, send_at, workflow_id)
+      insert into notifications (id, tenant_id, recipient_id, template_key, template_version, category, priority, strategy, channels, data, status, send_at, workflow_id, event_id)
       values (${input.notificationId}, ${input.tenantId}, ${input.recipientId}, ${input.template.key}, ${input.template.version}, ${input.category},
         ${input.priority}, ${input.strategy}, ${JSON.stringify(input.channels)}::jsonb, ${JSON.stringify(input.data)}::jsonb, 'accepted',
-        ${input.sendAt}::timestamptz, ${workflowId})
+        ${input.sendAt}::timestamptz, ${workflowId}, ${eventId})
       on conflict do nothing
       returning id
     ), d as (
@@ -164,8 +164,9 @@ function recordAcceptedStatement(input: NotificationInput, workflowId: string): 
     )`;
 }
 
-export async function recordAccepted(db: Db, input: NotificationInput, workflowId: string): Promise<void> {
-  await db.execute(sql`${recordAcceptedStatement(input, workflowId)} select count(*) from n`);
+/** `eventId`: the event whose rule accepted it (one statement where recordNotifications takes a transaction). */
+export async function recordAccepted(db: Db, input: NotificationInput, workflowId: string, eventId: string | null = null): Promise<void> {
+  await db.execute(sql`${recordAcceptedStatement(input, workflowId, eventId)} select count(*) from n`);
 }
 
 /**

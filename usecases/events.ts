@@ -7,7 +7,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { Db } from '../db/client.js';
 import { eventNotifications, finishEvent, findEvent, insertEvent, setEventRules } from '../db/events.js';
-import { recordNotifications, type NotificationRecord } from '../db/notifications.js';
+import { recordAccepted, recordNotifications, type NotificationRecord } from '../db/notifications.js';
 import { recipientPage, type RecipientRow } from '../db/recipients.js';
 import { enabledRulesFor } from '../db/rules.js';
 import { subscriberPage } from '../db/topics.js';
@@ -167,14 +167,12 @@ export async function evaluateEventStep(
 ): Promise<{ progress: EventProgress; started: number; done: boolean }> {
   const { db } = deps;
   const p: EventProgress = { ...progress };
-  if (p.rules === null) {
-    p.rules = await matchRules(db, event);
-    await setEventRules(db, event.eventId, p.rules.map((m) => m.key));
-  }
+  const first = p.rules === null;
+  const rules = (p.rules ??= await matchRules(db, event));
   let started = 0;
   let read = 0;
-  while (p.ruleIndex < p.rules.length && read < pageSize) {
-    const m = p.rules[p.ruleIndex];
+  while (p.ruleIndex < rules.length && read < pageSize) {
+    const m = rules[p.ruleIndex];
     const page = await audiencePage(db, event, m, p.after, pageSize);
     read += Math.max(page.scanned, 1);
     const version = await loadTemplateVersion(db, event.tenantId, m.template.key, m.template.version);
@@ -198,7 +196,9 @@ export async function evaluateEventStep(
       records.push({ input, workflowId: workflowIds.notification(event.tenantId, notificationId), eventId: event.eventId, ...(status ? { status, reason } : {}) });
       if (!status) start.push(input);
     }
-    await recordNotifications(db, records);
+    // One accepted notification (the common event) in one statement; a page in one transaction.
+    if (records.length === 1 && start.length === 1) await recordAccepted(db, start[0], records[0].workflowId, event.eventId);
+    else await recordNotifications(db, records);
     await startNotifications(deps.temporal, start);
     started += start.length;
     p.accepted += start.length;
@@ -207,8 +207,10 @@ export async function evaluateEventStep(
       p.after = null;
     } else p.after = page.last;
   }
-  const done = p.ruleIndex >= p.rules.length;
-  if (done) await finishEvent(db, event.eventId);
+  const done = p.ruleIndex >= rules.length;
+  const keys = first ? rules.map((m) => m.key) : undefined;
+  if (done) await finishEvent(db, event.eventId, keys);
+  else if (keys) await setEventRules(db, event.eventId, keys);
   return { progress: p, started, done };
 }
 
