@@ -264,6 +264,7 @@ describe('events, rules, topics and segments', () => {
       ['PUT', '/v1/rules/r1', { event: 'bad name', recipients: { from: 'event' }, template: 'shipped' }, 400],
       ['PUT', '/v1/rules/r1', { event: 'e', if: 'x'.repeat(1001), recipients: { from: 'event' }, template: 'shipped' }, 400],
       ['GET', '/v1/rules/nope', undefined, 404],
+      ['GET', `/v1/rules?cursor=${Buffer.from('a\u0000b').toString('base64url')}`, undefined, 400],
       ['DELETE', '/v1/rules/nope', undefined, 404],
       ['POST', '/v1/events', { data: {} }, 400],
       ['POST', '/v1/events', { name: 'e', recipients: Array.from({ length: 1001 }, (_, i) => `r${i}`) }, 400],

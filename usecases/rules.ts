@@ -75,6 +75,7 @@ export async function removeRule(db: Db, tenantId: string, key: string): Promise
 /** A page of rules by key; the cursor is the last key of the page before. */
 export async function listRules(db: Db, tenantId: string, q: { cursor?: string; limit: number }) {
   const after = q.cursor ? Buffer.from(q.cursor, 'base64url').toString() : null;
+  if (after !== null && !/^[A-Za-z0-9._-]{1,128}$/.test(after)) throw invalidInput('cursor is not valid', [{ path: 'query.cursor', message: 'must be a cursor from a previous page' }]);
   const rows = await rulePage(db, tenantId, after, q.limit + 1);
   const data = rows.slice(0, q.limit).map(present);
   return { data, nextCursor: rows.length > q.limit ? Buffer.from(data[data.length - 1].key).toString('base64url') : null };
