@@ -7,7 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
 import type { Running } from '../runtime/index.js';
+import type { EventInput } from '../domain/events.js';
+import { workflowIds } from '../domain/workflow-ids.js';
+import { fastRetry } from './harness.js';
 import { notifications, topicSubscriptions } from '../db/schema.js';
 import { quietTemporalLogs, stackRequests, startTestStack } from './support.js';
 import { until } from './until.js';
@@ -19,12 +23,13 @@ describe('events, rules, topics and segments', () => {
   let running: Running | undefined;
   const request = stackRequests(() => running);
   let apiKey: string;
+  let tenantId: string;
   const api = (method: string, path: string, body?: unknown) => request(method, path, apiKey, body);
 
-  async function tenant(name: string): Promise<string> {
+  async function tenant(name: string): Promise<{ apiKey: string; id: string }> {
     const created = await request('POST', '/v1/admin/tenants', running!.adminToken, { name });
     expect(created.status).toBe(201);
-    return created.body.apiKey;
+    return created.body;
   }
 
   async function post(path: string, body: unknown, headers: Record<string, string> = {}, key = apiKey) {
@@ -51,7 +56,7 @@ describe('events, rules, topics and segments', () => {
   beforeAll(async () => {
     quietTemporalLogs();
     running = await startTestStack(dataDir, { TEMPORAL_TASK_QUEUE: 'events-e2e' });
-    apiKey = await tenant('Acme');
+    ({ apiKey, id: tenantId } = await tenant('Acme'));
     const template = await api('POST', '/v1/templates', { key: 'shipped', content: { en: { inapp: { title: 'Shipped', body: 'Your order of {{ total }} is on its way' } } } });
     expect(template.status).toBe(201);
     for (const id of ['s1', 's2', 's3', 'other']) expect((await api('PUT', `/v1/recipients/${id}`, { attributes: { plan: id === 's2' ? 'pro' : 'free' } })).status).toBe(200);
@@ -107,6 +112,21 @@ describe('events, rules, topics and segments', () => {
       .where(eq(notifications.eventId, first.body.id));
     expect(n).toBe(3);
 
+    // The event's whole evaluation run again (as a retried step would be): nothing new is written or sent.
+    const connection = await Connection.connect({ address: running!.temporalAddress });
+    try {
+      const client = new Client({ connection, dataConverter: running!.dataConverter });
+      const input: EventInput = { tenantId, eventId: first.body.id, name: 'order.shipped', actor: null, recipients: null, data: { total: 150 }, retry: fastRetry };
+      await client.workflow.execute('eventWorkflow', { taskQueue: 'events-e2e', workflowId: `${workflowIds.event(tenantId, first.body.id)}:again`, args: [input] });
+    } finally {
+      await connection.close();
+    }
+    expect((await processed(first.body.id)).notifications).toEqual(event.notifications);
+    for (const rid of ['s1', 's2', 's3']) {
+      const inbox = (await api('GET', `/v1/recipients/${rid}/inbox?limit=100`)).body.data as Array<{ notificationId: string }>;
+      expect(inbox.filter((m) => event.notifications.ids.includes(m.notificationId))).toHaveLength(1);
+    }
+
     const small = await post('/v1/events', { name: 'order.shipped', data: { total: 50 } });
     expect(small.status).toBe(202);
     expect(await processed(small.body.id)).toMatchObject({ status: 'processed', rules: [], notifications: { count: 0, ids: [] } });
@@ -144,7 +164,7 @@ describe('events, rules, topics and segments', () => {
   });
 
   it('a segment rule over 10,000 recipients sends to exactly the pro ones', async () => {
-    const key = await tenant('Segmented');
+    const key = (await tenant('Segmented')).apiKey;
     const t = (method: string, path: string, body?: unknown) => request(method, path, key, body);
     expect((await t('POST', '/v1/templates', { key: 'upgrade', content: { en: { inapp: { title: 'Pro news', body: 'For {{ who }}' } } } })).status).toBe(201);
     const pro = new Set<string>();
