@@ -38,8 +38,9 @@ describe('lifecycle webhooks: endpoints, signed events, retries, rotation and re
   const allFor = (notificationId: string) => receiver.server.requests.filter((r) => r.body?.data?.notificationId === notificationId);
 
   async function notify(recipient: string, channels: string[]) {
-    const sent = await h.call('POST', '/v1/notifications', { recipient, template: 'order-shipped', data: { order: { id: 7 }, name: 'Ann' }, channels });
-    expect(sent.status).toBe(202);
+    const template = channels.includes('sms') ? 'order-sms' : 'order-shipped';
+    const sent = await h.call('POST', '/v1/notifications', { recipient, template, data: { order: { id: 7 }, name: 'Ann' }, channels });
+    expect(sent.status, JSON.stringify(sent.body)).toBe(202);
     return sent.body.id as string;
   }
 
@@ -49,6 +50,7 @@ describe('lifecycle webhooks: endpoints, signed events, retries, rotation and re
     stopNudges = await startWebhookNudges({ db: h.db.db, listen: h.db.listen, temporal: { client: h.env.client, taskQueue: h.taskQueue } });
     await seed(h);
     // No sender for sms in the harness: a notification on sms alone fails.
+    expect((await h.call('POST', '/v1/templates', { key: 'order-sms', content: { en: { sms: { text: 'Order {{ order.id }} shipped' } } } })).status).toBe(201);
     expect((await h.call('PUT', '/v1/recipients/user-43', { phone: '+15555550123' })).status).toBe(200);
     const put = await h.call('PUT', '/v1/webhook-endpoints/main', { url: `${receiver.server.url}/lifecycle`, events: ['notification.sent', 'notification.failed'] });
     expect(put.status).toBe(200);
@@ -258,10 +260,10 @@ describe('lifecycle webhooks: retry schedule and auto-disable, on time passed in
         secret: sealWebhookSecret(keys, tenantId, 'ep', newWebhookSecret()),
       });
       const { dispatchWebhooks } = createWebhookDispatchActivities({ db: db.db, encryptionKeys: keys, allowedHosts: LOCAL_RECEIVERS });
-      const t0 = Date.now();
-      const round = (atMs: number) => dispatchWebhooks({ tenantId, endpointId: 'ep', now: t0 + atMs });
-
       await recordLifecycleEvent(db.db, { tenantId, type: 'recipient.unsubscribed', recipientId: 'user-1', data: { channel: 'email' } });
+      // The rounds' time (the workflow's clock), a little after the event was written.
+      const t0 = Date.now() + 1000;
+      const round = (atMs: number) => dispatchWebhooks({ tenantId, endpointId: 'ep', now: t0 + atMs });
       const first = await round(0);
       expect(first).toMatchObject({ state: 'active', sent: 0, failed: 1 });
       expect(first.nextDueAt).toBe(t0 + 5_000);
@@ -285,10 +287,11 @@ describe('lifecycle webhooks: retry schedule and auto-disable, on time passed in
       // A success clears the streak: a second endpoint that recovers after 4 days is never disabled.
       await insertWebhookEndpoint(db.db, { tenantId, id: 'ep2', url: `${receiver.server.url}/hooks`, events: ['*'], enabled: true, secret: sealWebhookSecret(keys, tenantId, 'ep2', newWebhookSecret()) });
       await recordLifecycleEvent(db.db, { tenantId, type: 'recipient.unsubscribed', recipientId: 'user-3', data: { channel: 'sms' } });
-      expect(await dispatchWebhooks({ tenantId, endpointId: 'ep2', now: t0 })).toMatchObject({ failed: 1 });
+      const t1 = Date.now() + 1000;
+      expect(await dispatchWebhooks({ tenantId, endpointId: 'ep2', now: t1 })).toMatchObject({ failed: 1 });
       receiver.state.failing = false;
-      expect(await dispatchWebhooks({ tenantId, endpointId: 'ep2', now: t0 + 4 * 86_400_000 })).toMatchObject({ state: 'active', sent: 1 });
-      expect(await dispatchWebhooks({ tenantId, endpointId: 'ep2', now: t0 + 6 * 86_400_000 })).toMatchObject({ state: 'active' });
+      expect(await dispatchWebhooks({ tenantId, endpointId: 'ep2', now: t1 + 4 * 86_400_000 })).toMatchObject({ state: 'active', sent: 1 });
+      expect(await dispatchWebhooks({ tenantId, endpointId: 'ep2', now: t1 + 6 * 86_400_000 })).toMatchObject({ state: 'active' });
       expect((await findWebhookEndpoint(db.db, tenantId, 'ep2'))!).toMatchObject({ enabled: true, failingSince: null });
     } finally {
       await receiver.server.close();
