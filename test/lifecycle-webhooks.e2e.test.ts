@@ -174,6 +174,46 @@ describe('lifecycle webhooks: endpoints, signed events, retries, rotation and re
     for (const r of again) verified(secret, r);
   });
 
+  it('an endpoint on "*" hears every change: accepted, delivery sent, sent, cancelled, and an incident triggered, acknowledged, resolved', { timeout: 180_000 }, async () => {
+    const all = await startReceiver();
+    try {
+      const put = await h.call('PUT', '/v1/webhook-endpoints/all', { url: `${all.server.url}/all`, events: ['*'] });
+      expect(put.status).toBe(200);
+      const events = () => all.server.requests.filter((r) => r.status === 200).map((r) => verified(put.body.secret, r));
+      const ofNotification = (id: string) => events().filter((e) => e.data.notificationId === id).map((e) => e.type);
+
+      const id = await notify('user-42', ['inapp']);
+      await until(() => Promise.resolve(ofNotification(id)), (t) => t.includes('notification.sent') && t.includes('delivery.sent'), 20_000);
+      expect(ofNotification(id).sort()).toEqual(['delivery.sent', 'notification.accepted', 'notification.sent']);
+      const delivery = events().find((e) => e.type === 'delivery.sent' && e.data.notificationId === id)!;
+      expect(delivery.data).toMatchObject({ deliveryId: `${id}.inapp`, channel: 'inapp', status: 'sent' });
+
+      const scheduled = await h.call('POST', '/v1/notifications', { recipient: 'user-42', template: 'order-shipped', data: { order: { id: 8 }, name: 'Ann' }, channels: ['inapp'], sendAt: new Date(Date.now() + 3600_000).toISOString() });
+      expect(scheduled.status, JSON.stringify(scheduled.body)).toBe(202);
+      const later = scheduled.body.id as string;
+      await until(() => h.call('GET', `/v1/notifications/${later}`), (r) => r.body.status === 'scheduled', 20_000);
+      expect((await h.call('POST', `/v1/notifications/${later}/cancel`)).status).toBe(200);
+      await until(() => Promise.resolve(ofNotification(later)), (t) => t.includes('notification.cancelled'), 20_000);
+
+      expect((await h.call('PUT', '/v1/escalation-policies/ops', { steps: [{ channel: 'pager', target: 'rk', ackTimeoutSeconds: 600 }], repeat: 0 })).status).toBe(200);
+      const inc = await h.call('POST', '/v1/incidents', { policy: 'ops', summary: 'Disk full on db-1', severity: 'critical' });
+      expect(inc.status).toBe(202);
+      const incidentTypes = () => events().filter((e) => e.data.incidentId === inc.body.id).map((e) => e.type);
+      await until(() => Promise.resolve(incidentTypes()), (t) => t.includes('incident.triggered'), 20_000);
+      expect((await h.call('POST', `/v1/incidents/${inc.body.id}/acknowledge`, { by: 'ann' })).status).toBe(200);
+      expect((await h.call('POST', `/v1/incidents/${inc.body.id}/resolve`, { by: 'ann' })).status).toBe(200);
+      await until(() => Promise.resolve(incidentTypes()), (t) => t.length === 3, 20_000);
+      expect(incidentTypes()).toEqual(['incident.triggered', 'incident.acknowledged', 'incident.resolved']);
+      expect(events().find((e) => e.type === 'incident.triggered')!.data).toMatchObject({ incidentId: inc.body.id, severity: 'critical', policy: 'ops' });
+      // Nothing twice.
+      const ids = all.server.requests.filter((r) => r.status === 200).map((r) => r.headers['webhook-id']);
+      expect(new Set(ids).size).toBe(ids.length);
+    } finally {
+      expect((await h.call('DELETE', '/v1/webhook-endpoints/all')).status).toBe(204);
+      await all.server.close();
+    }
+  });
+
   it('refuses a private or loopback URL, at PUT', async () => {
     for (const url of ['http://10.0.0.5/hooks', 'http://169.254.169.254/latest', 'http://[::1]:8080/x', 'http://192.168.1.1/']) {
       const r = await h.call('PUT', '/v1/webhook-endpoints/private', { url, events: ['*'] });
