@@ -242,3 +242,21 @@ export async function endpointsWithPendingDeliveries(db: Db, limit: number): Pro
     .limit(limit);
   return rows;
 }
+
+/** Endpoints with a secret (current or previous) sealed under another key than `keyId` (a key rotation). */
+export async function webhookSecretsSealedElsewhere(db: Db, keyId: string): Promise<Array<Pick<WebhookEndpointRow, 'tenantId' | 'id' | 'secret' | 'previousSecret'>>> {
+  return db
+    .select({ tenantId: webhookEndpoints.tenantId, id: webhookEndpoints.id, secret: webhookEndpoints.secret, previousSecret: webhookEndpoints.previousSecret })
+    .from(webhookEndpoints)
+    .where(
+      sql`split_part(${webhookEndpoints.secret}, '.', 2) <> ${keyId} or (${webhookEndpoints.previousSecret} is not null and split_part(${webhookEndpoints.previousSecret}, '.', 2) <> ${keyId})`,
+    );
+}
+
+/** Replaces one sealed secret column's value if it is still `before` (a concurrent rotation wins). */
+export async function replaceSealedWebhookSecret(db: Db, tenantId: string, id: string, column: 'secret' | 'previousSecret', before: string, after: string): Promise<void> {
+  await db
+    .update(webhookEndpoints)
+    .set({ [column]: after })
+    .where(and(eq(webhookEndpoints.tenantId, tenantId), eq(webhookEndpoints.id, id), eq(webhookEndpoints[column], before)));
+}

@@ -19,7 +19,7 @@ import { createIntegrationProviders } from '../activities/providers.js';
 import type { Config } from '../config.js';
 import type { DevServer } from '../worker/dev-server.js';
 import { openDatabase, type Database } from '../db/client.js';
-import { startWebhookNudges } from '../usecases/webhook-endpoints.js';
+import { rewrapWebhookSecrets, startWebhookNudges } from '../usecases/webhook-endpoints.js';
 import type { RetrySettings } from '../domain/types.js';
 import { ALLOW_LIST_HINT } from '../usecases/webhook-address.js';
 import { rewrapIntegrationCredentials } from '../usecases/integrations.js';
@@ -246,6 +246,9 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     const rotation = await rewrapIntegrationCredentials({ db: database.db, encryptionKeys: keys });
     if (rotation.rewrapped || rotation.unreadable)
       logger.warn(`integration credentials: ${rotation.rewrapped} re-sealed under key "${keys[0].id}"${rotation.unreadable ? `, ${rotation.unreadable} sealed under a key no longer listed` : ''}`);
+    const webhookRotation = await rewrapWebhookSecrets({ db: database.db, encryptionKeys: keys });
+    if (webhookRotation.rewrapped || webhookRotation.unreadable)
+      logger.warn(`webhook endpoint secrets: ${webhookRotation.rewrapped} re-sealed under key "${keys[0].id}"${webhookRotation.unreadable ? `, ${webhookRotation.unreadable} sealed under a key no longer listed` : ''}`);
     const tokenRotation = await rewrapTokenKeys({ db: database.db, encryptionKeys: keys });
     if (tokenRotation.rewrapped || tokenRotation.unreadable)
       logger.warn(`recipient token secrets: ${tokenRotation.rewrapped} re-sealed under key "${keys[0].id}"${tokenRotation.unreadable ? `, ${tokenRotation.unreadable} sealed under a key no longer listed` : ''}`);

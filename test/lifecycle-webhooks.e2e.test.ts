@@ -9,7 +9,7 @@ import { tenants } from '../db/schema.js';
 import { findWebhookEndpoint, insertWebhookEndpoint } from '../db/webhooks.js';
 import { DISABLE_AFTER_MS, nextAttemptAfterFailure, previousSecretSigns, RETRY_FOR_MS, shouldDisable } from '../domain/webhooks.js';
 import { parseEncryptionKeys } from '../usecases/payload-codec.js';
-import { newWebhookSecret, sealWebhookSecret, startWebhookNudges } from '../usecases/webhook-endpoints.js';
+import { newWebhookSecret, openWebhookSecret, rewrapWebhookSecrets, sealWebhookSecret, startWebhookNudges } from '../usecases/webhook-endpoints.js';
 import { startFakeServer, type RecordedRequest } from './fakes/server.js';
 import { seed, startHarness, type Harness } from './harness.js';
 import { LOCAL_RECEIVERS, openTestDatabase, TEST_ENCRYPTION_KEYS } from './support.js';
@@ -335,6 +335,25 @@ describe('lifecycle webhooks: retry schedule and auto-disable, on time passed in
       expect((await findWebhookEndpoint(db.db, tenantId, 'ep2'))!).toMatchObject({ enabled: true, failingSince: null });
     } finally {
       await receiver.server.close();
+      await db.close();
+    }
+  });
+
+  it('moves endpoint secrets under a new first encryption key (a key rotation)', async () => {
+    const db = await openTestDatabase();
+    try {
+      const tenantId = 'ten_rotate';
+      const newKeys = parseEncryptionKeys(`new-1:${Buffer.alloc(32, 9).toString('base64')},${TEST_ENCRYPTION_KEYS}`);
+      await db.db.insert(tenants).values({ id: tenantId, name: 'Acme', webhookSecret: newWebhookSecret() });
+      const plain = newWebhookSecret();
+      await insertWebhookEndpoint(db.db, { tenantId, id: 'ep', url: 'https://hooks.example.com/x', events: ['*'], enabled: true, secret: sealWebhookSecret(keys, tenantId, 'ep', plain) });
+      expect(await rewrapWebhookSecrets({ db: db.db, encryptionKeys: newKeys })).toEqual({ rewrapped: 1, unreadable: 0 });
+      const row = (await findWebhookEndpoint(db.db, tenantId, 'ep'))!;
+      expect(row.secret.split('.')[1]).toBe('new-1');
+      expect(openWebhookSecret([newKeys[0]], tenantId, 'ep', row.secret)).toBe(plain);
+      expect(JSON.stringify(row)).not.toContain(plain);
+      expect(await rewrapWebhookSecrets({ db: db.db, encryptionKeys: newKeys })).toEqual({ rewrapped: 0, unreadable: 0 });
+    } finally {
       await db.close();
     }
   });

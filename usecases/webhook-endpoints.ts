@@ -14,8 +14,10 @@ import {
   insertWebhookEndpoint,
   listWebhookEndpoints,
   replayWebhookDeliveries,
+  replaceSealedWebhookSecret,
   rotateWebhookSecret,
   updateWebhookEndpoint,
+  webhookSecretsSealedElsewhere,
   webhookDeliveryPage,
   type WebhookEndpointRow,
 } from '../db/webhooks.js';
@@ -23,7 +25,7 @@ import { invalidInput, missing, unavailable } from '../domain/errors.js';
 import { LIFECYCLE_EVENT_TYPES, lifecycleEventId, PREVIOUS_SECRET_TTL_MS } from '../domain/webhooks.js';
 import { SA, workflowIds } from '../domain/workflow-ids.js';
 import { webhookNudgeSignal } from '../domain/workflow-messages.js';
-import { openCredentials, sealCredentials } from './credentials.js';
+import { openCredentials, rewrapAll, sealCredentials, sealedKeyId } from './credentials.js';
 import type { EncryptionKey } from './payload-codec.js';
 import { refuseWebhookUrls } from './webhook-address.js';
 import type { TemporalDeps } from './temporal.js';
@@ -75,6 +77,24 @@ const keysOf = (deps: WebhookEndpointDeps) => {
 
 export const sealWebhookSecret = (keys: readonly EncryptionKey[], tenantId: string, id: string, secret: string) => sealCredentials(keys, ownerOf(tenantId, id), { secret });
 export const openWebhookSecret = (keys: readonly EncryptionKey[], tenantId: string, id: string, sealed: string) => openCredentials(keys, ownerOf(tenantId, id), sealed).secret;
+
+/** A new first key in TOCSIN_ENCRYPTION_KEYS: endpoint secrets (current and previous) move under it, as integration credentials do. */
+export async function rewrapWebhookSecrets(deps: { db: Db; encryptionKeys: readonly EncryptionKey[] }): Promise<{ rewrapped: number; unreadable: number }> {
+  const first = deps.encryptionKeys[0].id;
+  const rows = await webhookSecretsSealedElsewhere(deps.db, first);
+  const sealed = rows.flatMap((r) =>
+    (['secret', 'previousSecret'] as const).flatMap((column) => {
+      const value = r[column];
+      return value && sealedKeyId(value) !== first ? [{ tenantId: r.tenantId, id: r.id, column, value }] : [];
+    }),
+  );
+  return rewrapAll(
+    deps.encryptionKeys,
+    sealed,
+    (s) => ({ owner: ownerOf(s.tenantId, s.id), value: s.value }),
+    (s, after) => replaceSealedWebhookSecret(deps.db, s.tenantId, s.id, s.column, s.value, after),
+  );
+}
 
 /** A Standard Webhooks secret: `whsec_` and 24 random bytes in base64. */
 export const newWebhookSecret = () => `whsec_${randomBytes(24).toString('base64')}`;
