@@ -29,6 +29,7 @@ import { createFanoutActivities } from './fanout.js';
 import { createBroadcastBatchActivities, type BroadcastBatchDeps } from './broadcast-batch.js';
 import { createThrottleActivities } from './throttle.js';
 import type { IntegrationProviders } from './providers.js';
+import { createWebhookDispatchActivities, type WebhookDispatchDeps } from './webhook-dispatch.js';
 
 export interface ActivityDeps {
   db: Db;
@@ -48,6 +49,8 @@ export interface ActivityDeps {
    * List-Unsubscribe header.
    */
   recipientLinks?: RecipientLinkOptions | null;
+  /** Lifecycle webhooks' dispatcher (activities/webhook-dispatch.ts): the keys that open endpoint secrets, WEBHOOK_ALLOWED_HOSTS. */
+  lifecycleWebhooks?: Omit<WebhookDispatchDeps, 'db'> | null;
 }
 
 /** What a delivery attempt needs; the workflow already knows all of it, so no lookups. */
@@ -328,6 +331,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createThrottleActivities(deps),
     ...createFanoutActivities(deps),
     ...createBroadcastBatchActivities(deps),
+    ...createWebhookDispatchActivities({ db, ...deps.lifecycleWebhooks }),
   });
 }
 

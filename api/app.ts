@@ -28,6 +28,7 @@ import { incidentRoutes } from './routes/incidents.js';
 import { slackRoutes } from './routes/slack.js';
 import { receiptRoutes } from './routes/receipts.js';
 import { suppressionRoutes } from './routes/suppressions.js';
+import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
 import { broadcastRoutes } from './routes/broadcasts.js';
 import { topicRoutes } from './routes/topics.js';
 import { ruleRoutes } from './routes/rules.js';
@@ -156,6 +157,7 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   tenant.route('/schedules', scheduleRoutes(deps));
   tenant.route('/integrations', integrationRoutes(deps));
   tenant.route('/suppressions', suppressionRoutes(deps));
+  tenant.route('/webhook-endpoints', webhookEndpointRoutes(deps));
   app.route('/v1', tenant);
 
   // The document of everything above, generated once from the routes' own schemas.

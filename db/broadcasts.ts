@@ -6,6 +6,7 @@ import { deliveryId } from '../domain/delivery.js';
 import { cleanText } from '../domain/text.js';
 import type { Channel, DeliveryStatus } from '../domain/types.js';
 import { workflowIds } from '../domain/workflow-ids.js';
+import { emitDeliveryEvents, emitNotificationEvents } from './lifecycle-events.js';
 import type { Db } from './client.js';
 import { notifyInbox } from './inbox-notify.js';
 import { broadcastRecipients, broadcasts, deliveries, deliveryAttempts, inboxMessages, notificationEvents, notifications } from './schema.js';
@@ -173,6 +174,14 @@ export async function writeBroadcastOutcomes(db: Db, b: BroadcastInput, outcomes
       .map((d) => (d.sentAt ? { deliveryId: d.id, attempt: 1, outcome: 'sent' } : { deliveryId: d.id, attempt: 1, outcome: 'failed', errorCode: d.errorCode, errorMessage: d.errorMessage }));
     if (attempts.length) await tx.insert(deliveryAttempts).values(attempts).onConflictDoNothing();
     await tx.insert(notificationEvents).values(fresh.flatMap((o) => o.events.map((status) => ({ notificationId: o.notificationId, status, reason: status === o.status ? o.reason : null }))));
+    await emitNotificationEvents(
+      tx,
+      fresh.flatMap((o) => o.events.map((status) => ({ id: o.notificationId, tenantId: b.tenantId, recipientId: o.recipientId, templateKey: b.template.key, status, reason: status === o.status ? o.reason : null }))),
+    );
+    await emitDeliveryEvents(
+      tx,
+      ds.map((d) => ({ id: d.id, tenantId: b.tenantId, notificationId: d.notificationId, channel: d.channel, status: d.status, provider: d.provider, errorCode: d.errorCode, attempts: d.attempts })),
+    );
     const inbox = fresh.filter((o) => o.inbox);
     // The inbox's SSE streams wake at commit (db/inbox-notify.ts) and read these rows like any other.
     if (inbox.length) {

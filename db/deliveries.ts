@@ -8,6 +8,7 @@ import { deliveryId } from '../domain/delivery.js';
 import { cleanOptional } from '../domain/text.js';
 import type { Db } from './client.js';
 import { deliveries, deliveryAttempts } from './schema.js';
+import { deliveryEventsOf, emitLifecycleEvents, notificationEventsOf } from './lifecycle-events.js';
 
 export interface DeliveryRecord {
   channel: Channel;
@@ -60,10 +61,10 @@ export async function recordOutcome(
           release_at = case when ${status.releaseAt !== undefined} then ${status.releaseAt ?? null}::timestamptz else release_at end,
           updated_at = now()
         where id = ${notificationId}
-        returning id
+        returning id, tenant_id, recipient_id, template_key, status, reason
       ), e as (
         insert into notification_events (notification_id, status, reason) select id, ${status.status}, ${status.reason} from n
-      )`
+      ), ${emitLifecycleEvents('nstatus', notificationEventsOf('n'), { onlyWithEndpoints: true })}`
     : sql``;
   await db.execute(sql`with x as (
       select * from jsonb_to_recordset(${rows}::jsonb) as x(id text, status text, set_provider boolean, provider text, set_pmid boolean,
@@ -80,8 +81,8 @@ export async function recordOutcome(
         updated_at = now()
       from x
       where d.id = x.id and d.status not in ('delivered', 'bounced') and (not x.sent or d.status <> 'failed')
-      returning d.id
-    ), a as (
+      returning d.id, d.tenant_id, d.notification_id, d.channel, d.status, d.provider, d.error_code, d.attempts
+    ), ${emitLifecycleEvents('dstatus', deliveryEventsOf('d'), { onlyWithEndpoints: true })}, a as (
       insert into delivery_attempts (delivery_id, attempt, outcome)
       select x.id, x.attempt, x.status from x where x.attempt is not null
       on conflict (delivery_id, attempt) do update set outcome = excluded.outcome, error_code = null, error_message = null

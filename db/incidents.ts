@@ -3,6 +3,7 @@
 import { and, asc, count, desc, eq, lt, ne, sql } from 'drizzle-orm';
 import type { IncidentRecord, IncidentSeverity, IncidentStatus, TimelineEvent } from '../domain/incidents.js';
 import type { Db } from './client.js';
+import { emitLifecycleEvents } from './lifecycle-events.js';
 import { incidentEvents, incidents } from './schema.js';
 
 type IncidentRow = typeof incidents.$inferSelect;
@@ -78,7 +79,7 @@ export async function recordIncident(db: Db, rec: IncidentRecord): Promise<void>
       .update(incidents)
       .set({ status: rec.status, step: rec.step, cycle: rec.cycle, updatedAt: sql`now()` })
       .where(eq(incidents.id, rec.incidentId));
-    await tx
+    const written = await tx
       .insert(incidentEvents)
       .values(
         [{ seq: rec.seq, event: rec.event }, ...(rec.more ?? [])].map(({ seq, event }) => ({
@@ -91,6 +92,16 @@ export async function recordIncident(db: Db, rec: IncidentRecord): Promise<void>
           at: new Date(event.at),
         })),
       )
-      .onConflictDoNothing({ target: [incidentEvents.incidentId, incidentEvents.seq] });
+      .onConflictDoNothing({ target: [incidentEvents.incidentId, incidentEvents.seq] })
+      .returning({ seq: incidentEvents.seq, type: incidentEvents.type });
+    // Lifecycle webhooks: a timeline event that changes the incident's state, once (its seq is the key).
+    const changes = written.filter((e) => e.type === 'triggered' || e.type === 'acknowledged' || e.type === 'resolved');
+    if (changes.length === 0) return;
+    const rows = JSON.stringify(changes);
+    const source = sql`select i.tenant_id, 'incident.' || t.type as type, null::text as recipient_id,
+        jsonb_build_object('incidentId', i.id, 'status', t.type, 'severity', i.severity, 'policy', i.policy_key) as data,
+        i.id || ':incident.' || t.type || ':' || t.seq as dedup_key
+      from incidents i, jsonb_to_recordset(${rows}::jsonb) as t(seq integer, type text) where i.id = ${rec.incidentId}`;
+    await tx.execute(sql`with ${emitLifecycleEvents('incident', source, { onlyWithEndpoints: true })} select 1`);
   });
 }

@@ -6,6 +6,7 @@ import type { NotificationInput, NotificationStatus, Priority } from '../domain/
 import { rowsOf, type Db } from './client.js';
 import { deliveries, notificationEvents, notifications, recipients, templates } from './schema.js';
 import type { RecipientRow } from './recipients.js';
+import { emitLifecycleEvents, emitNotificationEvents, notificationEventsOf } from './lifecycle-events.js';
 
 export type NotificationRow = typeof notifications.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;
@@ -137,6 +138,10 @@ export async function recordNotifications(db: Db, records: NotificationRecord[])
       await tx
         .insert(notificationEvents)
         .values(fresh.map((r) => ({ notificationId: r.input.notificationId, status: r.status ?? 'accepted', reason: r.reason ?? null })));
+    await emitNotificationEvents(
+      tx,
+      fresh.map(({ input, ...r }) => ({ id: input.notificationId, tenantId: input.tenantId, recipientId: input.recipientId, templateKey: input.template.key, status: r.status ?? 'accepted', reason: r.reason ?? null })),
+    );
     return ids;
   });
 }
@@ -154,14 +159,14 @@ function recordAcceptedStatement(input: NotificationInput, workflowId: string, e
         ${input.priority}, ${input.strategy}, ${JSON.stringify(input.channels)}::jsonb, ${JSON.stringify(input.data)}::jsonb, 'accepted',
         ${input.sendAt}::timestamptz, ${workflowId}, ${eventId})
       on conflict do nothing
-      returning id
+      returning id, tenant_id, recipient_id, template_key, status, reason
     ), d as (
       insert into deliveries (id, notification_id, tenant_id, template_key, category, position, channel, status)
       select n.id || '.' || c.channel, n.id, ${input.tenantId}, ${input.template.key}, ${input.category}, c.position - 1, c.channel, 'pending'
       from n, jsonb_array_elements_text(${JSON.stringify(input.channels)}::jsonb) with ordinality as c(channel, position)
     ), e as (
       insert into notification_events (notification_id, status) select id, 'accepted' from n
-    )`;
+    ), ${emitLifecycleEvents('accepted', notificationEventsOf('n'), { onlyWithEndpoints: true })}`;
 }
 
 /** `eventId`: the event whose rule accepted it (one statement where recordNotifications takes a transaction). */
@@ -200,7 +205,7 @@ export async function cancelUnstarted(db: Db, ids: readonly string[]): Promise<n
       .update(notifications)
       .set({ status: 'cancelled', updatedAt: sql`now()` })
       .where(and(inArray(notifications.id, [...ids]), eq(notifications.status, 'accepted')))
-      .returning({ id: notifications.id });
+      .returning({ id: notifications.id, tenantId: notifications.tenantId, recipientId: notifications.recipientId, templateKey: notifications.templateKey });
     const cancelled = done.map((r) => r.id);
     if (cancelled.length === 0) return 0;
     await tx
@@ -208,6 +213,7 @@ export async function cancelUnstarted(db: Db, ids: readonly string[]): Promise<n
       .set({ status: 'cancelled', updatedAt: sql`now()` })
       .where(and(inArray(deliveries.notificationId, cancelled), eq(deliveries.status, 'pending')));
     await tx.insert(notificationEvents).values(cancelled.map((notificationId) => ({ notificationId, status: 'cancelled' })));
+    await emitNotificationEvents(tx, done.map((r) => ({ ...r, status: 'cancelled' })));
     return cancelled.length;
   });
 }

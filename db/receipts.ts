@@ -4,6 +4,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { SuppressionReason } from '../domain/suppressions.js';
 import type { DeliveryStatus } from '../domain/types.js';
 import type { Db } from './client.js';
+import { emitDeliveryEvents } from './lifecycle-events.js';
 import { deliveries, notifications, receipts } from './schema.js';
 import { addSuppressions } from './suppressions.js';
 
@@ -55,7 +56,16 @@ export async function recordReceipt(
         updatedAt: sql`now()`,
       })
       .where(and(eq(deliveries.id, delivery.id), inArray(deliveries.status, [...movableFrom])))
-      .returning({ id: deliveries.id });
+      .returning({
+        id: deliveries.id,
+        notificationId: deliveries.notificationId,
+        channel: deliveries.channel,
+        status: deliveries.status,
+        provider: deliveries.provider,
+        errorCode: deliveries.errorCode,
+        attempts: deliveries.attempts,
+      });
+    await emitDeliveryEvents(tx, moved.map((m) => ({ ...m, tenantId: delivery.tenantId })));
     return moved.length ? 'applied' : 'unchanged';
   });
 }

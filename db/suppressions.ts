@@ -5,7 +5,7 @@ import { and, desc, eq, inArray, lt, ne, or } from 'drizzle-orm';
 import type { SuppressionReason } from '../domain/suppressions.js';
 import type { Db } from './client.js';
 import { recordLifecycleEvent } from './lifecycle-events.js';
-import { lifecycleEvents, receipts, recipients, suppressions } from './schema.js';
+import { receipts, recipients, suppressions } from './schema.js';
 import { addressHash, normaliseAddress } from './suppressions-hash.js';
 
 export type SuppressionRow = typeof suppressions.$inferSelect;
@@ -162,7 +162,7 @@ export async function applyInboundKeyword(
         const ids = people.filter((p) => p.tenantId === tenantId).map((p) => p.id);
         return (ids.length ? ids : [null]).map((recipientId) => ({ tenantId, type: 'recipient.unsubscribed', recipientId, data: args.event }));
       });
-      await tx.insert(lifecycleEvents).values(events);
+      for (const event of events) await recordLifecycleEvent(tx, event);
     }
     return { duplicate: false, tenants };
   });

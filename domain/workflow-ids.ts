@@ -31,6 +31,8 @@ export const workflowIds = {
   erasure: (tenantId: string, recipientId: string) => `erasure:${tenantId}:${recipientId}`,
   /** The daily retention pass's Temporal Schedule (one per namespace and task queue). */
   retentionSchedule: (taskQueue: string) => `tocsin-retention:${taskQueue}`,
+  /** One per lifecycle webhook endpoint: the dispatcher that sends its deliveries. */
+  webhookEndpoint: (tenantId: string, endpointId: string) => `webhook-endpoint:${tenantId}:${endpointId}`,
 };
 
 /** The search attributes of a notification workflow, wherever it is started from. */

@@ -52,3 +52,7 @@ export const broadcastProgressQuery = defineQuery<BroadcastProgress & { total: n
  */
 export const cancelBroadcastSignal = defineSignal('cancelBroadcast');
 
+
+// Lifecycle webhook dispatchers (workflows/webhook-dispatch.ts).
+/** New deliveries may be due for the endpoint: look now instead of at the next poll. */
+export const webhookNudgeSignal = defineSignal('webhookNudge');

@@ -19,6 +19,7 @@ import { createIntegrationProviders } from '../activities/providers.js';
 import type { Config } from '../config.js';
 import type { DevServer } from '../worker/dev-server.js';
 import { openDatabase, type Database } from '../db/client.js';
+import { rewrapWebhookSecrets, startWebhookNudges } from '../usecases/webhook-endpoints.js';
 import type { RetrySettings } from '../domain/types.js';
 import { ALLOW_LIST_HINT } from '../usecases/webhook-address.js';
 import { rewrapIntegrationCredentials } from '../usecases/integrations.js';
@@ -245,6 +246,9 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     const rotation = await rewrapIntegrationCredentials({ db: database.db, encryptionKeys: keys });
     if (rotation.rewrapped || rotation.unreadable)
       logger.warn(`integration credentials: ${rotation.rewrapped} re-sealed under key "${keys[0].id}"${rotation.unreadable ? `, ${rotation.unreadable} sealed under a key no longer listed` : ''}`);
+    const webhookRotation = await rewrapWebhookSecrets({ db: database.db, encryptionKeys: keys });
+    if (webhookRotation.rewrapped || webhookRotation.unreadable)
+      logger.warn(`webhook endpoint secrets: ${webhookRotation.rewrapped} re-sealed under key "${keys[0].id}"${webhookRotation.unreadable ? `, ${webhookRotation.unreadable} sealed under a key no longer listed` : ''}`);
     const tokenRotation = await rewrapTokenKeys({ db: database.db, encryptionKeys: keys });
     if (tokenRotation.rewrapped || tokenRotation.unreadable)
       logger.warn(`recipient token secrets: ${tokenRotation.rewrapped} re-sealed under key "${keys[0].id}"${tokenRotation.unreadable ? `, ${tokenRotation.unreadable} sealed under a key no longer listed` : ''}`);
@@ -275,6 +279,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         pager: createPagerClient({ eventsUrl: config.PAGERDUTY_EVENTS_URL }),
         integrations: createIntegrationProviders(database.db, { keys, emailFrom: config.EMAIL_FROM, publicBaseUrl: config.publicBaseUrl, webpushCa: config.WEBPUSH_CA }),
         recipientLinks: { encryptionKeys: keys, publicBaseUrl: config.publicBaseUrl },
+        lifecycleWebhooks: { encryptionKeys: keys, allowedHosts: config.WEBHOOK_ALLOWED_HOSTS },
         workflowBundle: opts.workflowBundle,
         tuning: workerTuning(config),
         version,
@@ -287,8 +292,17 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running.catch(() => {});
       });
+      const workerClient = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
+      // Lifecycle webhooks: statements that write deliveries NOTIFY at commit; this wakes their endpoints' dispatchers.
+      const stopNudges = await startWebhookNudges({
+        db: database.db,
+        listen: database.listen,
+        temporal: { client: workerClient, taskQueue: config.TEMPORAL_TASK_QUEUE },
+        onError: (err) => logger.warn({ err }, 'could not wake a webhook dispatcher (the next catch-up will)'),
+      });
+      stops.push(stopNudges);
       // The daily retention pass (RETENTION_DAYS) as a Temporal Schedule, kept by every worker.
-      await ensureRetentionSchedule(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }), {
+      await ensureRetentionSchedule(workerClient, {
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         days: config.RETENTION_DAYS,
       });

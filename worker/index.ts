@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { makeTelemetryFilterString, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities, type RecipientLinkOptions } from '../activities/index.js';
+import { createActivities, type ActivityDeps, type RecipientLinkOptions } from '../activities/index.js';
 import { createErasureActivities } from '../activities/erasure.js';
 import { createEventActivities } from '../activities/events.js';
 import type { ChannelSender } from '../activities/channels/types.js';
@@ -66,6 +66,8 @@ interface WorkerDeps {
   integrations?: IntegrationProviders | null;
   /** One-click unsubscribe links in emails (ActivityDeps.recipientLinks). */
   recipientLinks?: RecipientLinkOptions | null;
+  /** Lifecycle webhooks' dispatcher (ActivityDeps.lifecycleWebhooks). */
+  lifecycleWebhooks?: ActivityDeps['lifecycleWebhooks'];
   /** A prebuilt bundle (tests build it once); otherwise the workflows are bundled here. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   tuning?: WorkerTuning;
@@ -107,7 +109,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     taskQueue: deps.taskQueue,
     ...(deps.dataConverter ? { dataConverter: deps.dataConverter } : {}),
     activities: {
-      ...createActivities({ db: deps.db, senders: deps.senders, slack: deps.slack, pager: deps.pager, integrations: deps.integrations, recipientLinks: deps.recipientLinks }),
+      ...createActivities({ db: deps.db, senders: deps.senders, slack: deps.slack, pager: deps.pager, integrations: deps.integrations, recipientLinks: deps.recipientLinks, lifecycleWebhooks: deps.lifecycleWebhooks }),
       ...createErasureActivities({ db: deps.db, connection: deps.connection, namespace: deps.namespace, taskQueue: deps.taskQueue }),
       ...createEventActivities({
         db: deps.db,

@@ -23,6 +23,7 @@ import { scheduledSendWorkflow } from './schedule.js';
 import { erasureWorkflow } from './erasure.js';
 import { retentionWorkflow } from './retention.js';
 import { eventWorkflow } from './event.js';
+import { webhookDispatchWorkflow } from './webhook-dispatch.js';
 
 /**
  * The behaviour, declared only when the run started on a versioned worker: the server rejects a
@@ -44,4 +45,7 @@ setWorkflowOptions(versioned('PINNED'), retentionWorkflow);
 // An event's run accepts its notifications and ends within seconds (minutes for a large segment): pinned.
 setWorkflowOptions(versioned('PINNED'), eventWorkflow);
 
-export { notificationWorkflow, incidentResolutionWorkflow, incidentWorkflow, digestWorkflow, broadcastWorkflow, broadcastBatchWorkflow, scheduledSendWorkflow, erasureWorkflow, retentionWorkflow, eventWorkflow };
+// A webhook dispatcher lives as long as its endpoint (continuing as new): auto-upgrade.
+setWorkflowOptions(versioned('AUTO_UPGRADE'), webhookDispatchWorkflow);
+
+export { notificationWorkflow, incidentResolutionWorkflow, incidentWorkflow, digestWorkflow, broadcastWorkflow, broadcastBatchWorkflow, scheduledSendWorkflow, erasureWorkflow, retentionWorkflow, eventWorkflow, webhookDispatchWorkflow };

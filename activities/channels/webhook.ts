@@ -87,9 +87,21 @@ interface WebhookSenderOptions {
   onBlocked?: (reason: string) => void;
 }
 
-export function createWebhookSender(opts: WebhookSenderOptions = {}): ChannelSender {
+/** What a guarded POST got back: the status, the first 64 KiB of the body, `Retry-After`. */
+export interface GuardedResponse {
+  status: number;
+  text: string;
+  retryAfter: string | undefined;
+}
+
+/**
+ * A POST through the address guard: the URL's scheme, user info and literal address first, then
+ * every address its host name resolves to, and the connection goes to the checked addresses
+ * (pinned lookup). A refused address throws `address_blocked` (permanent); redirects are not
+ * followed. The recipient webhook channel and the lifecycle webhooks both send with it.
+ */
+export function createGuardedPost(opts: WebhookSenderOptions = {}) {
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const now = opts.now ?? Date.now;
   const allow = typeof opts.allowedHosts === 'object' && 'hosts' in opts.allowedHosts ? opts.allowedHosts : parseAllowList(opts.allowedHosts);
   const resolve = opts.resolve ?? resolveWithDns;
   // One keep-alive pool per sender (no module state); connections come from pinned lookups only.
@@ -101,22 +113,57 @@ export function createWebhookSender(opts: WebhookSenderOptions = {}): ChannelSen
     return permanent(ErrorType.AddressBlocked, `${message}; ${ALLOW_LIST_HINT}`);
   };
 
+  return async function post(address: string, body: string, headers: Record<string, string>, signal: AbortSignal): Promise<GuardedResponse> {
+    const target = checkWebhookUrl(address, allow);
+    if (!target.ok) throw blocked(address, target.reason);
+    const { url, host } = target;
+    // A name is resolved once; each of its addresses must pass, unless the name itself is allowed.
+    const addresses = target.literal ? [{ address: host, family: isIP(host) }] : await resolve(host);
+    if (!target.hostAllowed) {
+      for (const { address: a } of addresses) {
+        const refused = refuseAddress(a, allow);
+        if (refused) throw blocked(address, `resolves to ${refused}`);
+      }
+    }
+    const protocol = url.protocol as 'http:' | 'https:';
+    // node:http never follows redirects: a 3xx comes back to us as it is.
+    const res = await new Promise<IncomingMessage>((ok, fail) => {
+      const request = (protocol === 'https:' ? https : http).request(
+        {
+          protocol,
+          hostname: host,
+          port: url.port || undefined,
+          path: `${url.pathname}${url.search}`,
+          method: 'POST',
+          agent: agents[protocol],
+          lookup: pinnedLookup(addresses),
+          signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            'user-agent': 'Tocsin-Webhooks/1',
+            ...headers,
+          },
+        },
+        ok,
+      );
+      request.once('error', fail);
+      request.end(body);
+    });
+    const text = await readCapped(res, MAX_RESPONSE_BYTES);
+    const retryAfter = res.headers['retry-after'];
+    return { status: res.statusCode ?? 0, text, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter };
+  };
+}
+
+export function createWebhookSender(opts: WebhookSenderOptions = {}): ChannelSender {
+  const now = opts.now ?? Date.now;
+  const post = createGuardedPost(opts);
+
   return {
     channel: 'webhook',
     provider: 'webhook',
     async send(req: SendRequest) {
-      const target = checkWebhookUrl(req.address, allow);
-      if (!target.ok) throw blocked(req.address, target.reason);
-      const { url, host } = target;
-      // A name is resolved once; each of its addresses must pass, unless the name itself is allowed.
-      const addresses = target.literal ? [{ address: host, family: isIP(host) }] : await resolve(host);
-      if (!target.hostAllowed) {
-        for (const { address } of addresses) {
-          const refused = refuseAddress(address, allow);
-          if (refused) throw blocked(req.address, `resolves to ${refused}`);
-        }
-      }
-
       const body = JSON.stringify({
         id: req.deliveryId,
         notificationId: req.notificationId,
@@ -127,40 +174,13 @@ export function createWebhookSender(opts: WebhookSenderOptions = {}): ChannelSen
         data: req.data,
       });
       const signed = signWebhook(req.tenant.webhookSecret, req.deliveryId, body, new Date(now()));
-      const protocol = url.protocol as 'http:' | 'https:';
-      // node:http never follows redirects: a 3xx comes back to us as it is.
-      const res = await new Promise<IncomingMessage>((ok, fail) => {
-        const request = (protocol === 'https:' ? https : http).request(
-          {
-            protocol,
-            hostname: host,
-            port: url.port || undefined,
-            path: `${url.pathname}${url.search}`,
-            method: 'POST',
-            agent: agents[protocol],
-            lookup: pinnedLookup(addresses),
-            signal: AbortSignal.any([req.signal, AbortSignal.timeout(timeoutMs)]),
-            headers: {
-              'content-type': 'application/json',
-              'content-length': Buffer.byteLength(body),
-              'user-agent': 'Tocsin-Webhooks/1',
-              ...signed,
-            },
-          },
-          ok,
-        );
-        request.once('error', fail);
-        request.end(body);
-      });
-      const text = await readCapped(res, MAX_RESPONSE_BYTES);
-      const status = res.statusCode ?? 0;
+      const { status, text, retryAfter } = await post(req.address, body, signed, req.signal);
       if (status >= 200 && status < 300) return { provider: 'webhook', providerMessageId: null };
       if (status >= 300 && status < 400) {
         // Redirects are not followed: a receiver must answer at the URL it registered.
         throw permanent(ErrorType.ProviderRejected, `webhook answered ${status}: redirects are not followed`);
       }
-      const retryAfter = res.headers['retry-after'];
-      throw httpFailure('webhook', status, text, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, now());
+      throw httpFailure('webhook', status, text, retryAfter, now());
     },
   };
 }

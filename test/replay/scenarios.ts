@@ -8,7 +8,7 @@ import { createSlackClient } from '../../activities/channels/slack.js';
 import { createWhatsappSender } from '../../activities/channels/sms.js';
 import { createTelegramSender } from '../../activities/channels/telegram.js';
 import { registerSearchAttributes } from '../../worker/index.js';
-import { broadcastProgressQuery } from '../../domain/workflow-messages.js';
+import { broadcastProgressQuery, webhookNudgeSignal } from '../../domain/workflow-messages.js';
 import { workflowIds } from '../../domain/workflow-ids.js';
 import { startFakePagerDuty } from '../fakes/pagerduty.js';
 import { startFakeSlack } from '../fakes/slack.js';
@@ -20,7 +20,9 @@ import type { ChannelSender } from '../../activities/channels/types.js';
 import type { Channel } from '../../domain/types.js';
 import { startFakeTwilio } from '../fakes/twilio.js';
 import { seed, startHarness, waitForState, type Harness } from '../harness.js';
-import { localEnv, testWorker, uniqueQueue } from '../support.js';
+import { LOCAL_RECEIVERS, localEnv, TEST_ENCRYPTION_KEYS, testWorker, uniqueQueue } from '../support.js';
+import { parseEncryptionKeys } from '../../usecases/payload-codec.js';
+import { startWebhookNudges } from '../../usecases/webhook-endpoints.js';
 import { until } from '../until.js';
 
 /** Fetches every run of `workflowId` (oldest first) and stores them as `<workflowType>/<scenario>`. */
@@ -439,4 +441,31 @@ const events: ScenarioGroup = {
   },
 };
 
-export const scenarioGroups: ScenarioGroup[] = [notifications, newChannels, pushGone, incidents, digests, broadcasts, batchBroadcasts, schedules, erasureAndRetention, events];
+const webhookDispatch: ScenarioGroup = {
+  name: 'webhookDispatchWorkflow',
+  async run(save) {
+    const h = await startHarness({ activities: { lifecycleWebhooks: { encryptionKeys: parseEncryptionKeys(TEST_ENCRYPTION_KEYS), allowedHosts: LOCAL_RECEIVERS } } });
+    const stopNudges = await startWebhookNudges({ db: h.db.db, listen: h.db.listen, temporal: { client: h.env.client, taskQueue: h.taskQueue } });
+    try {
+      await seed(h);
+      ok(await h.call('PUT', '/v1/webhook-endpoints/main', { url: `${h.hook.url}/lifecycle`, events: ['notification.sent'] }), 200, 'endpoint');
+      // The first attempt fails, the retry 5 s later succeeds; then the endpoint is deleted and its dispatcher ends.
+      h.hook.enqueue({ status: 500 });
+      ok(await h.call('POST', '/v1/notifications', { ...order, channels: ['inapp'] }), 202, 'send');
+      const arrived = () => h.hook.requests.filter((r) => r.path === '/lifecycle');
+      await until(async () => arrived().length, (n) => n >= 1, 60_000);
+      await h.env.sleep(10_000);
+      await until(async () => arrived().filter((r) => r.status === 200).length, (n) => n === 1, 60_000);
+      ok(await h.call('DELETE', '/v1/webhook-endpoints/main'), 204, 'delete');
+      const handle = h.env.client.workflow.getHandle(workflowIds.webhookEndpoint(h.tenantId, 'main'));
+      await handle.signal(webhookNudgeSignal);
+      await handle.result();
+      await save(h.env.client, 'webhookDispatchWorkflow', 'retried-then-deleted', handle.workflowId);
+    } finally {
+      await stopNudges();
+      await h.close();
+    }
+  },
+};
+
+export const scenarioGroups: ScenarioGroup[] = [notifications, newChannels, pushGone, incidents, digests, broadcasts, batchBroadcasts, schedules, erasureAndRetention, events, webhookDispatch];
