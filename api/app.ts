@@ -28,6 +28,7 @@ import { incidentRoutes } from './routes/incidents.js';
 import { slackRoutes } from './routes/slack.js';
 import { receiptRoutes } from './routes/receipts.js';
 import { suppressionRoutes } from './routes/suppressions.js';
+import { analyticsRoutes, deliveryRoutes, notificationRetryRoutes } from './routes/analytics.js';
 import { broadcastRoutes } from './routes/broadcasts.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { dashboardRoutes } from './routes/dashboard.js';
@@ -144,6 +145,9 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   tenant.route('/recipients', preferenceLinkRoutes(deps));
   tenant.route('/templates', templateRoutes(deps));
   tenant.route('/notifications', notificationRoutes(deps, critical));
+  tenant.route('/notifications', notificationRetryRoutes(deps));
+  tenant.route('/analytics', analyticsRoutes(deps));
+  tenant.route('/deliveries', deliveryRoutes(deps));
   tenant.route('/escalation-policies', escalationPolicyRoutes(deps));
   tenant.route('/incidents', incidentRoutes(deps, critical));
   tenant.route('/broadcasts', broadcastRoutes(deps));

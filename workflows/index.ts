@@ -22,6 +22,7 @@ import { notificationWorkflow } from './notification.js';
 import { scheduledSendWorkflow } from './schedule.js';
 import { erasureWorkflow } from './erasure.js';
 import { retentionWorkflow } from './retention.js';
+import { retryWorkflow } from './retry.js';
 
 /**
  * The behaviour, declared only when the run started on a versioned worker: the server rejects a
@@ -40,5 +41,7 @@ setWorkflowOptions(versioned('PINNED'), scheduledSendWorkflow);
 // Erasure and retention run for minutes: pinned.
 setWorkflowOptions(versioned('PINNED'), erasureWorkflow);
 setWorkflowOptions(versioned('PINNED'), retentionWorkflow);
+// A retry sends its failed deliveries again and ends, in seconds to the retry policy's hours: pinned.
+setWorkflowOptions(versioned('PINNED'), retryWorkflow);
 
-export { notificationWorkflow, incidentResolutionWorkflow, incidentWorkflow, digestWorkflow, broadcastWorkflow, broadcastBatchWorkflow, scheduledSendWorkflow, erasureWorkflow, retentionWorkflow };
+export { notificationWorkflow, incidentResolutionWorkflow, incidentWorkflow, digestWorkflow, broadcastWorkflow, broadcastBatchWorkflow, scheduledSendWorkflow, erasureWorkflow, retentionWorkflow, retryWorkflow };
