@@ -34,19 +34,27 @@ export interface AnalyticsRow {
  * ones too), the others count by current status. Latency is from when the notification was due
  * (acceptance, or its sendAt when later) to the delivery's send, over the deliveries sent.
  */
-export async function deliveryAnalytics(
-  db: Db,
-  tenantId: string,
-  q: { from: Date; to: Date; interval: AnalyticsInterval; groupBy: AnalyticsGroupBy; limit: number },
-): Promise<AnalyticsRow[]> {
+export async function deliveryAnalytics(db: Db, tenantId: string, q: AnalyticsParams): Promise<AnalyticsRow[]> {
+  return rowsOf<AnalyticsRow>(await db.execute(deliveryAnalyticsQuery(tenantId, q)));
+}
+
+export interface AnalyticsParams {
+  from: Date;
+  to: Date;
+  interval: AnalyticsInterval;
+  groupBy: AnalyticsGroupBy;
+  limit: number;
+}
+
+/** The statement deliveryAnalytics runs (tests and the bench EXPLAIN it). */
+export function deliveryAnalyticsQuery(tenantId: string, q: AnalyticsParams) {
   const key = GROUP_COLUMN[q.groupBy];
   const unit = q.interval === 'hour' ? sql.raw(`'hour'`) : sql.raw(`'day'`);
   // The join is by primary key and only for sent rows with a sendAt worth knowing: one lookup
   // per sent delivery at most, none for the others.
   const latency = sql`case when d.sent_at is not null then greatest(0, extract(epoch from d.sent_at - greatest(d.created_at,
       coalesce((select n.send_at from notifications n where n.id = d.notification_id), d.created_at))) * 1000) end`;
-  return rowsOf<AnalyticsRow>(
-    await db.execute(sql`
+  return sql`
       select date_trunc(${unit}, d.created_at at time zone 'UTC') at time zone 'UTC' as bucket, ${key} as key,
              (count(*) filter (where d.sent_at is not null))::int as sent,
              (count(*) filter (where d.status = 'delivered'))::int as delivered,
@@ -60,8 +68,7 @@ export async function deliveryAnalytics(
       where d.tenant_id = ${tenantId} and d.created_at >= ${q.from.toISOString()}::timestamptz and d.created_at < ${q.to.toISOString()}::timestamptz
       group by 1, 2
       order by 1, 2 nulls first
-      limit ${q.limit}`),
-  );
+      limit ${q.limit}`;
 }
 
 export interface FailedDeliveryRow {
