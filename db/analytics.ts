@@ -50,22 +50,30 @@ export interface AnalyticsParams {
 export function deliveryAnalyticsQuery(tenantId: string, q: AnalyticsParams) {
   const key = GROUP_COLUMN[q.groupBy];
   const unit = q.interval === 'hour' ? sql.raw(`'hour'`) : sql.raw(`'day'`);
-  // The join is by primary key and only for sent rows with a sendAt worth knowing: one lookup
-  // per sent delivery at most, none for the others.
-  const latency = sql`case when d.sent_at is not null then greatest(0, extract(epoch from d.sent_at - greatest(d.created_at,
-      coalesce((select n.send_at from notifications n where n.id = d.notification_id), d.created_at))) * 1000) end`;
+  const from = sql`${q.from.toISOString()}::timestamptz`;
+  const to = sql`${q.to.toISOString()}::timestamptz`;
+  // A delivery row is written with its notification, in the same statement or transaction, so
+  // both carry the same created_at: the notifications of the range are an index range too
+  // (notifications_tenant_created_idx), hash-joined, rather than one lookup per delivery.
   return sql`
-      select date_trunc(${unit}, d.created_at at time zone 'UTC') at time zone 'UTC' as bucket, ${key} as key,
-             (count(*) filter (where d.sent_at is not null))::int as sent,
-             (count(*) filter (where d.status = 'delivered'))::int as delivered,
-             (count(*) filter (where d.status = 'failed'))::int as failed,
-             (count(*) filter (where d.status = 'bounced'))::int as bounced,
-             (count(*) filter (where d.status = 'skipped'))::int as skipped,
-             (percentile_cont(0.5) within group (order by l.ms))::float8 as p50,
-             (percentile_cont(0.95) within group (order by l.ms))::float8 as p95,
-             (percentile_cont(0.99) within group (order by l.ms))::float8 as p99
-      from deliveries d cross join lateral (select ${latency} as ms) l
-      where d.tenant_id = ${tenantId} and d.created_at >= ${q.from.toISOString()}::timestamptz and d.created_at < ${q.to.toISOString()}::timestamptz
+      with d as materialized (
+        select date_trunc(${unit}, d.created_at at time zone 'UTC') at time zone 'UTC' as bucket, ${key} as key, d.status, d.sent_at is not null as sent,
+               case when d.sent_at is not null
+                    then greatest(0, extract(epoch from d.sent_at - greatest(d.created_at, coalesce(n.send_at, d.created_at))) * 1000) end as ms
+        from deliveries d
+        left join notifications n on n.id = d.notification_id and n.tenant_id = ${tenantId} and n.created_at >= ${from} and n.created_at < ${to}
+        where d.tenant_id = ${tenantId} and d.created_at >= ${from} and d.created_at < ${to}
+      )
+      select bucket, key,
+             (count(*) filter (where sent))::int as sent,
+             (count(*) filter (where status = 'delivered'))::int as delivered,
+             (count(*) filter (where status = 'failed'))::int as failed,
+             (count(*) filter (where status = 'bounced'))::int as bounced,
+             (count(*) filter (where status = 'skipped'))::int as skipped,
+             (percentile_cont(0.5) within group (order by ms))::float8 as p50,
+             (percentile_cont(0.95) within group (order by ms))::float8 as p95,
+             (percentile_cont(0.99) within group (order by ms))::float8 as p99
+      from d
       group by 1, 2
       order by 1, 2 nulls first
       limit ${q.limit}`;

@@ -185,6 +185,10 @@ async function retryExists(deps: RetryDeps, workflowId: string): Promise<boolean
   }
 }
 
+/** The retry run a single retry with this Idempotency-Key starts (tests and tools find it by it). */
+export const keyedRetryWorkflowId = (tenantId: string, notificationId: string, idempotencyKey: string) =>
+  workflowIds.retry(tenantId, notificationId, `k-${keyPart(idempotencyKey)}`);
+
 /**
  * Re-sends the failed deliveries of a finished notification: 202 once the retry has started
  * (or was started before under the same Idempotency-Key: nothing more is done). 404 unknown;
