@@ -2,7 +2,7 @@
 // one tenant's deliveries counted per time bucket and key, its failed deliveries a page at a
 // time, and the claim a retry makes on a finished notification's failed deliveries. Every query
 // is a range over deliveries_tenant_created_idx (tenant_id, created_at).
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { rowsOf, type Db } from './client.js';
 
 export type AnalyticsInterval = 'hour' | 'day';
@@ -48,35 +48,59 @@ export interface AnalyticsParams {
 
 /** The statement deliveryAnalytics runs (tests and the bench EXPLAIN it). */
 export function deliveryAnalyticsQuery(tenantId: string, q: AnalyticsParams) {
-  const key = GROUP_COLUMN[q.groupBy];
-  const unit = q.interval === 'hour' ? sql.raw(`'hour'`) : sql.raw(`'day'`);
-  const from = sql`${q.from.toISOString()}::timestamptz`;
-  const to = sql`${q.to.toISOString()}::timestamptz`;
-  // A delivery row is written with its notification, in the same statement or transaction, so
-  // both carry the same created_at: the notifications of the range are an index range too
-  // (notifications_tenant_created_idx), hash-joined, rather than one lookup per delivery.
+  const unit = q.interval === 'hour' ? sql.raw(`date_trunc('hour', d.created_at at time zone 'UTC') at time zone 'UTC'`) : sql.raw(`date_trunc('day', d.created_at at time zone 'UTC') at time zone 'UTC'`);
   return sql`
-      with d as materialized (
-        select date_trunc(${unit}, d.created_at at time zone 'UTC') at time zone 'UTC' as bucket, ${key} as key, d.status, d.sent_at is not null as sent,
+      with d as materialized (${rangeRows(tenantId, q.from, q.to, unit, GROUP_COLUMN[q.groupBy])})
+      select bucket, key, ${COUNTS}
+      from d
+      group by 1, 2
+      order by 1, 2 nulls first
+      limit ${q.limit}`;
+}
+
+/**
+ * The tenant's deliveries created in [from, to), one row each with its bucket, key, status and
+ * latency. A delivery row is written with its notification, in the same statement or
+ * transaction, so both carry the same created_at: the notifications of the range are an index
+ * range too (notifications_tenant_created_idx), hash-joined, rather than one lookup per delivery.
+ */
+function rangeRows(tenantId: string, fromDate: Date, toDate: Date, bucket: SQL, key: SQL) {
+  const from = sql`${fromDate.toISOString()}::timestamptz`;
+  const to = sql`${toDate.toISOString()}::timestamptz`;
+  return sql`
+        select ${bucket} as bucket, ${key} as key, d.status, d.sent_at is not null as sent,
                case when d.sent_at is not null
                     then greatest(0, extract(epoch from d.sent_at - greatest(d.created_at, coalesce(n.send_at, d.created_at))) * 1000) end as ms
         from deliveries d
         left join notifications n on n.id = d.notification_id and n.tenant_id = ${tenantId} and n.created_at >= ${from} and n.created_at < ${to}
-        where d.tenant_id = ${tenantId} and d.created_at >= ${from} and d.created_at < ${to}
-      )
-      select bucket, key,
-             (count(*) filter (where sent))::int as sent,
+        where d.tenant_id = ${tenantId} and d.created_at >= ${from} and d.created_at < ${to}`;
+}
+
+/** The counts and percentiles of a group of rangeRows. */
+const COUNTS = sql.raw(`(count(*) filter (where sent))::int as sent,
              (count(*) filter (where status = 'delivered'))::int as delivered,
              (count(*) filter (where status = 'failed'))::int as failed,
              (count(*) filter (where status = 'bounced'))::int as bounced,
              (count(*) filter (where status = 'skipped'))::int as skipped,
              (percentile_cont(0.5) within group (order by ms))::float8 as p50,
              (percentile_cont(0.95) within group (order by ms))::float8 as p95,
-             (percentile_cont(0.99) within group (order by ms))::float8 as p99
+             (percentile_cont(0.99) within group (order by ms))::float8 as p99`);
+
+/** The tenant's deliveries of [from, to) per channel, and over all (`key` null, `total`). */
+export async function deliverySummary(db: Db, tenantId: string, from: Date, to: Date): Promise<Array<Omit<AnalyticsRow, 'bucket'> & { total: boolean }>> {
+  return rowsOf(
+    await db.execute(sql`
+      with d as materialized (${rangeRows(tenantId, from, to, sql`null::timestamptz`, sql.raw('d.channel'))})
+      select key, grouping(key) = 1 as total, ${COUNTS}
       from d
-      group by 1, 2
-      order by 1, 2 nulls first
-      limit ${q.limit}`;
+      group by grouping sets ((key), ())
+      order by 2, 1`),
+  );
+}
+
+/** Tenants by name, for the dashboard's choice of one (at most `limit`). */
+export async function tenantChoices(db: Db, limit: number): Promise<Array<{ id: string; name: string }>> {
+  return rowsOf(await db.execute(sql`select id, name from tenants order by name, id limit ${limit}`));
 }
 
 export interface FailedDeliveryRow {
@@ -240,4 +264,9 @@ export async function claimFailedDeliveries(db: Db, tenantId: string, notificati
     data: typeof r.data === 'string' ? (JSON.parse(r.data) as Record<string, unknown>) : r.data,
     deliveries: rows.map((x) => ({ channel: x.channel, status: x.status, attempts: Number(x.attempts), claimed: Boolean(x.claimed) })),
   };
+}
+
+/** A tenant's id and name, for the dashboard's view of it. */
+export async function tenantById(db: Db, id: string): Promise<{ id: string; name: string } | undefined> {
+  return rowsOf<{ id: string; name: string }>(await db.execute(sql`select id, name from tenants where id = ${id}`))[0];
 }
