@@ -20,10 +20,8 @@ async function main() {
     await database.migrate();
     const { db } = database;
     const end = Date.parse('2026-12-01T00:00:00Z');
-    for (const [tenant, days] of [
-      ['bench-30d', 30],
-      ['bench-7d', 7],
-    ] as const) {
+    const shapes = (process.env.ANALYTICS_BENCH_DAYS ?? '30,7').split(',').map(Number);
+    for (const [tenant, days] of shapes.map((d) => [`bench-${d}d`, d] as const)) {
       await db.execute(sql`insert into tenants (id, name, webhook_secret) values (${tenant}, ${tenant}, 'whsec_x') on conflict do nothing`);
       const t0 = Date.now();
       // Two deliveries (inapp, email) per notification; 2% failed, 1% skipped, the rest sent

@@ -50,7 +50,7 @@ export interface AnalyticsParams {
 export function deliveryAnalyticsQuery(tenantId: string, q: AnalyticsParams) {
   const unit = q.interval === 'hour' ? sql.raw(`date_trunc('hour', d.created_at at time zone 'UTC') at time zone 'UTC'`) : sql.raw(`date_trunc('day', d.created_at at time zone 'UTC') at time zone 'UTC'`);
   return sql`
-      with d as materialized (${rangeRows(tenantId, q.from, q.to, unit, GROUP_COLUMN[q.groupBy])})
+      with d as (${rangeRows(tenantId, q.from, q.to, unit, GROUP_COLUMN[q.groupBy])})
       select bucket, key, ${COUNTS}
       from d
       group by 1, 2
