@@ -1,6 +1,7 @@
 // Activities come from this factory: no module-level singletons, so tests hand in fakes.
 import { Context } from '@temporalio/activity';
 import type { Db } from '../db/client.js';
+import { claimFailedDeliveries } from '../db/analytics.js';
 import { firstAttemptAt, providerMessageHeldElsewhere, recordFailedAttempt, recordOutcome, type DeliveryRecord } from '../db/deliveries.js';
 import { recipientRecordingAccepted } from '../db/notifications.js';
 import { devicesOf } from '../db/devices.js';
@@ -13,7 +14,7 @@ import { addressFor, decideOnWake, type WakeDecision } from '../domain/preferenc
 import { PHONE_CHANNELS, suppressionTargets, withoutSuppressed } from '../domain/suppressions.js';
 import { Lru } from '../domain/lru.js';
 import { renderContent, TemplateRenderError } from '../domain/templates.js';
-import type { Channel, ChannelContent, NotificationInput, NotificationStatus, Preferences, Recipient } from '../domain/types.js';
+import type { Channel, ChannelContent, DeliveryStatus, NotificationInput, NotificationStatus, Preferences, Recipient, Strategy } from '../domain/types.js';
 import { contentFor, loadTemplateVersion } from '../usecases/templates.js';
 import { emailUnsubscribeUrl, type RecipientLinkOptions } from './unsubscribe-links.js';
 import { describeError, permanent, unconfigured, withDatabaseErrorsClassified } from './errors.js';
@@ -72,6 +73,8 @@ export interface DeliverArgs {
   content: ChannelContent;
   data: Record<string, unknown>;
   category: string | null;
+  /** Attempts the delivery made before this run (a retry's): its attempts are numbered after them. */
+  attemptOffset?: number;
 }
 
 interface StatusRecord {
@@ -94,6 +97,18 @@ export interface RecipientSnapshot {
 export interface WakeResult {
   snapshot: RecipientSnapshot | null;
   decision: WakeDecision | null;
+}
+
+/** What a retry sends (activities' prepareRetry): the notification as pinned, its deliveries, the recipient now. */
+export interface RetryPlan {
+  recipientId: string;
+  template: { key: string; version: number };
+  category: string | null;
+  strategy: Strategy;
+  data: Record<string, unknown>;
+  /** Every delivery in position order; `claimed` ones are the failed ones this retry sends again. */
+  deliveries: Array<{ channel: Channel; status: DeliveryStatus; attempts: number; claimed: boolean }>;
+  snapshot: RecipientSnapshot | null;
 }
 
 /** The delivery activity's startToCloseTimeout (workflows/notification.ts): the longest an attempt runs. */
@@ -183,6 +198,29 @@ export function createActivities(deps: ActivityDeps) {
     return withoutSuppressed(decision, recipient, await suppressedAmong(db, tenantId, targets));
   }
 
+  /**
+   * A retry's first step (workflows/retry.ts): claims the finished notification's failed
+   * deliveries (db/analytics.ts) and loads the recipient as of now with the pinned template's
+   * content for those channels. Null when there was nothing to claim; `snapshot` null when the
+   * recipient no longer exists.
+   */
+  async function prepareRetry(args: { tenantId: string; notificationId: string; claim: string }): Promise<RetryPlan | null> {
+    const claimed = await claimFailedDeliveries(db, args.tenantId, args.notificationId, args.claim);
+    if (!claimed) return null;
+    const channels = claimed.deliveries.filter((d) => d.claimed).map((d) => d.channel as Channel);
+    const template = { key: claimed.templateKey, version: claimed.templateVersion };
+    const snapshot = await loadRecipient({ tenantId: args.tenantId, recipientId: claimed.recipientId, template, channels });
+    return {
+      recipientId: claimed.recipientId,
+      template,
+      category: claimed.category,
+      strategy: claimed.strategy === 'first-success' ? 'first-success' : 'all',
+      data: claimed.data,
+      deliveries: claimed.deliveries.map((d) => ({ ...d, channel: d.channel as Channel, status: d.status as DeliveryStatus })),
+      snapshot,
+    };
+  }
+
   /** Records one delivery's outcome as soon as it is known, so receipts can find it. */
   async function recordDelivery(args: { notificationId: string; delivery: DeliveryRecord }): Promise<void> {
     await recordOutcome(db, args.notificationId, [args.delivery]);
@@ -259,7 +297,7 @@ export function createActivities(deps: ActivityDeps) {
    */
   async function deliver(args: DeliverArgs): Promise<DeliverResult> {
     const ctx = Context.current();
-    const attempt = ctx.info.attempt;
+    const attempt = ctx.info.attempt + (args.attemptOffset ?? 0);
     try {
       if (!deps.integrations && !deps.senders[args.channel]) throw unconfigured(args.channel);
       const address = addressFor(args.recipient, args.channel);
@@ -315,6 +353,7 @@ export function createActivities(deps: ActivityDeps) {
 
   return withDatabaseErrorsClassified({
     loadRecipient,
+    prepareRetry,
     wake,
     recordStatus,
     recordDelivery,

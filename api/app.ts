@@ -29,6 +29,7 @@ import { slackRoutes } from './routes/slack.js';
 import { receiptRoutes } from './routes/receipts.js';
 import { suppressionRoutes } from './routes/suppressions.js';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
+import { analyticsRoutes, deliveryRoutes, notificationRetryRoutes } from './routes/analytics.js';
 import { broadcastRoutes } from './routes/broadcasts.js';
 import { topicRoutes } from './routes/topics.js';
 import { ruleRoutes } from './routes/rules.js';
@@ -148,6 +149,9 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   tenant.route('/recipients', preferenceLinkRoutes(deps));
   tenant.route('/templates', templateRoutes(deps));
   tenant.route('/notifications', notificationRoutes(deps, critical));
+  tenant.route('/notifications', notificationRetryRoutes(deps));
+  tenant.route('/analytics', analyticsRoutes(deps));
+  tenant.route('/deliveries', deliveryRoutes(deps));
   tenant.route('/escalation-policies', escalationPolicyRoutes(deps));
   tenant.route('/incidents', incidentRoutes(deps, critical));
   tenant.route('/broadcasts', broadcastRoutes(deps));

@@ -29,6 +29,11 @@ export const workflowIds = {
   scheduledRun: (tenantId: string, id: string) => `scheduled:${tenantId}:${id}`,
   /** One per erased recipient: a second DELETE while it runs joins it. */
   erasure: (tenantId: string, recipientId: string) => `erasure:${tenantId}:${recipientId}`,
+  /**
+   * A retry of a finished notification's failed deliveries: one per notification and request
+   * key (an Idempotency-Key, or a bulk request's own), so a repeated request starts nothing.
+   */
+  retry: (tenantId: string, notificationId: string, key: string) => `retry:${tenantId}:${notificationId}:${key}`,
   /** The daily retention pass's Temporal Schedule (one per namespace and task queue). */
   retentionSchedule: (taskQueue: string) => `tocsin-retention:${taskQueue}`,
   /** One per lifecycle webhook endpoint: the dispatcher that sends its deliveries. */

@@ -4,6 +4,9 @@
 // PGlite and PostgreSQL run; every number is cast in SQL so both drivers answer JS numbers.
 import type { Db } from '../db/client.js';
 import { dashboardRows } from '../db/reports.js';
+import { deliverySummary, failedDeliveriesPage, tenantById, tenantChoices } from '../db/analytics.js';
+import { missing } from '../domain/errors.js';
+import { workflowIds } from '../domain/workflow-ids.js';
 
 /** The window the rates, series and percentiles cover. */
 const DASHBOARD_WINDOW_MINUTES = 60;
@@ -146,6 +149,76 @@ export async function dashboardData(db: Db, ui: TemporalUiLink): Promise<Dashboa
       at: iso(r.at),
       workflowId: r.workflow_id,
       workflowUrl: workflowUrl(ui, r.workflow_id),
+    })),
+  };
+}
+
+/** The per-tenant view's window, its latest failures, and how many tenants the page offers. */
+const TENANT_WINDOW_HOURS = 24;
+const TENANT_FAILURES = 20;
+const TENANT_CHOICES = 500;
+
+interface TenantFigures {
+  sent: number;
+  delivered: number;
+  failed: number;
+  bounced: number;
+  skipped: number;
+  latencyMs: { p50: number | null; p95: number | null; p99: number | null };
+}
+
+/** The tenants the dashboard offers a view of, by name. */
+export async function dashboardTenants(db: Db): Promise<{ data: Array<{ id: string; name: string }> }> {
+  return { data: await tenantChoices(db, TENANT_CHOICES) };
+}
+
+/**
+ * One tenant's deliveries over the last 24 hours, the figures GET /v1/analytics/deliveries
+ * gives (by status and channel, latency percentiles), and its latest failed deliveries.
+ */
+export async function tenantDashboardData(
+  db: Db,
+  ui: TemporalUiLink,
+  tenantId: string,
+): Promise<{
+  at: string;
+  tenant: { id: string; name: string };
+  windowHours: number;
+  total: TenantFigures;
+  channels: Array<TenantFigures & { channel: string }>;
+  recentFailures: Array<{ deliveryId: string; notificationId: string; recipient: string; template: string | null; channel: string; attempts: number; errorCode: string | null; errorMessage: string | null; at: string; workflowUrl: string | null }>;
+}> {
+  const tenant = await tenantById(db, tenantId);
+  if (!tenant) throw missing('Tenant');
+  const to = new Date();
+  const from = new Date(to.getTime() - TENANT_WINDOW_HOURS * 3600_000);
+  const [rows, failures] = await Promise.all([deliverySummary(db, tenantId, from, to), failedDeliveriesPage(db, tenantId, { from, to, limit: TENANT_FAILURES })]);
+  const ms = (v: number | null) => (v === null || v === undefined ? null : Math.round(Number(v)));
+  const figures = (r: (typeof rows)[number] | undefined): TenantFigures => ({
+    sent: r?.sent ?? 0,
+    delivered: r?.delivered ?? 0,
+    failed: r?.failed ?? 0,
+    bounced: r?.bounced ?? 0,
+    skipped: r?.skipped ?? 0,
+    latencyMs: { p50: ms(r?.p50 ?? null), p95: ms(r?.p95 ?? null), p99: ms(r?.p99 ?? null) },
+  });
+  return {
+    at: to.toISOString(),
+    tenant: { id: tenant.id, name: tenant.name },
+    windowHours: TENANT_WINDOW_HOURS,
+    total: figures(rows.find((r) => r.total)),
+    channels: rows.filter((r) => !r.total).map((r) => ({ channel: r.key ?? '', ...figures(r) })),
+    recentFailures: failures.map((f) => ({
+      deliveryId: f.id,
+      notificationId: f.notification_id,
+      recipient: f.recipient_id,
+      template: f.template_key,
+      channel: f.channel,
+      attempts: Number(f.attempts),
+      errorCode: f.error_code,
+      errorMessage: f.error_message,
+      at: iso(new Date(f.updated_at).getTime()),
+      workflowUrl: workflowUrl(ui, workflowIds.notification(tenantId, f.notification_id)),
     })),
   };
 }

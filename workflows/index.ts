@@ -24,6 +24,7 @@ import { erasureWorkflow } from './erasure.js';
 import { retentionWorkflow } from './retention.js';
 import { eventWorkflow } from './event.js';
 import { webhookDispatchWorkflow } from './webhook-dispatch.js';
+import { retryWorkflow } from './retry.js';
 
 /**
  * The behaviour, declared only when the run started on a versioned worker: the server rejects a
@@ -42,10 +43,12 @@ setWorkflowOptions(versioned('PINNED'), scheduledSendWorkflow);
 // Erasure and retention run for minutes: pinned.
 setWorkflowOptions(versioned('PINNED'), erasureWorkflow);
 setWorkflowOptions(versioned('PINNED'), retentionWorkflow);
+// A retry sends its failed deliveries again and ends, in seconds to the retry policy's hours: pinned.
+setWorkflowOptions(versioned('PINNED'), retryWorkflow);
 // An event's run accepts its notifications and ends within seconds (minutes for a large segment): pinned.
 setWorkflowOptions(versioned('PINNED'), eventWorkflow);
 
 // A webhook dispatcher lives as long as its endpoint (continuing as new): auto-upgrade.
 setWorkflowOptions(versioned('AUTO_UPGRADE'), webhookDispatchWorkflow);
 
-export { notificationWorkflow, incidentResolutionWorkflow, incidentWorkflow, digestWorkflow, broadcastWorkflow, broadcastBatchWorkflow, scheduledSendWorkflow, erasureWorkflow, retentionWorkflow, eventWorkflow, webhookDispatchWorkflow };
+export { notificationWorkflow, incidentResolutionWorkflow, incidentWorkflow, digestWorkflow, broadcastWorkflow, broadcastBatchWorkflow, scheduledSendWorkflow, erasureWorkflow, retentionWorkflow, eventWorkflow, webhookDispatchWorkflow, retryWorkflow };

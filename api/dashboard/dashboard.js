@@ -135,6 +135,78 @@
     );
   }
 
+  // One tenant's view: the figures of GET /v1/analytics/deliveries over the last 24 hours.
+  let tenantsLoaded = false;
+  async function loadTenants() {
+    const res = await fetch('/dashboard/tenants', { credentials: 'same-origin', cache: 'no-store' });
+    if (!res.ok) return;
+    const select = $('tenant-choice');
+    const chosen = select.value;
+    select.replaceChildren(el('option', { value: '', text: '–' }), ...(await res.json()).data.map((t) => el('option', { value: t.id, text: t.name })));
+    select.value = chosen;
+    tenantsLoaded = true;
+  }
+
+  function renderTenant(d) {
+    $('tenant-status').textContent = `${d.tenant.name} · last ${d.windowHours} h · updated ${fmtTime(d.at)}`;
+    for (const k of ['sent', 'delivered', 'failed', 'bounced', 'skipped']) $(`tenant-${k}`).textContent = d.total[k];
+    $('tenant-failed').classList.toggle('bad', d.total.failed > 0);
+    $('tenant-latency').textContent = `${fmtMs(d.total.latencyMs.p50)} · ${fmtMs(d.total.latencyMs.p95)} · ${fmtMs(d.total.latencyMs.p99)}`;
+    fill(
+      document.querySelector('#tenant-channels tbody'),
+      d.channels.map((c) =>
+        el(
+          'tr',
+          { data: { channel: c.channel } },
+          el('td', { data: { col: 'channel' } }, el('span', { class: 'swatch', css: { background: color(c.channel) } }), c.channel),
+          td(c.sent, 'num', 'sent'),
+          td(c.delivered, 'num', 'delivered'),
+          td(c.failed, c.failed ? 'num bad' : 'num', 'failed'),
+          td(c.bounced, 'num', 'bounced'),
+          td(c.skipped, 'num', 'skipped'),
+          td(fmtMs(c.latencyMs.p50), 'num', 'p50'),
+          td(fmtMs(c.latencyMs.p95), 'num', 'p95'),
+          td(fmtMs(c.latencyMs.p99), 'num', 'p99'),
+        ),
+      ),
+      9,
+      'No deliveries in the last 24 hours',
+    );
+    fill(
+      document.querySelector('#tenant-failures tbody'),
+      d.recentFailures.map((f) =>
+        el(
+          'tr',
+          { data: { notification: f.notificationId, channel: f.channel } },
+          td(fmtTime(f.at)),
+          td(f.recipient, '', 'recipient'),
+          td(f.template || '–'),
+          td(f.channel, '', 'channel'),
+          el('td', { data: { col: 'error' } }, el('code', { text: f.errorCode || 'failed' }), el('div', { class: 'msg', text: f.errorMessage || '' })),
+          td(f.attempts, 'num'),
+          el('td', {}, runLink(f.workflowUrl)),
+        ),
+      ),
+      7,
+      'No failed deliveries',
+    );
+    document.body.dataset.tenantLoaded = String(Number(document.body.dataset.tenantLoaded || 0) + 1);
+  }
+
+  async function pollTenant() {
+    const id = $('tenant-choice').value;
+    if (!id) return;
+    const res = await fetch(`/dashboard/tenants/${encodeURIComponent(id)}/data`, { credentials: 'same-origin', cache: 'no-store' });
+    if (!res.ok) {
+      $('tenant-status').textContent = `not updated: HTTP ${res.status}`;
+      return;
+    }
+    renderTenant(await res.json());
+  }
+  $('tenant-choice').addEventListener('change', () => {
+    pollTenant().catch((err) => ($('tenant-status').textContent = `not updated: ${err.message}`));
+  });
+
   async function poll() {
     const status = $('status');
     try {
@@ -142,6 +214,8 @@
       if (!res.ok) throw new Error(res.status === 401 ? 'session expired: open /dashboard?token=… again' : `HTTP ${res.status}`);
       const data = await res.json();
       render(data);
+      if (!tenantsLoaded || !$('tenant-choice').value) await loadTenants();
+      await pollTenant();
       status.className = 'live';
       status.textContent = `live · updated ${fmtTime(data.at)} · every ${POLL_MS / 1000} s`;
       document.body.dataset.loaded = String(Number(document.body.dataset.loaded || 0) + 1);

@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
-import { dashboardData } from '../../usecases/dashboard.js';
+import { dashboardData, dashboardTenants, tenantDashboardData } from '../../usecases/dashboard.js';
+import { ResourceId } from '../../usecases/schemas.js';
 import { constantTimeEqual } from '../../usecases/ids.js';
 import { bearer, unauthorized } from '../auth.js';
 import type { AppDeps } from '../deps.js';
@@ -82,6 +83,21 @@ const dataRoute = createRoute({
   security: security.admin,
   responses: { 200: json(z.record(z.string(), z.unknown()), 'The dashboard data'), ...problems(401, 503) },
 });
+const tenantsRoute = createRoute({
+  method: 'get',
+  path: '/tenants',
+  summary: 'The tenants the dashboard offers a view of, by name',
+  security: security.admin,
+  responses: { 200: json(z.object({ data: z.array(z.object({ id: z.string(), name: z.string() })) }), 'Tenants'), ...problems(401, 503) },
+});
+const tenantDataRoute = createRoute({
+  method: 'get',
+  path: '/tenants/{id}/data',
+  summary: 'One tenant over the last 24 hours: deliveries by status and channel, latency percentiles, latest failures',
+  security: security.admin,
+  request: { params: z.object({ id: ResourceId }) },
+  responses: { 200: json(z.record(z.string(), z.unknown()), 'The tenant’s figures'), ...problems(400, 401, 404, 503) },
+});
 const assetRoute = createRoute({
   method: 'get',
   path: '/assets/{file}',
@@ -107,6 +123,14 @@ export function dashboardRoutes(deps: AppDeps) {
   app.openapi(dataRoute, async (c) => {
     c.header('cache-control', 'no-store');
     return c.json((await dashboardData(deps.db, ui)) as unknown as Record<string, unknown>, 200);
+  });
+  app.openapi(tenantsRoute, async (c) => {
+    c.header('cache-control', 'no-store');
+    return c.json(await dashboardTenants(deps.db), 200);
+  });
+  app.openapi(tenantDataRoute, async (c) => {
+    c.header('cache-control', 'no-store');
+    return c.json((await tenantDashboardData(deps.db, ui, c.req.valid('param').id)) as unknown as Record<string, unknown>, 200);
   });
   app.openapi(assetRoute, (c) => {
     const asset = assets[c.req.valid('param').file];

@@ -24,6 +24,7 @@ import { LOCAL_RECEIVERS, localEnv, TEST_ENCRYPTION_KEYS, testWorker, uniqueQueu
 import { parseEncryptionKeys } from '../../usecases/payload-codec.js';
 import { startWebhookNudges } from '../../usecases/webhook-endpoints.js';
 import { until } from '../until.js';
+import { keyedRetryWorkflowId } from '../../usecases/analytics.js';
 
 /** Fetches every run of `workflowId` (oldest first) and stores them as `<workflowType>/<scenario>`. */
 export type Save = (client: Client, workflowType: string, scenario: string, workflowId: string) => Promise<void>;
@@ -441,6 +442,42 @@ const events: ScenarioGroup = {
   },
 };
 
+/** Retries of finished notifications' failed deliveries (POST /v1/notifications/{id}/retry). */
+const retries: ScenarioGroup = {
+  name: 'retryWorkflow',
+  async run(save) {
+    const h = await startHarness();
+    try {
+      await seed(h);
+      const finish = async (id: string) => {
+        const n = await until(
+          () => h.call('GET', `/v1/notifications/${id}`),
+          (r) => ['sent', 'partially_sent', 'failed'].includes(r.body.status),
+        );
+        return n.body;
+      };
+      const retry = async (scenario: string, id: string, key: string) => {
+        ok(await h.call('POST', `/v1/notifications/${id}/retry`, undefined, { 'idempotency-key': key }), 202, 'retry');
+        const handle = h.env.client.workflow.getHandle(keyedRetryWorkflowId(h.tenantId, id, key));
+        await handle.result();
+        await save(h.env.client, 'retryWorkflow', scenario, handle.workflowId);
+      };
+      // inapp sent, webhook refused: partially sent; the retry sends the webhook.
+      h.hook.setDefault({ status: 400, body: { error: 'no such hook' } });
+      const partial = ok(await h.call('POST', '/v1/notifications', { ...order, channels: ['inapp', 'webhook'] }), 202, 'send').id as string;
+      const failed = ok(await h.call('POST', '/v1/notifications', { ...order, channels: ['webhook'] }), 202, 'send').id as string;
+      if ((await finish(partial)).status !== 'partially_sent' || (await finish(failed)).status !== 'failed') throw new Error('retry: setup did not fail');
+      // Still refused: failed again.
+      await retry('failed-again', failed, 'again');
+      h.hook.setDefault(undefined);
+      await retry('partial-then-sent', partial, 'sent');
+      if ((await finish(partial)).status !== 'sent') throw new Error('retry: partial-then-sent did not end sent');
+    } finally {
+      await h.close();
+    }
+  },
+};
+
 const webhookDispatch: ScenarioGroup = {
   name: 'webhookDispatchWorkflow',
   async run(save) {
@@ -468,4 +505,4 @@ const webhookDispatch: ScenarioGroup = {
   },
 };
 
-export const scenarioGroups: ScenarioGroup[] = [notifications, newChannels, pushGone, incidents, digests, broadcasts, batchBroadcasts, schedules, erasureAndRetention, events, webhookDispatch];
+export const scenarioGroups: ScenarioGroup[] = [notifications, newChannels, pushGone, incidents, digests, broadcasts, batchBroadcasts, schedules, erasureAndRetention, events, webhookDispatch, retries];
