@@ -28,6 +28,7 @@ export type { DeliveryRecord, RecipientLinkOptions };
 import { createFanoutActivities } from './fanout.js';
 import { createBroadcastBatchActivities, type BroadcastBatchDeps } from './broadcast-batch.js';
 import { createThrottleActivities } from './throttle.js';
+import { createFlowActivities } from './flows.js';
 import type { IntegrationProviders } from './providers.js';
 
 export interface ActivityDeps {
@@ -48,6 +49,8 @@ export interface ActivityDeps {
    * List-Unsubscribe header.
    */
   recipientLinks?: RecipientLinkOptions | null;
+  /** WEBHOOK_ALLOWED_HOSTS: what flows' fetch steps may reach although not public (unset: none). */
+  webhookAllowedHosts?: string | readonly string[];
 }
 
 /** What a delivery attempt needs; the workflow already knows all of it, so no lookups. */
@@ -328,6 +331,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createThrottleActivities(deps),
     ...createFanoutActivities(deps),
     ...createBroadcastBatchActivities(deps),
+    ...createFlowActivities({ db, fetchAllowedHosts: deps.webhookAllowedHosts }),
   });
 }
 

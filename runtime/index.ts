@@ -275,6 +275,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         pager: createPagerClient({ eventsUrl: config.PAGERDUTY_EVENTS_URL }),
         integrations: createIntegrationProviders(database.db, { keys, emailFrom: config.EMAIL_FROM, publicBaseUrl: config.publicBaseUrl, webpushCa: config.WEBPUSH_CA }),
         recipientLinks: { encryptionKeys: keys, publicBaseUrl: config.publicBaseUrl },
+        webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
         workflowBundle: opts.workflowBundle,
         tuning: workerTuning(config),
         version,

@@ -65,6 +65,8 @@ interface WorkerDeps {
   integrations?: IntegrationProviders | null;
   /** One-click unsubscribe links in emails (ActivityDeps.recipientLinks). */
   recipientLinks?: RecipientLinkOptions | null;
+  /** WEBHOOK_ALLOWED_HOSTS: what flows' fetch steps may reach although not public. */
+  webhookAllowedHosts?: readonly string[];
   /** A prebuilt bundle (tests build it once); otherwise the workflows are bundled here. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   tuning?: WorkerTuning;
@@ -106,7 +108,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     taskQueue: deps.taskQueue,
     ...(deps.dataConverter ? { dataConverter: deps.dataConverter } : {}),
     activities: {
-      ...createActivities({ db: deps.db, senders: deps.senders, slack: deps.slack, pager: deps.pager, integrations: deps.integrations, recipientLinks: deps.recipientLinks }),
+      ...createActivities({ db: deps.db, senders: deps.senders, slack: deps.slack, pager: deps.pager, integrations: deps.integrations, recipientLinks: deps.recipientLinks, webhookAllowedHosts: deps.webhookAllowedHosts }),
       ...createErasureActivities({ db: deps.db, connection: deps.connection, namespace: deps.namespace, taskQueue: deps.taskQueue }),
     },
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),

@@ -19,6 +19,7 @@ import { broadcastBatchWorkflow } from './broadcast-batch.js';
 import { digestWorkflow } from './digest.js';
 import { incidentResolutionWorkflow, incidentWorkflow } from './escalation.js';
 import { notificationWorkflow } from './notification.js';
+import { flowWorkflow } from './flow.js';
 import { scheduledSendWorkflow } from './schedule.js';
 import { erasureWorkflow } from './erasure.js';
 import { retentionWorkflow } from './retention.js';
@@ -31,6 +32,8 @@ import { retentionWorkflow } from './retention.js';
 const versioned = (versioningBehavior: VersioningBehavior) => () => (workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior } : {});
 
 setWorkflowOptions(versioned('AUTO_UPGRADE'), notificationWorkflow);
+// A flow waits as long as its delays and waits (up to a year each): as notifications.
+setWorkflowOptions(versioned('AUTO_UPGRADE'), flowWorkflow);
 setWorkflowOptions(versioned('AUTO_UPGRADE'), incidentWorkflow);
 setWorkflowOptions(versioned('PINNED'), incidentResolutionWorkflow);
 setWorkflowOptions(versioned('AUTO_UPGRADE'), digestWorkflow);
@@ -41,4 +44,4 @@ setWorkflowOptions(versioned('PINNED'), scheduledSendWorkflow);
 setWorkflowOptions(versioned('PINNED'), erasureWorkflow);
 setWorkflowOptions(versioned('PINNED'), retentionWorkflow);
 
-export { notificationWorkflow, incidentResolutionWorkflow, incidentWorkflow, digestWorkflow, broadcastWorkflow, broadcastBatchWorkflow, scheduledSendWorkflow, erasureWorkflow, retentionWorkflow };
+export { notificationWorkflow, flowWorkflow, incidentResolutionWorkflow, incidentWorkflow, digestWorkflow, broadcastWorkflow, broadcastBatchWorkflow, scheduledSendWorkflow, erasureWorkflow, retentionWorkflow };
