@@ -5,7 +5,7 @@ import https from 'node:https';
 import { isIP } from 'node:net';
 import { Context } from '@temporalio/activity';
 import type { Db } from '../db/client.js';
-import { inboxItemRead, recipientRow, recordFlowAccepted, recordFlowSteps } from '../db/flows.js';
+import { inboxItemRead, recipientRow, recordFlowSteps } from '../db/flows.js';
 import type { DeliveryRecord } from '../db/deliveries.js';
 import { toRecipient } from '../db/recipients.js';
 import { ErrorType } from '../domain/errors.js';
@@ -39,14 +39,10 @@ export function createFlowActivities(deps: FlowActivityDeps) {
    */
   async function startFlow(args: { input: FlowInput; workflowId: string; steps: StepState[] }): Promise<FlowRecipient | null> {
     const { input } = args;
-    const row = await recipientRow(db, input.tenantId, input.recipientId);
     const first = flowTemplates(input.steps)[0] ?? '';
-    await recordFlowAccepted(db, input, {
-      templateKey: first,
-      templateVersion: input.templates[first] ?? 0,
-      channels: flowChannels(input.steps),
-      steps: args.steps,
-      workflowId: args.workflowId,
+    const row = await recipientRow(db, input.tenantId, input.recipientId, {
+      input,
+      first: { templateKey: first, templateVersion: input.templates[first] ?? 0, channels: flowChannels(input.steps), steps: args.steps, workflowId: args.workflowId },
     });
     if (!row) return null;
     return { ...toRecipient(row), attributes: row.attributes ?? {} };

@@ -1,13 +1,12 @@
 // Flows and their published versions (a version never changes once written; the flow row holds
 // which is the latest), and what flow runs record: their accepted row and their step states.
-import { and, eq, inArray, isNotNull, notInArray, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, inArray, isNotNull, notInArray, sql, type SQL } from 'drizzle-orm';
 import type { FlowInput, StepState } from '../domain/flows.js';
 import { TERMINAL_STATUSES, type Channel, type NotificationStatus } from '../domain/types.js';
 import { rowsOf, type Db } from './client.js';
-import { deliveries, flowVersions, flows, notificationEvents, notifications, recipients } from './schema.js';
+import { flowVersions, flows, notifications, recipients } from './schema.js';
 import { recordOutcome, type DeliveryRecord } from './deliveries.js';
 import type { RecipientRow } from './recipients.js';
-import { deliveryId } from '../domain/delivery.js';
 
 export type FlowVersionRow = typeof flowVersions.$inferSelect;
 
@@ -54,59 +53,48 @@ export async function flowVersion(db: Db, tenantId: string, key: string, version
   return row;
 }
 
-/**
- * A flow run's accepted record (row with its flow and pinned version, a pending delivery per
- * channel its sends may use, first event), unless it exists: the API writes it after the
- * start, the run's first step too, and whichever comes first wins.
- */
-export async function recordFlowAccepted(db: Db, input: FlowInput, first: { templateKey: string; templateVersion: number; channels: Channel[]; steps: StepState[]; workflowId: string }): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const inserted = await tx
-      .insert(notifications)
-      .values({
-        id: input.notificationId,
-        tenantId: input.tenantId,
-        recipientId: input.recipientId,
-        templateKey: first.templateKey,
-        templateVersion: first.templateVersion,
-        category: input.category,
-        priority: input.priority,
-        strategy: 'all',
-        channels: first.channels,
-        data: input.data,
-        status: 'accepted',
-        workflowId: first.workflowId,
-        flowKey: input.flow.key,
-        flowVersion: input.flow.version,
-        steps: first.steps as unknown as Record<string, unknown>[],
-      })
-      .onConflictDoNothing()
-      .returning({ id: notifications.id });
-    if (inserted.length === 0) return false;
-    if (first.channels.length)
-      await tx.insert(deliveries).values(
-        first.channels.map((channel, position) => ({
-          id: deliveryId(input.notificationId, channel),
-          notificationId: input.notificationId,
-          tenantId: input.tenantId,
-          templateKey: first.templateKey,
-          category: input.category,
-          position,
-          channel,
-          status: 'pending',
-        })),
-      );
-    await tx.insert(notificationEvents).values({ notificationId: input.notificationId, status: 'accepted' });
-    return true;
-  });
+/** What a flow run's accepted row holds besides its input. */
+export interface FlowAccepted {
+  templateKey: string;
+  templateVersion: number;
+  channels: Channel[];
+  steps: StepState[];
+  workflowId: string;
 }
 
-/** The recipient's row (with attributes), or undefined. */
-export async function recipientRow(db: Db, tenantId: string, recipientId: string): Promise<RecipientRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(recipients)
-    .where(and(eq(recipients.tenantId, tenantId), eq(recipients.id, recipientId)));
+/**
+ * A flow run's accepted record (row with its flow and pinned version, a pending delivery per
+ * channel its sends may use, first event) in one statement, unless it exists: the API writes it
+ * after the start, the run's first step too, and whichever comes first wins.
+ */
+function recordFlowAcceptedStatement(input: FlowInput, first: FlowAccepted): SQL {
+  return sql`with n as (
+      insert into notifications (id, tenant_id, recipient_id, template_key, template_version, category, priority, strategy, channels, data, status, workflow_id, flow_key, flow_version, steps)
+      values (${input.notificationId}, ${input.tenantId}, ${input.recipientId}, ${first.templateKey}, ${first.templateVersion}, ${input.category},
+        ${input.priority}, 'all', ${JSON.stringify(first.channels)}::jsonb, ${JSON.stringify(input.data)}::jsonb, 'accepted', ${first.workflowId},
+        ${input.flow.key}, ${input.flow.version}, ${JSON.stringify(first.steps)}::jsonb)
+      on conflict do nothing
+      returning id
+    ), d as (
+      insert into deliveries (id, notification_id, tenant_id, template_key, category, position, channel, status)
+      select n.id || '.' || c.channel, n.id, ${input.tenantId}, ${first.templateKey}, ${input.category}, c.position - 1, c.channel, 'pending'
+      from n, jsonb_array_elements_text(${JSON.stringify(first.channels)}::jsonb) with ordinality as c(channel, position)
+    ), e as (
+      insert into notification_events (notification_id, status) select id, 'accepted' from n
+    )`;
+}
+
+export async function recordFlowAccepted(db: Db, input: FlowInput, first: FlowAccepted): Promise<void> {
+  await db.execute(sql`${recordFlowAcceptedStatement(input, first)} select count(*) from n`);
+}
+
+/** The recipient's row (with attributes), or undefined; with `accepted`, the run's accepted record is written in the same statement. */
+export async function recipientRow(db: Db, tenantId: string, recipientId: string, accepted?: { input: FlowInput; first: FlowAccepted }): Promise<RecipientRow | undefined> {
+  const select = sql`select ${sql.join(
+    Object.entries(getTableColumns(recipients)).map(([key, column]) => sql`${sql.identifier(column.name)} as ${sql.identifier(key)}`),
+    sql`, `,
+  )} from recipients where tenant_id = ${tenantId} and id = ${recipientId}`;
+  const [row] = rowsOf<RecipientRow>(await db.execute(accepted ? sql`${recordFlowAcceptedStatement(accepted.input, accepted.first)} ${select}` : select));
   return row;
 }
 

@@ -212,7 +212,7 @@ export interface FlowNotificationRequest {
 }
 
 /** How a flow run is started: as a notification's, under the same workflow id (cancel and status work alike). */
-export function flowStartOptions(input: FlowInput, taskQueue: string, weights?: FairnessWeights) {
+export function flowStartOptions(input: FlowInput, taskQueue: string, eager = false, weights?: FairnessWeights) {
   return {
     taskQueue,
     workflowId: workflowIds.notification(input.tenantId, input.notificationId),
@@ -221,6 +221,7 @@ export function flowStartOptions(input: FlowInput, taskQueue: string, weights?: 
     workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
     typedSearchAttributes: flowSearchAttributes(input),
     priority: notificationPriority(input, { weights }),
+    ...(eager ? { requestEagerStart: true } : {}),
   } satisfies WorkflowStartOptions;
 }
 
@@ -248,7 +249,7 @@ export async function acceptFlowNotification(
   }
   const id = input.notificationId;
   try {
-    await temporal.client.workflow.start('flowWorkflow', flowStartOptions(input, temporal.taskQueue, temporal.fairnessWeights));
+    await temporal.client.workflow.start('flowWorkflow', flowStartOptions(input, temporal.taskQueue, temporal.eagerStart && startsEagerly(input.priority), temporal.fairnessWeights));
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw startUnavailable(err);
   }

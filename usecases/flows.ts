@@ -5,6 +5,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Db } from '../db/client.js';
 import { flowRunsWaiting, flowVersion, insertFlowVersion, recipientRow } from '../db/flows.js';
+import { latestTemplateVersion } from '../db/templates.js';
 import { toRecipient } from '../db/recipients.js';
 import { compileCel, holds } from '../domain/cel.js';
 import { invalidInput, missing, type FieldError } from '../domain/errors.js';
@@ -95,11 +96,13 @@ export async function prepareFlowRun(
   if (!row) throw invalidInput(`Flow ${body.flow} does not exist`, [{ path: 'flow', message: 'unknown flow' }]);
   const steps = row.steps as unknown as FlowStep[];
   const templates: Record<string, number> = {};
-  for (const t of flowTemplates(steps)) {
-    const v = await findTemplateVersion(db, tenantId, t);
-    if (!v) throw invalidInput(`Template ${t}, which flow ${body.flow} sends, no longer exists`, [{ path: 'flow', message: `template ${t} does not exist` }]);
-    templates[t] = v.version;
-  }
+  const keys = flowTemplates(steps);
+  const latest = await Promise.all(keys.map((t) => latestTemplateVersion(db, tenantId, t)));
+  keys.forEach((t, i) => {
+    const v = latest[i];
+    if (v === undefined) throw invalidInput(`Template ${t}, which flow ${body.flow} sends, no longer exists`, [{ path: 'flow', message: `template ${t} does not exist` }]);
+    templates[t] = v;
+  });
   return {
     tenantId,
     notificationId: opts.id,

@@ -74,6 +74,8 @@ export async function flowWorkflow(input: FlowInput): Promise<FlowState> {
   let cancelled = false;
   let scope: CancellationScope | undefined;
   let waiting: { step: WaitStep; matched: boolean } | null = null;
+  /** A single-channel send's outcome, recorded with the run's next record (as a notification records its only channel with its status). */
+  let unrecorded: DeliveryRecord[] = [];
   const finished = () => TERMINAL_STATUSES.includes(state.status);
   const now = () => new Date().toISOString();
 
@@ -138,11 +140,14 @@ export async function flowWorkflow(input: FlowInput): Promise<FlowState> {
       state.status = status.status;
       state.reason = status.reason ?? null;
     }
+    const outcomes = unrecorded;
+    unrecorded = [];
     const res = await CancellationScope.nonCancellable(() =>
       recordFlow({
         notificationId: input.notificationId,
         steps,
         ...(status ? { status: { status: status.status, reason: status.reason ?? null, releaseAt: status.releaseAt } } : {}),
+        ...(outcomes.length ? { deliveries: outcomes } : {}),
         ...(checkRead ? { checkRead } : {}),
       }),
     );
@@ -192,11 +197,13 @@ export async function flowWorkflow(input: FlowInput): Promise<FlowState> {
     const snapshot = woke.snapshot;
     const skipped = decision.skipped.map((d) => decide(d.channel, 'skipped', { reason: d.reason }));
     if (decision.allowed.length === 0) {
-      await record(undefined);
-      await CancellationScope.nonCancellable(() => Promise.all(skipped.map((d) => recordDelivery({ notificationId: input.notificationId, delivery: d }))));
+      unrecorded.push(...skipped);
       end(step, 'done', 'suppressed');
       return null;
     }
+    // Several channels: each outcome is recorded as soon as it is known (a receipt may look for
+    // its message id); one channel: with the run's next record, as a notification does.
+    const recordEach = decision.allowed.length > 1;
 
     async function deliver(channel: Channel): Promise<DeliveryRecord> {
       if (cancelled) return decide(channel, 'cancelled');
@@ -236,7 +243,8 @@ export async function flowWorkflow(input: FlowInput): Promise<FlowState> {
         else if (error.code === ErrorType.NoDevice) rec = decide(channel, 'skipped', { reason: ErrorType.NoDevice });
         else rec = decide(channel, 'failed', { error });
       }
-      await CancellationScope.nonCancellable(() => recordDelivery({ notificationId: input.notificationId, delivery: rec }));
+      if (recordEach) await CancellationScope.nonCancellable(() => recordDelivery({ notificationId: input.notificationId, delivery: rec }));
+      else unrecorded.push(rec);
       return rec;
     }
 
@@ -248,9 +256,7 @@ export async function flowWorkflow(input: FlowInput): Promise<FlowState> {
           let done = false;
           for (const channel of decision.allowed) {
             if (done) {
-              await CancellationScope.nonCancellable(() =>
-                recordDelivery({ notificationId: input.notificationId, delivery: decide(channel, 'skipped', { reason: 'fallback_not_needed' }) }),
-              );
+              unrecorded.push(decide(channel, 'skipped', { reason: 'fallback_not_needed' }));
               continue;
             }
             done = (await deliver(channel)).status === 'sent';
@@ -364,6 +370,8 @@ export async function flowWorkflow(input: FlowInput): Promise<FlowState> {
   async function run(list: readonly FlowStep[]): Promise<Stop | null> {
     for (const step of list) {
       if (cancelled) return { kind: 'cancelled' };
+      // A send's outcome is on record before the next step, which may take long; delays and waits record it themselves.
+      if (unrecorded.length && step.type !== 'delay' && step.type !== 'wait' && step.type !== 'branch') await record();
       let stop: Stop | null;
       switch (step.type) {
         case 'send':
@@ -425,7 +433,7 @@ export async function flowWorkflow(input: FlowInput): Promise<FlowState> {
   state.status = status;
   state.reason = reason;
   await CancellationScope.nonCancellable(() =>
-    recordFlow({ notificationId: input.notificationId, steps, status: { status, reason }, deliveries: unreached }),
+    recordFlow({ notificationId: input.notificationId, steps, status: { status, reason }, deliveries: [...unrecorded, ...unreached] }),
   );
   upsertSearchAttributes([{ key: SA.status, value: status }]);
   await condition(allHandlersFinished);
