@@ -29,6 +29,7 @@ export type { DeliveryRecord, RecipientLinkOptions };
 import { createFanoutActivities } from './fanout.js';
 import { createBroadcastBatchActivities, type BroadcastBatchDeps } from './broadcast-batch.js';
 import { createThrottleActivities } from './throttle.js';
+import { createFlowActivities } from './flows.js';
 import type { IntegrationProviders } from './providers.js';
 import { createWebhookDispatchActivities, type WebhookDispatchDeps } from './webhook-dispatch.js';
 
@@ -52,6 +53,8 @@ export interface ActivityDeps {
   recipientLinks?: RecipientLinkOptions | null;
   /** Lifecycle webhooks' dispatcher (activities/webhook-dispatch.ts): the keys that open endpoint secrets, WEBHOOK_ALLOWED_HOSTS. */
   lifecycleWebhooks?: Omit<WebhookDispatchDeps, 'db'> | null;
+  /** WEBHOOK_ALLOWED_HOSTS: what flows' fetch steps may reach although not public (unset: none). */
+  webhookAllowedHosts?: string | readonly string[];
 }
 
 /** What a delivery attempt needs; the workflow already knows all of it, so no lookups. */
@@ -371,6 +374,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createFanoutActivities(deps),
     ...createBroadcastBatchActivities(deps),
     ...createWebhookDispatchActivities({ db, ...deps.lifecycleWebhooks }),
+    ...createFlowActivities({ db, fetchAllowedHosts: deps.webhookAllowedHosts }),
   });
 }
 

@@ -21,6 +21,7 @@ import { inboxRoutes } from './routes/inbox.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { recipientRoutes } from './routes/recipients.js';
 import { templateRoutes } from './routes/templates.js';
+import { flowRoutes } from './routes/flows.js';
 import { escalationPolicyRoutes } from './routes/escalation-policies.js';
 import { integrationRoutes } from './routes/integrations.js';
 import { deviceRoutes } from './routes/devices.js';
@@ -148,6 +149,7 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   tenant.route('/recipients', deviceRoutes(deps));
   tenant.route('/recipients', preferenceLinkRoutes(deps));
   tenant.route('/templates', templateRoutes(deps));
+  tenant.route('/flows', flowRoutes(deps));
   tenant.route('/notifications', notificationRoutes(deps, critical));
   tenant.route('/notifications', notificationRetryRoutes(deps));
   tenant.route('/analytics', analyticsRoutes(deps));

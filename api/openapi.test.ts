@@ -40,7 +40,9 @@ describe('OpenAPI document', () => {
     const doc = openApiDocument() as any;
     expect(doc.openapi).toBe('3.1.0');
     const body = doc.paths['/v1/notifications'].post.requestBody.content['application/json'].schema;
-    expect(body.required).toEqual(expect.arrayContaining(['recipient', 'template']));
+    expect(body.required).toEqual(expect.arrayContaining(['recipient']));
+    // A template or a flow (docs/parts/flows.md), exactly one.
+    expect(body.oneOf).toEqual([{ required: ['template'] }, { required: ['flow'] }]);
     expect(body.properties.priority.enum).toEqual(['low', 'normal', 'high', 'critical']);
     expect(body.additionalProperties).toBe(false);
     const params = doc.paths['/v1/recipients/{recipientId}'].put.parameters;

@@ -132,6 +132,8 @@ try {
   const api = createTocsinClient({ baseUrl: ready.apiUrl, token: tenant.apiKey });
   await ok(api.PUT('/v1/recipients/{recipientId}', { params: { path: { recipientId: 'r1' } }, body: { webhookUrl: receiver.url } }));
   await ok(api.POST('/v1/templates', { body: { key: 'bench', content: { en: { webhook: { event: 'bench' } } } } }));
+  // The same send as a one-step flow (docs/parts/flows.md): what the flow interpreter costs over the notification workflow.
+  await ok(api.PUT('/v1/flows/{key}', { params: { path: { key: 'bench' } }, body: { steps: [{ id: 'send', type: 'send', channels: ['webhook'], template: 'bench' }] } }));
 
   connection = await Connection.connect({ address: ready.temporalAddress });
   const client = new Client({ connection });
@@ -150,6 +152,12 @@ try {
     const acceptedAt = performance.now();
     if (response.status !== 202 || !data?.id) throw new Error(`POST /v1/events answered ${response.status}: ${JSON.stringify(error)}`);
     return { id: eventNotificationId(data.id, 'bench-rule', 'r1'), acceptedAt };
+  };
+  const byFlow: Offer = async (n) => {
+    const { data, error, response } = await api.POST('/v1/notifications', { body: { recipient: 'r1', flow: 'bench', data: { n } } });
+    const acceptedAt = performance.now();
+    if (response.status !== 202 || !data?.id) throw new Error(`POST /v1/notifications (flow) answered ${response.status}: ${JSON.stringify(error)}`);
+    return { id: data.id, acceptedAt };
   };
   const bare =
     (phase: string): Offer =>
@@ -172,6 +180,7 @@ try {
 
   log(`warm-up: ${WARMUP} of each`);
   await closed(tocsin, WARMUP);
+  await closed(byFlow, WARMUP);
   await closed(bare('warmup'), WARMUP);
   await closed(events, WARMUP);
   await settle(client, ready.taskQueue);
@@ -181,7 +190,11 @@ try {
   const maxTocsin = measure(await closed(tocsin, N), receiver);
   await sample();
   await settle(client, ready.taskQueue);
-  log(`  ${maxTocsin.throughput.toFixed(1)}/s; now ${N} bare workflows`);
+  log(`  ${maxTocsin.throughput.toFixed(1)}/s; now ${N} one-step flows`);
+  const maxFlow = measure(await closed(byFlow, N), receiver);
+  await sample();
+  await settle(client, ready.taskQueue);
+  log(`  ${maxFlow.throughput.toFixed(1)}/s; now ${N} bare workflows`);
   const maxBare = measure(await closed(bare('max'), N), receiver);
   await sample();
   await settle(client, BARE_TASK_QUEUE);
@@ -196,6 +209,12 @@ try {
   log(`phase 2: Tocsin at ${rateTocsin.toFixed(1)}/s for ${HALF_SECONDS} s`);
   const halfTocsinRun = await open(tocsin, rateTocsin);
   const halfTocsin = measure(halfTocsinRun.sent, receiver);
+  await sample();
+  await settle(client, ready.taskQueue);
+  // The flow at the template's half-load rate: the same offered load, so latencies compare.
+  log(`phase 2: one-step flow at ${rateTocsin.toFixed(1)}/s for ${HALF_SECONDS} s`);
+  const halfFlowRun = await open(byFlow, rateTocsin);
+  const halfFlow = measure(halfFlowRun.sent, receiver);
   await sample();
   await settle(client, ready.taskQueue);
   log(`phase 2: bare at ${rateBare.toFixed(1)}/s for ${HALF_SECONDS} s`);
@@ -238,6 +257,15 @@ receiver got the POST.
 | accept latency p99 | ${ms(pct(halfTocsin.accept, 99))} | ${ms(pct(halfBare.accept, 99))} | ${r2(pct(halfTocsin.accept, 99) / pct(halfBare.accept, 99))} |
 | accepted → arrived p50 | ${ms(pct(halfTocsin.e2e, 50))} | ${ms(pct(halfBare.e2e, 50))} | ${r2(pct(halfTocsin.e2e, 50) / pct(halfBare.e2e, 50))} |
 | accepted → arrived p99 | ${ms(pct(halfTocsin.e2e, 99))} | ${ms(pct(halfBare.e2e, 99))} | ${r2(pct(halfTocsin.e2e, 99) / pct(halfBare.e2e, 99))} |
+
+A one-step flow (\`"flow":"bench"\`: one \`send\` step, the same template and webhook), against the same notification by template:
+
+| | by template | one-step flow | flow / template |
+| --- | --- | --- | --- |
+| max throughput (${N} offered, ${CONCURRENCY} in flight) | ${maxTocsin.throughput.toFixed(1)} /s | ${maxFlow.throughput.toFixed(1)} /s | **${r2(maxFlow.throughput / maxTocsin.throughput)}×** |
+| half load, open loop, ${HALF_SECONDS} s, both at ${rateTocsin.toFixed(1)} /s | ${halfTocsin.sent.length} sent | ${halfFlow.sent.length} sent | |
+| accept latency p50 / p99 | ${ms(pct(halfTocsin.accept, 50))} / ${ms(pct(halfTocsin.accept, 99))} | ${ms(pct(halfFlow.accept, 50))} / ${ms(pct(halfFlow.accept, 99))} | ${r2(pct(halfFlow.accept, 50) / pct(halfTocsin.accept, 50))} / ${r2(pct(halfFlow.accept, 99) / pct(halfTocsin.accept, 99))} |
+| accepted → arrived p50 / p99 | ${ms(pct(halfTocsin.e2e, 50))} / ${ms(pct(halfTocsin.e2e, 99))} | ${ms(pct(halfFlow.e2e, 50))} / ${ms(pct(halfFlow.e2e, 99))} | ${r2(pct(halfFlow.e2e, 50) / pct(halfTocsin.e2e, 50))} / ${r2(pct(halfFlow.e2e, 99) / pct(halfTocsin.e2e, 99))} |
 
 | process | RSS at end | peak RSS |
 | --- | --- | --- |

@@ -5313,6 +5313,338 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/flows/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A flow’s latest version */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The flow */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Flow"];
+                    };
+                };
+                /** @description Invalid input: `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or wrong credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (also another tenant’s resource) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is larger than 1 MiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited: `Retry-After` and the IETF `RateLimit` headers say when to retry */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description PostgreSQL or Temporal is unreachable: retry after `Retry-After` */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        /**
+         * Publish a new version of a flow (creates it if it is new)
+         * @description Checked whole: unique step ids, templates that exist with content for each send step’s channels, CEL that compiles, at most 50 steps nested 4 deep, delays and waits at most a year, fetch URLs the address guard lets through, no channel sent twice on one path. A 400 names each wrong step. Notifications already running keep the version they were accepted with.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        steps: components["schemas"]["FlowStep"][];
+                    };
+                };
+            };
+            responses: {
+                /** @description The new version */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            key: string;
+                            version: number;
+                        };
+                    };
+                };
+                /** @description Invalid input: `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or wrong credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (also another tenant’s resource) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is larger than 1 MiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited: `Retry-After` and the IETF `RateLimit` headers say when to retry */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description PostgreSQL or Temporal is unreachable: retry after `Retry-After` */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/flows/{key}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The path a run would take, and what each send would render, without sending
+         * @description Waits are assumed to time out and throttles to allow unless `assume` gives a step’s outcome; nothing is fetched: `fetched` gives what a fetch step would answer. `recipient` is a recipient’s id or a sample recipient.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description Free-form JSON: at most 64 KiB as JSON and 32 levels deep
+                         * @default {}
+                         */
+                        data?: {
+                            [key: string]: unknown;
+                        };
+                        /** @default {} */
+                        recipient?: string | {
+                            id?: string;
+                            locale?: string;
+                            timezone?: string;
+                            name?: string | null;
+                            email?: string | null;
+                            /** @description Free-form JSON: at most 64 KiB as JSON and 32 levels deep */
+                            attributes?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                        assume?: {
+                            [key: string]: "matched" | "timed_out" | "allowed" | "throttled";
+                        };
+                        fetched?: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description The path */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FlowPreview"];
+                    };
+                };
+                /** @description Invalid input: `errors` names each field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or wrong credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (also another tenant’s resource) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is larger than 1 MiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited: `Retry-After` and the IETF `RateLimit` headers say when to retry */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description PostgreSQL or Temporal is unreachable: retry after `Retry-After` */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/notifications": {
         parameters: {
             query?: never;
@@ -5415,7 +5747,7 @@ export interface paths {
         put?: never;
         /**
          * Send a notification
-         * @description Validates everything at once: a 400 names each field and nothing is started (also when the run would carry more than 480 KiB: template content of its channels, data and recipient). The template’s latest version is pinned. A `critical` one takes a turn of the tenant’s critical rate (CRITICAL_RATE_PER_MINUTE or its own setting): past it, 429 `critical_rate_exceeded` and nothing is accepted.
+         * @description Validates everything at once: a 400 names each field and nothing is started (also when the run would carry more than 480 KiB: template content of its channels, data and recipient). The template’s latest version is pinned; with `flow` in place of `template`, the flow’s latest version (and its templates’) is pinned and its steps run. A `critical` one takes a turn of the tenant’s critical rate (CRITICAL_RATE_PER_MINUTE or its own setting): past it, 429 `critical_rate_exceeded` and nothing is accepted.
          */
         post: {
             parameters: {
@@ -5431,7 +5763,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         recipient: string;
-                        template: string;
+                        template?: string;
                         /**
                          * @description Free-form JSON: at most 64 KiB as JSON and 32 levels deep
                          * @default {}
@@ -5441,7 +5773,7 @@ export interface paths {
                         };
                         channels?: ("email" | "sms" | "slack" | "webhook" | "inapp" | "pager" | "whatsapp" | "telegram" | "push")[];
                         /**
-                         * @default all
+                         * @description Default `all`
                          * @enum {string}
                          */
                         strategy?: "all" | "first-success";
@@ -5463,7 +5795,9 @@ export interface paths {
                             limit: number;
                             windowSeconds: number;
                         };
-                    };
+                        /** @description A flow’s key, in place of `template`: its latest version is pinned and run */
+                        flow?: string;
+                    } & (unknown | unknown);
                 };
             };
             responses: {
@@ -10241,6 +10575,45 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        FlowStep: {
+            id: string;
+            /** @enum {string} */
+            type: "send" | "delay" | "wait" | "branch" | "fetch" | "throttle" | "digest";
+        } & {
+            [key: string]: unknown;
+        };
+        Flow: {
+            key: string;
+            version: number;
+            steps: {
+                [key: string]: unknown;
+            }[];
+            /** Format: date-time */
+            createdAt: string;
+        };
+        FlowPreview: {
+            key: string;
+            version: number;
+            path: {
+                id: string;
+                type: string;
+                outcome?: string;
+                seconds?: number;
+                until?: string;
+                channels?: string[];
+                template?: {
+                    key: string;
+                    version: number;
+                };
+                rendered?: {
+                    [key: string]: unknown;
+                };
+                error?: string;
+            }[];
+            data: {
+                [key: string]: unknown;
+            };
+        };
         NotificationAccepted: {
             id: string;
             /** @enum {string} */
@@ -10267,6 +10640,21 @@ export interface components {
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+            /** @description Sent by this flow (then `template` is its first send’s) */
+            flow?: string;
+            flowVersion?: number;
+            /** @description A flow’s steps, in definition order, with their states */
+            steps?: {
+                id: string;
+                type: string;
+                /** @enum {string} */
+                status: "pending" | "running" | "done" | "skipped" | "failed";
+                outcome?: string;
+                /** Format: date-time */
+                startedAt?: string;
+                /** Format: date-time */
+                endedAt?: string;
+            }[];
             deliveries: {
                 /** @enum {string} */
                 channel: "email" | "sms" | "slack" | "webhook" | "inapp" | "pager" | "whatsapp" | "telegram" | "push";

@@ -55,10 +55,11 @@ export async function inboxSeqOf(db: Db, tenantId: string, rid: string, messageI
 }
 
 /**
- * Sets a mark (`read` or `archived`) on messages that lack it (one, by id, or all); answers how
- * many lacked it, or null when that one message does not exist.
+ * Sets a mark (`read` or `archived`) on messages that lack it (one, by id, or all); answers the
+ * notification ids of those that lacked it (how many, and which flow runs a read concerns), or
+ * null when that one message does not exist.
  */
-export async function markInbox(db: Db, mark: 'read' | 'archived', tenantId: string, rid: string, messageId?: string): Promise<number | null> {
+export async function markInbox(db: Db, mark: 'read' | 'archived', tenantId: string, rid: string, messageId?: string): Promise<string[] | null> {
   const where = messageId === undefined ? mine(tenantId, rid) : and(mine(tenantId, rid), eq(inboxMessages.id, messageId))!;
   if (messageId !== undefined) {
     const [exists] = await db.select({ id: inboxMessages.id }).from(inboxMessages).where(where);
@@ -68,8 +69,8 @@ export async function markInbox(db: Db, mark: 'read' | 'archived', tenantId: str
     .update(inboxMessages)
     .set({ [mark]: true })
     .where(and(where, eq(inboxMessages[mark], false)))
-    .returning({ id: inboxMessages.id });
-  return updated.length;
+    .returning({ notificationId: inboxMessages.notificationId });
+  return updated.map((r) => r.notificationId);
 }
 
 /** Deletes one message; false when there was none. */

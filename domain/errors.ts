@@ -30,6 +30,10 @@ export const ErrorType = {
    * loopback, private, link-local, … (usecases/webhook-address.ts). Permanent.
    */
   AddressBlocked: 'address_blocked',
+  /** A flow's fetch step got an answer larger than it may read (64 KiB). Permanent. */
+  ResponseTooLarge: 'response_too_large',
+  /** A flow's fetch step got an answer that is not JSON. Permanent. */
+  InvalidJson: 'invalid_json',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

@@ -51,6 +51,17 @@ export function notificationSearchAttributes(input: NotificationInput): SearchAt
   ];
 }
 
+/** The search attributes of a flow run: a notification's, its first template's key replaced by the flow's. */
+export function flowSearchAttributes(input: { tenantId: string; recipientId: string; flow: { key: string } }): SearchAttributePair[] {
+  return [
+    { key: SA.tenant, value: input.tenantId },
+    { key: SA.recipient, value: input.recipientId },
+    { key: SA.template, value: `flow:${input.flow.key}` },
+    { key: SA.status, value: 'accepted' },
+    { key: SA.kind, value: 'notification' },
+  ];
+}
+
 export function broadcastSearchAttributes(input: { tenantId: string; template: { key: string } }): SearchAttributePair[] {
   return [
     { key: SA.tenant, value: input.tenantId },

@@ -4,6 +4,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { BroadcastProgress } from './broadcast.js';
 import type { DigestArrival, DigestJoin } from './digest.js';
+import type { FlowEvent, FlowState } from './flows.js';
 import type { IncidentState, IncidentStatus } from './incidents.js';
 import type { NotificationState, NotificationStatus } from './types.js';
 
@@ -56,3 +57,11 @@ export const cancelBroadcastSignal = defineSignal('cancelBroadcast');
 // Lifecycle webhook dispatchers (workflows/webhook-dispatch.ts).
 /** New deliveries may be due for the endpoint: look now instead of at the next poll. */
 export const webhookNudgeSignal = defineSignal('webhookNudge');
+// Flows (workflows/flow.ts): cancel, status and the notification's signals above, and these.
+
+/** The notification's inbox item was read (usecases/inbox.ts): a wait for `read` ends matched. */
+export const flowReadSignal = defineSignal('flowRead');
+/** An event named this recipient (POST /v1/events): a wait for it ends matched if its `if` holds. */
+export const flowEventSignal = defineSignal<[FlowEvent]>('flowEvent');
+/** A flow run's status with its step states. */
+export const flowStateQuery = defineQuery<FlowState>('flow');

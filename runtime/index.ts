@@ -280,6 +280,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         integrations: createIntegrationProviders(database.db, { keys, emailFrom: config.EMAIL_FROM, publicBaseUrl: config.publicBaseUrl, webpushCa: config.WEBPUSH_CA }),
         recipientLinks: { encryptionKeys: keys, publicBaseUrl: config.publicBaseUrl },
         lifecycleWebhooks: { encryptionKeys: keys, allowedHosts: config.WEBHOOK_ALLOWED_HOSTS },
+        webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
         workflowBundle: opts.workflowBundle,
         tuning: workerTuning(config),
         version,

@@ -9,7 +9,10 @@ import { notificationStatus, recipientWithLatestTemplate, recordAccepted, record
 import { digestData, jsonBytes } from '../domain/digest.js';
 import { addressFor } from '../domain/preferences.js';
 import { notificationPriority, startsEagerly, type FairnessWeights } from '../domain/priority.js';
-import type { Channel, NotificationInput, NotificationStatus, RetrySettings } from '../domain/types.js';
+import type { Channel, NotificationInput, NotificationStatus, Priority, RetrySettings } from '../domain/types.js';
+import { flowChannels, flowTemplates, initialStepStates, type FlowInput } from '../domain/flows.js';
+import { recordFlowAccepted } from '../db/flows.js';
+import { prepareFlowRun } from './flows.js';
 import { invalidInput, RequestError, unavailable } from '../domain/errors.js';
 import { joinDigest } from './digest.js';
 import type { TemporalDeps } from './temporal.js';
@@ -17,7 +20,7 @@ import type { TemporalDeps } from './temporal.js';
 import { claimIdempotencyKey, requestHash } from './idempotency.js';
 import { newId } from './ids.js';
 import { toRecipient, type RecipientRow } from '../db/recipients.js';
-import { notificationSearchAttributes, workflowIds } from '../domain/workflow-ids.js';
+import { flowSearchAttributes, notificationSearchAttributes, workflowIds } from '../domain/workflow-ids.js';
 import { LIMITS, type NotificationRequest } from './schemas.js';
 import { checkRunPayload, DIGEST_DATA_BYTES } from './payload-size.js';
 import { contentFor, loadTemplateVersion, missingTemplateVariables, missingVariablesError, type TemplateVersionRow } from './templates.js';
@@ -211,4 +214,71 @@ export async function acceptNotification(
 export function prefixErrors(err: unknown, prefix: string): unknown {
   if (!(err instanceof RequestError) || err.kind !== 'invalid') return err;
   return invalidInput(err.message, err.errors.map((e) => ({ ...e, path: `${prefix}.${e.path}` })));
+}
+
+/** A notification sent by flow (`"flow"` in place of `"template"`): what POST /v1/notifications takes then. */
+export interface FlowNotificationRequest {
+  recipient: string;
+  flow: string;
+  data: Record<string, unknown>;
+  category?: string;
+  priority: Priority;
+}
+
+/** How a flow run is started: as a notification's, under the same workflow id (cancel and status work alike). */
+export function flowStartOptions(input: FlowInput, taskQueue: string, eager = false, weights?: FairnessWeights) {
+  return {
+    taskQueue,
+    workflowId: workflowIds.notification(input.tenantId, input.notificationId),
+    args: [input] as [FlowInput],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    typedSearchAttributes: flowSearchAttributes(input),
+    priority: notificationPriority(input, { weights }),
+    ...(eager ? { requestEagerStart: true } : {}),
+  } satisfies WorkflowStartOptions;
+}
+
+/**
+ * Accepts a notification by flow: the flow's latest version (and its templates' latest) is
+ * pinned, its run (workflows/flow.ts) started and its record written, with the same
+ * Idempotency-Key and start guarantees as acceptNotification.
+ */
+export async function acceptFlowNotification(
+  deps: AcceptDeps,
+  tenantId: string,
+  body: FlowNotificationRequest,
+  opts: { idempotencyKey?: string } = {},
+): Promise<{ id: string; status: NotificationStatus }> {
+  const { db, temporal } = deps;
+  const now = deps.now ?? Date.now;
+  const input = await prepareFlowRun(db, tenantId, body, { id: newId('ntf', now()), retry: deps.retry });
+  let repeat = false;
+  if (opts.idempotencyKey !== undefined) {
+    const existing = await claimIdempotencyKey(db, now(), tenantId, opts.idempotencyKey, requestHash(body), input.notificationId);
+    if (existing) {
+      input.notificationId = existing;
+      repeat = true;
+    }
+  }
+  const id = input.notificationId;
+  try {
+    await temporal.client.workflow.start('flowWorkflow', flowStartOptions(input, temporal.taskQueue, temporal.eagerStart && startsEagerly(input.priority), temporal.fairnessWeights));
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw startUnavailable(err);
+  }
+  try {
+    const first = flowTemplates(input.steps)[0] ?? '';
+    await recordFlowAccepted(db, input, {
+      templateKey: first,
+      templateVersion: input.templates[first] ?? 0,
+      channels: flowChannels(input.steps),
+      steps: initialStepStates(input.steps),
+      workflowId: workflowIds.notification(tenantId, id),
+    });
+  } catch {
+    // The run is started and writes this record itself.
+  }
+  if (!repeat) return { id, status: 'accepted' };
+  return { id, status: (await notificationStatus(db, id)) ?? 'accepted' };
 }

@@ -5,6 +5,8 @@ import type { Db } from '../db/client.js';
 import { deleteInboxMessage, inboxCounts, inboxPage, markInbox, type InboxMessageRow } from '../db/inbox.js';
 import { findRecipient } from '../db/recipients.js';
 import { invalidInput, missing } from '../domain/errors.js';
+import { signalFlowReads } from './flows.js';
+import type { TemporalDeps } from './temporal.js';
 
 export function presentInboxMessage(m: InboxMessageRow) {
   return {
@@ -49,23 +51,29 @@ export async function listInbox(db: Db, tenantId: string, rid: string, q: { unre
   };
 }
 
-/** Marks one message read: 1 if it was unread, else 0. */
-export async function readInboxMessage(db: Db, tenantId: string, rid: string, messageId: string): Promise<{ updated: number }> {
+/**
+ * Marks one message read: 1 if it was unread, else 0. A flow run waiting for this item's read
+ * (usecases/flows.ts) is signalled when `temporal` is given (the API always gives it).
+ */
+export async function readInboxMessage(db: Db, tenantId: string, rid: string, messageId: string, temporal?: TemporalDeps): Promise<{ updated: number }> {
   const updated = await markInbox(db, 'read', tenantId, rid, messageId);
   if (updated === null) throw missing('Inbox message');
-  return { updated };
+  await signalFlowReads({ db, temporal }, tenantId, updated);
+  return { updated: updated.length };
 }
 
-/** Marks every message read: how many were unread. */
-export async function readAllInbox(db: Db, tenantId: string, rid: string): Promise<{ updated: number }> {
-  return { updated: (await markInbox(db, 'read', tenantId, rid)) ?? 0 };
+/** Marks every message read: how many were unread; flow runs waiting for their reads are signalled. */
+export async function readAllInbox(db: Db, tenantId: string, rid: string, temporal?: TemporalDeps): Promise<{ updated: number }> {
+  const updated = (await markInbox(db, 'read', tenantId, rid)) ?? [];
+  await signalFlowReads({ db, temporal }, tenantId, updated);
+  return { updated: updated.length };
 }
 
 /** Archives one message (the recipient's inbox hides it from then on): 1 if it was not archived, else 0. */
 export async function archiveInboxMessage(db: Db, tenantId: string, rid: string, messageId: string): Promise<{ updated: number }> {
   const updated = await markInbox(db, 'archived', tenantId, rid, messageId);
   if (updated === null) throw missing('Inbox message');
-  return { updated };
+  return { updated: updated.length };
 }
 
 /** Counts of what the recipient's own inbox shows: the unarchived messages. */

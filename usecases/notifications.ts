@@ -6,9 +6,22 @@ import { deliveriesOf, findNotification, notificationPage, type DeliveryRow, typ
 import { conflictWith, invalidInput, missing } from '../domain/errors.js';
 import { TERMINAL_STATUSES, type Channel, type DeliveryStatus, type NotificationStatus, type Priority } from '../domain/types.js';
 import { workflowIds } from '../domain/workflow-ids.js';
+import type { StepState } from '../domain/flows.js';
 import { cancelNotificationUpdate } from '../domain/workflow-messages.js';
 import { cancelDigestWindow } from './digest.js';
 import type { TemporalDeps } from './temporal.js';
+
+/** A flow's step states as the API shows them (what a wait waits for stays inside). */
+function presentSteps(steps: Record<string, unknown>[] | null) {
+  return ((steps ?? []) as unknown as StepState[]).map((s) => ({
+    id: s.id,
+    type: s.type,
+    status: s.status,
+    ...(s.outcome !== undefined ? { outcome: s.outcome } : {}),
+    ...(s.startedAt ? { startedAt: s.startedAt } : {}),
+    ...(s.endedAt ? { endedAt: s.endedAt } : {}),
+  }));
+}
 
 function presentNotification(n: NotificationRow, ds: DeliveryRow[]) {
   return {
@@ -25,6 +38,7 @@ function presentNotification(n: NotificationRow, ds: DeliveryRow[]) {
     sendAt: n.sendAt?.toISOString() ?? null,
     createdAt: n.createdAt.toISOString(),
     updatedAt: n.updatedAt.toISOString(),
+    ...(n.flowKey ? { flow: n.flowKey, flowVersion: n.flowVersion ?? undefined, steps: presentSteps(n.steps) } : {}),
     deliveries: ds
       .sort((a, b) => a.position - b.position)
       .map((d) => ({

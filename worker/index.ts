@@ -68,6 +68,8 @@ interface WorkerDeps {
   recipientLinks?: RecipientLinkOptions | null;
   /** Lifecycle webhooks' dispatcher (ActivityDeps.lifecycleWebhooks). */
   lifecycleWebhooks?: ActivityDeps['lifecycleWebhooks'];
+  /** WEBHOOK_ALLOWED_HOSTS: what flows' fetch steps may reach although not public. */
+  webhookAllowedHosts?: readonly string[];
   /** A prebuilt bundle (tests build it once); otherwise the workflows are bundled here. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   tuning?: WorkerTuning;
@@ -109,7 +111,16 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     taskQueue: deps.taskQueue,
     ...(deps.dataConverter ? { dataConverter: deps.dataConverter } : {}),
     activities: {
-      ...createActivities({ db: deps.db, senders: deps.senders, slack: deps.slack, pager: deps.pager, integrations: deps.integrations, recipientLinks: deps.recipientLinks, lifecycleWebhooks: deps.lifecycleWebhooks }),
+      ...createActivities({
+        db: deps.db,
+        senders: deps.senders,
+        slack: deps.slack,
+        pager: deps.pager,
+        integrations: deps.integrations,
+        recipientLinks: deps.recipientLinks,
+        lifecycleWebhooks: deps.lifecycleWebhooks,
+        webhookAllowedHosts: deps.webhookAllowedHosts,
+      }),
       ...createErasureActivities({ db: deps.db, connection: deps.connection, namespace: deps.namespace, taskQueue: deps.taskQueue }),
       ...createEventActivities({
         db: deps.db,

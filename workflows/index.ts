@@ -19,6 +19,7 @@ import { broadcastBatchWorkflow } from './broadcast-batch.js';
 import { digestWorkflow } from './digest.js';
 import { incidentResolutionWorkflow, incidentWorkflow } from './escalation.js';
 import { notificationWorkflow } from './notification.js';
+import { flowWorkflow } from './flow.js';
 import { scheduledSendWorkflow } from './schedule.js';
 import { erasureWorkflow } from './erasure.js';
 import { retentionWorkflow } from './retention.js';
@@ -34,6 +35,8 @@ import { retryWorkflow } from './retry.js';
 const versioned = (versioningBehavior: VersioningBehavior) => () => (workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior } : {});
 
 setWorkflowOptions(versioned('AUTO_UPGRADE'), notificationWorkflow);
+// A flow waits as long as its delays and waits (up to a year each): as notifications.
+setWorkflowOptions(versioned('AUTO_UPGRADE'), flowWorkflow);
 setWorkflowOptions(versioned('AUTO_UPGRADE'), incidentWorkflow);
 setWorkflowOptions(versioned('PINNED'), incidentResolutionWorkflow);
 setWorkflowOptions(versioned('AUTO_UPGRADE'), digestWorkflow);
@@ -51,4 +54,4 @@ setWorkflowOptions(versioned('PINNED'), eventWorkflow);
 // A webhook dispatcher lives as long as its endpoint (continuing as new): auto-upgrade.
 setWorkflowOptions(versioned('AUTO_UPGRADE'), webhookDispatchWorkflow);
 
-export { notificationWorkflow, incidentResolutionWorkflow, incidentWorkflow, digestWorkflow, broadcastWorkflow, broadcastBatchWorkflow, scheduledSendWorkflow, erasureWorkflow, retentionWorkflow, eventWorkflow, webhookDispatchWorkflow, retryWorkflow };
+export { notificationWorkflow, flowWorkflow, incidentResolutionWorkflow, incidentWorkflow, digestWorkflow, broadcastWorkflow, broadcastBatchWorkflow, scheduledSendWorkflow, erasureWorkflow, retentionWorkflow, eventWorkflow, webhookDispatchWorkflow, retryWorkflow };

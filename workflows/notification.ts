@@ -24,7 +24,8 @@ import { SA, workflowIds } from '../domain/workflow-ids.js';
 import { cancelNotificationSignal, cancelNotificationUpdate, notificationStatusQuery } from '../domain/workflow-messages.js';
 import { type NotificationState } from '../domain/types.js';
 
-const DELIVER: Record<Channel, keyof Activities> = {
+/** The delivery activity of each channel (the flow interpreter sends through the same ones). */
+export const DELIVER: Record<Channel, keyof Activities> = {
   email: 'deliverEmail',
   sms: 'deliverSms',
   slack: 'deliverSlack',
@@ -59,7 +60,7 @@ const VISIBLE_STATUSES: readonly NotificationStatus[] = ['scheduled', 'held', ..
  * recipients run in the bulk lane), else its own priority's (a run started before priority
  * lanes); the tenant as fairness key; the fairness weight inherited from the run.
  */
-function deliveryPriority(input: NotificationInput): TaskPriority {
+export function deliveryPriority(input: NotificationInput): TaskPriority {
   const own = notificationPriority(input);
   const startedWith = workflowInfo().priority?.priorityKey;
   return startedWith ? { ...own, priorityKey: startedWith } : own;
@@ -269,7 +270,7 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
 }
 
 /** The failure's type and message, from an ActivityFailure wrapping an ApplicationFailure. */
-function failureOf(err: unknown): { code: string; message: string } {
+export function failureOf(err: unknown): { code: string; message: string } {
   let e: any = err;
   while (e?.cause && !(e instanceof ApplicationFailure)) e = e.cause;
   if (e instanceof ApplicationFailure) return { code: e.type ?? ErrorType.ProviderUnavailable, message: e.message };

@@ -40,13 +40,13 @@ export function signWebhook(secret: string, id: string, body: string, at: Date):
 }
 
 /** Every address a host name resolves to (getaddrinfo, as the connection would see them). */
-type ResolveHost = (host: string) => Promise<LookupAddress[]>;
+export type ResolveHost = (host: string) => Promise<LookupAddress[]>;
 
-const resolveWithDns: ResolveHost = (host) =>
+export const resolveWithDns: ResolveHost = (host) =>
   new Promise((ok, fail) => dnsLookup(host, { all: true, verbatim: true }, (err, addresses) => (err ? fail(err) : ok(addresses))));
 
 /** A `lookup` for net.connect that answers with addresses already resolved and checked. */
-function pinnedLookup(addresses: LookupAddress[]): LookupFunction {
+export function pinnedLookup(addresses: LookupAddress[]): LookupFunction {
   return (hostname, options, callback) => {
     const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
     const usable = family ? addresses.filter((a) => a.family === family) : addresses;
@@ -62,7 +62,7 @@ function pinnedLookup(addresses: LookupAddress[]): LookupFunction {
 }
 
 /** Reads at most `limit` bytes of a response body, then stops. */
-async function readCapped(res: IncomingMessage, limit: number): Promise<string> {
+export async function readCapped(res: IncomingMessage, limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of res) {

@@ -78,7 +78,7 @@ export async function serveInboxStream(c: Context, db: Db, streams: InboxStreams
   });
 }
 
-export function inboxRoutes({ db, inboxStreams }: AppDeps) {
+export function inboxRoutes({ db, inboxStreams, temporal }: AppDeps) {
   const app = router<Env>();
   const streams = inboxStreams ?? createInboxStreams();
 
@@ -115,7 +115,7 @@ export function inboxRoutes({ db, inboxStreams }: AppDeps) {
     responses: { 200: json(Updated, 'How many were unread'), ...tenantProblems() },
   });
   app.openapi(readAll, async (c) => {
-    return c.json(await readAllInbox(db, c.get('tenantId'), c.req.valid('param').rid), 200);
+    return c.json(await readAllInbox(db, c.get('tenantId'), c.req.valid('param').rid, temporal), 200);
   });
 
   const read = createRoute({
@@ -128,7 +128,7 @@ export function inboxRoutes({ db, inboxStreams }: AppDeps) {
   });
   app.openapi(read, async (c) => {
     const { rid, messageId } = c.req.valid('param');
-    return c.json(await readInboxMessage(db, c.get('tenantId'), rid, messageId), 200);
+    return c.json(await readInboxMessage(db, c.get('tenantId'), rid, messageId, temporal), 200);
   });
 
   const remove = createRoute({

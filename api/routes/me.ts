@@ -112,7 +112,7 @@ export function meRoutes(deps: AppDeps) {
     security: security.recipient,
     responses: { 200: json(Updated, 'How many were unread'), ...meProblems() },
   });
-  app.openapi(readAll, async (c) => c.json(await readAllInbox(db, ...who(c)), 200));
+  app.openapi(readAll, async (c) => c.json(await readAllInbox(db, ...who(c), deps.temporal), 200));
 
   const read = createRoute({
     method: 'post',
@@ -122,7 +122,7 @@ export function meRoutes(deps: AppDeps) {
     request: { params: MessageParam },
     responses: { 200: json(Updated, '1 if it was unread, else 0'), ...meProblems() },
   });
-  app.openapi(read, async (c) => c.json(await readInboxMessage(db, ...who(c), c.req.valid('param').messageId), 200));
+  app.openapi(read, async (c) => c.json(await readInboxMessage(db, ...who(c), c.req.valid('param').messageId, deps.temporal), 200));
 
   const archive = createRoute({
     method: 'post',

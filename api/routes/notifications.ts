@@ -1,17 +1,42 @@
 // The notification routes: parse, authorize, and hand to usecases/accept.ts and usecases/notifications.ts.
 import { createRoute, z } from '@hono/zod-openapi';
 import { CHANNELS, DELIVERY_STATUSES, NOTIFICATION_STATUSES, PRIORITIES } from '../../domain/types.js';
-import { acceptNotification } from '../../usecases/accept.js';
+import { acceptFlowNotification, acceptNotification } from '../../usecases/accept.js';
 import { cancelNotification, listNotifications, notificationView } from '../../usecases/notifications.js';
 import { idempotencyHeader, json, jsonBody, router, security, tenantProblems, Timestamp } from '../contract.js';
 import type { AppDeps, Env } from '../deps.js';
-import { NotificationBody, Pagination, RecipientId, ResourceId } from '../../usecases/schemas.js';
+import { NotificationBody, Pagination, RecipientId, ResourceId, TemplateKey } from '../../usecases/schemas.js';
 import { idempotencyKeyOf } from '../validate.js';
 import { withCriticalTurn, type CriticalRate } from '../critical-rate.js';
 
 const IdParam = z.object({ id: ResourceId });
 const ListQuery = Pagination.extend({ recipient: RecipientId.optional(), status: z.enum(NOTIFICATION_STATUSES).optional() });
 const IdempotencyHeader = idempotencyHeader('notification');
+
+/** What flows do by their own steps; a request naming a flow may not say it. */
+const NOT_WITH_FLOW = ['channels', 'strategy', 'sendAt', 'digest', 'throttle'] as const;
+/** A notification by template, or by flow (`flow` in place of `template`: docs/parts/flows.md). */
+const SendBody = NotificationBody.extend({
+  template: TemplateKey.optional(),
+  flow: TemplateKey.optional().openapi({ description: 'A flow’s key, in place of `template`: its latest version is pinned and run' }),
+  strategy: z.enum(['all', 'first-success']).optional().openapi({ description: 'Default `all`' }),
+})
+  .strict()
+  .superRefine((b, ctx) => {
+    if ((b.template === undefined) === (b.flow === undefined)) ctx.addIssue({ code: 'custom', path: ['template'], message: 'give either template or flow' });
+    if (b.flow !== undefined)
+      for (const f of NOT_WITH_FLOW) if (b[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: 'not allowed with flow: the flow’s steps decide it' });
+  })
+  .meta({ oneOf: [{ required: ['template'] }, { required: ['flow'] }] });
+
+const StepView = z.object({
+  id: z.string(),
+  type: z.string(),
+  status: z.enum(['pending', 'running', 'done', 'skipped', 'failed']),
+  outcome: z.string().optional(),
+  startedAt: Timestamp.optional(),
+  endedAt: Timestamp.optional(),
+});
 
 const NotificationView = z
   .object({
@@ -28,6 +53,9 @@ const NotificationView = z
     sendAt: Timestamp.nullable(),
     createdAt: Timestamp,
     updatedAt: Timestamp,
+    flow: z.string().optional().openapi({ description: 'Sent by this flow (then `template` is its first send’s)' }),
+    flowVersion: z.number().int().optional(),
+    steps: z.array(StepView).optional().openapi({ description: 'A flow’s steps, in definition order, with their states' }),
     deliveries: z.array(
       z.object({
         channel: z.enum(CHANNELS),
@@ -53,16 +81,19 @@ export function notificationRoutes(deps: AppDeps, critical: CriticalRate) {
     path: '/',
     summary: 'Send a notification',
     description:
-      'Validates everything at once: a 400 names each field and nothing is started (also when the run would carry more than 480 KiB: template content of its channels, data and recipient). The template’s latest version is pinned. A `critical` one takes a turn of the tenant’s critical rate (CRITICAL_RATE_PER_MINUTE or its own setting): past it, 429 `critical_rate_exceeded` and nothing is accepted.',
+      'Validates everything at once: a 400 names each field and nothing is started (also when the run would carry more than 480 KiB: template content of its channels, data and recipient). The template’s latest version is pinned; with `flow` in place of `template`, the flow’s latest version (and its templates’) is pinned and its steps run. A `critical` one takes a turn of the tenant’s critical rate (CRITICAL_RATE_PER_MINUTE or its own setting): past it, 429 `critical_rate_exceeded` and nothing is accepted.',
     security: security.tenant,
-    request: { headers: IdempotencyHeader, body: jsonBody(NotificationBody) },
+    request: { headers: IdempotencyHeader, body: jsonBody(SendBody) },
     responses: { 202: json(Accepted, 'Accepted (or, for a digest, joined to the open window: its id)'), ...tenantProblems(409) },
   });
   app.openapi(send, async (c) => {
     const tenantId = c.get('tenantId');
-    const body = c.req.valid('json');
+    const { flow, template, strategy, ...body } = c.req.valid('json');
+    const idempotencyKey = idempotencyKeyOf(c);
     const { result, headers } = await withCriticalTurn(critical, tenantId, body.priority === 'critical', () =>
-      acceptNotification(deps, tenantId, body, { idempotencyKey: idempotencyKeyOf(c) }),
+      flow !== undefined
+        ? acceptFlowNotification(deps, tenantId, { recipient: body.recipient, flow, data: body.data, category: body.category, priority: body.priority }, { idempotencyKey })
+        : acceptNotification(deps, tenantId, { ...body, template: template!, strategy: strategy ?? 'all' }, { idempotencyKey }),
     );
     return c.json(result, 202, headers);
   });

@@ -23,6 +23,7 @@ import { seed, startHarness, waitForState, type Harness } from '../harness.js';
 import { LOCAL_RECEIVERS, localEnv, TEST_ENCRYPTION_KEYS, testWorker, uniqueQueue } from '../support.js';
 import { parseEncryptionKeys } from '../../usecases/payload-codec.js';
 import { startWebhookNudges } from '../../usecases/webhook-endpoints.js';
+import { signalFlowWaits } from '../../usecases/flows.js';
 import { until } from '../until.js';
 import { keyedRetryWorkflowId } from '../../usecases/analytics.js';
 
@@ -478,6 +479,74 @@ const retries: ScenarioGroup = {
   },
 };
 
+/** Every step type of the flow interpreter, and the ways a run ends (matched, timed out, cancelled, failed, throttled). */
+const flows: ScenarioGroup = {
+  name: 'flowWorkflow',
+  async run(save) {
+    const h = await startHarness({ activities: { webhookAllowedHosts: LOCAL_RECEIVERS } });
+    try {
+      await seed(h);
+      ok(await h.call('PUT', '/v1/recipients/night-owl', { webhookUrl: `${h.hook.url}/hooks`, timezone: 'America/New_York' }), 200, 'recipient');
+      ok(await h.call('PUT', '/v1/recipients/night-owl/preferences', { quietHours: { start: '22:00', end: '07:00', timezone: 'America/New_York' } }), 200, 'preferences');
+      const inapp = { id: 'inapp', type: 'send', channels: ['inapp'], template: 'order-shipped' };
+      const hook = { id: 'hook', type: 'send', channels: ['webhook'], template: 'order-shipped' };
+      const put = async (key: string, steps: unknown[]) => ok(await h.call('PUT', `/v1/flows/${key}`, { steps }), 200, `flow ${key}`);
+      await put('read', [inapp, { id: 'wait', type: 'wait', for: 'read', timeoutSeconds: 3600 }, { id: 'unread', type: 'branch', if: 'steps.wait.outcome == "timed_out"', then: [hook] }]);
+      await put('event', [inapp, { id: 'paid', type: 'wait', for: 'event', event: 'order.paid', if: 'event.data.order == data.order.id', timeoutSeconds: 3600 }, { id: 'unpaid', type: 'branch', if: 'steps.paid.outcome == "timed_out"', then: [hook], else: [] }]);
+      await put('steps', [
+        { id: 'limit', type: 'throttle', key: 'flow', limit: 1, windowSeconds: 86400 },
+        { id: 'pause', type: 'delay', seconds: 600 },
+        { id: 'until', type: 'delay', until: 'timestamp(data.due)' },
+        { id: 'load', type: 'fetch', url: `${h.hook.url}/profile`, method: 'POST', as: 'profile' },
+        { id: 'pro', type: 'branch', if: 'data.profile.plan == "pro"', then: [{ ...hook, strategy: 'first-success' }], else: [inapp] },
+      ]);
+      await put('refused', [{ id: 'load', type: 'fetch', url: `${h.hook.url}/x`, as: 'x' }, inapp]);
+      const send = async (flow: string, body: Record<string, unknown> = {}) =>
+        ok(await h.call('POST', '/v1/notifications', { recipient: 'user-42', flow, data: order.data, ...body }), 202, 'send').id as string;
+      const finish = async (scenario: string, id: string) => {
+        await h.handle(id).result();
+        await save(h.env.client, 'flowWorkflow', scenario, workflowIds.notification(h.tenantId, id));
+      };
+      const waiting = (id: string, stepId: string) =>
+        until(
+          () => h.call('GET', `/v1/notifications/${id}`),
+          (r) => r.body.steps?.find((s: any) => s.id === stepId)?.status === 'running',
+          45_000,
+        );
+
+      const read = await send('read');
+      await waiting(read, 'wait');
+      ok(await h.call('POST', `/v1/recipients/user-42/inbox/msg_${read}/read`), 200, 'read');
+      await finish('read-matched', read);
+      await finish('read-timed-out', await send('read'));
+
+      const paid = await send('event');
+      await waiting(paid, 'paid');
+      await signalFlowWaits({ db: h.db.db, temporal: { client: h.env.client, taskQueue: h.taskQueue } }, { tenantId: h.tenantId, name: 'order.paid', actor: 'user-42', data: { order: 7 } });
+      await finish('event-matched', paid);
+
+      const cancelled = await send('read');
+      await waiting(cancelled, 'wait');
+      ok(await h.call('POST', `/v1/notifications/${cancelled}/cancel`), 200, 'cancel');
+      await finish('cancelled', cancelled);
+
+      h.hook.enqueue({ status: 200, body: { plan: 'pro' } });
+      const due = new Date(Number(await h.env.currentTimeMs()) + 2 * 3600_000).toISOString();
+      await finish('throttle-delay-fetch-branch', await send('steps', { data: { ...order.data, due } }));
+      await finish('throttled', await send('steps', { data: { ...order.data, due } }));
+      h.hook.enqueue({ status: 400, body: { error: 'no' } });
+      await finish('fetch-failed', await send('refused'));
+
+      await skipToNewYorkNight(h);
+      const held = ok(await h.call('POST', '/v1/notifications', { recipient: 'night-owl', flow: 'read', data: order.data }), 202, 'send').id as string;
+      await waitForState(h, held, (s) => s.status === 'held');
+      await finish('held-then-sent', held);
+    } finally {
+      await h.close();
+    }
+  },
+};
+
 const webhookDispatch: ScenarioGroup = {
   name: 'webhookDispatchWorkflow',
   async run(save) {
@@ -505,4 +574,4 @@ const webhookDispatch: ScenarioGroup = {
   },
 };
 
-export const scenarioGroups: ScenarioGroup[] = [notifications, newChannels, pushGone, incidents, digests, broadcasts, batchBroadcasts, schedules, erasureAndRetention, events, webhookDispatch, retries];
+export const scenarioGroups: ScenarioGroup[] = [notifications, flows, newChannels, pushGone, incidents, digests, broadcasts, batchBroadcasts, schedules, erasureAndRetention, events, webhookDispatch, retries];
