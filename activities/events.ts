@@ -4,6 +4,7 @@
 import type { Db } from '../db/client.js';
 import type { EventInput, EventProgress } from '../domain/events.js';
 import { evaluateEventStep } from '../usecases/events.js';
+import { signalFlowWaits } from '../usecases/flows.js';
 import type { TemporalDeps } from '../usecases/temporal.js';
 
 export interface EventActivityDeps {
@@ -16,8 +17,14 @@ export interface EventActivityDeps {
 }
 
 export function createEventActivities(deps: EventActivityDeps) {
-  /** One step of an event's run: see evaluateEventStep. */
+  /**
+   * One step of an event's run: see evaluateEventStep. The first step also ends the flow runs
+   * that wait for this event for its actor or recipients (usecases/flows.ts signalFlowWaits);
+   * a retried first step signals again, which a run that stopped waiting ignores.
+   */
   async function evaluateEvent(a: { event: EventInput; progress: EventProgress }) {
+    const { event } = a;
+    if (a.progress.rules === null) await signalFlowWaits(deps, { tenantId: event.tenantId, name: event.name, actor: event.actor, recipients: event.recipients ?? [], data: event.data });
     return evaluateEventStep(deps, a.event, a.progress);
   }
   return { evaluateEvent };

@@ -60,6 +60,8 @@ export interface FlowAccepted {
   channels: Channel[];
   steps: StepState[];
   workflowId: string;
+  /** The event (POST /v1/events) whose rule accepted it, if any. */
+  eventId?: string | null;
 }
 
 /**
@@ -69,10 +71,10 @@ export interface FlowAccepted {
  */
 function recordFlowAcceptedStatement(input: FlowInput, first: FlowAccepted): SQL {
   return sql`with n as (
-      insert into notifications (id, tenant_id, recipient_id, template_key, template_version, category, priority, strategy, channels, data, status, workflow_id, flow_key, flow_version, steps)
+      insert into notifications (id, tenant_id, recipient_id, template_key, template_version, category, priority, strategy, channels, data, status, workflow_id, flow_key, flow_version, steps, event_id)
       values (${input.notificationId}, ${input.tenantId}, ${input.recipientId}, ${first.templateKey}, ${first.templateVersion}, ${input.category},
         ${input.priority}, 'all', ${JSON.stringify(first.channels)}::jsonb, ${JSON.stringify(input.data)}::jsonb, 'accepted', ${first.workflowId},
-        ${input.flow.key}, ${input.flow.version}, ${JSON.stringify(first.steps)}::jsonb)
+        ${input.flow.key}, ${input.flow.version}, ${JSON.stringify(first.steps)}::jsonb, ${first.eventId ?? null})
       on conflict do nothing
       returning id
     ), d as (

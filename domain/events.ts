@@ -24,7 +24,9 @@ export interface RuleDefinition {
 export interface MatchedRule {
   key: string;
   rule: RuleDefinition;
-  template: { key: string; version: number };
+  /** A template rule's template, pinned at the event's first step; a flow rule has `flow` instead. */
+  template?: { key: string; version: number };
+  flow?: { key: string };
 }
 
 /** What an event's workflow starts with: the posted event, pinned. */

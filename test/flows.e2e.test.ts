@@ -115,4 +115,42 @@ describe('flows end to end', () => {
     expect(inbox.body.data.map((m: any) => [m.title, m.body])).toEqual([['Order F-1', 'Plan gold']]);
     expect(profiles.requests.map((r) => r.path)).toEqual(['/profiles/fetcher']);
   });
+
+  it('a rule names a flow: the event starts it; an order.paid event for the recipient ends its wait with no further send', async () => {
+    const flow = await api('PUT', '/v1/flows/pay', {
+      steps: [
+        { id: 'inapp', type: 'send', channels: ['inapp'], template: 'nudge' },
+        { id: 'paid', type: 'wait', for: 'event', event: 'order.paid', if: 'event.data.order == data.order', timeoutSeconds: 3600 },
+        { id: 'check', type: 'branch', if: 'steps.paid.outcome == "timed_out"', then: [{ id: 'email', type: 'send', channels: ['email'], template: 'nudge' }] },
+      ],
+    });
+    expect(flow.status).toBe(200);
+    expect((await api('PUT', '/v1/rules/nudge-on-order', { event: 'order.placed', recipients: { from: 'event' }, flow: 'pay' })).status).toBe(200);
+    expect((await api('PUT', '/v1/rules/unknown-flow', { event: 'order.placed', recipients: { from: 'event' }, flow: 'nope' })).status).toBe(400);
+    expect((await api('PUT', '/v1/recipients/payer', { email: 'payer@example.com' })).status).toBe(200);
+    const placed = await api('POST', '/v1/events', { name: 'order.placed', actor: 'payer', data: { order: 'P-1' } });
+    expect(placed.status).toBe(202);
+    const event = await until(
+      () => api('GET', `/v1/events/${placed.body.id}`),
+      (r) => r.body.status === 'processed',
+      60_000,
+    );
+    expect(event.body.rules).toEqual(['nudge-on-order']);
+    expect(event.body.notifications.count).toBe(1);
+    const [id] = event.body.notifications.ids;
+    await until(
+      () => api('GET', `/v1/notifications/${id}`),
+      (r) => r.body.steps?.find((s: any) => s.id === 'paid')?.status === 'running',
+      60_000,
+    );
+    // Another order's payment does not end this wait; this order's does.
+    expect((await api('POST', '/v1/events', { name: 'order.paid', actor: 'payer', data: { order: 'P-0' } })).status).toBe(202);
+    expect((await api('POST', '/v1/events', { name: 'order.paid', actor: 'payer', data: { order: 'P-1' } })).status).toBe(202);
+    const done = await finished(id);
+    expect(done.status).toBe('sent');
+    expect(done.flow).toBe('pay');
+    expect(done.steps.find((s: any) => s.id === 'paid').outcome).toBe('matched');
+    expect(done.steps.find((s: any) => s.id === 'email').status).toBe('skipped');
+    expect(emailsTo('payer@example.com')).toHaveLength(0);
+  });
 });

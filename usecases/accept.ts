@@ -239,6 +239,19 @@ export function flowStartOptions(input: FlowInput, taskQueue: string, eager = fa
   } satisfies WorkflowStartOptions;
 }
 
+/** A flow run's accepted record: its first template, the channels its sends may use, its steps pending. */
+export function flowAcceptedRecord(input: FlowInput, eventId?: string) {
+  const first = flowTemplates(input.steps)[0] ?? '';
+  return {
+    templateKey: first,
+    templateVersion: input.templates[first] ?? 0,
+    channels: flowChannels(input.steps),
+    steps: initialStepStates(input.steps),
+    workflowId: workflowIds.notification(input.tenantId, input.notificationId),
+    ...(eventId ? { eventId } : {}),
+  };
+}
+
 /**
  * Accepts a notification by flow: the flow's latest version (and its templates' latest) is
  * pinned, its run (workflows/flow.ts) started and its record written, with the same
@@ -268,14 +281,7 @@ export async function acceptFlowNotification(
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw startUnavailable(err);
   }
   try {
-    const first = flowTemplates(input.steps)[0] ?? '';
-    await recordFlowAccepted(db, input, {
-      templateKey: first,
-      templateVersion: input.templates[first] ?? 0,
-      channels: flowChannels(input.steps),
-      steps: initialStepStates(input.steps),
-      workflowId: workflowIds.notification(tenantId, id),
-    });
+    await recordFlowAccepted(db, input, flowAcceptedRecord(input));
   } catch {
     // The run is started and writes this record itself.
   }

@@ -16,7 +16,9 @@ import { missing, RequestError, unavailable } from '../domain/errors.js';
 import { celEvent, celRecipient, eventNotificationId, type EventInput, type EventProgress, type MatchedRule } from '../domain/events.js';
 import type { NotificationInput, RetrySettings } from '../domain/types.js';
 import { SA, workflowIds } from '../domain/workflow-ids.js';
-import { notificationStartOptions, planNotification } from './accept.js';
+import { flowAcceptedRecord, flowStartOptions, notificationStartOptions, planNotification } from './accept.js';
+import { prepareFlowRun } from './flows.js';
+import { flowVersion, recordFlowAccepted } from '../db/flows.js';
 import { claimIdempotencyKey, requestHash } from './idempotency.js';
 import { newId } from './ids.js';
 import { CEL_VARIABLES } from './rules.js';
@@ -106,7 +108,11 @@ async function matchRules(db: Db, event: EventInput): Promise<MatchedRule[]> {
       }
       if (!holds(program, ctx).value) continue;
     }
-    // A flow rule is accepted once flows are wired (usecases/rules.ts checkFlowReference refuses them until then).
+    if (rule.flow !== undefined) {
+      // The flow's latest version is pinned per notification when its run is prepared.
+      if (await flowVersion(db, event.tenantId, rule.flow)) matched.push({ key, rule, flow: { key: rule.flow } });
+      continue;
+    }
     if (rule.template === undefined) continue;
     const version = await findTemplateVersion(db, event.tenantId, rule.template);
     if (!version) continue;
@@ -135,11 +141,11 @@ async function audiencePage(db: Db, event: EventInput, m: MatchedRule, after: st
 }
 
 /** The request a rule makes for one recipient: a POST /v1/notifications body. */
-function ruleRequest(event: EventInput, m: MatchedRule, recipientId: string): NotificationRequest {
+function ruleRequest(event: EventInput, template: string, m: MatchedRule, recipientId: string): NotificationRequest {
   const r = m.rule;
   return {
     recipient: recipientId,
-    template: m.template.key,
+    template,
     data: event.data,
     ...(r.channels ? { channels: r.channels } : {}),
     strategy: r.strategy ?? 'all',
@@ -175,33 +181,9 @@ export async function evaluateEventStep(
     const m = rules[p.ruleIndex];
     const page = await audiencePage(db, event, m, p.after, pageSize);
     read += Math.max(page.scanned, 1);
-    const version = await loadTemplateVersion(db, event.tenantId, m.template.key, m.template.version);
-    const records: NotificationRecord[] = [];
-    const start: NotificationInput[] = [];
-    for (const row of page.rows) {
-      const notificationId = eventNotificationId(event.eventId, m.key, row.id);
-      const body = ruleRequest(event, m, row.id);
-      let input: NotificationInput;
-      let status: NotificationRecord['status'];
-      let reason: string | null = null;
-      try {
-        if (!version) throw new RequestError('invalid', `Template ${m.template.key} v${m.template.version} no longer exists`);
-        input = planNotification(event.tenantId, body, row, version, { id: notificationId, retry: event.retry });
-      } catch (err) {
-        if (!(err instanceof RequestError)) throw err;
-        const noChannel = err.errors.some((e) => e.path === 'channels' || e.path.startsWith('channels.'));
-        ({ status, reason } = noChannel ? { status: 'suppressed' as const, reason: 'no_channel' } : { status: 'failed' as const, reason: 'invalid_request' });
-        input = { tenantId: event.tenantId, notificationId, recipientId: row.id, template: m.template, data: event.data, channels: [], strategy: body.strategy, category: body.category ?? null, priority: body.priority, sendAt: null, retry: event.retry, throttle: body.throttle ?? null };
-      }
-      records.push({ input, workflowId: workflowIds.notification(event.tenantId, notificationId), eventId: event.eventId, ...(status ? { status, reason } : {}) });
-      if (!status) start.push(input);
-    }
-    // One accepted notification (the common event) in one statement; a page in one transaction.
-    if (records.length === 1 && start.length === 1) await recordAccepted(db, start[0], records[0].workflowId, event.eventId);
-    else await recordNotifications(db, records);
-    await startNotifications(deps.temporal, start);
-    started += start.length;
-    p.accepted += start.length;
+    const n = m.flow ? await acceptFlowPage(deps, event, m, m.flow.key, page.rows) : await acceptTemplatePage(deps, event, m, m.template!, page.rows);
+    started += n;
+    p.accepted += n;
     if (page.done) {
       p.ruleIndex += 1;
       p.after = null;
@@ -212,6 +194,70 @@ export async function evaluateEventStep(
   if (done) await finishEvent(db, event.eventId, keys);
   else if (keys) await setEventRules(db, event.eventId, keys);
   return { progress: p, started, done };
+}
+
+/**
+ * A page of a flow rule's audience: each recipient's run prepared (the flow's and its templates'
+ * latest versions pinned), its record written with the event, then its flow run started under the
+ * notification's workflow id. A recipient the flow cannot run for (a template gone) is skipped.
+ */
+async function acceptFlowPage(deps: { db: Db; temporal: TemporalDeps }, event: EventInput, m: MatchedRule, flow: string, rows: RecipientRow[]): Promise<number> {
+  let started = 0;
+  for (const row of rows) {
+    const id = eventNotificationId(event.eventId, m.key, row.id);
+    let input;
+    try {
+      input = await prepareFlowRun(deps.db, event.tenantId, { recipient: row.id, flow, data: event.data, category: m.rule.category, priority: m.rule.priority ?? 'normal' }, { id, retry: event.retry });
+    } catch (err) {
+      if (err instanceof RequestError) continue;
+      throw err;
+    }
+    await recordFlowAccepted(deps.db, input, flowAcceptedRecord(input, event.eventId));
+    try {
+      await deps.temporal.client.workflow.start('flowWorkflow', flowStartOptions(input, deps.temporal.taskQueue, false, deps.temporal.fairnessWeights));
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    started++;
+  }
+  return started;
+}
+
+/** A page of a template rule's audience, accepted as POST /v1/notifications would; how many started. */
+async function acceptTemplatePage(
+  deps: { db: Db; temporal: TemporalDeps },
+  event: EventInput,
+  m: MatchedRule,
+  template: { key: string; version: number },
+  rows: RecipientRow[],
+): Promise<number> {
+  const { db } = deps;
+  const version = await loadTemplateVersion(db, event.tenantId, template.key, template.version);
+  const records: NotificationRecord[] = [];
+  const start: NotificationInput[] = [];
+  for (const row of rows) {
+    const notificationId = eventNotificationId(event.eventId, m.key, row.id);
+    const body = ruleRequest(event, template.key, m, row.id);
+    let input: NotificationInput;
+    let status: NotificationRecord['status'];
+    let reason: string | null = null;
+    try {
+      if (!version) throw new RequestError('invalid', `Template ${template.key} v${template.version} no longer exists`);
+      input = planNotification(event.tenantId, body, row, version, { id: notificationId, retry: event.retry });
+    } catch (err) {
+      if (!(err instanceof RequestError)) throw err;
+      const noChannel = err.errors.some((e) => e.path === 'channels' || e.path.startsWith('channels.'));
+      ({ status, reason } = noChannel ? { status: 'suppressed' as const, reason: 'no_channel' } : { status: 'failed' as const, reason: 'invalid_request' });
+      input = { tenantId: event.tenantId, notificationId, recipientId: row.id, template, data: event.data, channels: [], strategy: body.strategy, category: body.category ?? null, priority: body.priority, sendAt: null, retry: event.retry, throttle: body.throttle ?? null };
+    }
+    records.push({ input, workflowId: workflowIds.notification(event.tenantId, notificationId), eventId: event.eventId, ...(status ? { status, reason } : {}) });
+    if (!status) start.push(input);
+  }
+  // One accepted notification (the common event) in one statement; a page in one transaction.
+  if (records.length === 1 && start.length === 1) await recordAccepted(db, start[0], records[0].workflowId, event.eventId);
+  else await recordNotifications(db, records);
+  await startNotifications(deps.temporal, start);
+  return start.length;
 }
 
 /** Workflow starts in flight at once from one step. */

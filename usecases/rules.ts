@@ -4,6 +4,7 @@
 import type { Db } from '../db/client.js';
 import { deleteRule, findRule, rulePage, upsertRule, type RuleRow } from '../db/rules.js';
 import { findTopic } from '../db/topics.js';
+import { flowVersion } from '../db/flows.js';
 import { CelError, compileCel } from '../domain/cel.js';
 import { invalidInput, missing } from '../domain/errors.js';
 import type { RuleDefinition } from '../domain/events.js';
@@ -23,11 +24,9 @@ export function checkCel(expression: string, variables: readonly string[], path:
   }
 }
 
-/**
- * Whether a rule may name flow `key`. Until flows exist every flow is unknown (400); the flows
- * work replaces this body with a lookup of the tenant's flow.
- */
-export async function checkFlowReference(_db: Db, _tenantId: string, key: string): Promise<void> {
+/** A rule may name one of the tenant's flows (its latest version runs, pinned per notification). */
+export async function checkFlowReference(db: Db, tenantId: string, key: string): Promise<void> {
+  if (await flowVersion(db, tenantId, key)) return;
   throw invalidInput(`Flow ${key} does not exist`, [{ path: 'flow', message: 'unknown flow' }]);
 }
 
