@@ -9,8 +9,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
 const DIRS = ['workflows', 'domain'];
-const ALLOWED_PACKAGES = new Set(['@temporalio/workflow', '@temporalio/common', 'liquidjs']);
+const ALLOWED_PACKAGES = new Set(['@temporalio/workflow', '@temporalio/common', 'liquidjs', '@marcbachmann/cel-js']);
 // liquidjs is used by domain/templates.ts, which workflows never import (checked below).
+// @marcbachmann/cel-js is pure and deterministic (no clock, no randomness, no I/O): workflows reach it
+// only through domain/cel.ts (flows' conditions).
 const WORKFLOW_FORBIDDEN_LOCAL = ['domain/templates.ts'];
 const BUILTINS = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
 const FORBIDDEN_CODE = [
@@ -37,7 +39,7 @@ for (const dir of DIRS) {
           problems.push(`${file}: imports '${spec}' outside workflows/ and domain/ (use \`import type\` for activity types)`);
         if (dir === 'workflows' && WORKFLOW_FORBIDDEN_LOCAL.includes(target))
           problems.push(`${file}: imports ${target}, which is not workflow-safe`);
-      } else if (!ALLOWED_PACKAGES.has(spec) || (dir === 'workflows' && spec === 'liquidjs')) {
+      } else if (!ALLOWED_PACKAGES.has(spec) || (dir === 'workflows' && (spec === 'liquidjs' || spec === '@marcbachmann/cel-js'))) {
         problems.push(`${file}: imports the package '${spec}'`);
       }
     }

@@ -325,7 +325,7 @@ export async function flowWorkflow(input: FlowInput): Promise<FlowState> {
     return run(taken ? step.then : (step.else ?? []));
   }
 
-  async function fetch(step: FetchStep): Promise<Stop | null> {
+  async function fetchInto(step: FetchStep): Promise<Stop | null> {
     begin(step);
     scope = new CancellationScope();
     try {
@@ -387,7 +387,7 @@ export async function flowWorkflow(input: FlowInput): Promise<FlowState> {
           stop = await branch(step);
           break;
         case 'fetch':
-          stop = await fetch(step);
+          stop = await fetchInto(step);
           break;
         case 'throttle':
           stop = await throttle(step);
