@@ -112,6 +112,8 @@ export interface RetryPlan {
   /** Every delivery in position order; `claimed` ones are the failed ones this retry sends again. */
   deliveries: Array<{ channel: Channel; status: DeliveryStatus; attempts: number; claimed: boolean }>;
   snapshot: RecipientSnapshot | null;
+  /** Claimed channels whose address is suppressed now: skipped, not sent. */
+  suppressed?: Array<{ channel: Channel; reason: string }>;
 }
 
 /** The delivery activity's startToCloseTimeout (workflows/notification.ts): the longest an attempt runs. */
@@ -213,7 +215,12 @@ export function createActivities(deps: ActivityDeps) {
     const channels = claimed.deliveries.filter((d) => d.claimed).map((d) => d.channel as Channel);
     const template = { key: claimed.templateKey, version: claimed.templateVersion };
     const snapshot = await loadRecipient({ tenantId: args.tenantId, recipientId: claimed.recipientId, template, channels });
+    // An address suppressed since (a STOP, a bounce, by hand) is not sent to again: skipped, as a wake skips it.
+    const suppressed = snapshot
+      ? (await withoutSuppressedChannels(args.tenantId, snapshot.recipient, { allowed: channels, skipped: [], release: null })).skipped
+      : [];
     return {
+      suppressed,
       recipientId: claimed.recipientId,
       template,
       category: claimed.category,

@@ -207,4 +207,18 @@ describe('analytics and failed deliveries', () => {
     expect(plan).toContain('deliveries_tenant_created_idx');
     expect(plan).not.toMatch(/Seq Scan on deliveries/);
   });
+
+  it('skips, rather than re-sends, a failed channel whose address was suppressed since', async () => {
+    expect((await h.call('PUT', '/v1/recipients/mailer', { email: 'mailer@example.com' })).status).toBe(200);
+    const mail = { key: 'mail', content: { en: { email: { subject: 'Hi', html: '<p>Hi</p>', text: 'Hi' } } } };
+    expect((await h.call('POST', '/v1/templates', mail)).status).toBe(201);
+    // No email provider in this harness: the delivery fails channel_unconfigured.
+    const res = await h.call('POST', '/v1/notifications', { recipient: 'mailer', template: 'mail', data: {}, channels: ['email'] });
+    const n = (await until(() => h.call('GET', `/v1/notifications/${res.body.id}`), (r) => FINISHED.includes(r.body.status))).body;
+    expect(n.status).toBe('failed');
+    expect((await h.call('POST', '/v1/suppressions', { channel: 'email', address: 'mailer@example.com' })).status).toBe(201);
+    expect((await h.call('POST', `/v1/notifications/${n.id}/retry`)).status).toBe(202);
+    const after = await until(() => h.call('GET', `/v1/notifications/${n.id}`), (r) => r.body.deliveries[0].status === 'skipped' && FINISHED.includes(r.body.status));
+    expect(after.body).toMatchObject({ status: 'suppressed', deliveries: [{ channel: 'email', status: 'skipped', attempts: 1, error: { code: 'suppressed' } }] });
+  });
 });

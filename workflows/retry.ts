@@ -33,13 +33,15 @@ export async function retryWorkflow(input: RetryInput): Promise<RetryResult> {
   const plan = await prepareRetry({ tenantId: input.tenantId, notificationId: input.notificationId, claim: input.claim });
   if (!plan) return { status: null, retried: [] };
   const statuses = new Map<Channel, DeliveryStatus>(plan.deliveries.map((d) => [d.channel, d.status]));
-  const claimed = plan.deliveries.filter((d) => d.claimed);
+  const suppressed = plan.suppressed ?? [];
+  const claimed = plan.deliveries.filter((d) => d.claimed && !suppressed.some((x) => x.channel === d.channel));
   const retried = claimed.map((d) => d.channel);
   const records: DeliveryRecord[] = [];
   const decide = (channel: Channel, status: DeliveryStatus, rest: Omit<DeliveryRecord, 'channel' | 'status'> = {}): DeliveryRecord => {
     statuses.set(channel, status);
     return { channel, status, ...rest };
   };
+  for (const s of suppressed) records.push(decide(s.channel, 'skipped', { reason: s.reason }));
 
   const snapshot = plan.snapshot;
   if (!snapshot) {
