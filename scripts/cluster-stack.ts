@@ -7,6 +7,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, createWriteStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
@@ -81,6 +82,29 @@ export interface Cluster {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const picked = new Set<number>();
+/**
+ * A free loopback port below 32768: Temporal stores each node's membership port in a smallint
+ * column (cluster_membership.rpc_port), and the kernel's ephemeral ports lie above it.
+ */
+export async function pickServerPort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (picked.has(port)) continue;
+    const free = await new Promise<boolean>((ok) => {
+      const srv = createServer();
+      srv.unref();
+      srv.once('error', () => ok(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => ok(true)));
+    });
+    if (free) {
+      picked.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free port between 20000 and 32000');
+}
 
 /** The private PostgreSQL cluster under dataDir (Debian's binaries), run as `postgres` when root. */
 class PrivatePostgres {
@@ -163,7 +187,7 @@ async function retry<T>(what: string, fn: () => Promise<T>, timeoutMs: number, e
     try {
       return await fn();
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`${what}: ${(err as Error).message}`);
+      if (Date.now() > deadline || (err as { fatal?: boolean }).fatal) throw new Error(`${what}: ${(err as Error).message}`);
       await sleep(everyMs);
     }
   }
@@ -315,7 +339,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const frontends: string[] = [];
     const nodeEnvs: Array<Record<string, string>> = [];
     for (let i = 0; i < 2; i++) {
-      const port = async () => String(await freePort());
+      const port = async () => String(await pickServerPort());
       const env: Record<string, string> = {
         TEMPORAL_DB_HOST: db.host,
         TEMPORAL_DB_PORT: String(db.port),
@@ -336,8 +360,11 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       frontends.push(`127.0.0.1:${env.TEMPORAL_FRONTEND_PORT}`);
     }
     const startNode = async (i: number) => {
-      spawnProc(`temporal-${i + 1}`, bins.server, ['--config-file', SERVER_CONFIG, '--allow-no-auth', 'start'], nodeEnvs[i]);
-      await retry(`Temporal node ${i + 1} at ${frontends[i]}`, () => getSystemInfo(frontends[i]), 60_000);
+      const { proc } = spawnProc(`temporal-${i + 1}`, bins.server, ['--config-file', SERVER_CONFIG, '--allow-no-auth', 'start'], nodeEnvs[i]);
+      await retry(`Temporal node ${i + 1} at ${frontends[i]}`, async () => {
+        if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw Object.assign(new Error(`exited; see ${proc.logFile}`), { fatal: true });
+        await getSystemInfo(frontends[i]);
+      }, 60_000);
     };
     for (let i = 0; i < 2; i++) {
       await startNode(i);
