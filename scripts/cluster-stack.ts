@@ -65,8 +65,8 @@ export interface Cluster {
   /** The environment every Tocsin process gets (TOCSIN_ENCRYPTION_KEYS included). */
   tocsinEnv: Record<string, string>;
   procs: Map<string, Proc>;
-  /** Starts a worker on node `node` (0 or 1) with extra env; resolves once it polls. */
-  startWorker(name: string, node: number, env?: Record<string, string>): Promise<Proc>;
+  /** Starts a worker on node `node` (0 or 1) with extra env (and another entry point); resolves once it polls. */
+  startWorker(name: string, node: number, env?: Record<string, string>, entry?: string): Promise<Proc>;
   /** Starts an API on node `node` at `port`; resolves once /readyz answers 200. */
   startApi(name: string, node: number, port: number, env?: Record<string, string>): Promise<Proc>;
   /** Stops one process: SIGTERM (or the signal given), then SIGKILL after `graceMs`. */
@@ -222,39 +222,21 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const t0 = Date.now();
   const step = (m: string) => log(`${m} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
-  const spawnProc = (name: string, cmd: string, args: string[], env: Record<string, string>, ready?: RegExp): { proc: Proc; ready: Promise<void> } => {
+  const spawnProc = (name: string, cmd: string, args: string[], env: Record<string, string>): { proc: Proc } => {
     const logFile = join(logs, `${name}.log`);
     const out: WriteStream = createWriteStream(logFile, { flags: 'a' });
     // Its own process group: a Ctrl+C on the terminal reaches this script only, which then
     // stops the children in order.
     const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let seen = '';
-    let resolveReady: () => void = () => {};
-    const readyP = new Promise<void>((ok, fail) => {
-      resolveReady = ok;
-      child.once('exit', (code, signal) => fail(new Error(`${name} exited (${code ?? signal}) before it was ready; see ${logFile}`)));
-    });
-    readyP.catch(() => {});
-    const feed = (chunk: Buffer) => {
-      out.write(chunk);
-      if (ready && seen !== null) {
-        seen = (seen + chunk.toString()).slice(-4096);
-        if (ready.test(seen)) {
-          resolveReady();
-          seen = null as unknown as string;
-        }
-      }
-    };
-    child.stdout!.on('data', feed);
-    child.stderr!.on('data', feed);
+    child.stdout!.pipe(out, { end: false });
+    child.stderr!.pipe(out, { end: false });
     const exited = onExit(child).then((r) => {
       out.end();
       return r;
     });
     const proc = { name, child, logFile, exited };
     procs.set(name, proc);
-    if (!ready) resolveReady();
-    return { proc, ready: readyP };
+    return { proc };
   };
 
   const stopProc = async (name: string, signal: NodeJS.Signals = 'SIGTERM', graceMs = 30_000) => {
@@ -272,6 +254,12 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     }
   };
 
+  // This process ending without stop() (an uncaught error, process.exit) takes its children along.
+  const killAll = () => {
+    for (const p of procs.values()) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  };
+  process.once('exit', killAll);
+  stops.push(async () => void process.off('exit', killAll));
   const stop = async () => {
     const order = (prefix: string) => [...procs.keys()].filter((n) => n.startsWith(prefix));
     for (const n of order('api')) await stopProc(n, 'SIGTERM', 15_000);
@@ -416,21 +404,32 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       LOG_FORMAT: 'json',
       ...opts.env,
     };
-    const startWorker = async (name: string, node: number, env: Record<string, string> = {}) => {
-      const { proc, ready } = spawnProc(name, process.execPath, ['--import', 'tsx', join(root, 'runtime/worker.ts')], { ...tocsinEnv, TEMPORAL_ADDRESS: frontends[node], ...env }, /Tocsin worker polling/);
-      await ready;
+    const taskQueue = tocsinEnv.TEMPORAL_TASK_QUEUE || process.env.TEMPORAL_TASK_QUEUE || 'notifications';
+    const startWorker = async (name: string, node: number, env: Record<string, string> = {}, entry = join(root, 'runtime/worker.ts')) => {
+      const { proc } = spawnProc(name, process.execPath, ['--import', 'tsx', entry], { ...tocsinEnv, TEMPORAL_ADDRESS: frontends[node], ...env });
+      // Ready once the server lists it among the task queue's pollers (its identity is pid@host),
+      // whatever LOG_LEVEL hides.
+      const conn = await Connection.connect({ address: frontends[node] });
+      try {
+        await retry(`${name} polling ${taskQueue}`, async () => {
+          if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw Object.assign(new Error(`exited; see ${proc.logFile}`), { fatal: true });
+          const { pollers } = await conn.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType: 1 });
+          if (!pollers?.some((p) => p.identity?.startsWith(`${proc.child.pid}@`))) throw new Error('not among the pollers yet');
+        }, 300_000, 500);
+      } finally {
+        await conn.close();
+      }
       return proc;
     };
     const startApi = async (name: string, node: number, port: number, env: Record<string, string> = {}) => {
-      const { proc, ready } = spawnProc(
+      const { proc } = spawnProc(
         name,
         process.execPath,
         ['--import', 'tsx', join(root, 'runtime/api.ts')],
         { ...tocsinEnv, TEMPORAL_ADDRESS: frontends[node], HOST: '127.0.0.1', PORT: String(port), ...env },
-        /Tocsin API listening/,
       );
-      await ready;
       await retry(`${name} /readyz`, async () => {
+        if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw Object.assign(new Error(`exited; see ${proc.logFile}`), { fatal: true });
         const r = await fetch(`http://127.0.0.1:${port}/readyz`);
         await r.arrayBuffer();
         if (r.status !== 200) throw new Error(`status ${r.status}`);
