@@ -42,6 +42,8 @@ export interface ClusterOptions {
   workers?: number;
   apis?: number;
   log?: (msg: string) => void;
+  /** Aborted while starting: what has started is stopped, and startCluster rejects. */
+  signal?: AbortSignal;
 }
 
 export interface Proc {
@@ -181,9 +183,10 @@ function onExit(child: ChildProcess): Promise<number | string> {
 }
 
 /** Resolves when `fn` stops throwing, or rejects with its last error after `timeoutMs`. */
-async function retry<T>(what: string, fn: () => Promise<T>, timeoutMs: number, everyMs = 250): Promise<T> {
+async function retry<T>(what: string, fn: () => Promise<T>, timeoutMs: number, everyMs = 250, signal?: AbortSignal): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (signal?.aborted) throw new Error(`${what}: aborted`);
     try {
       return await fn();
     } catch (err) {
@@ -220,7 +223,10 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const stops: Array<() => Promise<void>> = [];
   let pg: PrivatePostgres | undefined;
   const t0 = Date.now();
-  const step = (m: string) => log(`${m} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  const step = (m: string) => {
+    log(`${m} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    if (opts.signal?.aborted) throw new Error('startCluster: aborted');
+  };
 
   const spawnProc = (name: string, cmd: string, args: string[], env: Record<string, string>): { proc: Proc } => {
     const logFile = join(logs, `${name}.log`);
@@ -352,7 +358,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       await retry(`Temporal node ${i + 1} at ${frontends[i]}`, async () => {
         if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw Object.assign(new Error(`exited; see ${proc.logFile}`), { fatal: true });
         await getSystemInfo(frontends[i]);
-      }, 60_000);
+      }, 60_000, 250, opts.signal);
     };
     for (let i = 0; i < 2; i++) {
       await startNode(i);
@@ -415,7 +421,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
           if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw Object.assign(new Error(`exited; see ${proc.logFile}`), { fatal: true });
           const { pollers } = await conn.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType: 1 });
           if (!pollers?.some((p) => p.identity?.startsWith(`${proc.child.pid}@`))) throw new Error('not among the pollers yet');
-        }, 300_000, 500);
+        }, 300_000, 500, opts.signal);
       } finally {
         await conn.close();
       }
@@ -433,7 +439,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         const r = await fetch(`http://127.0.0.1:${port}/readyz`);
         await r.arrayBuffer();
         if (r.status !== 200) throw new Error(`status ${r.status}`);
-      }, 60_000);
+      }, 120_000, 250, opts.signal);
       return proc;
     };
     const workers = opts.workers ?? 2;

@@ -4,11 +4,33 @@
 // (an existing PostgreSQL instead of the private one), TEMPORAL_DEV_PORT (node 1's frontend,
 // 7233), TEMPORAL_UI_PORT (8233), PORT (API 1; API 2 on PORT + 1; 3000). Ctrl+C stops all.
 import { loadConfig } from '../config.js';
-import { startCluster } from './cluster-stack.js';
+import { startCluster, type Cluster } from './cluster-stack.js';
 
 const config = loadConfig();
 const started = Date.now();
-const cluster = await startCluster({
+let cluster: Cluster | undefined;
+let stopping = false;
+// Ctrl+C while starting aborts the start (what started is stopped); once running, stops all in order.
+const aborter = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    if (!cluster) {
+      process.stderr.write(`[cluster] ${signal}: aborting the start…\n`);
+      aborter.abort();
+      return;
+    }
+    process.stderr.write(`[cluster] ${signal}: stopping APIs, workers, UI, Temporal nodes, PostgreSQL…\n`);
+    const t = Date.now();
+    await cluster.stop();
+    process.stderr.write(`[cluster] stopped in ${((Date.now() - t) / 1000).toFixed(1)} s\n`);
+    process.exit(0);
+  });
+}
+try {
+  cluster = await startCluster({
+    signal: aborter.signal,
   dataDir: config.DATA_DIR,
   databaseUrl: config.DATABASE_URL,
   frontendPort: config.TEMPORAL_DEV_PORT,
@@ -16,7 +38,11 @@ const cluster = await startCluster({
   apiPort: config.PORT,
   namespace: config.TEMPORAL_NAMESPACE,
   env: process.env.LOG_LEVEL ? { LOG_LEVEL: process.env.LOG_LEVEL } : {},
-});
+  });
+} catch (err) {
+  process.stderr.write(`[cluster] ${aborter.signal.aborted ? 'stopped' : (err as Error).message}\n`);
+  process.exit(aborter.signal.aborted ? 0 : 1);
+}
 
 process.stdout.write(`
 Tocsin cluster is ready (${((Date.now() - started) / 1000).toFixed(1)} s)
@@ -30,18 +56,6 @@ Tocsin cluster is ready (${((Date.now() - started) / 1000).toFixed(1)} s)
 Press Ctrl+C to stop.
 `);
 
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, async () => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`[cluster] ${signal}: stopping APIs, workers, UI, Temporal nodes, PostgreSQL…\n`);
-    const t = Date.now();
-    await cluster.stop();
-    process.stderr.write(`[cluster] stopped in ${((Date.now() - t) / 1000).toFixed(1)} s\n`);
-    process.exit(0);
-  });
-}
 // A child that dies on its own is reported (the others carry on; restart the cluster to bring it back).
 for (const p of cluster.procs.values()) {
   void p.exited.then((r) => {
