@@ -85,6 +85,15 @@ export interface Cluster {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const picked = new Set<number>();
 /**
  * A free loopback port below 32768: Temporal stores each node's membership port in a smallint
@@ -160,8 +169,12 @@ class PrivatePostgres {
     const options = `-p ${this.port} -k ${this.sockets} -c listen_addresses=127.0.0.1 -c max_connections=300`;
     this.run('pg_ctl', ['-D', this.data, '-l', this.logFile, '-w', '-t', '60', '-o', options, 'start']);
   }
-  stop() {
-    if (this.running()) this.run('pg_ctl', ['-D', this.data, '-m', 'fast', '-w', 'stop']);
+  /** Stops the server and waits for the postmaster to be gone (pg_ctl returns once its pid file is). */
+  async stop() {
+    if (!this.running()) return;
+    const pid = this.pid();
+    this.run('pg_ctl', ['-D', this.data, '-m', 'fast', '-w', 'stop']);
+    for (let i = 0; pid && i < 200 && isAlive(pid); i++) await sleep(50);
   }
   pid(): number | undefined {
     try {
@@ -463,7 +476,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     };
     const restartPostgres = async () => {
       if (!pg) throw new Error('restartPostgres: only the private PostgreSQL can be restarted');
-      pg.stop();
+      await pg.stop();
       await pg.start(pg.port);
     };
     const pids = () => {

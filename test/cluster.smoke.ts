@@ -200,7 +200,8 @@ describe('npm run cluster: the production shape', () => {
     url.pathname = '/temporal_visibility';
     const sql = postgres(url.toString(), { max: 1, onnotice: () => {} });
     try {
-      const rows = await sql`select workflow_id from executions_visibility where search_attributes->>'TocsinTenant' = ${tenant.id} order by workflow_id`;
+      // Custom attributes are stored under their database aliases (Keyword01…): match the value.
+      const rows = await sql`select workflow_id from executions_visibility where search_attributes::text like ${`%"${tenant.id}"%`} and workflow_id like 'notification:%' order by workflow_id`;
       expect(rows.map((r) => r.workflow_id)).toEqual(expected);
     } finally {
       await sql.end();
