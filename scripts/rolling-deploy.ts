@@ -92,7 +92,12 @@ async function main() {
     });
     const c = cluster;
     const temporal = (...args: string[]) => {
-      const out = execFileSync(cli, [...args, '--address', c.frontends[1], '--namespace', c.namespace], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+      let out: string;
+      try {
+        out = execFileSync(cli, [...args, '--address', c.frontends[1], '--namespace', c.namespace], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+      } catch (err) {
+        throw new Error(`temporal ${args.join(' ')}: ${String((err as { stderr?: Buffer }).stderr ?? err).split('\n')[0]}`);
+      }
       say(`$ temporal ${args.join(' ')}\n${out.trimEnd().replace(/^/gm, '    ')}`);
       return out;
     };
@@ -147,7 +152,7 @@ async function main() {
       2000,
     );
     say(`build A: ${scheduled}/${N} notifications scheduled; ${INCIDENTS} incidents open, each paged at step 1 (${receiver.byPath.get('/page/1')} pages)`);
-    temporal('worker', 'deployment', 'describe', '--deployment-name', 'tocsin');
+    temporal('worker', 'deployment', 'describe', '--name', 'tocsin');
 
     // 2. Build B beside A, not current yet: then ramp, then current.
     const entryB = join(root, 'scripts/rolling-deploy/worker-b.ts');
@@ -156,7 +161,7 @@ async function main() {
     temporal('worker', 'deployment', 'set-ramping-version', '--deployment-name', 'tocsin', '--build-id', BUILD_B, '--percentage', '25', '--yes');
     await sleep(5000);
     temporal('worker', 'deployment', 'set-current-version', '--deployment-name', 'tocsin', '--build-id', BUILD_B, '--yes');
-    temporal('worker', 'deployment', 'describe', '--deployment-name', 'tocsin');
+    temporal('worker', 'deployment', 'describe', '--name', 'tocsin');
     const switchedAt = Date.now();
 
     // 3. A's workers stop (SIGTERM: they finish their tasks in hand).
