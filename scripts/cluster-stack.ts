@@ -75,8 +75,8 @@ export interface Cluster {
   stopProc(name: string, signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
   /** Restarts Temporal server node `node` (SIGTERM, wait, start) and waits for its frontend. */
   restartNode(node: number): Promise<void>;
-  /** Stops (fast) and starts PostgreSQL again on the same data; only for the private cluster. */
-  restartPostgres(): Promise<void>;
+  /** Stops (fast) and, after `outageMs`, starts PostgreSQL again on the same data and port; only for the private cluster. */
+  restartPostgres(outageMs?: number): Promise<void>;
   /** Every process's id, by name (PostgreSQL's postmaster as "postgres"). */
   pids(): Record<string, number>;
   /** Stops everything in order: APIs, workers, UI, servers one at a time, PostgreSQL. */
@@ -474,9 +474,10 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       await stopProc(`temporal-${node + 1}`, 'SIGTERM', 30_000);
       await startNode(node);
     };
-    const restartPostgres = async () => {
+    const restartPostgres = async (outageMs = 0) => {
       if (!pg) throw new Error('restartPostgres: only the private PostgreSQL can be restarted');
       await pg.stop();
+      await sleep(outageMs);
       await pg.start(pg.port);
     };
     const pids = () => {
