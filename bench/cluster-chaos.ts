@@ -138,6 +138,7 @@ async function main() {
       );
       base += SIZE;
     }
+    say(`peak RSS (MB): ${Object.entries(c.peakRssMb()).map(([n, mb]) => `${n} ${mb}`).join(', ')}`);
   } finally {
     await cluster?.stop();
     await providers.close();

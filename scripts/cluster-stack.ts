@@ -79,6 +79,8 @@ export interface Cluster {
   restartPostgres(outageMs?: number): Promise<void>;
   /** Every process's id, by name (PostgreSQL's postmaster as "postgres"). */
   pids(): Record<string, number>;
+  /** Each running process's peak resident set so far (VmHWM, MB), by name; PostgreSQL: the postmaster only. */
+  peakRssMb(): Record<string, number>;
   /** Stops everything in order: APIs, workers, UI, servers one at a time, PostgreSQL. */
   stop(): Promise<void>;
 }
@@ -487,6 +489,18 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       if (pgPid) out.postgres = pgPid;
       return out;
     };
+    const peakRssMb = () => {
+      const out: Record<string, number> = {};
+      for (const [name, pid] of Object.entries(pids())) {
+        try {
+          const kb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+          if (kb) out[name] = Math.round(kb / 1024);
+        } catch {
+          // gone, or no /proc here
+        }
+      }
+      return out;
+    };
     return {
       dataDir,
       namespace,
@@ -504,6 +518,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       restartNode,
       restartPostgres,
       pids,
+      peakRssMb,
       stop,
     };
   } catch (err) {

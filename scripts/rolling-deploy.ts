@@ -225,6 +225,7 @@ async function main() {
     const ok =
       sent === N && once === N && duplicates === 0 && lost === 0 && pagesAfterAck === 0 && both === N && finishedByB === N && incidentsBoth === INCIDENTS &&
       incidentStates.every((s) => s.status === 'acknowledged' && s.types.includes('escalated') && s.types.includes('acknowledged'));
+    say(`peak RSS (MB): ${Object.entries(c.peakRssMb()).map(([n, mb]) => `${n} ${mb}`).join(', ')}`);
     say(ok ? 'ROLLING DEPLOY OK' : 'ROLLING DEPLOY FAILED');
 
     const date = new Date().toISOString().slice(0, 10);
