@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/cluster.smoke.ts'],
+    globalSetup: ['./test/cluster-setup.ts'],
     testTimeout: 600_000,
     hookTimeout: 1_800_000,
     pool: 'forks',
