@@ -1,10 +1,10 @@
 // Erasure of a recipient (README: "Erasure and retention"): the first step removes the person at
 // once (recipient, devices, inbox; suppressions keep only their hash), the later ones page
 // through the notifications that named them.
-import { and, asc, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, notInArray, or, sql } from 'drizzle-orm';
 import { TERMINAL_STATUSES } from '../domain/types.js';
 import type { Db } from './client.js';
-import { erasures, inboxMessages, lifecycleEvents, notifications, recipients, suppressions, throttleClaims, topicSubscriptions } from './schema.js';
+import { erasures, events as producerEvents, inboxMessages, lifecycleEvents, notifications, recipients, suppressions, throttleClaims, topicSubscriptions } from './schema.js';
 import { addressHash } from './suppressions-hash.js';
 
 /**
@@ -67,11 +67,17 @@ export async function deleteNotifications(db: Db, tenantId: string, ids: readonl
   await db.delete(notifications).where(and(eq(notifications.tenantId, tenantId), inArray(notifications.id, [...ids])));
 }
 
-/** The last traces of the recipient (throttle claims, lifecycle events), and the erasure marked done. */
+/**
+ * The last traces of the recipient (throttle claims, lifecycle events, the events producers posted
+ * naming them as actor or recipient, whose data may be about them), and the erasure marked done.
+ */
 export async function finishErasure(db: Db, tenantId: string, recipientId: string): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.delete(throttleClaims).where(and(eq(throttleClaims.tenantId, tenantId), eq(throttleClaims.recipientId, recipientId)));
     await tx.delete(lifecycleEvents).where(and(eq(lifecycleEvents.tenantId, tenantId), eq(lifecycleEvents.recipientId, recipientId)));
+    await tx
+      .delete(producerEvents)
+      .where(and(eq(producerEvents.tenantId, tenantId), or(eq(producerEvents.actor, recipientId), sql`${producerEvents.recipients} @> ${JSON.stringify([recipientId])}::jsonb`)));
     await tx
       .update(erasures)
       .set({ finishedAt: sql`now()` })

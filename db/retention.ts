@@ -3,7 +3,7 @@
 import { and, inArray, lt, sql } from 'drizzle-orm';
 import { TERMINAL_STATUSES } from '../domain/types.js';
 import { rowsOf, type Db } from './client.js';
-import { erasures, inboxMessages, integrationSends, lifecycleEvents, notifications, receipts, throttleClaims } from './schema.js';
+import { erasures, events as producerEvents, inboxMessages, integrationSends, lifecycleEvents, notifications, receipts, throttleClaims } from './schema.js';
 
 const cutoff = (days: number) => sql`now() - make_interval(days => ${days})`;
 
@@ -28,6 +28,11 @@ export async function purgeExpired(db: Db, days: number, batch: number): Promise
     .delete(lifecycleEvents)
     .where(inArray(lifecycleEvents.id, db.select({ id: lifecycleEvents.id }).from(lifecycleEvents).where(lt(lifecycleEvents.createdAt, before)).limit(batch)))
     .returning({ id: lifecycleEvents.id });
+  // Events producers posted (POST /v1/events) go at the same age; their notifications keep their own clock.
+  const posted = await db
+    .delete(producerEvents)
+    .where(inArray(producerEvents.id, db.select({ id: producerEvents.id }).from(producerEvents).where(lt(producerEvents.createdAt, before)).limit(batch)))
+    .returning({ id: producerEvents.id });
   const receipt = await db
     .delete(receipts)
     .where(inArray(receipts.id, db.select({ id: receipts.id }).from(receipts).where(lt(receipts.at, before)).limit(batch)))
@@ -40,5 +45,5 @@ export async function purgeExpired(db: Db, days: number, batch: number): Promise
            e as (delete from ${erasures} where ${erasures.finishedAt} < ${before} returning 1)
       select (select count(*) from t) + (select count(*) from p) + (select count(*) from e) as n`),
   ) as Array<{ n: string | number }>;
-  return { notifications: gone.length, inbox: inbox.length, events: events.length, receipts: receipt.length, other: Number(other[0]?.n ?? 0) };
+  return { notifications: gone.length, inbox: inbox.length, events: Math.max(events.length, posted.length), receipts: receipt.length, other: Number(other[0]?.n ?? 0) };
 }

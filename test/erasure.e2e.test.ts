@@ -12,7 +12,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Running } from '../runtime/index.js';
-import { inboxMessages, lifecycleEvents, notifications, suppressions } from '../db/schema.js';
+import { events, inboxMessages, lifecycleEvents, notifications, suppressions, topics, topicSubscriptions } from '../db/schema.js';
 import { addressHash } from '../db/suppressions-hash.js';
 import { workflowIds } from '../domain/workflow-ids.js';
 import { startFakeResend, type FakeResend } from './fakes/resend.js';
@@ -94,6 +94,12 @@ describe('erasure and retention', () => {
     expect(later).toMatchObject({ status: 202 });
     const digested = await api('POST', '/v1/notifications', { recipient: rid, template: 'orders-digest', data: { order: { id: 3 } }, channels: ['email'], digest: { key: 'orders', windowSeconds: 3600 } });
     expect(digested).toMatchObject({ status: 202 });
+    // An event the person acted in, one naming them among others, and a topic subscription.
+    expect((await api('POST', '/v1/events', { name: 'profile.viewed', actor: rid, data: { by: 'Erin' } })).status).toBe(202);
+    expect((await api('POST', '/v1/events', { name: 'team.changed', recipients: [other, rid], data: {} })).status).toBe(202);
+    const othersEvent = await api('POST', '/v1/events', { name: 'team.changed', actor: other, data: {} });
+    expect((await api('PUT', '/v1/topics/team', {})).status).toBe(200);
+    expect((await api('POST', '/v1/topics/team/subscribers', { recipients: [rid, other] })).body).toEqual({ added: 2 });
     const kept = await api('POST', '/v1/notifications', { recipient: other, template: 'order-shipped', data: { order: { id: 4 } }, channels: ['email'] });
     await until(() => api('GET', `/v1/notifications/${kept.body.id}`), (r) => r.body.status === 'sent');
     await until(() => api('GET', `/v1/notifications/${later.body.id}`), (r) => r.body.status === 'scheduled');
@@ -139,6 +145,10 @@ describe('erasure and retention', () => {
     expect(await db.select().from(notifications).where(and(eq(notifications.tenantId, tenantId), eq(notifications.recipientId, rid)))).toEqual([]);
     expect(await db.select().from(inboxMessages).where(eq(inboxMessages.recipientId, rid))).toEqual([]);
     expect(await db.select().from(lifecycleEvents).where(eq(lifecycleEvents.recipientId, rid))).toEqual([]);
+    // The events that named the person are gone; another's stays; so do the topic and the other subscriber.
+    expect((await db.select({ id: events.id }).from(events).where(eq(events.tenantId, tenantId))).map((e) => e.id)).toEqual([othersEvent.body.id]);
+    expect(await db.select({ rid: topicSubscriptions.recipientId }).from(topicSubscriptions).where(eq(topicSubscriptions.tenantId, tenantId))).toEqual([{ rid: other }]);
+    expect(await db.select({ key: topics.key }).from(topics).where(eq(topics.tenantId, tenantId))).toEqual([{ key: 'team' }]);
     const [suppression] = await db.select().from(suppressions).where(eq(suppressions.tenantId, tenantId));
     expect(suppression).toMatchObject({ addressHash: addressHash('email', EMAIL), address: null, reason: 'manual' });
     // The other recipient is untouched.
