@@ -2,6 +2,7 @@
 // event by db/lifecycle-events.ts) and the attempts that make the deliveries log.
 import { and, asc, desc, eq, inArray, lt, lte, min, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from './client.js';
+import { WEBHOOK_CHANNEL } from './lifecycle-events.js';
 import { lifecycleEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from './schema.js';
 
 export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
@@ -214,7 +215,8 @@ export async function webhookDeliveryPage(
 
 /**
  * Makes every event of the tenant since `since` that the endpoint subscribes to pending for
- * it again (or for the first time), due now, under the same event ids; answers how many.
+ * it again (or for the first time), due now, under the same event ids; answers how many. The
+ * dispatcher is woken by NOTIFY at commit, as for new deliveries.
  */
 export async function replayWebhookDeliveries(db: Db, tenantId: string, endpointId: string, since: Date): Promise<number> {
   const result = await db.execute(sql`with ep as (
@@ -226,7 +228,7 @@ export async function replayWebhookDeliveries(db: Db, tenantId: string, endpoint
         and (ep.events @> to_jsonb(e.type::text) or ep.events @> '"*"'::jsonb)
       on conflict (tenant_id, endpoint_id, event_id) do update set
         status = 'pending', attempts = 0, first_attempt_at = null, next_attempt_at = now(), updated_at = now()
-      returning id
+      returning id, pg_notify(${WEBHOOK_CHANNEL}, json_build_array(tenant_id, endpoint_id)::text)
     )
     select count(*)::int as n from r`);
   return Number(rowsOf<{ n: number }>(result)[0]?.n ?? 0);

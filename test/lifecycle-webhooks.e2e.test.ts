@@ -26,7 +26,8 @@ async function startReceiver() {
 
 const verified = (secret: string, r: RecordedRequest) => new Webhook(secret).verify(r.rawBody, r.headers) as { id: string; type: string; createdAt: string; data: Record<string, unknown> };
 
-describe('lifecycle webhooks: endpoints, signed events, retries, rotation and replay', () => {
+// Each step polls for up to a minute on a loaded machine: the tests get two.
+describe('lifecycle webhooks: endpoints, signed events, retries, rotation and replay', { timeout: 120_000 }, () => {
   let h: Harness;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   let stopNudges: () => Promise<void>;
@@ -179,7 +180,14 @@ describe('lifecycle webhooks: endpoints, signed events, retries, rotation and re
     const replay = await h.call('POST', '/v1/webhook-endpoints/main/replay', { since: startedAt });
     expect(replay.status).toBe(202);
     expect(replay.body.count).toBe(firstIds.size);
-    await until(() => Promise.resolve(receiver.server.requests.filter((r) => r.status === 200).length), (n) => n === before.length + firstIds.size, 60_000);
+    await until(
+      async () => ({
+        answered: receiver.server.requests.filter((r) => r.status === 200).length,
+        log: (await h.call('GET', '/v1/webhook-endpoints/main/deliveries?limit=20')).body.data.map((d: any) => [d.status, d.attempts.length, d.nextAttemptAt]),
+      }),
+      (v) => v.answered === before.length + firstIds.size,
+      40_000,
+    );
     const again = receiver.server.requests.filter((r) => r.status === 200).slice(before.length);
     expect(new Set(again.map((r) => r.headers['webhook-id']))).toEqual(firstIds);
     for (const r of again) verified(secret, r);
