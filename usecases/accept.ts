@@ -109,18 +109,25 @@ export function planNotification(
   };
 }
 
-/** How the notification workflow of an accepted input is started (API, schedules). */
-export function notificationStartOptions(input: NotificationInput, taskQueue: string, eager = false, weights?: FairnessWeights) {
+/** What starting a notification's run (by template or by flow) sets alike: its id, reuse policies, priority. */
+function runStartOptions(input: NotificationInput | FlowInput, taskQueue: string, eager: boolean, weights?: FairnessWeights) {
   return {
     taskQueue,
     workflowId: workflowIds.notification(input.tenantId, input.notificationId),
-    args: [input] as [NotificationInput],
     // A running one is joined; a finished one is never run again (no second send).
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    typedSearchAttributes: notificationSearchAttributes(input),
     priority: notificationPriority(input, { weights }),
     ...(eager ? { requestEagerStart: true } : {}),
+  };
+}
+
+/** How the notification workflow of an accepted input is started (API, schedules). */
+export function notificationStartOptions(input: NotificationInput, taskQueue: string, eager = false, weights?: FairnessWeights) {
+  return {
+    ...runStartOptions(input, taskQueue, eager, weights),
+    args: [input] as [NotificationInput],
+    typedSearchAttributes: notificationSearchAttributes(input),
   } satisfies WorkflowStartOptions;
 }
 
@@ -227,16 +234,7 @@ export interface FlowNotificationRequest {
 
 /** How a flow run is started: as a notification's, under the same workflow id (cancel and status work alike). */
 export function flowStartOptions(input: FlowInput, taskQueue: string, eager = false, weights?: FairnessWeights) {
-  return {
-    taskQueue,
-    workflowId: workflowIds.notification(input.tenantId, input.notificationId),
-    args: [input] as [FlowInput],
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    typedSearchAttributes: flowSearchAttributes(input),
-    priority: notificationPriority(input, { weights }),
-    ...(eager ? { requestEagerStart: true } : {}),
-  } satisfies WorkflowStartOptions;
+  return { ...runStartOptions(input, taskQueue, eager, weights), args: [input] as [FlowInput], typedSearchAttributes: flowSearchAttributes(input) } satisfies WorkflowStartOptions;
 }
 
 /** A flow run's accepted record: its first template, the channels its sends may use, its steps pending. */

@@ -43,7 +43,7 @@ import { finalStatus } from '../domain/status.js';
 import { TERMINAL_STATUSES, type Channel, type DeliveryStatus, type NotificationInput, type NotificationState, type NotificationStatus } from '../domain/types.js';
 import { SA, workflowIds } from '../domain/workflow-ids.js';
 import { cancelNotificationSignal, cancelNotificationUpdate, flowEventSignal, flowReadSignal, flowStateQuery, notificationStatusQuery } from '../domain/workflow-messages.js';
-import { DELIVER, deliveryPriority, failureOf } from './notification.js';
+import { channelActivities, DELIVER, failureOf } from './notification.js';
 
 const { wake, recordDelivery, claimThrottleSlot, startFlow, recordFlow } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '15 seconds',
@@ -207,20 +207,7 @@ export async function flowWorkflow(input: FlowInput): Promise<FlowState> {
 
     async function deliver(channel: Channel): Promise<DeliveryRecord> {
       if (cancelled) return decide(channel, 'cancelled');
-      const retry = { ...input.retry, ...input.retry.perChannel?.[channel] };
-      const acts = proxyActivities<Activities>({
-        startToCloseTimeout: '60 seconds',
-        heartbeatTimeout: '30 seconds',
-        scheduleToCloseTimeout: `${retry.expirationSeconds} seconds`,
-        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        priority: deliveryPriority(sendInput),
-        retry: {
-          initialInterval: `${retry.initialIntervalSeconds} seconds`,
-          backoffCoefficient: retry.backoffCoefficient,
-          maximumInterval: `${retry.maximumIntervalSeconds} seconds`,
-          maximumAttempts: retry.maximumAttempts,
-        },
-      });
+      const acts = channelActivities(sendInput, channel);
       const args: DeliverArgs = {
         tenantId: input.tenantId,
         notificationId: input.notificationId,

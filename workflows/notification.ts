@@ -199,20 +199,7 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
 
   async function send(channel: Channel): Promise<DeliveryRecord> {
     if (cancelled) return decide(channel, 'cancelled');
-    const retry = { ...input.retry, ...input.retry.perChannel?.[channel] };
-    const acts = proxyActivities<Activities>({
-      startToCloseTimeout: '60 seconds',
-      heartbeatTimeout: '30 seconds',
-      scheduleToCloseTimeout: `${retry.expirationSeconds} seconds`,
-      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-      priority: deliveryPriority(input),
-      retry: {
-        initialInterval: `${retry.initialIntervalSeconds} seconds`,
-        backoffCoefficient: retry.backoffCoefficient,
-        maximumInterval: `${retry.maximumIntervalSeconds} seconds`,
-        maximumAttempts: retry.maximumAttempts,
-      },
-    });
+    const acts = channelActivities(input, channel);
     // Each channel gets only its own content and address (domain/delivery.ts); runs started
     // before this change pass the whole locale content and recipient, as they did.
     const own = patched(DELIVERY_CHANNEL_CONTENT);
@@ -267,6 +254,27 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
   await setStatus(status, { deliveries: records });
   await condition(allHandlersFinished);
   return state;
+}
+
+/**
+ * The delivery activities for one channel of a run: its retry settings (the channel's own over
+ * the run's), its priority, and cancellation that waits for an attempt in flight.
+ */
+export function channelActivities(input: NotificationInput, channel: Channel) {
+  const retry = { ...input.retry, ...input.retry.perChannel?.[channel] };
+  return proxyActivities<Activities>({
+    startToCloseTimeout: '60 seconds',
+    heartbeatTimeout: '30 seconds',
+    scheduleToCloseTimeout: `${retry.expirationSeconds} seconds`,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    priority: deliveryPriority(input),
+    retry: {
+      initialInterval: `${retry.initialIntervalSeconds} seconds`,
+      backoffCoefficient: retry.backoffCoefficient,
+      maximumInterval: `${retry.maximumIntervalSeconds} seconds`,
+      maximumAttempts: retry.maximumAttempts,
+    },
+  });
 }
 
 /** The failure's type and message, from an ActivityFailure wrapping an ApplicationFailure. */

@@ -3,25 +3,15 @@
 // as the notification's own run, records the outcomes on the same delivery rows and the
 // notification's status after them (sent, partially_sent or failed). One run per notification
 // and request key (workflowIds.retry), so a repeated request retries nothing twice.
-import { proxyActivities, proxyLocalActivities, ApplicationFailure } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities, DeliverArgs, DeliverResult, DeliveryRecord } from '../activities/index.js';
 import { channelContent, channelRecipient, deliveryId } from '../domain/delivery.js';
 import { ErrorType } from '../domain/errors.js';
 import { finalStatus } from '../domain/status.js';
 import type { RetryInput, RetryResult } from '../domain/retry.js';
 import type { Channel, DeliveryStatus } from '../domain/types.js';
+import { DELIVER, failureOf } from './notification.js';
 
-const DELIVER: Record<Channel, keyof Activities> = {
-  email: 'deliverEmail',
-  sms: 'deliverSms',
-  slack: 'deliverSlack',
-  webhook: 'deliverWebhook',
-  inapp: 'deliverInapp',
-  pager: 'deliverPager',
-  whatsapp: 'deliverWhatsapp',
-  telegram: 'deliverTelegram',
-  push: 'deliverPush',
-};
 
 const { prepareRetry, recordDelivery, recordStatus } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '15 seconds',
@@ -96,13 +86,4 @@ export async function retryWorkflow(input: RetryInput): Promise<RetryResult> {
   const status = finalStatus([...statuses.values()], false, plan.strategy);
   await recordStatus({ tenantId: input.tenantId, notificationId: input.notificationId, status, reason: null, deliveries: records });
   return { status, retried };
-}
-
-/** The failure's type and message, from an ActivityFailure wrapping an ApplicationFailure. */
-function failureOf(err: unknown): { code: string; message: string } {
-  let e: any = err;
-  while (e?.cause && !(e instanceof ApplicationFailure)) e = e.cause;
-  if (e instanceof ApplicationFailure) return { code: e.type ?? ErrorType.ProviderUnavailable, message: e.message };
-  const retries = err instanceof Error && /timeout|retry/i.test(err.message);
-  return { code: retries ? ErrorType.RetriesExhausted : ErrorType.ProviderUnavailable, message: err instanceof Error ? err.message : String(err) };
 }
