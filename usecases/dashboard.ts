@@ -7,6 +7,7 @@ import { dashboardRows } from '../db/reports.js';
 import { deliverySummary, failedDeliveriesPage, tenantById, tenantChoices } from '../db/analytics.js';
 import { missing } from '../domain/errors.js';
 import { workflowIds } from '../domain/workflow-ids.js';
+import type { AnalyticsBucket } from './analytics.js';
 
 /** The window the rates, series and percentiles cover. */
 const DASHBOARD_WINDOW_MINUTES = 60;
@@ -158,14 +159,8 @@ const TENANT_WINDOW_HOURS = 24;
 const TENANT_FAILURES = 20;
 const TENANT_CHOICES = 500;
 
-interface TenantFigures {
-  sent: number;
-  delivered: number;
-  failed: number;
-  bounced: number;
-  skipped: number;
-  latencyMs: { p50: number | null; p95: number | null; p99: number | null };
-}
+/** The same figures as an analytics bucket's. */
+type TenantFigures = Omit<AnalyticsBucket, 'bucket' | 'key'>;
 
 /** The tenants the dashboard offers a view of, by name. */
 export async function dashboardTenants(db: Db): Promise<{ data: Array<{ id: string; name: string }> }> {
