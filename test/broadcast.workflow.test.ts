@@ -102,7 +102,7 @@ describe('broadcasts', () => {
 
     // Refused at once, naming what is wrong; nothing is written or started.
     const refuse = (body: Record<string, unknown>) => h!.call('POST', '/v1/broadcasts', { template: 'launch', data: { product: 'x' }, ...body });
-    expect((await refuse({ recipients: ['c-0000'], all: true })).body.errors).toEqual([{ path: 'recipients', message: 'give either recipients or "all": true' }]);
+    expect((await refuse({ recipients: ['c-0000'], all: true })).body.errors).toEqual([{ path: 'recipients', message: 'give one of recipients, "all": true, topic or segment' }]);
     expect((await refuse({ recipients: ['c-0000', 'nobody'] })).body.errors).toEqual([{ path: 'recipients', message: 'unknown recipients: nobody' }]);
     expect((await refuse({ recipients: ['c-0000'], data: {} })).body.errors.map((e: any) => e.path)).toEqual(['data.product']);
     expect((await refuse({ recipients: ['c-0000'], channels: ['sms'] })).body.errors.map((e: any) => e.path)).toEqual(['channels.0']);
