@@ -1,8 +1,5 @@
 // A flow run's own activities (workflows/flow.ts): its first record, its step states, and the
 // `fetch` step. Sends go through the notification's activities (wake, deliver*, recordDelivery).
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
-import { isIP } from 'node:net';
 import { Context } from '@temporalio/activity';
 import type { Db } from '../db/client.js';
 import { inboxItemRead, recipientRow, recordFlowSteps } from '../db/flows.js';
@@ -11,8 +8,8 @@ import { toRecipient } from '../db/recipients.js';
 import { ErrorType } from '../domain/errors.js';
 import { flowChannels, flowTemplates, MAX_FETCH_BYTES, type FlowInput, type StepState } from '../domain/flows.js';
 import type { NotificationStatus } from '../domain/types.js';
-import { ALLOW_LIST_HINT, checkWebhookUrl, parseAllowList, refuseAddress, type WebhookAllowList } from '../usecases/webhook-address.js';
-import { pinnedLookup, readCapped, resolveWithDns, type ResolveHost } from './channels/webhook.js';
+import type { WebhookAllowList } from '../usecases/webhook-address.js';
+import { createGuardedRequest, type ResolveHost } from './channels/webhook.js';
 import { httpFailure, permanent } from './errors.js';
 
 export interface FlowActivityDeps {
@@ -29,9 +26,13 @@ export type FlowRecipient = Record<string, unknown> & { id: string };
 
 export function createFlowActivities(deps: FlowActivityDeps) {
   const { db } = deps;
-  const allow = typeof deps.fetchAllowedHosts === 'object' && deps.fetchAllowedHosts && 'hosts' in deps.fetchAllowedHosts ? deps.fetchAllowedHosts : parseAllowList(deps.fetchAllowedHosts as string | readonly string[] | undefined);
-  const resolve = deps.resolve ?? resolveWithDns;
-  const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+  const request = createGuardedRequest({
+    what: 'fetch of',
+    userAgent: 'Tocsin-Flows/1',
+    ...(deps.fetchAllowedHosts !== undefined ? { allowedHosts: deps.fetchAllowedHosts } : {}),
+    ...(deps.resolve ? { resolve: deps.resolve } : {}),
+    ...(deps.fetchTimeoutMs !== undefined ? { timeoutMs: deps.fetchTimeoutMs } : {}),
+  });
 
   /**
    * A flow run's first step: its accepted record unless the API wrote it already, with its
@@ -71,43 +72,14 @@ export function createFlowActivities(deps: FlowActivityDeps) {
    * error, retryably.
    */
   async function fetchForFlow(args: { url: string; method: 'GET' | 'POST'; data: Record<string, unknown>; recipientId: string; notificationId: string }): Promise<unknown> {
-    const ctx = Context.current();
-    const blocked = (reason: string) => permanent(ErrorType.AddressBlocked, `fetch of ${args.url} refused: it ${reason}; ${ALLOW_LIST_HINT}`);
-    const target = checkWebhookUrl(args.url, allow);
-    if (!target.ok) throw blocked(target.reason);
-    const { url, host } = target;
-    const addresses = target.literal ? [{ address: host, family: isIP(host) }] : await resolve(host);
-    if (!target.hostAllowed)
-      for (const { address } of addresses) {
-        const refused = refuseAddress(address, allow);
-        if (refused) throw blocked(`resolves to ${refused}`);
-      }
     const body = args.method === 'POST' ? JSON.stringify({ notificationId: args.notificationId, recipient: args.recipientId, data: args.data }) : undefined;
-    const protocol = url.protocol as 'http:' | 'https:';
-    const res = await new Promise<IncomingMessage>((ok, fail) => {
-      const request = (protocol === 'https:' ? https : http).request(
-        {
-          protocol,
-          hostname: host,
-          port: url.port || undefined,
-          path: `${url.pathname}${url.search}`,
-          method: args.method,
-          agent: agents[protocol],
-          lookup: pinnedLookup(addresses),
-          signal: AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(deps.fetchTimeoutMs ?? 10_000)]),
-          headers: {
-            accept: 'application/json',
-            'user-agent': 'Tocsin-Flows/1',
-            ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}),
-          },
-        },
-        ok,
-      );
-      request.once('error', fail);
-      request.end(body);
+    const { status, text } = await request(args.url, {
+      method: args.method,
+      ...(body !== undefined ? { body } : {}),
+      headers: { accept: 'application/json' },
+      signal: Context.current().cancellationSignal,
+      maxBytes: MAX_FETCH_BYTES + 1,
     });
-    const text = await readCapped(res, MAX_FETCH_BYTES + 1);
-    const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) {
       if (status >= 300 && status < 400) throw permanent(ErrorType.ProviderRejected, `fetch answered ${status}: redirects are not followed`);
       throw httpFailure('fetch', status, text.slice(0, 200));

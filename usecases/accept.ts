@@ -176,14 +176,7 @@ export async function acceptNotification(
   const templateData = body.digest ? digestData([body.data]) : undefined;
   const input = await prepareNotification(db, tenantId, body, { id: newId('ntf', now()), retry: deps.retry, templateData });
 
-  let repeat = false;
-  if (opts.idempotencyKey !== undefined) {
-    const existing = await claimIdempotencyKey(db, now(), tenantId, opts.idempotencyKey, requestHash(body), input.notificationId);
-    if (existing) {
-      input.notificationId = existing;
-      repeat = true;
-    }
-  }
+  const repeat = await claimFor(db, now(), tenantId, opts.idempotencyKey, body, input);
 
   if (body.digest) {
     let join;
@@ -201,15 +194,37 @@ export async function acceptNotification(
     return { id: join.notificationId, status: 'scheduled' };
   }
 
-  const id = input.notificationId;
+  return startThenRecord(
+    db,
+    input.notificationId,
+    repeat,
+    () => temporal.client.workflow.start('notificationWorkflow', notificationStartOptions(input, temporal.taskQueue, temporal.eagerStart && startsEagerly(input.priority), temporal.fairnessWeights)),
+    () => recordAccepted(db, input, workflowIds.notification(tenantId, input.notificationId)),
+  );
+}
+
+/** Claims the Idempotency-Key (if any) for `input`'s id; a repeat takes the first request's id. Answers whether it is a repeat. */
+async function claimFor(db: Db, at: number, tenantId: string, key: string | undefined, body: unknown, input: { notificationId: string }): Promise<boolean> {
+  if (key === undefined) return false;
+  const existing = await claimIdempotencyKey(db, at, tenantId, key, requestHash(body), input.notificationId);
+  if (!existing) return false;
+  input.notificationId = existing;
+  return true;
+}
+
+/**
+ * Starts a notification's run, then writes its accepted record; answers its id and status (a
+ * repeat's as recorded). A start refused as a duplicate means this id has run already (its record
+ * says how it went); a record that fails is written by the started run itself.
+ */
+async function startThenRecord(db: Db, id: string, repeat: boolean, start: () => Promise<unknown>, record: () => Promise<unknown>): Promise<{ id: string; status: NotificationStatus }> {
   try {
-    await temporal.client.workflow.start('notificationWorkflow', notificationStartOptions(input, temporal.taskQueue, temporal.eagerStart && startsEagerly(input.priority), temporal.fairnessWeights));
+    await start();
   } catch (err) {
-    // Refused as a duplicate: this id has run already; its record says how it went.
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw startUnavailable(err);
   }
   try {
-    await recordAccepted(db, input, workflowIds.notification(tenantId, id));
+    await record();
   } catch {
     // The run is started and writes this record itself: the notification is accepted.
   }
@@ -264,25 +279,12 @@ export async function acceptFlowNotification(
   const { db, temporal } = deps;
   const now = deps.now ?? Date.now;
   const input = await prepareFlowRun(db, tenantId, body, { id: newId('ntf', now()), retry: deps.retry });
-  let repeat = false;
-  if (opts.idempotencyKey !== undefined) {
-    const existing = await claimIdempotencyKey(db, now(), tenantId, opts.idempotencyKey, requestHash(body), input.notificationId);
-    if (existing) {
-      input.notificationId = existing;
-      repeat = true;
-    }
-  }
-  const id = input.notificationId;
-  try {
-    await temporal.client.workflow.start('flowWorkflow', flowStartOptions(input, temporal.taskQueue, temporal.eagerStart && startsEagerly(input.priority), temporal.fairnessWeights));
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw startUnavailable(err);
-  }
-  try {
-    await recordFlowAccepted(db, input, flowAcceptedRecord(input));
-  } catch {
-    // The run is started and writes this record itself.
-  }
-  if (!repeat) return { id, status: 'accepted' };
-  return { id, status: (await notificationStatus(db, id)) ?? 'accepted' };
+  const repeat = await claimFor(db, now(), tenantId, opts.idempotencyKey, body, input);
+  return startThenRecord(
+    db,
+    input.notificationId,
+    repeat,
+    () => temporal.client.workflow.start('flowWorkflow', flowStartOptions(input, temporal.taskQueue, temporal.eagerStart && startsEagerly(input.priority), temporal.fairnessWeights)),
+    () => recordFlowAccepted(db, input, flowAcceptedRecord(input)),
+  );
 }

@@ -94,26 +94,38 @@ export interface GuardedResponse {
   retryAfter: string | undefined;
 }
 
+/** One guarded request: its method, body (JSON), headers, cancellation and response cap. */
+export interface GuardedRequest {
+  method: 'GET' | 'POST';
+  body?: string;
+  headers: Record<string, string>;
+  signal: AbortSignal;
+  /** Bytes of the answer read at most (64 KiB unless given). */
+  maxBytes?: number;
+}
+
 /**
- * A POST through the address guard: the URL's scheme, user info and literal address first, then
- * every address its host name resolves to, and the connection goes to the checked addresses
- * (pinned lookup). A refused address throws `address_blocked` (permanent); redirects are not
- * followed. The recipient webhook channel and the lifecycle webhooks both send with it.
+ * A request through the address guard: the URL's scheme, user info and literal address first,
+ * then every address its host name resolves to, and the connection goes to the checked
+ * addresses (pinned lookup). A refused address throws `address_blocked` (permanent), naming
+ * `what` ("webhook to …", "fetch of …"); redirects are not followed. The recipient webhook
+ * channel, the lifecycle webhooks and a flow's `fetch` step all send with it.
  */
-export function createGuardedPost(opts: WebhookSenderOptions = {}) {
+export function createGuardedRequest(opts: WebhookSenderOptions & { what?: string; userAgent?: string } = {}) {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const allow = typeof opts.allowedHosts === 'object' && 'hosts' in opts.allowedHosts ? opts.allowedHosts : parseAllowList(opts.allowedHosts);
   const resolve = opts.resolve ?? resolveWithDns;
+  const what = opts.what ?? 'webhook to';
   // One keep-alive pool per sender (no module state); connections come from pinned lookups only.
   const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
 
   const blocked = (url: string, reason: string) => {
-    const message = `webhook to ${url} refused: it ${reason}`;
+    const message = `${what} ${url} refused: it ${reason}`;
     opts.onBlocked?.(message);
     return permanent(ErrorType.AddressBlocked, `${message}; ${ALLOW_LIST_HINT}`);
   };
 
-  return async function post(address: string, body: string, headers: Record<string, string>, signal: AbortSignal): Promise<GuardedResponse> {
+  return async function request(address: string, req: GuardedRequest): Promise<GuardedResponse> {
     const target = checkWebhookUrl(address, allow);
     if (!target.ok) throw blocked(address, target.reason);
     const { url, host } = target;
@@ -126,34 +138,40 @@ export function createGuardedPost(opts: WebhookSenderOptions = {}) {
       }
     }
     const protocol = url.protocol as 'http:' | 'https:';
+    const { body } = req;
     // node:http never follows redirects: a 3xx comes back to us as it is.
     const res = await new Promise<IncomingMessage>((ok, fail) => {
-      const request = (protocol === 'https:' ? https : http).request(
+      const outgoing = (protocol === 'https:' ? https : http).request(
         {
           protocol,
           hostname: host,
           port: url.port || undefined,
           path: `${url.pathname}${url.search}`,
-          method: 'POST',
+          method: req.method,
           agent: agents[protocol],
           lookup: pinnedLookup(addresses),
-          signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+          signal: AbortSignal.any([req.signal, AbortSignal.timeout(timeoutMs)]),
           headers: {
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(body),
-            'user-agent': 'Tocsin-Webhooks/1',
-            ...headers,
+            ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}),
+            'user-agent': opts.userAgent ?? 'Tocsin-Webhooks/1',
+            ...req.headers,
           },
         },
         ok,
       );
-      request.once('error', fail);
-      request.end(body);
+      outgoing.once('error', fail);
+      outgoing.end(body);
     });
-    const text = await readCapped(res, MAX_RESPONSE_BYTES);
+    const text = await readCapped(res, req.maxBytes ?? MAX_RESPONSE_BYTES);
     const retryAfter = res.headers['retry-after'];
     return { status: res.statusCode ?? 0, text, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter };
   };
+}
+
+/** A guarded JSON POST (createGuardedRequest): the webhook channel's and lifecycle webhooks' sender. */
+export function createGuardedPost(opts: WebhookSenderOptions = {}) {
+  const request = createGuardedRequest(opts);
+  return (address: string, body: string, headers: Record<string, string>, signal: AbortSignal) => request(address, { method: 'POST', body, headers, signal });
 }
 
 export function createWebhookSender(opts: WebhookSenderOptions = {}): ChannelSender {
