@@ -212,6 +212,15 @@ export async function startTestStack(dataDir: string, env: Record<string, string
 }
 
 /**
+ * The task queue a stack started by startTestStack on `dataDir` polls, given its TEMPORAL_TASK_QUEUE:
+ * that name on its own dev server; on the shared cluster the name plus a hash of DATA_DIR.
+ */
+export function stackTaskQueue(dataDir: string, name = 'notifications'): string {
+  if (!testCluster()) return name;
+  return `${name}-${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 10)}`;
+}
+
+/**
  * startTestStack on the run's Temporal cluster (TOCSIN_CLUSTER=1): the same in-process worker
  * and API, with TEMPORAL_ADDRESS set to the cluster's balancer. Every stack polls a task queue of
  * its own (the suite's name for it plus a hash of DATA_DIR: a restart on the same DATA_DIR finds
@@ -226,7 +235,7 @@ async function startClusterStack(cluster: { address: string; namespace: string }
     TOCSIN_ENCRYPTION_KEYS: keys,
     TEMPORAL_ADDRESS: cluster.address,
     TEMPORAL_NAMESPACE: cluster.namespace,
-    TEMPORAL_TASK_QUEUE: `${env.TEMPORAL_TASK_QUEUE ?? 'notifications'}-${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 10)}`,
+    TEMPORAL_TASK_QUEUE: stackTaskQueue(dataDir, env.TEMPORAL_TASK_QUEUE),
   });
   return startTocsin(config, {
     api: true,
@@ -265,6 +274,27 @@ export function stackRequests(stack: () => Running | undefined) {
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : null };
   };
+}
+
+/**
+ * Where the Temporal server keeps a stack's state, for the scans that find no secret stored in
+ * clear: the dev server's SQLite file under DATA_DIR, or on the cluster (TOCSIN_CLUSTER=1) the data
+ * directory of the PostgreSQL it runs on. `files` are Temporal's state files found there (a scan
+ * of a directory without them would prove nothing).
+ */
+export function temporalState(dataDir: string): { dir: string; files: string[] } {
+  const cluster = testCluster();
+  if (!cluster) return { dir: dataDir, files: filesHolding(dataDir, ['SQLite format 3']).filter((f) => f.endsWith('temporal.db')) };
+  const dir = join(cluster.dataDir, 'cluster', 'postgres', 'data');
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(join(d, entry.name));
+      else files.push(join(d, entry.name));
+    }
+  };
+  walk(join(dir, 'base'));
+  return { dir, files };
 }
 
 /** The files under `dir` whose bytes hold any of `secrets` (a file removed while reading, a journal, is skipped). */
