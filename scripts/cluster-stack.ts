@@ -55,6 +55,8 @@ export interface ClusterOptions {
    * UI, workers or APIs (`TOCSIN_CLUSTER=1 npm test` runs Tocsin in its test processes).
    */
   temporalOnly?: boolean;
+  /** The servers' dynamic config file; default: temporal/dynamicconfig.yaml, as compose's. */
+  dynamicConfig?: string;
 }
 
 export interface Proc {
@@ -371,7 +373,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         TEMPORAL_DB_PORT: String(db.port),
         TEMPORAL_DB_USER: db.user,
         TEMPORAL_DB_PASSWORD: db.password,
-        TEMPORAL_DYNAMIC_CONFIG: DYNAMIC_CONFIG,
+        TEMPORAL_DYNAMIC_CONFIG: opts.dynamicConfig ?? DYNAMIC_CONFIG,
         TEMPORAL_FRONTEND_PORT: await port(),
         TEMPORAL_FRONTEND_HTTP_PORT: await port(),
         TEMPORAL_FRONTEND_MEMBERSHIP_PORT: await port(),

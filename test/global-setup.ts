@@ -4,7 +4,7 @@
 // PostgreSQL, two server nodes, the balancer in front of them, the namespace and search
 // attributes) and hands its address to the suites: startTestStack and localEnv (test/support.ts)
 // then run on it instead of a dev server each. The time-skipping suites keep the Java test server.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -38,12 +38,16 @@ export default async function setup(project: TestProject) {
   if (!onCluster()) return () => rmSync(dir, { recursive: true, force: true });
 
   // Loaded only here: a normal run never imports the cluster's scripts.
-  const { startCluster } = await import('../scripts/cluster-stack.js');
+  const { DYNAMIC_CONFIG, startCluster } = await import('../scripts/cluster-stack.js');
   const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-test-cluster-'));
   // The private PostgreSQL runs as user postgres when this runs as root: it must reach dataDir.
   chmodSync(dataDir, 0o755);
+  // Compose's dynamic config, on task queues of one partition as the suites' dev servers have
+  // them (test/support.ts localEnv): priority and fairness order each partition's backlog.
+  const dynamicConfig = join(dataDir, 'dynamicconfig.yaml');
+  writeFileSync(dynamicConfig, `${readFileSync(DYNAMIC_CONFIG, 'utf8')}\nmatching.numTaskqueueReadPartitions:\n  - value: 1\nmatching.numTaskqueueWritePartitions:\n  - value: 1\n`);
   const started = Date.now();
-  const cluster = await startCluster({ dataDir, temporalOnly: true, log: (m) => process.stderr.write(`[test cluster] ${m}\n`) });
+  const cluster = await startCluster({ dataDir, temporalOnly: true, dynamicConfig, log: (m) => process.stderr.write(`[test cluster] ${m}\n`) });
   process.stderr.write(`[test cluster] Temporal on ${cluster.address} (nodes ${cluster.frontends.join(', ')}) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   project.provide('temporalCluster', { address: cluster.address, namespace: cluster.namespace, dataDir });
   return async () => {
