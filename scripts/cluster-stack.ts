@@ -231,8 +231,11 @@ async function retry<T>(what: string, fn: () => Promise<T>, timeoutMs: number, e
 }
 
 async function getSystemInfo(address: string): Promise<void> {
-  const conn = await Connection.connect({ address, connectTimeout: 2000 });
+  // Lazy, then connected inside the try: a connect that fails is closed too (Connection.connect
+  // leaves it open, and its channel would keep the process alive after stop()).
+  const conn = Connection.lazy({ address, connectTimeout: 2000 });
   try {
+    await conn.ensureConnected();
     await conn.workflowService.getSystemInfo({});
   } finally {
     await conn.close();
