@@ -1,8 +1,10 @@
 // The production shape on one machine, without Docker (issue 24, contract "Production
 // topology"): PostgreSQL, two Temporal server processes forming one cluster on it (persistence
 // and advanced visibility), the Web UI, two workers and two API processes, each a process of
-// its own. `npm run cluster` (scripts/cluster.ts), the cluster smoke test and the rolling deploy
-// (scripts/rolling-deploy.ts) all start it through here. ../shared/temporal-cluster.md has the
+// its own, and a loopback TCP balancer in front of both frontends (scripts/tcp-balancer.ts) that
+// the UI, workers and APIs connect through. `npm run cluster` (scripts/cluster.ts), the cluster
+// smoke test, the rolling deploy (scripts/rolling-deploy.ts) and `TOCSIN_CLUSTER=1 npm test`
+// (test/global-setup.ts, Temporal part only) all start it through here. ../shared/temporal-cluster.md has the
 // facts this relies on (ports, schema tool, membership, pitfalls).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,6 +21,7 @@ import { freePort } from '../worker/dev-server.js';
 import { registerSearchAttributes } from '../worker/index.js';
 import { postgresBin } from './pg-cluster.js';
 import { clusterBinaries, ensureCluster } from './setup-cluster.mjs';
+import { startTcpBalancer, type TcpBalancer } from './tcp-balancer.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const SERVER_CONFIG = join(root, 'deploy/temporal/server.yaml');
@@ -29,7 +32,10 @@ export interface ClusterOptions {
   dataDir: string;
   /** An existing PostgreSQL instead of the private one: Tocsin's database; Temporal's two go beside it. */
   databaseUrl?: string;
-  /** Node 1's frontend (TEMPORAL_DEV_PORT); node 2's and every other server port are free-picked. */
+  /**
+   * The frontend address clients use (TEMPORAL_DEV_PORT): the balancer in front of both nodes;
+   * 0 or unset: free-picked. The nodes' own ports are free-picked.
+   */
   frontendPort?: number;
   uiPort?: number;
   /** API 1 listens on apiPort, API 2 on apiPort + 1; 0: both free-picked. */
@@ -44,6 +50,13 @@ export interface ClusterOptions {
   log?: (msg: string) => void;
   /** Aborted while starting: what has started is stopped, and startCluster rejects. */
   signal?: AbortSignal;
+  /**
+   * Only Temporal: PostgreSQL, both nodes, the balancer, the namespace and search attributes; no
+   * UI, workers or APIs (`TOCSIN_CLUSTER=1 npm test` runs Tocsin in its test processes).
+   */
+  temporalOnly?: boolean;
+  /** The servers' dynamic config file; default: temporal/dynamicconfig.yaml, as compose's. */
+  dynamicConfig?: string;
 }
 
 export interface Proc {
@@ -59,6 +72,9 @@ export interface Cluster {
   namespace: string;
   /** Node frontends, node 1 first. */
   frontends: string[];
+  /** The balancer's address in front of both frontends: what the UI, workers and APIs connect to. */
+  address: string;
+  balancer: TcpBalancer;
   apiUrls: string[];
   uiUrl: string;
   adminToken: string;
@@ -67,10 +83,10 @@ export interface Cluster {
   /** The environment every Tocsin process gets (TOCSIN_ENCRYPTION_KEYS included). */
   tocsinEnv: Record<string, string>;
   procs: Map<string, Proc>;
-  /** Starts a worker on node `node` (0 or 1) with extra env (and another entry point); resolves once it polls. */
-  startWorker(name: string, node: number, env?: Record<string, string>, entry?: string): Promise<Proc>;
-  /** Starts an API on node `node` at `port`; resolves once /readyz answers 200. */
-  startApi(name: string, node: number, port: number, env?: Record<string, string>): Promise<Proc>;
+  /** Starts a worker on node `node` (0 or 1; 'balanced': through the balancer) with extra env (and another entry point); resolves once it polls. */
+  startWorker(name: string, node: Node, env?: Record<string, string>, entry?: string): Promise<Proc>;
+  /** Starts an API on node `node` (or through the balancer) at `port`; resolves once /readyz answers 200. */
+  startApi(name: string, node: Node, port: number, env?: Record<string, string>): Promise<Proc>;
   /** Stops one process: SIGTERM (or the signal given), then SIGKILL after `graceMs`. */
   stopProc(name: string, signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
   /** Restarts Temporal server node `node` (SIGTERM, wait, start) and waits for its frontend. */
@@ -84,6 +100,9 @@ export interface Cluster {
   /** Stops everything in order: APIs, workers, UI, servers one at a time, PostgreSQL. */
   stop(): Promise<void>;
 }
+
+/** A server node by index (pinned to its frontend), or 'balanced': through the balancer to whichever is up. */
+export type Node = number | 'balanced';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -212,8 +231,11 @@ async function retry<T>(what: string, fn: () => Promise<T>, timeoutMs: number, e
 }
 
 async function getSystemInfo(address: string): Promise<void> {
-  const conn = await Connection.connect({ address, connectTimeout: 2000 });
+  // Lazy, then connected inside the try: a connect that fails is closed too (Connection.connect
+  // leaves it open, and its channel would keep the process alive after stop()).
+  const conn = Connection.lazy({ address, connectTimeout: 2000 });
   try {
+    await conn.ensureConnected();
     await conn.workflowService.getSystemInfo({});
   } finally {
     await conn.close();
@@ -354,8 +376,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         TEMPORAL_DB_PORT: String(db.port),
         TEMPORAL_DB_USER: db.user,
         TEMPORAL_DB_PASSWORD: db.password,
-        TEMPORAL_DYNAMIC_CONFIG: DYNAMIC_CONFIG,
-        TEMPORAL_FRONTEND_PORT: i === 0 && opts.frontendPort ? String(opts.frontendPort) : await port(),
+        TEMPORAL_DYNAMIC_CONFIG: opts.dynamicConfig ?? DYNAMIC_CONFIG,
+        TEMPORAL_FRONTEND_PORT: await port(),
         TEMPORAL_FRONTEND_HTTP_PORT: await port(),
         TEMPORAL_FRONTEND_MEMBERSHIP_PORT: await port(),
         TEMPORAL_HISTORY_PORT: await port(),
@@ -379,6 +401,11 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       await startNode(i);
       step(`Temporal node ${i + 1} serving on ${frontends[i]}`);
     }
+    const balancer = await startTcpBalancer({ targets: frontends, port: opts.frontendPort || 0 });
+    stops.push(balancer.close);
+    const address = balancer.address;
+    const nodeAddress = (node: Node) => (node === 'balanced' ? address : frontends[node]);
+    step(`balancer on ${address} in front of both frontends`);
 
     // 5. The namespace and the search attributes (a fresh server has neither).
     const conn = await Connection.connect({ address: frontends[0] });
@@ -400,19 +427,21 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const apiBase = opts.apiPort || (await freePort());
     const uiUrl = `http://127.0.0.1:${uiPort}`;
     const { token, file: tokenFile } = adminTokenFile(dataDir);
-    const ui = spawnProc(
-      'ui',
-      bins.ui,
-      ['--root', join(root, 'deploy/temporal'), '--config', 'ui', '--env', 'cluster', 'start'],
-      { TEMPORAL_ADDRESS: frontends[0], TEMPORAL_UI_PORT: String(uiPort), TEMPORAL_NAMESPACE: namespace, TEMPORAL_CODEC_ENDPOINT: `http://127.0.0.1:${apiBase}/codec` },
-    );
-    await retry('Web UI', async () => void (await fetch(uiUrl)).arrayBuffer(), 30_000).catch((err) => {
-      if (ui.proc.child.exitCode !== null) throw new Error(`the Web UI exited; see ${ui.proc.logFile}`);
-      throw err;
-    });
-    step(`Web UI on ${uiUrl}`);
+    if (!opts.temporalOnly) {
+      const ui = spawnProc(
+        'ui',
+        bins.ui,
+        ['--root', join(root, 'deploy/temporal'), '--config', 'ui', '--env', 'cluster', 'start'],
+        { TEMPORAL_ADDRESS: address, TEMPORAL_UI_PORT: String(uiPort), TEMPORAL_NAMESPACE: namespace, TEMPORAL_CODEC_ENDPOINT: `http://127.0.0.1:${apiBase}/codec` },
+      );
+      await retry('Web UI', async () => void (await fetch(uiUrl)).arrayBuffer(), 30_000).catch((err) => {
+        if (ui.proc.child.exitCode !== null) throw new Error(`the Web UI exited; see ${ui.proc.logFile}`);
+        throw err;
+      });
+      step(`Web UI on ${uiUrl}`);
+    }
 
-    // 7. Tocsin: two workers and two APIs, each on its own node.
+    // 7. Tocsin: two workers and two APIs, through the balancer (none with temporalOnly).
     const keys = encryptionKeys(loadConfig({ ...process.env, DATA_DIR: dataDir, TEMPORAL_ADDRESS: '' })).keys;
     const tocsinEnv: Record<string, string> = {
       DATA_DIR: dataDir,
@@ -426,11 +455,11 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       ...opts.env,
     };
     const taskQueue = tocsinEnv.TEMPORAL_TASK_QUEUE || process.env.TEMPORAL_TASK_QUEUE || 'notifications';
-    const startWorker = async (name: string, node: number, env: Record<string, string> = {}, entry = join(root, 'runtime/worker.ts')) => {
-      const { proc } = spawnProc(name, process.execPath, ['--import', 'tsx', entry], { ...tocsinEnv, TEMPORAL_ADDRESS: frontends[node], ...env });
+    const startWorker = async (name: string, node: Node, env: Record<string, string> = {}, entry = join(root, 'runtime/worker.ts')) => {
+      const { proc } = spawnProc(name, process.execPath, ['--import', 'tsx', entry], { ...tocsinEnv, TEMPORAL_ADDRESS: nodeAddress(node), ...env });
       // Ready once the server lists it among the task queue's pollers (its identity is pid@host),
       // whatever LOG_LEVEL hides.
-      const conn = await Connection.connect({ address: frontends[node] });
+      const conn = await Connection.connect({ address: nodeAddress(node) });
       try {
         await retry(`${name} polling ${taskQueue}`, async () => {
           if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw Object.assign(new Error(`exited; see ${proc.logFile}`), { fatal: true });
@@ -442,12 +471,12 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       }
       return proc;
     };
-    const startApi = async (name: string, node: number, port: number, env: Record<string, string> = {}) => {
+    const startApi = async (name: string, node: Node, port: number, env: Record<string, string> = {}) => {
       const { proc } = spawnProc(
         name,
         process.execPath,
         ['--import', 'tsx', join(root, 'runtime/api.ts')],
-        { ...tocsinEnv, TEMPORAL_ADDRESS: frontends[node], HOST: '127.0.0.1', PORT: String(port), ...env },
+        { ...tocsinEnv, TEMPORAL_ADDRESS: nodeAddress(node), HOST: '127.0.0.1', PORT: String(port), ...env },
       );
       await retry(`${name} /readyz`, async () => {
         if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw Object.assign(new Error(`exited; see ${proc.logFile}`), { fatal: true });
@@ -457,16 +486,16 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       }, 120_000, 250, opts.signal);
       return proc;
     };
-    const workers = opts.workers ?? 2;
-    const apis = opts.apis ?? 2;
+    const workers = opts.temporalOnly ? 0 : (opts.workers ?? 2);
+    const apis = opts.temporalOnly ? 0 : (opts.apis ?? 2);
     // The first worker migrates Tocsin's database alone; the others find nothing left to do.
-    await startWorker('worker-1', 0, opts.workerEnv?.[0]);
-    await Promise.all(Array.from({ length: workers - 1 }, (_, i) => startWorker(`worker-${i + 2}`, (i + 1) % 2, opts.workerEnv?.[i + 1])));
+    if (workers > 0) await startWorker('worker-1', 'balanced', opts.workerEnv?.[0]);
+    await Promise.all(Array.from({ length: Math.max(0, workers - 1) }, (_, i) => startWorker(`worker-${i + 2}`, 'balanced', opts.workerEnv?.[i + 1])));
     step(`${workers} workers polling`);
     const apiUrls: string[] = [];
     await Promise.all(
       Array.from({ length: apis }, async (_, i) => {
-        await startApi(`api-${i + 1}`, i % 2, apiBase + i);
+        await startApi(`api-${i + 1}`, 'balanced', apiBase + i);
         apiUrls[i] = `http://127.0.0.1:${apiBase + i}`;
       }),
     );
@@ -505,6 +534,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       dataDir,
       namespace,
       frontends,
+      address,
+      balancer,
       apiUrls,
       uiUrl,
       adminToken: process.env.ADMIN_TOKEN || token,

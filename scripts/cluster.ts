@@ -1,8 +1,8 @@
 // `npm run cluster`: the production shape on this machine (scripts/cluster-stack.ts):
 // PostgreSQL, two Temporal server nodes (one cluster), the Web UI, two workers and two APIs.
 // Settings: DATA_DIR (default ./.data; everything is kept there across restarts), DATABASE_URL
-// (an existing PostgreSQL instead of the private one), TEMPORAL_DEV_PORT (node 1's frontend,
-// 7233), TEMPORAL_UI_PORT (8233), PORT (API 1; API 2 on PORT + 1; 3000). Ctrl+C stops all.
+// (an existing PostgreSQL instead of the private one), TEMPORAL_DEV_PORT (the frontend address:
+// a loopback balancer in front of both nodes, 7233), TEMPORAL_UI_PORT (8233), PORT (API 1; API 2 on PORT + 1; 3000). Ctrl+C stops all.
 import { loadConfig } from '../config.js';
 import { startCluster, type Cluster } from './cluster-stack.js';
 
@@ -49,7 +49,7 @@ Tocsin cluster is ready (${((Date.now() - started) / 1000).toFixed(1)} s)
   APIs         ${cluster.apiUrls.join('   ')}   (GET /readyz)
   Dashboard    ${cluster.apiUrls[0]}/dashboard?token=<admin token>
   Temporal UI  ${cluster.uiUrl}   (payloads: open ${cluster.apiUrls[0]}/codec/session?token=<admin token>)
-  Temporal     ${cluster.frontends.join(', ')} (two nodes, one cluster), namespace ${cluster.namespace}
+  Temporal     ${cluster.address} (balancer; nodes ${cluster.frontends.join(', ')}: one cluster), namespace ${cluster.namespace}
   Database     ${cluster.databaseUrl.replace(/\/\/[^@]*@/, '//…@')} (Temporal: temporal, temporal_visibility)
   Admin token  ${config.ADMIN_TOKEN ? '(ADMIN_TOKEN from the environment)' : cluster.adminTokenFile}
   Logs         ${cluster.dataDir}/cluster/logs/

@@ -1,30 +1,38 @@
 // The production shape's smoke (issue 24; `npm run test:cluster`): `npm run cluster`'s stack
 // (scripts/cluster-stack.ts: PostgreSQL, two Temporal server nodes on it, the Web UI, two
 // workers, two APIs; binaries built first when they are not cached) on free ports in a temporary
-// DATA_DIR. One notification on each of eight channels through each API, each provider's fake
-// receiving it exactly once; the search attributes found on PostgreSQL's visibility store through
-// the other node; a stop and a restart on the same data that keeps everything; every process
-// stopped at the end. Not part of `npm test`: a cold run builds the Temporal server (minutes).
+// DATA_DIR. One notification on every channel (push to FCM, APNs and Web Push devices included)
+// through each API, each provider's fake receiving it exactly once; the search attributes found
+// on PostgreSQL's visibility store through either node; node 1 stopped, and clients through the
+// balancer still starting workflows and the APIs and workers sending on node 2; a stop and a
+// restart on the same data that keeps everything; every process stopped at the end. Not part of `npm test`: a cold run builds the Temporal server (minutes).
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import postgres from 'postgres';
+import webpush from 'web-push';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../scripts/cluster-stack.js';
 import { freePort } from '../worker/dev-server.js';
 import { startFakePagerDuty, type FakePagerDuty } from './fakes/pagerduty.js';
+import { startFakeApns, startFakeFcm, startFakeWebPush, type FakeApns, type FakeFcm, type FakeWebPush, type TestSubscription } from './fakes/push.js';
 import { startFakeResend, type FakeResend } from './fakes/resend.js';
 import type { FakeServer } from './fakes/server.js';
 import { startFakeSlack } from './fakes/slack.js';
 import { startFakeTelegram, type FakeTelegram } from './fakes/telegram.js';
+import { selfSignedCertificate } from './fakes/tls.js';
 import { startFakeTwilio, type FakeTwilio } from './fakes/twilio.js';
 import { startFakeWebhook } from './fakes/webhook.js';
 import { LOCAL_RECEIVERS } from './support.js';
 import { until } from './until.js';
 
-const CHANNELS = ['email', 'sms', 'whatsapp', 'telegram', 'slack', 'webhook', 'inapp', 'pager'];
+import { CHANNELS as ALL_CHANNELS } from '../domain/types.js';
+
+const CHANNELS = ['email', 'sms', 'whatsapp', 'telegram', 'slack', 'webhook', 'inapp', 'pager', 'push'];
+const APNS_TOPIC = 'com.acme.app';
+const APNS_TOKEN = 'c0ffee'.repeat(10) + 'abcd';
 const TWILIO_ACCOUNT_SID = `AC${randomBytes(16).toString('hex')}`;
 const RECIPIENT = {
   name: 'Ann',
@@ -52,6 +60,8 @@ describe('npm run cluster: the production shape', () => {
   chmodSync(dataDir, 0o755);
   let cluster: Cluster | undefined;
   let resend: FakeResend, twilio: FakeTwilio, slack: FakeServer, pagerduty: FakePagerDuty, hook: FakeServer, telegram: FakeTelegram;
+  let fcm: FakeFcm, apns: FakeApns, web: FakeWebPush, browser: TestSubscription;
+  const vapid = webpush.generateVAPIDKeys();
   let tenant: { id: string; apiKey: string };
   const sent: string[] = [];
   let env: Record<string, string>;
@@ -68,14 +78,19 @@ describe('npm run cluster: the production shape', () => {
   };
 
   beforeAll(async () => {
-    [resend, twilio, slack, pagerduty, hook, telegram] = await Promise.all([
+    const tls = selfSignedCertificate();
+    [resend, twilio, slack, pagerduty, hook, telegram, fcm, apns, web] = await Promise.all([
       startFakeResend(),
       startFakeTwilio(),
       startFakeSlack(),
       startFakePagerDuty(),
       startFakeWebhook(),
       startFakeTelegram(),
+      startFakeFcm(),
+      startFakeApns(APNS_TOPIC),
+      startFakeWebPush(vapid.publicKey, tls),
     ]);
+    browser = web.subscribe('browser-1');
     env = {
       LOG_LEVEL: 'warn',
       WEBHOOK_ALLOWED_HOSTS: LOCAL_RECEIVERS.join(','),
@@ -93,6 +108,18 @@ describe('npm run cluster: the production shape', () => {
       SLACK_BOT_TOKEN: 'xoxb-test-0123456789',
       SLACK_API_URL: `${slack.url}/api/`,
       PAGERDUTY_EVENTS_URL: pagerduty.eventsUrl,
+      // Push, as test/push.e2e.test.ts configures it: the SDKs pointed at the local fakes.
+      FCM_SERVICE_ACCOUNT: fcm.serviceAccount,
+      FCM_BASE_URL: fcm.url,
+      APNS_KEY: apns.key,
+      APNS_KEY_ID: apns.keyId,
+      APNS_TEAM_ID: apns.teamId,
+      APNS_TOPIC,
+      APNS_BASE_URL: apns.url,
+      VAPID_PUBLIC_KEY: vapid.publicKey,
+      VAPID_PRIVATE_KEY: vapid.privateKey,
+      VAPID_SUBJECT: 'mailto:ops@acme.example',
+      WEBPUSH_CA: tls.cert,
     };
     ports = { frontendPort: await freePort(), uiPort: await freePort(), apiPort: await freePort() };
     const started = Date.now();
@@ -102,7 +129,7 @@ describe('npm run cluster: the production shape', () => {
 
   afterAll(async () => {
     await cluster?.stop();
-    await Promise.all([resend, twilio, slack, pagerduty, hook, telegram].map((f) => f?.close()));
+    await Promise.all([resend, twilio, slack, pagerduty, hook, telegram, fcm, apns, web].map((f) => f?.close()));
     rmSync(dataDir, { recursive: true, force: true });
   }, 120_000);
 
@@ -111,6 +138,11 @@ describe('npm run cluster: the production shape', () => {
     expect(c.frontends).toHaveLength(2);
     expect(c.apiUrls).toHaveLength(2);
     expect([...c.procs.keys()].sort()).toEqual(['api-1', 'api-2', 'temporal-1', 'temporal-2', 'ui', 'worker-1', 'worker-2']);
+    // The smoke covers every channel Tocsin has.
+    expect([...CHANNELS].sort()).toEqual([...ALL_CHANNELS].sort());
+    // Clients use the balancer's address (TEMPORAL_DEV_PORT), not a node's.
+    expect(c.address).toBe(`127.0.0.1:${ports.frontendPort}`);
+    expect(c.frontends).not.toContain(c.address);
     for (const url of c.apiUrls) {
       const ready = await request(url, 'GET', '/readyz', null);
       expect(ready.status).toBe(200);
@@ -130,13 +162,17 @@ describe('npm run cluster: the production shape', () => {
     }
   });
 
-  it('sends one notification on all eight channels through each API, each provider receiving it exactly once', async () => {
+  it('sends one notification on every channel through each API, each provider receiving it exactly once', async () => {
     const c = cluster!;
     const created = await request(c.apiUrls[0], 'POST', '/v1/admin/tenants', c.adminToken, { name: 'Acme' });
     expect(created.status).toBe(201);
     tenant = created.body;
     const api = (i: number, method: string, path: string, body?: unknown) => request(c.apiUrls[i], method, path, tenant.apiKey, body);
     expect((await api(1, 'PUT', '/v1/recipients/user-42', { ...RECIPIENT, webhookUrl: `${hook.url}/hooks` })).status).toBe(200);
+    // Push goes to the recipient's devices: one of each provider.
+    expect((await api(0, 'PUT', '/v1/recipients/user-42/devices/phone-android', { provider: 'fcm', token: 'fcm-token-1', platform: 'android' })).status).toBe(200);
+    expect((await api(1, 'PUT', '/v1/recipients/user-42/devices/phone-ios', { provider: 'apns', token: APNS_TOKEN, platform: 'ios' })).status).toBe(200);
+    expect((await api(0, 'PUT', '/v1/recipients/user-42/devices/browser', { provider: 'webpush', subscription: { endpoint: browser.endpoint, keys: browser.keys } })).status).toBe(200);
     const template = await api(0, 'POST', '/v1/templates', {
       key: 'order-shipped',
       content: {
@@ -149,6 +185,7 @@ describe('npm run cluster: the production shape', () => {
           webhook: { event: 'order.shipped', order: '{{ order.id }}' },
           inapp: { title: 'Order {{ order.id }} shipped', body: 'It is on its way.' },
           pager: { summary: 'Order {{ order.id }} shipped' },
+          push: { title: 'Order {{ order.id }} shipped (push)', body: 'On its way.' },
         },
       },
     });
@@ -173,6 +210,9 @@ describe('npm run cluster: the production shape', () => {
       expect(slack.requests.filter((r) => r.path === '/api/chat.postMessage' && r.body?.text === `Order *${7 + i}* shipped`)).toHaveLength(1);
       expect(pagerduty.requests.filter((r) => r.body?.dedup_key === `${id}.pager`)).toHaveLength(1);
       expect(hook.requests.filter((r) => r.headers['webhook-id'] === `${id}.webhook`)).toHaveLength(1);
+      expect(fcm.messages.filter((m) => m.message.android?.collapse_key === `${id}.push`).map((m) => m.message.token)).toEqual(['fcm-token-1']);
+      expect(apns.requests.filter((r) => r.headers['apns-collapse-id'] === `${id}.push`).map((r) => r.token)).toEqual([APNS_TOKEN]);
+      expect(web.received.filter((r) => r.payload.title === `Order ${7 + i} shipped (push)`).map((r) => r.id)).toEqual(['browser-1']);
       const inbox = await api(i, 'GET', '/v1/recipients/user-42/inbox');
       expect(inbox.body.data.filter((m: { notificationId: string }) => m.notificationId === id)).toHaveLength(1);
     }
@@ -207,6 +247,42 @@ describe('npm run cluster: the production shape', () => {
       await sql.end();
     }
   });
+
+  it('with node 1 stopped, a client through the balancer still starts workflows, and the APIs and workers send on node 2', async () => {
+    const c = cluster!;
+    const api = (i: number, method: string, path: string, body?: unknown) => request(c.apiUrls[i], method, path, tenant.apiKey, body);
+    expect((await api(0, 'POST', '/v1/templates', { key: 'failover', content: { en: { inapp: { title: 'Still here', body: 'Sent while node 1 was down.' } } } })).status).toBe(201);
+    // SIGTERM: the node leaves the ring cleanly and node 2 takes its shards (a SIGKILLed node
+    // stalls the other for about a minute until membership notices; temporal-cluster.md).
+    await c.stopProc('temporal-1');
+    const node1Piped = c.balancer.accepted[0];
+    const node2Piped = c.balancer.accepted[1];
+    try {
+      // A new client: its connection can only reach node 2 through the balancer.
+      const connection = await Connection.connect({ address: c.address });
+      try {
+        const client = new Client({ connection, namespace: c.namespace });
+        const probe = `balancer-probe-${randomBytes(4).toString('hex')}`;
+        const handle = await client.workflow.start('balancerProbe', { taskQueue: probe, workflowId: probe });
+        expect((await handle.describe()).status.name).toBe('RUNNING');
+        await handle.terminate('probe done');
+        expect((await handle.describe()).status.name).toBe('TERMINATED');
+      } finally {
+        await connection.close();
+      }
+      // The APIs and workers reconnect through the balancer: notifications start and are sent.
+      for (const i of [0, 1]) {
+        const res = await api(i, 'POST', '/v1/notifications', { recipient: 'user-42', template: 'failover', data: {}, channels: ['inapp'] });
+        expect(res.status).toBe(202);
+        const n = (await until(() => api(1 - i, 'GET', `/v1/notifications/${res.body.id}`), (r) => ['sent', 'partially_sent', 'failed'].includes(r.body.status), 120_000, 250)).body;
+        expect(n.status).toBe('sent');
+      }
+      expect(c.balancer.accepted[0]).toBe(node1Piped);
+      expect(c.balancer.accepted[1]).toBeGreaterThan(node2Piped);
+    } finally {
+      await c.restartNode(0);
+    }
+  }, 300_000);
 
   it('stops every process, and a restart on the same data keeps every notification, tenant and run', async () => {
     const before = cluster!.pids();

@@ -16,7 +16,7 @@ import { events, inboxMessages, lifecycleEvents, notifications, suppressions, to
 import { addressHash } from '../db/suppressions-hash.js';
 import { workflowIds } from '../domain/workflow-ids.js';
 import { startFakeResend, type FakeResend } from './fakes/resend.js';
-import { quietTemporalLogs, stackRequests, startTestStack } from './support.js';
+import { quietTemporalLogs, stackRequests, stackTaskQueue, startTestStack } from './support.js';
 import { until } from './until.js';
 
 const run = promisify(execFile);
@@ -163,7 +163,7 @@ describe('erasure and retention', () => {
   }, 180_000);
 
   it('keeps a daily retention Schedule whose run deletes only what is older than RETENTION_DAYS', async () => {
-    const schedule = await client.schedule.getHandle(workflowIds.retentionSchedule('erasure-e2e')).describe();
+    const schedule = await client.schedule.getHandle(workflowIds.retentionSchedule(stackTaskQueue(dataDir, 'erasure-e2e'))).describe();
     expect(schedule.spec.calendars?.[0]).toMatchObject({ hour: [{ start: 3, end: 3, step: 1 }], minute: [{ start: 17, end: 17, step: 1 }] });
     expect(schedule.action).toMatchObject({ type: 'startWorkflow', workflowType: 'retentionWorkflow', args: [{ days: 30 }] });
 
@@ -180,7 +180,7 @@ describe('erasure and retention', () => {
     await db.execute(sql`update ${notifications} set created_at = now() - interval '31 days' where ${notifications.id} = ${ids[0]}`);
     await db.execute(sql`update ${inboxMessages} set created_at = now() - interval '31 days' where ${inboxMessages.notificationId} = ${ids[0]}`);
 
-    const handle = client.schedule.getHandle(workflowIds.retentionSchedule('erasure-e2e'));
+    const handle = client.schedule.getHandle(workflowIds.retentionSchedule(stackTaskQueue(dataDir, 'erasure-e2e')));
     await handle.trigger();
     await until(() => api('GET', `/v1/notifications/${ids[0]}`), (r) => r.status === 404, 60_000, 250);
     expect((await api('GET', `/v1/notifications/${ids[1]}`)).body.status).toBe('sent');

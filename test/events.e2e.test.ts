@@ -13,7 +13,7 @@ import type { EventInput } from '../domain/events.js';
 import { workflowIds } from '../domain/workflow-ids.js';
 import { fastRetry } from './harness.js';
 import { notifications, topicSubscriptions } from '../db/schema.js';
-import { quietTemporalLogs, stackRequests, startTestStack } from './support.js';
+import { quietTemporalLogs, stackRequests, stackTaskQueue, startTestStack } from './support.js';
 import { until } from './until.js';
 
 const FINISHED = ['sent', 'partially_sent', 'failed', 'suppressed', 'cancelled'];
@@ -117,7 +117,7 @@ describe('events, rules, topics and segments', () => {
     try {
       const client = new Client({ connection, dataConverter: running!.dataConverter });
       const input: EventInput = { tenantId, eventId: first.body.id, name: 'order.shipped', actor: null, recipients: null, data: { total: 150 }, retry: fastRetry };
-      await client.workflow.execute('eventWorkflow', { taskQueue: 'events-e2e', workflowId: `${workflowIds.event(tenantId, first.body.id)}:again`, args: [input] });
+      await client.workflow.execute('eventWorkflow', { taskQueue: stackTaskQueue(dataDir, 'events-e2e'), workflowId: `${workflowIds.event(tenantId, first.body.id)}:again`, args: [input] });
     } finally {
       await connection.close();
     }

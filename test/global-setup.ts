@@ -1,6 +1,10 @@
 // Runs once per `npm test`: provisions the Temporal servers (cached outside the repo) and
 // bundles the workflow code once, so each suite's Worker starts in milliseconds.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// With TOCSIN_CLUSTER=1 it also starts the production shape's Temporal part (scripts/cluster-stack.ts:
+// PostgreSQL, two server nodes, the balancer in front of them, the namespace and search
+// attributes) and hands its address to the suites: startTestStack and localEnv (test/support.ts)
+// then run on it instead of a dev server each. The time-skipping suites keep the Java test server.
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -14,8 +18,13 @@ declare module 'vitest' {
     temporalCliPath: string;
     temporalTestServerPath: string;
     workflowBundlePath: string;
+    /** With TOCSIN_CLUSTER=1: the cluster's frontend (the balancer), namespace and data directory. */
+    temporalCluster?: { address: string; namespace: string; dataDir: string };
   }
 }
+
+/** Whether this run's end-to-end suites go to a real Temporal cluster (TOCSIN_CLUSTER=1). */
+export const onCluster = (env: Record<string, string | undefined> = process.env) => /^(1|true|yes)$/i.test(env.TOCSIN_CLUSTER ?? '');
 
 export default async function setup(project: TestProject) {
   const { cli, testServer } = ensureTemporal();
@@ -26,5 +35,24 @@ export default async function setup(project: TestProject) {
   project.provide('temporalCliPath', cli!);
   project.provide('temporalTestServerPath', testServer!);
   project.provide('workflowBundlePath', bundlePath);
-  return () => rmSync(dir, { recursive: true, force: true });
+  if (!onCluster()) return () => rmSync(dir, { recursive: true, force: true });
+
+  // Loaded only here: a normal run never imports the cluster's scripts.
+  const { DYNAMIC_CONFIG, startCluster } = await import('../scripts/cluster-stack.js');
+  const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-test-cluster-'));
+  // The private PostgreSQL runs as user postgres when this runs as root: it must reach dataDir.
+  chmodSync(dataDir, 0o755);
+  // Compose's dynamic config, on task queues of one partition as the suites' dev servers have
+  // them (test/support.ts localEnv): priority and fairness order each partition's backlog.
+  const dynamicConfig = join(dataDir, 'dynamicconfig.yaml');
+  writeFileSync(dynamicConfig, `${readFileSync(DYNAMIC_CONFIG, 'utf8')}\nmatching.numTaskqueueReadPartitions:\n  - value: 1\nmatching.numTaskqueueWritePartitions:\n  - value: 1\n`);
+  const started = Date.now();
+  const cluster = await startCluster({ dataDir, temporalOnly: true, dynamicConfig, log: (m) => process.stderr.write(`[test cluster] ${m}\n`) });
+  process.stderr.write(`[test cluster] Temporal on ${cluster.address} (nodes ${cluster.frontends.join(', ')}) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  project.provide('temporalCluster', { address: cluster.address, namespace: cluster.namespace, dataDir });
+  return async () => {
+    await cluster.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  };
 }

@@ -15,7 +15,7 @@ import type { FakeServer } from './fakes/server.js';
 import { startFakeSlack } from './fakes/slack.js';
 import { startFakeTwilio, twilioError } from './fakes/twilio.js';
 import { startFakeWebhook } from './fakes/webhook.js';
-import { quietTemporalLogs, startTestStack } from './support.js';
+import { quietTemporalLogs, stackTaskQueue, startTestStack } from './support.js';
 import { until } from './until.js';
 
 const run = promisify(execFile);
@@ -122,7 +122,8 @@ describe('payloads at rest', () => {
   });
 
   it('shows no address, rendered text or data in clear to `temporal workflow show` without the codec, and all of it through /codec', { timeout: 120_000 }, async () => {
-    const listed = await cli('workflow', 'list');
+    // This stack's runs (on the shared cluster, other suites' runs are in the namespace too).
+    const listed = await cli('workflow', 'list', '--query', `TaskQueue = '${stackTaskQueue(dataDir, 'payloads-e2e')}'`);
     const ids: string[] = JSON.parse(listed).map((w: { execution: { workflowId: string } }) => w.execution.workflowId);
     expect(ids.length).toBeGreaterThan(0);
     // Search attributes and memos carry ids only.

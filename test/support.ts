@@ -1,8 +1,8 @@
 // Shared test plumbing: databases (PGlite, or a fresh PostgreSQL database when
 // DATABASE_URL is set), Temporal environments and a worker on the prebuilt bundle.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Client, type Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { AppDeps } from '../api/deps.js';
@@ -24,10 +24,10 @@ import type { Channel } from '../domain/types.js';
 import { quietSdkLogs } from '../worker/index.js';
 import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigArgs, freePort } from '../worker/dev-server.js';
 import { loadConfig } from '../config.js';
-import { startTocsin, type Running } from '../runtime/index.js';
+import { encryptionKeys, startTocsin, type Running } from '../runtime/index.js';
 import type { Logger } from '../telemetry/log.js';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { EncryptionCodec, encryptedDataConverter, parseEncryptionKeys } from '../usecases/payload-codec.js';
+import { EncryptionCodec, encryptedDataConverter, formatEncryptionKeys, parseEncryptionKeys } from '../usecases/payload-codec.js';
 
 /**
  * The suites' payload codec: every test client and worker encrypts as production does (a fixed
@@ -109,8 +109,19 @@ export async function timeSkippingEnv() {
   return env;
 }
 
+/**
+ * The real Temporal cluster this run's end-to-end suites use (`TOCSIN_CLUSTER=1 npm test`; the
+ * global setup starts it), or undefined: each suite starts its own dev server.
+ */
+export function testCluster(): { address: string; namespace: string; dataDir: string } | undefined {
+  return inject('temporalCluster');
+}
+
 export function localEnv() {
   quietTemporalLogs();
+  const cluster = testCluster();
+  // On the cluster: its namespace, shared by every suite (each works on task queues of its own).
+  if (cluster) return TestWorkflowEnvironment.createFromExistingServer({ address: cluster.address, namespace: cluster.namespace, client: { dataConverter: testDataConverter } });
   return TestWorkflowEnvironment.createLocal({
     client: { dataConverter: testDataConverter },
     server: {
@@ -169,6 +180,8 @@ export async function testWorker(
  * on free ports, in `dataDir`, with the suite's prebuilt workflow bundle; `env` adds settings.
  */
 export async function startTestStack(dataDir: string, env: Record<string, string> = {}, opts: { logger?: Logger } = {}): Promise<Running> {
+  const cluster = testCluster();
+  if (cluster) return startClusterStack(cluster, dataDir, env, opts);
   // Ports are picked free, but between the pick and the dev server's bind another suite's
   // process may take one (the dev server also binds ports of its own choosing): it then exits
   // at once, and a second pick starts it. Any other failure is the test's.
@@ -199,6 +212,42 @@ export async function startTestStack(dataDir: string, env: Record<string, string
 }
 
 /**
+ * The task queue a stack started by startTestStack on `dataDir` polls, given its TEMPORAL_TASK_QUEUE:
+ * that name on its own dev server; on the shared cluster the name plus a hash of DATA_DIR.
+ */
+export function stackTaskQueue(dataDir: string, name = 'notifications'): string {
+  if (!testCluster()) return name;
+  return `${name}-${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 10)}`;
+}
+
+/**
+ * startTestStack on the run's Temporal cluster (TOCSIN_CLUSTER=1): the same in-process worker
+ * and API, with TEMPORAL_ADDRESS set to the cluster's balancer. Every stack polls a task queue of
+ * its own (the suite's name for it plus a hash of DATA_DIR: a restart on the same DATA_DIR finds
+ * its runs again), so suites sharing the namespace never take each other's tasks; the payload keys are generated into DATA_DIR as `npm start` does
+ * (TEMPORAL_ADDRESS requires them set, so they are read from there and passed on).
+ */
+async function startClusterStack(cluster: { address: string; namespace: string }, dataDir: string, env: Record<string, string>, opts: { logger?: Logger }): Promise<Running> {
+  const base = { DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', WEBHOOK_ALLOWED_HOSTS: LOCAL_RECEIVERS.join(','), ...env };
+  const keys = env.TOCSIN_ENCRYPTION_KEYS ?? formatEncryptionKeys(encryptionKeys(loadConfig({ ...base, TEMPORAL_ADDRESS: '' })).keys);
+  const config = loadConfig({
+    ...base,
+    TOCSIN_ENCRYPTION_KEYS: keys,
+    TEMPORAL_ADDRESS: cluster.address,
+    TEMPORAL_NAMESPACE: cluster.namespace,
+    TEMPORAL_TASK_QUEUE: stackTaskQueue(dataDir, env.TEMPORAL_TASK_QUEUE),
+  });
+  return startTocsin(config, {
+    api: true,
+    worker: true,
+    embeddedTemporal: false,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    log: () => {},
+    ...(opts.logger ? { logger: opts.logger } : {}),
+  });
+}
+
+/**
  * The API's dependencies for tests that never reach Temporal: a client on a lazy connection to
  * nowhere (a start would fail with 503), every channel configured, a short retry policy.
  */
@@ -225,6 +274,27 @@ export function stackRequests(stack: () => Running | undefined) {
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : null };
   };
+}
+
+/**
+ * Where the Temporal server keeps a stack's state, for the scans that find no secret stored in
+ * clear: the dev server's SQLite file under DATA_DIR, or on the cluster (TOCSIN_CLUSTER=1) the data
+ * directory of the PostgreSQL it runs on. `files` are Temporal's state files found there (a scan
+ * of a directory without them would prove nothing).
+ */
+export function temporalState(dataDir: string): { dir: string; files: string[] } {
+  const cluster = testCluster();
+  if (!cluster) return { dir: dataDir, files: filesHolding(dataDir, ['SQLite format 3']).filter((f) => f.endsWith('temporal.db')) };
+  const dir = join(cluster.dataDir, 'cluster', 'postgres', 'data');
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(join(d, entry.name));
+      else files.push(join(d, entry.name));
+    }
+  };
+  walk(join(dir, 'base'));
+  return { dir, files };
 }
 
 /** The files under `dir` whose bytes hold any of `secrets` (a file removed while reading, a journal, is skipped). */
