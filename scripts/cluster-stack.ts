@@ -428,13 +428,14 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const taskQueue = tocsinEnv.TEMPORAL_TASK_QUEUE || process.env.TEMPORAL_TASK_QUEUE || 'notifications';
     const startWorker = async (name: string, node: number, env: Record<string, string> = {}, entry = join(root, 'runtime/worker.ts')) => {
       const { proc } = spawnProc(name, process.execPath, ['--import', 'tsx', entry], { ...tocsinEnv, TEMPORAL_ADDRESS: frontends[node], ...env });
-      // Ready once the server lists it among the task queue's pollers (its identity is pid@host),
-      // whatever LOG_LEVEL hides.
+      // Ready once the server lists it among its task queue's pollers (its identity is pid@host),
+      // whatever LOG_LEVEL hides; a worker given another TEMPORAL_TASK_QUEUE polls that one.
+      const queue = env.TEMPORAL_TASK_QUEUE ?? taskQueue;
       const conn = await Connection.connect({ address: frontends[node] });
       try {
-        await retry(`${name} polling ${taskQueue}`, async () => {
+        await retry(`${name} polling ${queue}`, async () => {
           if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw Object.assign(new Error(`exited; see ${proc.logFile}`), { fatal: true });
-          const { pollers } = await conn.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType: 1 });
+          const { pollers } = await conn.workflowService.describeTaskQueue({ namespace, taskQueue: { name: queue }, taskQueueType: 1 });
           if (!pollers?.some((p) => p.identity?.startsWith(`${proc.child.pid}@`))) throw new Error('not among the pollers yet');
         }, 300_000, 500, opts.signal);
       } finally {
