@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { cpuDelta, cpuSeconds, parseStat } from './cpu.js';
 
@@ -16,6 +17,12 @@ describe('cpuSeconds', () => {
     const t = cpuSeconds({ me: process.pid, gone: 2 ** 22 + 1 });
     expect(t.me).toBeGreaterThan(0);
     expect(t.gone).toBe(0);
+  });
+  it('counts a busy child only in a tree', () => {
+    const child = spawnSync(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 300);']);
+    expect(child.status).toBe(0);
+    const t = cpuSeconds({ self: process.pid, tree: process.pid }, ['tree']);
+    expect(t.tree - t.self).toBeGreaterThanOrEqual(0.2);
   });
   it('cpuDelta subtracts per name', () => {
     expect(cpuDelta({ a: 1, b: 2 }, { a: 1.5, b: 2, c: 1 })).toEqual({ a: 0.5, b: 0, c: 1 });

@@ -43,16 +43,20 @@ function childrenOf(pid: number): number[] {
 }
 
 /**
- * CPU seconds used so far by each named process tree: the process, its descendants alive now
- * (PostgreSQL's backends under the postmaster), and its exited, reaped children. A tree whose
- * root is gone reads 0.
+ * CPU seconds used so far by each named process: itself only, or for the names in `trees` the
+ * whole tree (PostgreSQL's backends under the postmaster): the process, its descendants alive
+ * now and its exited, reaped children. A process that is gone reads 0.
  */
-export function cpuSeconds(pids: Record<string, number>): Record<string, number> {
+export function cpuSeconds(pids: Record<string, number>, trees: readonly string[] = []): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [name, pid] of Object.entries(pids)) {
     const root = readTimes(pid);
     if (!root) {
       out[name] = 0;
+      continue;
+    }
+    if (!trees.includes(name)) {
+      out[name] = root.self;
       continue;
     }
     let total = root.self + root.children;

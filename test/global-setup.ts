@@ -3,11 +3,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { ensureTemporal } from '../scripts/setup-temporal.mjs';
-import { workflowsPath } from '../worker/index.js';
-import { FAILURE_CONVERTER_PATH } from '../usecases/payload-codec.js';
+import { bundleWorkflows } from '../worker/bundle.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -20,7 +18,7 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const { cli, testServer } = ensureTemporal();
   const dir = mkdtempSync(join(tmpdir(), 'tocsin-bundle-'));
-  const { code } = await bundleWorkflowCode({ workflowsPath, failureConverterPath: FAILURE_CONVERTER_PATH, logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } as never });
+  const code = await bundleWorkflows();
   const bundlePath = join(dir, 'workflows.js');
   writeFileSync(bundlePath, code);
   project.provide('temporalCliPath', cli!);
