@@ -10,35 +10,24 @@
 // turn. Over each max-throughput phase every process's CPU time is sampled from /proc
 // (bench/cpu.ts; PostgreSQL with all its backends), and at the end each one's peak RSS (VmHWM).
 // Results: printed, and written to bench/results/cluster-<date>.md.
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { z } from 'zod';
 import { createTocsinClient, ok } from '../client/index.js';
 import { startCluster, type Cluster } from '../scripts/cluster-stack.js';
 import { freePort } from '../worker/dev-server.js';
 import { cpuDelta, cpuSeconds } from './cpu.js';
 import { pct, type Offer } from './load.js';
-import { closedPhase, measure, openPhase, settle, type PhaseResult } from './measure.js';
+import { atCommit, benchKnobs, closedPhase, measure, openPhase, settle, writeResults, type PhaseResult } from './measure.js';
 import { BARE_TASK_QUEUE, procMemory } from './protocol.js';
 import { startReceiver, type Receiver } from './receiver.js';
 
-const knobs = z
-  .object({
-    BENCH_N: z.coerce.number().int().min(10).default(200),
-    BENCH_CONCURRENCY: z.coerce.number().int().min(1).default(16),
-    BENCH_HALF_LOAD_SECONDS: z.coerce.number().positive().default(20),
-  })
-  .parse(process.env);
-const N = knobs.BENCH_N;
-const CONCURRENCY = knobs.BENCH_CONCURRENCY;
-const HALF_SECONDS = knobs.BENCH_HALF_LOAD_SECONDS;
+const { N, CONCURRENCY, HALF_SECONDS, env: knobEnv } = benchKnobs();
 const WARMUP = 10;
 const root = fileURLToPath(new URL('..', import.meta.url));
-const command = `BENCH_N=${N} BENCH_CONCURRENCY=${CONCURRENCY} BENCH_HALF_LOAD_SECONDS=${HALF_SECONDS} npm run bench -- --cluster`;
+const command = `${knobEnv} npm run bench -- --cluster`;
 const BENCH = 'bench (load generator, receiver)';
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
@@ -152,12 +141,6 @@ try {
   const endRss = rssMb();
   peakRss[BENCH] = Math.round((procMemory(process.pid)?.maxRss ?? 0) / 2 ** 20);
 
-  let commit = '';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-  } catch {
-    // not a git checkout
-  }
   const cpu = cpus();
   const date = new Date(started).toISOString();
   const names = Object.keys(pids());
@@ -171,7 +154,7 @@ try {
   const top = (m: Measured) => [...names].sort((a, b) => (m.cpu[b] ?? 0) - (m.cpu[a] ?? 0))[0];
   const report = `# Cluster benchmark ${date}
 
-Command: \`${command}\`${commit ? ` at ${commit}` : ''}
+Command: \`${command}\`${atCommit()}
 
 Machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(totalmem() / 2 ** 20)} MiB memory, Linux ${release()}, Node ${process.version}; load average at start ${loadAtStart
     .map((l) => l.toFixed(2))
@@ -223,13 +206,7 @@ ${ms(pct(maxBare.phase.e2e, 50))} / ${ms(pct(maxBare.phase.e2e, 99))} (bare). Th
 ${ms(halfTocsinRun.maxLagMs)} (Tocsin) and ${ms(halfBareRun.maxLagMs)} (bare). Duplicate deliveries seen by the receiver: ${receiver.duplicates()}.
 The whole run took ${((Date.now() - started) / 1000).toFixed(0)} s.
 `;
-  console.log(report);
-  const dir = join(root, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const day = date.slice(0, 10);
-  let file = join(dir, `cluster-${day}.md`);
-  for (let i = 2; existsSync(file); i++) file = join(dir, `cluster-${day}-${i}.md`);
-  writeFileSync(file, report);
+  const file = writeResults('cluster', date, report);
   log(`wrote ${file}`);
 } catch (err) {
   exitCode = 1;

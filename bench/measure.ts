@@ -1,9 +1,16 @@
 // What `npm run bench` measures, on the dev server (bench/run.ts) and on the cluster
 // (bench/cluster-run.ts): a phase's throughput and latencies from the receiver's arrivals, and
 // the wait between phases.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
+import { z } from 'zod';
 import { closedLoop, openLoop, type Offer, type Sent } from './load.js';
 import type { Receiver } from './receiver.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** A phase fails when nothing more reaches the receiver for this long. */
 export const STALL_MS = 30_000;
@@ -59,4 +66,37 @@ export async function settle(log: (m: string) => void, client: Client, taskQueue
     await new Promise((r) => setTimeout(r, 200));
   }
   log(`workflows on ${taskQueue} still running after 30 s; going on`);
+}
+
+/** BENCH_N requests per max-throughput phase, BENCH_CONCURRENCY in flight, BENCH_HALF_LOAD_SECONDS of half load. */
+export function benchKnobs(env: NodeJS.ProcessEnv = process.env) {
+  const k = z
+    .object({
+      BENCH_N: z.coerce.number().int().min(10).default(200),
+      BENCH_CONCURRENCY: z.coerce.number().int().min(1).default(16),
+      BENCH_HALF_LOAD_SECONDS: z.coerce.number().positive().default(20),
+    })
+    .parse(env);
+  return { N: k.BENCH_N, CONCURRENCY: k.BENCH_CONCURRENCY, HALF_SECONDS: k.BENCH_HALF_LOAD_SECONDS, env: `BENCH_N=${k.BENCH_N} BENCH_CONCURRENCY=${k.BENCH_CONCURRENCY} BENCH_HALF_LOAD_SECONDS=${k.BENCH_HALF_LOAD_SECONDS}` };
+}
+
+/** ` at <short commit>` of the checkout the bench runs from, or '' outside git. */
+export function atCommit(): string {
+  try {
+    return ` at ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()}`;
+  } catch {
+    return '';
+  }
+}
+
+/** Prints the report and writes it to bench/results/<prefix>-<day>[-n].md; returns the file. */
+export function writeResults(prefix: string, isoDate: string, report: string): string {
+  console.log(report);
+  const dir = join(root, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const day = isoDate.slice(0, 10);
+  let file = join(dir, `${prefix}-${day}.md`);
+  for (let i = 2; existsSync(file); i++) file = join(dir, `${prefix}-${day}-${i}.md`);
+  writeFileSync(file, report);
+  return file;
 }

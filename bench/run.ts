@@ -18,38 +18,23 @@
 // Phase 1 also runs the events case: BENCH_N `POST /v1/events` through one rule with one
 // recipient, the same template and receiver, as a ratio to the notifications' throughput.
 // Results: printed, and written to bench/results/notifications-<date>.md.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { z } from 'zod';
 import { createTocsinClient, ok } from '../client/index.js';
 import { pct, type Offer } from './load.js';
 import { startForkedStack, type ForkedStack, type Rss } from './forked-stack.js';
 import { BARE_TASK_QUEUE } from './protocol.js';
 import { eventNotificationId } from '../domain/events.js';
 import { startReceiver, type Receiver } from './receiver.js';
-import { closedPhase, measure, openPhase, settle } from './measure.js';
+import { atCommit, benchKnobs, closedPhase, measure, openPhase, settle, writeResults } from './measure.js';
 
 // On the production shape instead (bench/cluster-run.ts, which exits when done):
 // `npm run bench -- --cluster` or `TOCSIN_CLUSTER=1 npm run bench`.
 if (process.argv.includes('--cluster') || process.env.TOCSIN_CLUSTER === '1') await import('./cluster-run.js');
 
-const knobs = z
-  .object({
-    BENCH_N: z.coerce.number().int().min(10).default(200),
-    BENCH_CONCURRENCY: z.coerce.number().int().min(1).default(16),
-    BENCH_HALF_LOAD_SECONDS: z.coerce.number().positive().default(20),
-  })
-  .parse(process.env);
-const N = knobs.BENCH_N;
-const CONCURRENCY = knobs.BENCH_CONCURRENCY;
-const HALF_SECONDS = knobs.BENCH_HALF_LOAD_SECONDS;
+const { N, CONCURRENCY, HALF_SECONDS, env: knobEnv } = benchKnobs();
 const WARMUP = 10;
-const root = fileURLToPath(new URL('..', import.meta.url));
-const command = `BENCH_N=${N} BENCH_CONCURRENCY=${CONCURRENCY} BENCH_HALF_LOAD_SECONDS=${HALF_SECONDS} npm run bench`;
+const command = `${knobEnv} npm run bench`;
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
@@ -183,17 +168,11 @@ try {
   const end = rssSamples.at(-1)!;
   const devServer = end.children.find((c) => c.name.startsWith('temporal'));
   const r2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
-  let commit = '';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-  } catch {
-    // not a git checkout
-  }
   const cpu = cpus();
   const date = new Date(started).toISOString();
   const report = `# Notification benchmark ${date}
 
-Command: \`${command}\`${commit ? ` at ${commit}` : ''}
+Command: \`${command}\`${atCommit()}
 
 Machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${mib(totalmem())} memory, Linux ${release()}, Node ${process.version}; load average at start ${loadavg()
     .map((l) => l.toFixed(2))
@@ -235,13 +214,7 @@ ${ms(pct(maxBare.accept, 50))} / ${ms(pct(maxBare.accept, 99))} (bare). Half-loa
 generator fell behind its schedule by at most ${ms(halfTocsinRun.maxLagMs)} (Tocsin) and ${ms(halfBareRun.maxLagMs)} (bare). Duplicate
 deliveries seen by the receiver: ${receiver.duplicates()}. The whole run took ${((Date.now() - started) / 1000).toFixed(0)} s.
 `;
-  console.log(report);
-  const dir = join(root, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const day = date.slice(0, 10);
-  let file = join(dir, `notifications-${day}.md`);
-  for (let i = 2; existsSync(file); i++) file = join(dir, `notifications-${day}-${i}.md`);
-  writeFileSync(file, report);
+  const file = writeResults('notifications', date, report);
   log(`wrote ${file}`);
 } catch (err) {
   exitCode = 1;
