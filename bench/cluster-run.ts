@@ -81,6 +81,7 @@ try {
   const pids = () => ({ ...c.pids(), [BENCH]: process.pid });
   const rssMb = () => Object.fromEntries(Object.entries(pids()).map(([name, pid]) => [name, Math.round((procMemory(pid)?.rss ?? 0) / 2 ** 20)]));
   const idleRss = rssMb();
+  const idlePeak = c.peakRssMb();
 
   const admin = createTocsinClient({ baseUrl: c.apiUrls[0], token: c.adminToken });
   const tenant = await ok(admin.POST('/v1/admin/tenants', { body: { name: 'bench' } }));
@@ -150,7 +151,7 @@ try {
   const breakdown = names
     .map((n) => `| ${n} | ${per1000(maxTocsin, n).toFixed(1)} | ${per1000(maxBare, n).toFixed(1)} |`)
     .join('\n');
-  const memory = names.map((n) => `| ${n} | ${idleRss[n] ?? '–'} | ${endRss[n] ?? '–'} | ${peakRss[n] ?? '–'} |`).join('\n');
+  const memory = names.map((n) => `| ${n} | ${idleRss[n] ?? '–'} | ${idlePeak[n] ?? '–'} | ${endRss[n] ?? '–'} | ${peakRss[n] ?? '–'} |`).join('\n');
   const top = (m: Measured) => [...names].sort((a, b) => (m.cpu[b] ?? 0) - (m.cpu[a] ?? 0))[0];
   const report = `# Cluster benchmark ${date}
 
@@ -194,11 +195,11 @@ ${top(maxTocsin)} (Tocsin) and ${top(maxBare)} (bare). The other helpers' work o
 
 ## Memory
 
-Resident set in MB, per process: at idle once everything was started, at the end, and the peak (VmHWM; for PostgreSQL the
-postmaster only):
+Resident set in MB, per process: at idle once everything was started, the peak by then (start-up), at the end, and the peak
+over the whole run (VmHWM; for PostgreSQL the postmaster only):
 
-| process | idle | end | peak |
-| --- | --- | --- | --- |
+| process | idle | peak before the load | end | peak |
+| --- | --- | --- | --- | --- |
 ${memory}
 
 Details: at max load, accepted → arrived p50/p99 was ${ms(pct(maxTocsin.phase.e2e, 50))} / ${ms(pct(maxTocsin.phase.e2e, 99))} (Tocsin) and
