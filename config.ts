@@ -154,6 +154,10 @@ const ConfigSchema = z.object({
   WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES: z.coerce.number().int().min(1).default(200),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).default(40),
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2000),
+  // A prebuilt workflow bundle (`npm run bundle:workflows -- FILE`): the worker loads it instead
+  // of bundling the workflows at start, which keeps webpack's memory out of the worker process.
+  // Unset: bundled at start (`npm start`). It must come from the same code as the worker.
+  WORKFLOW_BUNDLE: optionalString,
   // Delivery retry policy (Temporal activity retries), applied per channel.
   DELIVERY_INITIAL_INTERVAL_SECONDS: seconds(1),
   DELIVERY_BACKOFF_COEFFICIENT: z.coerce.number().min(1).default(2),

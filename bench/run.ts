@@ -18,78 +18,27 @@
 // Phase 1 also runs the events case: BENCH_N `POST /v1/events` through one rule with one
 // recipient, the same template and receiver, as a ratio to the notifications' throughput.
 // Results: printed, and written to bench/results/notifications-<date>.md.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { z } from 'zod';
 import { createTocsinClient, ok } from '../client/index.js';
-import { closedLoop, openLoop, pct, type Offer, type Sent } from './load.js';
+import { pct, type Offer } from './load.js';
 import { startForkedStack, type ForkedStack, type Rss } from './forked-stack.js';
 import { BARE_TASK_QUEUE } from './protocol.js';
 import { eventNotificationId } from '../domain/events.js';
 import { startReceiver, type Receiver } from './receiver.js';
+import { atCommit, benchKnobs, closedPhase, measure, openPhase, settle, writeResults } from './measure.js';
 
-const knobs = z
-  .object({
-    BENCH_N: z.coerce.number().int().min(10).default(200),
-    BENCH_CONCURRENCY: z.coerce.number().int().min(1).default(16),
-    BENCH_HALF_LOAD_SECONDS: z.coerce.number().positive().default(20),
-  })
-  .parse(process.env);
-const N = knobs.BENCH_N;
-const CONCURRENCY = knobs.BENCH_CONCURRENCY;
-const HALF_SECONDS = knobs.BENCH_HALF_LOAD_SECONDS;
-/** A phase fails when nothing more reaches the receiver for this long. */
-const STALL_MS = 30_000;
+// On the production shape instead (bench/cluster-run.ts, which exits when done):
+// `npm run bench -- --cluster` or `TOCSIN_CLUSTER=1 npm run bench`.
+if (process.argv.includes('--cluster') || process.env.TOCSIN_CLUSTER === '1') await import('./cluster-run.js');
+
+const { N, CONCURRENCY, HALF_SECONDS, env: knobEnv } = benchKnobs();
 const WARMUP = 10;
-const root = fileURLToPath(new URL('..', import.meta.url));
-const command = `BENCH_N=${N} BENCH_CONCURRENCY=${CONCURRENCY} BENCH_HALF_LOAD_SECONDS=${HALF_SECONDS} npm run bench`;
+const command = `${knobEnv} npm run bench`;
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const ms = (v: number) => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${v.toFixed(v < 10 ? 1 : 0)} ms`);
-
-interface PhaseResult {
-  sent: Sent[];
-  /** accepted → arrived at the receiver, per request. */
-  e2e: number[];
-  accept: number[];
-  throughput: number;
-  wallSeconds: number;
-}
-
-function measure(sent: Sent[], receiver: Receiver): PhaseResult {
-  const arrivals = sent.map((s) => receiver.arrivals.get(s.id)!);
-  const first = Math.min(...sent.map((s) => s.dueAt));
-  const last = Math.max(...arrivals);
-  return {
-    sent,
-    e2e: sent.map((s, i) => arrivals[i] - s.acceptedAt),
-    accept: sent.map((s) => s.acceptedAt - s.dueAt),
-    throughput: sent.length / ((last - first) / 1000),
-    wallSeconds: (last - first) / 1000,
-  };
-}
-
-/** Waits until no workflow on the task queue is running, so one phase does not load the next. */
-async function settle(client: Client, taskQueue: string): Promise<void> {
-  const deadline = performance.now() + 30_000;
-  while (performance.now() < deadline) {
-    try {
-      const { count } = await client.workflow.count(`TaskQueue="${taskQueue}" AND ExecutionStatus="Running"`);
-      if (count === 0) return;
-    } catch (err) {
-      log(`cannot count running workflows (${(err as Error).message}); waiting 2 s instead`);
-      await new Promise((r) => setTimeout(r, 2000));
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  log(`workflows on ${taskQueue} still running after 30 s; going on`);
-}
 
 const started = Date.now();
 const runTag = started.toString(36);
@@ -167,41 +116,33 @@ try {
       return { id, acceptedAt: performance.now() };
     };
 
-  const closed = async (offer: Offer, count: number) => {
-    const sent = await closedLoop(count, CONCURRENCY, offer);
-    await receiver!.waitFor(sent.map((s) => s.id), STALL_MS);
-    return sent;
-  };
-  const open = async (offer: Offer, rate: number) => {
-    const { sent, maxLagMs } = await openLoop(rate, HALF_SECONDS, offer);
-    await receiver!.waitFor(sent.map((s) => s.id), STALL_MS);
-    return { sent, maxLagMs };
-  };
+  const closed = (offer: Offer, count: number) => closedPhase(receiver!, offer, count, CONCURRENCY);
+  const open = (offer: Offer, rate: number) => openPhase(receiver!, offer, rate, HALF_SECONDS);
 
   log(`warm-up: ${WARMUP} of each`);
   await closed(tocsin, WARMUP);
   await closed(byFlow, WARMUP);
   await closed(bare('warmup'), WARMUP);
   await closed(events, WARMUP);
-  await settle(client, ready.taskQueue);
-  await settle(client, BARE_TASK_QUEUE);
+  await settle(log, client, ready.taskQueue);
+  await settle(log, client, BARE_TASK_QUEUE);
 
   log(`phase 1: ${N} Tocsin notifications, ${CONCURRENCY} in flight`);
   const maxTocsin = measure(await closed(tocsin, N), receiver);
   await sample();
-  await settle(client, ready.taskQueue);
+  await settle(log, client, ready.taskQueue);
   log(`  ${maxTocsin.throughput.toFixed(1)}/s; now ${N} one-step flows`);
   const maxFlow = measure(await closed(byFlow, N), receiver);
   await sample();
-  await settle(client, ready.taskQueue);
+  await settle(log, client, ready.taskQueue);
   log(`  ${maxFlow.throughput.toFixed(1)}/s; now ${N} bare workflows`);
   const maxBare = measure(await closed(bare('max'), N), receiver);
   await sample();
-  await settle(client, BARE_TASK_QUEUE);
+  await settle(log, client, BARE_TASK_QUEUE);
   log(`  ${maxBare.throughput.toFixed(1)}/s; now ${N} events through one rule`);
   const maxEvents = measure(await closed(events, N), receiver);
   await sample();
-  await settle(client, ready.taskQueue);
+  await settle(log, client, ready.taskQueue);
   log(`  ${maxEvents.throughput.toFixed(1)}/s (${(maxEvents.throughput / maxTocsin.throughput).toFixed(2)}× notifications)`);
 
   const rateTocsin = maxTocsin.throughput / 2;
@@ -210,34 +151,28 @@ try {
   const halfTocsinRun = await open(tocsin, rateTocsin);
   const halfTocsin = measure(halfTocsinRun.sent, receiver);
   await sample();
-  await settle(client, ready.taskQueue);
+  await settle(log, client, ready.taskQueue);
   // The flow at the template's half-load rate: the same offered load, so latencies compare.
   log(`phase 2: one-step flow at ${rateTocsin.toFixed(1)}/s for ${HALF_SECONDS} s`);
   const halfFlowRun = await open(byFlow, rateTocsin);
   const halfFlow = measure(halfFlowRun.sent, receiver);
   await sample();
-  await settle(client, ready.taskQueue);
+  await settle(log, client, ready.taskQueue);
   log(`phase 2: bare at ${rateBare.toFixed(1)}/s for ${HALF_SECONDS} s`);
   const halfBareRun = await open(bare('half'), rateBare);
   const halfBare = measure(halfBareRun.sent, receiver);
   await sample();
-  await settle(client, BARE_TASK_QUEUE);
+  await settle(log, client, BARE_TASK_QUEUE);
 
   const peak = rssSamples.reduce((a, s) => Math.max(a, s.maxRss, s.rss), 0);
   const end = rssSamples.at(-1)!;
   const devServer = end.children.find((c) => c.name.startsWith('temporal'));
   const r2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
-  let commit = '';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-  } catch {
-    // not a git checkout
-  }
   const cpu = cpus();
   const date = new Date(started).toISOString();
   const report = `# Notification benchmark ${date}
 
-Command: \`${command}\`${commit ? ` at ${commit}` : ''}
+Command: \`${command}\`${atCommit()}
 
 Machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${mib(totalmem())} memory, Linux ${release()}, Node ${process.version}; load average at start ${loadavg()
     .map((l) => l.toFixed(2))
@@ -279,13 +214,7 @@ ${ms(pct(maxBare.accept, 50))} / ${ms(pct(maxBare.accept, 99))} (bare). Half-loa
 generator fell behind its schedule by at most ${ms(halfTocsinRun.maxLagMs)} (Tocsin) and ${ms(halfBareRun.maxLagMs)} (bare). Duplicate
 deliveries seen by the receiver: ${receiver.duplicates()}. The whole run took ${((Date.now() - started) / 1000).toFixed(0)} s.
 `;
-  console.log(report);
-  const dir = join(root, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const day = date.slice(0, 10);
-  let file = join(dir, `notifications-${day}.md`);
-  for (let i = 2; existsSync(file); i++) file = join(dir, `notifications-${day}-${i}.md`);
-  writeFileSync(file, report);
+  const file = writeResults('notifications', date, report);
   log(`wrote ${file}`);
 } catch (err) {
   exitCode = 1;

@@ -281,7 +281,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         recipientLinks: { encryptionKeys: keys, publicBaseUrl: config.publicBaseUrl },
         lifecycleWebhooks: { encryptionKeys: keys, allowedHosts: config.WEBHOOK_ALLOWED_HOSTS },
         webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
-        workflowBundle: opts.workflowBundle,
+        workflowBundle: opts.workflowBundle ?? (config.WORKFLOW_BUNDLE ? { codePath: resolve(config.WORKFLOW_BUNDLE) } : undefined),
         tuning: workerTuning(config),
         version,
         tracing: tracing?.worker,

@@ -106,6 +106,13 @@ export type Node = number | 'balanced';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * V8 flags of the Tocsin processes the cluster starts (docs/parts/cluster-bench.md): young
+ * generation semi-spaces of at most 2 MB instead of 16 MB, which V8 otherwise grows to and keeps
+ * once a burst of requests or workflow tasks has passed (about 55 MB of resident set per process).
+ */
+export const TOCSIN_NODE_FLAGS = ['--max-semi-space-size=2'];
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -454,16 +461,28 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       LOG_FORMAT: 'json',
       ...opts.env,
     };
+    // The workflow bundle, built once here in a process of its own, so no worker runs webpack
+    // (its peak is most of a worker's resident set); rebuilt at every start, so always current.
+    if (!tocsinEnv.WORKFLOW_BUNDLE && !opts.temporalOnly) {
+      tocsinEnv.WORKFLOW_BUNDLE = join(clusterDir, 'workflows.js');
+      execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bundle-workflows.ts'), tocsinEnv.WORKFLOW_BUNDLE], {
+        cwd: root,
+        env: { ...process.env, ...tocsinEnv },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      step('workflow bundle built');
+    }
     const taskQueue = tocsinEnv.TEMPORAL_TASK_QUEUE || process.env.TEMPORAL_TASK_QUEUE || 'notifications';
     const startWorker = async (name: string, node: Node, env: Record<string, string> = {}, entry = join(root, 'runtime/worker.ts')) => {
-      const { proc } = spawnProc(name, process.execPath, ['--import', 'tsx', entry], { ...tocsinEnv, TEMPORAL_ADDRESS: nodeAddress(node), ...env });
-      // Ready once the server lists it among the task queue's pollers (its identity is pid@host),
-      // whatever LOG_LEVEL hides.
+      const { proc } = spawnProc(name, process.execPath, [...TOCSIN_NODE_FLAGS, '--import', 'tsx', entry], { ...tocsinEnv, TEMPORAL_ADDRESS: nodeAddress(node), ...env });
+      // Ready once the server lists it among its task queue's pollers (its identity is pid@host),
+      // whatever LOG_LEVEL hides; a worker given another TEMPORAL_TASK_QUEUE polls that one.
+      const queue = env.TEMPORAL_TASK_QUEUE ?? taskQueue;
       const conn = await Connection.connect({ address: nodeAddress(node) });
       try {
-        await retry(`${name} polling ${taskQueue}`, async () => {
+        await retry(`${name} polling ${queue}`, async () => {
           if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw Object.assign(new Error(`exited; see ${proc.logFile}`), { fatal: true });
-          const { pollers } = await conn.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType: 1 });
+          const { pollers } = await conn.workflowService.describeTaskQueue({ namespace, taskQueue: { name: queue }, taskQueueType: 1 });
           if (!pollers?.some((p) => p.identity?.startsWith(`${proc.child.pid}@`))) throw new Error('not among the pollers yet');
         }, 300_000, 500, opts.signal);
       } finally {
@@ -475,7 +494,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       const { proc } = spawnProc(
         name,
         process.execPath,
-        ['--import', 'tsx', join(root, 'runtime/api.ts')],
+        [...TOCSIN_NODE_FLAGS, '--import', 'tsx', join(root, 'runtime/api.ts')],
         { ...tocsinEnv, TEMPORAL_ADDRESS: nodeAddress(node), HOST: '127.0.0.1', PORT: String(port), ...env },
       );
       await retry(`${name} /readyz`, async () => {

@@ -7,11 +7,9 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { ensureTemporal } from '../scripts/setup-temporal.mjs';
-import { workflowsPath } from '../worker/index.js';
-import { FAILURE_CONVERTER_PATH } from '../usecases/payload-codec.js';
+import { bundleWorkflows } from '../worker/bundle.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -29,7 +27,7 @@ export const onCluster = (env: Record<string, string | undefined> = process.env)
 export default async function setup(project: TestProject) {
   const { cli, testServer } = ensureTemporal();
   const dir = mkdtempSync(join(tmpdir(), 'tocsin-bundle-'));
-  const { code } = await bundleWorkflowCode({ workflowsPath, failureConverterPath: FAILURE_CONVERTER_PATH, logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } as never });
+  const code = await bundleWorkflows();
   const bundlePath = join(dir, 'workflows.js');
   writeFileSync(bundlePath, code);
   project.provide('temporalCliPath', cli!);

@@ -1,0 +1,27 @@
+// The bare one-activity workflow's worker as a process of its own, for the cluster bench
+// (bench/cluster-run.ts): started by the cluster beside Tocsin's workers, with the same tuning
+// (worker/index.ts workerTuning from the same config) and the same payload codec, on the
+// task queue TEMPORAL_TASK_QUEUE (bench/protocol.ts BARE_TASK_QUEUE).
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { loadConfig } from '../config.js';
+import { encryptionKeys } from '../runtime/index.js';
+import { EncryptionCodec, encryptedDataConverter } from '../usecases/payload-codec.js';
+import { quietSdkLogs, workerTuning } from '../worker/index.js';
+import { createBareActivities } from './bare-activities.js';
+
+quietSdkLogs();
+const config = loadConfig();
+const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+const worker = await Worker.create({
+  connection,
+  namespace: config.TEMPORAL_NAMESPACE,
+  taskQueue: config.TEMPORAL_TASK_QUEUE,
+  workflowsPath: fileURLToPath(new URL('./bare-workflow.ts', import.meta.url)),
+  activities: createBareActivities({ webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS }),
+  dataConverter: encryptedDataConverter(new EncryptionCodec(encryptionKeys(config).keys)),
+  ...workerTuning(config),
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => worker.shutdown());
+await worker.run();
+await connection.close();

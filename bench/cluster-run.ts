@@ -1,0 +1,218 @@
+// `npm run bench -- --cluster` (or TOCSIN_CLUSTER=1 npm run bench): bench/run.ts's measure on
+// the production shape (scripts/cluster-stack.ts: PostgreSQL, two Temporal server nodes, two
+// Tocsin workers, two APIs, each a process), against the bare one-activity workflow run by two
+// bare worker processes (bench/bare-worker.ts, one per node, the same tuning and payload codec)
+// on the same cluster in the same run.
+//
+//   BENCH_N=200 BENCH_CONCURRENCY=16 BENCH_HALF_LOAD_SECONDS=20 npm run bench -- --cluster
+//
+// Tocsin's load goes through both APIs in turn, the bare workflow's through both frontends in
+// turn. Over each max-throughput phase every process's CPU time is sampled from /proc
+// (bench/cpu.ts; PostgreSQL with all its backends), and at the end each one's peak RSS (VmHWM).
+// Results: printed, and written to bench/results/cluster-<date>.md.
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { createTocsinClient, ok } from '../client/index.js';
+import { startCluster, type Cluster } from '../scripts/cluster-stack.js';
+import { freePort } from '../worker/dev-server.js';
+import { cpuDelta, cpuSeconds } from './cpu.js';
+import { pct, type Offer } from './load.js';
+import { atCommit, benchKnobs, closedPhase, measure, openPhase, settle, writeResults, type PhaseResult } from './measure.js';
+import { BARE_TASK_QUEUE, procMemory } from './protocol.js';
+import { startReceiver, type Receiver } from './receiver.js';
+
+const { N, CONCURRENCY, HALF_SECONDS, env: knobEnv } = benchKnobs();
+const WARMUP = 10;
+const root = fileURLToPath(new URL('..', import.meta.url));
+const command = `${knobEnv} npm run bench -- --cluster`;
+const BENCH = 'bench (load generator, receiver)';
+
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const ms = (v: number) => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${v.toFixed(v < 10 ? 1 : 0)} ms`);
+const r2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
+
+const started = Date.now();
+const runTag = started.toString(36);
+const loadAtStart = loadavg();
+const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-cluster-bench-'));
+chmodSync(dataDir, 0o755); // the private PostgreSQL runs as user postgres
+let receiver: Receiver | undefined;
+let cluster: Cluster | undefined;
+const connections: Connection[] = [];
+let exitCode = 0;
+let cleaning: Promise<void> | undefined;
+const cleanup = () =>
+  (cleaning ??= (async () => {
+    await receiver?.close().catch(() => {});
+    for (const c of connections) await c.close().catch(() => {});
+    await cluster?.stop().catch((err) => log(`stopping the cluster: ${(err as Error).message}`));
+    rmSync(dataDir, { recursive: true, force: true });
+  })());
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    log(`${signal}: stopping`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+interface Measured {
+  phase: PhaseResult;
+  /** CPU seconds per process over the phase. */
+  cpu: Record<string, number>;
+}
+
+try {
+  receiver = await startReceiver();
+  cluster = await startCluster({
+    dataDir,
+    frontendPort: await freePort(),
+    uiPort: await freePort(),
+    apiPort: await freePort(),
+    env: { LOG_LEVEL: 'warn', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' },
+    log: (m) => log(`cluster: ${m}`),
+  });
+  const c = cluster;
+  const bareWorker = join(root, 'bench/bare-worker.ts');
+  await Promise.all([0, 1].map((node) => c.startWorker(`worker-bare-${node + 1}`, node, { TEMPORAL_TASK_QUEUE: BARE_TASK_QUEUE }, bareWorker)));
+  log(`ready: APIs ${c.apiUrls.join(', ')}, Temporal ${c.frontends.join(', ')}, two bare workers polling ${BARE_TASK_QUEUE}`);
+  const pids = () => ({ ...c.pids(), [BENCH]: process.pid });
+  const rssMb = () => Object.fromEntries(Object.entries(pids()).map(([name, pid]) => [name, Math.round((procMemory(pid)?.rss ?? 0) / 2 ** 20)]));
+  const idleRss = rssMb();
+  const idlePeak = c.peakRssMb();
+
+  const admin = createTocsinClient({ baseUrl: c.apiUrls[0], token: c.adminToken });
+  const tenant = await ok(admin.POST('/v1/admin/tenants', { body: { name: 'bench' } }));
+  const apis = c.apiUrls.map((baseUrl) => createTocsinClient({ baseUrl, token: tenant.apiKey }));
+  await ok(apis[0].PUT('/v1/recipients/{recipientId}', { params: { path: { recipientId: 'r1' } }, body: { webhookUrl: receiver.url } }));
+  await ok(apis[0].POST('/v1/templates', { body: { key: 'bench', content: { en: { webhook: { event: 'bench' } } } } }));
+  for (const address of c.frontends) connections.push(await Connection.connect({ address }));
+  const clients = connections.map((connection) => new Client({ connection, namespace: c.namespace }));
+
+  // Both APIs in turn; both frontends in turn.
+  const tocsin: Offer = async (n) => {
+    const { data, error, response } = await apis[n % apis.length].POST('/v1/notifications', { body: { recipient: 'r1', template: 'bench', data: { n } } });
+    const acceptedAt = performance.now();
+    if (response.status !== 202 || !data?.id) throw new Error(`POST /v1/notifications answered ${response.status}: ${JSON.stringify(error)}`);
+    return { id: data.id, acceptedAt };
+  };
+  const bare =
+    (phase: string): Offer =>
+    async (n) => {
+      const id = `bare-${runTag}-${phase}-${n}`;
+      await clients[n % clients.length].workflow.start('bareWorkflow', { taskQueue: BARE_TASK_QUEUE, workflowId: id, args: [{ id, url: receiver!.url, data: { n } }] });
+      return { id, acceptedAt: performance.now() };
+    };
+  const closed = async (offer: Offer, count: number): Promise<Measured> => {
+    const before = cpuSeconds(pids(), ['postgres']);
+    const sent = await closedPhase(receiver!, offer, count, CONCURRENCY);
+    const cpu = cpuDelta(before, cpuSeconds(pids(), ['postgres']));
+    return { phase: measure(sent, receiver!), cpu };
+  };
+  const open = (offer: Offer, rate: number) => openPhase(receiver!, offer, rate, HALF_SECONDS);
+  const tocsinQueue = c.tocsinEnv.TEMPORAL_TASK_QUEUE ?? 'notifications';
+
+  log(`warm-up: ${WARMUP} of each`);
+  await closed(tocsin, WARMUP);
+  await closed(bare('warmup'), WARMUP);
+  await settle(log, clients[0], tocsinQueue);
+  await settle(log, clients[0], BARE_TASK_QUEUE);
+
+  log(`phase 1: ${N} Tocsin notifications through both APIs, ${CONCURRENCY} in flight`);
+  const maxTocsin = await closed(tocsin, N);
+  await settle(log, clients[0], tocsinQueue);
+  log(`  ${maxTocsin.phase.throughput.toFixed(1)}/s; now ${N} bare workflows through both frontends`);
+  const maxBare = await closed(bare('max'), N);
+  await settle(log, clients[0], BARE_TASK_QUEUE);
+  log(`  ${maxBare.phase.throughput.toFixed(1)}/s (Tocsin/bare ${r2(maxTocsin.phase.throughput / maxBare.phase.throughput)}×)`);
+
+  const rateTocsin = maxTocsin.phase.throughput / 2;
+  const rateBare = maxBare.phase.throughput / 2;
+  log(`phase 2: Tocsin at ${rateTocsin.toFixed(1)}/s for ${HALF_SECONDS} s`);
+  const halfTocsinRun = await open(tocsin, rateTocsin);
+  const halfTocsin = measure(halfTocsinRun.sent, receiver);
+  await settle(log, clients[0], tocsinQueue);
+  log(`phase 2: bare at ${rateBare.toFixed(1)}/s for ${HALF_SECONDS} s`);
+  const halfBareRun = await open(bare('half'), rateBare);
+  const halfBare = measure(halfBareRun.sent, receiver);
+  await settle(log, clients[0], BARE_TASK_QUEUE);
+  const peakRss = c.peakRssMb();
+  const endRss = rssMb();
+  peakRss[BENCH] = Math.round((procMemory(process.pid)?.maxRss ?? 0) / 2 ** 20);
+
+  const cpu = cpus();
+  const date = new Date(started).toISOString();
+  const names = Object.keys(pids());
+  const per1000 = (m: Measured, name: string) => (m.cpu[name] ?? 0) * (1000 / N);
+  const sum = (m: Measured) => names.reduce((a, n) => a + (m.cpu[n] ?? 0), 0);
+  const busy = (m: Measured) => sum(m) / (m.phase.wallSeconds * cpu.length);
+  const breakdown = names
+    .map((n) => `| ${n} | ${per1000(maxTocsin, n).toFixed(1)} | ${per1000(maxBare, n).toFixed(1)} |`)
+    .join('\n');
+  const memory = names.map((n) => `| ${n} | ${idleRss[n] ?? '–'} | ${idlePeak[n] ?? '–'} | ${endRss[n] ?? '–'} | ${peakRss[n] ?? '–'} |`).join('\n');
+  const top = (m: Measured) => [...names].sort((a, b) => (m.cpu[b] ?? 0) - (m.cpu[a] ?? 0))[0];
+  const report = `# Cluster benchmark ${date}
+
+Command: \`${command}\`${atCommit()}
+
+Machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(totalmem() / 2 ** 20)} MiB memory, Linux ${release()}, Node ${process.version}; load average at start ${loadAtStart
+    .map((l) => l.toFixed(2))
+    .join(' ')}, at end ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} (the machine is shared: the ratio within one run is what compares).
+Cluster (scripts/cluster-stack.ts, \`npm run cluster\`'s shape): a private PostgreSQL, two Temporal server nodes (one cluster,
+persistence and visibility on PostgreSQL), two Tocsin workers (one per node), two Tocsin APIs (one per node), and two bare
+workers (bench/bare-worker.ts, one per node: the same tuning and payload codec as Tocsin's), each a process.
+
+Tocsin: \`POST /v1/notifications\` over HTTP through both APIs in turn, one webhook channel to a local receiver. Bare:
+\`client.workflow.start\` through both frontends in turn, of a workflow with one activity doing the same POST (Tocsin's webhook
+sender) to the same receiver. "Arrived" is when the receiver got the POST.
+
+| | Tocsin | bare one-activity workflow | Tocsin / bare |
+| --- | --- | --- | --- |
+| max throughput (${N} offered, ${CONCURRENCY} in flight) | ${maxTocsin.phase.throughput.toFixed(1)} /s | ${maxBare.phase.throughput.toFixed(1)} /s | **${r2(maxTocsin.phase.throughput / maxBare.phase.throughput)}×** (criterion ≥ 0.8×, goal 1.0×) |
+| half load, open loop, ${HALF_SECONDS} s | ${rateTocsin.toFixed(1)} /s (${halfTocsin.sent.length} sent) | ${rateBare.toFixed(1)} /s (${halfBare.sent.length} sent) | |
+| accept latency p50 (HTTP 202; start call) | ${ms(pct(halfTocsin.accept, 50))} | ${ms(pct(halfBare.accept, 50))} | ${r2(pct(halfTocsin.accept, 50) / pct(halfBare.accept, 50))} |
+| accept latency p99 | ${ms(pct(halfTocsin.accept, 99))} | ${ms(pct(halfBare.accept, 99))} | ${r2(pct(halfTocsin.accept, 99) / pct(halfBare.accept, 99))} |
+| accepted → arrived p50 | ${ms(pct(halfTocsin.e2e, 50))} | ${ms(pct(halfBare.e2e, 50))} | ${r2(pct(halfTocsin.e2e, 50) / pct(halfBare.e2e, 50))} |
+| accepted → arrived p99 | ${ms(pct(halfTocsin.e2e, 99))} | ${ms(pct(halfBare.e2e, 99))} | ${r2(pct(halfTocsin.e2e, 99) / pct(halfBare.e2e, 99))} |
+
+## Where the time goes
+
+CPU seconds per 1,000 notifications over each max-throughput phase (from /proc/<pid>/stat, utime + stime of each process
+alone; PostgreSQL: the postmaster, every backend and exited children), by process:
+
+| process | Tocsin | bare |
+| --- | --- | --- |
+${breakdown}
+| **sum** | **${((sum(maxTocsin) * 1000) / N).toFixed(1)}** | **${((sum(maxBare) * 1000) / N).toFixed(1)}** |
+
+Over the phase's window (${maxTocsin.phase.wallSeconds.toFixed(1)} s Tocsin, ${maxBare.phase.wallSeconds.toFixed(1)} s bare) these processes used
+${(busy(maxTocsin) * 100).toFixed(0)} % (Tocsin) and ${(busy(maxBare) * 100).toFixed(0)} % (bare) of the machine's ${cpu.length} cores; the busiest process was
+${top(maxTocsin)} (Tocsin) and ${top(maxBare)} (bare). The other helpers' work on the machine is not in these figures but takes the rest.
+
+## Memory
+
+Resident set in MB, per process: at idle once everything was started, the peak by then (start-up), at the end, and the peak
+over the whole run (VmHWM; for PostgreSQL the postmaster only):
+
+| process | idle | peak before the load | end | peak |
+| --- | --- | --- | --- | --- |
+${memory}
+
+Details: at max load, accepted → arrived p50/p99 was ${ms(pct(maxTocsin.phase.e2e, 50))} / ${ms(pct(maxTocsin.phase.e2e, 99))} (Tocsin) and
+${ms(pct(maxBare.phase.e2e, 50))} / ${ms(pct(maxBare.phase.e2e, 99))} (bare). The load generator fell behind its half-load schedule by at most
+${ms(halfTocsinRun.maxLagMs)} (Tocsin) and ${ms(halfBareRun.maxLagMs)} (bare). Duplicate deliveries seen by the receiver: ${receiver.duplicates()}.
+The whole run took ${((Date.now() - started) / 1000).toFixed(0)} s.
+`;
+  const file = writeResults('cluster', date, report);
+  log(`wrote ${file}`);
+} catch (err) {
+  exitCode = 1;
+  log(`failed: ${(err as Error).stack ?? String(err)}`);
+} finally {
+  await cleanup();
+}
+process.exit(exitCode);

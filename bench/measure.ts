@@ -1,0 +1,102 @@
+// What `npm run bench` measures, on the dev server (bench/run.ts) and on the cluster
+// (bench/cluster-run.ts): a phase's throughput and latencies from the receiver's arrivals, and
+// the wait between phases.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import { closedLoop, openLoop, type Offer, type Sent } from './load.js';
+import type { Receiver } from './receiver.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** A phase fails when nothing more reaches the receiver for this long. */
+export const STALL_MS = 30_000;
+
+export interface PhaseResult {
+  sent: Sent[];
+  /** accepted → arrived at the receiver, per request. */
+  e2e: number[];
+  accept: number[];
+  throughput: number;
+  wallSeconds: number;
+}
+
+export function measure(sent: Sent[], receiver: Receiver): PhaseResult {
+  const arrivals = sent.map((s) => receiver.arrivals.get(s.id)!);
+  const first = Math.min(...sent.map((s) => s.dueAt));
+  const last = Math.max(...arrivals);
+  return {
+    sent,
+    e2e: sent.map((s, i) => arrivals[i] - s.acceptedAt),
+    accept: sent.map((s) => s.acceptedAt - s.dueAt),
+    throughput: sent.length / ((last - first) / 1000),
+    wallSeconds: (last - first) / 1000,
+  };
+}
+
+/** Closed loop of `count` offers, `concurrency` in flight, until every one reached the receiver. */
+export async function closedPhase(receiver: Receiver, offer: Offer, count: number, concurrency: number): Promise<Sent[]> {
+  const sent = await closedLoop(count, concurrency, offer);
+  await receiver.waitFor(sent.map((s) => s.id), STALL_MS);
+  return sent;
+}
+
+/** Open loop at `rate` per second for `seconds`, until every one reached the receiver. */
+export async function openPhase(receiver: Receiver, offer: Offer, rate: number, seconds: number): Promise<{ sent: Sent[]; maxLagMs: number }> {
+  const { sent, maxLagMs } = await openLoop(rate, seconds, offer);
+  await receiver.waitFor(sent.map((s) => s.id), STALL_MS);
+  return { sent, maxLagMs };
+}
+
+/** Waits until no workflow on the task queue is running, so one phase does not load the next. */
+export async function settle(log: (m: string) => void, client: Client, taskQueue: string): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  while (performance.now() < deadline) {
+    try {
+      const { count } = await client.workflow.count(`TaskQueue="${taskQueue}" AND ExecutionStatus="Running"`);
+      if (count === 0) return;
+    } catch (err) {
+      log(`cannot count running workflows (${(err as Error).message}); waiting 2 s instead`);
+      await new Promise((r) => setTimeout(r, 2000));
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  log(`workflows on ${taskQueue} still running after 30 s; going on`);
+}
+
+/** BENCH_N requests per max-throughput phase, BENCH_CONCURRENCY in flight, BENCH_HALF_LOAD_SECONDS of half load. */
+export function benchKnobs(env: NodeJS.ProcessEnv = process.env) {
+  const k = z
+    .object({
+      BENCH_N: z.coerce.number().int().min(10).default(200),
+      BENCH_CONCURRENCY: z.coerce.number().int().min(1).default(16),
+      BENCH_HALF_LOAD_SECONDS: z.coerce.number().positive().default(20),
+    })
+    .parse(env);
+  return { N: k.BENCH_N, CONCURRENCY: k.BENCH_CONCURRENCY, HALF_SECONDS: k.BENCH_HALF_LOAD_SECONDS, env: `BENCH_N=${k.BENCH_N} BENCH_CONCURRENCY=${k.BENCH_CONCURRENCY} BENCH_HALF_LOAD_SECONDS=${k.BENCH_HALF_LOAD_SECONDS}` };
+}
+
+/** ` at <short commit>` of the checkout the bench runs from, or '' outside git. */
+export function atCommit(): string {
+  try {
+    return ` at ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()}`;
+  } catch {
+    return '';
+  }
+}
+
+/** Prints the report and writes it to bench/results/<prefix>-<day>[-n].md; returns the file. */
+export function writeResults(prefix: string, isoDate: string, report: string): string {
+  console.log(report);
+  const dir = join(root, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const day = isoDate.slice(0, 10);
+  let file = join(dir, `${prefix}-${day}.md`);
+  for (let i = 2; existsSync(file); i++) file = join(dir, `${prefix}-${day}-${i}.md`);
+  writeFileSync(file, report);
+  return file;
+}
