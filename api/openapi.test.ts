@@ -41,7 +41,7 @@ describe('OpenAPI document', () => {
     expect(doc.openapi).toBe('3.1.0');
     const body = doc.paths['/v1/notifications'].post.requestBody.content['application/json'].schema;
     expect(body.required).toEqual(expect.arrayContaining(['recipient']));
-    // A template or a flow (docs/parts/flows.md), exactly one.
+    // A template or a flow (README: "Flows"), exactly one.
     expect(body.oneOf).toEqual([{ required: ['template'] }, { required: ['flow'] }]);
     expect(body.properties.priority.enum).toEqual(['low', 'normal', 'high', 'critical']);
     expect(body.additionalProperties).toBe(false);

@@ -81,7 +81,7 @@ try {
   const api = createTocsinClient({ baseUrl: ready.apiUrl, token: tenant.apiKey });
   await ok(api.PUT('/v1/recipients/{recipientId}', { params: { path: { recipientId: 'r1' } }, body: { webhookUrl: receiver.url } }));
   await ok(api.POST('/v1/templates', { body: { key: 'bench', content: { en: { webhook: { event: 'bench' } } } } }));
-  // The same send as a one-step flow (docs/parts/flows.md): what the flow interpreter costs over the notification workflow.
+  // The same send as a one-step flow (README: "Flows"): what the flow interpreter costs over the notification workflow.
   await ok(api.PUT('/v1/flows/{key}', { params: { path: { key: 'bench' } }, body: { steps: [{ id: 'send', type: 'send', channels: ['webhook'], template: 'bench' }] } }));
 
   connection = await Connection.connect({ address: ready.temporalAddress });

@@ -107,7 +107,7 @@ export type Node = number | 'balanced';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * V8 flags of the Tocsin processes the cluster starts (docs/parts/cluster-bench.md): young
+ * V8 flags of the Tocsin processes the cluster starts (README: "Throughput and memory on the cluster"): young
  * generation semi-spaces of at most 2 MB instead of 16 MB, which V8 otherwise grows to and keeps
  * once a burst of requests or workflow tasks has passed (about 55 MB of resident set per process).
  */

@@ -7,7 +7,7 @@ import { json, jsonBody, router, security, tenantProblems, Timestamp } from '../
 import type { AppDeps, Env } from '../deps.js';
 
 const KeyParam = z.object({ key: TemplateKey });
-/** A step: `send`, `delay`, `wait`, `branch` (with nested `then`/`else`), `fetch` or `throttle` (docs/parts/flows.md); checked whole at PUT. */
+/** A step: `send`, `delay`, `wait`, `branch` (with nested `then`/`else`), `fetch` or `throttle` (README: "Flows"); checked whole at PUT. */
 const Step = z
   .object({ id: z.string().max(64), type: z.enum(['send', 'delay', 'wait', 'branch', 'fetch', 'throttle', 'digest']) })
   .catchall(z.unknown())

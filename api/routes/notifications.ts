@@ -15,7 +15,7 @@ const IdempotencyHeader = idempotencyHeader('notification');
 
 /** What flows do by their own steps; a request naming a flow may not say it. */
 const NOT_WITH_FLOW = ['channels', 'strategy', 'sendAt', 'digest', 'throttle'] as const;
-/** A notification by template, or by flow (`flow` in place of `template`: docs/parts/flows.md). */
+/** A notification by template, or by flow (`flow` in place of `template`: README: "Flows"). */
 const SendBody = NotificationBody.extend({
   template: TemplateKey.optional(),
   flow: TemplateKey.optional().openapi({ description: 'A flow’s key, in place of `template`: its latest version is pinned and run' }),
