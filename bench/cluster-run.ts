@@ -70,7 +70,7 @@ try {
     dataDir,
     frontendPort: await freePort(),
     uiPort: await freePort(),
-    apiPort: await freePort(),
+    apiPort: 0,
     env: { LOG_LEVEL: 'warn', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' },
     log: (m) => log(`cluster: ${m}`),
   });

@@ -38,7 +38,7 @@ export interface ClusterOptions {
    */
   frontendPort?: number;
   uiPort?: number;
-  /** API 1 listens on apiPort, API 2 on apiPort + 1; 0: both free-picked. */
+  /** API 1 listens on apiPort, API 2 on apiPort + 1; 0 or unset: each free-picked. */
   apiPort?: number;
   namespace?: string;
   /** Extra environment for every worker and API (channel providers, log level…). */
@@ -431,7 +431,9 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
 
     // 6. The Web UI.
     const uiPort = opts.uiPort || (await freePort());
-    const apiBase = opts.apiPort || (await freePort());
+    // API 2's port is picked on its own unless a base was given: the port after a free one may be taken.
+    const apiPorts = opts.apiPort ? [opts.apiPort, opts.apiPort + 1] : [await freePort(), await freePort()];
+    const apiBase = apiPorts[0];
     const uiUrl = `http://127.0.0.1:${uiPort}`;
     const { token, file: tokenFile } = adminTokenFile(dataDir);
     if (!opts.temporalOnly) {
@@ -514,8 +516,9 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const apiUrls: string[] = [];
     await Promise.all(
       Array.from({ length: apis }, async (_, i) => {
-        await startApi(`api-${i + 1}`, 'balanced', apiBase + i);
-        apiUrls[i] = `http://127.0.0.1:${apiBase + i}`;
+        const port = apiPorts[i] ?? (await freePort());
+        await startApi(`api-${i + 1}`, 'balanced', port);
+        apiUrls[i] = `http://127.0.0.1:${port}`;
       }),
     );
     step(`${apis} APIs ready`);
