@@ -304,11 +304,11 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
       });
       stops.push(stopNudges);
       // Events the API evaluates at once leave no workflow: one left `accepted` by a process that
-      // died meanwhile gets its workflow from this sweep (every 5 minutes, events over a minute old).
+      // died meanwhile gets its workflow from this sweep (at start and every 5 minutes, events over a minute old).
       const stopSweep = startEventSweep({
-          db: database.db,
-          temporal: { client: workerClient, taskQueue: config.TEMPORAL_TASK_QUEUE },
-          retry: retrySettings(config),
+        db: database.db,
+        temporal: { client: workerClient, taskQueue: config.TEMPORAL_TASK_QUEUE },
+        retry: retrySettings(config),
         onError: (err) => logger.warn({ err }, 'could not sweep accepted events (the next sweep will)'),
       });
       stops.push(async () => stopSweep());

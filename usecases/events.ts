@@ -153,12 +153,14 @@ export async function sweepAcceptedEvents(
   return rows.length;
 }
 
-/** The worker's sweep of events left `accepted`: every `everyMs` (default 5 minutes). Resolves with the function that stops. */
+/** The worker's sweep of events left `accepted`: at once, then every `everyMs` (default 5 minutes). Answers the function that stops. */
 export function startEventSweep(
   deps: { db: Db; temporal: Pick<TemporalDeps, 'client' | 'taskQueue'>; retry: RetrySettings; onError?: (err: unknown) => void },
   everyMs = 5 * 60_000,
 ): () => void {
-  const timer = setInterval(() => void sweepAcceptedEvents(deps).catch((err) => deps.onError?.(err)), everyMs);
+  const sweep = () => void sweepAcceptedEvents(deps).catch((err) => deps.onError?.(err));
+  sweep();
+  const timer = setInterval(sweep, everyMs);
   timer.unref();
   return () => clearInterval(timer);
 }
