@@ -27,7 +27,8 @@ describe('an event evaluated at once falls back to its workflow when Temporal fa
   beforeAll(async () => {
     h = await startHarness({ clientInterceptors: [loseNotificationStarts] });
     await seed(h);
-    const rule = await h.call('PUT', '/v1/rules/shipped', { event: 'order.shipped', recipients: { from: 'event' }, template: 'order-shipped', channels: ['inapp'] });
+    expect((await h.call('POST', '/v1/templates', { key: 'shipped', content: { en: { inapp: { title: 'Shipped', body: 'Order {{ order.id }} is on its way' } } } })).status).toBe(201);
+    const rule = await h.call('PUT', '/v1/rules/shipped', { event: 'order.shipped', recipients: { from: 'event' }, template: 'shipped', channels: ['inapp'] });
     expect(rule.status).toBe(200);
   }, 120_000);
 
