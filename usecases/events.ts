@@ -16,6 +16,7 @@ import { missing, RequestError, unavailable } from '../domain/errors.js';
 import { celEvent, celRecipient, eventNotificationId, type EventInput, type EventProgress, type MatchedRule } from '../domain/events.js';
 import type { NotificationInput, RetrySettings } from '../domain/types.js';
 import { SA, workflowIds } from '../domain/workflow-ids.js';
+import { startsEagerly } from '../domain/priority.js';
 import { flowAcceptedRecord, flowStartOptions, notificationStartOptions, planNotification } from './accept.js';
 import { prepareFlowRun, signalFlowWaits } from './flows.js';
 import { flowVersion, recordFlowAccepted } from '../db/flows.js';
@@ -304,7 +305,7 @@ async function acceptFlowPage(deps: { db: Db; temporal: TemporalDeps }, event: E
     }
     await recordFlowAccepted(deps.db, input, flowAcceptedRecord(input, event.eventId));
     try {
-      await deps.temporal.client.workflow.start('flowWorkflow', flowStartOptions(input, deps.temporal.taskQueue, false, deps.temporal.fairnessWeights));
+      await deps.temporal.client.workflow.start('flowWorkflow', flowStartOptions(input, deps.temporal.taskQueue, eagerFor(deps.temporal, input.priority), deps.temporal.fairnessWeights));
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
@@ -350,6 +351,13 @@ async function acceptTemplatePage(
   return start.length;
 }
 
+/**
+ * Whether a start runs its first workflow task in this process (as POST /v1/notifications does):
+ * only for the API sharing a process with the worker (eagerStart), evaluating a small event at
+ * once; the event workflow's steps (the worker's deps, no eagerStart) start through matching.
+ */
+const eagerFor = (temporal: TemporalDeps, priority: NotificationInput['priority']) => temporal.eagerStart === true && startsEagerly(priority);
+
 /** Workflow starts in flight at once from one step. */
 const START_CONCURRENCY = 32;
 
@@ -363,7 +371,7 @@ async function startNotifications(temporal: TemporalDeps, inputs: NotificationIn
     await Promise.all(
       inputs.slice(i, i + START_CONCURRENCY).map(async (input) => {
         try {
-          await temporal.client.workflow.start('notificationWorkflow', notificationStartOptions(input, temporal.taskQueue, false, temporal.fairnessWeights));
+          await temporal.client.workflow.start('notificationWorkflow', notificationStartOptions(input, temporal.taskQueue, eagerFor(temporal, input.priority), temporal.fairnessWeights));
         } catch (err) {
           if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         }
