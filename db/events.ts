@@ -1,14 +1,31 @@
 // Events posted by producers and what their rules made of them.
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { events, notifications } from './schema.js';
 
 export type EventRow = typeof events.$inferSelect;
 export type NewEventRow = typeof events.$inferInsert;
 
-/** Records an event; a repeat (same id) writes nothing. */
-export async function insertEvent(db: Db, row: NewEventRow): Promise<void> {
-  await db.insert(events).values(row).onConflictDoNothing();
+/** Records an event; a repeat (same id) writes nothing. Answers whether this call recorded it. */
+export async function insertEvent(db: Db, row: NewEventRow): Promise<boolean> {
+  const rows = await db.insert(events).values(row).onConflictDoNothing().returning({ id: events.id });
+  return rows.length > 0;
+}
+
+/**
+ * Events still `accepted` that were recorded before `before`, newest first (an event whose run
+ * failed for good stays `accepted`: old ones never crowd out the latest): those whose run never
+ * started (a process that died while the API evaluated them at once), and those whose run is
+ * still going. Without an index on status this scans the events table: the sweep runs every few
+ * minutes and reads `limit` rows.
+ */
+export async function acceptedEventsBefore(db: Db, before: Date, limit: number): Promise<EventRow[]> {
+  return db
+    .select()
+    .from(events)
+    .where(and(eq(events.status, 'accepted'), lt(events.createdAt, before)))
+    .orderBy(desc(events.createdAt))
+    .limit(limit);
 }
 
 export async function findEvent(db: Db, tenantId: string, id: string): Promise<EventRow | undefined> {

@@ -19,6 +19,7 @@ import { createIntegrationProviders } from '../activities/providers.js';
 import type { Config } from '../config.js';
 import type { DevServer } from '../worker/dev-server.js';
 import { openDatabase, type Database } from '../db/client.js';
+import { startEventSweep } from '../usecases/events.js';
 import { rewrapWebhookSecrets, startWebhookNudges } from '../usecases/webhook-endpoints.js';
 import type { RetrySettings } from '../domain/types.js';
 import { ALLOW_LIST_HINT } from '../usecases/webhook-address.js';
@@ -302,6 +303,15 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
         onError: (err) => logger.warn({ err }, 'could not wake a webhook dispatcher (the next catch-up will)'),
       });
       stops.push(stopNudges);
+      // Events the API evaluates at once leave no workflow: one left `accepted` by a process that
+      // died meanwhile gets its workflow from this sweep (at start and every 5 minutes, events over a minute old).
+      const stopSweep = startEventSweep({
+        db: database.db,
+        temporal: { client: workerClient, taskQueue: config.TEMPORAL_TASK_QUEUE },
+        retry: retrySettings(config),
+        onError: (err) => logger.warn({ err }, 'could not sweep accepted events (the next sweep will)'),
+      });
+      stops.push(async () => stopSweep());
       // The daily retention pass (RETENTION_DAYS) as a Temporal Schedule, kept by every worker.
       await ensureRetentionSchedule(workerClient, {
         taskQueue: config.TEMPORAL_TASK_QUEUE,

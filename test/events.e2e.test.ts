@@ -11,6 +11,8 @@ import { Client, Connection } from '@temporalio/client';
 import type { Running } from '../runtime/index.js';
 import type { EventInput } from '../domain/events.js';
 import { workflowIds } from '../domain/workflow-ids.js';
+import { insertEvent } from '../db/events.js';
+import { sweepAcceptedEvents } from '../usecases/events.js';
 import { fastRetry } from './harness.js';
 import { notifications, topicSubscriptions } from '../db/schema.js';
 import { quietTemporalLogs, stackRequests, stackTaskQueue, startTestStack } from './support.js';
@@ -143,6 +145,77 @@ describe('events, rules, topics and segments', () => {
     expect(await processed((await post('/v1/events', { name: 'comment.added', actor: 'other', data: { total: 1 } })).body.id)).toMatchObject({ rules: [], notifications: { count: 0 } });
     expect((await api('DELETE', '/v1/rules/actor-rule')).status).toBe(204);
     expect((await api('GET', '/v1/rules/actor-rule')).status).toBe(404);
+  }, 180_000);
+
+  it('a small event (rules from the event, few recipients) is evaluated by the API at once: no event workflow, one send per recipient, a re-post sends nothing twice', async () => {
+    expect((await api('PUT', '/v1/rules/liked', { event: 'post.liked', recipients: { from: 'event' }, template: 'shipped', channels: ['inapp'] })).status).toBe(200);
+    expect((await api('PUT', '/v1/rules/liked-rich', { event: 'post.liked', if: 'event.data.total > 100', recipients: { from: 'event' }, template: 'shipped', channels: ['inapp'] })).status).toBe(200);
+    const body = { name: 'post.liked', recipients: ['s1', 's2', 's1', 'nobody'], data: { total: 150 } };
+    const first = await post('/v1/events', body, { 'idempotency-key': 'like-1' });
+    expect(first.status).toBe(202);
+    // Processed before the answer: read at once, no polling.
+    const event = (await api('GET', `/v1/events/${first.body.id}`)).body;
+    expect(event).toMatchObject({ id: first.body.id, status: 'processed', rules: ['liked', 'liked-rich'], notifications: { count: 4 } });
+    expect(event.processedAt).not.toBeNull();
+    const rows = await recipientsOf(event.notifications.ids);
+    expect(rows.map((r) => r.recipientId).sort()).toEqual(['s1', 's1', 's2', 's2']);
+    for (const id of event.notifications.ids) {
+      const n = await until(() => api('GET', `/v1/notifications/${id}`), (r) => FINISHED.includes(r.body.status));
+      expect(n.body).toMatchObject({ status: 'sent', deliveries: [{ channel: 'inapp', status: 'sent' }] });
+    }
+    const connection = await Connection.connect({ address: running!.temporalAddress });
+    try {
+      const client = new Client({ connection, dataConverter: running!.dataConverter });
+      await expect(client.workflow.getHandle(workflowIds.event(tenantId, first.body.id)).describe()).rejects.toThrow(/not found/i);
+    } finally {
+      await connection.close();
+    }
+
+    const again = await post('/v1/events', body, { 'idempotency-key': 'like-1' });
+    expect(again).toMatchObject({ status: 202, body: { id: first.body.id } });
+    expect((await api('GET', `/v1/events/${first.body.id}`)).body.notifications).toEqual(event.notifications);
+    for (const rid of ['s1', 's2']) {
+      const inbox = (await api('GET', `/v1/recipients/${rid}/inbox?limit=100`)).body.data as Array<{ notificationId: string }>;
+      expect(inbox.filter((m) => event.notifications.ids.includes(m.notificationId))).toHaveLength(2);
+    }
+    const [{ n }] = await running!.database.db.select({ n: sql<number>`count(*)::int` }).from(notifications).where(eq(notifications.eventId, first.body.id));
+    expect(n).toBe(4);
+    expect((await api('DELETE', '/v1/rules/liked')).status).toBe(204);
+    expect((await api('DELETE', '/v1/rules/liked-rich')).status).toBe(204);
+  }, 180_000);
+
+  it('an event left `accepted` without a workflow (its process died mid-evaluation) is completed by the sweep, once; a processed event is not swept', async () => {
+    expect((await api('PUT', '/v1/rules/swept', { event: 'post.swept', recipients: { from: 'event' }, template: 'shipped', channels: ['inapp'] })).status).toBe(200);
+    // As a crash between the event's row and its evaluation leaves it.
+    const id = `evt_swept_${Date.now()}`;
+    await insertEvent(running!.database.db, { id, tenantId, name: 'post.swept', actor: 's3', recipients: null, data: { total: 1 }, workflowId: workflowIds.event(tenantId, id) });
+    const done = await post('/v1/events', { name: 'post.swept', actor: 's2', data: { total: 2 } });
+    expect((await api('GET', `/v1/events/${done.body.id}`)).body.status).toBe('processed');
+    expect((await api('GET', `/v1/events/${id}`)).body).toMatchObject({ status: 'accepted', notifications: { count: 0 } });
+
+    const connection = await Connection.connect({ address: running!.temporalAddress });
+    try {
+      const client = new Client({ connection, dataConverter: running!.dataConverter });
+      const sweep = (at: number) => sweepAcceptedEvents({ db: running!.database.db, temporal: { client, taskQueue: 'events-e2e' }, retry: fastRetry, now: () => at });
+      // Not yet a minute old: left to the request that may still be evaluating it.
+      await sweep(Date.now());
+      await expect(client.workflow.getHandle(workflowIds.event(tenantId, id)).describe()).rejects.toThrow(/not found/i);
+      // Later, swept twice (two workers): one run.
+      const later = Date.now() + 120_000;
+      expect(await sweep(later)).toBeGreaterThanOrEqual(1);
+      await sweep(later);
+      const event = await processed(id);
+      expect(event).toMatchObject({ status: 'processed', rules: ['swept'], notifications: { count: 1 } });
+      const n = await until(() => api('GET', `/v1/notifications/${event.notifications.ids[0]}`), (r) => FINISHED.includes(r.body.status));
+      expect(n.body).toMatchObject({ status: 'sent', recipient: 's3' });
+      const inbox = (await api('GET', '/v1/recipients/s3/inbox?limit=100')).body.data as Array<{ notificationId: string }>;
+      expect(inbox.filter((m) => m.notificationId === event.notifications.ids[0])).toHaveLength(1);
+      // The event processed at once has no run, and the sweep started none.
+      await expect(client.workflow.getHandle(workflowIds.event(tenantId, done.body.id)).describe()).rejects.toThrow(/not found/i);
+    } finally {
+      await connection.close();
+    }
+    expect((await api('DELETE', '/v1/rules/swept')).status).toBe(204);
   }, 180_000);
 
   it('a bad CEL expression is a 400 naming the expression and the position', async () => {

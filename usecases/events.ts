@@ -6,18 +6,19 @@
 // workflows as the POST does.
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { Db } from '../db/client.js';
-import { eventNotifications, finishEvent, findEvent, insertEvent, setEventRules } from '../db/events.js';
+import { acceptedEventsBefore, eventNotifications, finishEvent, findEvent, insertEvent, setEventRules } from '../db/events.js';
 import { recordAccepted, recordNotifications, type NotificationRecord } from '../db/notifications.js';
 import { recipientPage, type RecipientRow } from '../db/recipients.js';
-import { enabledRulesFor } from '../db/rules.js';
+import { enabledRulesFor, type RuleRow } from '../db/rules.js';
 import { subscriberPage } from '../db/topics.js';
 import { CelError, compileCel, holds } from '../domain/cel.js';
 import { missing, RequestError, unavailable } from '../domain/errors.js';
 import { celEvent, celRecipient, eventNotificationId, type EventInput, type EventProgress, type MatchedRule } from '../domain/events.js';
 import type { NotificationInput, RetrySettings } from '../domain/types.js';
 import { SA, workflowIds } from '../domain/workflow-ids.js';
+import { startsEagerly } from '../domain/priority.js';
 import { flowAcceptedRecord, flowStartOptions, notificationStartOptions, planNotification } from './accept.js';
-import { prepareFlowRun } from './flows.js';
+import { prepareFlowRun, signalFlowWaits } from './flows.js';
 import { flowVersion, recordFlowAccepted } from '../db/flows.js';
 import { claimIdempotencyKey, requestHash } from './idempotency.js';
 import { newId } from './ids.js';
@@ -41,23 +42,32 @@ interface EventDeps {
   now?: () => number;
   /** Recipients read per page of an event's audience (tests page small); unset: EVENT_PAGE. */
   eventPageSize?: number;
+  /** Told when evaluating an event at once failed (its workflow then does the work). */
+  onInlineError?: (err: unknown) => void;
 }
 
 const RETRY_WITH_KEY = 'The workflow service did not confirm the start. Retry with the same Idempotency-Key to be sure the event is processed once.';
 
 /**
- * Records an event and starts its workflow. With an Idempotency-Key, a repeat with the same body
- * answers the first id (and completes a first request that died before starting its run); with
- * another body, 409. The workflow id is the event's, so Temporal runs each event once.
+ * An event is evaluated at once by the API (no event workflow) when every enabled rule for its
+ * name takes its recipients `from` the event and rules × recipients is at most this: the same
+ * work as the workflow's first step, a handful of statements and starts, within the request.
  */
-export async function acceptEvent(deps: EventDeps, tenantId: string, body: EventRequest, opts: { idempotencyKey?: string } = {}): Promise<{ id: string }> {
-  const { db, temporal } = deps;
-  const now = deps.now ?? Date.now;
-  let id = newId('evt', now());
-  if (opts.idempotencyKey !== undefined) id = (await claimIdempotencyKey(db, now(), tenantId, opts.idempotencyKey, requestHash(body), id)) ?? id;
-  const workflowId = workflowIds.event(tenantId, id);
-  await insertEvent(db, { id, tenantId, name: body.name, actor: body.actor ?? null, recipients: body.recipients ?? null, data: body.data, workflowId });
-  const input: EventInput = { tenantId, eventId: id, name: body.name, actor: body.actor ?? null, recipients: body.recipients ?? null, data: body.data, retry: deps.retry, ...(deps.eventPageSize ? { pageSize: deps.eventPageSize } : {}) };
+export const INLINE_EVENT_MAX = 20;
+
+/** Where an event's run starts (as workflows/event.ts eventStart). */
+const START: EventProgress = { rules: null, ruleIndex: 0, after: null, accepted: 0 };
+
+/** The event's own recipients: its list, else its actor. */
+const ownRecipients = (e: Pick<EventInput, 'recipients' | 'actor'>) => [...new Set(e.recipients ?? (e.actor ? [e.actor] : []))];
+
+/** Whether the API evaluates the event at once: every rule's recipients are the event's, and few. */
+export function evaluatedAtOnce(rules: RuleRow[], event: Pick<EventInput, 'recipients' | 'actor'>): boolean {
+  return rules.every((r) => 'from' in r.definition.recipients) && rules.length * ownRecipients(event).length <= INLINE_EVENT_MAX;
+}
+
+/** The start of an event's workflow: the event's id, joined while it runs and never run twice. */
+async function startEventWorkflow(temporal: TemporalDeps, input: EventInput, workflowId: string): Promise<void> {
   try {
     await temporal.client.workflow.start('eventWorkflow', {
       taskQueue: temporal.taskQueue,
@@ -66,15 +76,94 @@ export async function acceptEvent(deps: EventDeps, tenantId: string, body: Event
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       typedSearchAttributes: [
-        { key: SA.tenant, value: tenantId },
+        { key: SA.tenant, value: input.tenantId },
         { key: SA.kind, value: 'event' },
       ],
       ...(temporal.eagerStart ? { requestEagerStart: true } : {}),
     });
   } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw unavailable(opts.idempotencyKey !== undefined ? RETRY_WITH_KEY : `The workflow service did not confirm the start of event ${id}. Post it with an Idempotency-Key to retry safely.`, err);
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+}
+
+/**
+ * Records an event and has its rules evaluated. A small event (evaluatedAtOnce) is evaluated by
+ * the API itself: the flow runs waiting for it are signalled, its notifications accepted and
+ * started, and it is marked processed, before the answer. Should any of that fail, or for any
+ * other event, its workflow is started, which does (or redoes, idempotently: ids per event, rule
+ * and recipient) the same work; a process that dies in between leaves the event `accepted`, and
+ * the worker's sweep (sweepAcceptedEvents) starts its workflow. With an Idempotency-Key, a repeat
+ * with the same body answers the first id (and completes a first request that died before its
+ * event was processed); with another body, 409. The workflow id is the event's, so Temporal runs
+ * each event once.
+ */
+export async function acceptEvent(deps: EventDeps, tenantId: string, body: EventRequest, opts: { idempotencyKey?: string } = {}): Promise<{ id: string }> {
+  const { db, temporal } = deps;
+  const now = deps.now ?? Date.now;
+  let id = newId('evt', now());
+  if (opts.idempotencyKey !== undefined) id = (await claimIdempotencyKey(db, now(), tenantId, opts.idempotencyKey, requestHash(body), id)) ?? id;
+  const workflowId = workflowIds.event(tenantId, id);
+  const recorded = await insertEvent(db, { id, tenantId, name: body.name, actor: body.actor ?? null, recipients: body.recipients ?? null, data: body.data, workflowId });
+  const input: EventInput = { tenantId, eventId: id, name: body.name, actor: body.actor ?? null, recipients: body.recipients ?? null, data: body.data, retry: deps.retry, ...(deps.eventPageSize ? { pageSize: deps.eventPageSize } : {}) };
+  if (recorded && (await evaluateAtOnce(deps, input))) return { id };
+  if (!recorded && (await findEvent(db, tenantId, id))?.status === 'processed') return { id };
+  try {
+    await startEventWorkflow(temporal, input, workflowId);
+  } catch (err) {
+    throw unavailable(opts.idempotencyKey !== undefined ? RETRY_WITH_KEY : `The workflow service did not confirm the start of event ${id}. Post it with an Idempotency-Key to retry safely.`, err);
   }
   return { id };
+}
+
+/**
+ * The event workflow's first step, run by the API for a small event: whether it was done (the
+ * event is processed). A large event, or any failure, answers false: the workflow does the work.
+ */
+async function evaluateAtOnce(deps: EventDeps, event: EventInput): Promise<boolean> {
+  try {
+    const rules = await enabledRulesFor(deps.db, event.tenantId, event.name, MAX_RULES_PER_EVENT);
+    if (!evaluatedAtOnce(rules, event)) return false;
+    await signalFlowWaits(deps, { tenantId: event.tenantId, name: event.name, actor: event.actor, recipients: event.recipients ?? [], data: event.data });
+    const step = await evaluateEventStep(deps, event, START, undefined, rules);
+    return step.done;
+  } catch (err) {
+    deps.onInlineError?.(err);
+    return false;
+  }
+}
+
+/** Events the sweep reads per pass. */
+const SWEEP_LIMIT = 1000;
+
+/**
+ * Starts the workflow of every event still `accepted` that was recorded more than `olderThanMs`
+ * ago (a process died while its API evaluated it at once), with the start acceptEvent makes: a
+ * run already there is joined, a finished one never re-run, and its work is idempotent. Answers
+ * how many it started (or joined).
+ */
+export async function sweepAcceptedEvents(
+  deps: { db: Db; temporal: Pick<TemporalDeps, 'client' | 'taskQueue'>; retry: RetrySettings; now?: () => number },
+  olderThanMs = 60_000,
+): Promise<number> {
+  const now = deps.now ?? Date.now;
+  const rows = await acceptedEventsBefore(deps.db, new Date(now() - olderThanMs), SWEEP_LIMIT);
+  for (const row of rows) {
+    const input: EventInput = { tenantId: row.tenantId, eventId: row.id, name: row.name, actor: row.actor, recipients: row.recipients, data: row.data, retry: deps.retry };
+    await startEventWorkflow(deps.temporal, input, row.workflowId);
+  }
+  return rows.length;
+}
+
+/** The worker's sweep of events left `accepted`: at once, then every `everyMs` (default 5 minutes). Answers the function that stops. */
+export function startEventSweep(
+  deps: { db: Db; temporal: Pick<TemporalDeps, 'client' | 'taskQueue'>; retry: RetrySettings; onError?: (err: unknown) => void },
+  everyMs = 5 * 60_000,
+): () => void {
+  const sweep = () => void sweepAcceptedEvents(deps).catch((err) => deps.onError?.(err));
+  sweep();
+  const timer = setInterval(sweep, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 export async function eventView(db: Db, tenantId: string, id: string) {
@@ -93,8 +182,8 @@ export async function eventView(db: Db, tenantId: string, id: string) {
 }
 
 /** The enabled rules for the event whose `if` holds, each with its template's latest version pinned. */
-async function matchRules(db: Db, event: EventInput): Promise<MatchedRule[]> {
-  const rows = await enabledRulesFor(db, event.tenantId, event.name, MAX_RULES_PER_EVENT);
+async function matchRules(db: Db, event: EventInput, read?: RuleRow[]): Promise<MatchedRule[]> {
+  const rows = read ?? (await enabledRulesFor(db, event.tenantId, event.name, MAX_RULES_PER_EVENT));
   const matched: MatchedRule[] = [];
   const ctx = { event: celEvent(event) };
   for (const { key, definition: rule } of rows) {
@@ -125,7 +214,7 @@ async function matchRules(db: Db, event: EventInput): Promise<MatchedRule[]> {
 async function audiencePage(db: Db, event: EventInput, m: MatchedRule, after: string | null, pageSize: number): Promise<{ rows: RecipientRow[]; scanned: number; last: string | null; done: boolean }> {
   const a = m.rule.recipients;
   if ('from' in a) {
-    const ids = [...new Set(event.recipients ?? (event.actor ? [event.actor] : []))];
+    const ids = ownRecipients(event);
     const byId = await recipientsByIdRows(db, event.tenantId, ids);
     return { rows: ids.flatMap((id) => byId.get(id) ?? []), scanned: ids.length, last: null, done: true };
   }
@@ -170,11 +259,13 @@ export async function evaluateEventStep(
   event: EventInput,
   progress: EventProgress,
   pageSize = event.pageSize ?? EVENT_PAGE,
+  /** The enabled rules for the event's name, when the caller has read them already. */
+  ruleRows?: RuleRow[],
 ): Promise<{ progress: EventProgress; started: number; done: boolean }> {
   const { db } = deps;
   const p: EventProgress = { ...progress };
   const first = p.rules === null;
-  const rules = (p.rules ??= await matchRules(db, event));
+  const rules = (p.rules ??= await matchRules(db, event, ruleRows));
   let started = 0;
   let read = 0;
   while (p.ruleIndex < rules.length && read < pageSize) {
@@ -214,7 +305,7 @@ async function acceptFlowPage(deps: { db: Db; temporal: TemporalDeps }, event: E
     }
     await recordFlowAccepted(deps.db, input, flowAcceptedRecord(input, event.eventId));
     try {
-      await deps.temporal.client.workflow.start('flowWorkflow', flowStartOptions(input, deps.temporal.taskQueue, false, deps.temporal.fairnessWeights));
+      await deps.temporal.client.workflow.start('flowWorkflow', flowStartOptions(input, deps.temporal.taskQueue, eagerFor(deps.temporal, input.priority), deps.temporal.fairnessWeights));
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
@@ -260,6 +351,13 @@ async function acceptTemplatePage(
   return start.length;
 }
 
+/**
+ * Whether a start runs its first workflow task in this process (as POST /v1/notifications does):
+ * only for the API sharing a process with the worker (eagerStart), evaluating a small event at
+ * once; the event workflow's steps (the worker's deps, no eagerStart) start through matching.
+ */
+const eagerFor = (temporal: TemporalDeps, priority: NotificationInput['priority']) => temporal.eagerStart === true && startsEagerly(priority);
+
 /** Workflow starts in flight at once from one step. */
 const START_CONCURRENCY = 32;
 
@@ -273,7 +371,7 @@ async function startNotifications(temporal: TemporalDeps, inputs: NotificationIn
     await Promise.all(
       inputs.slice(i, i + START_CONCURRENCY).map(async (input) => {
         try {
-          await temporal.client.workflow.start('notificationWorkflow', notificationStartOptions(input, temporal.taskQueue, false, temporal.fairnessWeights));
+          await temporal.client.workflow.start('notificationWorkflow', notificationStartOptions(input, temporal.taskQueue, eagerFor(temporal, input.priority), temporal.fairnessWeights));
         } catch (err) {
           if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         }

@@ -27,7 +27,7 @@ export function eventRoutes(deps: AppDeps) {
     path: '/',
     summary: 'Post an event',
     description:
-      'Recorded, then evaluated by its own workflow: every enabled rule for `name` whose `if` holds accepts one notification per recipient (the event’s `recipients`, else its `actor`; a topic’s subscribers; or a segment), exactly as POST /v1/notifications would. The same Idempotency-Key with the same body answers the same id and sends nothing twice; with another body, 409.',
+      'Recorded, then evaluated: every enabled rule for `name` whose `if` holds accepts one notification per recipient (the event’s `recipients`, else its `actor`; a topic’s subscribers; or a segment), exactly as POST /v1/notifications would. A small event (every rule takes its recipients from the event, and rules × recipients is at most 20) is evaluated at once, before the answer: it is already `processed` when the 202 arrives. Any other event, or one whose evaluation at once failed, is evaluated by its own workflow; GET /v1/events/{id} shows the same either way. The same Idempotency-Key with the same body answers the same id and sends nothing twice; with another body, 409.',
     security: security.tenant,
     request: { headers: idempotencyHeader('event'), body: jsonBody(EventBody) },
     responses: { 202: json(z.object({ id: z.string() }), 'Accepted; GET /v1/events/{id} shows what it matched'), ...tenantProblems(409) },
