@@ -159,7 +159,15 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   tenant.route('/broadcasts', broadcastRoutes(deps));
   tenant.route('/topics', topicRoutes(deps));
   tenant.route('/rules', ruleRoutes(deps));
-  tenant.route('/events', eventRoutes(deps));
+  // A small event whose inline evaluation failed goes to its workflow: worth a warning, not an error.
+  tenant.route(
+    '/events',
+    eventRoutes({
+      ...deps,
+      // Its name and code only: a database error's message may quote a value.
+      onInlineError: (err: unknown) => logger.warn({ error: (err as Error)?.name, code: (err as { code?: unknown })?.code }, 'an event evaluated at once failed; its workflow takes it over'),
+    }),
+  );
   tenant.route('/schedules', scheduleRoutes(deps));
   tenant.route('/integrations', integrationRoutes(deps));
   tenant.route('/suppressions', suppressionRoutes(deps));

@@ -548,7 +548,11 @@ export const events = pgTable(
     createdAt: ts('created_at').notNull().default(now()),
     processedAt: ts('processed_at'),
   },
-  (t) => [index('events_tenant_created').on(t.tenantId, t.createdAt)],
+  (t) => [
+    index('events_tenant_created').on(t.tenantId, t.createdAt),
+    // The worker's sweep of events a dying API left accepted (usecases/events.ts): only those rows.
+    index('events_accepted_created').on(t.createdAt).where(sql`${t.status} = 'accepted'`),
+  ],
 );
 
 /**

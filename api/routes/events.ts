@@ -19,7 +19,7 @@ const EventView = z
   })
   .openapi('Event');
 
-export function eventRoutes(deps: AppDeps) {
+export function eventRoutes(deps: AppDeps & { onInlineError?: (err: unknown) => void }) {
   const app = router<Env>();
 
   const post = createRoute({

@@ -1,0 +1,1 @@
+CREATE INDEX "events_accepted_created" ON "events" USING btree ("created_at") WHERE "events"."status" = 'accepted';
