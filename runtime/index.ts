@@ -385,7 +385,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
       const { port } = server.address() as AddressInfo;
       apiUrl = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
     }
-    return { apiUrl, uiUrl: devServer?.uiUrl, temporalAddress, adminToken: admin.token, database, dataConverter, codec, devServerPid: devServer?.pid, stop };
+    return { apiUrl, uiUrl: config.TEMPORAL_UI_URL ?? devServer?.uiUrl, temporalAddress, adminToken: admin.token, database, dataConverter, codec, devServerPid: devServer?.pid, stop };
   } catch (err) {
     await stop();
     throw err;

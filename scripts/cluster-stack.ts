@@ -55,6 +55,8 @@ export interface ClusterOptions {
    * UI, workers or APIs (`TOCSIN_CLUSTER=1 npm test` runs Tocsin in its test processes).
    */
   temporalOnly?: boolean;
+  /** Start the Web UI; default: unless temporalOnly. */
+  ui?: boolean;
   /** The servers' dynamic config file; default: temporal/dynamicconfig.yaml, as compose's. */
   dynamicConfig?: string;
 }
@@ -436,7 +438,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const apiBase = apiPorts[0];
     const uiUrl = `http://127.0.0.1:${uiPort}`;
     const { token, file: tokenFile } = adminTokenFile(dataDir);
-    if (!opts.temporalOnly) {
+    if (opts.ui ?? !opts.temporalOnly) {
       const ui = spawnProc(
         'ui',
         bins.ui,

@@ -93,7 +93,9 @@ describe('a running stack under provider outages and a dead dev server', () => {
     quietTemporalLogs();
     dataDir = mkdtempSync(join(tmpdir(), 'tocsin-chaos-outage-'));
     providers = await startProviders();
-    running = await startTestStack(dataDir, { ...providers.env, TEMPORAL_TASK_QUEUE: 'chaos-outage', ADMIN_TOKEN: 'chaos-admin' });
+    // Its own embedded dev server even under TOCSIN_CLUSTER=1: this suite kills and restarts that
+    // server (npm start's supervision); the cluster's faults are `npm run chaos:cluster`'s.
+    running = await startTestStack(dataDir, { ...providers.env, TEMPORAL_TASK_QUEUE: 'chaos-outage', ADMIN_TOKEN: 'chaos-admin' }, { embedded: true });
     apiKey = await seedChaosTenant(api(), 'chaos-admin', `${providers.webhook.url}/hook`);
   });
   afterAll(async () => {

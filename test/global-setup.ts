@@ -17,7 +17,7 @@ declare module 'vitest' {
     temporalTestServerPath: string;
     workflowBundlePath: string;
     /** With TOCSIN_CLUSTER=1: the cluster's frontend (the balancer), namespace and data directory. */
-    temporalCluster?: { address: string; namespace: string; dataDir: string };
+    temporalCluster?: { address: string; namespace: string; dataDir: string; uiUrl: string };
   }
 }
 
@@ -45,9 +45,9 @@ export default async function setup(project: TestProject) {
   const dynamicConfig = join(dataDir, 'dynamicconfig.yaml');
   writeFileSync(dynamicConfig, `${readFileSync(DYNAMIC_CONFIG, 'utf8')}\nmatching.numTaskqueueReadPartitions:\n  - value: 1\nmatching.numTaskqueueWritePartitions:\n  - value: 1\n`);
   const started = Date.now();
-  const cluster = await startCluster({ dataDir, temporalOnly: true, dynamicConfig, log: (m) => process.stderr.write(`[test cluster] ${m}\n`) });
+  const cluster = await startCluster({ dataDir, temporalOnly: true, ui: true, dynamicConfig, log: (m) => process.stderr.write(`[test cluster] ${m}\n`) });
   process.stderr.write(`[test cluster] Temporal on ${cluster.address} (nodes ${cluster.frontends.join(', ')}) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  project.provide('temporalCluster', { address: cluster.address, namespace: cluster.namespace, dataDir });
+  project.provide('temporalCluster', { address: cluster.address, namespace: cluster.namespace, dataDir, uiUrl: cluster.uiUrl });
   return async () => {
     await cluster.stop();
     rmSync(dataDir, { recursive: true, force: true });

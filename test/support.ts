@@ -113,7 +113,7 @@ export async function timeSkippingEnv() {
  * The real Temporal cluster this run's end-to-end suites use (`TOCSIN_CLUSTER=1 npm test`; the
  * global setup starts it), or undefined: each suite starts its own dev server.
  */
-export function testCluster(): { address: string; namespace: string; dataDir: string } | undefined {
+export function testCluster(): { address: string; namespace: string; dataDir: string; uiUrl: string } | undefined {
   return inject('temporalCluster');
 }
 
@@ -179,8 +179,13 @@ export async function testWorker(
  * The whole stack as `npm start` boots it (embedded dev server, worker and API in this process),
  * on free ports, in `dataDir`, with the suite's prebuilt workflow bundle; `env` adds settings.
  */
-export async function startTestStack(dataDir: string, env: Record<string, string> = {}, opts: { logger?: Logger } = {}): Promise<Running> {
-  const cluster = testCluster();
+export async function startTestStack(
+  dataDir: string,
+  env: Record<string, string> = {},
+  /** `embedded`: its own dev server even under TOCSIN_CLUSTER=1 (a suite about that server itself). */
+  opts: { logger?: Logger; embedded?: boolean } = {},
+): Promise<Running> {
+  const cluster = opts.embedded ? undefined : testCluster();
   if (cluster) return startClusterStack(cluster, dataDir, env, opts);
   // Ports are picked free, but between the pick and the dev server's bind another suite's
   // process may take one (the dev server also binds ports of its own choosing): it then exits
@@ -227,7 +232,7 @@ export function stackTaskQueue(dataDir: string, name = 'notifications'): string 
  * its runs again), so suites sharing the namespace never take each other's tasks; the payload keys are generated into DATA_DIR as `npm start` does
  * (TEMPORAL_ADDRESS requires them set, so they are read from there and passed on).
  */
-async function startClusterStack(cluster: { address: string; namespace: string }, dataDir: string, env: Record<string, string>, opts: { logger?: Logger }): Promise<Running> {
+async function startClusterStack(cluster: { address: string; namespace: string; uiUrl: string }, dataDir: string, env: Record<string, string>, opts: { logger?: Logger }): Promise<Running> {
   const base = { DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', WEBHOOK_ALLOWED_HOSTS: LOCAL_RECEIVERS.join(','), ...env };
   const keys = env.TOCSIN_ENCRYPTION_KEYS ?? formatEncryptionKeys(encryptionKeys(loadConfig({ ...base, TEMPORAL_ADDRESS: '' })).keys);
   const config = loadConfig({
@@ -235,6 +240,8 @@ async function startClusterStack(cluster: { address: string; namespace: string }
     TOCSIN_ENCRYPTION_KEYS: keys,
     TEMPORAL_ADDRESS: cluster.address,
     TEMPORAL_NAMESPACE: cluster.namespace,
+    // The cluster's Web UI, which the dashboard links runs to.
+    TEMPORAL_UI_URL: env.TEMPORAL_UI_URL ?? cluster.uiUrl,
     TEMPORAL_TASK_QUEUE: stackTaskQueue(dataDir, env.TEMPORAL_TASK_QUEUE),
   });
   return startTocsin(config, {
