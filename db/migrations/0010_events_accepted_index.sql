@@ -1,1 +1,0 @@
-CREATE INDEX "events_accepted_created" ON "events" USING btree ("created_at") WHERE "events"."status" = 'accepted';
