@@ -1,5 +1,5 @@
 // Events posted by producers and what their rules made of them.
-import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { events, notifications } from './schema.js';
 
@@ -13,17 +13,16 @@ export async function insertEvent(db: Db, row: NewEventRow): Promise<boolean> {
 }
 
 /**
- * Events still `accepted` that were recorded before `before`, newest first (an event whose run
- * failed for good stays `accepted`: old ones never crowd out the latest): those whose run never
- * started (a process that died while the API evaluated them at once), and those whose run is
- * still going. Without an index on status this scans the events table: the sweep runs every few
- * minutes and reads `limit` rows.
+ * Events still `accepted` that were recorded between `after` and `before`, newest first (an event
+ * whose run failed for good stays `accepted`: old ones never crowd out the latest): those whose
+ * run never started (a process that died while the API evaluated them at once), and those whose
+ * run is still going. Read over the partial index `events_accepted_created`.
  */
-export async function acceptedEventsBefore(db: Db, before: Date, limit: number): Promise<EventRow[]> {
+export async function acceptedEventsBetween(db: Db, after: Date, before: Date, limit: number): Promise<EventRow[]> {
   return db
     .select()
     .from(events)
-    .where(and(eq(events.status, 'accepted'), lt(events.createdAt, before)))
+    .where(and(eq(events.status, 'accepted'), gt(events.createdAt, after), lt(events.createdAt, before)))
     .orderBy(desc(events.createdAt))
     .limit(limit);
 }

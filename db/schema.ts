@@ -134,6 +134,9 @@ export const notifications = pgTable(
     index('notifications_broadcast_idx').on(t.broadcastId, t.status),
     // The operator dashboard: notifications accepted in the last hour, over every tenant.
     index('notifications_created_idx').on(t.createdAt),
+    // An event's signal to the flow runs waiting for it (db/flows.ts flowRunsWaiting): a person's
+    // flow runs only, not every notification they ever had.
+    index('notifications_flow_recipient_idx').on(t.tenantId, t.recipientId).where(sql`${t.flowKey} is not null`),
   ],
 );
 

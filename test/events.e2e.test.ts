@@ -200,6 +200,9 @@ describe('events, rules, topics and segments', () => {
       // Not yet a minute old: left to the request that may still be evaluating it.
       await sweep(Date.now());
       await expect(client.workflow.getHandle(workflowIds.event(tenantId, id)).describe()).rejects.toThrow(/not found/i);
+      // More than a day old (a run that failed for good, perhaps gone with its notifications' runs): left alone.
+      expect(await sweep(Date.now() + 25 * 3600_000)).toBe(0);
+      await expect(client.workflow.getHandle(workflowIds.event(tenantId, id)).describe()).rejects.toThrow(/not found/i);
       // Later, swept twice (two workers): one run.
       const later = Date.now() + 120_000;
       expect(await sweep(later)).toBeGreaterThanOrEqual(1);

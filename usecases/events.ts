@@ -6,7 +6,7 @@
 // workflows as the POST does.
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { Db } from '../db/client.js';
-import { acceptedEventsBefore, eventNotifications, finishEvent, findEvent, insertEvent, setEventRules } from '../db/events.js';
+import { acceptedEventsBetween, eventNotifications, finishEvent, findEvent, insertEvent, setEventRules } from '../db/events.js';
 import { recordAccepted, recordNotifications, type NotificationRecord } from '../db/notifications.js';
 import { recipientPage, type RecipientRow } from '../db/recipients.js';
 import { enabledRulesFor, type RuleRow } from '../db/rules.js';
@@ -136,17 +136,24 @@ async function evaluateAtOnce(deps: EventDeps, event: EventInput): Promise<boole
 const SWEEP_LIMIT = 1000;
 
 /**
+ * How far back the sweep looks. An event still `accepted` after a day is one whose workflow failed
+ * for good (its steps are bounded to 24 hours): once the namespace's retention has removed that
+ * run and its notifications' runs, starting it again could send twice, so it is left alone.
+ */
+const SWEEP_WINDOW_MS = 24 * 3600_000;
+
+/**
  * Starts the workflow of every event still `accepted` that was recorded more than `olderThanMs`
- * ago (a process died while its API evaluated it at once), with the start acceptEvent makes: a
- * run already there is joined, a finished one never re-run, and its work is idempotent. Answers
- * how many it started (or joined).
+ * and less than a day ago (a process died while its API evaluated it at once), with the start
+ * acceptEvent makes: a run already there is joined, a finished one never re-run, and its work is
+ * idempotent. Answers how many it started (or joined).
  */
 export async function sweepAcceptedEvents(
   deps: { db: Db; temporal: Pick<TemporalDeps, 'client' | 'taskQueue'>; retry: RetrySettings; now?: () => number },
   olderThanMs = 60_000,
 ): Promise<number> {
   const now = deps.now ?? Date.now;
-  const rows = await acceptedEventsBefore(deps.db, new Date(now() - olderThanMs), SWEEP_LIMIT);
+  const rows = await acceptedEventsBetween(deps.db, new Date(now() - SWEEP_WINDOW_MS), new Date(now() - olderThanMs), SWEEP_LIMIT);
   for (const row of rows) {
     const input: EventInput = { tenantId: row.tenantId, eventId: row.id, name: row.name, actor: row.actor, recipients: row.recipients, data: row.data, retry: deps.retry };
     await startEventWorkflow(deps.temporal, input, row.workflowId);

@@ -1,0 +1,2 @@
+CREATE INDEX "events_accepted_created" ON "events" USING btree ("created_at") WHERE "events"."status" = 'accepted';--> statement-breakpoint
+CREATE INDEX "notifications_flow_recipient_idx" ON "notifications" USING btree ("tenant_id","recipient_id") WHERE "notifications"."flow_key" is not null;
