@@ -8875,7 +8875,7 @@ export interface paths {
         put?: never;
         /**
          * Post an event
-         * @description Recorded, then evaluated by its own workflow: every enabled rule for `name` whose `if` holds accepts one notification per recipient (the event’s `recipients`, else its `actor`; a topic’s subscribers; or a segment), exactly as POST /v1/notifications would. The same Idempotency-Key with the same body answers the same id and sends nothing twice; with another body, 409.
+         * @description Recorded, then evaluated: every enabled rule for `name` whose `if` holds accepts one notification per recipient (the event’s `recipients`, else its `actor`; a topic’s subscribers; or a segment), exactly as POST /v1/notifications would. A small event (every rule takes its recipients from the event, and rules × recipients is at most 20) is evaluated at once, before the answer: it is already `processed` when the 202 arrives. Any other event, or one whose evaluation at once failed, is evaluated by its own workflow; GET /v1/events/{id} shows the same either way. The same Idempotency-Key with the same body answers the same id and sends nothing twice; with another body, 409.
          */
         post: {
             parameters: {
