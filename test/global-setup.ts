@@ -2,7 +2,7 @@
 // bundles the workflow code once, so each suite's Worker starts in milliseconds.
 // With TOCSIN_CLUSTER=1 it also starts the production shape's Temporal part (scripts/cluster-stack.ts:
 // PostgreSQL, two server nodes, the balancer in front of them, the namespace and search
-// attributes) and hands its address to the suites: startTestStack and localEnv (test/support.ts)
+// attributes, the Web UI the dashboard links to) and hands its address to the suites: startTestStack and localEnv (test/support.ts)
 // then run on it instead of a dev server each. The time-skipping suites keep the Java test server.
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ declare module 'vitest' {
     temporalCliPath: string;
     temporalTestServerPath: string;
     workflowBundlePath: string;
-    /** With TOCSIN_CLUSTER=1: the cluster's frontend (the balancer), namespace and data directory. */
+    /** With TOCSIN_CLUSTER=1: the cluster's frontend (the balancer), namespace, data directory and Web UI. */
     temporalCluster?: { address: string; namespace: string; dataDir: string; uiUrl: string };
   }
 }
