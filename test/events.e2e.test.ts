@@ -196,7 +196,7 @@ describe('events, rules, topics and segments', () => {
     const connection = await Connection.connect({ address: running!.temporalAddress });
     try {
       const client = new Client({ connection, dataConverter: running!.dataConverter });
-      const sweep = (at: number) => sweepAcceptedEvents({ db: running!.database.db, temporal: { client, taskQueue: 'events-e2e' }, retry: fastRetry, now: () => at });
+      const sweep = (at: number) => sweepAcceptedEvents({ db: running!.database.db, temporal: { client, taskQueue: stackTaskQueue(dataDir, 'events-e2e') }, retry: fastRetry, now: () => at });
       // Not yet a minute old: left to the request that may still be evaluating it.
       await sweep(Date.now());
       await expect(client.workflow.getHandle(workflowIds.event(tenantId, id)).describe()).rejects.toThrow(/not found/i);
