@@ -6,12 +6,13 @@
 // smoke test, the rolling deploy (scripts/rolling-deploy.ts) and `TOCSIN_CLUSTER=1 npm test`
 // (test/global-setup.ts, Temporal part only) all start it through here. ../shared/temporal-cluster.md has the
 // facts this relies on (ports, schema tool, membership, pitfalls).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, createWriteStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { loadConfig } from '../config.js';
@@ -106,6 +107,7 @@ export interface Cluster {
 /** A server node by index (pinned to its frontend), or 'balanced': through the balancer to whichever is up. */
 export type Node = number | 'balanced';
 
+const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -467,12 +469,13 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     };
     // The workflow bundle, built once here in a process of its own, so no worker runs webpack
     // (its peak is most of a worker's resident set); rebuilt at every start, so always current.
+    // Awaited, not run synchronously: the balancer in this process keeps piping meanwhile.
     if (!tocsinEnv.WORKFLOW_BUNDLE && !opts.temporalOnly) {
       tocsinEnv.WORKFLOW_BUNDLE = join(clusterDir, 'workflows.js');
-      execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bundle-workflows.ts'), tocsinEnv.WORKFLOW_BUNDLE], {
+      await execFileAsync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bundle-workflows.ts'), tocsinEnv.WORKFLOW_BUNDLE], {
         cwd: root,
         env: { ...process.env, ...tocsinEnv },
-        stdio: ['ignore', 'ignore', 'pipe'],
+        signal: opts.signal,
       });
       step('workflow bundle built');
     }
