@@ -1,7 +1,8 @@
 // The bare one-activity workflow's worker as a process of its own, for the cluster bench
 // (bench/cluster-run.ts): started by the cluster beside Tocsin's workers, with the same tuning
 // (worker/index.ts workerTuning from the same config) and the same payload codec, on the
-// task queue TEMPORAL_TASK_QUEUE (bench/protocol.ts BARE_TASK_QUEUE).
+// task queue TEMPORAL_TASK_QUEUE (bench/protocol.ts BARE_TASK_QUEUE). Like Tocsin's workers on the
+// cluster it loads a prebuilt workflow bundle (BARE_WORKFLOW_BUNDLE) rather than running webpack.
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig } from '../config.js';
@@ -17,7 +18,9 @@ const worker = await Worker.create({
   connection,
   namespace: config.TEMPORAL_NAMESPACE,
   taskQueue: config.TEMPORAL_TASK_QUEUE,
-  workflowsPath: fileURLToPath(new URL('./bare-workflow.ts', import.meta.url)),
+  ...(process.env.BARE_WORKFLOW_BUNDLE
+    ? { workflowBundle: { codePath: process.env.BARE_WORKFLOW_BUNDLE } }
+    : { workflowsPath: fileURLToPath(new URL('./bare-workflow.ts', import.meta.url)) }),
   activities: createBareActivities({ webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS }),
   dataConverter: encryptedDataConverter(new EncryptionCodec(encryptionKeys(config).keys)),
   ...workerTuning(config),

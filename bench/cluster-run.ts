@@ -10,13 +10,14 @@
 // turn. Over each max-throughput phase every process's CPU time is sampled from /proc
 // (bench/cpu.ts; PostgreSQL with all its backends), and at the end each one's peak RSS (VmHWM).
 // Results: printed, and written to bench/results/cluster-<date>.md.
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { createTocsinClient, ok } from '../client/index.js';
 import { startCluster, type Cluster } from '../scripts/cluster-stack.js';
+import { bundleWorkflows } from '../worker/bundle.js';
 import { freePort } from '../worker/dev-server.js';
 import { cpuDelta, cpuSeconds } from './cpu.js';
 import { pct, type Offer } from './load.js';
@@ -76,7 +77,11 @@ try {
   });
   const c = cluster;
   const bareWorker = join(root, 'bench/bare-worker.ts');
-  await Promise.all([0, 1].map((node) => c.startWorker(`worker-bare-${node + 1}`, node, { TEMPORAL_TASK_QUEUE: BARE_TASK_QUEUE }, bareWorker)));
+  // Prebuilt, as the cluster builds Tocsin's: neither side's workers run webpack.
+  const bareBundle = join(dataDir, 'bare-workflows.js');
+  writeFileSync(bareBundle, await bundleWorkflows({ workflowsPath: join(root, 'bench/bare-workflow.ts'), preloadModules: [] }));
+  const bareEnv = { TEMPORAL_TASK_QUEUE: BARE_TASK_QUEUE, BARE_WORKFLOW_BUNDLE: bareBundle };
+  await Promise.all([0, 1].map((node) => c.startWorker(`worker-bare-${node + 1}`, node, bareEnv, bareWorker)));
   log(`ready: APIs ${c.apiUrls.join(', ')}, Temporal ${c.frontends.join(', ')}, two bare workers polling ${BARE_TASK_QUEUE}`);
   const pids = () => ({ ...c.pids(), [BENCH]: process.pid });
   const rssMb = () => Object.fromEntries(Object.entries(pids()).map(([name, pid]) => [name, Math.round((procMemory(pid)?.rss ?? 0) / 2 ** 20)]));
@@ -164,7 +169,7 @@ Machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${Math.
     .join(' ')} (the machine is shared: the ratio within one run is what compares).
 Cluster (scripts/cluster-stack.ts, \`npm run cluster\`'s shape): a private PostgreSQL, two Temporal server nodes (one cluster,
 persistence and visibility on PostgreSQL), two Tocsin workers (one per node), two Tocsin APIs (one per node), and two bare
-workers (bench/bare-worker.ts, one per node: the same tuning and payload codec as Tocsin's), each a process.
+workers (bench/bare-worker.ts, one per node: the same tuning, payload codec and prebuilt workflow bundle as Tocsin's), each a process.
 
 Tocsin: \`POST /v1/notifications\` over HTTP through both APIs in turn, one webhook channel to a local receiver. Bare:
 \`client.workflow.start\` through both frontends in turn, of a workflow with one activity doing the same POST (Tocsin's webhook

@@ -53,6 +53,15 @@ export function quietSdkLogs(): void {
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
+/**
+ * Modules the workflow bundle evaluates once per worker thread and shares between runs, instead of
+ * once per run (the reusable V8 context's default): the CEL library the flow interpreter imports
+ * registers hundreds of overloads at load, the largest share of starting any run of any workflow
+ * (README: "Throughput and memory on the cluster"). It keeps no per-run state; the SDK freezes
+ * its exports.
+ */
+export const PRELOADED_WORKFLOW_MODULES = ['@marcbachmann/cel-js'];
+
 interface WorkerDeps {
   connection: NativeConnection;
   namespace: string;
@@ -127,7 +136,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
         temporal: { client: new Client({ connection: deps.connection, namespace: deps.namespace, ...(deps.dataConverter ? { dataConverter: deps.dataConverter } : {}) }), taskQueue: deps.taskQueue },
       }),
     },
-    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath, bundlerOptions: { preloadModules: PRELOADED_WORKFLOW_MODULES } }),
     ...deps.tuning,
     ...workerInterceptors(deps.tracing, deps.workflowBundle !== undefined),
     // Each workflow type declares its behaviour (workflows/index.ts); runs begun before
