@@ -10,8 +10,8 @@
 //   https://api.slack.com/authentication/verifying-requests-from-slack
 // - Twilio status callbacks (`X-Twilio-Signature`) are checked in the route with the twilio
 //   SDK's `validateRequest`.
-import { isValidSlackRequest } from '@slack/bolt';
-import { Resend } from 'resend';
+// Each library is loaded when its first request arrives (the API process holds no provider SDK
+// it is not asked to use).
 
 /** The Svix headers of a Resend webhook (the `webhook-*` names of Standard Webhooks also do). */
 interface SvixHeaders {
@@ -21,8 +21,9 @@ interface SvixHeaders {
 }
 
 /** Whether `rawBody` carries a valid, current Resend (Svix) signature for `secret`. */
-export function isValidResendWebhook(secret: string | undefined, rawBody: string, headers: SvixHeaders): boolean {
+export async function isValidResendWebhook(secret: string | undefined, rawBody: string, headers: SvixHeaders): Promise<boolean> {
   if (!secret || !headers.id || !headers.timestamp || !headers.signature) return false;
+  const { Resend } = await import('resend');
   // The verifier needs no API key, but the client insists on one; it makes no request.
   const resend = new Resend('re_verify_only');
   try {
@@ -36,13 +37,14 @@ export function isValidResendWebhook(secret: string | undefined, rawBody: string
 }
 
 /** Whether a Slack request carries a valid v0 signature for `signingSecret`, at most five minutes old at `nowMs`. */
-export function isValidSlackSignature(
+export async function isValidSlackSignature(
   signingSecret: string | undefined,
   rawBody: string,
   headers: { timestamp?: string; signature?: string },
   nowMs: number,
-): boolean {
+): Promise<boolean> {
   if (!signingSecret || !headers.timestamp || !headers.signature) return false;
+  const { isValidSlackRequest } = await import('@slack/bolt');
   return isValidSlackRequest({
     signingSecret,
     body: rawBody,

@@ -12,10 +12,7 @@ import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { createApp } from '../api/app.js';
 import { createInboxStreams } from '../api/inbox-streams.js';
 import { apiConnectionOptions } from '../api/temporal.js';
-import { channelReadiness, createSenders } from '../activities/channels/index.js';
-import { createPagerClient } from '../activities/channels/pager.js';
-import { createSlackClient } from '../activities/channels/slack.js';
-import { createIntegrationProviders } from '../activities/providers.js';
+import { channelReadiness } from '../activities/channels/readiness.js';
 import type { Config } from '../config.js';
 import type { DevServer } from '../worker/dev-server.js';
 import { openDatabase, type Database } from '../db/client.js';
@@ -228,8 +225,17 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
       stops.push(devServer.stop);
       temporalAddress = devServer.address;
     }
-    // Loaded only for a worker: the API process never loads the worker runtime.
-    const workerModules = opts.worker ? await Promise.all([import('../worker/index.js'), import('../worker/versioning.js')]) : undefined;
+    // Loaded only for a worker: the API process never loads the worker runtime, nor any provider SDK.
+    const workerModules = opts.worker
+      ? await Promise.all([
+          import('../worker/index.js'),
+          import('../worker/versioning.js'),
+          import('../activities/channels/index.js'),
+          import('../activities/channels/pager.js'),
+          import('../activities/channels/slack.js'),
+          import('../activities/providers.js'),
+        ])
+      : undefined;
     if (workerModules) {
       const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
       workerModules[0].installRuntime(logger, { metricsAddress: config.TEMPORAL_METRICS_PORT ? `${host}:${config.TEMPORAL_METRICS_PORT}` : undefined });
@@ -237,7 +243,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     if (workerModules && !devServer) await workerModules[0].ensureSearchAttributes(temporalAddress, config.TEMPORAL_NAMESPACE);
 
     const tracing =
-      opts.tracing ?? startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: config.OTEL_SERVICE_NAME });
+      opts.tracing ?? (await startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: config.OTEL_SERVICE_NAME }));
     if (tracing && !opts.tracing) stops.push(tracing.shutdown);
 
     const database = openDatabase({ url: config.DATABASE_URL, dataDir: join(resolve(config.DATA_DIR), 'pglite') });
@@ -265,7 +271,8 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     const senderOpts = { ...senderOptions(config), onWebhookBlocked, db: database.db };
     let workerConnection: NativeConnection | undefined;
     if (workerModules) {
-      const [{ NativeConnection, createWorker, workerTuning }, { deploymentVersion, setCurrentVersion }] = workerModules;
+      const [{ NativeConnection, createWorker, workerTuning }, { deploymentVersion, setCurrentVersion }, { createSenders }, { createPagerClient }, { createSlackClient }, { createIntegrationProviders }] =
+        workerModules;
       const connection = await NativeConnection.connect({ address: temporalAddress });
       workerConnection = connection;
       stops.push(() => connection.close());

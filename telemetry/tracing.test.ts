@@ -21,13 +21,13 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((ok) => server.close(() => ok())));
 
 describe('startTracing', () => {
-  it('is off without an endpoint or exporter', () => {
-    expect(startTracing({})).toBeUndefined();
+  it('is off without an endpoint or exporter', async () => {
+    expect(await startTracing({})).toBeUndefined();
     expect(trace.getTracer(TRACER_NAME).startSpan('x').isRecording()).toBe(false);
   });
 
   it('exports spans over OTLP/HTTP to <endpoint>/v1/traces with the service name, flushing at shutdown', async () => {
-    const tracing = startTracing({ endpoint, serviceName: 'tocsin-test' })!;
+    const tracing = (await startTracing({ endpoint, serviceName: 'tocsin-test' }))!;
     const span = tracing.tracer.startSpan('POST /v1/notifications');
     expect(span.isRecording()).toBe(true);
     span.end();

@@ -2,22 +2,13 @@
 // (api/telemetry.ts) is the parent of the StartWorkflow span the client interceptor opens,
 // whose context travels in the workflow's headers to the RunWorkflow span (workflow
 // interceptors, exported through a sink) and on to each activity's RunActivity span.
-// Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set (or a test hands in its own exporter).
+// Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set (or a test hands in its own exporter); the SDK
+// itself (telemetry/otel.ts) is loaded only then, so a process without tracing never holds it.
 import { createRequire } from 'node:module';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
-import {
-  makeWorkflowExporter,
-  OpenTelemetryActivityInboundInterceptor,
-  OpenTelemetryActivityOutboundInterceptor,
-  OpenTelemetryWorkflowClientInterceptor,
-} from '@temporalio/interceptors-opentelemetry';
 import type { WorkerOptions } from '@temporalio/worker';
-import { trace, type Tracer } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { Resource } from '@opentelemetry/resources';
-import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import type { Tracer } from '@opentelemetry/api';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 
 /** The workflow interceptors' module, bundled with the workflows when tracing is on. */
 export const workflowTracingModule = createRequire(import.meta.url).resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
@@ -34,7 +25,7 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
-interface TracingOptions {
+export interface TracingOptions {
   /** OTEL_EXPORTER_OTLP_ENDPOINT: spans go to <endpoint>/v1/traces over OTLP/HTTP. */
   endpoint?: string;
   serviceName?: string;
@@ -45,34 +36,10 @@ interface TracingOptions {
 
 /**
  * Starts the OpenTelemetry SDK and registers it globally (tracer provider, W3C trace-context
- * propagation, AsyncLocalStorage context), or returns undefined when tracing is off.
+ * propagation, AsyncLocalStorage context), or answers undefined when tracing is off.
  */
-export function startTracing(opts: TracingOptions): Tracing | undefined {
+export async function startTracing(opts: TracingOptions): Promise<Tracing | undefined> {
   if (!opts.endpoint && !opts.exporter) return undefined;
-  const resource = new Resource({
-    [ATTR_SERVICE_NAME]: opts.serviceName ?? 'tocsin',
-    ...(opts.serviceVersion ? { [ATTR_SERVICE_VERSION]: opts.serviceVersion } : {}),
-  });
-  const processor: SpanProcessor = opts.exporter
-    ? new SimpleSpanProcessor(opts.exporter)
-    : new BatchSpanProcessor(new OTLPTraceExporter({ url: `${opts.endpoint!.replace(/\/+$/, '')}/v1/traces` }));
-  const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
-  provider.register();
-  const tracer = trace.getTracer(TRACER_NAME);
-  return {
-    tracer,
-    clientInterceptors: [new OpenTelemetryWorkflowClientInterceptor({ tracer })],
-    worker: {
-      interceptors: {
-        workflowModules: [workflowTracingModule],
-        activity: [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx, { tracer }), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })],
-      },
-      sinks: { exporter: makeWorkflowExporter(processor, resource) },
-    },
-    shutdown: async () => {
-      await provider.forceFlush();
-      await provider.shutdown();
-      trace.disable();
-    },
-  };
+  const { startOtel } = await import('./otel.js');
+  return startOtel(opts, { tracer: TRACER_NAME, workflowModule: workflowTracingModule });
 }

@@ -25,7 +25,7 @@ let h: Harness;
 
 beforeAll(async () => {
   quietTemporalLogs();
-  tracing = startTracing({ exporter })!;
+  tracing = (await startTracing({ exporter }))!;
   // The workflow code with the tracing interceptors in it, as a worker bundles it with OTEL_* set.
   bundleDir = mkdtempSync(join(tmpdir(), 'tocsin-traced-'));
   bundlePath = join(bundleDir, 'workflows.js');

@@ -1,9 +1,12 @@
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../db/client.js';
+import { CHANNELS } from '../../domain/types.js';
 import { sendRequest } from '../../test/fakes/send-request.js';
 import { startFakeTwilio } from '../../test/fakes/twilio.js';
 import type { FakeServer } from '../../test/fakes/server.js';
-import { channelReadiness, createSenders } from './index.js';
+import { createSenders } from './index.js';
+import { channelReadiness, type ProviderOptions } from './readiness.js';
 
 const SID = `AC${'0123456789abcdef'.repeat(2)}`;
 
@@ -84,5 +87,40 @@ describe('createSenders / channelReadiness', () => {
     });
     await sms!.send(sendRequest({ address: '+14155550123' }));
     expect(twilio.requests[0].body.StatusCallback).toBe('https://tocsin.example.com/v1/receipts/twilio');
+  });
+
+  it('readiness from the settings alone agrees with the senders built, for every combination of settings', () => {
+    // One valid value per setting; each run gives a subset of them.
+    const values: Omit<ProviderOptions, 'emailFrom'> = {
+      resendApiKey: 're_x',
+      smtpUrl: 'smtp://u:p@127.0.0.1:2525',
+      twilioAccountSid: SID,
+      twilioAuthToken: 't',
+      twilioFrom: '+15005550006',
+      twilioWhatsappFrom: '+14155238886',
+      vonageApiKey: 'k',
+      vonageApiSecret: 's',
+      vonageFrom: 'Acme',
+      fcmServiceAccount: JSON.stringify({ project_id: 'p', client_email: 'fcm@p.iam.gserviceaccount.com', private_key: 'not-read-until-a-send' }),
+      apnsKey: '-----BEGIN PRIVATE KEY-----\nnot-read-until-a-send\n-----END PRIVATE KEY-----',
+      apnsKeyId: 'KEY123',
+      apnsTeamId: 'TEAM123',
+      apnsTopic: 'com.example.app',
+      vapidPublicKey: 'BPub',
+      vapidPrivateKey: 'priv',
+      vapidSubject: 'mailto:ops@example.com',
+      telegramBotToken: '123:abc',
+      slackBotToken: 'xoxb-x',
+    };
+    const keys = Object.keys(values) as (keyof typeof values)[];
+    fc.assert(
+      fc.property(fc.subarray(keys), (chosen) => {
+        const opts: ProviderOptions = { emailFrom: 'n@example.com', ...Object.fromEntries(chosen.map((k) => [k, values[k]])) };
+        const senders = createSenders({ ...opts, db: {} as Db });
+        const built = Object.fromEntries(CHANNELS.map((c) => [c, c in senders ? 'configured' : 'unconfigured']));
+        expect(channelReadiness(opts)).toEqual(built);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

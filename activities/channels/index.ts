@@ -3,7 +3,7 @@
 // `channel_unconfigured` and /readyz reports it unconfigured.
 import { readFileSync } from 'node:fs';
 import type { Db } from '../../db/client.js';
-import { CHANNELS, type Channel } from '../../domain/types.js';
+import type { Channel } from '../../domain/types.js';
 import { createEmailSender } from './email.js';
 import { createInappSender } from './inapp.js';
 import { createPagerClient, createPagerSender, DEFAULT_PAGER_EVENTS_URL } from './pager.js';
@@ -19,60 +19,18 @@ import type { PushProvider } from './push/types.js';
 import { createWebPushProvider } from './push/webpush.js';
 import type { ChannelSender } from './types.js';
 import { createWebhookSender } from './webhook.js';
-
-interface ProviderOptions {
-  emailFrom: string;
-  resendApiKey?: string;
-  resendBaseUrl?: string;
-  twilioAccountSid?: string;
-  twilioAuthToken?: string;
-  twilioFrom?: string;
-  twilioApiBaseUrl?: string;
-  twilioWhatsappFrom?: string;
-  /** Email over SMTP, used when there is no Resend key. */
-  smtpUrl?: string;
-  /** SMS through Vonage, used when Twilio's SMS settings are missing. */
-  vonageApiKey?: string;
-  vonageApiSecret?: string;
-  vonageFrom?: string;
-  vonageBaseUrl?: string;
-  /** Push: FCM's service account (JSON or a path) and base URL, APNs' p8 key and ids, Web Push's VAPID keys. */
-  fcmServiceAccount?: string;
-  fcmBaseUrl?: string;
-  apnsKey?: string;
-  apnsKeyId?: string;
-  apnsTeamId?: string;
-  apnsTopic?: string;
-  apnsBaseUrl?: string;
-  vapidPublicKey?: string;
-  vapidPrivateKey?: string;
-  vapidSubject?: string;
-  /** Extra certificates (PEM or a path) trusted for Web Push endpoints. */
-  webpushCa?: string;
-  telegramBotToken?: string;
-  telegramApiUrl?: string;
-  slackBotToken?: string;
-  slackApiUrl?: string;
-  pagerEventsUrl?: string;
-  /** Where providers reach our callbacks; Twilio's status callback is derived from it. */
-  publicBaseUrl?: string;
-  /** WEBHOOK_ALLOWED_HOSTS: hosts, IPs and CIDRs webhooks may reach although private or loopback. */
-  webhookAllowedHosts?: readonly string[];
-  /** Told each time the address guard refuses a webhook (the runtime logs a hint). */
-  onWebhookBlocked?: (reason: string) => void;
-}
+import type { ProviderOptions } from './readiness.js';
 
 interface SenderOptions extends ProviderOptions {
   db: Db;
 }
 
 export type Senders = Partial<Record<Channel, ChannelSender>>;
-type ChannelReadiness = Record<Channel, 'configured' | 'unconfigured'>;
 
-/** The push providers whose settings are given. */
 /** WEBPUSH_CA as PEM: the value itself, or the file it names. */
 export const webpushCaPem = (value: string | undefined) => (value && !value.includes('BEGIN CERTIFICATE') ? readFileSync(value, 'utf8') : value);
 
+/** The push providers whose settings are given. */
 function pushProviders(opts: ProviderOptions): PushProvider[] {
   return [
     createFcmProvider({ serviceAccount: opts.fcmServiceAccount, baseUrl: opts.fcmBaseUrl }),
@@ -115,13 +73,4 @@ function createProviderSenders(opts: ProviderOptions): Omit<Senders, 'inapp' | '
 export function createSenders(opts: SenderOptions): Senders {
   const push = createPushSender(opts.db, pushProviders(opts));
   return { ...createProviderSenders(opts), inapp: createInappSender(opts.db), ...(push ? { push } : {}) };
-}
-
-/** Which channels have what they need to send; the database is not needed to tell. */
-export function channelReadiness(opts: ProviderOptions): ChannelReadiness {
-  const senders: Omit<Senders, 'inapp' | 'push'> = createProviderSenders(opts);
-  const push = pushProviders(opts).length > 0;
-  return Object.fromEntries(
-    CHANNELS.map((c) => [c, c === 'inapp' || (c === 'push' ? push : c in senders) ? 'configured' : 'unconfigured']),
-  ) as ChannelReadiness;
 }

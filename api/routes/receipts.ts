@@ -18,7 +18,6 @@
 //
 // usecases/receipts.ts records and applies each receipt; the routes verify and parse.
 import { createRoute, z } from '@hono/zod-openapi';
-import twilio from 'twilio';
 import { ErrorType } from '../../domain/errors.js';
 import { json, problems, router, security } from '../contract.js';
 import type { AppDeps } from '../deps.js';
@@ -63,8 +62,15 @@ const TwilioInbound = z.object({
   Body: z.string().max(10_000).default(''),
 });
 
+/**
+ * The twilio SDK, loaded when a Twilio request first arrives: most API processes never get one,
+ * and the SDK is among the largest modules an API would otherwise hold in memory.
+ */
+const twilioSdk = () => import('twilio').then((m) => m.default);
+type TwilioSdk = Awaited<ReturnType<typeof twilioSdk>>;
+
 /** A TwiML answer: a message back to the sender, or nothing. */
-function twiml(message?: string): Response {
+function twiml(twilio: TwilioSdk, message?: string): Response {
   const response = new twilio.twiml.MessagingResponse();
   if (message) response.message(message);
   return new Response(response.toString(), { status: 200, headers: { 'content-type': 'text/xml; charset=utf-8' } });
@@ -182,6 +188,7 @@ export function receiptRoutes(deps: AppDeps) {
   });
 
   app.openapi(twilioReceipt, async (c) => {
+    const twilio = await twilioSdk();
     const raw = await c.req.text();
     const token = deps.secrets?.twilioAuthToken;
     const signedUrl = twilioSignedUrl(c.req.url, TWILIO_RECEIPT_PATH, deps.secrets?.publicBaseUrl);
@@ -204,6 +211,7 @@ export function receiptRoutes(deps: AppDeps) {
   });
 
   app.openapi(twilioInbound, async (c) => {
+    const twilio = await twilioSdk();
     const raw = await c.req.text();
     const params = formParams(raw);
     const signature = c.req.header('x-twilio-signature') ?? '';
@@ -223,20 +231,20 @@ export function receiptRoutes(deps: AppDeps) {
     if (!parsed.success) throw badRequest('The request is not a Twilio inbound message', parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
     const { MessageSid, From, Body } = parsed.data;
     const keyword = inboundKeyword(Body);
-    if (keyword === 'help') return twiml(SMS_HELP_TEXT);
+    if (keyword === 'help') return twiml(twilio, SMS_HELP_TEXT);
     if (keyword === 'stop' || keyword === 'start') {
       const tenantIds = (await Promise.all(believed.map((o) => o.tenantIds()))).flat();
       await applyKeyword(db, { messageSid: MessageSid, keyword, channel, from: From, tenantIds });
     }
     // Twilio answers STOP and START itself (its opt-out handling); any other message is not ours to answer.
-    return twiml();
+    return twiml(twilio);
   });
 
   app.openapi(resendReceipt, async (c) => {
     const raw = await c.req.text();
     const header = (name: string) => c.req.header(`svix-${name}`) ?? c.req.header(`webhook-${name}`);
     const signed = { id: header('id'), timestamp: header('timestamp'), signature: header('signature') };
-    if (!isValidResendWebhook(deps.secrets?.resendWebhookSecret, raw, signed)) {
+    if (!(await isValidResendWebhook(deps.secrets?.resendWebhookSecret, raw, signed))) {
       throw new Problem(401, 'The webhook signature is missing, invalid or stale');
     }
     let json: unknown;

@@ -43,7 +43,7 @@ export function slackRoutes(deps: AppDeps) {
   app.openapi(interactivity, async (c) => {
     const raw = await c.req.text();
     const signed = { timestamp: c.req.header('x-slack-request-timestamp'), signature: c.req.header('x-slack-signature') };
-    if (!isValidSlackSignature(deps.secrets?.slackSigningSecret, raw, signed, now())) {
+    if (!(await isValidSlackSignature(deps.secrets?.slackSigningSecret, raw, signed, now()))) {
       throw new Problem(401, 'The Slack request signature is missing, invalid or stale');
     }
     let json: unknown;
