@@ -18,6 +18,7 @@ import { msToTs } from '@temporalio/common/lib/time.js';
 import { loadConfig } from '../config.js';
 import { encryptionKeys } from '../runtime/index.js';
 import { formatEncryptionKeys } from '../usecases/payload-codec.js';
+import { bundleProcesses } from './bundle-processes.js';
 import { freePort } from '../worker/dev-server.js';
 import { registerSearchAttributes } from '../worker/index.js';
 import { postgresBin } from './pg-cluster.js';
@@ -480,8 +481,13 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       step('workflow bundle built');
     }
     const taskQueue = tocsinEnv.TEMPORAL_TASK_QUEUE || process.env.TEMPORAL_TASK_QUEUE || 'notifications';
-    const startWorker = async (name: string, node: Node, env: Record<string, string> = {}, entry = join(root, 'runtime/worker.ts')) => {
-      const { proc } = spawnProc(name, process.execPath, [...TOCSIN_NODE_FLAGS, '--import', 'tsx', entry], { ...tocsinEnv, TEMPORAL_ADDRESS: nodeAddress(node), ...env });
+    // Tocsin's own processes run compiled (scripts/bundle-processes.ts); another entry (a bench's
+    // bare worker, a rolling deploy's build B) runs through tsx.
+    const processes = opts.temporalOnly ? undefined : await bundleProcesses();
+    if (processes) step('API and worker compiled');
+    const entryArgs = (entry: string) => (entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry]);
+    const startWorker = async (name: string, node: Node, env: Record<string, string> = {}, entry = processes?.worker ?? join(root, 'runtime/worker.ts')) => {
+      const { proc } = spawnProc(name, process.execPath, [...TOCSIN_NODE_FLAGS, ...entryArgs(entry)], { ...tocsinEnv, TEMPORAL_ADDRESS: nodeAddress(node), ...env });
       // Ready once the server lists it among its task queue's pollers (its identity is pid@host),
       // whatever LOG_LEVEL hides; a worker given another TEMPORAL_TASK_QUEUE polls that one.
       const queue = env.TEMPORAL_TASK_QUEUE ?? taskQueue;
@@ -501,7 +507,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       const { proc } = spawnProc(
         name,
         process.execPath,
-        [...TOCSIN_NODE_FLAGS, '--import', 'tsx', join(root, 'runtime/api.ts')],
+        [...TOCSIN_NODE_FLAGS, ...entryArgs(processes?.api ?? join(root, 'runtime/api.ts'))],
         { ...tocsinEnv, TEMPORAL_ADDRESS: nodeAddress(node), HOST: '127.0.0.1', PORT: String(port), ...env },
       );
       await retry(`${name} /readyz`, async () => {
