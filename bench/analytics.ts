@@ -15,7 +15,7 @@ const DAY = 24 * 3600_000;
 async function main() {
   const cluster = process.env.DATABASE_URL ? null : await startPgCluster();
   const url = process.env.DATABASE_URL ?? cluster!.url;
-  const database = openDatabase({ url, max: 2 });
+  const database = await openDatabase({ url, max: 2 });
   try {
     await database.migrate();
     const { db } = database;

@@ -2,11 +2,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
@@ -66,7 +63,8 @@ interface DatabaseOptions {
   connectTimeoutSeconds?: number;
 }
 
-export function openDatabase(opts: DatabaseOptions): Database {
+/** Opens the database; PGlite (a WebAssembly PostgreSQL) is loaded only when there is no URL, so a process on a real PostgreSQL never holds it. */
+export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   if (opts.url) {
     const client = postgres(opts.url, {
       max: opts.max ?? 10,
@@ -96,6 +94,11 @@ export function openDatabase(opts: DatabaseOptions): Database {
     dir = resolve(opts.dataDir);
     mkdirSync(dir, { recursive: true });
   }
+  const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('drizzle-orm/pglite'),
+    import('drizzle-orm/pglite/migrator'),
+  ]);
   const client = new PGlite(dir);
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   // One PGlite belongs to one process: calls to migrate() take turns.

@@ -35,7 +35,7 @@ async function applied(db: Database): Promise<number> {
 describe.each(testDatabaseKinds)('migrations started at once (replicas on PostgreSQL, callers in one process on PGlite) on %s', (kind) => {
   it('are applied once, and every one comes up migrated', async () => {
     if (kind === 'pglite') {
-      const db = openDatabase({});
+      const db = await openDatabase({});
       try {
         await Promise.all([db.migrate(), db.migrate(), db.migrate()]);
         expect(await applied(db)).toBe(journal.entries.length);
@@ -45,7 +45,7 @@ describe.each(testDatabaseKinds)('migrations started at once (replicas on Postgr
       return;
     }
     const { url, drop } = await emptyPostgres();
-    const replicas = Array.from({ length: 4 }, () => openDatabase({ url, max: 2 }));
+    const replicas = await Promise.all(Array.from({ length: 4 }, () => openDatabase({ url, max: 2 })));
     try {
       await Promise.all(replicas.map((r) => r.migrate()));
       for (const r of replicas) expect(await applied(r)).toBe(journal.entries.length);
@@ -60,7 +60,7 @@ describe.each(testDatabaseKinds.filter((k) => k === 'postgres'))('the migration 
   it('makes a process wait while another holds it', async () => {
     const { url, drop } = await emptyPostgres();
     const holder = postgres(url, { max: 1, onnotice: () => {} });
-    const replica = openDatabase({ url, max: 2 });
+    const replica = await openDatabase({ url, max: 2 });
     try {
       await holder.unsafe(`select pg_advisory_lock(${MIGRATION_LOCK})`);
       let done = false;

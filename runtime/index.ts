@@ -246,7 +246,7 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
       opts.tracing ?? (await startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: config.OTEL_SERVICE_NAME }));
     if (tracing && !opts.tracing) stops.push(tracing.shutdown);
 
-    const database = openDatabase({ url: config.DATABASE_URL, dataDir: join(resolve(config.DATA_DIR), 'pglite') });
+    const database = await openDatabase({ url: config.DATABASE_URL, dataDir: join(resolve(config.DATA_DIR), 'pglite') });
     stops.push(() => database.close());
     await database.migrate();
     // A new first key in TOCSIN_ENCRYPTION_KEYS: integrations' credentials move under it.

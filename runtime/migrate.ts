@@ -8,7 +8,7 @@ import { openDatabase } from '../db/client.js';
 
 const config = loadConfig();
 const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT ?? 'json' });
-const database = openDatabase({ url: config.DATABASE_URL, dataDir: join(resolve(config.DATA_DIR), 'pglite'), max: 1 });
+const database = await openDatabase({ url: config.DATABASE_URL, dataDir: join(resolve(config.DATA_DIR), 'pglite'), max: 1 });
 try {
   await database.migrate();
   logger.info({ database: database.kind }, 'migrations applied');

@@ -106,11 +106,11 @@ describe('embedded PGlite in DATA_DIR', () => {
   it('keeps its data across a restart', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tocsin-pglite-'));
     try {
-      const first = openDatabase({ dataDir: dir });
+      const first = await openDatabase({ dataDir: dir });
       await first.migrate();
       await first.db.insert(s.tenants).values({ id: 'kept', name: 'Kept', webhookSecret: 'w' });
       await first.close();
-      const second = openDatabase({ dataDir: dir });
+      const second = await openDatabase({ dataDir: dir });
       await second.migrate();
       expect((await second.db.select().from(s.tenants)).map((t) => t.id)).toEqual(['kept']);
       await second.close();

@@ -61,7 +61,7 @@ export const postgresUrl = process.env.DATABASE_URL;
  */
 export async function openTestDatabase(kind: 'pglite' | 'postgres' = 'pglite'): Promise<Database & { url?: string }> {
   if (kind === 'pglite') {
-    const db = openDatabase({});
+    const db = await openDatabase({});
     await db.migrate();
     return db;
   }
@@ -71,7 +71,7 @@ export async function openTestDatabase(kind: 'pglite' | 'postgres' = 'pglite'): 
   await admin.unsafe(`create database ${name}`);
   const url = new URL(postgresUrl);
   url.pathname = `/${name}`;
-  const db = openDatabase({ url: url.toString(), max: 5 });
+  const db = await openDatabase({ url: url.toString(), max: 5 });
   await db.migrate();
   return {
     ...db,
