@@ -63,6 +63,26 @@ interface DatabaseOptions {
   connectTimeoutSeconds?: number;
 }
 
+/**
+ * postgres.js with every statement drizzle runs prepared. drizzle asks for an unnamed statement
+ * (`prepare: false`) unless a query is given a name, and postgres.js then describes each
+ * statement with parameters in a round trip of its own before running it: two round trips, and
+ * a parse and a plan each time. Prepared, a statement is parsed once per connection (postgres.js
+ * keeps them by text and parameter types; a connection lives 30–60 minutes) and runs in one
+ * round trip. Transactions and savepoints hand drizzle clients of their own: those prepare too.
+ */
+function preparing(client: postgres.Sql): postgres.Sql {
+  const wrapCallback = (args: unknown[]) => args.map((a) => (typeof a === 'function' ? (tx: postgres.Sql) => (a as (c: postgres.Sql) => unknown)(preparing(tx)) : a));
+  return new Proxy(client, {
+    get(target, prop) {
+      if (prop === 'unsafe') return (query: string, params?: unknown[], opts?: object) => target.unsafe(query, params as never, { ...opts, prepare: true });
+      if (prop === 'begin') return (...args: unknown[]) => (target.begin as (...a: unknown[]) => unknown)(...wrapCallback(args));
+      if (prop === 'savepoint') return (...args: unknown[]) => ((target as unknown as { savepoint: (...a: unknown[]) => unknown }).savepoint)(...wrapCallback(args));
+      return Reflect.get(target, prop);
+    },
+  });
+}
+
 /** Opens the database; PGlite (a WebAssembly PostgreSQL) is loaded only when there is no URL, so a process on a real PostgreSQL never holds it. */
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   if (opts.url) {
@@ -76,7 +96,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
       // query waits with it: during an outage requests hung for 10-20 s. A tenth of a second at most.
       backoff: (retries: number) => Math.min(0.02 * retries, 0.1),
     });
-    const db = drizzlePostgres(client, { schema }) as unknown as Db;
+    const db = drizzlePostgres(preparing(client), { schema }) as unknown as Db;
     return {
       db,
       kind: 'postgres',
