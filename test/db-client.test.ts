@@ -91,6 +91,41 @@ describe.each(testDatabaseKinds)('database on %s', (kind) => {
   });
 });
 
+describe.each(testDatabaseKinds.filter((k) => k === 'postgres'))('statements on %s', () => {
+  // One connection, so the statements a query prepared are the ones this session lists.
+  async function preparedAfterAQuery(url: string): Promise<string[]> {
+    const database = await openDatabase({ url, max: 1 });
+    try {
+      await database.db.select().from(s.tenants).where(eq(s.tenants.id, 'nobody'));
+      const rows = await database.db.execute<{ statement: string }>(sql`select statement from pg_prepared_statements`);
+      return ((rows as any).rows ?? rows).map((r: { statement: string }) => r.statement);
+    } finally {
+      await database.close();
+    }
+  }
+
+  it('are prepared: parsed once per connection and run in one round trip', async () => {
+    const database = await openTestDatabase('postgres');
+    try {
+      const statements = await preparedAfterAQuery(database.url!);
+      expect(statements.some((q) => q.includes('from "tenants"'))).toBe(true);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('are not prepared with ?prepare=false in DATABASE_URL (a pooler in transaction mode)', async () => {
+    const database = await openTestDatabase('postgres');
+    try {
+      const url = new URL(database.url!);
+      url.searchParams.set('prepare', 'false');
+      expect(await preparedAfterAQuery(url.toString())).toEqual([]);
+    } finally {
+      await database.close();
+    }
+  });
+});
+
 describe('database errors that are not the data', () => {
   it('stay retryable: a closed connection is not classified as a refusal', async () => {
     const database = await openTestDatabase('pglite');
