@@ -1,7 +1,7 @@
 // Which channels have what they need to send, from the settings alone: no provider SDK is
 // loaded and no sender built, so an API process (which only reports readiness on /readyz)
 // holds none of them. Each rule is the condition under which activities/channels/index.ts
-// builds that channel's sender; index.test.ts checks the two agree on every combination.
+// builds that channel's sender; index.test.ts checks the two agree over random combinations of settings.
 import { CHANNELS, type Channel } from '../../domain/types.js';
 
 export interface ProviderOptions {
