@@ -65,7 +65,9 @@ export async function bundleProcesses(): Promise<{ api: string; worker: string }
   utimesSync(dir, now, now);
   for (const name of readdirSync(BUILDS)) {
     const other = join(BUILDS, name);
-    if (other !== dir && Date.now() - statSync(other).mtimeMs > WEEK_MS) rmSync(other, { recursive: true, force: true });
+    // Another start may be removing or renaming the same entry meanwhile: gone is fine.
+    const at = statSync(other, { throwIfNoEntry: false })?.mtimeMs;
+    if (other !== dir && at !== undefined && Date.now() - at > WEEK_MS) rmSync(other, { recursive: true, force: true });
   }
   return { api: join(dir, 'api.mjs'), worker: join(dir, 'worker.mjs') };
 }

@@ -92,37 +92,30 @@ describe.each(testDatabaseKinds)('database on %s', (kind) => {
 });
 
 describe.each(testDatabaseKinds.filter((k) => k === 'postgres'))('statements on %s', () => {
-  // One connection, so the statements a query prepared are the ones this session lists.
-  async function preparedAfterAQuery(url: string): Promise<string[]> {
-    const database = await openDatabase({ url, max: 1 });
+  // A fresh database, reached over one connection (so the statements a query prepared are the
+  // ones this session lists), its URL changed by `edit`; answers the statements left prepared.
+  async function preparedAfterAQuery(edit: (url: URL) => void = () => {}): Promise<string[]> {
+    const fresh = await openTestDatabase('postgres');
+    const url = new URL(fresh.url!);
+    edit(url);
+    const database = await openDatabase({ url: url.toString(), max: 1 });
     try {
       await database.db.select().from(s.tenants).where(eq(s.tenants.id, 'nobody'));
       const rows = await database.db.execute<{ statement: string }>(sql`select statement from pg_prepared_statements`);
       return ((rows as any).rows ?? rows).map((r: { statement: string }) => r.statement);
     } finally {
       await database.close();
+      await fresh.close();
     }
   }
 
   it('are prepared: parsed once per connection and run in one round trip', async () => {
-    const database = await openTestDatabase('postgres');
-    try {
-      const statements = await preparedAfterAQuery(database.url!);
-      expect(statements.some((q) => q.includes('from "tenants"'))).toBe(true);
-    } finally {
-      await database.close();
-    }
+    const statements = await preparedAfterAQuery();
+    expect(statements.some((q) => q.includes('from "tenants"'))).toBe(true);
   });
 
   it('are not prepared with ?prepare=false in DATABASE_URL (a pooler in transaction mode)', async () => {
-    const database = await openTestDatabase('postgres');
-    try {
-      const url = new URL(database.url!);
-      url.searchParams.set('prepare', 'false');
-      expect(await preparedAfterAQuery(url.toString())).toEqual([]);
-    } finally {
-      await database.close();
-    }
+    expect(await preparedAfterAQuery((url) => url.searchParams.set('prepare', 'false'))).toEqual([]);
   });
 });
 
