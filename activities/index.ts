@@ -78,6 +78,12 @@ export interface DeliverArgs {
   category: string | null;
   /** Attempts the delivery made before this run (a retry's): its attempts are numbered after them. */
   attemptOffset?: number;
+  /**
+   * Set when this delivery's success ends its run `sent` (its run's only channel to send): a
+   * success then records the notification `sent`, with these outcomes of its other channels
+   * (skipped ones) beside its own, in the same step.
+   */
+  recordSent?: DeliveryRecord[];
 }
 
 interface StatusRecord {
@@ -121,6 +127,8 @@ const ATTEMPT_START_TO_CLOSE_MS = 60_000;
 
 export interface DeliverResult extends SendResult {
   attempt: number;
+  /** The notification was recorded `sent` with this outcome (`recordSent`); else the workflow records it. */
+  recorded?: boolean;
 }
 
 
@@ -302,10 +310,24 @@ export function createActivities(deps: ActivityDeps) {
 
   /**
    * Sends one delivery on one channel: one attempt (retries belong to Temporal) with what the
-   * workflow already knows, so a success costs no database write here; the workflow records
-   * it. A failed attempt is recorded at once, so the delivery shows its last error.
+   * workflow already knows, so no lookups. A success is recorded by the workflow, or here when
+   * it ends the run (`recordSent`): the notification's `sent` in one statement, as the
+   * workflow's last step would have written it, one workflow task fewer. A failed attempt is
+   * recorded at once, so the delivery shows its last error.
    */
   async function deliver(args: DeliverArgs): Promise<DeliverResult> {
+    const result = await attemptDelivery(args);
+    if (!args.recordSent) return result;
+    const sent: DeliveryRecord = { channel: args.channel, status: 'sent', provider: result.provider, providerMessageId: result.providerMessageId, error: null, attempt: result.attempt };
+    // Sent is sent: a record that fails is the workflow's to write, never a reason to send again.
+    const recorded = await recordOutcome(db, args.notificationId, [...args.recordSent, sent], { status: 'sent', reason: null, releaseAt: null }).then(
+      () => true,
+      () => false,
+    );
+    return { ...result, recorded };
+  }
+
+  async function attemptDelivery(args: DeliverArgs): Promise<DeliverResult> {
     const ctx = Context.current();
     const attempt = ctx.info.attempt + (args.attemptOffset ?? 0);
     try {

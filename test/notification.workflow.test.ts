@@ -1,9 +1,10 @@
 // The notification workflow on the time-skipping test server, driven through the API.
+import { eq } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { notificationStartOptions, prepareNotification } from '../usecases/accept.js';
 import { canonicalJson, sha256 } from '../usecases/ids.js';
 import { NotificationBody } from '../usecases/schemas.js';
-import { idempotencyKeys } from '../db/schema.js';
+import { idempotencyKeys, notificationEvents } from '../db/schema.js';
 import { verifyWebhook } from './fakes/webhook.js';
 import { activityStartTimes, fastRetry, loseStartAnswers, seed, startHarness, waitForState, type Harness } from './harness.js';
 import { until } from './until.js';
@@ -89,6 +90,32 @@ describe('notification workflow', () => {
       ['webhook', 'sent'],
       ['inapp', 'sent'],
     ]);
+  });
+
+  it("records a single channel's success in its delivery's step: the run ends without a last local activity", async () => {
+    h = await seeded();
+    await h.call('PUT', '/v1/recipients/user-42/preferences', { channels: { inapp: false } });
+    const res = await send(h);
+    expect(res.status).toBe(202);
+    expect((await h.handle(res.body.id).result()).status).toBe('sent');
+
+    const got = await h.call('GET', `/v1/notifications/${res.body.id}`);
+    expect(got.body.status).toBe('sent');
+    expect(got.body.deliveries.map((d: any) => [d.channel, d.status, d.attempts])).toEqual([
+      ['webhook', 'sent', 1],
+      ['inapp', 'skipped', 0],
+    ]);
+    expect(h.hook.requests).toHaveLength(1);
+    const events = await h.db.db.select().from(notificationEvents).where(eq(notificationEvents.notificationId, res.body.id)).orderBy(notificationEvents.id);
+    expect(events.map((e) => e.status)).toEqual(['accepted', 'sending', 'sent']);
+
+    // The wake is the run's only local activity; the delivery was asked to record the end.
+    const history = await h.handle(res.body.id).fetchHistory();
+    const localActivities = (history.events ?? []).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+    expect(localActivities).toHaveLength(1);
+    const scheduled = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes] : []));
+    expect(scheduled.map((a) => a.activityType?.name)).toEqual(['deliverWebhook']);
+    expect(await decodePayload(scheduled[0].input!.payloads![0])).toMatchObject({ recordSent: [{ channel: 'inapp', status: 'skipped', reason: 'opted_out' }] });
   });
 });
 

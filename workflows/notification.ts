@@ -103,14 +103,15 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
     sendScope?.cancel();
   });
 
-  async function setStatus(status: NotificationStatus, extra: { reason?: string; releaseAt?: string | null; deliveries?: DeliveryRecord[] } = {}) {
+  async function setStatus(status: NotificationStatus, extra: { reason?: string; releaseAt?: string | null; deliveries?: DeliveryRecord[] } = {}, recorded = false) {
     state.status = status;
     state.reason = extra.reason ?? null;
     if (extra.releaseAt !== undefined) state.releaseAt = extra.releaseAt;
-    // Records survive a cancellation of the send scope.
-    await CancellationScope.nonCancellable(() =>
-      recordStatus({ tenantId: input.tenantId, notificationId: input.notificationId, status, ...extra }),
-    );
+    // Records survive a cancellation of the send scope. `recorded`: the delivery wrote this one.
+    if (!recorded)
+      await CancellationScope.nonCancellable(() =>
+        recordStatus({ tenantId: input.tenantId, notificationId: input.notificationId, status, ...extra }),
+      );
     if (VISIBLE_STATUSES.includes(status)) upsertSearchAttributes([{ key: SA.status, value: status }]);
   }
 
@@ -196,6 +197,8 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
   // A channel's outcome is recorded as soon as it is known (a receipt may look for its message
   // id) unless the final record follows at once: a single channel is recorded with the status.
   const recordEach = allowed.length > 1;
+  // A single channel's success ends the run `sent`: its delivery records that itself.
+  let sentRecorded = false;
 
   async function send(channel: Channel): Promise<DeliveryRecord> {
     if (cancelled) return decide(channel, 'cancelled');
@@ -214,11 +217,15 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
       data: input.data,
       category: input.category,
     };
+    // No patch: whether the last local activity runs follows from the delivery's result, which
+    // the history holds; a run's earlier deliveries answered without `recorded`, as before.
+    if (!recordEach) args.recordSent = [...skipped];
     delivery(channel).status = 'sending';
     let rec: DeliveryRecord;
     try {
       const res = await (acts[DELIVER[channel]] as (a: DeliverArgs) => Promise<DeliverResult>)(args);
       rec = decide(channel, 'sent', { provider: res.provider, providerMessageId: res.providerMessageId, error: null, attempt: res.attempt });
+      sentRecorded = res.recorded === true;
     } catch (err) {
       const error = isCancellation(err) ? null : failureOf(err);
       if (error === null) rec = decide(channel, 'cancelled');
@@ -251,7 +258,7 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
   });
 
   const status = finalStatus(state.deliveries.map((d) => d.status), cancelled, input.strategy);
-  await setStatus(status, { deliveries: records });
+  await setStatus(status, { deliveries: records }, sentRecorded && status === 'sent');
   await condition(allHandlersFinished);
   return state;
 }
