@@ -68,16 +68,35 @@ export async function settle(log: (m: string) => void, client: Client, taskQueue
   log(`workflows on ${taskQueue} still running after 30 s; going on`);
 }
 
-/** BENCH_N requests per max-throughput phase, BENCH_CONCURRENCY in flight, BENCH_HALF_LOAD_SECONDS of half load. */
-export function benchKnobs(env: NodeJS.ProcessEnv = process.env) {
+/**
+ * BENCH_N requests per max-throughput phase, BENCH_CONCURRENCY in flight, BENCH_HALF_LOAD_SECONDS
+ * of half load; BENCH_ROUNDS pairs of max-throughput phases where a bench takes rounds (the
+ * cluster's: `defaultRounds`), named in the command line only then.
+ */
+export function benchKnobs(env: NodeJS.ProcessEnv = process.env, defaultRounds?: number) {
   const k = z
     .object({
       BENCH_N: z.coerce.number().int().min(10).default(200),
       BENCH_CONCURRENCY: z.coerce.number().int().min(1).default(16),
       BENCH_HALF_LOAD_SECONDS: z.coerce.number().positive().default(20),
+      BENCH_ROUNDS: z.coerce.number().int().min(1).max(20).default(defaultRounds ?? 1),
     })
     .parse(env);
-  return { N: k.BENCH_N, CONCURRENCY: k.BENCH_CONCURRENCY, HALF_SECONDS: k.BENCH_HALF_LOAD_SECONDS, env: `BENCH_N=${k.BENCH_N} BENCH_CONCURRENCY=${k.BENCH_CONCURRENCY} BENCH_HALF_LOAD_SECONDS=${k.BENCH_HALF_LOAD_SECONDS}` };
+  const rounds = defaultRounds === undefined ? '' : ` BENCH_ROUNDS=${k.BENCH_ROUNDS}`;
+  return {
+    N: k.BENCH_N,
+    CONCURRENCY: k.BENCH_CONCURRENCY,
+    HALF_SECONDS: k.BENCH_HALF_LOAD_SECONDS,
+    ROUNDS: k.BENCH_ROUNDS,
+    env: `BENCH_N=${k.BENCH_N} BENCH_CONCURRENCY=${k.BENCH_CONCURRENCY} BENCH_HALF_LOAD_SECONDS=${k.BENCH_HALF_LOAD_SECONDS}${rounds}`,
+  };
+}
+
+/** Phases of the same load as one: their requests together over their windows added up. */
+export function pooled(phases: PhaseResult[]): PhaseResult {
+  const sent = phases.flatMap((p) => p.sent);
+  const wallSeconds = phases.reduce((a, p) => a + p.wallSeconds, 0);
+  return { sent, e2e: phases.flatMap((p) => p.e2e), accept: phases.flatMap((p) => p.accept), throughput: sent.length / wallSeconds, wallSeconds };
 }
 
 /** ` at <short commit>` of the checkout the bench runs from, or '' outside git. */

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { benchKnobs, pooled, type PhaseResult } from './measure.js';
+
+const phase = (n: number, wallSeconds: number): PhaseResult => ({
+  sent: Array.from({ length: n }, (_, i) => ({ id: `${wallSeconds}-${i}`, dueAt: 0, acceptedAt: 1 })),
+  e2e: Array(n).fill(wallSeconds),
+  accept: Array(n).fill(1),
+  throughput: n / wallSeconds,
+  wallSeconds,
+});
+
+describe('pooled', () => {
+  it('is all requests over all windows: rounds of unequal rates pool to the total rate, not the mean of rates', () => {
+    const p = pooled([phase(600, 20), phase(600, 30)]);
+    expect(p.sent).toHaveLength(1200);
+    expect(p.wallSeconds).toBe(50);
+    expect(p.throughput).toBe(24); // 1200 / 50, where the mean of 30 and 20 would be 25
+    expect(p.e2e).toHaveLength(1200);
+  });
+});
+
+describe('benchKnobs', () => {
+  it('names BENCH_ROUNDS in the command only for a bench that takes rounds', () => {
+    expect(benchKnobs({}).env).toBe('BENCH_N=200 BENCH_CONCURRENCY=16 BENCH_HALF_LOAD_SECONDS=20');
+    expect(benchKnobs({}, 3)).toMatchObject({ ROUNDS: 3, env: 'BENCH_N=200 BENCH_CONCURRENCY=16 BENCH_HALF_LOAD_SECONDS=20 BENCH_ROUNDS=3' });
+    expect(benchKnobs({ BENCH_ROUNDS: '5' }, 3).ROUNDS).toBe(5);
+    expect(() => benchKnobs({ BENCH_ROUNDS: '0' }, 3)).toThrow();
+  });
+});
