@@ -51,6 +51,8 @@ const { loadRecipient, wake, recordStatus, recordDelivery, claimThrottleSlot } =
 const DELIVERY_CHANNEL_CONTENT = 'delivery-channel-content';
 /** patched(): a push whose every device its provider reported gone is skipped (`no_device`), not failed. */
 const PUSH_GONE_SKIPPED = 'push-gone-skipped';
+/** patched(): a run's only channel to send records the run `sent` in its delivery's step, not in a last local activity. */
+const DELIVERY_RECORDS_SENT = 'delivery-records-sent';
 
 /** Statuses an operator filters runs by in the Temporal UI: upserted when they are reached. */
 const VISIBLE_STATUSES: readonly NotificationStatus[] = ['scheduled', 'held', ...TERMINAL_STATUSES];
@@ -217,9 +219,7 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
       data: input.data,
       category: input.category,
     };
-    // No patch: whether the last local activity runs follows from the delivery's result, which
-    // the history holds; a run's earlier deliveries answered without `recorded`, as before.
-    if (!recordEach) args.recordSent = [...skipped];
+    if (!recordEach && patched(DELIVERY_RECORDS_SENT)) args.recordSent = [...skipped];
     delivery(channel).status = 'sending';
     let rec: DeliveryRecord;
     try {
