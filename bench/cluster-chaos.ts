@@ -12,18 +12,24 @@
 //   api       API 2 SIGKILLed while clients send through both, started again.
 //
 // CLUSTER_CHAOS_SIZE (40) notifications per fault to email, SMS, Slack and a webhook at
-// CLUSTER_CHAOS_RATE (5) per second; CLUSTER_CHAOS_FAULTS=worker,api picks faults.
+// CLUSTER_CHAOS_RATE (5) per second; CLUSTER_CHAOS_FAULTS=worker,api picks faults;
+// CLUSTER_CHAOS_CHANNELS=sms sends each notification on those channels only (one channel: the
+// delivery records the run's end itself), and names the results file after them.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type Cluster } from '../scripts/cluster-stack.js';
-import { awaitFinished, countAtFakes, newClientLog, repoRoot, seedChaosTenant, startProviders, submit, type ClientLog, type ProviderCount } from '../test/chaos-kit.js';
+import { awaitFinished, CHAOS_CHANNELS, countAtFakes, newClientLog, repoRoot, seedChaosTenant, startProviders, submit, type ChaosChannel, type ClientLog, type ProviderCount } from '../test/chaos-kit.js';
 import { freePort } from '../worker/dev-server.js';
 
 const SIZE = Number(process.env.CLUSTER_CHAOS_SIZE ?? 40);
 const RATE = Number(process.env.CLUSTER_CHAOS_RATE ?? 5);
 const PG_OUTAGE_S = Number(process.env.CLUSTER_CHAOS_PG_OUTAGE_SECONDS ?? 15);
 const FAULTS = (process.env.CLUSTER_CHAOS_FAULTS ?? 'worker,node,postgres,api').split(',').map((f) => f.trim());
+const CHANNELS = (process.env.CLUSTER_CHAOS_CHANNELS ?? CHAOS_CHANNELS.join(',')).split(',').map((c) => c.trim()) as ChaosChannel[];
+const unknownChannel = CHANNELS.find((c) => !CHAOS_CHANNELS.includes(c));
+if (unknownChannel !== undefined || CHANNELS.length === 0) throw new Error(`CLUSTER_CHAOS_CHANNELS: one or more of ${CHAOS_CHANNELS.join(', ')}`);
+const allChannels = CHANNELS.length === CHAOS_CHANNELS.length;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const t0 = Date.now();
 const lines: string[] = [];
@@ -111,7 +117,7 @@ async function main() {
         for (let k = 0; k < SIZE; k++) {
           const n = base + k;
           sends.push(
-            submit(client, api, apiKey, run, n, deadline).then((id) => {
+            submit(client, api, apiKey, run, n, deadline, undefined, CHANNELS).then((id) => {
               if (id) accepted.set(n, id);
             }),
           );
@@ -125,7 +131,7 @@ async function main() {
       const statuses = await awaitFinished(api, apiKey, [...accepted.values()], Date.now() + 600_000);
       // Late duplicates would arrive after "sent": give them a few seconds.
       await sleep(5000);
-      const counts = countAtFakes(providers, accepted.keys());
+      const counts = countAtFakes(providers, accepted.keys(), CHANNELS);
       const sent = [...statuses.values()].filter((s) => s === 'sent').length;
       const r: Result = { fault, accepted: accepted.size, sent, counts, client, seconds: Math.round((Date.now() - started) / 1000) };
       results.push(r);
@@ -149,15 +155,15 @@ async function main() {
   const seen = (ch: string, k: ProviderCount) => (ch === 'webhook' ? (k.idsChanged ?? 0) : k.duplicates);
   const ok = results.every((r) => r.accepted === SIZE && r.sent === SIZE && Object.entries(r.counts).every(([ch, k]) => k.lost === 0 && seen(ch, k) === 0) && r.client.bad.length === 0);
   const date = new Date().toISOString().slice(0, 10);
-  const file = join(repoRoot, 'bench/results', `cluster-chaos-${date}.md`);
+  const file = join(repoRoot, 'bench/results', `cluster-chaos-${date}${allChannels ? '' : `-${CHANNELS.join('-')}`}.md`);
   mkdirSync(join(repoRoot, 'bench/results'), { recursive: true });
   const table = results
     .map((r) => `| ${r.fault} | ${r.accepted}/${SIZE} | ${r.sent} | ${Object.values(r.counts).reduce((a, k) => a + k.lost, 0)} | ${Object.entries(r.counts).reduce((a, [ch, k]) => a + seen(ch, k), 0)} (webhook repeats under the same id: ${r.counts.webhook?.duplicates ?? 0}) | ${JSON.stringify(r.client.statuses)} | ${r.client.bad.length} | ${r.seconds} |`)
     .join('\n');
   writeFileSync(
     file,
-    `# Faults on the production shape (${date})\n\nCommand: \`npm run chaos:cluster\` (CLUSTER_CHAOS_SIZE=${SIZE}, CLUSTER_CHAOS_RATE=${RATE}, CLUSTER_CHAOS_PG_OUTAGE_SECONDS=${PG_OUTAGE_S}, CLUSTER_CHAOS_FAULTS=${FAULTS.join(',')}).\n` +
-      'Two Temporal 1.32.2 nodes on PostgreSQL 15, two workers, two APIs; each notification to email (Resend), SMS (Twilio), Slack and a webhook, counted at the fakes. ' +
+    `# Faults on the production shape (${date})\n\nCommand: \`npm run chaos:cluster\` (CLUSTER_CHAOS_SIZE=${SIZE}, CLUSTER_CHAOS_RATE=${RATE}, CLUSTER_CHAOS_PG_OUTAGE_SECONDS=${PG_OUTAGE_S}, CLUSTER_CHAOS_FAULTS=${FAULTS.join(',')}, CLUSTER_CHAOS_CHANNELS=${CHANNELS.join(',')}).\n` +
+      `Two Temporal 1.32.2 nodes on PostgreSQL 15, two workers, two APIs; each notification to ${CHANNELS.join(', ')}, counted at the fakes. ` +
       'Clients alternate between the APIs and retry with the same Idempotency-Key. "Bad answers": 5xx other than 503 problem+json with Retry-After, or no answer within 15 s.\n\n' +
       `Result: **${ok ? 'OK' : 'FAILED'}**\n\n| fault | accepted | sent | lost (all providers) | duplicates a provider sees | client statuses | bad answers | seconds |\n|---|---|---|---|---|---|---|---|\n${table}\n\n` +
       '```\n' + lines.join('\n') + '\n```\n' +
