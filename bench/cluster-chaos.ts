@@ -158,7 +158,7 @@ async function main() {
   const file = join(repoRoot, 'bench/results', `cluster-chaos-${date}${allChannels ? '' : `-${CHANNELS.join('-')}`}.md`);
   mkdirSync(join(repoRoot, 'bench/results'), { recursive: true });
   const table = results
-    .map((r) => `| ${r.fault} | ${r.accepted}/${SIZE} | ${r.sent} | ${Object.values(r.counts).reduce((a, k) => a + k.lost, 0)} | ${Object.entries(r.counts).reduce((a, [ch, k]) => a + seen(ch, k), 0)} (webhook repeats under the same id: ${r.counts.webhook?.duplicates ?? 0}) | ${JSON.stringify(r.client.statuses)} | ${r.client.bad.length} | ${r.seconds} |`)
+    .map((r) => `| ${r.fault} | ${r.accepted}/${SIZE} | ${r.sent} | ${Object.values(r.counts).reduce((a, k) => a + k.lost, 0)} | ${Object.entries(r.counts).reduce((a, [ch, k]) => a + seen(ch, k), 0)} ${r.counts.webhook ? `(webhook repeats under the same id: ${r.counts.webhook.duplicates})` : ''} | ${JSON.stringify(r.client.statuses)} | ${r.client.bad.length} | ${r.seconds} |`)
     .join('\n');
   writeFileSync(
     file,
