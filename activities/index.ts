@@ -312,7 +312,7 @@ export function createActivities(deps: ActivityDeps) {
    * Sends one delivery on one channel: one attempt (retries belong to Temporal) with what the
    * workflow already knows, so no lookups. A success is recorded by the workflow, or here when
    * it ends the run (`recordSent`): the notification's `sent` in one statement, as the
-   * workflow's last step would have written it, one workflow task fewer. A failed attempt is
+   * workflow's last local activity would have written it, in its place. A failed attempt is
    * recorded at once, so the delivery shows its last error.
    */
   async function deliver(args: DeliverArgs): Promise<DeliverResult> {
