@@ -27,6 +27,7 @@ import { pct, type Offer } from './load.js';
 import { atCommit, benchKnobs, closedPhase, measure, openPhase, pooled, settle, writeResults, type PhaseResult } from './measure.js';
 import { BARE_TASK_QUEUE, procMemory } from './protocol.js';
 import { startReceiver, type Receiver } from './receiver.js';
+import { STATS_FLUSH_MS, sumWrites, tableWriteReader, writesDelta, type TableWriteReader, type TableWrites } from './table-writes.js';
 
 const { N, CONCURRENCY, HALF_SECONDS, ROUNDS, env: knobEnv } = benchKnobs(process.env, 3);
 const WARMUP = 10;
@@ -35,6 +36,7 @@ const command = `${knobEnv} npm run bench -- --cluster`;
 const BENCH = 'bench (load generator, receiver)';
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ms = (v: number) => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${v.toFixed(v < 10 ? 1 : 0)} ms`);
 const r2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
 
@@ -45,6 +47,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-cluster-bench-'));
 chmodSync(dataDir, 0o755); // the private PostgreSQL runs as user postgres
 let receiver: Receiver | undefined;
 let cluster: Cluster | undefined;
+let writes: TableWriteReader | undefined;
 const connections: Connection[] = [];
 let exitCode = 0;
 let cleaning: Promise<void> | undefined;
@@ -52,6 +55,7 @@ const cleanup = () =>
   (cleaning ??= (async () => {
     await receiver?.close().catch(() => {});
     for (const c of connections) await c.close().catch(() => {});
+    await writes?.close().catch(() => {});
     await cluster?.stop().catch((err) => log(`stopping the cluster: ${(err as Error).message}`));
     rmSync(dataDir, { recursive: true, force: true });
   })());
@@ -66,13 +70,15 @@ interface Measured {
   phase: PhaseResult;
   /** CPU seconds per process over the phase. */
   cpu: Record<string, number>;
+  /** Rows written per table over the phase (bench/table-writes.ts). */
+  writes: TableWrites;
 }
 
 /** Rounds' phases of one side as one: requests, windows and CPU seconds added up. */
 function pooledMeasures(ms: Measured[]): Measured {
   const cpu: Record<string, number> = {};
   for (const m of ms) for (const [name, s] of Object.entries(m.cpu)) cpu[name] = (cpu[name] ?? 0) + s;
-  return { phase: pooled(ms.map((m) => m.phase)), cpu };
+  return { phase: pooled(ms.map((m) => m.phase)), cpu, writes: sumWrites(ms.map((m) => m.writes)) };
 }
 
 try {
@@ -120,12 +126,14 @@ try {
       await clients[n % clients.length].workflow.start('bareWorkflow', { taskQueue: BARE_TASK_QUEUE, workflowId: id, args: [{ id, url: receiver!.url, data: { n } }] });
       return { id, acceptedAt: performance.now() };
     };
-  const closed = async (offer: Offer, count: number): Promise<Measured> => {
+  const closed = async (offer: Offer, count: number): Promise<Omit<Measured, 'writes'>> => {
     const before = cpuSeconds(pids(), ['postgres']);
     const sent = await closedPhase(receiver!, offer, count, CONCURRENCY);
     const cpu = cpuDelta(before, cpuSeconds(pids(), ['postgres']));
     return { phase: measure(sent, receiver!), cpu };
   };
+  writes = tableWriteReader(c.databaseUrl);
+  const tableWrites = writes;
   const open = (offer: Offer, rate: number) => openPhase(receiver!, offer, rate, HALF_SECONDS);
   const tocsinQueue = c.tocsinEnv.TEMPORAL_TASK_QUEUE ?? 'notifications';
 
@@ -134,14 +142,18 @@ try {
   await closed(bare('warmup'), WARMUP);
   await settle(log, clients[0], tocsinQueue);
   await settle(log, clients[0], BARE_TASK_QUEUE);
+  await sleep(STATS_FLUSH_MS);
 
   const rounds: Array<{ tocsin: Measured; bare: Measured }> = [];
   for (let r = 1; r <= ROUNDS; r++) {
     const maxOf = async (side: 'Tocsin' | 'bare'): Promise<Measured> => {
+      const written = await tableWrites.read();
       const m = side === 'Tocsin' ? await closed(tocsin, N) : await closed(bare(`max${r}`), N);
       await settle(log, clients[0], side === 'Tocsin' ? tocsinQueue : BARE_TASK_QUEUE);
       log(`  ${side}: ${m.phase.throughput.toFixed(1)}/s`);
-      return m;
+      // The counters reach pg_stat_user_tables once each backend flushes them.
+      await sleep(STATS_FLUSH_MS);
+      return { ...m, writes: writesDelta(written, await tableWrites.read()) };
     };
     const tocsinFirst = r % 2 === 1;
     log(`phase 1, round ${r} of ${ROUNDS}: ${N} of each (${tocsinFirst ? 'Tocsin' : 'bare'} first), ${CONCURRENCY} in flight`);
@@ -181,6 +193,12 @@ try {
     .map((n) => `| ${n} | ${per1000(maxTocsin, n).toFixed(1)} | ${per1000(maxBare, n).toFixed(1)} |`)
     .join('\n');
   const memory = names.map((n) => `| ${n} | ${idleRss[n] ?? '–'} | ${idlePeak[n] ?? '–'} | ${endRss[n] ?? '–'} | ${peakRss[n] ?? '–'} |`).join('\n');
+  const writeRows = [...new Set([...Object.keys(maxTocsin.writes), ...Object.keys(maxBare.writes)])]
+    .map((t) => ({ t, tocsin: ((maxTocsin.writes[t] ?? 0) * 1000) / offered, bare: ((maxBare.writes[t] ?? 0) * 1000) / offered }))
+    .filter((w) => Math.max(w.tocsin, w.bare) >= 100)
+    .sort((a, b) => b.tocsin + b.bare - (a.tocsin + a.bare))
+    .map((w) => `| ${w.t} | ${Math.round(w.tocsin)} | ${Math.round(w.bare)} |`)
+    .join('\n');
   const top = (m: Measured) => [...names].sort((a, b) => (m.cpu[b] ?? 0) - (m.cpu[a] ?? 0))[0];
   const report = `# Cluster benchmark ${date}
 
@@ -222,6 +240,16 @@ ${breakdown}
 Over the phases' windows (${maxTocsin.phase.wallSeconds.toFixed(1)} s Tocsin, ${maxBare.phase.wallSeconds.toFixed(1)} s bare, all rounds) these processes used
 ${(busy(maxTocsin) * 100).toFixed(0)} % (Tocsin) and ${(busy(maxBare) * 100).toFixed(0)} % (bare) of the machine's ${cpu.length} cores; the busiest process was
 ${top(maxTocsin)} (Tocsin) and ${top(maxBare)} (bare). The other helpers' work on the machine is not in these figures but takes the rest.
+
+## Rows written per 1,000 notifications
+
+Inserted + updated + deleted rows per table over the max-throughput phases (PostgreSQL's pg_stat_user_tables in the
+\`temporal\`, \`temporal_visibility\` and Tocsin's database, read ${STATS_FLUSH_MS / 1000} s after each phase so that every
+backend has flushed its counters; tables with at least 100 rows per 1,000 on either side):
+
+| table | Tocsin | bare |
+| --- | --- | --- |
+${writeRows}
 
 ## Memory
 
