@@ -27,12 +27,23 @@ import { pct, type Offer } from './load.js';
 import { atCommit, benchKnobs, closedPhase, measure, openPhase, pooled, settle, writeResults, type PhaseResult } from './measure.js';
 import { BARE_TASK_QUEUE, procMemory } from './protocol.js';
 import { startReceiver, type Receiver } from './receiver.js';
+import { loadConfig } from '../config.js';
+import { openDatabase, type Database } from '../db/client.js';
+import { encryptionKeys, retrySettings } from '../runtime/index.js';
+import { notificationStartOptions, prepareNotification } from '../usecases/accept.js';
+import { newId } from '../usecases/ids.js';
+import { EncryptionCodec, encryptedDataConverter } from '../usecases/payload-codec.js';
 import { STATS_FLUSH_MS, sumWrites, tableWriteReader, writesDelta, type TableWriteReader, type TableWrites } from './table-writes.js';
 
 const { N, CONCURRENCY, HALF_SECONDS, ROUNDS, env: knobEnv } = benchKnobs(process.env, 3);
 const WARMUP = 10;
 const root = fileURLToPath(new URL('..', import.meta.url));
-const command = `${knobEnv} npm run bench -- --cluster`;
+// BENCH_TOCSIN_START=direct: a diagnostic of what the API hop costs, not the criterion's measure.
+// Tocsin's notification workflow is then started as the API starts it (the same validation and
+// start options, in the bench's process) through both frontends in turn, with no HTTP API.
+const DIRECT = process.env.BENCH_TOCSIN_START === 'direct';
+if (!['api', 'direct', undefined].includes(process.env.BENCH_TOCSIN_START)) throw new Error('BENCH_TOCSIN_START: api (default) or direct');
+const command = `${DIRECT ? 'BENCH_TOCSIN_START=direct ' : ''}${knobEnv} npm run bench -- --cluster`;
 const BENCH = 'bench (load generator, receiver)';
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
@@ -48,6 +59,7 @@ chmodSync(dataDir, 0o755); // the private PostgreSQL runs as user postgres
 let receiver: Receiver | undefined;
 let cluster: Cluster | undefined;
 let writes: TableWriteReader | undefined;
+let directDb: Database | undefined;
 const connections: Connection[] = [];
 let exitCode = 0;
 let cleaning: Promise<void> | undefined;
@@ -56,6 +68,7 @@ const cleanup = () =>
     await receiver?.close().catch(() => {});
     for (const c of connections) await c.close().catch(() => {});
     await writes?.close().catch(() => {});
+    await directDb?.close().catch(() => {});
     await cluster?.stop().catch((err) => log(`stopping the cluster: ${(err as Error).message}`));
     rmSync(dataDir, { recursive: true, force: true });
   })());
@@ -113,12 +126,25 @@ try {
   const clients = connections.map((connection) => new Client({ connection, namespace: c.namespace }));
 
   // Both APIs in turn; both frontends in turn.
-  const tocsin: Offer = async (n) => {
+  const viaApi: Offer = async (n) => {
     const { data, error, response } = await apis[n % apis.length].POST('/v1/notifications', { body: { recipient: 'r1', template: 'bench', data: { n } } });
     const acceptedAt = performance.now();
     if (response.status !== 202 || !data?.id) throw new Error(`POST /v1/notifications answered ${response.status}: ${JSON.stringify(error)}`);
     return { id: data.id, acceptedAt };
   };
+  const tocsinConfig = loadConfig({ ...process.env, ...c.tocsinEnv });
+  const tocsinClients = connections.map(
+    (connection) => new Client({ connection, namespace: c.namespace, dataConverter: encryptedDataConverter(new EncryptionCodec(encryptionKeys(tocsinConfig).keys)) }),
+  );
+  if (DIRECT) directDb = await openDatabase({ url: c.databaseUrl });
+  const direct: Offer = async (n) => {
+    const id = newId('ntf', Date.now());
+    const body = { recipient: 'r1', template: 'bench', data: { n }, strategy: 'all' as const, priority: 'normal' as const };
+    const input = await prepareNotification(directDb!.db, tenant.id, body, { id, retry: retrySettings(tocsinConfig) });
+    await tocsinClients[n % tocsinClients.length].workflow.start('notificationWorkflow', notificationStartOptions(input, tocsinConfig.TEMPORAL_TASK_QUEUE));
+    return { id, acceptedAt: performance.now() };
+  };
+  const tocsin = DIRECT ? direct : viaApi;
   const bare =
     (phase: string): Offer =>
     async (n) => {
@@ -213,7 +239,7 @@ Cluster (scripts/cluster-stack.ts, \`npm run cluster\`'s shape): a private Postg
 persistence and visibility on PostgreSQL), two Tocsin workers (one per node), two Tocsin APIs (one per node), and two bare
 workers (bench/bare-worker.ts, one per node: the same tuning, payload codec and prebuilt workflow bundle as Tocsin's), each a process.
 
-Tocsin: \`POST /v1/notifications\` over HTTP through both APIs in turn, one webhook channel to a local receiver. Bare:
+Tocsin: ${DIRECT ? '**its notification workflow started directly** (BENCH_TOCSIN_START=direct: the API\'s validation and start options, in the bench\'s process, with no HTTP API; a diagnostic of what the API hop costs, not the criterion\'s measure) through both frontends in turn' : '\`POST /v1/notifications\` over HTTP through both APIs in turn'}, one webhook channel to a local receiver. Bare:
 \`client.workflow.start\` through both frontends in turn, of a workflow with one activity doing the same POST (Tocsin's webhook
 sender) to the same receiver. "Arrived" is when the receiver got the POST.
 

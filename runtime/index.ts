@@ -72,7 +72,7 @@ export function initTelemetry(config: Config, opts: { format?: LogFormat } = {})
   return createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT ?? opts.format ?? 'json' });
 }
 
-function retrySettings(config: Config): RetrySettings {
+export function retrySettings(config: Config): RetrySettings {
   return {
     initialIntervalSeconds: config.DELIVERY_INITIAL_INTERVAL_SECONDS,
     backoffCoefficient: config.DELIVERY_BACKOFF_COEFFICIENT,
