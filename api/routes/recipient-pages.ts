@@ -58,9 +58,11 @@ function tokenGuard<C extends RecipientClaims>(
   verify: (d: RecipientTokenDeps, token: string) => Promise<C | null>,
 ): MiddlewareHandler<PageEnv<C>> {
   return async (c, next) => {
-    if (await answers.spent(c)) throw await answers.refuse(c);
+    // An address that spent its answers this second gets no lookup, only the refusal below: a
+    // page, or the 429 (its window may have rolled over between the two checks, so it is asked).
+    const spent = await answers.spent(c);
     const token = c.req.param('token') ?? '';
-    const claims = token.length <= MAX_RECIPIENT_TOKEN_LENGTH && deps.encryptionKeys?.length ? await verify(tokenDeps(deps), token) : null;
+    const claims = !spent && token.length <= MAX_RECIPIENT_TOKEN_LENGTH && deps.encryptionKeys?.length ? await verify(tokenDeps(deps), token) : null;
     if (!claims) {
       const refused = await answers.refuse(c);
       if (refused.status === 429) throw refused;
