@@ -24,7 +24,7 @@ import { bundleWorkflows } from '../worker/bundle.js';
 import { freePort } from '../worker/dev-server.js';
 import { cpuDelta, cpuSeconds } from './cpu.js';
 import { pct, type Offer } from './load.js';
-import { atCommit, benchKnobs, closedPhase, measure, openPhase, pooled, settle, writeResults, type PhaseResult } from './measure.js';
+import { atCommit, benchKnobs, closedPhase, measure, openPhase, pooled, settle, sumByKey, writeResults, type PhaseResult } from './measure.js';
 import { BARE_TASK_QUEUE, procMemory } from './protocol.js';
 import { startReceiver, type Receiver } from './receiver.js';
 import { loadConfig } from '../config.js';
@@ -33,7 +33,7 @@ import { encryptionKeys, retrySettings } from '../runtime/index.js';
 import { notificationStartOptions, prepareNotification } from '../usecases/accept.js';
 import { newId } from '../usecases/ids.js';
 import { EncryptionCodec, encryptedDataConverter } from '../usecases/payload-codec.js';
-import { STATS_FLUSH_MS, sumWrites, tableWriteReader, writesDelta, type TableWriteReader, type TableWrites } from './table-writes.js';
+import { STATS_FLUSH_MS, tableWriteReader, writesDelta, type TableWriteReader, type TableWrites } from './table-writes.js';
 
 const { N, CONCURRENCY, HALF_SECONDS, ROUNDS, env: knobEnv } = benchKnobs(process.env, 3);
 const WARMUP = 10;
@@ -89,9 +89,7 @@ interface Measured {
 
 /** Rounds' phases of one side as one: requests, windows and CPU seconds added up. */
 function pooledMeasures(ms: Measured[]): Measured {
-  const cpu: Record<string, number> = {};
-  for (const m of ms) for (const [name, s] of Object.entries(m.cpu)) cpu[name] = (cpu[name] ?? 0) + s;
-  return { phase: pooled(ms.map((m) => m.phase)), cpu, writes: sumWrites(ms.map((m) => m.writes)) };
+  return { phase: pooled(ms.map((m) => m.phase)), cpu: sumByKey(ms.map((m) => m.cpu)), writes: sumByKey(ms.map((m) => m.writes)) };
 }
 
 try {
@@ -132,19 +130,21 @@ try {
     if (response.status !== 202 || !data?.id) throw new Error(`POST /v1/notifications answered ${response.status}: ${JSON.stringify(error)}`);
     return { id: data.id, acceptedAt };
   };
-  const tocsinConfig = loadConfig({ ...process.env, ...c.tocsinEnv });
-  const tocsinClients = connections.map(
-    (connection) => new Client({ connection, namespace: c.namespace, dataConverter: encryptedDataConverter(new EncryptionCodec(encryptionKeys(tocsinConfig).keys)) }),
-  );
-  if (DIRECT) directDb = await openDatabase({ url: c.databaseUrl });
-  const direct: Offer = async (n) => {
-    const id = newId('ntf', Date.now());
-    const body = { recipient: 'r1', template: 'bench', data: { n }, strategy: 'all' as const, priority: 'normal' as const };
-    const input = await prepareNotification(directDb!.db, tenant.id, body, { id, retry: retrySettings(tocsinConfig) });
-    await tocsinClients[n % tocsinClients.length].workflow.start('notificationWorkflow', notificationStartOptions(input, tocsinConfig.TEMPORAL_TASK_QUEUE));
-    return { id, acceptedAt: performance.now() };
+  /** Starts Tocsin's notification workflow as the API would, from this process (BENCH_TOCSIN_START=direct). */
+  const directStarts = async (): Promise<Offer> => {
+    const config = loadConfig({ ...process.env, ...c.tocsinEnv });
+    const converter = encryptedDataConverter(new EncryptionCodec(encryptionKeys(config).keys));
+    const starters = connections.map((connection) => new Client({ connection, namespace: c.namespace, dataConverter: converter }));
+    const db = (directDb = await openDatabase({ url: c.databaseUrl })).db;
+    return async (n) => {
+      const id = newId('ntf', Date.now());
+      const body = { recipient: 'r1', template: 'bench', data: { n }, strategy: 'all' as const, priority: 'normal' as const };
+      const input = await prepareNotification(db, tenant.id, body, { id, retry: retrySettings(config) });
+      await starters[n % starters.length].workflow.start('notificationWorkflow', notificationStartOptions(input, config.TEMPORAL_TASK_QUEUE));
+      return { id, acceptedAt: performance.now() };
+    };
   };
-  const tocsin = DIRECT ? direct : viaApi;
+  const tocsin = DIRECT ? await directStarts() : viaApi;
   const bare =
     (phase: string): Offer =>
     async (n) => {
@@ -158,8 +158,7 @@ try {
     const cpu = cpuDelta(before, cpuSeconds(pids(), ['postgres']));
     return { phase: measure(sent, receiver!), cpu };
   };
-  writes = tableWriteReader(c.databaseUrl);
-  const tableWrites = writes;
+  const tableWrites = (writes = tableWriteReader(c.databaseUrl));
   const open = (offer: Offer, rate: number) => openPhase(receiver!, offer, rate, HALF_SECONDS);
   const tocsinQueue = c.tocsinEnv.TEMPORAL_TASK_QUEUE ?? 'notifications';
 

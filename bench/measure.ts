@@ -92,6 +92,13 @@ export function benchKnobs(env: NodeJS.ProcessEnv = process.env, defaultRounds?:
   };
 }
 
+/** Numbers by name added up across records (CPU seconds per process, rows per table). */
+export function sumByKey(all: ReadonlyArray<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of all) for (const [k, n] of Object.entries(r)) out[k] = (out[k] ?? 0) + n;
+  return out;
+}
+
 /** Phases of the same load as one: their requests together over their windows added up. */
 export function pooled(phases: PhaseResult[]): PhaseResult {
   const sent = phases.flatMap((p) => p.sent);

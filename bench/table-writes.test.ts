@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { sumWrites, writesDelta } from './table-writes.js';
+import { sumByKey } from './measure.js';
+import { writesDelta } from './table-writes.js';
 
 describe('table writes', () => {
   it('counts what was written between two readings, leaving out tables without writes and counting new ones whole', () => {
@@ -9,6 +10,6 @@ describe('table writes', () => {
   });
 
   it('adds up the rounds table by table', () => {
-    expect(sumWrites([{ a: 1, b: 2 }, { b: 3, c: 4 }])).toEqual({ a: 1, b: 5, c: 4 });
+    expect(sumByKey([{ a: 1, b: 2 }, { b: 3, c: 4 }])).toEqual({ a: 1, b: 5, c: 4 });
   });
 });

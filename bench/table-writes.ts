@@ -51,10 +51,3 @@ export function writesDelta(before: TableWrites, after: TableWrites): TableWrite
   }
   return out;
 }
-
-/** Adds up deltas. */
-export function sumWrites(all: TableWrites[]): TableWrites {
-  const out: TableWrites = {};
-  for (const w of all) for (const [table, n] of Object.entries(w)) out[table] = (out[table] ?? 0) + n;
-  return out;
-}
