@@ -342,7 +342,9 @@ export function createActivities(deps: ActivityDeps) {
           : undefined;
       const send = async (sender: ChannelSender) => {
         const earlier = await earlierAttempts(args, sender, ctx.info);
-        ctx.heartbeat();
+        // No heartbeat here: the server writes the run's state for each one (a mutable-state and
+        // an activity row), and the heartbeat timeout already counts from the attempt's start,
+        // moments before. Only a wait heartbeats (a provider's pacing, activities/providers.ts).
         return sender.send({
           deliveryId: args.deliveryId,
           notificationId: args.notificationId,

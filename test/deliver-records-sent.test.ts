@@ -1,6 +1,7 @@
 // A delivery that ends its run `sent` records that itself (workflows/notification.ts: its
 // run's only channel). The send comes first: a record that fails afterwards leaves the send
 // standing, answered as not recorded, so the workflow records it and nothing is sent twice.
+// And a delivery sends without a heartbeat: each one would cost the server a write of the run.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,28 +30,46 @@ describe('a delivery asked to record its run sent', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  const args = (tenantId: string, id: string): DeliverArgs => ({
+    tenantId,
+    notificationId: id,
+    deliveryId: `${id}.webhook`,
+    channel: 'webhook',
+    recipient: { id: 'r1', email: null, phone: null, slack: null, webhookUrl: `${hook.url}/hooks`, pagerRoutingKey: null, whatsapp: null, telegramChatId: null, locale: 'en', timezone: 'UTC', name: null },
+    template: { key: 'k', version: 1 },
+    content: { webhook: { event: 'e' } },
+    data: {},
+    category: null,
+  });
+  const sentIds = (from = 0) => hook.requests.slice(from).map((r) => JSON.parse(r.rawBody).notificationId);
+  const webhookActivities = () => createActivities({ db: database.db, senders: { webhook: createWebhookSender({ allowedHosts: LOCAL_RECEIVERS }) } });
+
+  it('sends without a heartbeat, first attempt or retry', async () => {
+    const tenant = await createTenant(database.db, { name: 'h', criticalRatePerMinute: null });
+    const activities = webhookActivities();
+    const before = hook.requests.length;
+    for (const attempt of [1, 2]) {
+      const env = new MockActivityEnvironment({ attempt });
+      const beats: unknown[] = [];
+      env.on('heartbeat', (details: unknown) => beats.push(details));
+      expect(await env.run(activities.deliverWebhook, args(tenant.id, `ntf_h${attempt}`))).toMatchObject({ provider: 'webhook', attempt });
+      expect(beats).toEqual([]);
+    }
+    expect(sentIds(before)).toEqual(['ntf_h1', 'ntf_h2']);
+  });
+
   it('answers a send whose record failed as sent and not recorded, and sends it once', async () => {
     const tenant = await createTenant(database.db, { name: 't', criticalRatePerMinute: null });
-    const activities = createActivities({ db: database.db, senders: { webhook: createWebhookSender({ allowedHosts: LOCAL_RECEIVERS }) } });
+    const activities = webhookActivities();
     const env = new MockActivityEnvironment({ attempt: 1 });
-    const args = (id: string): DeliverArgs => ({
-      tenantId: tenant.id,
-      notificationId: id,
-      deliveryId: `${id}.webhook`,
-      channel: 'webhook',
-      recipient: { id: 'r1', email: null, phone: null, slack: null, webhookUrl: `${hook.url}/hooks`, pagerRoutingKey: null, whatsapp: null, telegramChatId: null, locale: 'en', timezone: 'UTC', name: null },
-      template: { key: 'k', version: 1 },
-      content: { webhook: { event: 'e' } },
-      data: {},
-      category: null,
-    });
+    const before = hook.requests.length;
     // Without recordSent, nothing is recorded here (and the tenant's signing secret is cached).
-    expect(await env.run(activities.deliverWebhook, args('ntf_a'))).not.toHaveProperty('recorded');
+    expect(await env.run(activities.deliverWebhook, args(tenant.id, 'ntf_a'))).not.toHaveProperty('recorded');
 
     // The database goes away between the send and its record.
     await database.close();
-    const res = await env.run(activities.deliverWebhook, { ...args('ntf_b'), recordSent: [] });
+    const res = await env.run(activities.deliverWebhook, { ...args(tenant.id, 'ntf_b'), recordSent: [] });
     expect(res).toMatchObject({ provider: 'webhook', attempt: 1, recorded: false });
-    expect(hook.requests.map((r) => JSON.parse(r.rawBody).notificationId)).toEqual(['ntf_a', 'ntf_b']);
+    expect(sentIds(before)).toEqual(['ntf_a', 'ntf_b']);
   });
 });
