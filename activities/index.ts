@@ -1,5 +1,5 @@
 // Activities come from this factory: no module-level singletons, so tests hand in fakes.
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Db } from '../db/client.js';
 import { claimFailedDeliveries } from '../db/analytics.js';
 import { firstAttemptAt, providerMessageHeldElsewhere, recordFailedAttempt, recordOutcome, type DeliveryRecord } from '../db/deliveries.js';
@@ -8,7 +8,7 @@ import { devicesOf } from '../db/devices.js';
 import { recordProviderStop, suppressedAmong } from '../db/suppressions.js';
 import { toRecipient } from '../db/recipients.js';
 import { webhookSecretOf } from '../db/tenants.js';
-import { channelContent } from '../domain/delivery.js';
+import { channelContent, channelRecipient } from '../domain/delivery.js';
 import { ErrorType } from '../domain/errors.js';
 import { addressFor, decideOnWake, type WakeDecision } from '../domain/preferences.js';
 import { PHONE_CHANNELS, suppressionTargets, withoutSuppressed } from '../domain/suppressions.js';
@@ -84,6 +84,28 @@ export interface DeliverArgs {
    * (skipped ones) beside its own, in the same step.
    */
   recordSent?: DeliveryRecord[];
+}
+
+/**
+ * A delivery that wakes its run first: the run's only channel, with nothing to wait for
+ * (workflows/notification.ts, `wake-in-delivery`). The step loads the recipient, decides as the
+ * wake does and, when that is to send this channel now, sends it and records the run `sent`;
+ * else it answers the wake's outcome for the run to take (held, suppressed, recipient gone).
+ */
+export interface WakingDeliverArgs {
+  channel: Channel;
+  deliveryId: string;
+  wake: {
+    input: NotificationInput;
+    /** The workflow's clock when it scheduled the step (a retry adds the time since). */
+    at: number;
+    workflowId: string;
+  };
+}
+
+/** A waking delivery that did not send: the wake's outcome, for the run to act on. */
+export interface WokeInstead {
+  woke: WakeResult;
 }
 
 interface StatusRecord {
@@ -171,7 +193,7 @@ export function createActivities(deps: ActivityDeps) {
     input: NotificationInput;
     at: number;
     record?: { workflowId: string };
-  }): Promise<WakeResult> {
+  }, opts: { recordSending?: boolean } = {}): Promise<WakeResult> {
     const { input } = args;
     const snapshot = await loadRecipient({
       tenantId: input.tenantId,
@@ -183,7 +205,7 @@ export function createActivities(deps: ActivityDeps) {
     if (!snapshot) return { snapshot: null, decision: null };
     const decided = decideOnWake(input, snapshot.recipient, snapshot.preferences, args.at);
     const decision = await withoutDevicelessPush(input.tenantId, snapshot.recipient.id, await withoutSuppressedChannels(input.tenantId, snapshot.recipient, decided));
-    if (decision.allowed.length > 0 && decision.release === null) {
+    if (decision.allowed.length > 0 && decision.release === null && opts.recordSending !== false) {
       const starting = input.strategy === 'all' ? decision.allowed : decision.allowed.slice(0, 1);
       const deliveries: DeliveryRecord[] = [
         ...decision.skipped.map((d) => ({ channel: d.channel, status: 'skipped' as const, reason: d.reason })),
@@ -327,6 +349,44 @@ export function createActivities(deps: ActivityDeps) {
     return { ...result, recorded };
   }
 
+  /**
+   * The run's wake and its only delivery in one step (WakingDeliverArgs): no local activity
+   * before it, so the run takes the bare shape of one activity between two workflow tasks. Each
+   * attempt wakes again (the recipient as of then); only the first records the run `sending`. A
+   * wake that fails (a database error) answers `wake_deferred`, not retried here: the run then
+   * wakes in its local activity, which waits an outage out, and sends as before.
+   */
+  async function wakeThenDeliver(args: WakingDeliverArgs): Promise<DeliverResult | WokeInstead> {
+    const { input, workflowId } = args.wake;
+    const info = Context.current().info;
+    const first = info.attempt === 1;
+    let woke: WakeResult;
+    try {
+      const at = args.wake.at + Math.max(0, info.currentAttemptScheduledTimestampMs - info.scheduledTimestampMs);
+      woke = await wake({ input, at, record: { workflowId } }, { recordSending: first });
+    } catch (err) {
+      throw ApplicationFailure.create({ type: ErrorType.WakeDeferred, message: 'The wake could not load or record the notification', nonRetryable: true, cause: err instanceof Error ? err : undefined });
+    }
+    const { snapshot, decision } = woke;
+    if (!snapshot || !decision || decision.release !== null || !decision.allowed.includes(args.channel)) return { woke };
+    return deliver({
+      tenantId: input.tenantId,
+      notificationId: input.notificationId,
+      deliveryId: args.deliveryId,
+      channel: args.channel,
+      recipient: channelRecipient(snapshot.recipient, args.channel),
+      template: input.template,
+      content: channelContent(snapshot.content, args.channel),
+      data: input.data,
+      category: input.category,
+      recordSent: decision.skipped.map((d) => ({ channel: d.channel, status: 'skipped' as const, reason: d.reason })),
+    });
+  }
+
+  /** A channel's delivery activity: a delivery, or one that wakes its run first. */
+  const deliverOn = (channel: Channel) => (a: DeliverArgs | WakingDeliverArgs) =>
+    'wake' in a ? wakeThenDeliver({ ...a, channel }) : deliver({ ...a, channel });
+
   async function attemptDelivery(args: DeliverArgs): Promise<DeliverResult> {
     const ctx = Context.current();
     const attempt = ctx.info.attempt + (args.attemptOffset ?? 0);
@@ -391,15 +451,15 @@ export function createActivities(deps: ActivityDeps) {
     wake,
     recordStatus,
     recordDelivery,
-    deliverEmail: (a: DeliverArgs) => deliver({ ...a, channel: 'email' }),
-    deliverSms: (a: DeliverArgs) => deliver({ ...a, channel: 'sms' }),
-    deliverSlack: (a: DeliverArgs) => deliver({ ...a, channel: 'slack' }),
-    deliverWebhook: (a: DeliverArgs) => deliver({ ...a, channel: 'webhook' }),
-    deliverInapp: (a: DeliverArgs) => deliver({ ...a, channel: 'inapp' }),
-    deliverPager: (a: DeliverArgs) => deliver({ ...a, channel: 'pager' }),
-    deliverWhatsapp: (a: DeliverArgs) => deliver({ ...a, channel: 'whatsapp' }),
-    deliverTelegram: (a: DeliverArgs) => deliver({ ...a, channel: 'telegram' }),
-    deliverPush: (a: DeliverArgs) => deliver({ ...a, channel: 'push' }),
+    deliverEmail: deliverOn('email'),
+    deliverSms: deliverOn('sms'),
+    deliverSlack: deliverOn('slack'),
+    deliverWebhook: deliverOn('webhook'),
+    deliverInapp: deliverOn('inapp'),
+    deliverPager: deliverOn('pager'),
+    deliverWhatsapp: deliverOn('whatsapp'),
+    deliverTelegram: deliverOn('telegram'),
+    deliverPush: deliverOn('push'),
     ...createEscalationActivities(deps),
     ...createThrottleActivities(deps),
     ...createFanoutActivities(deps),

@@ -34,6 +34,11 @@ export const ErrorType = {
   ResponseTooLarge: 'response_too_large',
   /** A flow's fetch step got an answer that is not JSON. Permanent. */
   InvalidJson: 'invalid_json',
+  /**
+   * A delivery that was to wake its run first could not (the database, say): the run wakes in
+   * its own step instead, which waits out an outage, and then sends. Never recorded.
+   */
+  WakeDeferred: 'wake_deferred',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

@@ -1,13 +1,15 @@
 // A delivery that ends its run `sent` records that itself (workflows/notification.ts: its
 // run's only channel). The send comes first: a record that fails afterwards leaves the send
 // standing, answered as not recorded, so the workflow records it and nothing is sent twice.
-// And a delivery sends without a heartbeat: each one would cost the server a write of the run.
+// A delivery sends without a heartbeat (each would cost the server a write of the run), and one
+// that wakes its run first and cannot answers wake_deferred, for the run's local activity to wake it.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities, type DeliverArgs } from '../activities/index.js';
+import { createActivities, type DeliverArgs, type WakingDeliverArgs } from '../activities/index.js';
+import type { NotificationInput } from '../domain/types.js';
 import { createWebhookSender } from '../activities/channels/webhook.js';
 import { openDatabase, type Database } from '../db/client.js';
 import { createTenant } from '../usecases/tenants.js';
@@ -71,5 +73,20 @@ describe('a delivery asked to record its run sent', () => {
     const res = await env.run(activities.deliverWebhook, { ...args(tenant.id, 'ntf_b'), recordSent: [] });
     expect(res).toMatchObject({ provider: 'webhook', attempt: 1, recorded: false });
     expect(sentIds(before)).toEqual(['ntf_a', 'ntf_b']);
+  });
+
+  it('a delivery that wakes its run and cannot reach the database answers wake_deferred, not retried, and sends nothing', async () => {
+    const otherDir = mkdtempSync(join(tmpdir(), 'tocsin-wake-deferred-'));
+    const other = await openDatabase({ dataDir: otherDir });
+    await other.migrate();
+    const activities = createActivities({ db: other.db, senders: { webhook: createWebhookSender({ allowedHosts: LOCAL_RECEIVERS }) } });
+    await other.close();
+    rmSync(otherDir, { recursive: true, force: true });
+    const before = hook.requests.length;
+    const input: NotificationInput = { tenantId: 'ten_x', notificationId: 'ntf_w', recipientId: 'r1', template: { key: 'k', version: 1 }, data: {}, channels: ['webhook'], strategy: 'all', category: null, priority: 'normal', sendAt: null, retry: { maximumAttempts: 3, initialIntervalSeconds: 1, backoffCoefficient: 2, maximumIntervalSeconds: 10, expirationSeconds: 60 }, throttle: null };
+    const args: WakingDeliverArgs = { channel: 'webhook', deliveryId: 'ntf_w.webhook', wake: { input, at: Date.now(), workflowId: 'w' } };
+    const waking = new MockActivityEnvironment({ attempt: 1 }).run(activities.deliverWebhook, args);
+    await expect(waking).rejects.toMatchObject({ type: 'wake_deferred', nonRetryable: true });
+    expect(hook.requests.length).toBe(before);
   });
 });

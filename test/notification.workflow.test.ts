@@ -1,4 +1,6 @@
 // The notification workflow on the time-skipping test server, driven through the API.
+import { ApplicationFailure } from '@temporalio/common';
+import type { ActivityInboundCallsInterceptor } from '@temporalio/worker';
 import { eq } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { notificationStartOptions, prepareNotification } from '../usecases/accept.js';
@@ -117,16 +119,73 @@ describe('notification workflow', () => {
     expect(scheduled.map((a) => a.activityType?.name)).toEqual(['deliverWebhook']);
     expect(await decodePayload(scheduled[0].input!.payloads![0])).toMatchObject({ recordSent: [{ channel: 'inapp', status: 'skipped', reason: 'opted_out' }] });
   });
+
+  it("wakes a run's only channel in its delivery's step: one activity between two workflow tasks, no local activity", async () => {
+    h = await seeded();
+    h.hook.enqueue({ status: 503 });
+    const res = await send(h, { channels: ['webhook'] });
+    expect(res.status).toBe(202);
+    expect((await h.handle(res.body.id).result()).status).toBe('sent');
+    expect(h.hook.requests).toHaveLength(2);
+    expect(await deliveryStatuses(h, res.body.id)).toEqual([['webhook', 'sent']]);
+    // The retry woke again but recorded `sending` once.
+    const events = await h.db.db.select().from(notificationEvents).where(eq(notificationEvents.notificationId, res.body.id)).orderBy(notificationEvents.id);
+    expect(events.map((e) => e.status)).toEqual(['accepted', 'sending', 'sent']);
+
+    const history = (await h.handle(res.body.id).fetchHistory()).events ?? [];
+    const markers = history.flatMap((e) => (e.markerRecordedEventAttributes ? [e.markerRecordedEventAttributes.markerName] : []));
+    expect(markers).toEqual(['core_patch']);
+    const changeVersions = history.flatMap((e) => {
+      const field = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.TemporalChangeVersion;
+      return field ? JSON.parse(Buffer.from(field.data!).toString()) : [];
+    });
+    expect(changeVersions).toEqual(['wake-in-delivery']);
+    expect(history.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(2);
+    const scheduled = history.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes] : []));
+    expect(scheduled.map((a) => a.activityType?.name)).toEqual(['deliverWebhook']);
+    const input = await decodePayload(scheduled[0].input!.payloads![0]);
+    expect(input).toMatchObject({ channel: 'webhook', deliveryId: `${res.body.id}.webhook`, wake: { input: { notificationId: res.body.id, channels: ['webhook'] } } });
+    expect(input).not.toHaveProperty('recipient');
+  });
+
+  it('wakes in its local activity instead when the delivery could not wake it (wake_deferred), and sends once', async () => {
+    // The delivery's wake fails as it does when the database is away (activities/index.ts
+    // wakeThenDeliver; test/deliver-records-sent.test.ts checks that answer on a closed database).
+    let deferred = 0;
+    const deferWakes: ActivityInboundCallsInterceptor = {
+      async execute(input, next) {
+        const arg = input.args[0] as { wake?: unknown } | undefined;
+        if (arg && typeof arg === 'object' && 'wake' in arg) {
+          deferred += 1;
+          throw ApplicationFailure.create({ type: 'wake_deferred', message: 'the database is away', nonRetryable: true });
+        }
+        return next(input);
+      },
+    };
+    h = await startHarness({ worker: { interceptors: { activity: [() => ({ inbound: deferWakes })] } } });
+    await seed(h);
+    const res = await send(h, { channels: ['webhook'] });
+    expect((await h.handle(res.body.id).result()).status).toBe('sent');
+    expect(deferred).toBe(1);
+    expect(h.hook.requests).toHaveLength(1);
+    const events = await h.db.db.select().from(notificationEvents).where(eq(notificationEvents.notificationId, res.body.id)).orderBy(notificationEvents.id);
+    expect(events.map((e) => e.status)).toEqual(['accepted', 'sending', 'sent']);
+    const history = (await h.handle(res.body.id).fetchHistory()).events ?? [];
+    expect(history.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(1);
+    const scheduled = history.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes] : []));
+    const inputs = await Promise.all(scheduled.map((a) => decodePayload(a.input!.payloads![0])));
+    expect(inputs.map((i) => ('wake' in i ? 'waking' : 'delivery'))).toEqual(['waking', 'delivery']);
+  });
 });
 
 const NY_QUIET = { quietHours: { start: '22:00', end: '07:00', timezone: 'America/New_York' } };
 
 describe('quiet hours defer, never drop', () => {
-  async function heldAt(eventIso: string, expectedReleaseIso: string) {
+  async function heldAt(eventIso: string, expectedReleaseIso: string, body: Record<string, unknown> = {}) {
     h = await seeded();
     expect((await h.call('PUT', '/v1/recipients/user-42/preferences', NY_QUIET)).status).toBe(200);
     await skipTo(h, eventIso);
-    const res = await send(h);
+    const res = await send(h, body);
     const held = await waitForState(h, res.body.id, (s) => s.status === 'held');
     expect(held.releaseAt).toBe(new Date(expectedReleaseIso).toISOString());
     const shown = await h.call('GET', `/v1/notifications/${res.body.id}`);
@@ -140,10 +199,21 @@ describe('quiet hours defer, never drop', () => {
     expect(times.deliverWebhook.scheduled).toBeGreaterThanOrEqual(release);
     expect(times.deliverWebhook.scheduled - release).toBeLessThan(60_000);
     expect(h.hook.requests).toHaveLength(1);
+    return res.body.id as string;
   }
 
   it('sends a 23:30 event at 07:00 local the next morning', () =>
     heldAt('2027-06-11T03:30:00Z' /* 23:30 EDT */, '2027-06-11T11:00:00Z' /* 07:00 EDT */));
+
+  it('holds a single channel its delivery woke, and sends it at 07:00: never recorded sending before', async () => {
+    const id = await heldAt('2027-06-11T03:30:00Z', '2027-06-11T11:00:00Z', { channels: ['webhook'] });
+    const events = await h!.db.db.select().from(notificationEvents).where(eq(notificationEvents.notificationId, id)).orderBy(notificationEvents.id);
+    expect(events.map((e) => e.status)).toEqual(['accepted', 'held', 'sending', 'sent']);
+    const history = (await h!.handle(id).fetchHistory()).events ?? [];
+    const scheduled = history.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes] : []));
+    const inputs = await Promise.all(scheduled.map((a) => decodePayload(a.input!.payloads![0])));
+    expect(inputs.map((i) => ('wake' in i ? 'waking' : 'delivery'))).toEqual(['waking', 'delivery']);
+  });
 
   it('sends at 07:00 local on the night clocks spring forward', () =>
     heldAt('2027-03-14T04:30:00Z' /* 23:30 EST, Mar 13 */, '2027-03-14T11:00:00Z' /* 07:00 EDT */));

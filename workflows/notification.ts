@@ -13,7 +13,7 @@ import {
   workflowInfo,
   ApplicationFailure,
 } from '@temporalio/workflow';
-import type { Activities, DeliverArgs, DeliverResult, DeliveryRecord, RecipientSnapshot, WakeResult } from '../activities/index.js';
+import type { Activities, DeliverArgs, DeliverResult, DeliveryRecord, RecipientSnapshot, WakeResult, WakingDeliverArgs, WokeInstead } from '../activities/index.js';
 import { channelContent, channelRecipient, deliveryId } from '../domain/delivery.js';
 import { ErrorType } from '../domain/errors.js';
 import type { WakeDecision } from '../domain/preferences.js';
@@ -53,6 +53,11 @@ const DELIVERY_CHANNEL_CONTENT = 'delivery-channel-content';
 const PUSH_GONE_SKIPPED = 'push-gone-skipped';
 /** patched(): a run's only channel to send records the run `sent` in its delivery's step, not in a last local activity. */
 const DELIVERY_RECORDS_SENT = 'delivery-records-sent';
+/**
+ * patched(): a run's only channel, with nothing to wait for, wakes in its delivery's step (no
+ * local activity first): the run is one activity between two workflow tasks.
+ */
+const WAKE_IN_DELIVERY = 'wake-in-delivery';
 
 /** Statuses an operator filters runs by in the Temporal UI: upserted when they are reached. */
 const VISIBLE_STATUSES: readonly NotificationStatus[] = ['scheduled', 'held', ...TERMINAL_STATUSES];
@@ -128,8 +133,17 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
   const record = { workflowId: workflowIds.notification(input.tenantId, input.notificationId) };
   const waitsFirst = Boolean(input.throttle && input.priority !== 'critical') || (input.sendAt !== null && Date.parse(input.sendAt) > Date.now());
   let woke: WakeResult | null = null;
+  // A single channel's success ends the run `sent`: its delivery records that itself.
+  let sentRecorded = false;
+  // The outcome of a delivery that woke the run itself (its only channel, nothing to wait for).
+  let delivered: DeliveryRecord | null = null;
   if (waitsFirst) await loadRecipient({ tenantId: input.tenantId, recipientId: input.recipientId, template: input.template, record: { input, ...record } });
-  else woke = await wake({ input, at: Date.now(), record });
+  else if (input.channels.length === 1 && !cancelled && patched(WAKE_IN_DELIVERY)) {
+    const outcome = await wakeInDelivery(input.channels[0]);
+    if (outcome === null) woke = await wake({ input, at: Date.now(), record });
+    else if ('woke' in outcome) woke = outcome.woke;
+    else delivered = outcome;
+  } else woke = await wake({ input, at: Date.now(), record });
 
   // 1. Throttle: a slot in the recipient's window for this key, unless critical.
   if (input.throttle && input.priority !== 'critical') {
@@ -160,7 +174,7 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
   //    workflow's clock, so a held notification wakes to the same decision on replay).
   let decision: WakeDecision | null = null;
   let recipientNow: RecipientSnapshot | null = null;
-  while (!cancelled) {
+  while (!cancelled && !delivered) {
     woke ??= await wake({ input, at: Date.now() });
     if (!woke.snapshot || !woke.decision) {
       await setStatus('failed', {
@@ -177,6 +191,7 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
     woke = null;
   }
 
+  if (delivered) return finish([delivered]);
   if (cancelled || !decision || !recipientNow) {
     await setStatus('cancelled', { deliveries: input.channels.map((ch) => decide(ch, 'cancelled')) });
     await condition(allHandlersFinished);
@@ -199,8 +214,6 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
   // A channel's outcome is recorded as soon as it is known (a receipt may look for its message
   // id) unless the final record follows at once: a single channel is recorded with the status.
   const recordEach = allowed.length > 1;
-  // A single channel's success ends the run `sent`: its delivery records that itself.
-  let sentRecorded = false;
 
   async function send(channel: Channel): Promise<DeliveryRecord> {
     if (cancelled) return decide(channel, 'cancelled');
@@ -223,15 +236,9 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
     delivery(channel).status = 'sending';
     let rec: DeliveryRecord;
     try {
-      const res = await (acts[DELIVER[channel]] as (a: DeliverArgs) => Promise<DeliverResult>)(args);
-      rec = decide(channel, 'sent', { provider: res.provider, providerMessageId: res.providerMessageId, error: null, attempt: res.attempt });
-      sentRecorded = res.recorded === true;
+      rec = sentRecord(channel, await (acts[DELIVER[channel]] as (a: DeliverArgs) => Promise<DeliverResult>)(args));
     } catch (err) {
-      const error = isCancellation(err) ? null : failureOf(err);
-      if (error === null) rec = decide(channel, 'cancelled');
-      // No device left to take it, as when the recipient had none at wake (the contract's `skipped`).
-      else if (error.code === ErrorType.NoDevice && patched(PUSH_GONE_SKIPPED)) rec = decide(channel, 'skipped', { reason: ErrorType.NoDevice });
-      else rec = decide(channel, 'failed', { error });
+      rec = unsentRecord(channel, err);
     }
     if (recordEach) await CancellationScope.nonCancellable(() => recordDelivery({ notificationId: input.notificationId, delivery: rec }));
     return rec;
@@ -257,10 +264,49 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
     if (!isCancellation(err)) throw err;
   });
 
-  const status = finalStatus(state.deliveries.map((d) => d.status), cancelled, input.strategy);
-  await setStatus(status, { deliveries: records }, sentRecorded && status === 'sent');
-  await condition(allHandlersFinished);
-  return state;
+  return finish(records);
+
+  /** The run's last step: its status from its deliveries', recorded with them (unless the delivery did). */
+  async function finish(records: DeliveryRecord[]): Promise<NotificationState> {
+    const status = finalStatus(state.deliveries.map((d) => d.status), cancelled, input.strategy);
+    await setStatus(status, { deliveries: records }, sentRecorded && status === 'sent');
+    await condition(allHandlersFinished);
+    return state;
+  }
+
+  function sentRecord(channel: Channel, res: DeliverResult): DeliveryRecord {
+    sentRecorded = res.recorded === true;
+    return decide(channel, 'sent', { provider: res.provider, providerMessageId: res.providerMessageId, error: null, attempt: res.attempt });
+  }
+
+  function unsentRecord(channel: Channel, err: unknown): DeliveryRecord {
+    const error = isCancellation(err) ? null : failureOf(err);
+    if (error === null) return decide(channel, 'cancelled');
+    // No device left to take it, as when the recipient had none at wake (the contract's `skipped`).
+    if (error.code === ErrorType.NoDevice && patched(PUSH_GONE_SKIPPED)) return decide(channel, 'skipped', { reason: ErrorType.NoDevice });
+    return decide(channel, 'failed', { error });
+  }
+
+  /**
+   * The run's only channel, woken and sent in one activity (WakingDeliverArgs), cancellable as a
+   * send is. Answers the delivery's record; the wake's outcome when it did not send (held,
+   * suppressed, recipient gone), for the steps below; null when the wake could not run there
+   * (`wake_deferred`: the local activity wakes the run instead, waiting out an outage).
+   */
+  async function wakeInDelivery(channel: Channel): Promise<DeliveryRecord | WokeInstead | null> {
+    const args: WakingDeliverArgs = { channel, deliveryId: deliveryId(input.notificationId, channel), wake: { input, at: Date.now(), workflowId: record.workflowId } };
+    const deliverWaking = channelActivities(input, channel)[DELIVER[channel]] as (a: WakingDeliverArgs) => Promise<DeliverResult | WokeInstead>;
+    sendScope = new CancellationScope();
+    try {
+      const res = await sendScope.run(() => deliverWaking(args));
+      return 'woke' in res ? res : sentRecord(channel, res);
+    } catch (err) {
+      if (!isCancellation(err) && failureOf(err).code === ErrorType.WakeDeferred) return null;
+      return unsentRecord(channel, err);
+    } finally {
+      sendScope = undefined;
+    }
+  }
 }
 
 /**
