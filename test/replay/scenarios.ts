@@ -80,6 +80,12 @@ const notifications: ScenarioGroup = {
       await waitForState(h, held, (s) => s.status === 'held');
       await finish('held-then-sent', held);
 
+      // Its only channel: the delivery wakes it, finds it held, and the run holds it (wake-in-delivery).
+      await skipToNewYorkNight(h);
+      const heldOne = await send({ recipient: 'night-owl', channels: ['webhook'] });
+      await waitForState(h, heldOne, (s) => s.status === 'held');
+      await finish('held-one-channel-then-sent', heldOne);
+
       await skipToNewYorkNight(h);
       const cancelled = await send({ recipient: 'night-owl' });
       await waitForState(h, cancelled, (s) => s.status === 'held');
