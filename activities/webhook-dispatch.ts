@@ -101,13 +101,13 @@ export function createWebhookDispatchActivities(deps: WebhookDispatchDeps) {
     try {
       const res = await post(url, body, headers, signal());
       statusCode = res.status;
-      if (res.status >= 200 && res.status < 300) return { deliveryId: d.id, statusCode, error: null, succeeded: true, nextAttemptAt: null };
+      if (res.status >= 200 && res.status < 300) return { deliveryId: d.id, replays: d.replays, statusCode, error: null, succeeded: true, nextAttemptAt: null };
       error = `answered ${res.status}`;
     } catch (err) {
       error = shortError(err);
     }
     const nextAttemptAt = nextAttemptAfterFailure(d.attempts + 1, d.firstAttemptAt ?? now, now);
-    return { deliveryId: d.id, statusCode, error, succeeded: false, nextAttemptAt };
+    return { deliveryId: d.id, replays: d.replays, statusCode, error, succeeded: false, nextAttemptAt };
   }
 
   /** One round for one endpoint at the workflow's time `now` (ms). */

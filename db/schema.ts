@@ -596,6 +596,11 @@ export const webhookDeliveries = pgTable(
       .references(() => lifecycleEvents.id, { onDelete: 'cascade' }),
     status: text('status').$type<'pending' | 'succeeded' | 'failed'>().notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
+    /**
+     * How often the delivery was replayed: a round records its attempt only on the replay it
+     * claimed, so a replay during an attempt in flight is sent again, not overwritten.
+     */
+    replays: integer('replays').notNull().default(0),
     nextAttemptAt: ts('next_attempt_at').notNull().default(now()),
     firstAttemptAt: ts('first_attempt_at'),
     createdAt: ts('created_at').notNull().default(now()),

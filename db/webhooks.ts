@@ -86,6 +86,8 @@ export async function disableWebhookEndpoint(db: Db, tenantId: string, id: strin
 export interface DueWebhookDelivery {
   id: number;
   attempts: number;
+  /** The replay this claim is of (webhook_deliveries.replays): its outcome is recorded only on it. */
+  replays: number;
   firstAttemptAt: Date | null;
   event: { id: number; type: string; recipientId: string | null; data: Record<string, unknown>; createdAt: Date };
 }
@@ -96,6 +98,7 @@ export async function dueWebhookDeliveries(db: Db, tenantId: string, endpointId:
     .select({
       id: webhookDeliveries.id,
       attempts: webhookDeliveries.attempts,
+      replays: webhookDeliveries.replays,
       firstAttemptAt: webhookDeliveries.firstAttemptAt,
       event: {
         id: lifecycleEvents.id,
@@ -132,6 +135,8 @@ export async function nextWebhookDueAt(db: Db, tenantId: string, endpointId: str
 /** One attempt's outcome, as the dispatcher decided it. */
 export interface WebhookAttemptOutcome {
   deliveryId: number;
+  /** The delivery's replay count when the round claimed it (DueWebhookDelivery.replays). */
+  replays: number;
   statusCode: number | null;
   error: string | null;
   succeeded: boolean;
@@ -149,6 +154,7 @@ export async function recordWebhookAttempts(db: Db, tenantId: string, endpointId
   const rows = JSON.stringify(
     outcomes.map((o) => ({
       delivery_id: o.deliveryId,
+      replays: o.replays,
       status_code: o.statusCode,
       error: o.error,
       succeeded: o.succeeded,
@@ -158,7 +164,7 @@ export async function recordWebhookAttempts(db: Db, tenantId: string, endpointId
   const anySuccess = outcomes.some((o) => o.succeeded);
   const at = now.toISOString();
   const result = await db.execute(sql`with x as (
-      select * from jsonb_to_recordset(${rows}::jsonb) as x(delivery_id bigint, status_code integer, error text, succeeded boolean, next_at timestamptz)
+      select * from jsonb_to_recordset(${rows}::jsonb) as x(delivery_id bigint, replays integer, status_code integer, error text, succeeded boolean, next_at timestamptz)
     ), a as (
       insert into webhook_attempts (delivery_id, tenant_id, endpoint_id, status_code, error, succeeded, at)
       select delivery_id, ${tenantId}, ${endpointId}, status_code, error, succeeded, ${at}::timestamptz from x
@@ -170,6 +176,8 @@ export async function recordWebhookAttempts(db: Db, tenantId: string, endpointId
         next_attempt_at = coalesce(x.next_at, w.next_attempt_at),
         updated_at = now()
       from x where w.id = x.delivery_id and w.tenant_id = ${tenantId} and w.endpoint_id = ${endpointId}
+        -- A replay since the claim made it pending again: it is sent again, not marked by this attempt.
+        and w.replays = x.replays
       returning w.id
     ), recovered as (
       update webhook_deliveries set next_attempt_at = ${at}::timestamptz, updated_at = now()
@@ -227,7 +235,7 @@ export async function replayWebhookDeliveries(db: Db, tenantId: string, endpoint
       where e.tenant_id = ${tenantId} and e.created_at >= ${since.toISOString()}::timestamptz
         and (ep.events @> to_jsonb(e.type::text) or ep.events @> '"*"'::jsonb)
       on conflict (tenant_id, endpoint_id, event_id) do update set
-        status = 'pending', attempts = 0, first_attempt_at = null, next_attempt_at = now(), updated_at = now()
+        status = 'pending', attempts = 0, replays = webhook_deliveries.replays + 1, first_attempt_at = null, next_attempt_at = now(), updated_at = now()
       returning id, pg_notify(${WEBHOOK_CHANNEL}, json_build_array(tenant_id, endpoint_id)::text)
     )
     select count(*)::int as n from r`);

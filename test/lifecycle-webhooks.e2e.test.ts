@@ -6,7 +6,7 @@ import { Webhook } from 'standardwebhooks';
 import { createWebhookDispatchActivities } from '../activities/webhook-dispatch.js';
 import { recordLifecycleEvent } from '../db/lifecycle-events.js';
 import { tenants } from '../db/schema.js';
-import { findWebhookEndpoint, insertWebhookEndpoint } from '../db/webhooks.js';
+import { findWebhookEndpoint, insertWebhookEndpoint, replayWebhookDeliveries } from '../db/webhooks.js';
 import { DISABLE_AFTER_MS, nextAttemptAfterFailure, previousSecretSigns, RETRY_FOR_MS, shouldDisable } from '../domain/webhooks.js';
 import { parseEncryptionKeys } from '../usecases/payload-codec.js';
 import { newWebhookSecret, openWebhookSecret, rewrapWebhookSecrets, sealWebhookSecret, startWebhookNudges } from '../usecases/webhook-endpoints.js';
@@ -352,6 +352,41 @@ describe('lifecycle webhooks: retry schedule and auto-disable, on time passed in
       expect(await dispatchWebhooks({ tenantId, endpointId: 'ep2', now: t1 + 4 * 86_400_000 })).toMatchObject({ state: 'active', sent: 1 });
       expect(await dispatchWebhooks({ tenantId, endpointId: 'ep2', now: t1 + 6 * 86_400_000 })).toMatchObject({ state: 'active' });
       expect((await findWebhookEndpoint(db.db, tenantId, 'ep2'))!).toMatchObject({ enabled: true, failingSince: null });
+    } finally {
+      await receiver.server.close();
+      await db.close();
+    }
+  });
+
+  it('a replay while an attempt of the same delivery is in flight is sent again, not overwritten by that attempt', async () => {
+    const db = await openTestDatabase();
+    const receiver = await startReceiver();
+    try {
+      const tenantId = 'ten_replay_race';
+      await db.db.insert(tenants).values({ id: tenantId, name: 'Acme', webhookSecret: newWebhookSecret() });
+      await insertWebhookEndpoint(db.db, { tenantId, id: 'ep', url: `${receiver.server.url}/hooks`, events: ['*'], enabled: true, secret: sealWebhookSecret(keys, tenantId, 'ep', newWebhookSecret()) });
+      const since = new Date(Date.now() - 1000);
+      await recordLifecycleEvent(db.db, { tenantId, type: 'recipient.unsubscribed', recipientId: 'user-1', data: { channel: 'email' } });
+      const { dispatchWebhooks } = createWebhookDispatchActivities({ db: db.db, encryptionKeys: keys, allowedHosts: LOCAL_RECEIVERS });
+      const t0 = Date.now() + 1000;
+
+      // The receiver holds its answer to the first attempt; the replay comes while it waits.
+      receiver.server.enqueue({ delayMs: 5_000 });
+      let firstDone = false;
+      const first = dispatchWebhooks({ tenantId, endpointId: 'ep', now: t0 }).finally(() => {
+        firstDone = true;
+      });
+      await until(() => Promise.resolve(receiver.server.requests.length), (n) => n === 1, 10_000, 20);
+      expect(await replayWebhookDeliveries(db.db, tenantId, 'ep', since)).toBe(1);
+      expect(firstDone).toBe(false);
+      expect(await first).toMatchObject({ state: 'active', sent: 1 });
+
+      // The attempt in flight is logged, but the replay stands: the next round sends it again.
+      expect(await dispatchWebhooks({ tenantId, endpointId: 'ep', now: t0 + 1 })).toMatchObject({ state: 'active', sent: 1 });
+      expect(receiver.server.requests.map((r) => r.status)).toEqual([200, 200]);
+      expect(new Set(receiver.server.requests.map((r) => r.headers['webhook-id'])).size).toBe(1);
+      expect(await dispatchWebhooks({ tenantId, endpointId: 'ep', now: t0 + 2 })).toMatchObject({ state: 'active', sent: 0 });
+      expect(receiver.server.requests).toHaveLength(2);
     } finally {
       await receiver.server.close();
       await db.close();
