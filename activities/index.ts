@@ -8,7 +8,7 @@ import { devicesOf } from '../db/devices.js';
 import { recordProviderStop, suppressedAmong } from '../db/suppressions.js';
 import { toRecipient } from '../db/recipients.js';
 import { webhookSecretOf } from '../db/tenants.js';
-import { channelContent, channelRecipient } from '../domain/delivery.js';
+import { channelContent, channelRecipient, deliveryOf } from '../domain/delivery.js';
 import { ErrorType } from '../domain/errors.js';
 import { addressFor, decideOnWake, type WakeDecision } from '../domain/preferences.js';
 import { PHONE_CHANNELS, suppressionTargets, withoutSuppressed } from '../domain/suppressions.js';
@@ -94,6 +94,7 @@ export interface DeliverArgs {
  */
 export interface WakingDeliverArgs {
   channel: Channel;
+  /** The delivery's id (derived again from the input here): named in the history for whoever reads it. */
   deliveryId: string;
   wake: {
     input: NotificationInput;
@@ -159,6 +160,11 @@ function onlyChannels(content: ChannelContent, channels: readonly Channel[]): Ch
   return Object.assign({}, ...channels.map((ch) => channelContent(content, ch))) as ChannelContent;
 }
 
+/** The records of the channels a wake skipped, with its reasons. */
+function skippedRecords(decision: WakeDecision): DeliveryRecord[] {
+  return decision.skipped.map((d) => ({ channel: d.channel, status: 'skipped' as const, reason: d.reason }));
+}
+
 export function createActivities(deps: ActivityDeps) {
   const { db } = deps;
 
@@ -208,7 +214,7 @@ export function createActivities(deps: ActivityDeps) {
     if (decision.allowed.length > 0 && decision.release === null && opts.recordSending !== false) {
       const starting = input.strategy === 'all' ? decision.allowed : decision.allowed.slice(0, 1);
       const deliveries: DeliveryRecord[] = [
-        ...decision.skipped.map((d) => ({ channel: d.channel, status: 'skipped' as const, reason: d.reason })),
+        ...skippedRecords(decision),
         ...starting.map((channel) => ({ channel, status: 'sending' as const })),
       ];
       await recordOutcome(db, input.notificationId, deliveries, { status: 'sending', reason: null, releaseAt: null });
@@ -369,18 +375,8 @@ export function createActivities(deps: ActivityDeps) {
     }
     const { snapshot, decision } = woke;
     if (!snapshot || !decision || decision.release !== null || !decision.allowed.includes(args.channel)) return { woke };
-    return deliver({
-      tenantId: input.tenantId,
-      notificationId: input.notificationId,
-      deliveryId: args.deliveryId,
-      channel: args.channel,
-      recipient: channelRecipient(snapshot.recipient, args.channel),
-      template: input.template,
-      content: channelContent(snapshot.content, args.channel),
-      data: input.data,
-      category: input.category,
-      recordSent: decision.skipped.map((d) => ({ channel: d.channel, status: 'skipped' as const, reason: d.reason })),
-    });
+    const { channel } = args;
+    return deliver({ ...deliveryOf(input, channel, channelRecipient(snapshot.recipient, channel), channelContent(snapshot.content, channel)), recordSent: skippedRecords(decision) });
   }
 
   /** A channel's delivery activity: a delivery, or one that wakes its run first. */

@@ -34,6 +34,19 @@ async function deliveryStatuses(x: Harness, id: string) {
   return got.body.deliveries.map((d: any) => [d.channel, d.status]);
 }
 
+/** The statuses of a notification's lifecycle events, in order. */
+async function eventStatuses(x: Harness, id: string) {
+  const events = await x.db.db.select().from(notificationEvents).where(eq(notificationEvents.notificationId, id)).orderBy(notificationEvents.id);
+  return events.map((e) => e.status);
+}
+
+/** The activities a run scheduled, with their inputs decoded. */
+async function scheduledActivities(x: Harness, id: string) {
+  const history = (await x.handle(id).fetchHistory()).events ?? [];
+  const scheduled = history.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes] : []));
+  return Promise.all(scheduled.map(async (a) => ({ name: a.activityType?.name, input: await decodePayload(a.input!.payloads![0]) })));
+}
+
 /** Moves the test server's clock forward to `iso` (which must be in its future). */
 async function skipTo(x: Harness, iso: string) {
   const now = Number(await x.env.currentTimeMs());
@@ -74,15 +87,7 @@ describe('notification workflow', () => {
     expect(res.status).toBe(202);
     await h.handle(res.body.id).result();
 
-    const history = await h.handle(res.body.id).fetchHistory();
-    const inputs = Object.fromEntries(
-      await Promise.all(
-        (history.events ?? []).flatMap((e) => {
-          const a = e.activityTaskScheduledEventAttributes;
-          return a ? [decodePayload(a.input!.payloads![0]).then((input) => [a.activityType!.name!, input])] : [];
-        }),
-      ),
-    );
+    const inputs = Object.fromEntries((await scheduledActivities(h, res.body.id)).map((a) => [a.name!, a.input]));
     expect(Object.keys(inputs).sort()).toEqual(['deliverInapp', 'deliverWebhook']);
     expect(inputs.deliverWebhook.content).toEqual({ webhook: { event: 'order.shipped', order: '{{ order.id }}' } });
     expect(inputs.deliverWebhook.recipient).toMatchObject({ id: 'user-42', webhookUrl: `${h.hook.url}/hooks`, email: null, phone: null, slack: null, pagerRoutingKey: null });
@@ -108,8 +113,7 @@ describe('notification workflow', () => {
       ['inapp', 'skipped', 0],
     ]);
     expect(h.hook.requests).toHaveLength(1);
-    const events = await h.db.db.select().from(notificationEvents).where(eq(notificationEvents.notificationId, res.body.id)).orderBy(notificationEvents.id);
-    expect(events.map((e) => e.status)).toEqual(['accepted', 'sending', 'sent']);
+    expect(await eventStatuses(h, res.body.id)).toEqual(['accepted', 'sending', 'sent']);
 
     // The wake is the run's only local activity; the delivery was asked to record the end.
     const history = await h.handle(res.body.id).fetchHistory();
@@ -129,8 +133,7 @@ describe('notification workflow', () => {
     expect(h.hook.requests).toHaveLength(2);
     expect(await deliveryStatuses(h, res.body.id)).toEqual([['webhook', 'sent']]);
     // The retry woke again but recorded `sending` once.
-    const events = await h.db.db.select().from(notificationEvents).where(eq(notificationEvents.notificationId, res.body.id)).orderBy(notificationEvents.id);
-    expect(events.map((e) => e.status)).toEqual(['accepted', 'sending', 'sent']);
+    expect(await eventStatuses(h, res.body.id)).toEqual(['accepted', 'sending', 'sent']);
 
     const history = (await h.handle(res.body.id).fetchHistory()).events ?? [];
     const markers = history.flatMap((e) => (e.markerRecordedEventAttributes ? [e.markerRecordedEventAttributes.markerName] : []));
@@ -141,9 +144,9 @@ describe('notification workflow', () => {
     });
     expect(changeVersions).toEqual(['wake-in-delivery']);
     expect(history.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(2);
-    const scheduled = history.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes] : []));
-    expect(scheduled.map((a) => a.activityType?.name)).toEqual(['deliverWebhook']);
-    const input = await decodePayload(scheduled[0].input!.payloads![0]);
+    const scheduled = await scheduledActivities(h, res.body.id);
+    expect(scheduled.map((a) => a.name)).toEqual(['deliverWebhook']);
+    const { input } = scheduled[0];
     expect(input).toMatchObject({ channel: 'webhook', deliveryId: `${res.body.id}.webhook`, wake: { input: { notificationId: res.body.id, channels: ['webhook'] } } });
     expect(input).not.toHaveProperty('recipient');
   });
@@ -168,12 +171,10 @@ describe('notification workflow', () => {
     expect((await h.handle(res.body.id).result()).status).toBe('sent');
     expect(deferred).toBe(1);
     expect(h.hook.requests).toHaveLength(1);
-    const events = await h.db.db.select().from(notificationEvents).where(eq(notificationEvents.notificationId, res.body.id)).orderBy(notificationEvents.id);
-    expect(events.map((e) => e.status)).toEqual(['accepted', 'sending', 'sent']);
+    expect(await eventStatuses(h, res.body.id)).toEqual(['accepted', 'sending', 'sent']);
     const history = (await h.handle(res.body.id).fetchHistory()).events ?? [];
     expect(history.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(1);
-    const scheduled = history.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes] : []));
-    const inputs = await Promise.all(scheduled.map((a) => decodePayload(a.input!.payloads![0])));
+    const inputs = (await scheduledActivities(h, res.body.id)).map((a) => a.input);
     expect(inputs.map((i) => ('wake' in i ? 'waking' : 'delivery'))).toEqual(['waking', 'delivery']);
   });
 });
@@ -207,11 +208,8 @@ describe('quiet hours defer, never drop', () => {
 
   it('holds a single channel its delivery woke, and sends it at 07:00: never recorded sending before', async () => {
     const id = await heldAt('2027-06-11T03:30:00Z', '2027-06-11T11:00:00Z', { channels: ['webhook'] });
-    const events = await h!.db.db.select().from(notificationEvents).where(eq(notificationEvents.notificationId, id)).orderBy(notificationEvents.id);
-    expect(events.map((e) => e.status)).toEqual(['accepted', 'held', 'sending', 'sent']);
-    const history = (await h!.handle(id).fetchHistory()).events ?? [];
-    const scheduled = history.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes] : []));
-    const inputs = await Promise.all(scheduled.map((a) => decodePayload(a.input!.payloads![0])));
+    expect(await eventStatuses(h!, id)).toEqual(['accepted', 'held', 'sending', 'sent']);
+    const inputs = (await scheduledActivities(h!, id)).map((a) => a.input);
     expect(inputs.map((i) => ('wake' in i ? 'waking' : 'delivery'))).toEqual(['waking', 'delivery']);
   });
 

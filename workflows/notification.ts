@@ -14,7 +14,7 @@ import {
   ApplicationFailure,
 } from '@temporalio/workflow';
 import type { Activities, DeliverArgs, DeliverResult, DeliveryRecord, RecipientSnapshot, WakeResult, WakingDeliverArgs, WokeInstead } from '../activities/index.js';
-import { channelContent, channelRecipient, deliveryId } from '../domain/delivery.js';
+import { channelContent, channelRecipient, deliveryId, deliveryOf } from '../domain/delivery.js';
 import { ErrorType } from '../domain/errors.js';
 import type { WakeDecision } from '../domain/preferences.js';
 import { notificationPriority, type TaskPriority } from '../domain/priority.js';
@@ -221,17 +221,12 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
     // Each channel gets only its own content and address (domain/delivery.ts); runs started
     // before this change pass the whole locale content and recipient, as they did.
     const own = patched(DELIVERY_CHANNEL_CONTENT);
-    const args: DeliverArgs = {
-      tenantId: input.tenantId,
-      notificationId: input.notificationId,
-      deliveryId: deliveryId(input.notificationId, channel),
+    const args: DeliverArgs = deliveryOf(
+      input,
       channel,
-      recipient: own ? channelRecipient(snapshot.recipient, channel) : snapshot.recipient,
-      template: input.template,
-      content: own ? channelContent(snapshot.content, channel) : snapshot.content,
-      data: input.data,
-      category: input.category,
-    };
+      own ? channelRecipient(snapshot.recipient, channel) : snapshot.recipient,
+      own ? channelContent(snapshot.content, channel) : snapshot.content,
+    );
     if (!recordEach && patched(DELIVERY_RECORDS_SENT)) args.recordSent = [...skipped];
     delivery(channel).status = 'sending';
     let rec: DeliveryRecord;
