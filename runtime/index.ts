@@ -9,8 +9,6 @@ import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
-import { createApp } from '../api/app.js';
-import { createInboxStreams } from '../api/inbox-streams.js';
 import { apiConnectionOptions } from '../api/temporal.js';
 import { channelReadiness } from '../activities/channels/readiness.js';
 import type { Config } from '../config.js';
@@ -333,6 +331,8 @@ export async function startTocsin(config: Config, opts: StartOptions = {}): Prom
     const admin = adminToken(config);
     let apiUrl: string | undefined;
     if (opts.api) {
+      // Loaded only for an API: a worker process never loads the routes, OpenAPI or the dashboard.
+      const [{ createApp }, { createInboxStreams }] = await Promise.all([import('../api/app.js'), import('../api/inbox-streams.js')]);
       // Sharing a process with the worker, the API starts workflows eagerly over the worker's
       // connection: the first workflow task runs here at once, without a trip through matching.
       const connection = workerConnection ?? Connection.lazy(apiConnectionOptions(temporalAddress));

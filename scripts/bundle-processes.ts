@@ -1,6 +1,6 @@
 // The API and worker processes as plain JavaScript, for `npm run cluster` (and the benches and
 // tests that start it): each entry (runtime/api.ts, runtime/worker.ts) with Tocsin's own modules
-// compiled into one ES module by esbuild, its packages left to node_modules. A process started
+// compiled by esbuild into an ES module and the chunks it shares, its packages left to node_modules. A process started
 // from it needs no TypeScript loader: tsx's loader thread and its compiled sources are about
 // 40 MB of every process's resident set (README: "Throughput and memory on the cluster").
 //
@@ -39,6 +39,9 @@ export async function bundleProcesses(): Promise<{ api: string; worker: string }
     outExtension: { '.js': '.mjs' },
     write: false,
     bundle: true,
+    // Split, so that what runtime/index.ts imports lazily (the worker runtime and provider SDKs in an
+    // API, the routes in a worker) stays lazy: one file would hoist those packages' imports to its top.
+    splitting: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
