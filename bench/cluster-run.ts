@@ -1,13 +1,14 @@
 // `npm run bench -- --cluster` (or TOCSIN_CLUSTER=1 npm run bench): bench/run.ts's measure on
 // the production shape (scripts/cluster-stack.ts: PostgreSQL, two Temporal server nodes, two
 // Tocsin workers, two APIs, each a process), against the bare one-activity workflow run by two
-// bare worker processes (bench/bare-worker.ts, one per node, the same tuning and payload codec)
+// bare worker processes (bench/bare-worker.ts, the same tuning and payload codec)
 // on the same cluster in the same run.
 //
 //   BENCH_N=600 BENCH_CONCURRENCY=16 BENCH_HALF_LOAD_SECONDS=20 BENCH_ROUNDS=3 npm run bench -- --cluster
 //
-// Tocsin's load goes through both APIs in turn, the bare workflow's through both frontends in
-// turn. The max-throughput phases run in BENCH_ROUNDS rounds, one of each side a round, which
+// Tocsin's load goes through both APIs in turn, the bare workflow's through two client
+// connections to the cluster's balancer in turn; every worker and API reaches the servers through
+// that balancer, bare or not. The max-throughput phases run in BENCH_ROUNDS rounds, one of each side a round, which
 // side goes first alternating (Tocsin, bare; bare, Tocsin; …), so a change in what else the
 // shared machine runs falls on both sides alike; the ratio is that of the rounds pooled. Over
 // each max-throughput phase every process's CPU time is sampled from /proc
@@ -33,6 +34,8 @@ import { encryptionKeys, retrySettings } from '../runtime/index.js';
 import { notificationStartOptions, prepareNotification } from '../usecases/accept.js';
 import { newId } from '../usecases/ids.js';
 import { EncryptionCodec, encryptedDataConverter } from '../usecases/payload-codec.js';
+import { stageRows } from './stages.js';
+import { workflowIds } from '../domain/workflow-ids.js';
 import { STATS_FLUSH_MS, tableWriteReader, writesDelta, type TableWriteReader, type TableWrites } from './table-writes.js';
 
 const { N, CONCURRENCY, HALF_SECONDS, ROUNDS, env: knobEnv } = benchKnobs(process.env, 3);
@@ -108,7 +111,8 @@ try {
   const bareBundle = join(dataDir, 'bare-workflows.js');
   writeFileSync(bareBundle, await bundleWorkflows({ workflowsPath: join(root, 'bench/bare-workflow.ts'), preloadModules: [] }));
   const bareEnv = { TEMPORAL_TASK_QUEUE: BARE_TASK_QUEUE, BARE_WORKFLOW_BUNDLE: bareBundle };
-  await Promise.all([0, 1].map((node) => c.startWorker(`worker-bare-${node + 1}`, node, bareEnv, bareWorker)));
+  // Through the cluster's balancer, as Tocsin's workers and APIs connect: both sides take the same path to the servers.
+  await Promise.all([0, 1].map((node) => c.startWorker(`worker-bare-${node + 1}`, 'balanced', bareEnv, bareWorker)));
   log(`ready: APIs ${c.apiUrls.join(', ')}, Temporal ${c.frontends.join(', ')}, two bare workers polling ${BARE_TASK_QUEUE}`);
   const pids = () => ({ ...c.pids(), [BENCH]: process.pid });
   const rssMb = () => Object.fromEntries(Object.entries(pids()).map(([name, pid]) => [name, Math.round((procMemory(pid)?.rss ?? 0) / 2 ** 20)]));
@@ -120,10 +124,10 @@ try {
   const apis = c.apiUrls.map((baseUrl) => createTocsinClient({ baseUrl, token: tenant.apiKey }));
   await ok(apis[0].PUT('/v1/recipients/{recipientId}', { params: { path: { recipientId: 'r1' } }, body: { webhookUrl: receiver.url } }));
   await ok(apis[0].POST('/v1/templates', { body: { key: 'bench', content: { en: { webhook: { event: 'bench' } } } } }));
-  for (const address of c.frontends) connections.push(await Connection.connect({ address }));
+  for (let i = 0; i < c.frontends.length; i++) connections.push(await Connection.connect({ address: c.address }));
   const clients = connections.map((connection) => new Client({ connection, namespace: c.namespace }));
 
-  // Both APIs in turn; both frontends in turn.
+  // Both APIs in turn; both balancer connections in turn.
   const viaApi: Offer = async (n) => {
     const { data, error, response } = await apis[n % apis.length].POST('/v1/notifications', { body: { recipient: 'r1', template: 'bench', data: { n } } });
     const acceptedAt = performance.now();
@@ -203,6 +207,11 @@ try {
   const halfBareRun = await open(bare('half'), rateBare);
   const halfBare = measure(halfBareRun.sent, receiver);
   await settle(log, clients[0], BARE_TASK_QUEUE);
+  // Where a half-load notification's time went, from its workflow history (the same stages for both).
+  const stages = [
+    ...(await stageRows(c.frontends[0], c.namespace, halfTocsin.sent.map((s) => workflowIds.notification(tenant.id, s.id)), 'Tocsin')),
+    ...(await stageRows(c.frontends[0], c.namespace, halfBare.sent.map((s) => s.id), 'bare')),
+  ].join('\n');
   const peakRss = c.peakRssMb();
   const endRss = rssMb();
   peakRss[BENCH] = Math.round((procMemory(process.pid)?.maxRss ?? 0) / 2 ** 20);
@@ -235,11 +244,12 @@ Machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${Math.
     .map((l) => l.toFixed(2))
     .join(' ')} (the machine is shared: the ratio within one run is what compares).
 Cluster (scripts/cluster-stack.ts, \`npm run cluster\`'s shape): a private PostgreSQL, two Temporal server nodes (one cluster,
-persistence and visibility on PostgreSQL), two Tocsin workers (one per node), two Tocsin APIs (one per node), and two bare
-workers (bench/bare-worker.ts, one per node: the same tuning, payload codec and prebuilt workflow bundle as Tocsin's), each a process.
+persistence and visibility on PostgreSQL), two Tocsin workers, two Tocsin APIs and two bare
+workers (bench/bare-worker.ts: the same tuning, payload codec and prebuilt workflow bundle as Tocsin's), each a process, all of them
+connected through the cluster's TCP balancer (scripts/tcp-balancer.ts), which spreads their connections over both nodes.
 
 Tocsin: ${DIRECT ? '**its notification workflow started directly** (BENCH_TOCSIN_START=direct: the API\'s validation and start options, in the bench\'s process, with no HTTP API; a diagnostic of what the API hop costs, not the criterion\'s measure) through both frontends in turn' : '\`POST /v1/notifications\` over HTTP through both APIs in turn'}, one webhook channel to a local receiver. Bare:
-\`client.workflow.start\` through both frontends in turn, of a workflow with one activity doing the same POST (Tocsin's webhook
+\`client.workflow.start\` through two connections to the cluster's balancer in turn (every worker and API, bare or Tocsin's, reaches the servers through it), of a workflow with one activity doing the same POST (Tocsin's webhook
 sender) to the same receiver. "Arrived" is when the receiver got the POST.
 
 | | Tocsin | bare one-activity workflow | Tocsin / bare |
@@ -251,6 +261,15 @@ sender) to the same receiver. "Arrived" is when the receiver got the POST.
 | accept latency p99 | ${ms(pct(halfTocsin.accept, 99))} | ${ms(pct(halfBare.accept, 99))} | ${r2(pct(halfTocsin.accept, 99) / pct(halfBare.accept, 99))} |
 | accepted → arrived p50 | ${ms(pct(halfTocsin.e2e, 50))} | ${ms(pct(halfBare.e2e, 50))} | ${r2(pct(halfTocsin.e2e, 50) / pct(halfBare.e2e, 50))} |
 | accepted → arrived p99 | ${ms(pct(halfTocsin.e2e, 99))} | ${ms(pct(halfBare.e2e, 99))} | ${r2(pct(halfTocsin.e2e, 99) / pct(halfBare.e2e, 99))} |
+
+## Where a notification's time goes (half load)
+
+From each half-load run's workflow history (bench/stages.ts): how long its tasks waited for a worker (scheduled → started)
+and ran (started → completed), summed over the run, and its start → close; p50 and p95 over the runs:
+
+| side | stage | p50 | p95 |
+| --- | --- | --- | --- |
+${stages}
 
 ## Where the time goes
 
