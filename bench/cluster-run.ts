@@ -112,7 +112,7 @@ try {
   writeFileSync(bareBundle, await bundleWorkflows({ workflowsPath: join(root, 'bench/bare-workflow.ts'), preloadModules: [] }));
   const bareEnv = { TEMPORAL_TASK_QUEUE: BARE_TASK_QUEUE, BARE_WORKFLOW_BUNDLE: bareBundle };
   // Through the cluster's balancer, as Tocsin's workers and APIs connect: both sides take the same path to the servers.
-  await Promise.all([0, 1].map((node) => c.startWorker(`worker-bare-${node + 1}`, 'balanced', bareEnv, bareWorker)));
+  await Promise.all([1, 2].map((n) => c.startWorker(`worker-bare-${n}`, 'balanced', bareEnv, bareWorker)));
   log(`ready: APIs ${c.apiUrls.join(', ')}, Temporal ${c.frontends.join(', ')}, two bare workers polling ${BARE_TASK_QUEUE}`);
   const pids = () => ({ ...c.pids(), [BENCH]: process.pid });
   const rssMb = () => Object.fromEntries(Object.entries(pids()).map(([name, pid]) => [name, Math.round((procMemory(pid)?.rss ?? 0) / 2 ** 20)]));
