@@ -196,7 +196,12 @@ describe('layers', () => {
       for (const e of edges) if (e.from === file && !e.typeOnly && !e.dynamic) walk(e.to);
     };
     walk('runtime/api.ts');
-    expect(loaded.has('api/app.ts')).toBe(true);
+    expect(loaded.has('runtime/index.ts')).toBe(true);
+    // The routes come in by runtime/index.ts's import() when it serves the API (so a worker never
+    // loads them); an API loads them and all they import.
+    const routes = ['api/app.ts', 'api/inbox-streams.ts'];
+    for (const r of routes) expect(edges.some((e) => e.from === 'runtime/index.ts' && e.to === r && e.dynamic && !e.typeOnly), r).toBe(true);
+    for (const r of routes) walk(r);
     // Signal and update definitions (domain/workflow-messages.ts) are the API's to send; workflow code is not its to load.
     expect([...loaded].filter((f) => layerOf(f) === 'worker' || layerOf(f) === 'workflows')).toEqual([]);
     const workerPackages = [...loaded].flatMap((f) => (packages.get(f) ?? []).filter((p) => !p.typeOnly && !p.dynamic && p.spec.startsWith('@temporalio/worker')).map((p) => `${f} → ${p.spec}`));
