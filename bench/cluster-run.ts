@@ -24,7 +24,7 @@ import { startCluster, type Cluster } from '../scripts/cluster-stack.js';
 import { bundleWorkflows } from '../worker/bundle.js';
 import { freePort } from '../worker/dev-server.js';
 import { cpuDelta, cpuSeconds } from './cpu.js';
-import { pct, type Offer } from './load.js';
+import { jsonPoster, pct, type Offer } from './load.js';
 import { atCommit, benchKnobs, closedPhase, measure, openPhase, pooled, settle, sumByKey, writeResults, type PhaseResult } from './measure.js';
 import { BARE_TASK_QUEUE, procMemory } from './protocol.js';
 import { startReceiver, type Receiver } from './receiver.js';
@@ -64,12 +64,15 @@ let cluster: Cluster | undefined;
 let writes: TableWriteReader | undefined;
 let directDb: Database | undefined;
 const connections: Connection[] = [];
+/** The load generator's keep-alive HTTP posters, closed with the rest. */
+const posters: Array<{ close(): void }> = [];
 let exitCode = 0;
 let cleaning: Promise<void> | undefined;
 const cleanup = () =>
   (cleaning ??= (async () => {
     await receiver?.close().catch(() => {});
     for (const c of connections) await c.close().catch(() => {});
+    for (const p of posters) p.close();
     await writes?.close().catch(() => {});
     await directDb?.close().catch(() => {});
     await cluster?.stop().catch((err) => log(`stopping the cluster: ${(err as Error).message}`));
@@ -128,12 +131,9 @@ try {
   const clients = connections.map((connection) => new Client({ connection, namespace: c.namespace }));
 
   // Both APIs in turn; both balancer connections in turn.
-  const viaApi: Offer = async (n) => {
-    const { data, error, response } = await apis[n % apis.length].POST('/v1/notifications', { body: { recipient: 'r1', template: 'bench', data: { n } } });
-    const acceptedAt = performance.now();
-    if (response.status !== 202 || !data?.id) throw new Error(`POST /v1/notifications answered ${response.status}: ${JSON.stringify(error)}`);
-    return { id: data.id, acceptedAt };
-  };
+  const viaApis = c.apiUrls.map((baseUrl) => jsonPoster(`${baseUrl}/v1/notifications`, tenant.apiKey, (n) => ({ recipient: 'r1', template: 'bench', data: { n } })));
+  posters.push(...viaApis);
+  const viaApi: Offer = (n) => viaApis[n % viaApis.length](n);
   /** Starts Tocsin's notification workflow as the API would, from this process (BENCH_TOCSIN_START=direct). */
   const directStarts = async (): Promise<Offer> => {
     const config = loadConfig({ ...process.env, ...c.tocsinEnv });
@@ -248,7 +248,7 @@ persistence and visibility on PostgreSQL), two Tocsin workers, two Tocsin APIs a
 workers (bench/bare-worker.ts: the same tuning, payload codec and prebuilt workflow bundle as Tocsin's), each a process, all of them
 connected through the cluster's TCP balancer (scripts/tcp-balancer.ts), which spreads their connections over both nodes.
 
-Tocsin: ${DIRECT ? '**its notification workflow started directly** (BENCH_TOCSIN_START=direct: the API\'s validation and start options, in the bench\'s process, with no HTTP API; a diagnostic of what the API hop costs, not the criterion\'s measure) through both frontends in turn' : '\`POST /v1/notifications\` over HTTP through both APIs in turn'}, one webhook channel to a local receiver. Bare:
+Tocsin: ${DIRECT ? '**its notification workflow started directly** (BENCH_TOCSIN_START=direct: the API\'s validation and start options, in the bench\'s process, with no HTTP API; a diagnostic of what the API hop costs, not the criterion\'s measure) through both frontends in turn' : '\`POST /v1/notifications\` over HTTP (node:http, keep-alive) through both APIs in turn'}, one webhook channel to a local receiver. Bare:
 \`client.workflow.start\` through two connections to the cluster's balancer in turn (every worker and API, bare or Tocsin's, reaches the servers through it), of a workflow with one activity doing the same POST (Tocsin's webhook
 sender) to the same receiver. "Arrived" is when the receiver got the POST.
 

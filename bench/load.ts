@@ -1,4 +1,5 @@
 // Load generators and statistics for `npm run bench`.
+import { Agent, request } from 'node:http';
 
 export interface Sent {
   id: string;
@@ -9,6 +10,41 @@ export interface Sent {
 }
 
 export type Offer = (i: number) => Promise<{ id: string; acceptedAt: number }>;
+
+/**
+ * An Offer that POSTs `body(i)` as JSON to `url` with a bearer token and takes the accepted
+ * notification's id from its 202 answer (`idOf`: from the answer's id). It posts through
+ * node:http on keep-alive sockets rather than fetch: the load generator shares the machine's
+ * cores with what it measures, and undici's WHATWG streams cost it about as much CPU per request
+ * as a Temporal start call (README: "Throughput and memory on the cluster").
+ */
+export function jsonPoster(url: string, token: string, body: (i: number) => unknown, idOf: (id: string) => string = (id) => id): Offer & { close(): void } {
+  const target = new URL(url);
+  const agent = new Agent({ keepAlive: true });
+  const offer = (i: number) =>
+    new Promise<{ id: string; acceptedAt: number }>((resolve, reject) => {
+      const payload = Buffer.from(JSON.stringify(body(i)));
+      const req = request(
+        target,
+        { method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': payload.length } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const acceptedAt = performance.now();
+            const text = Buffer.concat(chunks).toString();
+            const id = res.statusCode === 202 ? (JSON.parse(text) as { id?: string }).id : undefined;
+            if (!id) reject(new Error(`POST ${target.pathname} answered ${res.statusCode}: ${text}`));
+            else resolve({ id: idOf(id), acceptedAt });
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  return Object.assign(offer, { close: () => agent.destroy() });
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -21,7 +21,7 @@
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { createTocsinClient, ok } from '../client/index.js';
-import { pct, type Offer } from './load.js';
+import { jsonPoster, pct, type Offer } from './load.js';
 import { startForkedStack, type ForkedStack, type Rss } from './forked-stack.js';
 import { BARE_TASK_QUEUE } from './protocol.js';
 import { eventNotificationId } from '../domain/events.js';
@@ -44,6 +44,8 @@ const started = Date.now();
 const runTag = started.toString(36);
 let receiver: Receiver | undefined;
 let connection: Connection | undefined;
+/** The load generator's keep-alive HTTP posters, closed with the rest. */
+const posters: Array<{ close(): void }> = [];
 let stack: ForkedStack | undefined;
 let exitCode = 0;
 let stopping = false;
@@ -61,6 +63,7 @@ const cleanup = () => (cleaning ??= stopEverything());
 async function stopEverything() {
   await receiver?.close().catch(() => {});
   await connection?.close().catch(() => {});
+  for (const p of posters) p.close();
   if (stack) await stack.stop().catch((err) => log(`stopping the stack: ${(err as Error).message}`));
 }
 
@@ -87,27 +90,13 @@ try {
   connection = await Connection.connect({ address: ready.temporalAddress });
   const client = new Client({ connection });
 
-  const tocsin: Offer = async (n) => {
-    const { data, error, response } = await api.POST('/v1/notifications', { body: { recipient: 'r1', template: 'bench', data: { n } } });
-    const acceptedAt = performance.now();
-    if (response.status !== 202 || !data?.id) throw new Error(`POST /v1/notifications answered ${response.status}: ${JSON.stringify(error)}`);
-    return { id: data.id, acceptedAt };
-  };
+  const tocsin = jsonPoster(`${ready.apiUrl}/v1/notifications`, tenant.apiKey, (n) => ({ recipient: 'r1', template: 'bench', data: { n } }));
   // The events case: one rule, one recipient (the actor), the same template and receiver; the
   // receiver sees the notification, whose id is the event's rule and recipient's.
   await ok(api.PUT('/v1/rules/{key}', { params: { path: { key: 'bench-rule' } }, body: { event: 'bench.event', recipients: { from: 'event' }, template: 'bench', channels: ['webhook'] } }));
-  const events: Offer = async (n) => {
-    const { data, error, response } = await api.POST('/v1/events', { body: { name: 'bench.event', actor: 'r1', data: { n } } });
-    const acceptedAt = performance.now();
-    if (response.status !== 202 || !data?.id) throw new Error(`POST /v1/events answered ${response.status}: ${JSON.stringify(error)}`);
-    return { id: eventNotificationId(data.id, 'bench-rule', 'r1'), acceptedAt };
-  };
-  const byFlow: Offer = async (n) => {
-    const { data, error, response } = await api.POST('/v1/notifications', { body: { recipient: 'r1', flow: 'bench', data: { n } } });
-    const acceptedAt = performance.now();
-    if (response.status !== 202 || !data?.id) throw new Error(`POST /v1/notifications (flow) answered ${response.status}: ${JSON.stringify(error)}`);
-    return { id: data.id, acceptedAt };
-  };
+  const events = jsonPoster(`${ready.apiUrl}/v1/events`, tenant.apiKey, (n) => ({ name: 'bench.event', actor: 'r1', data: { n } }), (id) => eventNotificationId(id, 'bench-rule', 'r1'));
+  const byFlow = jsonPoster(`${ready.apiUrl}/v1/notifications`, tenant.apiKey, (n) => ({ recipient: 'r1', flow: 'bench', data: { n } }));
+  posters.push(tocsin, events, byFlow);
   const bare =
     (phase: string): Offer =>
     async (n) => {
@@ -179,7 +168,7 @@ Machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${mib(t
     .join(' ')} (the machine may be shared).
 Database: ${ready.database}. Temporal: the embedded dev server (\`temporal server start-dev\`, SQLite). Both workers in one process with the API, tuning ${Object.keys(ready.tuning).length ? `\`${JSON.stringify(ready.tuning)}\`` : 'the SDK defaults'} for both.
 
-Tocsin: \`POST /v1/notifications\` over HTTP, one webhook channel to a local receiver. Bare: \`client.workflow.start\` of a
+Tocsin: \`POST /v1/notifications\` over HTTP (node:http, keep-alive), one webhook channel to a local receiver. Bare: \`client.workflow.start\` of a
 workflow with one activity doing the same POST (Tocsin's webhook sender) to the same receiver. "Arrived" is when the
 receiver got the POST.
 
