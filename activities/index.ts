@@ -161,6 +161,14 @@ function onlyChannels(content: ChannelContent, channels: readonly Channel[]): Ch
 }
 
 /** The records of the channels a wake skipped, with its reasons. */
+/**
+ * How long a delivery that woke its run may take before the run is recorded `sending` (README:
+ * "Status"); a quicker one records `sending` and its outcome in one statement.
+ */
+export const SENDING_RECORD_AFTER_MS = 1000;
+
+type SendingRecord = { now(): Promise<void>; settle(): Promise<number | undefined> };
+
 function skippedRecords(decision: WakeDecision): DeliveryRecord[] {
   return decision.skipped.map((d) => ({ channel: d.channel, status: 'skipped' as const, reason: d.reason }));
 }
@@ -341,14 +349,22 @@ export function createActivities(deps: ActivityDeps) {
    * workflow already knows, so no lookups. A success is recorded by the workflow, or here when
    * it ends the run (`recordSent`): the notification's `sent` in one statement, as the
    * workflow's last local activity would have written it, in its place. A failed attempt is
-   * recorded at once, so the delivery shows its last error.
+   * recorded at once, so the delivery shows its last error. `sending`: the run's `sending`
+   * record, when this attempt woke the run (sendingRecord).
    */
-  async function deliver(args: DeliverArgs): Promise<DeliverResult> {
-    const result = await attemptDelivery(args);
+  async function deliver(args: DeliverArgs, sending?: SendingRecord): Promise<DeliverResult> {
+    let result: DeliverResult;
+    try {
+      result = await attemptDelivery(args);
+    } catch (err) {
+      await sending?.now();
+      throw err;
+    }
     if (!args.recordSent) return result;
     const sent: DeliveryRecord = { channel: args.channel, status: 'sent', provider: result.provider, providerMessageId: result.providerMessageId, error: null, attempt: result.attempt };
+    const since = await sending?.settle();
     // Sent is sent: a record that fails is the workflow's to write, never a reason to send again.
-    const recorded = await recordOutcome(db, args.notificationId, [...args.recordSent, sent], { status: 'sent', reason: null, releaseAt: null }).then(
+    const recorded = await recordOutcome(db, args.notificationId, [...args.recordSent, sent], { status: 'sent', reason: null, releaseAt: null }, since === undefined ? {} : { foldSendingMsAgo: since }).then(
       () => true,
       () => false,
     );
@@ -356,27 +372,61 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   /**
+   * The `sending` record of a run its delivery woke: written once the attempt has run for
+   * SENDING_RECORD_AFTER_MS or has failed, else folded into the outcome's statement (the event
+   * dated when the attempt began). Moving only an `accepted` notification and `pending`
+   * deliveries, it is the same whichever attempt writes it, however late: a retry after a
+   * crash writes it again, changing nothing that moved on. A failed write leaves the status to
+   * the outcome's record.
+   */
+  function sendingRecord(notificationId: string, records: DeliveryRecord[]) {
+    const began = performance.now();
+    let written: Promise<void> | undefined;
+    const write = () =>
+      (written ??= recordOutcome(db, notificationId, records, { status: 'sending', reason: null, releaseAt: null }, { onlyFromAccepted: true }).catch(() => {}));
+    const timer = setTimeout(write, SENDING_RECORD_AFTER_MS);
+    return {
+      /** Writes it now (the attempt failed), unless it is written already. */
+      async now(): Promise<void> {
+        clearTimeout(timer);
+        await write();
+      },
+      /** For the outcome's statement: how long ago the attempt began, or undefined when `sending` is written (awaited first). */
+      async settle(): Promise<number | undefined> {
+        clearTimeout(timer);
+        if (!written) return performance.now() - began;
+        await written;
+        return undefined;
+      },
+    };
+  }
+
+  /**
    * The run's wake and its only delivery in one step (WakingDeliverArgs): no local activity
    * before it, so the run takes the bare shape of one activity between two workflow tasks. Each
-   * attempt wakes again (the recipient as of then); only the first records the run `sending`. A
+   * attempt wakes again (the recipient as of then) and writes only what it must: the run's
+   * `sending` goes with its outcome unless the attempt is slow or fails (sendingRecord). A
    * wake that fails (a database error) answers `wake_deferred`, not retried here: the run then
    * wakes in its local activity, which waits an outage out, and sends as before.
    */
   async function wakeThenDeliver(args: WakingDeliverArgs): Promise<DeliverResult | WokeInstead> {
     const { input, workflowId } = args.wake;
     const info = Context.current().info;
-    const first = info.attempt === 1;
     let woke: WakeResult;
     try {
       const at = args.wake.at + Math.max(0, info.currentAttemptScheduledTimestampMs - info.scheduledTimestampMs);
-      woke = await wake({ input, at, record: { workflowId } }, { recordSending: first });
+      woke = await wake({ input, at, record: { workflowId } }, { recordSending: false });
     } catch (err) {
       throw ApplicationFailure.create({ type: ErrorType.WakeDeferred, message: 'The wake could not load or record the notification', nonRetryable: true, cause: err instanceof Error ? err : undefined });
     }
     const { snapshot, decision } = woke;
     if (!snapshot || !decision || decision.release !== null || !decision.allowed.includes(args.channel)) return { woke };
     const { channel } = args;
-    return deliver({ ...deliveryOf(input, channel, channelRecipient(snapshot.recipient, channel), channelContent(snapshot.content, channel)), recordSent: skippedRecords(decision) });
+    const skipped = skippedRecords(decision);
+    return deliver(
+      { ...deliveryOf(input, channel, channelRecipient(snapshot.recipient, channel), channelContent(snapshot.content, channel)), recordSent: skipped },
+      sendingRecord(input.notificationId, [...skipped, { channel, status: 'sending' }]),
+    );
   }
 
   /** A channel's delivery activity: a delivery, or one that wakes its run first. */

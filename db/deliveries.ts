@@ -43,6 +43,20 @@ function deliveryRow(notificationId: string, d: DeliveryRecord) {
   };
 }
 
+/** How recordOutcome writes a run's `sending` when its delivery wakes it (activities/index.ts wakeThenDeliver). */
+export interface SendingWrite {
+  /**
+   * A `sending` record that moves only what has not moved on: the notification from `accepted`,
+   * its deliveries from `pending`. Written late, twice or after the outcome, it changes nothing.
+   */
+  onlyFromAccepted?: boolean;
+  /**
+   * With the outcome: the `sending` event too, dated this many milliseconds before now, when the
+   * notification is still `accepted` (an attempt that answered before its `sending` was written).
+   */
+  foldSendingMsAgo?: number;
+}
+
 /**
  * Writes delivery outcomes and, when given, the notification's status and its event. Receipts
  * may already have moved a delivery on: delivered and bounced are never overwritten, and a
@@ -53,17 +67,27 @@ export async function recordOutcome(
   notificationId: string,
   outcomes: DeliveryRecord[],
   status?: { status: NotificationStatus; reason: string | null; releaseAt?: string | null },
+  sending: SendingWrite = {},
 ): Promise<void> {
   const rows = JSON.stringify(outcomes.map((d) => deliveryRow(notificationId, d)));
+  const fold = status && sending.foldSendingMsAgo !== undefined;
+  // The events: the status's, after the `sending` one it folds in (the statement's snapshot: the
+  // notification as it was before this update).
+  const events = fold
+    ? sql`insert into notification_events (notification_id, status, reason, at)
+          select id, 'sending', null, now() - make_interval(secs => ${sending.foldSendingMsAgo! / 1000}) from n
+            where (select status from notifications where id = ${notificationId}) = 'accepted'
+          union all select id, ${status.status}, ${status.reason}, now() from n`
+    : sql`insert into notification_events (notification_id, status, reason) select id, ${status?.status ?? null}, ${status?.reason ?? null} from n`;
   const notification = status
     ? sql`, n as (
         update notifications set status = ${status.status}, reason = ${status.reason},
           release_at = case when ${status.releaseAt !== undefined} then ${status.releaseAt ?? null}::timestamptz else release_at end,
           updated_at = now()
-        where id = ${notificationId}
+        where id = ${notificationId}${sending.onlyFromAccepted ? sql` and status = 'accepted'` : sql``}
         returning id, tenant_id, recipient_id, template_key, status, reason
       ), e as (
-        insert into notification_events (notification_id, status, reason) select id, ${status.status}, ${status.reason} from n
+        ${events}
       ), ${emitLifecycleEvents('nstatus', notificationEventsOf('n'), { onlyWithEndpoints: true })}`
     : sql``;
   await db.execute(sql`with x as (
@@ -80,7 +104,7 @@ export async function recordOutcome(
         attempts = greatest(d.attempts, coalesce(x.attempt, 0)),
         updated_at = now()
       from x
-      where d.id = x.id and d.status not in ('delivered', 'bounced') and (not x.sent or d.status <> 'failed')
+      where d.id = x.id and d.status not in ('delivered', 'bounced') and (not x.sent or d.status <> 'failed')${sending.onlyFromAccepted ? sql` and d.status = 'pending'` : sql``}
       returning d.id, d.tenant_id, d.notification_id, d.channel, d.status, d.provider, d.error_code, d.attempts
     ), ${emitLifecycleEvents('dstatus', deliveryEventsOf('d'), { onlyWithEndpoints: true })}, a as (
       insert into delivery_attempts (delivery_id, attempt, outcome)

@@ -5,6 +5,7 @@ import { eq } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { notificationStartOptions, prepareNotification } from '../usecases/accept.js';
 import { canonicalJson, sha256 } from '../usecases/ids.js';
+import { SENDING_RECORD_AFTER_MS } from '../activities/index.js';
 import { NotificationBody } from '../usecases/schemas.js';
 import { idempotencyKeys, notificationEvents } from '../db/schema.js';
 import { verifyWebhook } from './fakes/webhook.js';
@@ -149,6 +150,30 @@ describe('notification workflow', () => {
     const { input } = scheduled[0];
     expect(input).toMatchObject({ channel: 'webhook', deliveryId: `${res.body.id}.webhook`, wake: { input: { notificationId: res.body.id, channels: ['webhook'] } } });
     expect(input).not.toHaveProperty('recipient');
+  });
+
+  it('records `sending` with the outcome when the attempt answers at once, and on its own while a slow attempt runs', async () => {
+    h = await seeded();
+    // Quick: one statement records sending and sent; the timeline still has both, in order.
+    const quick = await send(h, { channels: ['webhook'] });
+    expect((await h.handle(quick.body.id).result()).status).toBe('sent');
+    const events = await h.db.db.select().from(notificationEvents).where(eq(notificationEvents.notificationId, quick.body.id)).orderBy(notificationEvents.id);
+    expect(events.map((e) => e.status)).toEqual(['accepted', 'sending', 'sent']);
+    const [accepted, sending, sent] = events.map((e) => new Date(e.at).getTime());
+    expect(sending).toBeGreaterThanOrEqual(accepted);
+    expect(sending).toBeLessThanOrEqual(sent);
+
+    // Slow: past SENDING_RECORD_AFTER_MS the run reads `sending` while the provider has not answered.
+    h.hook.enqueue({ delayMs: SENDING_RECORD_AFTER_MS + 2000 });
+    const slow = await send(h, { channels: ['webhook'] });
+    await until(
+      async () => (await h!.call('GET', `/v1/notifications/${slow.body.id}`)).body.status,
+      (status) => status === 'sending',
+    );
+    expect(h.hook.requests.filter((r) => r.body?.notificationId === slow.body.id).every((r) => r.status === undefined)).toBe(true);
+    expect((await h.handle(slow.body.id).result()).status).toBe('sent');
+    expect(await eventStatuses(h, slow.body.id)).toEqual(['accepted', 'sending', 'sent']);
+    expect(await deliveryStatuses(h, slow.body.id)).toEqual([['webhook', 'sent']]);
   });
 
   it('wakes in its local activity instead when the delivery could not wake it (wake_deferred), and sends once', async () => {
