@@ -7,6 +7,7 @@ import type { Channel, DeliveryStatus, NotificationStatus } from '../domain/type
 import { deliveryId } from '../domain/delivery.js';
 import { cleanOptional } from '../domain/text.js';
 import type { Db } from './client.js';
+import { fixedStatement } from './fixed-statement.js';
 import { deliveries, deliveryAttempts } from './schema.js';
 import { deliveryEventsOf, emitLifecycleEvents, notificationEventsOf } from './lifecycle-events.js';
 
@@ -69,29 +70,46 @@ export async function recordOutcome(
   status?: { status: NotificationStatus; reason: string | null; releaseAt?: string | null },
   sending: SendingWrite = {},
 ): Promise<void> {
-  const rows = JSON.stringify(outcomes.map((d) => deliveryRow(notificationId, d)));
-  const fold = status && sending.foldSendingMsAgo !== undefined;
+  const fold = status !== undefined && sending.foldSendingMsAgo !== undefined;
+  const variant: OutcomeVariant = `${status ? 'status' : 'deliveries'}${fold ? '+fold' : ''}${sending.onlyFromAccepted ? '+guarded' : ''}` as OutcomeVariant;
+  await outcomeStatement(db, variant, {
+    rows: JSON.stringify(outcomes.map((d) => deliveryRow(notificationId, d))),
+    id: notificationId,
+    status: status?.status ?? null,
+    reason: status?.reason ?? null,
+    setRelease: status?.releaseAt !== undefined,
+    releaseAt: status?.releaseAt ?? null,
+    foldSeconds: fold ? sending.foldSendingMsAgo! / 1000 : null,
+  });
+}
+
+/** recordOutcome's shapes: with the notification's status or deliveries only, the `sending` folded in, guarded (SendingWrite). */
+type OutcomeVariant = `${'status' | 'deliveries'}${'' | '+fold'}${'' | '+guarded'}`;
+
+const outcomeStatement = fixedStatement((variant: OutcomeVariant) => {
+  const p = (name: string) => sql.placeholder(name);
+  const guarded = variant.endsWith('+guarded');
   // The events: the status's, after the `sending` one it folds in (the statement's snapshot: the
   // notification as it was before this update).
-  const events = fold
+  const events = variant.includes('+fold')
     ? sql`insert into notification_events (notification_id, status, reason, at)
-          select id, 'sending', null, now() - make_interval(secs => ${sending.foldSendingMsAgo! / 1000}) from n
-            where (select status from notifications where id = ${notificationId}) = 'accepted'
-          union all select id, ${status.status}, ${status.reason}, now() from n`
-    : sql`insert into notification_events (notification_id, status, reason) select id, ${status?.status ?? null}, ${status?.reason ?? null} from n`;
-  const notification = status
+          select id, 'sending', null, now() - make_interval(secs => ${p('foldSeconds')}) from n
+            where (select status from notifications where id = ${p('id')}) = 'accepted'
+          union all select id, ${p('status')}, ${p('reason')}, now() from n`
+    : sql`insert into notification_events (notification_id, status, reason) select id, ${p('status')}, ${p('reason')} from n`;
+  const notification = variant.startsWith('status')
     ? sql`, n as (
-        update notifications set status = ${status.status}, reason = ${status.reason},
-          release_at = case when ${status.releaseAt !== undefined} then ${status.releaseAt ?? null}::timestamptz else release_at end,
+        update notifications set status = ${p('status')}, reason = ${p('reason')},
+          release_at = case when ${p('setRelease')} then ${p('releaseAt')}::timestamptz else release_at end,
           updated_at = now()
-        where id = ${notificationId}${sending.onlyFromAccepted ? sql` and status = 'accepted'` : sql``}
+        where id = ${p('id')}${guarded ? sql` and status = 'accepted'` : sql``}
         returning id, tenant_id, recipient_id, template_key, status, reason
       ), e as (
         ${events}
       ), ${emitLifecycleEvents('nstatus', notificationEventsOf('n'), { onlyWithEndpoints: true })}`
     : sql``;
-  await db.execute(sql`with x as (
-      select * from jsonb_to_recordset(${rows}::jsonb) as x(id text, status text, set_provider boolean, provider text, set_pmid boolean,
+  return sql`with x as (
+      select * from jsonb_to_recordset(${p('rows')}::jsonb) as x(id text, status text, set_provider boolean, provider text, set_pmid boolean,
         pmid text, set_error boolean, error_code text, error_message text, sent boolean, attempt integer)
     ), d as (
       update deliveries d set
@@ -104,15 +122,15 @@ export async function recordOutcome(
         attempts = greatest(d.attempts, coalesce(x.attempt, 0)),
         updated_at = now()
       from x
-      where d.id = x.id and d.status not in ('delivered', 'bounced') and (not x.sent or d.status <> 'failed')${sending.onlyFromAccepted ? sql` and d.status = 'pending'` : sql``}
+      where d.id = x.id and d.status not in ('delivered', 'bounced') and (not x.sent or d.status <> 'failed')${guarded ? sql` and d.status = 'pending'` : sql``}
       returning d.id, d.tenant_id, d.notification_id, d.channel, d.status, d.provider, d.error_code, d.attempts
     ), ${emitLifecycleEvents('dstatus', deliveryEventsOf('d'), { onlyWithEndpoints: true })}, a as (
       insert into delivery_attempts (delivery_id, attempt, outcome)
       select x.id, x.attempt, x.status from x where x.attempt is not null
       on conflict (delivery_id, attempt) do update set outcome = excluded.outcome, error_code = null, error_message = null
     )${notification}
-    select 1`);
-}
+    select 1`;
+});
 
 /** A failed attempt: its row, and the delivery's attempt count and last error. */
 export async function recordFailedAttempt(db: Db, id: string, attempt: number, error: { code: string; message: string }): Promise<void> {

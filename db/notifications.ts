@@ -4,9 +4,10 @@ import { and, desc, eq, getTableColumns, inArray, lt, or, sql, type SQL } from '
 import { deliveryId } from '../domain/delivery.js';
 import type { NotificationInput, NotificationStatus, Priority } from '../domain/types.js';
 import { rowsOf, type Db } from './client.js';
-import { deliveries, notificationEvents, notifications, recipients, templates } from './schema.js';
+import { deliveries, notificationEvents, notifications, recipients } from './schema.js';
 import type { RecipientRow } from './recipients.js';
 import { emitLifecycleEvents, emitNotificationEvents, notificationEventsOf } from './lifecycle-events.js';
+import { fixedStatement } from './fixed-statement.js';
 
 export type NotificationRow = typeof notifications.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;
@@ -53,6 +54,19 @@ export async function notificationPage(
     .limit(limit);
 }
 
+/** The recipients table's columns, each as the key drizzle's RecipientRow has (raw statements answer rows of that shape). */
+const recipientColumns = () =>
+  sql.join(
+    Object.entries(getTableColumns(recipients)).map(([key, column]) => sql`${sql.identifier(column.name)} as ${sql.identifier(key)}`),
+    sql`, `,
+  );
+
+const recipientAndLatest = fixedStatement(
+  () => sql`select ${recipientColumns()},
+      (select latest_version from templates where tenant_id = ${sql.placeholder('tenantId')} and key = ${sql.placeholder('templateKey')}) as "__latest"
+    from recipients where tenant_id = ${sql.placeholder('tenantId')} and id = ${sql.placeholder('recipientId')}`,
+);
+
 /** The recipient and the latest version number of a template, in one round trip (acceptance); undefined without the recipient. */
 export async function recipientWithLatestTemplate(
   db: Db,
@@ -60,14 +74,10 @@ export async function recipientWithLatestTemplate(
   recipientId: string,
   templateKey: string,
 ): Promise<{ recipient: RecipientRow; latest: number | null } | undefined> {
-  const [found] = await db
-    .select({
-      recipient: recipients,
-      latest: sql<number | null>`(select ${templates.latestVersion} from ${templates} where ${templates.tenantId} = ${tenantId} and ${templates.key} = ${templateKey})`,
-    })
-    .from(recipients)
-    .where(and(eq(recipients.tenantId, tenantId), eq(recipients.id, recipientId)));
-  return found;
+  const [row] = rowsOf<RecipientRow & { __latest: number | null }>(await recipientAndLatest(db, 'one', { tenantId, recipientId, templateKey }));
+  if (!row) return undefined;
+  const { __latest: latest, ...recipient } = row;
+  return { recipient, latest };
 }
 
 export async function notificationStatus(db: Db, id: string): Promise<NotificationStatus | undefined> {
@@ -152,27 +162,54 @@ export async function recordNotifications(db: Db, records: NotificationRecord[])
  * read right after the 202 finds it) and the workflow's first local activity writes it too
  * (so a run whose API died before writing still has its record): whichever comes first wins.
  */
-function recordAcceptedStatement(input: NotificationInput, workflowId: string, eventId: string | null = null): SQL {
+function recordAcceptedStatement(): SQL {
+  const p = (name: string) => sql.placeholder(name);
   return sql`with n as (
       insert into notifications (id, tenant_id, recipient_id, template_key, template_version, category, priority, strategy, channels, data, status, send_at, workflow_id, event_id)
-      values (${input.notificationId}, ${input.tenantId}, ${input.recipientId}, ${input.template.key}, ${input.template.version}, ${input.category},
-        ${input.priority}, ${input.strategy}, ${JSON.stringify(input.channels)}::jsonb, ${JSON.stringify(input.data)}::jsonb, 'accepted',
-        ${input.sendAt}::timestamptz, ${workflowId}, ${eventId})
+      values (${p('id')}, ${p('tenantId')}, ${p('recipientId')}, ${p('templateKey')}, ${p('templateVersion')}, ${p('category')},
+        ${p('priority')}, ${p('strategy')}, ${p('channels')}::jsonb, ${p('data')}::jsonb, 'accepted',
+        ${p('sendAt')}::timestamptz, ${p('workflowId')}, ${p('eventId')})
       on conflict do nothing
       returning id, tenant_id, recipient_id, template_key, status, reason
     ), d as (
       insert into deliveries (id, notification_id, tenant_id, template_key, category, position, channel, status)
-      select n.id || '.' || c.channel, n.id, ${input.tenantId}, ${input.template.key}, ${input.category}, c.position - 1, c.channel, 'pending'
-      from n, jsonb_array_elements_text(${JSON.stringify(input.channels)}::jsonb) with ordinality as c(channel, position)
+      select n.id || '.' || c.channel, n.id, ${p('tenantId')}, ${p('templateKey')}, ${p('category')}, c.position - 1, c.channel, 'pending'
+      from n, jsonb_array_elements_text(${p('channels')}::jsonb) with ordinality as c(channel, position)
     ), e as (
       insert into notification_events (notification_id, status) select id, 'accepted' from n
     ), ${emitLifecycleEvents('accepted', notificationEventsOf('n'), { onlyWithEndpoints: true })}`;
 }
 
+/** The values of recordAcceptedStatement's placeholders. */
+function acceptedValues(input: NotificationInput, workflowId: string, eventId: string | null = null) {
+  return {
+    id: input.notificationId,
+    tenantId: input.tenantId,
+    recipientId: input.recipientId,
+    templateKey: input.template.key,
+    templateVersion: input.template.version,
+    category: input.category,
+    priority: input.priority,
+    strategy: input.strategy,
+    channels: JSON.stringify(input.channels),
+    data: JSON.stringify(input.data),
+    sendAt: input.sendAt,
+    workflowId,
+    eventId,
+  };
+}
+
+const acceptedRecord = fixedStatement(() => sql`${recordAcceptedStatement()} select count(*) from n`);
+
 /** `eventId`: the event whose rule accepted it (one statement where recordNotifications takes a transaction). */
 export async function recordAccepted(db: Db, input: NotificationInput, workflowId: string, eventId: string | null = null): Promise<void> {
-  await db.execute(sql`${recordAcceptedStatement(input, workflowId, eventId)} select count(*) from n`);
+  await acceptedRecord(db, 'one', acceptedValues(input, workflowId, eventId));
 }
+
+const recipientRow = fixedStatement((record: 'recording' | 'reading') => {
+  const select = sql`select ${recipientColumns()} from recipients where tenant_id = ${sql.placeholder('rowTenantId')} and id = ${sql.placeholder('rowRecipientId')}`;
+  return record === 'recording' ? sql`${recordAcceptedStatement()} ${select}` : select;
+});
 
 /**
  * The recipient's row as of now; with `accepted` (a run's first step), the notification's
@@ -184,12 +221,10 @@ export async function recipientRecordingAccepted(
   recipientId: string,
   accepted?: { input: NotificationInput; workflowId: string },
 ): Promise<RecipientRow | undefined> {
-  const select = sql`select ${sql.join(
-    Object.entries(getTableColumns(recipients)).map(([key, column]) => sql`${sql.identifier(column.name)} as ${sql.identifier(key)}`),
-    sql`, `,
-  )} from recipients where tenant_id = ${tenantId} and id = ${recipientId}`;
-  const [row] = rowsOf<RecipientRow>(await db.execute(accepted ? sql`${recordAcceptedStatement(accepted.input, accepted.workflowId)} ${select}` : select));
-  return row;
+  const row = { rowTenantId: tenantId, rowRecipientId: recipientId };
+  const values = accepted ? { ...acceptedValues(accepted.input, accepted.workflowId), ...row } : row;
+  const [found] = rowsOf<RecipientRow>(await recipientRow(db, accepted ? 'recording' : 'reading', values));
+  return found;
 }
 
 /** A digest window closed: its row gets the joined items and passes to its notification workflow. */
