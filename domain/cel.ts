@@ -56,7 +56,9 @@ function explain(expression: string, message: string): CelError {
   return new CelError(expression, reason.trim(), position !== null && position >= 1 ? position : null);
 }
 
-const programs = new Lru<string, CelProgram | CelError>(2000);
+// Made at the first compile: every run of every workflow evaluates this module anew (the SDK's
+// reusable context shares only preloaded modules), and most never compile an expression.
+let programs: Lru<string, CelProgram | CelError> | undefined;
 
 /**
  * Compiles `expression` over `variables` (each a map), checking that it yields `result`
@@ -64,6 +66,7 @@ const programs = new Lru<string, CelProgram | CelError>(2000);
  */
 export function compileCel(expression: string, variables: readonly string[], result: 'bool' | 'any' = 'bool'): CelProgram {
   const key = `${variables.join(',')}\u0000${result}\u0000${expression}`;
+  programs ??= new Lru<string, CelProgram | CelError>(2000);
   const cached = programs.get(key);
   if (cached instanceof CelError) throw cached;
   if (cached) return cached;
