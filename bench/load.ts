@@ -21,7 +21,7 @@ export type Offer = (i: number) => Promise<{ id: string; acceptedAt: number }>;
 export function jsonPoster(url: string, token: string, body: (i: number) => unknown, idOf: (id: string) => string = (id) => id): Offer & { close(): void } {
   const target = new URL(url);
   const agent = new Agent({ keepAlive: true });
-  const offer = (i: number) =>
+  const offer = (i: number, retried = false): Promise<{ id: string; acceptedAt: number }> =>
     new Promise<{ id: string; acceptedAt: number }>((resolve, reject) => {
       const payload = Buffer.from(JSON.stringify(body(i)));
       const req = request(
@@ -40,10 +40,12 @@ export function jsonPoster(url: string, token: string, body: (i: number) => unkn
           });
         },
       );
-      req.on('error', reject);
+      // A kept-alive socket the server closed as it was reused: the request never reached it
+      // (node's documented case for a retry, req.reusedSocket); any other error is the answer.
+      req.on('error', (err: NodeJS.ErrnoException) => (req.reusedSocket && err.code === 'ECONNRESET' && !retried ? offer(i, true).then(resolve, reject) : reject(err)));
       req.end(payload);
     });
-  return Object.assign(offer, { close: () => agent.destroy() });
+  return Object.assign((i: number) => offer(i), { close: () => agent.destroy() });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
