@@ -108,7 +108,16 @@ export interface NotificationInput {
   retry: RetrySettings;
   /** Past `limit` sends per `windowSeconds` for this recipient and key, it ends suppressed (`throttled`). */
   throttle?: ThrottleSpec | null;
+  /**
+   * NOTIFICATION_REVISION when accepted by code whose notification workflow has all of its
+   * patches (workflows/notification.ts): such a run takes them without recording patch markers.
+   * Absent on runs accepted before, which keep asking patched().
+   */
+  revision?: number;
 }
+
+/** The revision acceptance writes into new notification inputs (NotificationInput.revision). */
+export const NOTIFICATION_REVISION = 1;
 
 export interface ThrottleSpec {
   key: string;

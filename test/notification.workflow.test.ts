@@ -7,6 +7,7 @@ import { notificationStartOptions, prepareNotification } from '../usecases/accep
 import { canonicalJson, sha256 } from '../usecases/ids.js';
 import { SENDING_RECORD_AFTER_MS } from '../activities/index.js';
 import { NotificationBody } from '../usecases/schemas.js';
+import { NOTIFICATION_REVISION } from '../domain/types.js';
 import { idempotencyKeys, notificationEvents } from '../db/schema.js';
 import { verifyWebhook } from './fakes/webhook.js';
 import { activityStartTimes, fastRetry, loseStartAnswers, seed, startHarness, waitForState, type Harness } from './harness.js';
@@ -39,6 +40,16 @@ async function deliveryStatuses(x: Harness, id: string) {
 async function eventStatuses(x: Harness, id: string) {
   const events = await x.db.db.select().from(notificationEvents).where(eq(notificationEvents.notificationId, id)).orderBy(notificationEvents.id);
   return events.map((e) => e.status);
+}
+
+/** The patch markers a run's history holds, and the TemporalChangeVersion values it upserted. */
+function patchesRecorded(history: Array<{ markerRecordedEventAttributes?: { markerName?: string | null } | null; upsertWorkflowSearchAttributesEventAttributes?: any }>) {
+  const markers = history.flatMap((e) => (e.markerRecordedEventAttributes ? [e.markerRecordedEventAttributes.markerName] : []));
+  const changeVersions = history.flatMap((e) => {
+    const field = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.TemporalChangeVersion;
+    return field ? JSON.parse(Buffer.from(field.data!).toString()) : [];
+  });
+  return { markers, changeVersions };
 }
 
 /** The activities a run scheduled, with their inputs decoded. */
@@ -136,20 +147,27 @@ describe('notification workflow', () => {
     // The retry woke again but recorded `sending` once.
     expect(await eventStatuses(h, res.body.id)).toEqual(['accepted', 'sending', 'sent']);
 
+    // Accepted with NOTIFICATION_REVISION, the run takes the patches without asking: no marker, no change version.
     const history = (await h.handle(res.body.id).fetchHistory()).events ?? [];
-    const markers = history.flatMap((e) => (e.markerRecordedEventAttributes ? [e.markerRecordedEventAttributes.markerName] : []));
-    expect(markers).toEqual(['core_patch']);
-    const changeVersions = history.flatMap((e) => {
-      const field = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.TemporalChangeVersion;
-      return field ? JSON.parse(Buffer.from(field.data!).toString()) : [];
-    });
-    expect(changeVersions).toEqual(['wake-in-delivery']);
+    expect(patchesRecorded(history)).toEqual({ markers: [], changeVersions: [] });
     expect(history.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(2);
     const scheduled = await scheduledActivities(h, res.body.id);
     expect(scheduled.map((a) => a.name)).toEqual(['deliverWebhook']);
     const { input } = scheduled[0];
     expect(input).toMatchObject({ channel: 'webhook', deliveryId: `${res.body.id}.webhook`, wake: { input: { notificationId: res.body.id, channels: ['webhook'] } } });
     expect(input).not.toHaveProperty('recipient');
+  });
+
+  it('a run accepted before input revisions (none in its input) asks patched() as it did: its history records the marker', async () => {
+    h = await seeded();
+    const id = 'ntf_without_revision';
+    const body = NotificationBody.parse({ recipient: 'user-42', template: 'order-shipped', data: { order: { id: 7 }, name: 'Ann' }, channels: ['webhook'] });
+    const { revision, ...before } = await prepareNotification(h.db.db, h.tenantId, body, { id, retry: fastRetry });
+    expect(revision).toBe(NOTIFICATION_REVISION);
+    await h.env.client.workflow.start('notificationWorkflow', notificationStartOptions(before, h.taskQueue));
+    expect((await h.handle(id).result()).status).toBe('sent');
+    expect(patchesRecorded((await h.handle(id).fetchHistory()).events ?? [])).toEqual({ markers: ['core_patch'], changeVersions: ['wake-in-delivery'] });
+    expect(await scheduledActivities(h, id)).toMatchObject([{ name: 'deliverWebhook' }]);
   });
 
   it('records `sending` with the outcome when the attempt answers at once, and on its own while a slow attempt runs', async () => {

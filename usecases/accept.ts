@@ -9,7 +9,7 @@ import { notificationStatus, recipientWithLatestTemplate, recordAccepted, record
 import { digestData, jsonBytes } from '../domain/digest.js';
 import { addressFor } from '../domain/preferences.js';
 import { notificationPriority, startsEagerly, type FairnessWeights } from '../domain/priority.js';
-import type { Channel, NotificationInput, NotificationStatus, Priority, RetrySettings } from '../domain/types.js';
+import { NOTIFICATION_REVISION, type Channel, type NotificationInput, type NotificationStatus, type Priority, type RetrySettings } from '../domain/types.js';
 import { flowChannels, flowTemplates, initialStepStates, type FlowInput } from '../domain/flows.js';
 import { recordFlowAccepted } from '../db/flows.js';
 import { prepareFlowRun } from './flows.js';
@@ -106,6 +106,7 @@ export function planNotification(
     sendAt: body.sendAt ? new Date(body.sendAt).toISOString() : null,
     retry: opts.retry,
     throttle: body.throttle ?? null,
+    revision: NOTIFICATION_REVISION,
   };
 }
 
