@@ -108,14 +108,7 @@ export async function recordNotifications(db: Db, records: NotificationRecord[])
       .insert(notifications)
       .values(
         records.map(({ input, ...r }) => ({
-          id: input.notificationId,
-          tenantId: input.tenantId,
-          recipientId: input.recipientId,
-          templateKey: input.template.key,
-          templateVersion: input.template.version,
-          category: input.category,
-          priority: input.priority,
-          strategy: input.strategy,
+          ...inputColumns(input),
           channels: input.channels,
           data: input.data,
           status: r.status ?? 'accepted',
@@ -180,8 +173,8 @@ function recordAcceptedStatement(): SQL {
     ), ${emitLifecycleEvents('accepted', notificationEventsOf('n'), { onlyWithEndpoints: true })}`;
 }
 
-/** The values of recordAcceptedStatement's placeholders. */
-function acceptedValues(input: NotificationInput, workflowId: string, eventId: string | null = null) {
+/** The columns of an accepted notification's row that its input gives as they are. */
+function inputColumns(input: NotificationInput) {
   return {
     id: input.notificationId,
     tenantId: input.tenantId,
@@ -191,6 +184,13 @@ function acceptedValues(input: NotificationInput, workflowId: string, eventId: s
     category: input.category,
     priority: input.priority,
     strategy: input.strategy,
+  };
+}
+
+/** The values of recordAcceptedStatement's placeholders. */
+function acceptedValues(input: NotificationInput, workflowId: string, eventId: string | null = null) {
+  return {
+    ...inputColumns(input),
     channels: JSON.stringify(input.channels),
     data: JSON.stringify(input.data),
     sendAt: input.sendAt,
