@@ -100,7 +100,8 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
     }),
   );
   app.use('/v1/*', authenticate({ db: deps.db, adminToken: deps.adminToken, keys, answers, signedPrefixes: signed, recipientTokens: recipientTokenDeps(deps) }));
-  app.use('*', sizeLimit);
+  // A body without a declared length, counted as it is read (one with it was checked above).
+  app.use('*', (c, next) => (declared(c) ? next() : sizeLimit(c, next)));
   // Input every route can hold (api/validate.ts): JSON bodies, no NUL or unpaired surrogate in
   // a body, path or query, bounded nesting. Receipts and Slack verify their raw bodies first.
   app.use('/v1/*', acceptableInput({ rawBodyPrefixes: signed }));

@@ -216,6 +216,21 @@ describe('HTTP edges over a real socket', () => {
     });
   }
 
+  it('counts a body sent without a length (chunked) as it is read: 413 past 1 MiB, read as usual below it', async () => {
+    const agent = new Agent({ keepAlive: false });
+    try {
+      const chunked = { 'content-type': 'application/json', 'transfer-encoding': 'chunked' };
+      const big = Buffer.from(JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }));
+      expect((await send(agent, 'PUT', '/v1/recipients/u6', big, chunked)).status).toBe(413);
+      expect(await db.db.query.recipients.findFirst({ where: (r, { eq }) => eq(r.id, 'u6') })).toBeUndefined();
+      const small = await send(agent, 'PUT', '/v1/recipients/u6', Buffer.from(JSON.stringify({ email: 'six@example.com' })), chunked);
+      expect(small.status).toBe(200);
+      expect(JSON.parse(small.body).email).toBe('six@example.com');
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('after a 413 the next request on a keep-alive client still succeeds', async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
