@@ -160,7 +160,6 @@ function onlyChannels(content: ChannelContent, channels: readonly Channel[]): Ch
   return Object.assign({}, ...channels.map((ch) => channelContent(content, ch))) as ChannelContent;
 }
 
-/** The records of the channels a wake skipped, with its reasons. */
 /**
  * How long a delivery that woke its run may take before the run is recorded `sending` (README:
  * "Status"); a quicker one records `sending` and its outcome in one statement.
@@ -169,6 +168,7 @@ export const SENDING_RECORD_AFTER_MS = 1000;
 
 type SendingRecord = { now(): Promise<void>; settle(): Promise<number | undefined> };
 
+/** The records of the channels a wake skipped, with its reasons. */
 function skippedRecords(decision: WakeDecision): DeliveryRecord[] {
   return decision.skipped.map((d) => ({ channel: d.channel, status: 'skipped' as const, reason: d.reason }));
 }
