@@ -64,21 +64,18 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   app.use('*', ...requestTelemetry(logger, metrics));
 
   // The size limit reads nothing when a request declares its Content-Length: one over 1 MiB is
-  // refused first, unread. A body without one is counted as it is read, after credentials.
-  const sizeLimit = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      // The unread body is left on the socket: closing it keeps a keep-alive client from
-      // sending its next request into a connection the server is about to drop.
-      throw new Problem(413, 'The request body is larger than 1 MiB', [], { connection: 'close' });
-    },
-  });
+  // refused first, unread, from the header alone (hono's bodyLimit would ask for the body stream,
+  // for which @hono/node-server builds a whole WHATWG Request around the socket, about a
+  // twentieth of an API's CPU per notification). A body without one is counted as it is read,
+  // after credentials.
+  const tooLarge = (): never => {
+    // The unread body is left on the socket: closing it keeps a keep-alive client from
+    // sending its next request into a connection the server is about to drop.
+    throw new Problem(413, 'The request body is larger than 1 MiB', [], { connection: 'close' });
+  };
   const declared = (c: Context) => c.req.header('content-length') !== undefined && c.req.header('transfer-encoding') === undefined;
-  // Checked from the header alone: hono's bodyLimit would first ask for the request's body
-  // stream, and @hono/node-server then builds a whole WHATWG Request around the socket, which
-  // c.req.json() otherwise reads without (about a twentieth of an API's CPU per notification).
-  const overDeclared = (c: Context) => Number.parseInt(c.req.header('content-length') ?? '0', 10) > MAX_BODY_BYTES;
-  app.use('*', (c, next) => (!declared(c) ? next() : overDeclared(c) ? sizeLimit(c, next) : next()));
+  app.use('*', (c, next) => (declared(c) && Number.parseInt(c.req.header('content-length')!, 10) > MAX_BODY_BYTES ? tooLarge() : next()));
+  const countedLimit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
   // Credentials before any body is read (api/auth.ts): the admin token, or a tenant key from
   // the key cache or one lookup; a client address without valid credentials gets
   // UNAUTH_RATE_PER_SECOND answers a second, then 429. Receipts and Slack verify their
@@ -101,7 +98,7 @@ export function createApp(deps: AppDeps, opts: { logger?: Logger; log?: (msg: st
   );
   app.use('/v1/*', authenticate({ db: deps.db, adminToken: deps.adminToken, keys, answers, signedPrefixes: signed, recipientTokens: recipientTokenDeps(deps) }));
   // A body without a declared length, counted as it is read (one with it was checked above).
-  app.use('*', (c, next) => (declared(c) ? next() : sizeLimit(c, next)));
+  app.use('*', (c, next) => (declared(c) ? next() : countedLimit(c, next)));
   // Input every route can hold (api/validate.ts): JSON bodies, no NUL or unpaired surrogate in
   // a body, path or query, bounded nesting. Receipts and Slack verify their raw bodies first.
   app.use('/v1/*', acceptableInput({ rawBodyPrefixes: signed }));
