@@ -23,7 +23,7 @@ import { createTocsinClient, ok } from '../client/index.js';
 import { startCluster, type Cluster } from '../scripts/cluster-stack.js';
 import { bundleWorkflows } from '../worker/bundle.js';
 import { freePort } from '../worker/dev-server.js';
-import { cpuDelta, cpuSeconds } from './cpu.js';
+import { cpuDelta, cpuSeconds, machineTimes, type MachineTimes } from './cpu.js';
 import { jsonPoster, pct, type Offer } from './load.js';
 import { atCommit, benchKnobs, closedPhase, measure, openPhase, pooled, settle, sumByKey, writeResults, type PhaseResult } from './measure.js';
 import { BARE_TASK_QUEUE, procMemory } from './protocol.js';
@@ -46,7 +46,12 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // start options, in the bench's process) through both frontends in turn, with no HTTP API.
 const DIRECT = process.env.BENCH_TOCSIN_START === 'direct';
 if (!['api', 'direct', undefined].includes(process.env.BENCH_TOCSIN_START)) throw new Error('BENCH_TOCSIN_START: api (default) or direct');
-const command = `${DIRECT ? 'BENCH_TOCSIN_START=direct ' : ''}${knobEnv} npm run bench -- --cluster`;
+// The bare workers run under Worker Deployment Versioning when Tocsin's do (the cluster's default;
+// TEMPORAL_DEPLOYMENT_NAME= turns it off for both), in a deployment of their own.
+// BENCH_BARE_VERSIONING=off: a diagnostic of what versioning costs, the bare side unversioned.
+const BARE_UNVERSIONED = process.env.BENCH_BARE_VERSIONING === 'off';
+if (!['on', 'off', undefined].includes(process.env.BENCH_BARE_VERSIONING)) throw new Error('BENCH_BARE_VERSIONING: on (default) or off');
+const command = `${DIRECT ? 'BENCH_TOCSIN_START=direct ' : ''}${BARE_UNVERSIONED ? 'BENCH_BARE_VERSIONING=off ' : ''}${process.env.TEMPORAL_DEPLOYMENT_NAME === '' ? 'TEMPORAL_DEPLOYMENT_NAME= ' : ''}${knobEnv} npm run bench -- --cluster`;
 const BENCH = 'bench (load generator, receiver)';
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
@@ -89,13 +94,20 @@ interface Measured {
   phase: PhaseResult;
   /** CPU seconds per process over the phase. */
   cpu: Record<string, number>;
+  /** The whole machine's CPU seconds over the phase by kind (bench/cpu.ts machineTimes). */
+  machine: MachineTimes;
   /** Rows written per table over the phase (bench/table-writes.ts). */
   writes: TableWrites;
 }
 
 /** Rounds' phases of one side as one: requests, windows and CPU seconds added up. */
 function pooledMeasures(ms: Measured[]): Measured {
-  return { phase: pooled(ms.map((m) => m.phase)), cpu: sumByKey(ms.map((m) => m.cpu)), writes: sumByKey(ms.map((m) => m.writes)) };
+  return {
+    phase: pooled(ms.map((m) => m.phase)),
+    cpu: sumByKey(ms.map((m) => m.cpu)),
+    machine: sumByKey(ms.map((m) => m.machine)),
+    writes: sumByKey(ms.map((m) => m.writes)),
+  };
 }
 
 try {
@@ -113,7 +125,8 @@ try {
   // Prebuilt, as the cluster builds Tocsin's: neither side's workers run webpack.
   const bareBundle = join(dataDir, 'bare-workflows.js');
   writeFileSync(bareBundle, await bundleWorkflows({ workflowsPath: join(root, 'bench/bare-workflow.ts'), preloadModules: [] }));
-  const bareEnv = { TEMPORAL_TASK_QUEUE: BARE_TASK_QUEUE, BARE_WORKFLOW_BUNDLE: bareBundle };
+  const versioned = Boolean(c.tocsinEnv.TEMPORAL_DEPLOYMENT_NAME?.trim()) && !BARE_UNVERSIONED;
+  const bareEnv = { TEMPORAL_TASK_QUEUE: BARE_TASK_QUEUE, BARE_WORKFLOW_BUNDLE: bareBundle, TEMPORAL_DEPLOYMENT_NAME: versioned ? 'bench-bare' : '', TEMPORAL_BUILD_ID: 'bare' };
   // Through the cluster's balancer, as Tocsin's workers and APIs connect: both sides take the same path to the servers.
   await Promise.all([1, 2].map((n) => c.startWorker(`worker-bare-${n}`, 'balanced', bareEnv, bareWorker)));
   log(`ready: APIs ${c.apiUrls.join(', ')}, Temporal ${c.frontends.join(', ')}, two bare workers polling ${BARE_TASK_QUEUE}`);
@@ -157,10 +170,11 @@ try {
       return { id, acceptedAt: performance.now() };
     };
   const closed = async (offer: Offer, count: number): Promise<Omit<Measured, 'writes'>> => {
-    const before = cpuSeconds(pids(), ['postgres']);
+    const [before, machineBefore] = [cpuSeconds(pids(), ['postgres']), machineTimes()];
     const sent = await closedPhase(receiver!, offer, count, CONCURRENCY);
     const cpu = cpuDelta(before, cpuSeconds(pids(), ['postgres']));
-    return { phase: measure(sent, receiver!), cpu };
+    const machine = cpuDelta(machineBefore, machineTimes());
+    return { phase: measure(sent, receiver!), cpu, machine };
   };
   const tableWrites = (writes = tableWriteReader(c.databaseUrl));
   const open = (offer: Offer, rate: number) => openPhase(receiver!, offer, rate, HALF_SECONDS);
@@ -217,12 +231,23 @@ try {
   peakRss[BENCH] = Math.round((procMemory(process.pid)?.maxRss ?? 0) / 2 ** 20);
 
   const cpu = cpus();
+  const bareVersioning = versioned
+    ? 'under Worker Deployment Versioning as Tocsin\'s workers are, in a deployment of their own'
+    : c.tocsinEnv.TEMPORAL_DEPLOYMENT_NAME?.trim()
+      ? '**unversioned, while Tocsin\'s workers run under Worker Deployment Versioning** (BENCH_BARE_VERSIONING=off: a diagnostic of what versioning costs)'
+      : 'unversioned, as Tocsin\'s workers are here (TEMPORAL_DEPLOYMENT_NAME=)';
   const date = new Date(started).toISOString();
   const names = Object.keys(pids());
   const offered = N * ROUNDS;
   const per1000 = (m: Measured, name: string) => (m.cpu[name] ?? 0) * (1000 / offered);
   const sum = (m: Measured) => names.reduce((a, n) => a + (m.cpu[n] ?? 0), 0);
   const busy = (m: Measured) => sum(m) / (m.phase.wallSeconds * cpu.length);
+  /** The machine's time over a side's windows: busy in these processes, busy in others, idle, stolen. */
+  const machineShare = (m: Measured) => {
+    const all = m.machine.busy + m.machine.idle + m.machine.steal;
+    const pct = (v: number) => `${((Math.max(0, v) * 100) / all).toFixed(0)} %`;
+    return `these processes ${pct(sum(m))}, others ${pct(m.machine.busy - sum(m))}, idle ${pct(m.machine.idle)}, stolen ${pct(m.machine.steal)}`;
+  };
   const breakdown = names
     .map((n) => `| ${n} | ${per1000(maxTocsin, n).toFixed(1)} | ${per1000(maxBare, n).toFixed(1)} |`)
     .join('\n');
@@ -245,7 +270,7 @@ Machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${Math.
     .join(' ')} (the machine is shared: the ratio within one run is what compares).
 Cluster (scripts/cluster-stack.ts, \`npm run cluster\`'s shape): a private PostgreSQL, two Temporal server nodes (one cluster,
 persistence and visibility on PostgreSQL), two Tocsin workers, two Tocsin APIs and two bare
-workers (bench/bare-worker.ts: the same tuning, payload codec and prebuilt workflow bundle as Tocsin's), each a process, all of them
+workers (bench/bare-worker.ts: the same tuning, payload codec and prebuilt workflow bundle as Tocsin's; ${bareVersioning}), each a process, all of them
 connected through the cluster's TCP balancer (scripts/tcp-balancer.ts), which spreads their connections over both nodes.
 
 Tocsin: ${DIRECT ? '**its notification workflow started directly** (BENCH_TOCSIN_START=direct: the API\'s validation and start options, in the bench\'s process, with no HTTP API; a diagnostic of what the API hop costs, not the criterion\'s measure) through both frontends in turn' : '\`POST /v1/notifications\` over HTTP (node:http, keep-alive) through both APIs in turn'}, one webhook channel to a local receiver. Bare:
@@ -283,7 +308,8 @@ ${breakdown}
 
 Over the phases' windows (${maxTocsin.phase.wallSeconds.toFixed(1)} s Tocsin, ${maxBare.phase.wallSeconds.toFixed(1)} s bare, all rounds) these processes used
 ${(busy(maxTocsin) * 100).toFixed(0)} % (Tocsin) and ${(busy(maxBare) * 100).toFixed(0)} % (bare) of the machine's ${cpu.length} cores; the busiest process was
-${top(maxTocsin)} (Tocsin) and ${top(maxBare)} (bare). The other helpers' work on the machine is not in these figures but takes the rest.
+${top(maxTocsin)} (Tocsin) and ${top(maxBare)} (bare). The whole machine over the same windows (/proc/stat): ${machineShare(maxTocsin)} (Tocsin) and
+${machineShare(maxBare)} (bare); "others" is what the machine ran besides these processes.
 
 ## Rows written per 1,000 notifications
 

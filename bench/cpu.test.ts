@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { cpuDelta, cpuSeconds, parseStat } from './cpu.js';
+import { cpuDelta, cpuSeconds, machineTimes, parseMachineStat, parseStat } from './cpu.js';
 
 describe('parseStat', () => {
   it('reads utime+stime and cutime+cstime after the command name, whatever it holds', () => {
@@ -27,5 +27,21 @@ describe('cpuSeconds', () => {
   });
   it('cpuDelta subtracts per name', () => {
     expect(cpuDelta({ a: 1, b: 2 }, { a: 1.5, b: 2, c: 1 })).toEqual({ a: 0.5, b: 0, c: 1 });
+  });
+});
+
+describe('parseMachineStat', () => {
+  it('sums busy, idle and steal ticks from the aggregate line', () => {
+    const text = 'cpu  100 20 30 400 50 6 4 10 0 0\ncpu0 50 10 15 200 25 3 2 5 0 0\n';
+    expect(parseMachineStat(text)).toEqual({ busy: 1.6, idle: 4.5, steal: 0.1 });
+  });
+  it('refuses a text without a cpu line', () => {
+    expect(() => parseMachineStat('intr 1 2 3')).toThrow(/proc\/stat/);
+  });
+  it('reads this machine: every kind counted, busy above zero', () => {
+    const t = machineTimes();
+    expect(t.busy).toBeGreaterThan(0);
+    expect(t.idle).toBeGreaterThanOrEqual(0);
+    expect(t.steal).toBeGreaterThanOrEqual(0);
   });
 });

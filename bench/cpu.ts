@@ -71,6 +71,29 @@ export function cpuSeconds(pids: Record<string, number>, trees: readonly string[
 }
 
 /** b − a per name (names only in b count from 0). */
-export function cpuDelta(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(b).map(([name, v]) => [name, Math.max(0, v - (a[name] ?? 0))]));
+export function cpuDelta<K extends string>(a: Partial<Record<K, number>>, b: Record<K, number>): Record<K, number> {
+  return Object.fromEntries(Object.entries<number>(b).map(([name, v]) => [name, Math.max(0, v - (a[name as K] ?? 0))])) as Record<K, number>;
+}
+
+/** The whole machine's CPU time by kind, seconds summed over its cores (/proc/stat's first line). */
+export type MachineTimes = {
+  /** user + nice + system + irq + softirq: work of any process, ours or not. */
+  busy: number;
+  /** idle + iowait: no runnable work. */
+  idle: number;
+  /** steal: the hypervisor ran someone else on this machine's cores. */
+  steal: number;
+};
+
+/** Parses /proc/stat's aggregate `cpu` line (guest time is already inside user and nice). */
+export function parseMachineStat(text: string): MachineTimes {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  const f = line?.trim().split(/\s+/).slice(1, 9).map(Number) ?? [];
+  if (f.length < 8 || f.some((v) => !Number.isFinite(v))) throw new Error(`not a /proc/stat text: ${text.slice(0, 80)}`);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f;
+  return { busy: (user + nice + system + irq + softirq) / TICKS, idle: (idle + iowait) / TICKS, steal: steal / TICKS };
+}
+
+export function machineTimes(): MachineTimes {
+  return parseMachineStat(readFileSync('/proc/stat', 'utf8'));
 }

@@ -93,9 +93,9 @@ export function benchKnobs(env: NodeJS.ProcessEnv = process.env, defaultRounds?:
 }
 
 /** Numbers by name added up across records (CPU seconds per process, rows per table). */
-export function sumByKey(all: ReadonlyArray<Record<string, number>>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const r of all) for (const [k, n] of Object.entries(r)) out[k] = (out[k] ?? 0) + n;
+export function sumByKey<K extends string>(all: ReadonlyArray<Partial<Record<K, number>>>): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const r of all) for (const [k, n] of Object.entries(r) as Array<[K, number]>) out[k] = (out[k] ?? 0) + n;
   return out;
 }
 

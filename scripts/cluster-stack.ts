@@ -463,7 +463,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       TEMPORAL_NAMESPACE: namespace,
       TEMPORAL_UI_URL: uiUrl,
       TOCSIN_ENCRYPTION_KEYS: process.env.TOCSIN_ENCRYPTION_KEYS || formatEncryptionKeys(keys),
-      TEMPORAL_DEPLOYMENT_NAME: process.env.TEMPORAL_DEPLOYMENT_NAME || 'tocsin',
+      TEMPORAL_DEPLOYMENT_NAME: process.env.TEMPORAL_DEPLOYMENT_NAME ?? 'tocsin',
       PUBLIC_BASE_URL: process.env.PUBLIC_BASE_URL || `http://127.0.0.1:${apiBase}`,
       LOG_FORMAT: 'json',
       ...opts.env,
