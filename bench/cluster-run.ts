@@ -242,6 +242,14 @@ try {
   const per1000 = (m: Measured, name: string) => (m.cpu[name] ?? 0) * (1000 / offered);
   const sum = (m: Measured) => names.reduce((a, n) => a + (m.cpu[n] ?? 0), 0);
   const busy = (m: Measured) => sum(m) / (m.phase.wallSeconds * cpu.length);
+  /** A phase's course: when its last request was accepted, and when half, 90 % and all of it had arrived. */
+  const course = (p: PhaseResult) => {
+    const first = Math.min(...p.sent.map((x) => x.dueAt));
+    const arrived = p.sent.map((x, i) => x.acceptedAt + p.e2e[i] - first).sort((a, b) => a - b);
+    const at = (q: number) => (arrived[Math.min(arrived.length - 1, Math.ceil(q * arrived.length) - 1)] / 1000).toFixed(1);
+    const accepted = (Math.max(...p.sent.map((x) => x.acceptedAt)) - first) / 1000;
+    return `accepted ${accepted.toFixed(1)}, arrived ${at(0.5)} / ${at(0.9)} / ${at(1)}`;
+  };
   /** The machine's time over a side's windows: busy in these processes, busy in others, idle, stolen. */
   const machineShare = (m: Measured) => {
     const all = m.machine.busy + m.machine.idle + m.machine.steal;
@@ -329,6 +337,10 @@ over the whole run (VmHWM; for PostgreSQL the postmaster only):
 | process | idle | peak before the load | end | peak |
 | --- | --- | --- | --- | --- |
 ${memory}
+
+Each max-throughput phase's course, seconds from its first request (the last request accepted; 50 %, 90 % and all of its
+notifications arrived), by round:
+${rounds.map((r, i) => `- round ${i + 1}: Tocsin ${course(r.tocsin.phase)}; bare ${course(r.bare.phase)}`).join('\n')}
 
 Details: at max load, accepted → arrived p50/p99 was ${ms(pct(maxTocsin.phase.e2e, 50))} / ${ms(pct(maxTocsin.phase.e2e, 99))} (Tocsin) and
 ${ms(pct(maxBare.phase.e2e, 50))} / ${ms(pct(maxBare.phase.e2e, 99))} (bare). The load generator fell behind its half-load schedule by at most
