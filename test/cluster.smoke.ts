@@ -65,7 +65,7 @@ describe('npm run cluster: the production shape', () => {
   let tenant: { id: string; apiKey: string };
   const sent: string[] = [];
   let env: Record<string, string>;
-  let ports: { frontendPort: number; uiPort: number; apiPort: number };
+  let ports: { frontendPort: number; uiPort: number; apiPorts: number[] };
 
   const request = async (base: string, method: string, path: string, token: string | null, body?: unknown) => {
     const res = await fetch(`${base}${path}`, {
@@ -121,7 +121,8 @@ describe('npm run cluster: the production shape', () => {
       VAPID_SUBJECT: 'mailto:ops@acme.example',
       WEBPUSH_CA: tls.cert,
     };
-    ports = { frontendPort: await freePort(), uiPort: await freePort(), apiPort: await freePort() };
+    // Each API's port picked free (apiPort + 1 for the second could be taken), kept for the restart.
+    ports = { frontendPort: await freePort(), uiPort: await freePort(), apiPorts: [await freePort(), await freePort()] };
     const started = Date.now();
     cluster = await startCluster({ dataDir, ...ports, env, log: (m) => process.stderr.write(`[cluster] ${m}\n`) });
     process.stderr.write(`[cluster smoke] cluster ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
