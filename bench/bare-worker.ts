@@ -12,7 +12,7 @@ import { loadConfig } from '../config.js';
 import { encryptionKeys } from '../runtime/index.js';
 import { EncryptionCodec, encryptedDataConverter } from '../usecases/payload-codec.js';
 import { quietSdkLogs, workerTuning } from '../worker/index.js';
-import { deploymentVersion, setCurrentVersion } from '../worker/versioning.js';
+import { deploymentVersion, setCurrentVersion, versionedWorkerOptions } from '../worker/versioning.js';
 import { createBareActivities } from './bare-activities.js';
 
 quietSdkLogs();
@@ -29,7 +29,7 @@ const worker = await Worker.create({
   activities: createBareActivities({ webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS }),
   dataConverter: encryptedDataConverter(new EncryptionCodec(encryptionKeys(config).keys)),
   ...workerTuning(config),
-  ...(version ? { workerDeploymentOptions: { version, useWorkerVersioning: true, defaultVersioningBehavior: 'AUTO_UPGRADE' as const } } : {}),
+  ...versionedWorkerOptions(version),
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => worker.shutdown());
 const running = worker.run();

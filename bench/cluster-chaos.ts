@@ -59,7 +59,6 @@ async function main() {
       dataDir,
       frontendPort: await freePort(),
       uiPort: await freePort(),
-      apiPort: 0,
       env: { ...providers.env, LOG_LEVEL: 'warn', DELIVERY_INITIAL_INTERVAL_SECONDS: '1' },
       log: (m) => say(`cluster: ${m}`),
     });

@@ -116,7 +116,6 @@ try {
     dataDir,
     frontendPort: await freePort(),
     uiPort: await freePort(),
-    apiPort: 0,
     env: { LOG_LEVEL: 'warn', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' },
     log: (m) => log(`cluster: ${m}`),
   });
@@ -125,7 +124,8 @@ try {
   // Prebuilt, as the cluster builds Tocsin's: neither side's workers run webpack.
   const bareBundle = join(dataDir, 'bare-workflows.js');
   writeFileSync(bareBundle, await bundleWorkflows({ workflowsPath: join(root, 'bench/bare-workflow.ts'), preloadModules: [] }));
-  const versioned = Boolean(c.tocsinEnv.TEMPORAL_DEPLOYMENT_NAME?.trim()) && !BARE_UNVERSIONED;
+  const tocsinVersioned = Boolean(c.tocsinEnv.TEMPORAL_DEPLOYMENT_NAME?.trim());
+  const versioned = tocsinVersioned && !BARE_UNVERSIONED;
   const bareEnv = { TEMPORAL_TASK_QUEUE: BARE_TASK_QUEUE, BARE_WORKFLOW_BUNDLE: bareBundle, TEMPORAL_DEPLOYMENT_NAME: versioned ? 'bench-bare' : '', TEMPORAL_BUILD_ID: 'bare' };
   // Through the cluster's balancer, as Tocsin's workers and APIs connect: both sides take the same path to the servers.
   await Promise.all([1, 2].map((n) => c.startWorker(`worker-bare-${n}`, 'balanced', bareEnv, bareWorker)));
@@ -233,7 +233,7 @@ try {
   const cpu = cpus();
   const bareVersioning = versioned
     ? 'under Worker Deployment Versioning as Tocsin\'s workers are, in a deployment of their own'
-    : c.tocsinEnv.TEMPORAL_DEPLOYMENT_NAME?.trim()
+    : tocsinVersioned
       ? '**unversioned, while Tocsin\'s workers run under Worker Deployment Versioning** (BENCH_BARE_VERSIONING=off: a diagnostic of what versioning costs)'
       : 'unversioned, as Tocsin\'s workers are here (TEMPORAL_DEPLOYMENT_NAME=)';
   const date = new Date(started).toISOString();

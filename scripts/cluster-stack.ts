@@ -40,9 +40,10 @@ export interface ClusterOptions {
    */
   frontendPort?: number;
   uiPort?: number;
-  /** API 1 listens on apiPort, API 2 on apiPort + 1 (`npm run cluster`: PORT); 0 or unset: each free-picked. */
-  apiPort?: number;
-  /** Each API's port in order, each one picked free by the caller (a test restarting on the same ports); over apiPort. */
+  /**
+   * Each API's port in order (`npm run cluster`: PORT and PORT + 1; a test restarting on the same
+   * ports: ports it picked free); an API without one, or with 0, listens on a free-picked port.
+   */
   apiPorts?: readonly number[];
   namespace?: string;
   /** Extra environment for every worker and API (channel providers, log level…). */
@@ -264,17 +265,18 @@ function adminTokenFile(dataDir: string): { token: string; file: string } {
 }
 
 /**
- * A process that exited while starting, with its log's last lines in the message: a test's
- * temporary directory, and the log with it, is gone by the time anyone reads the failure.
+ * Throws (fatal to retry()) when `proc` has exited while starting, with its log's last lines in the
+ * message: a test's temporary directory, and the log with it, is gone by the time anyone reads the failure.
  */
-function exitedError(proc: Pick<Proc, 'name' | 'logFile'>): Error {
+function throwIfExited(proc: Pick<Proc, 'name' | 'logFile' | 'child'>): void {
+  if (proc.child.exitCode === null && proc.child.signalCode === null) return;
   let tail = '';
   try {
     tail = readFileSync(proc.logFile, 'utf8').trimEnd().split('\n').slice(-15).join('\n').slice(-3000);
   } catch {
     // No log yet: the message names the file.
   }
-  return Object.assign(new Error(`${proc.name} exited; see ${proc.logFile}${tail ? `. Its last lines:\n${tail}` : ''}`), { fatal: true });
+  throw Object.assign(new Error(`${proc.name} exited; see ${proc.logFile}${tail ? `. Its last lines:\n${tail}` : ''}`), { fatal: true });
 }
 
 export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
@@ -421,7 +423,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const startNode = async (i: number) => {
       const { proc } = spawnProc(`temporal-${i + 1}`, bins.server, ['--config-file', SERVER_CONFIG, '--allow-no-auth', 'start'], nodeEnvs[i]);
       await retry(`Temporal node ${i + 1} at ${frontends[i]}`, async () => {
-        if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw exitedError(proc);
+        throwIfExited(proc);
         await getSystemInfo(frontends[i]);
       }, 60_000, 250, opts.signal);
     };
@@ -453,7 +455,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     // 6. The Web UI.
     const uiPort = opts.uiPort || (await freePort());
     // API 2's port is picked on its own unless a base was given: the port after a free one may be taken.
-    const apiPorts = opts.apiPorts?.length ? [...opts.apiPorts] : opts.apiPort ? [opts.apiPort, opts.apiPort + 1] : [await freePort(), await freePort()];
+    const apiPorts = await Promise.all([0, 1].map(async (i) => opts.apiPorts?.[i] || (await freePort())));
     const apiBase = apiPorts[0];
     const uiUrl = `http://127.0.0.1:${uiPort}`;
     const { token, file: tokenFile } = adminTokenFile(dataDir);
@@ -465,7 +467,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         { TEMPORAL_ADDRESS: address, TEMPORAL_UI_PORT: String(uiPort), TEMPORAL_NAMESPACE: namespace, TEMPORAL_CODEC_ENDPOINT: `http://127.0.0.1:${apiBase}/codec` },
       );
       await retry('Web UI', async () => void (await fetch(uiUrl)).arrayBuffer(), 30_000).catch((err) => {
-        if (ui.proc.child.exitCode !== null) throw exitedError(ui.proc);
+        throwIfExited(ui.proc);
         throw err;
       });
       step(`Web UI on ${uiUrl}`);
@@ -510,7 +512,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       const conn = await Connection.connect({ address: nodeAddress(node) });
       try {
         await retry(`${name} polling ${queue}`, async () => {
-          if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw exitedError(proc);
+          throwIfExited(proc);
           const { pollers } = await conn.workflowService.describeTaskQueue({ namespace, taskQueue: { name: queue }, taskQueueType: 1 });
           if (!pollers?.some((p) => p.identity?.startsWith(`${proc.child.pid}@`))) throw new Error('not among the pollers yet');
         }, 300_000, 500, opts.signal);
@@ -527,7 +529,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         { ...tocsinEnv, TEMPORAL_ADDRESS: nodeAddress(node), HOST: '127.0.0.1', PORT: String(port), ...env },
       );
       await retry(`${name} /readyz`, async () => {
-        if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw exitedError(proc);
+        throwIfExited(proc);
         const r = await fetch(`http://127.0.0.1:${port}/readyz`);
         await r.arrayBuffer();
         if (r.status !== 200) throw new Error(`status ${r.status}`);

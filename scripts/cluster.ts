@@ -35,7 +35,7 @@ try {
   databaseUrl: config.DATABASE_URL,
   frontendPort: config.TEMPORAL_DEV_PORT,
   uiPort: config.TEMPORAL_UI_PORT,
-  apiPort: config.PORT,
+  apiPorts: config.PORT ? [config.PORT, config.PORT + 1] : [],
   namespace: config.TEMPORAL_NAMESPACE,
   env: process.env.LOG_LEVEL ? { LOG_LEVEL: process.env.LOG_LEVEL } : {},
   });

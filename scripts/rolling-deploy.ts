@@ -85,7 +85,6 @@ async function main() {
       dataDir,
       frontendPort: await freePort(),
       uiPort: await freePort(),
-      apiPort: 0,
       env: { LOG_LEVEL: 'warn', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', DELIVERY_INITIAL_INTERVAL_SECONDS: '1' },
       workerEnv: [{ TEMPORAL_BUILD_ID: BUILD_A }, { TEMPORAL_BUILD_ID: BUILD_A }],
       log: (m) => say(`cluster: ${m}`),

@@ -121,7 +121,7 @@ describe('npm run cluster: the production shape', () => {
       VAPID_SUBJECT: 'mailto:ops@acme.example',
       WEBPUSH_CA: tls.cert,
     };
-    // Each API's port picked free (apiPort + 1 for the second could be taken), kept for the restart.
+    // Each API's port picked free, and kept for the restart.
     ports = { frontendPort: await freePort(), uiPort: await freePort(), apiPorts: [await freePort(), await freePort()] };
     const started = Date.now();
     cluster = await startCluster({ dataDir, ...ports, env, log: (m) => process.stderr.write(`[cluster] ${m}\n`) });

@@ -15,6 +15,7 @@ import type { Db } from '../db/client.js';
 import type { Channel } from '../domain/types.js';
 import { SA } from '../domain/workflow-ids.js';
 import { activityLogContext, createLogger, temporalLevel, temporalLogger, type Logger } from '../telemetry/log.js';
+import { versionedWorkerOptions } from './versioning.js';
 
 export { NativeConnection };
 
@@ -139,9 +140,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath, bundlerOptions: { preloadModules: PRELOADED_WORKFLOW_MODULES } }),
     ...deps.tuning,
     ...workerInterceptors(deps.tracing, deps.workflowBundle !== undefined),
-    // Each workflow type declares its behaviour (workflows/index.ts); runs begun before
-    // versioning was turned on auto-upgrade.
-    ...(deps.version ? { workerDeploymentOptions: { version: deps.version, useWorkerVersioning: true, defaultVersioningBehavior: 'AUTO_UPGRADE' as const } } : {}),
+    ...versionedWorkerOptions(deps.version),
   });
 }
 

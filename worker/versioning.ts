@@ -34,6 +34,15 @@ export function deploymentVersion(config: Pick<Config, 'TEMPORAL_DEPLOYMENT_NAME
 }
 
 /**
+ * The Worker options of a worker of `version` (none when unversioned): Worker Deployment Versioning
+ * on, and AUTO_UPGRADE for a workflow type that declares no behaviour (workflows/index.ts declares
+ * each of Tocsin's) and for runs begun before versioning was turned on.
+ */
+export function versionedWorkerOptions(version: WorkerDeploymentVersion | undefined) {
+  return version ? { workerDeploymentOptions: { version, useWorkerVersioning: true as const, defaultVersioningBehavior: 'AUTO_UPGRADE' as const } } : {};
+}
+
+/**
  * Makes `version` its deployment's current version (what `temporal worker deployment
  * set-current-version` does). The server knows a version only once its workers poll, so this
  * retries until it does or `timeoutMs` passes.
