@@ -38,4 +38,34 @@ describe('jsonPoster', () => {
     await expect(post(13)).rejects.toThrow('POST /v1/notifications answered 400: {"title":"no"}');
     post.close();
   });
+
+  it('retries a request on each stale kept-alive socket it meets until a fresh one answers', async () => {
+    // Answers the first request of each connection; a later one on the same socket finds it
+    // closed without an answer, as a server's keep-alive timeout does to a reused socket.
+    const served = new WeakSet<object>();
+    const dropped: number[] = [];
+    const stale = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const { n } = JSON.parse(Buffer.concat(chunks).toString()) as { n: number };
+      if (served.has(req.socket)) {
+        dropped.push(n);
+        req.socket.destroy();
+        return;
+      }
+      served.add(req.socket);
+      res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ id: `ntf_${n}` }));
+    });
+    await new Promise<void>((r) => stale.listen(0, '127.0.0.1', r));
+    const post = jsonPoster(`http://127.0.0.1:${(stale.address() as AddressInfo).port}/v1/notifications`, 'key', (n) => ({ n }));
+    try {
+      // Three sockets in the pool, each of which has served its one request.
+      expect((await Promise.all([1, 2, 3].map((n) => post(n)))).map((r) => r.id)).toEqual(['ntf_1', 'ntf_2', 'ntf_3']);
+      expect((await post(4)).id).toBe('ntf_4');
+      expect(dropped).toEqual([4, 4, 4]);
+    } finally {
+      post.close();
+      await new Promise<void>((r) => stale.close(() => r()));
+    }
+  });
 });

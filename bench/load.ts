@@ -11,6 +11,9 @@ export interface Sent {
 
 export type Offer = (i: number) => Promise<{ id: string; acceptedAt: number }>;
 
+/** Retries of one request on kept-alive sockets the server had closed (more than a bench's requests in flight). */
+const STALE_SOCKET_RETRIES = 64;
+
 /**
  * An Offer that POSTs `body(i)` as JSON to `url` with a bearer token and takes the accepted
  * notification's id from its 202 answer (`idOf`: from the answer's id). It posts through
@@ -21,7 +24,7 @@ export type Offer = (i: number) => Promise<{ id: string; acceptedAt: number }>;
 export function jsonPoster(url: string, token: string, body: (i: number) => unknown, idOf: (id: string) => string = (id) => id): Offer & { close(): void } {
   const target = new URL(url);
   const agent = new Agent({ keepAlive: true });
-  const offer = (i: number, retried = false): Promise<{ id: string; acceptedAt: number }> =>
+  const offer = (i: number, retries = 0): Promise<{ id: string; acceptedAt: number }> =>
     new Promise<{ id: string; acceptedAt: number }>((resolve, reject) => {
       const payload = Buffer.from(JSON.stringify(body(i)));
       const req = request(
@@ -41,8 +44,12 @@ export function jsonPoster(url: string, token: string, body: (i: number) => unkn
         },
       );
       // A kept-alive socket the server closed as it was reused: the request never reached it
-      // (node's documented case for a retry, req.reusedSocket); any other error is the answer.
-      req.on('error', (err: NodeJS.ErrnoException) => (req.reusedSocket && err.code === 'ECONNRESET' && !retried ? offer(i, true).then(resolve, reject) : reject(err)));
+      // (node's documented case for a retry, req.reusedSocket). After an idle pause every pooled
+      // socket may be stale, so the retry may meet another one: each failure drops its socket,
+      // and a fresh socket's error is never retried. Any other error is the answer.
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        req.reusedSocket && err.code === 'ECONNRESET' && retries < STALE_SOCKET_RETRIES ? offer(i, retries + 1).then(resolve, reject) : reject(err),
+      );
       req.end(payload);
     });
   return Object.assign((i: number) => offer(i), { close: () => agent.destroy() });
