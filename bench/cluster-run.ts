@@ -38,8 +38,10 @@ import { stageRows } from './stages.js';
 import { workflowIds } from '../domain/workflow-ids.js';
 import { STATS_FLUSH_MS, tableWriteReader, writesDelta, type TableWriteReader, type TableWrites } from './table-writes.js';
 
-const { N, CONCURRENCY, HALF_SECONDS, ROUNDS, env: knobEnv } = benchKnobs(process.env, 3);
-const WARMUP = 10;
+// A warm-up long enough for the processes' hot code to be optimized and every pooled database
+// connection to have prepared its statements: with 10 of each, a run's first round found
+// Tocsin's side (more code, more statements) about 4 % slower than its later rounds.
+const { N, CONCURRENCY, HALF_SECONDS, ROUNDS, WARMUP, env: knobEnv } = benchKnobs(process.env, { rounds: 3, warmup: 200 });
 const root = fileURLToPath(new URL('..', import.meta.url));
 // BENCH_TOCSIN_START=direct: a diagnostic of what the API hop costs, not the criterion's measure.
 // Tocsin's notification workflow is then started as the API starts it (the same validation and
@@ -283,7 +285,7 @@ connected through the cluster's TCP balancer (scripts/tcp-balancer.ts), which sp
 
 Tocsin: ${DIRECT ? '**its notification workflow started directly** (BENCH_TOCSIN_START=direct: the API\'s validation and start options, in the bench\'s process, with no HTTP API; a diagnostic of what the API hop costs, not the criterion\'s measure) through both frontends in turn' : '\`POST /v1/notifications\` over HTTP (node:http, keep-alive) through both APIs in turn'}, one webhook channel to a local receiver. Bare:
 \`client.workflow.start\` through two connections to the cluster's balancer in turn (every worker and API, bare or Tocsin's, reaches the servers through it), of a workflow with one activity doing the same POST (Tocsin's webhook
-sender) to the same receiver. "Arrived" is when the receiver got the POST.
+sender) to the same receiver. "Arrived" is when the receiver got the POST. Nothing is measured before a warm-up of ${WARMUP} of each side.
 
 | | Tocsin | bare one-activity workflow | Tocsin / bare |
 | --- | --- | --- | --- |

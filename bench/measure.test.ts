@@ -22,8 +22,18 @@ describe('pooled', () => {
 describe('benchKnobs', () => {
   it('names BENCH_ROUNDS in the command only for a bench that takes rounds', () => {
     expect(benchKnobs({}).env).toBe('BENCH_N=200 BENCH_CONCURRENCY=16 BENCH_HALF_LOAD_SECONDS=20');
-    expect(benchKnobs({}, 3)).toMatchObject({ ROUNDS: 3, env: 'BENCH_N=200 BENCH_CONCURRENCY=16 BENCH_HALF_LOAD_SECONDS=20 BENCH_ROUNDS=3' });
-    expect(benchKnobs({ BENCH_ROUNDS: '5' }, 3).ROUNDS).toBe(5);
-    expect(() => benchKnobs({ BENCH_ROUNDS: '0' }, 3)).toThrow();
+    expect(benchKnobs({}, { rounds: 3 })).toMatchObject({ ROUNDS: 3, env: 'BENCH_N=200 BENCH_CONCURRENCY=16 BENCH_HALF_LOAD_SECONDS=20 BENCH_ROUNDS=3' });
+    expect(benchKnobs({ BENCH_ROUNDS: '5' }, { rounds: 3 }).ROUNDS).toBe(5);
+    expect(() => benchKnobs({ BENCH_ROUNDS: '0' }, { rounds: 3 })).toThrow();
+  });
+
+  it('warms up with 10 of each side unless the bench or BENCH_WARMUP says otherwise, naming it then', () => {
+    expect(benchKnobs({})).toMatchObject({ WARMUP: 10, env: 'BENCH_N=200 BENCH_CONCURRENCY=16 BENCH_HALF_LOAD_SECONDS=20' });
+    expect(benchKnobs({ BENCH_WARMUP: '50' })).toMatchObject({ WARMUP: 50, env: 'BENCH_N=200 BENCH_CONCURRENCY=16 BENCH_HALF_LOAD_SECONDS=20 BENCH_WARMUP=50' });
+    expect(benchKnobs({}, { rounds: 3, warmup: 200 })).toMatchObject({
+      WARMUP: 200,
+      env: 'BENCH_N=200 BENCH_CONCURRENCY=16 BENCH_HALF_LOAD_SECONDS=20 BENCH_ROUNDS=3 BENCH_WARMUP=200',
+    });
+    expect(() => benchKnobs({ BENCH_WARMUP: '0' })).toThrow();
   });
 });

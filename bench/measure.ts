@@ -71,24 +71,29 @@ export async function settle(log: (m: string) => void, client: Client, taskQueue
 /**
  * BENCH_N requests per max-throughput phase, BENCH_CONCURRENCY in flight, BENCH_HALF_LOAD_SECONDS
  * of half load; BENCH_ROUNDS pairs of max-throughput phases where a bench takes rounds (the
- * cluster's: `defaultRounds`), named in the command line only then.
+ * cluster's: `defaults.rounds`); BENCH_WARMUP requests of each side before anything is measured
+ * (`defaults.warmup`, else 10). Rounds and warm-up are named in the command line where the bench
+ * sets their defaults or the environment sets them.
  */
-export function benchKnobs(env: NodeJS.ProcessEnv = process.env, defaultRounds?: number) {
+export function benchKnobs(env: NodeJS.ProcessEnv = process.env, defaults: { rounds?: number; warmup?: number } = {}) {
   const k = z
     .object({
       BENCH_N: z.coerce.number().int().min(10).default(200),
       BENCH_CONCURRENCY: z.coerce.number().int().min(1).default(16),
       BENCH_HALF_LOAD_SECONDS: z.coerce.number().positive().default(20),
-      BENCH_ROUNDS: z.coerce.number().int().min(1).max(20).default(defaultRounds ?? 1),
+      BENCH_ROUNDS: z.coerce.number().int().min(1).max(20).default(defaults.rounds ?? 1),
+      BENCH_WARMUP: z.coerce.number().int().min(1).default(defaults.warmup ?? 10),
     })
     .parse(env);
-  const rounds = defaultRounds === undefined ? '' : ` BENCH_ROUNDS=${k.BENCH_ROUNDS}`;
+  const rounds = defaults.rounds === undefined ? '' : ` BENCH_ROUNDS=${k.BENCH_ROUNDS}`;
+  const warmup = defaults.warmup === undefined && env.BENCH_WARMUP === undefined ? '' : ` BENCH_WARMUP=${k.BENCH_WARMUP}`;
   return {
     N: k.BENCH_N,
     CONCURRENCY: k.BENCH_CONCURRENCY,
     HALF_SECONDS: k.BENCH_HALF_LOAD_SECONDS,
     ROUNDS: k.BENCH_ROUNDS,
-    env: `BENCH_N=${k.BENCH_N} BENCH_CONCURRENCY=${k.BENCH_CONCURRENCY} BENCH_HALF_LOAD_SECONDS=${k.BENCH_HALF_LOAD_SECONDS}${rounds}`,
+    WARMUP: k.BENCH_WARMUP,
+    env: `BENCH_N=${k.BENCH_N} BENCH_CONCURRENCY=${k.BENCH_CONCURRENCY} BENCH_HALF_LOAD_SECONDS=${k.BENCH_HALF_LOAD_SECONDS}${rounds}${warmup}`,
   };
 }
 

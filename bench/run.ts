@@ -32,8 +32,7 @@ import { atCommit, benchKnobs, closedPhase, measure, openPhase, settle, writeRes
 // `npm run bench -- --cluster` or `TOCSIN_CLUSTER=1 npm run bench`.
 if (process.argv.includes('--cluster') || process.env.TOCSIN_CLUSTER === '1') await import('./cluster-run.js');
 
-const { N, CONCURRENCY, HALF_SECONDS, env: knobEnv } = benchKnobs();
-const WARMUP = 10;
+const { N, CONCURRENCY, HALF_SECONDS, WARMUP, env: knobEnv } = benchKnobs();
 const command = `${knobEnv} npm run bench`;
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
