@@ -40,7 +40,8 @@ import { STATS_FLUSH_MS, tableWriteReader, writesDelta, type TableWriteReader, t
 
 // A warm-up long enough for the processes' hot code to be optimized and every pooled database
 // connection to have prepared its statements: with 10 of each, a run's first round found
-// Tocsin's side (more code, more statements) about 4 % slower than its later rounds.
+// Tocsin's side (more code, more statements) about 4 % slower than its later rounds (runs -24
+// to -29 of 2026-12-05; README: "A longer warm-up, and where the rest of the gap lies").
 const { N, CONCURRENCY, HALF_SECONDS, ROUNDS, WARMUP, env: knobEnv } = benchKnobs(process.env, { rounds: 3, warmup: 200 });
 const root = fileURLToPath(new URL('..', import.meta.url));
 // BENCH_TOCSIN_START=direct: a diagnostic of what the API hop costs, not the criterion's measure.
