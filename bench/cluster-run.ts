@@ -34,6 +34,7 @@ import { encryptionKeys, retrySettings } from '../runtime/index.js';
 import { notificationStartOptions, prepareNotification } from '../usecases/accept.js';
 import { newId } from '../usecases/ids.js';
 import { EncryptionCodec, encryptedDataConverter } from '../usecases/payload-codec.js';
+import { captureProfiles, PROFILE_SECONDS, readProfiles, serverBreakdown } from './server-profile.js';
 import { stageRows } from './stages.js';
 import { workflowIds } from '../domain/workflow-ids.js';
 import { STATS_FLUSH_MS, tableWriteReader, writesDelta, type TableWriteReader, type TableWrites } from './table-writes.js';
@@ -54,7 +55,11 @@ if (!['api', 'direct', undefined].includes(process.env.BENCH_TOCSIN_START)) thro
 // BENCH_BARE_VERSIONING=off: a diagnostic of what versioning costs, the bare side unversioned.
 const BARE_UNVERSIONED = process.env.BENCH_BARE_VERSIONING === 'off';
 if (!['on', 'off', undefined].includes(process.env.BENCH_BARE_VERSIONING)) throw new Error('BENCH_BARE_VERSIONING: on (default) or off');
-const command = `${DIRECT ? 'BENCH_TOCSIN_START=direct ' : ''}${BARE_UNVERSIONED ? 'BENCH_BARE_VERSIONING=off ' : ''}${process.env.TEMPORAL_DEPLOYMENT_NAME === '' ? 'TEMPORAL_DEPLOYMENT_NAME= ' : ''}${knobEnv} npm run bench -- --cluster`;
+// BENCH_SERVER_PROFILE=1: each Temporal node's CPU profile (Go's pprof) over the first
+// PROFILE_SECONDS of every max-throughput phase, told per notification (bench/server-profile.ts).
+const SERVER_PROFILE = process.env.BENCH_SERVER_PROFILE === '1';
+if (!['0', '1', undefined].includes(process.env.BENCH_SERVER_PROFILE)) throw new Error('BENCH_SERVER_PROFILE: 1 or 0 (default)');
+const command = `${SERVER_PROFILE ? 'BENCH_SERVER_PROFILE=1 ' : ''}${DIRECT ? 'BENCH_TOCSIN_START=direct ' : ''}${BARE_UNVERSIONED ? 'BENCH_BARE_VERSIONING=off ' : ''}${process.env.TEMPORAL_DEPLOYMENT_NAME === '' ? 'TEMPORAL_DEPLOYMENT_NAME= ' : ''}${knobEnv} npm run bench -- --cluster`;
 const BENCH = 'bench (load generator, receiver)';
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
@@ -113,6 +118,36 @@ function pooledMeasures(ms: Measured[]): Measured {
   };
 }
 
+/** The result file's section on the Temporal server's CPU by area and entry point (BENCH_SERVER_PROFILE=1). */
+async function serverSection(profiles: Record<'Tocsin' | 'bare', { files: string[]; covered: number }>): Promise<string> {
+  const [t, b] = [await readProfiles(profiles.Tocsin.files), await readProfiles(profiles.bare.files)];
+  const head = `## Inside the Temporal server
+
+Both nodes' CPU profiles (Go's pprof, BENCH_SERVER_PROFILE=1) over the first ${PROFILE_SECONDS} s of every max-throughput phase,
+in milliseconds of server CPU per notification (the profiles' time over the notifications they cover: each phase's rate
+times the seconds profiled).
+
+`;
+  if (!t || !b) return `${head}(Not read: \`go tool pprof\` needs Go on PATH.)\n\n`;
+  const x = serverBreakdown(t, b, { tocsin: profiles.Tocsin.covered, bare: profiles.bare.covered });
+  const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
+  const row = (r: { name: string; tocsin: number; bare: number }) => `| ${r.name} | ${r.tocsin.toFixed(2)} | ${r.bare.toFixed(2)} | ${signed(r.tocsin - r.bare)} |`;
+  return `${head}By area (the code that ran):
+
+| area | Tocsin | bare | difference |
+| --- | --- | --- | --- |
+${x.area.map(row).join('\n')}
+| **all** | **${x.total.tocsin.toFixed(2)}** | **${x.total.bare.toFixed(2)}** | **${signed(x.total.tocsin - x.total.bare)}** |
+
+By entry point (what the server was doing; each includes what it called, so they overlap with the areas):
+
+| entry point | Tocsin | bare | difference |
+| --- | --- | --- | --- |
+${x.entry.map(row).join('\n')}
+
+`;
+}
+
 try {
   receiver = await startReceiver();
   cluster = await startCluster({
@@ -121,6 +156,7 @@ try {
     uiPort: await freePort(),
     env: { LOG_LEVEL: 'warn', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' },
     log: (m) => log(`cluster: ${m}`),
+    pprof: SERVER_PROFILE,
   });
   const c = cluster;
   const bareWorker = join(root, 'bench/bare-worker.ts');
@@ -191,10 +227,18 @@ try {
   await sleep(STATS_FLUSH_MS);
 
   const rounds: Array<{ tocsin: Measured; bare: Measured }> = [];
+  // The server's profiles by side, and how many notifications they cover (each phase's rate over
+  // the profile's seconds, or over the phase when it is shorter).
+  const profiles = { Tocsin: { files: [] as string[], covered: 0 }, bare: { files: [] as string[], covered: 0 } };
   for (let r = 1; r <= ROUNDS; r++) {
     const maxOf = async (side: 'Tocsin' | 'bare'): Promise<Measured> => {
       const written = await tableWrites.read();
+      const profiling = SERVER_PROFILE ? captureProfiles(c.pprofAddresses, PROFILE_SECONDS, dataDir, `${side}-${r}`) : undefined;
       const m = side === 'Tocsin' ? await closed(tocsin, N) : await closed(bare(`max${r}`), N);
+      if (profiling) {
+        profiles[side].files.push(...(await profiling));
+        profiles[side].covered += m.phase.throughput * Math.min(PROFILE_SECONDS, m.phase.wallSeconds);
+      }
       await settle(log, clients[0], side === 'Tocsin' ? tocsinQueue : BARE_TASK_QUEUE);
       log(`  ${side}: ${m.phase.throughput.toFixed(1)}/s`);
       // The counters reach pg_stat_user_tables once each backend flushes them.
@@ -332,7 +376,7 @@ backend has flushed its counters; tables with at least 100 rows per 1,000 on eit
 | --- | --- | --- |
 ${writeRows}
 
-## Memory
+${SERVER_PROFILE ? await serverSection(profiles) : ''}## Memory
 
 Resident set in MB, per process: at idle once everything was started, the peak by then (start-up), at the end, and the peak
 over the whole run (VmHWM; for PostgreSQL the postmaster only):

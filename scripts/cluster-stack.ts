@@ -64,6 +64,8 @@ export interface ClusterOptions {
   ui?: boolean;
   /** The servers' dynamic config file; default: temporal/dynamicconfig.yaml, as compose's. */
   dynamicConfig?: string;
+  /** Each node serves Go's pprof on localhost, on a free-picked port (`pprofAddresses`). */
+  pprof?: boolean;
 }
 
 export interface Proc {
@@ -79,6 +81,8 @@ export interface Cluster {
   namespace: string;
   /** Node frontends, node 1 first. */
   frontends: string[];
+  /** Each node's pprof (host:port, node 1 first) when started with `pprof`; else empty. */
+  pprofAddresses: string[];
   /** The balancer's address in front of both frontends: what the UI, workers and APIs connect to. */
   address: string;
   balancer: TcpBalancer;
@@ -398,6 +402,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
 
     // 4. Two Temporal server nodes, one cluster.
     const frontends: string[] = [];
+    const pprofAddresses: string[] = [];
     const nodeEnvs: Array<Record<string, string>> = [];
     for (let i = 0; i < 2; i++) {
       const port = async () => String(await pickServerPort());
@@ -416,9 +421,11 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         TEMPORAL_MATCHING_MEMBERSHIP_PORT: await port(),
         TEMPORAL_WORKER_PORT: await port(),
         TEMPORAL_WORKER_MEMBERSHIP_PORT: await port(),
+        ...(opts.pprof ? { TEMPORAL_PPROF_PORT: await port() } : {}),
       };
       nodeEnvs.push(env);
       frontends.push(`127.0.0.1:${env.TEMPORAL_FRONTEND_PORT}`);
+      if (env.TEMPORAL_PPROF_PORT) pprofAddresses.push(`localhost:${env.TEMPORAL_PPROF_PORT}`);
     }
     const startNode = async (i: number) => {
       const { proc } = spawnProc(`temporal-${i + 1}`, bins.server, ['--config-file', SERVER_CONFIG, '--allow-no-auth', 'start'], nodeEnvs[i]);
@@ -585,6 +592,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       dataDir,
       namespace,
       frontends,
+      pprofAddresses,
       address,
       balancer,
       apiUrls,

@@ -38,6 +38,7 @@ try {
   apiPorts: config.PORT ? [config.PORT, config.PORT + 1] : [],
   namespace: config.TEMPORAL_NAMESPACE,
   env: process.env.LOG_LEVEL ? { LOG_LEVEL: process.env.LOG_LEVEL } : {},
+  pprof: process.env.TEMPORAL_PPROF === '1',
   });
 } catch (err) {
   process.stderr.write(`[cluster] ${aborter.signal.aborted ? 'stopped' : (err as Error).message}\n`);
@@ -50,7 +51,7 @@ Tocsin cluster is ready (${((Date.now() - started) / 1000).toFixed(1)} s)
   Dashboard    ${cluster.apiUrls[0]}/dashboard?token=<admin token>
   Temporal UI  ${cluster.uiUrl}   (payloads: open ${cluster.apiUrls[0]}/codec/session?token=<admin token>)
   Temporal     ${cluster.address} (balancer; nodes ${cluster.frontends.join(', ')}: one cluster), namespace ${cluster.namespace}
-  Database     ${cluster.databaseUrl.replace(/\/\/[^@]*@/, '//…@')} (Temporal: temporal, temporal_visibility)
+${cluster.pprofAddresses.length ? `  Server pprof ${cluster.pprofAddresses.map((a) => `http://${a}/debug/pprof/`).join('   ')}\n` : ''}  Database     ${cluster.databaseUrl.replace(/\/\/[^@]*@/, '//…@')} (Temporal: temporal, temporal_visibility)
   Admin token  ${config.ADMIN_TOKEN ? '(ADMIN_TOKEN from the environment)' : cluster.adminTokenFile}
   Logs         ${cluster.dataDir}/cluster/logs/
 Press Ctrl+C to stop.
