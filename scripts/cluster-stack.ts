@@ -64,7 +64,7 @@ export interface ClusterOptions {
   ui?: boolean;
   /** The servers' dynamic config file; default: temporal/dynamicconfig.yaml, as compose's. */
   dynamicConfig?: string;
-  /** Each node serves Go's pprof on localhost, on a free-picked port (`pprofAddresses`). */
+  /** Each node serves Go's pprof on 127.0.0.1, on a free-picked port (`pprofAddresses`). */
   pprof?: boolean;
 }
 
@@ -425,7 +425,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       };
       nodeEnvs.push(env);
       frontends.push(`127.0.0.1:${env.TEMPORAL_FRONTEND_PORT}`);
-      if (env.TEMPORAL_PPROF_PORT) pprofAddresses.push(`localhost:${env.TEMPORAL_PPROF_PORT}`);
+      if (env.TEMPORAL_PPROF_PORT) pprofAddresses.push(`127.0.0.1:${env.TEMPORAL_PPROF_PORT}`);
     }
     const startNode = async (i: number) => {
       const { proc } = spawnProc(`temporal-${i + 1}`, bins.server, ['--config-file', SERVER_CONFIG, '--allow-no-auth', 'start'], nodeEnvs[i]);
