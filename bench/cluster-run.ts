@@ -120,7 +120,7 @@ function pooledMeasures(ms: Measured[]): Measured {
 
 /** The result file's section on the Temporal server's CPU by area and entry point (BENCH_SERVER_PROFILE=1). */
 async function serverSection(profiles: Record<'Tocsin' | 'bare', { files: string[]; covered: number }>): Promise<string> {
-  const [t, b] = [await readProfiles(profiles.Tocsin.files), await readProfiles(profiles.bare.files)];
+  const [t, b] = await Promise.all([readProfiles(profiles.Tocsin.files), readProfiles(profiles.bare.files)]);
   const head = `## Inside the Temporal server
 
 Both nodes' CPU profiles (Go's pprof, BENCH_SERVER_PROFILE=1) over the first ${PROFILE_SECONDS} s of every max-throughput phase,
@@ -130,7 +130,7 @@ times the seconds profiled).
 `;
   if (!t || !b) return `${head}(Not read: \`go tool pprof\` needs Go on PATH.)\n\n`;
   const x = serverBreakdown(t, b, { tocsin: profiles.Tocsin.covered, bare: profiles.bare.covered });
-  const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
+  const signed = (v: number) => (Number(v.toFixed(2)) >= 0 ? `+${Math.abs(v).toFixed(2)}` : v.toFixed(2));
   const row = (r: { name: string; tocsin: number; bare: number }) => `| ${r.name} | ${r.tocsin.toFixed(2)} | ${r.bare.toFixed(2)} | ${signed(r.tocsin - r.bare)} |`;
   return `${head}By area (the code that ran):
 
@@ -163,7 +163,9 @@ try {
   // Prebuilt, as the cluster builds Tocsin's: neither side's workers run webpack.
   const bareBundle = join(dataDir, 'bare-workflows.js');
   writeFileSync(bareBundle, await bundleWorkflows({ workflowsPath: join(root, 'bench/bare-workflow.ts'), preloadModules: [] }));
-  const tocsinVersioned = Boolean(c.tocsinEnv.TEMPORAL_DEPLOYMENT_NAME?.trim());
+  // What Tocsin's processes read from the environment the cluster gives them.
+  const tocsinConfig = loadConfig({ ...process.env, ...c.tocsinEnv });
+  const tocsinVersioned = tocsinConfig.TEMPORAL_DEPLOYMENT_NAME !== undefined;
   const versioned = tocsinVersioned && !BARE_UNVERSIONED;
   const bareEnv = { TEMPORAL_TASK_QUEUE: BARE_TASK_QUEUE, BARE_WORKFLOW_BUNDLE: bareBundle, TEMPORAL_DEPLOYMENT_NAME: versioned ? 'bench-bare' : '', TEMPORAL_BUILD_ID: 'bare' };
   // Through the cluster's balancer, as Tocsin's workers and APIs connect: both sides take the same path to the servers.
@@ -188,15 +190,14 @@ try {
   const viaApi: Offer = (n) => viaApis[n % viaApis.length](n);
   /** Starts Tocsin's notification workflow as the API would, from this process (BENCH_TOCSIN_START=direct). */
   const directStarts = async (): Promise<Offer> => {
-    const config = loadConfig({ ...process.env, ...c.tocsinEnv });
-    const converter = encryptedDataConverter(new EncryptionCodec(encryptionKeys(config).keys));
+    const converter = encryptedDataConverter(new EncryptionCodec(encryptionKeys(tocsinConfig).keys));
     const starters = connections.map((connection) => new Client({ connection, namespace: c.namespace, dataConverter: converter }));
     const db = (directDb = await openDatabase({ url: c.databaseUrl })).db;
     return async (n) => {
       const id = newId('ntf', Date.now());
       const body = { recipient: 'r1', template: 'bench', data: { n }, strategy: 'all' as const, priority: 'normal' as const };
-      const input = await prepareNotification(db, tenant.id, body, { id, retry: retrySettings(config) });
-      await starters[n % starters.length].workflow.start('notificationWorkflow', notificationStartOptions(input, config.TEMPORAL_TASK_QUEUE));
+      const input = await prepareNotification(db, tenant.id, body, { id, retry: retrySettings(tocsinConfig) });
+      await starters[n % starters.length].workflow.start('notificationWorkflow', notificationStartOptions(input, tocsinConfig.TEMPORAL_TASK_QUEUE));
       return { id, acceptedAt: performance.now() };
     };
   };
@@ -300,8 +301,8 @@ try {
   /** The machine's time over a side's windows: busy in these processes, busy in others, idle, stolen. */
   const machineShare = (m: Measured) => {
     const all = m.machine.busy + m.machine.idle + m.machine.steal;
-    const pct = (v: number) => `${((Math.max(0, v) * 100) / all).toFixed(0)} %`;
-    return `these processes ${pct(sum(m))}, others ${pct(m.machine.busy - sum(m))}, idle ${pct(m.machine.idle)}, stolen ${pct(m.machine.steal)}`;
+    const share = (v: number) => `${((Math.max(0, v) * 100) / all).toFixed(0)} %`;
+    return `these processes ${share(sum(m))}, others ${share(m.machine.busy - sum(m))}, idle ${share(m.machine.idle)}, stolen ${share(m.machine.steal)}`;
   };
   const breakdown = names
     .map((n) => `| ${n} | ${per1000(maxTocsin, n).toFixed(1)} | ${per1000(maxBare, n).toFixed(1)} |`)

@@ -39,7 +39,7 @@ const duration = (s: string): number => {
   return Number(m[1]) * unit;
 };
 
-/** The rows of `go tool pprof -top` output by function name (milliseconds; the header is skipped). */
+/** The rows of `go tool pprof -top` output by function name, which it lists once each (milliseconds; the header is skipped). */
 export function parsePprofTop(text: string): Map<string, ProfileRow> {
   const rows = new Map<string, ProfileRow>();
   for (const line of text.split('\n')) {
@@ -47,8 +47,7 @@ export function parsePprofTop(text: string): Map<string, ProfileRow> {
     if (!m) continue;
     const [flat, cum] = [duration(m[1]), duration(m[2])];
     if (Number.isNaN(flat) || Number.isNaN(cum)) continue;
-    const prev = rows.get(m[3]);
-    rows.set(m[3], { flat: (prev?.flat ?? 0) + flat, cum: Math.max(prev?.cum ?? 0, cum) });
+    rows.set(m[3], { flat, cum });
   }
   return rows;
 }

@@ -461,7 +461,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
 
     // 6. The Web UI.
     const uiPort = opts.uiPort || (await freePort());
-    // API 2's port is picked on its own unless a base was given: the port after a free one may be taken.
+    // Each API's port not given is picked on its own: the port after a free one may be taken.
     const apiPorts = await Promise.all([0, 1].map(async (i) => opts.apiPorts?.[i] || (await freePort())));
     const apiBase = apiPorts[0];
     const uiUrl = `http://127.0.0.1:${uiPort}`;
