@@ -21,12 +21,12 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { createTocsinClient, ok } from '../client/index.js';
 import { startCluster, type Cluster } from '../scripts/cluster-stack.js';
-import { nodeBinDir } from '../scripts/setup-node.mjs';
+import { IMAGE_NODE_VERSION } from '../scripts/setup-node.mjs';
 import { bundleWorkflows } from '../worker/bundle.js';
 import { freePort } from '../worker/dev-server.js';
 import { cpuDelta, cpuSeconds, machineTimes, type MachineTimes } from './cpu.js';
 import { jsonPoster, pct, type Offer } from './load.js';
-import { atCommit, benchKnobs, closedPhase, measure, openPhase, pooled, settle, sumByKey, writeResults, type PhaseResult } from './measure.js';
+import { atCommit, benchKnobs, benchRuntime, closedPhase, measure, openPhase, pooled, settle, sumByKey, writeResults, type PhaseResult } from './measure.js';
 import { BARE_TASK_QUEUE, procMemory } from './protocol.js';
 import { startReceiver, type Receiver } from './receiver.js';
 import { loadConfig } from '../config.js';
@@ -60,9 +60,9 @@ if (!['on', 'off', undefined].includes(process.env.BENCH_BARE_VERSIONING)) throw
 // PROFILE_SECONDS of every max-throughput phase, told per notification (bench/server-profile.ts).
 const SERVER_PROFILE = process.env.BENCH_SERVER_PROFILE === '1';
 if (!['0', '1', undefined].includes(process.env.BENCH_SERVER_PROFILE)) throw new Error('BENCH_SERVER_PROFILE: 1 or 0 (default)');
-// Every process of the run inherits this one's Node: on the image's (`npm run setup:node` first on PATH), the command says so.
-const onImageNode = process.execPath === join(nodeBinDir(), 'node');
-const command = `${onImageNode ? 'PATH="$(npm run --silent setup:node):$PATH" ' : ''}${SERVER_PROFILE ? 'BENCH_SERVER_PROFILE=1 ' : ''}${DIRECT ? 'BENCH_TOCSIN_START=direct ' : ''}${BARE_UNVERSIONED ? 'BENCH_BARE_VERSIONING=off ' : ''}${process.env.TEMPORAL_DEPLOYMENT_NAME === '' ? 'TEMPORAL_DEPLOYMENT_NAME= ' : ''}${knobEnv} npm run bench -- --cluster`;
+// Every process of the run inherits this one's Node: the image's (bench/run.ts), or BENCH_NODE=machine's.
+const runtime = benchRuntime(process.env, process.version, IMAGE_NODE_VERSION);
+const command = `${runtime.command}${SERVER_PROFILE ? 'BENCH_SERVER_PROFILE=1 ' : ''}${DIRECT ? 'BENCH_TOCSIN_START=direct ' : ''}${BARE_UNVERSIONED ? 'BENCH_BARE_VERSIONING=off ' : ''}${process.env.TEMPORAL_DEPLOYMENT_NAME === '' ? 'TEMPORAL_DEPLOYMENT_NAME= ' : ''}${knobEnv} npm run bench -- --cluster`;
 const BENCH = 'bench (load generator, receiver)';
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { benchKnobs, pooled, type PhaseResult } from './measure.js';
+import { benchKnobs, benchRuntime, pooled, type PhaseResult } from './measure.js';
 
 const phase = (n: number, wallSeconds: number): PhaseResult => ({
   sent: Array.from({ length: n }, (_, i) => ({ id: `${wallSeconds}-${i}`, dueAt: 0, acceptedAt: 1 })),
@@ -35,5 +35,15 @@ describe('benchKnobs', () => {
       env: 'BENCH_N=200 BENCH_CONCURRENCY=16 BENCH_HALF_LOAD_SECONDS=20 BENCH_ROUNDS=3 BENCH_WARMUP=200',
     });
     expect(() => benchKnobs({ BENCH_WARMUP: '0' })).toThrow();
+  });
+});
+
+describe('benchRuntime', () => {
+  it("starts the cluster bench again on the image's Node unless it runs there or BENCH_NODE=machine", () => {
+    expect(benchRuntime({}, 'v20.20.2', '24.20.0')).toEqual({ reexec: true, command: 'BENCH_NODE=machine ' });
+    expect(benchRuntime({}, 'v24.20.0', '24.20.0')).toEqual({ reexec: false, command: '' });
+    expect(benchRuntime({ BENCH_NODE: 'machine' }, 'v20.20.2', '24.20.0')).toEqual({ reexec: false, command: 'BENCH_NODE=machine ' });
+    expect(benchRuntime({ BENCH_NODE: 'machine' }, 'v24.20.0', '24.20.0')).toEqual({ reexec: false, command: '' });
+    expect(() => benchRuntime({ BENCH_NODE: 'node24' }, 'v20.20.2', '24.20.0')).toThrow();
   });
 });

@@ -97,6 +97,18 @@ export function benchKnobs(env: NodeJS.ProcessEnv = process.env, defaults: { rou
   };
 }
 
+/**
+ * Which Node the cluster bench runs on: the image's (`image`, the default: the Dockerfile's release,
+ * which production runs) or the one that started it (`BENCH_NODE=machine`). `reexec`: this process
+ * runs on another release and must start the bench again on the image's. `command`: what the result
+ * file's command line names (nothing for the default).
+ */
+export function benchRuntime(env: NodeJS.ProcessEnv, version: string, imageVersion: string): { reexec: boolean; command: string } {
+  const node = z.enum(['image', 'machine']).default('image').parse(env.BENCH_NODE);
+  const onImage = version === `v${imageVersion}`;
+  return { reexec: node === 'image' && !onImage, command: onImage ? '' : 'BENCH_NODE=machine ' };
+}
+
 /** Numbers by name added up across records (CPU seconds per process, rows per table). */
 export function sumByKey<K extends string>(all: ReadonlyArray<Partial<Record<K, number>>>): Record<K, number> {
   const out = {} as Record<K, number>;

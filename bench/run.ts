@@ -18,7 +18,9 @@
 // Phase 1 also runs the events case: BENCH_N `POST /v1/events` through one rule with one
 // recipient, the same template and receiver, as a ratio to the notifications' throughput.
 // Results: printed, and written to bench/results/notifications-<date>.md.
+import { spawnSync } from 'node:child_process';
 import { cpus, loadavg, release, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createTocsinClient, ok } from '../client/index.js';
 import { jsonPoster, pct, type Offer } from './load.js';
@@ -26,11 +28,22 @@ import { startForkedStack, type ForkedStack, type Rss } from './forked-stack.js'
 import { BARE_TASK_QUEUE } from './protocol.js';
 import { eventNotificationId } from '../domain/events.js';
 import { startReceiver, type Receiver } from './receiver.js';
-import { atCommit, benchKnobs, closedPhase, measure, openPhase, settle, writeResults } from './measure.js';
+import { atCommit, benchKnobs, benchRuntime, closedPhase, measure, openPhase, settle, writeResults } from './measure.js';
+import { ensureNode, IMAGE_NODE_VERSION } from '../scripts/setup-node.mjs';
 
 // On the production shape instead (bench/cluster-run.ts, which exits when done):
-// `npm run bench -- --cluster` or `TOCSIN_CLUSTER=1 npm run bench`.
-if (process.argv.includes('--cluster') || process.env.TOCSIN_CLUSTER === '1') await import('./cluster-run.js');
+// `npm run bench -- --cluster` or `TOCSIN_CLUSTER=1 npm run bench`. It runs on the production
+// runtime, the image's Node (fetched once by scripts/setup-node.mjs), unless BENCH_NODE=machine:
+// this process starts it again on that Node, and every process the run starts inherits it.
+if (process.argv.includes('--cluster') || process.env.TOCSIN_CLUSTER === '1') {
+  if (benchRuntime(process.env, process.version, IMAGE_NODE_VERSION).reexec) {
+    const node = join(ensureNode(), 'node');
+    process.stderr.write(`[bench] the cluster bench runs on the image's Node ${IMAGE_NODE_VERSION} (BENCH_NODE=machine: on this one, ${process.version})\n`);
+    const r = spawnSync(node, ['--import', 'tsx', ...process.argv.slice(1)], { stdio: 'inherit' });
+    process.exit(r.status ?? 1);
+  }
+  await import('./cluster-run.js');
+}
 
 const { N, CONCURRENCY, HALF_SECONDS, WARMUP, env: knobEnv } = benchKnobs();
 const command = `${knobEnv} npm run bench`;
