@@ -228,20 +228,25 @@ export async function actOnIncident(deps: IncidentDeps, tenantId: string, id: st
   if (row.status === 'resolved') throw conflictWith('The incident is already resolved');
   const { what, update } = ACTIONS[action];
   const handle: WorkflowHandle = temporal.client.workflow.getHandle(row.workflowId);
-  let state: IncidentState;
-  try {
-    // The three updates take the same argument; only acknowledge requires `by` (its route does too).
-    const send = update as typeof unacknowledgeIncidentUpdate;
-    state = await withinDeadline(temporal.client, CONFIRM_DEADLINE_MS, what, () => handle.executeUpdate(send, { args: [{ incidentId: id, by }] }));
-  } catch (err) {
-    const rejected = rejectionOf(err);
-    if (rejected) throw conflictWith(rejected.type === IncidentRejection.OtherIncident ? 'The incident is already resolved' : rejected.message);
-    // The workflow may have closed in the meantime (resolved).
-    const after = await findIncident(db, id, tenantId);
-    if (after?.status === 'resolved') throw conflictWith('The incident is already resolved');
-    throw err;
+  // The three updates take the same argument; only acknowledge requires `by` (its route does too).
+  const send = update as typeof unacknowledgeIncidentUpdate;
+  for (let attempt = 1; ; attempt++) {
+    const sentAt = Date.now();
+    try {
+      const state = await withinDeadline(temporal.client, CONFIRM_DEADLINE_MS, what, () => handle.executeUpdate(send, { args: [{ incidentId: id, by }] }));
+      return incidentView(db, tenantId, id, state);
+    } catch (err) {
+      const rejected = rejectionOf(err);
+      if (rejected) throw conflictWith(rejected.type === IncidentRejection.OtherIncident ? 'The incident is already resolved' : rejected.message);
+      // The workflow may have closed in the meantime (resolved).
+      const after = await findIncident(db, id, tenantId);
+      if (after?.status === 'resolved') throw conflictWith('The incident is already resolved');
+      // An update that meets its run continuing as new fails at once, not at the deadline, and
+      // never ran there: it goes once more to the run that took over (the handle follows the chain).
+      if (attempt === 1 && Date.now() - sentAt < CONFIRM_DEADLINE_MS / 2) continue;
+      throw err;
+    }
   }
-  return incidentView(db, tenantId, id, state);
 }
 
 /**
