@@ -241,8 +241,9 @@ export async function actOnIncident(deps: IncidentDeps, tenantId: string, id: st
       // The workflow may have closed in the meantime (resolved).
       const after = await findIncident(db, id, tenantId);
       if (after?.status === 'resolved') throw conflictWith('The incident is already resolved');
-      // An update that meets its run continuing as new fails at once, not at the deadline, and
-      // never ran there: it goes once more to the run that took over (the handle follows the chain).
+      // A failure at once, not at the deadline, is most likely the update meeting its run as it
+      // continued as new (it did not run there): it goes once more, to the run that took over
+      // (the handle names no run). Slack's button (acknowledgeFromSlack) has 3 s and no retry.
       if (attempt === 1 && Date.now() - sentAt < CONFIRM_DEADLINE_MS / 2) continue;
       throw err;
     }
