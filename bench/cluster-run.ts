@@ -160,6 +160,8 @@ try {
     env: { LOG_LEVEL: 'warn', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' },
     log: (m) => log(`cluster: ${m}`),
     pprof: SERVER_PROFILE,
+    // Both sides' processes on the Node this bench runs on (bench/run.ts chose it: BENCH_NODE).
+    node: process.execPath,
   });
   const c = cluster;
   const bareWorker = join(root, 'bench/bare-worker.ts');

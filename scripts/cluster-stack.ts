@@ -23,6 +23,7 @@ import { freePort } from '../worker/dev-server.js';
 import { registerSearchAttributes } from '../worker/index.js';
 import { postgresBin } from './pg-cluster.js';
 import { clusterBinaries, ensureCluster } from './setup-cluster.mjs';
+import { ensureNode, IMAGE_NODE_VERSION } from './setup-node.mjs';
 import { startTcpBalancer, type TcpBalancer } from './tcp-balancer.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -66,6 +67,8 @@ export interface ClusterOptions {
   dynamicConfig?: string;
   /** Each node serves Go's pprof on 127.0.0.1, on a free-picked port (`pprofAddresses`). */
   pprof?: boolean;
+  /** The Node binary that runs Tocsin's workers and APIs; default: tocsinNode(), the image's. */
+  node?: string;
 }
 
 export interface Proc {
@@ -124,6 +127,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * once a burst of requests or workflow tasks has passed (about 55 MB of resident set per process).
  */
 export const TOCSIN_NODE_FLAGS = ['--max-semi-space-size=2'];
+
+/**
+ * The Node that runs the cluster's workers and APIs: the production runtime, the Dockerfile's
+ * (fetched once by scripts/setup-node.mjs), unless TOCSIN_NODE=machine keeps this process's.
+ */
+export function tocsinNode(env: NodeJS.ProcessEnv = process.env): string {
+  const which = env.TOCSIN_NODE || 'image';
+  if (which !== 'image' && which !== 'machine') throw new Error(`TOCSIN_NODE is image (the default) or machine, not ${which}`);
+  if (which === 'machine' || process.version === `v${IMAGE_NODE_VERSION}`) return process.execPath;
+  return join(ensureNode(env), 'node');
+}
 
 function isAlive(pid: number): boolean {
   try {
@@ -482,6 +496,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
 
     // 7. Tocsin: two workers and two APIs, through the balancer (none with temporalOnly).
     const keys = encryptionKeys(loadConfig({ ...process.env, DATA_DIR: dataDir, TEMPORAL_ADDRESS: '' })).keys;
+    const nodeBin = opts.temporalOnly ? process.execPath : (opts.node ?? tocsinNode());
     const tocsinEnv: Record<string, string> = {
       DATA_DIR: dataDir,
       DATABASE_URL: db.tocsinUrl,
@@ -498,7 +513,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     // Awaited, not run synchronously: the balancer in this process keeps piping meanwhile.
     if (!tocsinEnv.WORKFLOW_BUNDLE && !opts.temporalOnly) {
       tocsinEnv.WORKFLOW_BUNDLE = join(clusterDir, 'workflows.js');
-      await execFileAsync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bundle-workflows.ts'), tocsinEnv.WORKFLOW_BUNDLE], {
+      await execFileAsync(nodeBin, ['--import', 'tsx', join(root, 'scripts/bundle-workflows.ts'), tocsinEnv.WORKFLOW_BUNDLE], {
         cwd: root,
         env: { ...process.env, ...tocsinEnv },
         signal: opts.signal,
@@ -509,10 +524,10 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     // Tocsin's own processes run compiled (scripts/bundle-processes.ts); another entry (a bench's
     // bare worker, a rolling deploy's build B) runs through tsx.
     const processes = opts.temporalOnly ? undefined : await bundleProcesses();
-    if (processes) step('API and worker compiled');
+    if (processes) step(`API and worker compiled; they run on Node ${execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).trim()}`);
     const entryArgs = (entry: string) => (entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry]);
     const startWorker = async (name: string, node: Node, env: Record<string, string> = {}, entry = processes?.worker ?? join(root, 'runtime/worker.ts')) => {
-      const { proc } = spawnProc(name, process.execPath, [...TOCSIN_NODE_FLAGS, ...entryArgs(entry)], { ...tocsinEnv, TEMPORAL_ADDRESS: nodeAddress(node), ...env });
+      const { proc } = spawnProc(name, nodeBin, [...TOCSIN_NODE_FLAGS, ...entryArgs(entry)], { ...tocsinEnv, TEMPORAL_ADDRESS: nodeAddress(node), ...env });
       // Ready once the server lists it among its task queue's pollers (its identity is pid@host),
       // whatever LOG_LEVEL hides; a worker given another TEMPORAL_TASK_QUEUE polls that one.
       const queue = env.TEMPORAL_TASK_QUEUE ?? taskQueue;
@@ -531,7 +546,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const startApi = async (name: string, node: Node, port: number, env: Record<string, string> = {}) => {
       const { proc } = spawnProc(
         name,
-        process.execPath,
+        nodeBin,
         [...TOCSIN_NODE_FLAGS, ...entryArgs(processes?.api ?? join(root, 'runtime/api.ts'))],
         { ...tocsinEnv, TEMPORAL_ADDRESS: nodeAddress(node), HOST: '127.0.0.1', PORT: String(port), ...env },
       );

@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tocsinNode } from './cluster-stack.js';
 import { dockerfileNodeLine, IMAGE_NODE_VERSION } from './setup-node.mjs';
 
 const root = join(import.meta.dirname, '..');
@@ -25,5 +26,13 @@ describe('setup:node', () => {
     // Cached: the second call finds it without fetching (it logs only when it fetches).
     const again = spawnSync(process.execPath, [join(root, 'scripts/setup-node.mjs')], { encoding: 'utf8' });
     expect({ status: again.status, stdout: again.stdout.trim(), stderr: again.stderr }).toEqual({ status: 0, stdout: bin, stderr: '' });
+  });
+
+  it("runs the cluster's workers and APIs on that release unless TOCSIN_NODE=machine", { timeout: 300_000 }, () => {
+    const image = tocsinNode({ ...process.env, TOCSIN_NODE: '' });
+    expect(execFileSync(image, ['--version'], { encoding: 'utf8' }).trim()).toBe(`v${IMAGE_NODE_VERSION}`);
+    expect(tocsinNode({ ...process.env, TOCSIN_NODE: 'image' })).toBe(image);
+    expect(tocsinNode({ ...process.env, TOCSIN_NODE: 'machine' })).toBe(process.execPath);
+    expect(() => tocsinNode({ ...process.env, TOCSIN_NODE: '20' })).toThrow('TOCSIN_NODE is image (the default) or machine, not 20');
   });
 });

@@ -7,14 +7,14 @@
 // balancer still starting workflows and the APIs and workers sending on node 2; a stop and a
 // restart on the same data that keeps everything; every process stopped at the end. Not part of `npm test`: a cold run builds the Temporal server (minutes).
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import postgres from 'postgres';
 import webpush from 'web-push';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, type Cluster } from '../scripts/cluster-stack.js';
+import { startCluster, tocsinNode, type Cluster } from '../scripts/cluster-stack.js';
 import { freePort } from '../worker/dev-server.js';
 import { startFakePagerDuty, type FakePagerDuty } from './fakes/pagerduty.js';
 import { startFakeApns, startFakeFcm, startFakeWebPush, type FakeApns, type FakeFcm, type FakeWebPush, type TestSubscription } from './fakes/push.js';
@@ -139,6 +139,9 @@ describe('npm run cluster: the production shape', () => {
     expect(c.frontends).toHaveLength(2);
     expect(c.apiUrls).toHaveLength(2);
     expect([...c.procs.keys()].sort()).toEqual(['api-1', 'api-2', 'temporal-1', 'temporal-2', 'ui', 'worker-1', 'worker-2']);
+    // Tocsin's processes run on the image's Node (TOCSIN_NODE unset), whatever Node runs this test.
+    const imageNode = realpathSync(tocsinNode({ ...process.env, TOCSIN_NODE: 'image' }));
+    for (const name of ['api-1', 'api-2', 'worker-1', 'worker-2']) expect(readlinkSync(`/proc/${c.pids()[name]}/exe`), name).toBe(imageNode);
     // The smoke covers every channel Tocsin has.
     expect([...CHANNELS].sort()).toEqual([...ALL_CHANNELS].sort());
     // Clients use the balancer's address (TEMPORAL_DEV_PORT), not a node's.
