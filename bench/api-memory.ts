@@ -81,6 +81,7 @@ async function measureOn(label: string, nodeBin: string, rows: string[]) {
       const pid = cluster.pids()[name];
       await sleep(5000);
       const idle = await read(pid, probeFile);
+      const startPeak = peakMb(pid);
       const url = `http://127.0.0.1:${port}`;
       const admin = createTocsinClient({ baseUrl: url, token: cluster.adminToken });
       const tenant = await ok(admin.POST('/v1/admin/tenants', { body: { name: `memory-${round}` } }));
@@ -98,7 +99,7 @@ async function measureOn(label: string, nodeBin: string, rows: string[]) {
       const peak = peakMb(pid);
       log(`${label} round ${round}: idle ${idle.rss} MB, after ${N} requests ${loaded.rss} MB, peak ${peak} MB`);
       const cells = (r: Reading) => `${r.rss} | ${r.file} | ${r.anon} | ${r.heapTotal} / ${r.heapUsed} | ${r.malloced} / ${r.peakMalloced} | ${r.external}`;
-      rows.push(`| ${version} | ${round} | idle | ${cells(idle)} | |`);
+      rows.push(`| ${version} | ${round} | idle | ${cells(idle)} | ${startPeak} |`);
       rows.push(`| ${version} | ${round} | after ${N} | ${cells(loaded)} | ${peak} |`);
       await cluster.stopProc(name);
     }
@@ -111,6 +112,7 @@ async function measureOn(label: string, nodeBin: string, rows: string[]) {
 
 const rows: string[] = [];
 const started = new Date();
+// TOCSIN_API_NODE_FLAGS (scripts/cluster-stack.ts) apply: the APIs run as the cluster starts them.
 await measureOn('machine', process.execPath, rows);
 const image = tocsinNode({ ...process.env, TOCSIN_NODE: 'image' });
 if (image !== process.execPath) await measureOn('image', image, rows);
@@ -122,6 +124,7 @@ const file = writeResults(
 
 Command: \`${knobs ? `${knobs} ` : ''}npm run bench:api-memory\`${atCommit()}. One API process on a cluster with one worker; each
 reading 5 s after /readyz (idle) or after ${N} notifications sent to it 16 at a time. MB throughout.
+"peak RSS": the highest resident set so far (VmHWM): at idle, that of the start-up.
 "file": resident pages backed by files (the node binary, libraries); "anon": the rest (V8's heap,
 malloc, stacks). "V8 heap": committed / used. "V8 malloc": now / peak (the compilers' zones, parser).
 
