@@ -131,8 +131,8 @@ export const TOCSIN_NODE_FLAGS = ['--max-semi-space-size=2'];
 /**
  * And for the APIs: optimized code compiled on the main thread instead of a background one. On
  * Node 24 the optimizing compilers' malloc'd memory, freed after a burst of requests, stays
- * resident in the background threads' malloc arenas (25-30 MB more than Node 20's); compiled on
- * the main thread it is reused. No measurable CPU cost per request (README: "An API's memory").
+ * resident in the background threads' malloc arenas (a peak of 30-35 MB against Node 20's 8-12);
+ * compiled on the main thread it is reused. No measurable CPU cost per request (README: "An API's memory").
  */
 export const TOCSIN_API_NODE_FLAGS = ['--no-concurrent-recompilation'];
 
