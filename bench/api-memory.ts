@@ -55,7 +55,9 @@ async function read(pid: number, probeFile: string): Promise<Reading> {
 
 const peakMb = (pid: number) => Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
 
-async function measureOn(label: string, nodeBin: string, rows: string[]) {
+/** The result table's rows for one Node: idle and after the load, each round. */
+async function measureOn(label: string, nodeBin: string): Promise<string[]> {
+  const rows: string[] = [];
   const version = execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).trim();
   const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-api-memory-'));
   chmodSync(dataDir, 0o755);
@@ -108,14 +110,14 @@ async function measureOn(label: string, nodeBin: string, rows: string[]) {
     await receiver.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
+  return rows;
 }
 
-const rows: string[] = [];
 const started = new Date();
 // TOCSIN_API_NODE_FLAGS (scripts/cluster-stack.ts) apply: the APIs run as the cluster starts them.
-await measureOn('machine', process.execPath, rows);
+const rows = await measureOn('machine', process.execPath);
 const image = tocsinNode({ ...process.env, TOCSIN_NODE: 'image' });
-if (image !== process.execPath) await measureOn('image', image, rows);
+if (image !== process.execPath) rows.push(...(await measureOn('image', image)));
 const knobs = [process.env.API_MEMORY_N && `API_MEMORY_N=${N}`, process.env.API_MEMORY_ROUNDS && `API_MEMORY_ROUNDS=${ROUNDS}`].filter(Boolean).join(' ');
 const file = writeResults(
   'api-memory',

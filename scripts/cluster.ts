@@ -2,7 +2,8 @@
 // PostgreSQL, two Temporal server nodes (one cluster), the Web UI, two workers and two APIs.
 // Settings: DATA_DIR (default ./.data; everything is kept there across restarts), DATABASE_URL
 // (an existing PostgreSQL instead of the private one), TEMPORAL_DEV_PORT (the frontend address:
-// a loopback balancer in front of both nodes, 7233), TEMPORAL_UI_PORT (8233), PORT (API 1; API 2 on PORT + 1; 3000). Ctrl+C stops all.
+// a loopback balancer in front of both nodes, 7233), TEMPORAL_UI_PORT (8233), PORT (API 1; API 2 on PORT + 1; 3000), TOCSIN_NODE (image: the workers
+// and APIs on the Dockerfile's Node; machine: on this one). Ctrl+C stops all.
 import { loadConfig } from '../config.js';
 import { startCluster, type Cluster } from './cluster-stack.js';
 
