@@ -7,11 +7,10 @@
 // memory V8 allocates with malloc (now and its peak: the compilers' zones) and Node's external
 // memory (bench/memory-probe.mjs, preloaded). Writes bench/results/api-memory-<date>.md.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTocsinClient, ok } from '../client/index.js';
-import { startCluster, tocsinNode, type Cluster } from '../scripts/cluster-stack.js';
+import { startCluster, tempDataDir, tocsinNode, type Cluster } from '../scripts/cluster-stack.js';
 import { freePort } from '../worker/dev-server.js';
 import { closedLoop, jsonPoster } from './load.js';
 import { atCommit, writeResults } from './measure.js';
@@ -59,15 +58,12 @@ const peakMb = (pid: number) => Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFile
 async function measureOn(label: string, nodeBin: string): Promise<string[]> {
   const rows: string[] = [];
   const version = execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).trim();
-  const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-api-memory-'));
-  chmodSync(dataDir, 0o755);
+  const dataDir = tempDataDir('tocsin-api-memory-');
   const receiver = await startReceiver();
   let cluster: Cluster | undefined;
   try {
     cluster = await startCluster({
       dataDir,
-      frontendPort: await freePort(),
-      uiPort: await freePort(),
       ui: false,
       apis: 0,
       workers: 1,

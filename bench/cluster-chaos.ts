@@ -15,12 +15,10 @@
 // CLUSTER_CHAOS_RATE (5) per second; CLUSTER_CHAOS_FAULTS=worker,api picks faults;
 // CLUSTER_CHAOS_CHANNELS=sms sends each notification on those channels only (one channel: the
 // delivery records the run's end itself), and names the results file after them.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startCluster, type Cluster } from '../scripts/cluster-stack.js';
+import { startCluster, tempDataDir, type Cluster } from '../scripts/cluster-stack.js';
 import { awaitFinished, CHAOS_CHANNELS, countAtFakes, newClientLog, repoRoot, seedChaosTenant, startProviders, submit, type ChaosChannel, type ClientLog, type ProviderCount } from '../test/chaos-kit.js';
-import { freePort } from '../worker/dev-server.js';
 
 const SIZE = Number(process.env.CLUSTER_CHAOS_SIZE ?? 40);
 const RATE = Number(process.env.CLUSTER_CHAOS_RATE ?? 5);
@@ -49,16 +47,13 @@ interface Result {
 }
 
 async function main() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-cluster-chaos-'));
-  chmodSync(dataDir, 0o755);
+  const dataDir = tempDataDir('tocsin-cluster-chaos-');
   const providers = await startProviders();
   let cluster: Cluster | undefined;
   const results: Result[] = [];
   try {
     cluster = await startCluster({
       dataDir,
-      frontendPort: await freePort(),
-      uiPort: await freePort(),
       env: { ...providers.env, LOG_LEVEL: 'warn', DELIVERY_INITIAL_INTERVAL_SECONDS: '1' },
       log: (m) => say(`cluster: ${m}`),
     });

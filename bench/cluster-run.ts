@@ -14,16 +14,15 @@
 // each max-throughput phase every process's CPU time is sampled from /proc
 // (bench/cpu.ts; PostgreSQL with all its backends), and at the end each one's peak RSS (VmHWM).
 // Results: printed, and written to bench/results/cluster-<date>.md.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { createTocsinClient, ok } from '../client/index.js';
-import { startCluster, type Cluster } from '../scripts/cluster-stack.js';
+import { startCluster, tempDataDir, type Cluster } from '../scripts/cluster-stack.js';
 import { IMAGE_NODE_VERSION } from '../scripts/setup-node.mjs';
 import { bundleWorkflows } from '../worker/bundle.js';
-import { freePort } from '../worker/dev-server.js';
 import { cpuDelta, cpuSeconds, machineTimes, type MachineTimes } from './cpu.js';
 import { jsonPoster, pct, type Offer } from './load.js';
 import { atCommit, benchKnobs, benchRuntime, closedPhase, measure, openPhase, pooled, settle, sumByKey, writeResults, type PhaseResult } from './measure.js';
@@ -73,8 +72,7 @@ const r2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
 const started = Date.now();
 const runTag = started.toString(36);
 const loadAtStart = loadavg();
-const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-cluster-bench-'));
-chmodSync(dataDir, 0o755); // the private PostgreSQL runs as user postgres
+const dataDir = tempDataDir('tocsin-cluster-bench-');
 let receiver: Receiver | undefined;
 let cluster: Cluster | undefined;
 let writes: TableWriteReader | undefined;
@@ -155,8 +153,6 @@ try {
   receiver = await startReceiver();
   cluster = await startCluster({
     dataDir,
-    frontendPort: await freePort(),
-    uiPort: await freePort(),
     env: { LOG_LEVEL: 'warn', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' },
     log: (m) => log(`cluster: ${m}`),
     pprof: SERVER_PROFILE,

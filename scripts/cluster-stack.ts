@@ -8,8 +8,9 @@
 // facts this relies on (ports, schema tool, membership, pitfalls).
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, createWriteStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
+import { chmodSync, chownSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -145,6 +146,16 @@ export function tocsinNode(env: NodeJS.ProcessEnv = process.env): string {
   if (which !== 'image' && which !== 'machine') throw new Error(`TOCSIN_NODE is image (the default) or machine, not ${which}`);
   if (which === 'machine' || process.version === `v${IMAGE_NODE_VERSION}`) return process.execPath;
   return join(ensureNode(env), 'node');
+}
+
+/**
+ * A new temporary DATA_DIR for a cluster that a test, bench or script starts (it removes it when
+ * done). The private PostgreSQL runs as user postgres when this runs as root: it must reach it.
+ */
+export function tempDataDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return dir;
 }
 
 function isAlive(pid: number): boolean {

@@ -8,16 +8,14 @@
 // Settings: ROLLING_NOTIFICATIONS (200), ROLLING_INCIDENTS (5), ROLLING_SEND_DELAY_SECONDS (sendAt
 // this long after the first accept; 180), ROLLING_ACK_TIMEOUT_SECONDS (an incident step's timeout; 60).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { EncryptionCodec, encryptedDataConverter, parseEncryptionKeys } from '../usecases/payload-codec.js';
-import { freePort } from '../worker/dev-server.js';
-import { startCluster, type Cluster } from './cluster-stack.js';
+import { startCluster, tempDataDir, type Cluster } from './cluster-stack.js';
 import { ensureCli } from './setup-temporal.mjs';
 
 const N = Number(process.env.ROLLING_NOTIFICATIONS ?? 200);
@@ -75,16 +73,13 @@ async function startReceiver() {
 }
 
 async function main() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-rolling-'));
-  chmodSync(dataDir, 0o755);
+  const dataDir = tempDataDir('tocsin-rolling-');
   const receiver = await startReceiver();
   const cli = ensureCli();
   let cluster: Cluster | undefined;
   try {
     cluster = await startCluster({
       dataDir,
-      frontendPort: await freePort(),
-      uiPort: await freePort(),
       env: { LOG_LEVEL: 'warn', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', DELIVERY_INITIAL_INTERVAL_SECONDS: '1' },
       workerEnv: [{ TEMPORAL_BUILD_ID: BUILD_A }, { TEMPORAL_BUILD_ID: BUILD_A }],
       log: (m) => say(`cluster: ${m}`),

@@ -7,14 +7,12 @@
 // balancer still starting workflows and the APIs and workers sending on node 2; a stop and a
 // restart on the same data that keeps everything; every process stopped at the end. Not part of `npm test`: a cold run builds the Temporal server (minutes).
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import postgres from 'postgres';
 import webpush from 'web-push';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, tocsinNode, type Cluster } from '../scripts/cluster-stack.js';
+import { startCluster, tempDataDir, tocsinNode, type Cluster } from '../scripts/cluster-stack.js';
 import { freePort } from '../worker/dev-server.js';
 import { startFakePagerDuty, type FakePagerDuty } from './fakes/pagerduty.js';
 import { startFakeApns, startFakeFcm, startFakeWebPush, type FakeApns, type FakeFcm, type FakeWebPush, type TestSubscription } from './fakes/push.js';
@@ -55,9 +53,7 @@ function alive(pid: number): boolean {
 }
 
 describe('npm run cluster: the production shape', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-cluster-smoke-'));
-  // The private PostgreSQL runs as user postgres when this runs as root: it must reach DATA_DIR.
-  chmodSync(dataDir, 0o755);
+  const dataDir = tempDataDir('tocsin-cluster-smoke-');
   let cluster: Cluster | undefined;
   let resend: FakeResend, twilio: FakeTwilio, slack: FakeServer, pagerduty: FakePagerDuty, hook: FakeServer, telegram: FakeTelegram;
   let fcm: FakeFcm, apns: FakeApns, web: FakeWebPush, browser: TestSubscription;

@@ -4,7 +4,7 @@
 // PostgreSQL, two server nodes, the balancer in front of them, the namespace and search
 // attributes, the Web UI the dashboard links to) and hands its address to the suites: startTestStack and localEnv (test/support.ts)
 // then run on it instead of a dev server each. The time-skipping suites keep the Java test server.
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -36,10 +36,8 @@ export default async function setup(project: TestProject) {
   if (!onCluster()) return () => rmSync(dir, { recursive: true, force: true });
 
   // Loaded only here: a normal run never imports the cluster's scripts.
-  const { DYNAMIC_CONFIG, startCluster } = await import('../scripts/cluster-stack.js');
-  const dataDir = mkdtempSync(join(tmpdir(), 'tocsin-test-cluster-'));
-  // The private PostgreSQL runs as user postgres when this runs as root: it must reach dataDir.
-  chmodSync(dataDir, 0o755);
+  const { DYNAMIC_CONFIG, startCluster, tempDataDir } = await import('../scripts/cluster-stack.js');
+  const dataDir = tempDataDir('tocsin-test-cluster-');
   // Compose's dynamic config, on task queues of one partition as the suites' dev servers have
   // them (test/support.ts localEnv): priority and fairness order each partition's backlog.
   const dynamicConfig = join(dataDir, 'dynamicconfig.yaml');
