@@ -16,7 +16,6 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
-import postgres from 'postgres';
 import { loadConfig } from '../config.js';
 import { encryptionKeys } from '../runtime/index.js';
 import { formatEncryptionKeys } from '../usecases/payload-codec.js';
@@ -433,17 +432,6 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       sqlTool(dbName, 'update-schema', '--schema-name', schema);
     }
     step('Temporal schemas (temporal, temporal_visibility) up to date');
-    // No node of this cluster runs yet: forget its last run's membership. A starting node joins
-    // every address that heartbeated in the last 20 s (cluster_membership), so on a restart within
-    // that time it waited for the stopped nodes' addresses, and about one restart in fifteen a node's
-    // matching ring ran out its 30 s join and retried 10 s later (ready in 55-62 s instead of
-    // 11-15). With the table empty, node 1 starts the ring and node 2 joins it, as on a fresh start.
-    const temporalDb = postgres({ host: db.host, port: db.port, user: db.user, password: db.password || undefined, database: 'temporal', max: 1, onnotice: () => {} });
-    try {
-      await temporalDb`delete from cluster_membership`;
-    } finally {
-      await temporalDb.end();
-    }
 
     // 4. Two Temporal server nodes, one cluster.
     const frontends: string[] = [];
