@@ -1,7 +1,8 @@
 // `npm run bench:cluster-restarts`: how long `npm run cluster` takes to be ready again on existing
 // data (README: "What it costs"). One cluster on a temporary DATA_DIR, started, then stopped and
 // started again CLUSTER_RESTARTS (20) times at once, as a user's Ctrl+C and `npm run cluster` would;
-// each start's time to ready, and when its workers polled and its APIs answered. Writes
+// each start's time to ready, and when its workers polled and its APIs answered.
+// `TEMPORAL_DEPLOYMENT_NAME=` runs the workers unversioned, as `npm run cluster` does then. Writes
 // bench/results/cluster-restarts-<date>.md.
 import { rmSync } from 'node:fs';
 import { startCluster, tempDataDir } from '../scripts/cluster-stack.js';
@@ -34,7 +35,7 @@ const file = writeResults(
   started.toISOString(),
   `# Restarts of the production shape on existing data (${started.toISOString().slice(0, 10)})
 
-Command: \`${process.env.CLUSTER_RESTARTS ? `CLUSTER_RESTARTS=${RESTARTS} ` : ''}npm run bench:cluster-restarts\`${atCommit()}. One cluster (PostgreSQL, two
+Command: \`${process.env.TEMPORAL_DEPLOYMENT_NAME === '' ? 'TEMPORAL_DEPLOYMENT_NAME= ' : ''}${process.env.CLUSTER_RESTARTS ? `CLUSTER_RESTARTS=${RESTARTS} ` : ''}npm run bench:cluster-restarts\`${atCommit()}. One cluster (PostgreSQL, two
 Temporal nodes, the Web UI, two workers, two APIs) on a temporary DATA_DIR, stopped and started
 again at once; seconds from the start to ready, and when its workers polled and its APIs answered.
 
