@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/cluster.smoke.ts'],
+    include: ['test/cluster.smoke.ts', 'test/cluster-partitions.smoke.ts'],
     globalSetup: ['./test/cluster-setup.ts'],
     testTimeout: 600_000,
     hookTimeout: 1_800_000,

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
+import postgres from 'postgres';
 import { loadConfig } from '../config.js';
 import { encryptionKeys } from '../runtime/index.js';
 import { formatEncryptionKeys } from '../usecases/payload-codec.js';
@@ -25,11 +26,20 @@ import { registerSearchAttributes } from '../worker/index.js';
 import { postgresBin } from './pg-cluster.js';
 import { clusterBinaries, ensureCluster } from './setup-cluster.mjs';
 import { ensureNode, IMAGE_NODE_VERSION } from './setup-node.mjs';
+import { childPartitionTasks } from './task-partitions.js';
 import { startTcpBalancer, type TcpBalancer } from './tcp-balancer.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const SERVER_CONFIG = join(root, 'deploy/temporal/server.yaml');
 export const DYNAMIC_CONFIG = join(root, 'temporal/dynamicconfig.yaml');
+
+/** temporal/dynamicconfig.yaml with its task queues read from `partitions` partitions (written to one). */
+export function readingPartitions(partitions: number): string {
+  const text = readFileSync(DYNAMIC_CONFIG, 'utf8');
+  const setting = /^(matching\.numTaskqueueReadPartitions:\n\s+- value: )\d+$/m;
+  if (!setting.test(text)) throw new Error(`${DYNAMIC_CONFIG} sets no matching.numTaskqueueReadPartitions`);
+  return text.replace(setting, `$1${partitions}`);
+}
 
 export interface ClusterOptions {
   /** Where everything lives (PostgreSQL's data, logs, admin token, keys). Kept across restarts. */
@@ -432,6 +442,46 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       sqlTool(dbName, 'update-schema', '--schema-name', schema);
     }
     step('Temporal schemas (temporal, temporal_visibility) up to date');
+    // No node of this cluster runs yet: forget its last run's membership. A starting node's
+    // services each join every address that heartbeated in the last 20 s (cluster_membership).
+    // On a restart within that time, node 1's matching service, the first of its services to
+    // start, saw only the stopped nodes' addresses and itself: its join ran out its 30 s and was
+    // retried 10 s later, and until then matching ran on node 2 alone, or, when node 2's matching
+    // had joined node 1's unready one, on neither ("Not enough hosts to serve the request").
+    // With the table empty, node 1's matching starts the ring and everything else joins it.
+    const temporalDb = postgres({ host: db.host, port: db.port, user: db.user, password: db.password || undefined, database: 'temporal', max: 1, onnotice: () => {} });
+    let temporalDbOpen = true;
+    const closeTemporalDb = async () => {
+      if (temporalDbOpen) await temporalDb.end();
+      temporalDbOpen = false;
+    };
+    stops.push(closeTemporalDb);
+    await temporalDb`delete from cluster_membership`;
+    // The dynamic config: compose's file, one partition per task queue; a cluster that ran with
+    // more left tasks in the others, and these are read until none is left (see childPartitionTasks).
+    let dynamicConfig = opts.dynamicConfig ?? DYNAMIC_CONFIG;
+    if (!opts.dynamicConfig) {
+      const left = await childPartitionTasks(temporalDb);
+      if (left.waiting > 0) {
+        dynamicConfig = join(clusterDir, 'dynamicconfig.yaml');
+        writeFileSync(dynamicConfig, readingPartitions(left.partitions));
+        log(`${left.waiting} tasks wait in task queue partitions of an earlier configuration: reading ${left.partitions} partitions per task queue until they are dispatched`);
+        const drained = setInterval(() => {
+          void childPartitionTasks(temporalDb)
+            .then(({ waiting }) => {
+              if (waiting > 0) return;
+              clearInterval(drained);
+              // The nodes reread the file every 10 s (deploy/temporal/server.yaml).
+              writeFileSync(dynamicConfig, readingPartitions(1));
+              log('the tasks of the earlier partitions are dispatched: one partition per task queue');
+            })
+            .catch(() => {}); // PostgreSQL restarting: the next check counts again
+        }, 10_000);
+        drained.unref();
+        stops.push(async () => clearInterval(drained));
+      }
+    }
+    if (dynamicConfig === (opts.dynamicConfig ?? DYNAMIC_CONFIG)) await closeTemporalDb();
 
     // 4. Two Temporal server nodes, one cluster.
     const frontends: string[] = [];
@@ -444,7 +494,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         TEMPORAL_DB_PORT: String(db.port),
         TEMPORAL_DB_USER: db.user,
         TEMPORAL_DB_PASSWORD: db.password,
-        TEMPORAL_DYNAMIC_CONFIG: opts.dynamicConfig ?? DYNAMIC_CONFIG,
+        TEMPORAL_DYNAMIC_CONFIG: dynamicConfig,
         TEMPORAL_FRONTEND_PORT: await port(),
         TEMPORAL_FRONTEND_HTTP_PORT: await port(),
         TEMPORAL_FRONTEND_MEMBERSHIP_PORT: await port(),

@@ -295,6 +295,17 @@ describe('npm run cluster: the production shape', () => {
     const started = Date.now();
     cluster = await startCluster({ dataDir, ...ports, env, log: (m) => process.stderr.write(`[cluster] ${m}\n`) });
     process.stderr.write(`[cluster smoke] restarted on existing data in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    // The restart forgot the stopped nodes' membership (scripts/cluster-stack.ts): the table holds
+    // the new nodes' four services each, not also the addresses of the run before.
+    const temporalUrl = new URL(cluster.databaseUrl);
+    temporalUrl.pathname = '/temporal';
+    const sql = postgres(temporalUrl.toString(), { max: 1, onnotice: () => {} });
+    try {
+      const members = await sql`select role, count(*)::int as n from cluster_membership group by role order by role`;
+      expect(members.map((r) => r.n)).toEqual([2, 2, 2, 2]);
+    } finally {
+      await sql.end();
+    }
     for (const [i, id] of sent.entries()) {
       const n = await request(cluster.apiUrls[i], 'GET', `/v1/notifications/${id}`, tenant.apiKey);
       expect(n.status).toBe(200);

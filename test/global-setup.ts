@@ -4,7 +4,7 @@
 // PostgreSQL, two server nodes, the balancer in front of them, the namespace and search
 // attributes, the Web UI the dashboard links to) and hands its address to the suites: startTestStack and localEnv (test/support.ts)
 // then run on it instead of a dev server each. The time-skipping suites keep the Java test server.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -36,14 +36,12 @@ export default async function setup(project: TestProject) {
   if (!onCluster()) return () => rmSync(dir, { recursive: true, force: true });
 
   // Loaded only here: a normal run never imports the cluster's scripts.
-  const { DYNAMIC_CONFIG, startCluster, tempDataDir } = await import('../scripts/cluster-stack.js');
+  const { startCluster, tempDataDir } = await import('../scripts/cluster-stack.js');
   const dataDir = tempDataDir('tocsin-test-cluster-');
-  // Compose's dynamic config, on task queues of one partition as the suites' dev servers have
-  // them (test/support.ts localEnv): priority and fairness order each partition's backlog.
-  const dynamicConfig = join(dataDir, 'dynamicconfig.yaml');
-  writeFileSync(dynamicConfig, `${readFileSync(DYNAMIC_CONFIG, 'utf8')}\nmatching.numTaskqueueReadPartitions:\n  - value: 1\nmatching.numTaskqueueWritePartitions:\n  - value: 1\n`);
   const started = Date.now();
-  const cluster = await startCluster({ dataDir, temporalOnly: true, ui: true, dynamicConfig, log: (m) => process.stderr.write(`[test cluster] ${m}\n`) });
+  // Compose's dynamic config (temporal/dynamicconfig.yaml): one partition per task queue, as the
+  // suites' dev servers have (test/support.ts localEnv), so priority and fairness order exactly.
+  const cluster = await startCluster({ dataDir, temporalOnly: true, ui: true, log: (m) => process.stderr.write(`[test cluster] ${m}\n`) });
   process.stderr.write(`[test cluster] Temporal on ${cluster.address} (nodes ${cluster.frontends.join(', ')}) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   project.provide('temporalCluster', { address: cluster.address, namespace: cluster.namespace, dataDir, uiUrl: cluster.uiUrl });
   return async () => {
