@@ -442,8 +442,9 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       sqlTool(dbName, 'update-schema', '--schema-name', schema);
     }
     step('Temporal schemas (temporal, temporal_visibility) up to date');
-    // No node of this cluster runs yet: forget its last run's membership. A starting node's
-    // services each join every address that heartbeated in the last 20 s (cluster_membership).
+    // No node of this cluster runs yet (its `temporal` database is its own): forget its last
+    // run's membership. A starting node's services each join every address that heartbeated in
+    // the last 20 s (cluster_membership).
     // On a restart within that time, node 1's matching service, the first of its services to
     // start, saw only the stopped nodes' addresses and itself: its join ran out its 30 s and was
     // retried 10 s later, and until then matching ran on node 2 alone, or, when node 2's matching
@@ -475,7 +476,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
               writeFileSync(dynamicConfig, readingPartitions(1));
               log('the tasks of the earlier partitions are dispatched: one partition per task queue');
             })
-            .catch(() => {}); // PostgreSQL restarting: the next check counts again
+            // PostgreSQL restarting, say: the next check counts again.
+            .catch((err) => log(`counting the tasks of the earlier partitions: ${(err as Error).message}; again in 10 s`));
         }, 10_000);
         drained.unref();
         stops.push(async () => clearInterval(drained));
