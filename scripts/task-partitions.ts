@@ -63,8 +63,8 @@ export function childPartition(name: string): number {
 
 /**
  * How many tasks wait, not yet dispatched, in child partitions, and how many partitions per task
- * queue must be read to reach them all: tasks above their subqueue's ack
- * level, in `tasks` (the classic backlog, metadata in `task_queues`) and `tasks_v2` (fairness',
+ * queue must be read to reach them all. A task waits when it lies above its subqueue's ack level:
+ * in `tasks` (the classic backlog, metadata in `task_queues`) and `tasks_v2` (fairness',
  * `task_queues_v2`). A task row's queue id is the metadata row's, or for subqueue s > 0 the same
  * with the type byte's high bit set and s appended as a varint (common/persistence/sql/task_util.go).
  * Dispatched rows stay until Temporal's task GC deletes them, so rows alone would over-count.
