@@ -33,12 +33,15 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 export const SERVER_CONFIG = join(root, 'deploy/temporal/server.yaml');
 export const DYNAMIC_CONFIG = join(root, 'temporal/dynamicconfig.yaml');
 
-/** temporal/dynamicconfig.yaml with its task queues read from `partitions` partitions (written to one). */
-export function readingPartitions(partitions: number): string {
-  const text = readFileSync(DYNAMIC_CONFIG, 'utf8');
-  const setting = /^(matching\.numTaskqueueReadPartitions:\n\s+- value: )\d+$/m;
-  if (!setting.test(text)) throw new Error(`${DYNAMIC_CONFIG} sets no matching.numTaskqueueReadPartitions`);
-  return text.replace(setting, `$1${partitions}`);
+/** temporal/dynamicconfig.yaml with its task queues read from and written to the given numbers of partitions. */
+export function withPartitions(partitions: { read: number; write: number }): string {
+  let text = readFileSync(DYNAMIC_CONFIG, 'utf8');
+  for (const [kind, n] of [['Read', partitions.read], ['Write', partitions.write]] as const) {
+    const setting = new RegExp(`^(matching\\.numTaskqueue${kind}Partitions:\\n\\s+- value: )\\d+$`, 'm');
+    if (!setting.test(text)) throw new Error(`${DYNAMIC_CONFIG} sets no matching.numTaskqueue${kind}Partitions`);
+    text = text.replace(setting, `$1${n}`);
+  }
+  return text;
 }
 
 export interface ClusterOptions {
@@ -444,46 +447,46 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     step('Temporal schemas (temporal, temporal_visibility) up to date');
     // No node of this cluster runs yet (its `temporal` database is its own): forget its last
     // run's membership. A starting node's services each join every address that heartbeated in
-    // the last 20 s (cluster_membership).
-    // On a restart within that time, node 1's matching service, the first of its services to
-    // start, saw only the stopped nodes' addresses and itself: its join ran out its 30 s and was
-    // retried 10 s later, and until then matching ran on node 2 alone, or, when node 2's matching
-    // had joined node 1's unready one, on neither ("Not enough hosts to serve the request").
-    // With the table empty, node 1's matching starts the ring and everything else joins it.
+    // the last 20 s (cluster_membership). On a restart within that time, node 1's matching
+    // service, the first of its services to start, saw only the stopped nodes' addresses and
+    // itself: its join ran out its 30 s and was retried 10 s later, and until then matching ran on
+    // node 2 alone, or, when node 2's matching had joined node 1's unready one, on neither ("Not
+    // enough hosts to serve the request"). With the table empty, node 1's matching starts the ring
+    // and everything else joins it.
     const temporalDb = postgres({ host: db.host, port: db.port, user: db.user, password: db.password || undefined, database: 'temporal', max: 1, onnotice: () => {} });
-    let temporalDbOpen = true;
-    const closeTemporalDb = async () => {
-      if (temporalDbOpen) await temporalDb.end();
-      temporalDbOpen = false;
-    };
-    stops.push(closeTemporalDb);
-    await temporalDb`delete from cluster_membership`;
-    // The dynamic config: compose's file, one partition per task queue; a cluster that ran with
-    // more left tasks in the others, and these are read until none is left (see childPartitionTasks).
     let dynamicConfig = opts.dynamicConfig ?? DYNAMIC_CONFIG;
-    if (!opts.dynamicConfig) {
-      const left = await childPartitionTasks(temporalDb);
-      if (left.waiting > 0) {
-        dynamicConfig = join(clusterDir, 'dynamicconfig.yaml');
-        writeFileSync(dynamicConfig, readingPartitions(left.partitions));
+    let draining = false;
+    try {
+      await temporalDb`delete from cluster_membership`;
+      // The dynamic config: compose's file, one partition per task queue. A cluster that ran with
+      // more may have left tasks in the others: the nodes read those partitions too until none is
+      // left (scripts/task-partitions.ts), through a copy of the file they reread every 10 s.
+      const left = opts.dynamicConfig ? undefined : await childPartitionTasks(temporalDb);
+      if (left?.waiting) {
+        draining = true;
+        const copy = (dynamicConfig = join(clusterDir, 'dynamicconfig.yaml'));
+        writeFileSync(copy, withPartitions({ read: left.partitions, write: 1 }));
         log(`${left.waiting} tasks wait in task queue partitions of an earlier configuration: reading ${left.partitions} partitions per task queue until they are dispatched`);
-        const drained = setInterval(() => {
+        const check = setInterval(() => {
           void childPartitionTasks(temporalDb)
             .then(({ waiting }) => {
               if (waiting > 0) return;
-              clearInterval(drained);
-              // The nodes reread the file every 10 s (deploy/temporal/server.yaml).
-              writeFileSync(dynamicConfig, readingPartitions(1));
+              clearInterval(check);
+              writeFileSync(copy, readFileSync(DYNAMIC_CONFIG, 'utf8'));
               log('the tasks of the earlier partitions are dispatched: one partition per task queue');
             })
             // PostgreSQL restarting, say: the next check counts again.
             .catch((err) => log(`counting the tasks of the earlier partitions: ${(err as Error).message}; again in 10 s`));
         }, 10_000);
-        drained.unref();
-        stops.push(async () => clearInterval(drained));
+        check.unref();
+        stops.push(async () => {
+          clearInterval(check);
+          await temporalDb.end();
+        });
       }
+    } finally {
+      if (!draining) await temporalDb.end();
     }
-    if (dynamicConfig === (opts.dynamicConfig ?? DYNAMIC_CONFIG)) await closeTemporalDb();
 
     // 4. Two Temporal server nodes, one cluster.
     const frontends: string[] = [];

@@ -2,62 +2,33 @@
 // `npm run cluster` checks before it gives every task queue one partition (scripts/cluster-stack.ts).
 // Temporal reads only the partitions its dynamic config names, so a task left in another would
 // wait forever.
+import protobuf from 'protobufjs';
 import type postgres from 'postgres';
 
-type ProtoValue = bigint | Buffer;
-
-/** A protobuf message's fields by number: varints and fixed ints as bigint, length-delimited as bytes. */
-function protoFields(buf: Buffer): Map<number, ProtoValue[]> {
-  const fields = new Map<number, ProtoValue[]>();
-  let at = 0;
-  const varint = (): bigint => {
-    let value = 0n;
-    for (let shift = 0n; ; shift += 7n) {
-      const byte = buf[at++];
-      if (byte === undefined) throw new Error('truncated protobuf');
-      value |= BigInt(byte & 0x7f) << shift;
-      if (!(byte & 0x80)) return value;
-    }
-  };
-  while (at < buf.length) {
-    const key = Number(varint());
-    const wire = key & 7;
-    let value: ProtoValue;
-    if (wire === 0) value = varint();
-    else if (wire === 1) (value = buf.readBigInt64LE(at)), (at += 8);
-    else if (wire === 5) (value = BigInt(buf.readInt32LE(at))), (at += 4);
-    else if (wire === 2) {
-      const length = Number(varint());
-      value = buf.subarray(at, at + length);
-      at += length;
-    } else throw new Error(`protobuf wire type ${wire}`);
-    const list = fields.get(key >>> 3) ?? [];
-    list.push(value);
-    fields.set(key >>> 3, list);
-  }
-  return fields;
-}
-
-const int64 = (v: ProtoValue | undefined) => BigInt.asIntN(64, typeof v === 'bigint' ? v : 0n);
-
 /**
- * Each subqueue's ack level from a task queue's metadata (TaskQueueInfo, temporal's
- * persistence/v1/tasks.proto): `subqueues` (9), each with `ack_level` (2) and `fair_ack_level`
- * (4: pass 1, task id 2); before subqueues, the queue's `ack_level` (5).
+ * The fields read of a task queue's metadata, TaskQueueInfo (Temporal's
+ * proto/internal/temporal/server/api/persistence/v1/tasks.proto); decoding skips the others.
+ * Each subqueue has an ack level (classic backlog) or a fair one (pass, task id); before
+ * subqueues, the queue's own ack level stood for subqueue 0.
  */
-function ackLevels(info: Map<number, ProtoValue[]>): Array<{ id: bigint; pass: bigint }> {
-  const subqueues = (info.get(9) ?? []).map((b) => {
-    const sub = protoFields(b as Buffer);
-    const fair = sub.get(4)?.[0];
-    if (!fair) return { id: int64(sub.get(2)?.[0]), pass: 0n };
-    const level = protoFields(fair as Buffer);
-    return { id: int64(level.get(2)?.[0]), pass: int64(level.get(1)?.[0]) };
-  });
-  return subqueues.length ? subqueues : [{ id: int64(info.get(5)?.[0]), pass: 0n }];
+const TaskQueueInfo = protobuf.Root.fromJSON({
+  nested: {
+    FairLevel: { fields: { taskPass: { type: 'int64', id: 1 }, taskId: { type: 'int64', id: 2 } } },
+    SubqueueInfo: { fields: { ackLevel: { type: 'int64', id: 2 }, fairAckLevel: { type: 'FairLevel', id: 4 } } },
+    TaskQueueInfo: {
+      fields: { name: { type: 'string', id: 2 }, ackLevel: { type: 'int64', id: 5 }, subqueues: { rule: 'repeated', type: 'SubqueueInfo', id: 9 } },
+    },
+  },
+}).lookupType('TaskQueueInfo');
+
+interface TaskQueueInfo {
+  name: string;
+  ackLevel: string;
+  subqueues: Array<{ ackLevel: string; fairAckLevel?: { taskPass: string; taskId: string } | null }>;
 }
 
 /** A child partition's number n ≥ 1 from its physical name, `/_sys/<queue>/<n>` or `/_sys/<queue>/<version>#<n>` when versioned; 0 for any other queue. */
-export function childPartition(name: string): number {
+function childPartition(name: string): number {
   return Number(/^\/_sys\/.+[/#:](\d+)$/.exec(name)?.[1] ?? 0);
 }
 
@@ -65,35 +36,33 @@ export function childPartition(name: string): number {
  * How many tasks wait, not yet dispatched, in child partitions, and how many partitions per task
  * queue must be read to reach them all. A task waits when it lies above its subqueue's ack level:
  * in `tasks` (the classic backlog, metadata in `task_queues`) and `tasks_v2` (fairness',
- * `task_queues_v2`). A task row's queue id is the metadata row's, or for subqueue s > 0 the same
- * with the type byte's high bit set and s appended as a varint (common/persistence/sql/task_util.go).
+ * `task_queues_v2`). A queue id is the namespace id (16 bytes), the physical queue's name and its
+ * type byte; a task row's is its metadata row's, or for subqueue s > 0 the same with the type
+ * byte's high bit set and s appended as a varint (common/persistence/sql/task_util.go).
  * Dispatched rows stay until Temporal's task GC deletes them, so rows alone would over-count.
  */
 export async function childPartitionTasks(sql: postgres.Sql): Promise<{ waiting: number; partitions: number }> {
   let waiting = 0;
   let partitions = 1;
   for (const fair of [false, true]) {
-    const metadata = await sql<Array<{ id: Buffer; data: Buffer }>>`select task_queue_id as id, data from ${sql(fair ? 'task_queues_v2' : 'task_queues')}`;
+    // Only the partitions' metadata: names after the namespace id that start with /_sys/.
+    const metadata = await sql<Array<{ id: Buffer; data: Buffer }>>`
+      select task_queue_id as id, data from ${sql(fair ? 'task_queues_v2' : 'task_queues')}
+      where substring(task_queue_id from 17 for 6) = convert_to('/_sys/', 'UTF8')`;
     for (const { id, data } of metadata) {
-      const info = protoFields(data);
-      const partition = childPartition((info.get(2)?.[0] as Buffer | undefined)?.toString('utf8') ?? '');
+      const info = TaskQueueInfo.toObject(TaskQueueInfo.decode(data), { longs: String, defaults: true }) as TaskQueueInfo;
+      const partition = childPartition(info.name);
       if (!partition) continue;
-      for (const [subqueue, level] of ackLevels(info).entries()) {
-        const queueId = subqueue === 0 ? id : Buffer.concat([id.subarray(0, -1), Buffer.from([id.at(-1)! | 0x80]), uvarint(subqueue)]);
+      const levels: TaskQueueInfo['subqueues'] = info.subqueues.length ? info.subqueues : [{ ackLevel: info.ackLevel }];
+      for (const [subqueue, level] of levels.entries()) {
+        const queueId = subqueue === 0 ? id : Buffer.concat([id.subarray(0, -1), Buffer.from([id.at(-1)! | 0x80]), protobuf.Writer.create().uint32(subqueue).finish()]);
         const [{ n }] = fair
-          ? await sql<[{ n: number }]>`select count(*)::int as n from tasks_v2 where task_queue_id = ${queueId} and (pass, task_id) > (${String(level.pass)}::bigint, ${String(level.id)}::bigint)`
-          : await sql<[{ n: number }]>`select count(*)::int as n from tasks where task_queue_id = ${queueId} and task_id > ${String(level.id)}::bigint`;
+          ? await sql<[{ n: number }]>`select count(*)::int as n from tasks_v2 where task_queue_id = ${queueId} and (pass, task_id) > (${level.fairAckLevel?.taskPass ?? '0'}::bigint, ${level.fairAckLevel?.taskId ?? level.ackLevel}::bigint)`
+          : await sql<[{ n: number }]>`select count(*)::int as n from tasks where task_queue_id = ${queueId} and task_id > ${level.ackLevel}::bigint`;
         waiting += n;
         if (n) partitions = Math.max(partitions, partition + 1);
       }
     }
   }
   return { waiting, partitions };
-}
-
-function uvarint(n: number): Buffer {
-  const bytes: number[] = [];
-  for (; n >= 0x80; n = Math.floor(n / 0x80)) bytes.push((n & 0x7f) | 0x80);
-  bytes.push(n);
-  return Buffer.from(bytes);
 }

@@ -11,7 +11,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DYNAMIC_CONFIG, startCluster, tempDataDir, type Cluster } from '../scripts/cluster-stack.js';
+import { DYNAMIC_CONFIG, startCluster, tempDataDir, withPartitions, type Cluster } from '../scripts/cluster-stack.js';
 import { childPartitionTasks } from '../scripts/task-partitions.js';
 import { quietSdkLogs } from '../worker/index.js';
 import { until } from './until.js';
@@ -53,7 +53,7 @@ describe('npm run cluster after a cluster of four partitions per task queue', ()
     // 1. Four partitions, written and read; runs started with no worker: their first workflow
     // tasks wait in the backlog, spread over the four.
     const four = join(dataDir, 'four-partitions.yaml');
-    writeFileSync(four, readFileSync(DYNAMIC_CONFIG, 'utf8').replace(/(numTaskqueue(?:Read|Write)Partitions:\n\s+- value: )1$/gm, '$14'));
+    writeFileSync(four, withPartitions({ read: 4, write: 4 }));
     expect(readFileSync(four, 'utf8').match(/- value: 4$/gm)).toHaveLength(2);
     let c = await start(four);
     let connection = await Connection.connect({ address: c.address });
