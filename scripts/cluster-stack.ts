@@ -467,6 +467,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         const copy = (dynamicConfig = join(clusterDir, 'dynamicconfig.yaml'));
         writeFileSync(copy, withPartitions({ read: left.partitions, write: 1 }));
         log(`${left.waiting} tasks wait in task queue partitions of an earlier configuration: reading ${left.partitions} partitions per task queue until they are dispatched`);
+        log(`  waiting by partition: ${Object.entries(left.queues).map(([q, n]) => `${q} ${n}`).join(', ')}`);
         const check = setInterval(() => {
           void childPartitionTasks(temporalDb)
             .then(({ waiting }) => {

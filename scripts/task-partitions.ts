@@ -41,9 +41,11 @@ function childPartition(name: string): number {
  * byte's high bit set and s appended as a varint (common/persistence/sql/task_util.go).
  * Dispatched rows stay until Temporal's task GC deletes them, so rows alone would over-count.
  */
-export async function childPartitionTasks(sql: postgres.Sql): Promise<{ waiting: number; partitions: number }> {
+export async function childPartitionTasks(sql: postgres.Sql): Promise<{ waiting: number; partitions: number; queues: Record<string, number> }> {
   let waiting = 0;
   let partitions = 1;
+  /** The waiting tasks by partition (its physical name), for the log. */
+  const queues: Record<string, number> = {};
   for (const fair of [false, true]) {
     // Only the partitions' metadata: names after the namespace id that start with /_sys/.
     const metadata = await sql<Array<{ id: Buffer; data: Buffer }>>`
@@ -59,10 +61,12 @@ export async function childPartitionTasks(sql: postgres.Sql): Promise<{ waiting:
         const [{ n }] = fair
           ? await sql<[{ n: number }]>`select count(*)::int as n from tasks_v2 where task_queue_id = ${queueId} and (pass, task_id) > (${level.fairAckLevel?.taskPass ?? '0'}::bigint, ${level.fairAckLevel?.taskId ?? level.ackLevel}::bigint)`
           : await sql<[{ n: number }]>`select count(*)::int as n from tasks where task_queue_id = ${queueId} and task_id > ${level.ackLevel}::bigint`;
+        if (!n) continue;
         waiting += n;
-        if (n) partitions = Math.max(partitions, partition + 1);
+        queues[info.name] = (queues[info.name] ?? 0) + n;
+        partitions = Math.max(partitions, partition + 1);
       }
     }
   }
-  return { waiting, partitions };
+  return { waiting, partitions, queues };
 }
