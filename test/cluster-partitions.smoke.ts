@@ -73,8 +73,8 @@ describe('npm run cluster after a cluster of four partitions per task queue', ()
 
     // 2. A worker on that start dispatches every run, from whichever partition it waited in. It
     // keeps polling, as a deployment's workers do: a partition may also hold repeats of tasks
-    // already dispatched (a stopped node's history service adds again the tasks it had not marked
-    // as added), and matching drops those only when a poller comes for them.
+    // already dispatched (a stopped node's history service sends again the tasks it had not yet
+    // recorded as sent), and matching drops those only when a poller comes for them.
     const workerConnection = await NativeConnection.connect({ address: c.address });
     const worker = await Worker.create({
       connection: workerConnection,
