@@ -1,4 +1,6 @@
 // `npm run api`: the HTTP API alone, for a real PostgreSQL and an existing Temporal.
+// First: the Temporal SDK's definitions from their JSON, before anything loads the SDK.
+import './temporal-proto.js';
 import { loadConfig } from '../config.js';
 import { initTelemetry, startTocsin } from './index.js';
 

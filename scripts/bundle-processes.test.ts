@@ -29,7 +29,9 @@ const PROVIDER_SDKS = ['twilio', '@slack/bolt', '@vonage/server-sdk', 'google-au
 
 describe('the compiled API and worker processes', () => {
   it('an API loads neither the worker runtime nor a provider SDK at start; a worker loads them when it starts its worker, not the routes', async () => {
-    const { api, worker } = await bundleProcesses();
+    const { api, worker, preload } = await bundleProcesses();
+    // What runs before either (node --import) loads no package: it runs before the Temporal SDK.
+    expect(packagesAtStart(preload)).toEqual(new Set());
     const apiPackages = packagesAtStart(api);
     expect(apiPackages).toContain('@temporalio/client');
     expect(apiPackages).toContain('postgres');

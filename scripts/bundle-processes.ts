@@ -31,10 +31,15 @@ const ownImportMetaUrl: Plugin = {
   },
 };
 
-/** Builds the API and worker entries (about a second); answers the paths of `api.mjs` and `worker.mjs`. */
-export async function bundleProcesses(): Promise<{ api: string; worker: string }> {
+/**
+ * Builds the API and worker entries (about a second); answers the paths of `api.mjs` and
+ * `worker.mjs`, and of `temporal-proto.mjs`, which each of them needs before it (`node --import
+ * <it> <entry>`): in a bundle the packages' imports come first, so the entry's own first import
+ * (runtime/temporal-proto.ts) would run after the SDK has loaded its definitions.
+ */
+export async function bundleProcesses(): Promise<{ api: string; worker: string; preload: string }> {
   const out = await build({
-    entryPoints: { api: join(root, 'runtime/api.ts'), worker: join(root, 'runtime/worker.ts') },
+    entryPoints: { api: join(root, 'runtime/api.ts'), worker: join(root, 'runtime/worker.ts'), 'temporal-proto': join(root, 'runtime/temporal-proto.ts') },
     outdir: join(BUILDS, 'build'),
     outExtension: { '.js': '.mjs' },
     write: false,
@@ -72,5 +77,5 @@ export async function bundleProcesses(): Promise<{ api: string; worker: string }
     const at = statSync(other, { throwIfNoEntry: false })?.mtimeMs;
     if (other !== dir && at !== undefined && Date.now() - at > WEEK_MS) rmSync(other, { recursive: true, force: true });
   }
-  return { api: join(dir, 'api.mjs'), worker: join(dir, 'worker.mjs') };
+  return { api: join(dir, 'api.mjs'), worker: join(dir, 'worker.mjs'), preload: join(dir, 'temporal-proto.mjs') };
 }

@@ -600,7 +600,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     // bare worker, a rolling deploy's build B) runs through tsx.
     const processes = opts.temporalOnly ? undefined : await bundleProcesses();
     if (processes) step(`API and worker compiled; they run on Node ${execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).trim()}`);
-    const entryArgs = (entry: string) => (entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry]);
+    const entryArgs = (entry: string) => (entry.endsWith('.ts') ? ['--import', 'tsx', entry] : processes ? ['--import', processes.preload, entry] : [entry]);
     const startWorker = async (name: string, node: Node, env: Record<string, string> = {}, entry = processes?.worker ?? join(root, 'runtime/worker.ts')) => {
       const { proc } = spawnProc(name, nodeBin, [...TOCSIN_NODE_FLAGS, ...entryArgs(entry)], { ...tocsinEnv, TEMPORAL_ADDRESS: nodeAddress(node), ...env });
       // Ready once the server lists it among its task queue's pollers (its identity is pid@host),

@@ -1,4 +1,6 @@
 // `npm start`: everything in one process tree on embedded defaults.
+// First: the Temporal SDK's definitions from their JSON, before anything loads the SDK.
+import '../runtime/temporal-proto.js';
 import { loadConfig } from '../config.js';
 import { initTelemetry, startTocsin } from '../runtime/index.js';
 import { ensureCli } from './setup-temporal.mjs';
