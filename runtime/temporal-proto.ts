@@ -1,17 +1,18 @@
 // Loads the Temporal SDK's protobuf definitions (@temporalio/proto) from their JSON, before the
-// SDK loads them itself: about 20 MB less resident set in every API and worker process (README:
-// "Throughput and memory on the cluster"). The package ships them as one JavaScript module,
-// protos/json-module.js, that hands a 1.4 MB object literal to protobufjs's Root#addJSON; V8
-// compiling that literal keeps about 31 MB resident, where JSON.parse of the same text and the
-// same addJSON keep about 10.
+// SDK loads them itself. The package ships them as one JavaScript module, protos/json-module.js,
+// that hands a 1.4 MB object literal to protobufjs's Root#addJSON. On Node 24.20, V8's parse of
+// that literal takes about 5 MB of malloc'd memory, and loading the package alone leaves 32 MB more
+// resident than an empty process; JSON.parse of the same text into the same addJSON, 25 MB. An
+// API's start-up peak fell from a median of 144 to 128 MB over eight rounds each, though spread
+// wide (README: "An API's memory on Node 24.20").
 //
-// Imported for its effect, first: by runtime/api.ts and runtime/worker.ts (under tsx, an
+// Imported for its effect, first: by runtime/api.ts, runtime/worker.ts and scripts/start.ts (under tsx, an
 // import's module runs before the next import's), and by `--import` for the compiled processes
 // (scripts/bundle-processes.ts: a bundle puts its packages' imports first). It puts the module's
 // result into Node's require cache, so the SDK's `require('./json-module')` gets it as the
 // module would have made it. Once the SDK has loaded the module, or when the package's text no
 // longer has that shape, it does nothing and the SDK loads the module as before
-// (runtime/temporal-proto.test.ts checks the result is the module's).
+// (runtime/temporal-proto.test.ts checks that it does load them, and the same as the module).
 import { readFileSync } from 'node:fs';
 import { createRequire, Module } from 'node:module';
 
